@@ -1,0 +1,57 @@
+"""Kafka administration with kafka-python: readiness, topic creation, consumer lag."""
+from __future__ import annotations
+
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from stream.settings import Settings
+
+
+def admin(settings: Settings) -> KafkaAdminClient:
+    return KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id="gmv-admin",
+        request_timeout_ms=5000,
+    )
+
+
+def cluster_ready(settings: Settings) -> bool:
+    """True once the broker answers metadata requests (not just accepts TCP)."""
+    client = admin(settings)
+    try:
+        return bool(client.describe_cluster().get("brokers"))
+    finally:
+        client.close()
+
+
+def create_topics(settings: Settings, names: tuple[str, ...] | None = None) -> None:
+    """Create the pipeline's topics if missing, with ``settings.kafka_partitions`` partitions."""
+    client = admin(settings)
+    try:
+        existing = set(client.list_topics())
+        wanted = [n for n in (names or settings.topics) if n not in existing]
+        if wanted:
+            try:
+                client.create_topics(
+                    [NewTopic(n, settings.kafka_partitions, 1) for n in wanted], timeout_ms=10000
+                )
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        client.close()
+
+
+def consumer_lag(settings: Settings, group: str, topics: tuple[str, ...]) -> int | None:
+    """Messages behind the end of ``topics`` for consumer ``group``; None if it never committed."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=group,
+                             enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        ends = consumer.end_offsets(partitions)
+        committed = [consumer.committed(tp) for tp in partitions]
+        if all(c is None for c in committed):
+            return None
+        return sum(ends[tp] - (c or 0) for tp, c in zip(partitions, committed))
+    finally:
+        consumer.close()

@@ -1,0 +1,70 @@
+"""Apply the numbered ClickHouse migrations in ``schemas/clickhouse/`` idempotently.
+
+Each file ``NNN_name.sql`` holds statements separated by ``;`` at the end of a
+line; ``${database}`` stands for the rollup database, so tests can give each
+test a database of its own. Applied versions are recorded in
+``<database>.schema_migrations``; every statement is also ``IF NOT EXISTS``.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from stream.settings import SCHEMAS_DIR
+
+MIGRATIONS_DIR = SCHEMAS_DIR / "clickhouse"
+_NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+    def statements(self, database: str) -> list[str]:
+        text = Template(self.path.read_text()).substitute(database=database)
+        text = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
+        return [s.strip() for s in re.split(r";\s*$", text, flags=re.M) if s.strip()]
+
+
+def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise ValueError(f"{path.name} is not named NNN_name.sql")
+        found.append(Migration(int(match.group(1)), match.group(2), path))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise ValueError(f"two migrations share a number in {directory}")
+    return found
+
+
+def apply(client, database: str) -> list[int]:
+    """Apply the migrations not yet recorded in ``database``; return the versions applied.
+
+    ``client`` is anything with clickhouse-driver's ``execute(sql, rows=None)``.
+    """
+    client.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+    client.execute(
+        f"CREATE TABLE IF NOT EXISTS {database}.schema_migrations "
+        "(version UInt32, name String, applied_at DateTime) "
+        "ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    done = {row[0] for row in client.execute(f"SELECT version FROM {database}.schema_migrations")}
+    applied = []
+    for migration in migrations():
+        if migration.version in done:
+            continue
+        for statement in migration.statements(database):
+            client.execute(statement)
+        client.execute(
+            f"INSERT INTO {database}.schema_migrations (version, name, applied_at) VALUES",
+            [(migration.version, migration.name, datetime.now(timezone.utc).replace(tzinfo=None))],
+        )
+        applied.append(migration.version)
+    return applied

@@ -1,0 +1,246 @@
+"""Start, health-check and stop each part of the stack as a plain local process.
+
+``gmv up``/``status``/``down`` and the test fixtures use this same code. Each
+started part leaves a pid file (JSON) in ``$GMV_HOME/run`` and a log in
+``$GMV_HOME/log``; a part is *up* when its process is alive and it answers its
+health check.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from stream.errors import GmvError
+from stream.settings import Settings
+
+
+@dataclass(frozen=True)
+class Part:
+    """How to run one part: its ports, its preparation, its command and its health check."""
+
+    name: str
+    ports: Callable[[Settings], dict[str, int]]  # setting (env var) name -> port
+    command: Callable[[Settings], list[str]]
+    healthy: Callable[[Settings], bool]
+    prepare: Callable[[Settings], None] = lambda s: None
+    after_start: Callable[[Settings], None] = lambda s: None
+    url: Callable[[Settings], str] = lambda s: ""
+    env: Callable[[Settings], dict[str, str]] = lambda s: {}
+
+
+@dataclass(frozen=True)
+class PartState:
+    name: str
+    started: bool  # a pid file exists: `gmv up` started it and `gmv down` has not stopped it
+    up: bool
+    pid: int | None
+    ports: tuple[int, ...]
+
+    def line(self) -> str:
+        state = "up" if self.up else ("DOWN" if self.started else "down")
+        ports = ",".join(str(p) for p in self.ports) or "-"
+        return f"{self.name:<11} {state:<5} port {ports:<11} pid {self.pid or '-'}"
+
+
+# -- pid files ---------------------------------------------------------------------------
+
+
+def _pid_file(settings: Settings, name: str) -> Path:
+    return settings.run_dir / f"{name}.json"
+
+
+def log_path(settings: Settings, name: str) -> Path:
+    return settings.log_dir / f"{name}.log"
+
+
+def _read_pid_file(settings: Settings, name: str) -> dict | None:
+    try:
+        return json.loads(_pid_file(settings, name).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        # Reap it first if it is our own exited child, or kill(0) would see a zombie as alive.
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie that is not ours counts as dead
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+# -- ports -------------------------------------------------------------------------------
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As servers do: with SO_REUSEADDR only a listening socket (not TIME_WAIT) blocks the bind.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE or exc.errno == errno.EACCES
+    return False
+
+
+def port_answers(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    """A port nothing listens on now (for tests and for parallel local stacks)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- start / stop / state ------------------------------------------------------------------
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
+    """Poll ``condition`` until it is true or ``timeout`` seconds pass; True if it became true."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def state(part: Part, settings: Settings) -> PartState:
+    info = _read_pid_file(settings, part.name)
+    ports = tuple(part.ports(settings).values())
+    if info is None:
+        return PartState(part.name, False, False, None, ports)
+    pid = int(info["pid"])
+    up = _alive(pid) and _safe_healthy(part, settings)
+    return PartState(part.name, True, up, pid, tuple(info.get("ports", ports)))
+
+
+def _safe_healthy(part: Part, settings: Settings) -> bool:
+    try:
+        return part.healthy(settings)
+    except Exception:  # a health check that raises is simply "not healthy yet"
+        return False
+
+
+def start(part: Part, settings: Settings) -> PartState:
+    """Start ``part`` in the background and return once it is healthy.
+
+    Idempotent: a part that is already up is left alone. Raises :class:`GmvError`
+    with one sentence naming the cause, the fix and the log when it cannot start.
+    """
+    current = state(part, settings)
+    if current.up:
+        return current
+    if current.started:  # a stale pid file from a crash: clear it before starting again
+        stop(part, settings)
+    for env_name, port in part.ports(settings).items():
+        if port_in_use(port):
+            raise GmvError(
+                f"{part.name}: port {port} is in use by another process; stop that process "
+                f"or set {env_name} to a free port."
+            )
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    part.prepare(settings)
+    log = log_path(settings, part.name)
+    cmd = part.command(settings)
+    with open(log, "ab") as log_file:
+        log_file.write(f"\n==== gmv: starting {part.name}: {' '.join(cmd)}\n".encode())
+        log_file.flush()
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=settings.home,
+            env={**os.environ, **part.env(settings)},
+            start_new_session=True,  # own process group: `gmv down` stops its children too
+        )
+    info = {"pid": proc.pid, "ports": list(part.ports(settings).values()), "log": str(log), "cmd": cmd}
+    _pid_file(settings, part.name).write_text(json.dumps(info))
+    healthy = wait_for(
+        lambda: proc.poll() is not None or _safe_healthy(part, settings), settings.start_timeout
+    )
+    if proc.poll() is not None:
+        _pid_file(settings, part.name).unlink(missing_ok=True)
+        raise GmvError(
+            f"{part.name}: the server exited during start (exit code {proc.returncode}); "
+            f"read {log} for the cause."
+        )
+    if not healthy:
+        stop(part, settings)
+        raise GmvError(
+            f"{part.name}: the server did not become healthy within {settings.start_timeout:.0f} s; "
+            f"read {log} for the cause (or raise GMV_START_TIMEOUT on a slow machine)."
+        )
+    part.after_start(settings)
+    return state(part, settings)
+
+
+def stop(part: Part, settings: Settings, timeout: float = 30.0) -> bool:
+    """Stop ``part`` and every process of its group; True if something was running."""
+    info = _read_pid_file(settings, part.name)
+    if info is None:
+        return False
+    pid = int(info["pid"])
+    was_alive = _alive(pid)
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            break
+        if wait_for(lambda: not _group_alive(pid), wait, interval=0.1):
+            break
+    _pid_file(settings, part.name).unlink(missing_ok=True)
+    return was_alive
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running (the leader may exit first)."""
+    _alive(pgid)  # reaps the leader if it is our child
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def start_all(parts: Iterable[Part], settings: Settings, echo: Callable[[str], None] = print) -> None:
+    for part in parts:
+        t0 = time.monotonic()
+        st = start(part, settings)
+        echo(f"{st.line()}  healthy after {time.monotonic() - t0:.1f} s")
+
+
+def stop_all(parts: Iterable[Part], settings: Settings, echo: Callable[[str], None] = print) -> None:
+    for part in reversed(list(parts)):
+        if stop(part, settings):
+            echo(f"{part.name:<11} stopped")

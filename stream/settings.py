@@ -1,0 +1,178 @@
+"""One frozen, validated settings object for every part of the pipeline.
+
+Environment variables are read here and nowhere else. Each is named as a
+constant below with what it sets; an unknown ``GMV_*`` variable is rejected so
+a typo (``GMV_KAFKA_PROT``) fails loudly instead of being ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from stream.errors import GmvError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+INFRA_DIR = PROJECT_ROOT / "infra"
+SCHEMAS_DIR = PROJECT_ROOT / "schemas"
+
+
+class ConfigError(GmvError, ValueError):
+    """A bad configuration value; its message is one sentence naming it and the fix."""
+
+
+# name of env var -> (settings field, what it sets)
+ENV_VARS: dict[str, tuple[str, str]] = {
+    "GMV_HOME": ("home", "state folder: logs, pid files, data, jars (default ./var)"),
+    "GMV_JARS_DIR": ("jars_dir", "where Maven-fetched jars are cached (default $GMV_HOME/jars)"),
+    "GMV_KAFKA_HOST": ("kafka_host", "host of the Kafka broker (default 127.0.0.1)"),
+    "GMV_KAFKA_PORT": ("kafka_port", "Kafka client port (default 9092)"),
+    "GMV_KAFKA_CONTROLLER_PORT": ("kafka_controller_port", "KRaft controller port (default 9093)"),
+    "GMV_KAFKA_PARTITIONS": ("kafka_partitions", "partitions per topic created by gmv up (default 4)"),
+    "GMV_TOPIC_PREFIX": ("topic_prefix", "prefix of every topic name (default empty)"),
+    "GMV_CLICKHOUSE_HOST": ("clickhouse_host", "host of the ClickHouse server (default 127.0.0.1)"),
+    "GMV_CLICKHOUSE_PORT": ("clickhouse_port", "ClickHouse native TCP port (default 9000)"),
+    "GMV_CLICKHOUSE_HTTP_PORT": ("clickhouse_http_port", "ClickHouse HTTP port (default 8123)"),
+    "GMV_CLICKHOUSE_DATABASE": ("clickhouse_database", "database of the rollups (default gmv)"),
+    "GMV_CLICKHOUSE_WRITER_PASSWORD": ("writer_password", "password of the gmv_writer user"),
+    "GMV_CLICKHOUSE_READER_PASSWORD": ("reader_password", "password of the read-only gmv_reader user"),
+    "GMV_DASHBOARD_PORT": ("dashboard_port", "port of the Dash app (default 8050)"),
+    "GMV_FLINK_PORT": ("flink_port", "REST port of the local Flink cluster (default 8081)"),
+    "GMV_START_TIMEOUT": ("start_timeout", "seconds a server may take to become healthy (default 90)"),
+}
+
+_PORT_FIELDS = (
+    "kafka_port",
+    "kafka_controller_port",
+    "clickhouse_port",
+    "clickhouse_http_port",
+    "dashboard_port",
+    "flink_port",
+)
+_ENV_BY_FIELD = {f: name for name, (f, _) in ENV_VARS.items()}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where every part lives. Build with :func:`load`; never mutate, use :meth:`replace`."""
+
+    home: Path = PROJECT_ROOT / "var"
+    jars_dir: Path | None = None
+    kafka_host: str = "127.0.0.1"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_partitions: int = 4
+    topic_prefix: str = ""
+    clickhouse_host: str = "127.0.0.1"
+    clickhouse_port: int = 9000
+    clickhouse_http_port: int = 8123
+    clickhouse_database: str = "gmv"
+    writer_password: str = field(default="gmv-writer-local", repr=False)
+    reader_password: str = field(default="gmv-reader-local", repr=False)
+    dashboard_port: int = 8050
+    flink_port: int = 8081
+    start_timeout: float = 90.0
+
+    def __post_init__(self) -> None:
+        for name in _PORT_FIELDS:
+            port = getattr(self, name)
+            if not isinstance(port, int) or not 1 <= port <= 65535:
+                raise ConfigError(f"{_label(name)}={port!r} is not a port number; use 1-65535.")
+        if not 1 <= self.kafka_partitions <= 1000:
+            raise ConfigError(
+                f"{_label('kafka_partitions')}={self.kafka_partitions!r} is out of range; use 1-1000."
+            )
+        if not self.clickhouse_database.replace("_", "").isalnum():
+            raise ConfigError(
+                f"{_label('clickhouse_database')}={self.clickhouse_database!r} is not a plain "
+                "identifier; use letters, digits and underscores."
+            )
+        if self.start_timeout <= 0:
+            raise ConfigError(f"{_label('start_timeout')} must be a positive number of seconds.")
+        if self.jars_dir is None:
+            object.__setattr__(self, "jars_dir", self.home / "jars")
+
+    def replace(self, **changes: object) -> "Settings":
+        """A copy with some fields changed (and validated again)."""
+        if "home" in changes and "jars_dir" not in changes and self.jars_dir == self.home / "jars":
+            changes["jars_dir"] = None
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    # Derived names, so no part writes a host, port or topic of its own.
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.kafka_host}:{self.kafka_port}"
+
+    @property
+    def orders_topic(self) -> str:
+        return f"{self.topic_prefix}orders"
+
+    @property
+    def logistics_topic(self) -> str:
+        return f"{self.topic_prefix}logistics"
+
+    @property
+    def rejected_topic(self) -> str:
+        return f"{self.topic_prefix}rejected"
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (self.orders_topic, self.logistics_topic, self.rejected_topic)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "log"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+
+def _label(field_name: str) -> str:
+    return _ENV_BY_FIELD.get(field_name, field_name)
+
+
+def _convert(field_name: str, raw: str) -> object:
+    kind = {f.name: f.type for f in dataclasses.fields(Settings)}[field_name]
+    env_name = _label(field_name)
+    if "Path" in str(kind):
+        return Path(raw).expanduser().resolve()
+    if kind in ("int", int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{env_name}={raw!r} is not a whole number.") from None
+    if kind in ("float", float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{env_name}={raw!r} is not a number.") from None
+    return raw
+
+
+def load(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from the environment (``os.environ`` by default) plus explicit overrides.
+
+    Raises :class:`ConfigError` for an unknown ``GMV_*`` variable or a bad value.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    for name, raw in env.items():
+        if not name.startswith("GMV_") or name in _IGNORED_ENV:
+            continue
+        if name not in ENV_VARS:
+            known = ", ".join(sorted(ENV_VARS))
+            raise ConfigError(f"unknown setting {name}; known settings are: {known}.")
+        values[ENV_VARS[name][0]] = _convert(ENV_VARS[name][0], raw)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+# Variables read by other modules of their own (alert secret); accepted here, never printed.
+_IGNORED_ENV = {"GMV_WEBHOOK_SECRET", "GMV_ALERTS_CONFIG"}
