@@ -6,6 +6,7 @@ on stderr and exit 2; ``gmv status`` exits 1 when a started part is down.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import threading
@@ -70,6 +71,37 @@ def cmd_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from clickhouse_driver.errors import NetworkError, SocketTimeoutError
+
+    from stream import clickhouse, migrations
+
+    settings = _settings()
+    try:
+        with clickhouse.connect(settings, "writer") as client:
+            applied = migrations.apply(client, settings.clickhouse_database)
+    except (NetworkError, SocketTimeoutError, OSError, EOFError) as exc:
+        raise GmvError(f"cannot reach ClickHouse at {settings.clickhouse_host}:{settings.clickhouse_port} "
+                       f"({exc}); start it with `gmv up clickhouse`.") from None
+    print(f"migrations applied: {applied or 'none (up to date)'}")
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace) -> int:
+    from kafka.errors import KafkaError
+
+    from stream import kafka_admin
+
+    settings = _settings()
+    try:
+        kafka_admin.create_topics(settings)
+    except KafkaError as exc:
+        raise GmvError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); "
+                       "start it with `gmv up kafka`.") from None
+    print(f"topics ready: {', '.join(settings.topics)} ({settings.kafka_partitions} partitions)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gmv", description="Live 11.11 GMV pipeline.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -82,12 +114,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="state of each part; exit 1 if a started part is down") \
         .set_defaults(func=cmd_status)
     sub.add_parser("down", help="stop every part gmv started").set_defaults(func=cmd_down)
+    sub.add_parser("migrate", help="apply the ClickHouse migrations (servers run elsewhere)") \
+        .set_defaults(func=cmd_migrate)
+    sub.add_parser("topics", help="create the Kafka topics (servers run elsewhere)") \
+        .set_defaults(func=cmd_topics)
     return parser
+
+
+def quiet_client_libraries() -> None:
+    """The Kafka and ClickHouse clients log tracebacks on connection errors; the CLI turns
+    those into one-line :class:`GmvError` messages instead."""
+    for name in ("kafka", "clickhouse_driver"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_client_libraries()
     try:
         return args.func(args)
     except GmvError as exc:

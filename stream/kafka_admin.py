@@ -5,6 +5,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from stream.errors import GmvError
+from stream.services import wait_for
 from stream.settings import Settings
 
 
@@ -38,8 +40,16 @@ def create_topics(settings: Settings, names: tuple[str, ...] | None = None) -> N
                 )
             except TopicAlreadyExistsError:
                 pass
+        # Creation is asynchronous: return only once every partition has a leader.
+        if not wait_for(lambda: _all_partitions_led(client, names or settings.topics), 30):
+            raise GmvError(f"kafka: topics {', '.join(wanted)} did not get partition leaders within 30 s.")
     finally:
         client.close()
+
+
+def _all_partitions_led(client: KafkaAdminClient, names: tuple[str, ...]) -> bool:
+    described = client.describe_topics(list(names))
+    return all(t["partitions"] and all(p["leader_id"] >= 0 for p in t["partitions"]) for t in described)
 
 
 def consumer_lag(settings: Settings, group: str, topics: tuple[str, ...]) -> int | None:

@@ -125,9 +125,10 @@ def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.
     while True:
         if condition():
             return True
-        if time.monotonic() >= deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             return False
-        time.sleep(interval)
+        time.sleep(min(interval, remaining))
 
 
 def state(part: Part, settings: Settings) -> PartState:

@@ -164,7 +164,7 @@ def _clickhouse_healthy(settings: Settings) -> bool:
 def _clickhouse_after_start(settings: Settings) -> None:
     from stream import clickhouse, migrations
 
-    with clickhouse.connect(settings, "admin") as client:
+    with clickhouse.connect(settings, "writer") as client:
         migrations.apply(client, settings.clickhouse_database)
 
 

@@ -1,0 +1,102 @@
+"""Session servers and per-test isolation.
+
+Kafka and ClickHouse start once per test session, with the same launcher code as
+``gmv up``, on free ports in a temp folder. Each test that needs them asks for
+``kafka_settings`` (its own topics) and/or ``clickhouse_settings`` (its own
+database), so tests never see each other's data.
+"""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from stream import clickhouse, jars, kafka_admin, migrations, services, stack
+from stream.settings import PROJECT_ROOT, Settings, load
+
+SHARED_JARS = PROJECT_ROOT / "var" / "jars"
+
+
+def distinct_free_ports(n: int) -> list[int]:
+    ports: set[int] = set()
+    while len(ports) < n:
+        ports.add(services.free_port())
+    return sorted(ports)
+
+
+def fresh_settings(home: Path) -> Settings:
+    """Settings for a private stack under ``home``: free ports, the shared jar cache, no env."""
+    k, kc, ch, chh, dash, flink = distinct_free_ports(6)
+    return load(
+        env={},
+        home=home,
+        jars_dir=SHARED_JARS,
+        kafka_port=k,
+        kafka_controller_port=kc,
+        clickhouse_port=ch,
+        clickhouse_http_port=chh,
+        dashboard_port=dash,
+        flink_port=flink,
+        start_timeout=120.0,
+    )
+
+
+@pytest.fixture(scope="session")
+def stack_settings(tmp_path_factory) -> Settings:
+    settings = fresh_settings(tmp_path_factory.mktemp("gmv-home"))
+    jars.ensure(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def kafka_server(stack_settings):
+    """A real single-node KRaft broker for the whole session."""
+    services.start(stack.KAFKA, stack_settings)
+    yield stack_settings
+    services.stop(stack.KAFKA, stack_settings)
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server(stack_settings):
+    """A real ClickHouse server for the whole session."""
+    services.start(stack.CLICKHOUSE, stack_settings)
+    yield stack_settings
+    services.stop(stack.CLICKHOUSE, stack_settings)
+
+
+def unique_suffix() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def kafka_settings(kafka_server) -> Settings:
+    """Settings whose orders/logistics/rejected topics exist and belong to this test alone."""
+    settings = kafka_server.replace(topic_prefix=f"t{unique_suffix()}-")
+    kafka_admin.create_topics(settings)
+    return settings
+
+
+@pytest.fixture
+def clickhouse_settings(clickhouse_server):
+    """Settings whose rollup database is migrated and belongs to this test alone."""
+    settings = clickhouse_server.replace(clickhouse_database=f"test_{unique_suffix()}")
+    with clickhouse.connect(settings, "admin") as client:
+        migrations.apply(client, settings.clickhouse_database)
+    yield settings
+    with clickhouse.connect(settings, "admin") as client:
+        client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+
+
+@pytest.fixture
+def pipeline_settings(kafka_server, clickhouse_server):
+    """Own topics and own database on the session's Kafka and ClickHouse."""
+    settings = kafka_server.replace(
+        topic_prefix=f"t{unique_suffix()}-", clickhouse_database=f"test_{unique_suffix()}"
+    )
+    kafka_admin.create_topics(settings)
+    with clickhouse.connect(settings, "admin") as client:
+        migrations.apply(client, settings.clickhouse_database)
+    yield settings
+    with clickhouse.connect(settings, "admin") as client:
+        client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")

@@ -1,0 +1,158 @@
+"""`gmv up/status/down` as a user runs them: subprocesses, a private state folder and ports."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED_JARS, distinct_free_ports
+from stream.services import wait_for
+
+pytestmark = pytest.mark.slow
+GMV = [sys.executable, "-m", "stream.cli"]
+
+
+def stack_env(home: Path) -> dict[str, str]:
+    k, kc, ch, chh = distinct_free_ports(4)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("GMV_")}
+    env.update(
+        GMV_HOME=str(home), GMV_JARS_DIR=str(SHARED_JARS), GMV_KAFKA_PORT=str(k),
+        GMV_KAFKA_CONTROLLER_PORT=str(kc), GMV_CLICKHOUSE_PORT=str(ch), GMV_CLICKHOUSE_HTTP_PORT=str(chh),
+    )
+    return env
+
+
+def gmv(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([*GMV, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def processes_under(home: Path) -> list[str]:
+    """Command lines of live processes that mention the state folder (ours, if any leaked)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(home) in text and "pytest" not in text:
+            found.append(text)
+    return found
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gmv: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_up_status_down_leaves_no_process(tmp_path):
+    env = stack_env(tmp_path)
+    try:
+        up = gmv(env, "up", "kafka", "clickhouse")
+        assert up.returncode == 0, up.stderr
+        status = gmv(env, "status")
+        assert status.returncode == 0, status.stdout + status.stderr
+        lines = {line.split()[0]: line.split()[1] for line in status.stdout.splitlines()}
+        assert lines["kafka"] == "up" and lines["clickhouse"] == "up"
+        assert f"port {env['GMV_KAFKA_PORT']}" in status.stdout
+        again = gmv(env, "up")  # idempotent: already up, nothing new started
+        assert again.returncode == 0, again.stderr
+        pids = {json.loads(p.read_text())["pid"] for p in (tmp_path / "run").glob("*.json")}
+        assert len(pids) == 2
+    finally:
+        down = gmv(env, "down")
+    assert down.returncode == 0, down.stderr
+    assert "kafka" in down.stdout and "clickhouse" in down.stdout
+    assert processes_under(tmp_path) == []
+    assert not list((tmp_path / "run").glob("*.json"))
+    status = gmv(env, "status")
+    assert status.returncode == 0 and "up " not in status.stdout
+
+
+def test_status_fails_when_a_started_part_dies(tmp_path):
+    env = stack_env(tmp_path)
+    try:
+        assert gmv(env, "up", "clickhouse").returncode == 0
+        pid = json.loads((tmp_path / "run" / "clickhouse.json").read_text())["pid"]
+        os.kill(pid, signal.SIGKILL)
+        assert wait_for(lambda: gmv(env, "status").returncode == 1, timeout=20)
+        assert "DOWN" in gmv(env, "status").stdout
+    finally:
+        gmv(env, "down")
+    assert processes_under(tmp_path) == []
+
+
+def test_port_in_use_is_one_line_naming_the_setting(tmp_path):
+    env = stack_env(tmp_path)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", int(env["GMV_KAFKA_PORT"])))
+        squatter.listen()
+        message = one_line_error(gmv(env, "up", "kafka"))
+    assert f"port {env['GMV_KAFKA_PORT']} is in use" in message and "GMV_KAFKA_PORT" in message
+
+
+def test_missing_java_is_one_line(tmp_path):
+    env = stack_env(tmp_path)
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    for tool in ("mvn",):  # a PATH with the tools but java
+        if shutil.which(tool):
+            (bare / tool).symlink_to(shutil.which(tool))
+    env["PATH"] = str(bare)
+    env.pop("JAVA_HOME", None)
+    message = one_line_error(gmv(env, "up", "kafka"))
+    assert "java is not on PATH" in message and "Java 17" in message
+
+
+def test_a_server_that_exits_names_its_log(tmp_path):
+    env = stack_env(tmp_path)
+    data = tmp_path / "data" / "kafka"
+    data.mkdir(parents=True)
+    (data / "meta.properties").write_text("version=1\ncluster.id=broken\nnode.id=99\n")  # wrong node id
+    try:
+        message = one_line_error(gmv(env, "up", "kafka"))
+    finally:
+        gmv(env, "down")
+    assert "exited during start" in message and str(tmp_path / "log" / "kafka.log") in message
+    assert processes_under(tmp_path) == []
+
+
+def test_a_server_that_never_gets_healthy_times_out_cleanly(tmp_path):
+    env = stack_env(tmp_path)
+    env["GMV_START_TIMEOUT"] = "0.05"
+    try:
+        message = one_line_error(gmv(env, "up", "clickhouse"))
+    finally:
+        gmv(env, "down")
+    assert "did not become healthy" in message and "clickhouse.log" in message
+    assert processes_under(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "args, extra_env, words",
+    [
+        (["status"], {"GMV_KAFKA_PORT": "not-a-port"}, ["GMV_KAFKA_PORT", "whole number"]),
+        (["up", "kafka"], {"GMV_KAFKA_PARTITIONS": "0"}, ["GMV_KAFKA_PARTITIONS"]),
+        (["up", "kafak"], {}, ["unknown part 'kafak'"]),
+        (["status"], {"GMV_CLICKHOUSE_PROT": "1"}, ["unknown setting GMV_CLICKHOUSE_PROT"]),
+    ],
+)
+def test_bad_config_and_arguments_are_one_line(tmp_path, args, extra_env, words):
+    env = stack_env(tmp_path) | extra_env
+    message = one_line_error(gmv(env, *args))
+    for word in words:
+        assert word in message
+
+
+def test_migrate_against_a_server_that_is_down_is_one_line(tmp_path):
+    message = one_line_error(gmv(stack_env(tmp_path), "migrate", timeout=60))
+    assert "cannot reach ClickHouse" in message and "gmv up clickhouse" in message

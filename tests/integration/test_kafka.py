@@ -1,0 +1,44 @@
+import json
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer
+
+from stream import kafka_admin
+from stream.services import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def test_topics_exist_with_the_configured_partitions(kafka_settings):
+    admin = kafka_admin.admin(kafka_settings)
+    try:
+        described = {t["name"]: t for t in admin.describe_topics(list(kafka_settings.topics))}
+    finally:
+        admin.close()
+    assert set(described) == set(kafka_settings.topics)
+    for topic in described.values():
+        assert len(topic["partitions"]) == kafka_settings.kafka_partitions
+
+
+def test_produce_and_consume_round_trip(kafka_settings):
+    producer = KafkaProducer(bootstrap_servers=kafka_settings.kafka_bootstrap, acks="all")
+    sent = [{"event_id": f"e{i}", "order_id": f"o{i % 7}", "paid_fen": i * 101} for i in range(500)]
+    for event in sent:
+        producer.send(kafka_settings.orders_topic, key=event["order_id"].encode(),
+                      value=json.dumps(event).encode())
+    producer.flush()
+    producer.close()
+
+    consumer = KafkaConsumer(kafka_settings.orders_topic, bootstrap_servers=kafka_settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
+    received = []
+    wait_for(lambda: received.extend(consumer) or len(received) >= len(sent), timeout=30)
+    consumer.close()
+    assert sorted((json.loads(m.value)["event_id"] for m in received), key=lambda e: int(e[1:])) == \
+        [e["event_id"] for e in sent]
+    assert sum(json.loads(m.value)["paid_fen"] for m in received) == sum(i * 101 for i in range(500))
+    # keyed by order id: one order's events share a partition
+    partitions: dict[bytes, set[int]] = {}
+    for message in received:
+        partitions.setdefault(message.key, set()).add(message.partition)
+    assert all(len(p) == 1 for p in partitions.values())

@@ -1,0 +1,55 @@
+import pytest
+
+from stream.settings import ConfigError, Settings, load
+
+
+def test_defaults_are_the_standard_ports():
+    s = load(env={})
+    assert (s.kafka_port, s.clickhouse_port, s.clickhouse_http_port, s.dashboard_port) == (9092, 9000, 8123, 8050)
+    assert s.kafka_partitions == 4
+    assert s.topics == ("orders", "logistics", "rejected")
+    assert s.jars_dir == s.home / "jars"
+
+
+def test_env_sets_ports_and_prefix(tmp_path):
+    s = load(env={"GMV_KAFKA_PORT": "19092", "GMV_HOME": str(tmp_path), "GMV_TOPIC_PREFIX": "x-"})
+    assert s.kafka_port == 19092 and s.kafka_bootstrap == "127.0.0.1:19092"
+    assert s.home == tmp_path and s.jars_dir == tmp_path / "jars"
+    assert s.orders_topic == "x-orders"
+
+
+@pytest.mark.parametrize(
+    "env, words",
+    [
+        ({"GMV_KAFKA_PORT": "abc"}, ["GMV_KAFKA_PORT", "whole number"]),
+        ({"GMV_CLICKHOUSE_PORT": "70000"}, ["GMV_CLICKHOUSE_PORT", "1-65535"]),
+        ({"GMV_DASHBOARD_PORT": "0"}, ["GMV_DASHBOARD_PORT"]),
+        ({"GMV_KAFKA_PARTITIONS": "0"}, ["GMV_KAFKA_PARTITIONS", "1-1000"]),
+        ({"GMV_CLICKHOUSE_DATABASE": "gmv; DROP"}, ["GMV_CLICKHOUSE_DATABASE", "identifier"]),
+        ({"GMV_KAFKA_PROT": "1"}, ["unknown setting GMV_KAFKA_PROT"]),
+        ({"GMV_START_TIMEOUT": "-1"}, ["GMV_START_TIMEOUT"]),
+    ],
+)
+def test_bad_values_give_one_line_naming_the_setting(env, words):
+    with pytest.raises(ConfigError) as err:
+        load(env=env)
+    message = str(err.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message
+
+
+def test_passwords_never_printed():
+    s = load(env={"GMV_CLICKHOUSE_WRITER_PASSWORD": "s3cret-w", "GMV_CLICKHOUSE_READER_PASSWORD": "s3cret-r"})
+    assert s.writer_password == "s3cret-w"
+    assert "s3cret" not in repr(s) and "s3cret" not in str(s)
+
+
+def test_settings_are_frozen_and_replace_revalidates():
+    s = Settings()
+    with pytest.raises(Exception):
+        s.kafka_port = 1  # type: ignore[misc]
+    with pytest.raises(ConfigError):
+        s.replace(kafka_port=-5)
+    moved = s.replace(home=s.home / "elsewhere")
+    assert moved.jars_dir == moved.home / "jars"
