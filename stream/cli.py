@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Callable, Sequence
 
 from stream.errors import GmvError
@@ -102,7 +103,58 @@ def cmd_topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_job(args: argparse.Namespace) -> int:
+    from stream import clickhouse, job, kafka_admin, loader, migrations
+
+    settings = _settings()
+    options = job.JobOptions(
+        parallelism=args.parallelism, watermark_delay_ms=args.watermark_delay_ms,
+        cluster=args.cluster, from_checkpoint=not args.from_start,
+    )
+    kafka_admin.create_topics(settings)
+    with clickhouse.connect(settings, "writer") as client:
+        migrations.apply(client, settings.clickhouse_database)
+    resumed = job.flink_config(settings, options).get("execution.state-recovery.path")
+    print(f"job: submitting to {options.cluster or 'the embedded local cluster'}"
+          f"{', resuming from ' + resumed if resumed else ''}", flush=True)
+    result = job.submit(settings, options)
+    print(f"job: running as {result.get_job_client().get_job_id()}", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    loader.Loader(settings, stop).run()
+    if not options.cluster:  # cancelling keeps the checkpoints (RETAIN_ON_CANCELLATION)
+        result.get_job_client().cancel().result()
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from clickhouse_driver.errors import NetworkError
+
+    from stream import clickhouse, verify
+
+    settings = _settings()
+    if not Path(args.ledger).is_file():
+        raise GmvError(f"--ledger {args.ledger}: no such file; write one with `gmv simulate --ledger PATH`.")
+    try:
+        with clickhouse.connect(settings, "reader") as client:
+            differences, report = verify.verify(client, settings.clickhouse_database, Path(args.ledger))
+    except (NetworkError, OSError) as exc:
+        raise GmvError(f"cannot reach ClickHouse at {settings.clickhouse_host}:{settings.clickhouse_port} "
+                       f"({str(exc).splitlines()[0]}); start it with `gmv up clickhouse`.") from None
+    for difference in differences[: args.show]:
+        print(difference.line())
+    if differences:
+        print(f"verify: {len(differences)} of {report['keys']} keys differ", file=sys.stderr)
+        return 1
+    print(f"verify: exact: {report['keys']} windows x dimensions match, GMV {report['gmv_fen']} fen, "
+          f"rejected {report['rejected']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from stream.simulator import cli as simulator_cli
+
     parser = argparse.ArgumentParser(prog="gmv", description="Live 11.11 GMV pipeline.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("setup", help="fetch the Kafka and Flink jars with Maven").set_defaults(func=cmd_setup)
@@ -114,10 +166,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="state of each part; exit 1 if a started part is down") \
         .set_defaults(func=cmd_status)
     sub.add_parser("down", help="stop every part gmv started").set_defaults(func=cmd_down)
+    run_job = sub.add_parser("job", help="run the Flink job and the rollup loader (foreground)")
+    run_job.add_argument("--cluster", metavar="HOST:PORT", help="submit to this Flink cluster's REST endpoint")
+    run_job.add_argument("--parallelism", type=int, default=2)
+    run_job.add_argument("--watermark-delay-ms", type=int, default=500,
+                         help="bounded out-of-orderness; later events go to late corrections")
+    run_job.add_argument("--from-start", action="store_true", help="ignore earlier checkpoints")
+    run_job.set_defaults(func=cmd_job)
+    check = sub.add_parser("verify", help="compare the rollups with a simulator ledger, to the fen")
+    check.add_argument("--ledger", required=True, metavar="PATH")
+    check.add_argument("--show", type=int, default=10, metavar="N", help="differences to print")
+    check.set_defaults(func=cmd_verify)
     sub.add_parser("migrate", help="apply the ClickHouse migrations (servers run elsewhere)") \
         .set_defaults(func=cmd_migrate)
     sub.add_parser("topics", help="create the Kafka topics (servers run elsewhere)") \
         .set_defaults(func=cmd_topics)
+    simulator_cli.register(sub)
     return parser
 
 

@@ -179,7 +179,7 @@ def start(part: Part, settings: Settings) -> PartState:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             cwd=settings.home,
-            env={**os.environ, **part.env(settings)},
+            env={**os.environ, **settings.to_env(), **part.env(settings)},
             start_new_session=True,  # own process group: `gmv down` stops its children too
         )
     info = {"pid": proc.pid, "ports": list(part.ports(settings).values()), "log": str(log), "cmd": cmd}

@@ -100,6 +100,10 @@ class Settings:
             changes["jars_dir"] = None
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as GMV_* variables, so a child process loads exactly the same."""
+        return {name: str(getattr(self, field)) for name, (field, _) in ENV_VARS.items()}
+
     # Derived names, so no part writes a host, port or topic of its own.
     @property
     def kafka_bootstrap(self) -> str:
@@ -118,8 +122,16 @@ class Settings:
         return f"{self.topic_prefix}rejected"
 
     @property
+    def rollup_topics(self) -> dict[str, str]:
+        """The job's output topics, one per rollup, drained into ClickHouse by the loader."""
+        names = ("orders_second", "orders_minute", "logistics_second", "logistics_minute",
+                 "pipeline_events")
+        return {name: f"{self.topic_prefix}rollup-{name}" for name in names}
+
+    @property
     def topics(self) -> tuple[str, ...]:
-        return (self.orders_topic, self.logistics_topic, self.rejected_topic)
+        return (self.orders_topic, self.logistics_topic, self.rejected_topic,
+                *self.rollup_topics.values())
 
     @property
     def log_dir(self) -> Path:

@@ -7,7 +7,8 @@ def test_defaults_are_the_standard_ports():
     s = load(env={})
     assert (s.kafka_port, s.clickhouse_port, s.clickhouse_http_port, s.dashboard_port) == (9092, 9000, 8123, 8050)
     assert s.kafka_partitions == 4
-    assert s.topics == ("orders", "logistics", "rejected")
+    assert s.topics[:3] == ("orders", "logistics", "rejected")
+    assert "rollup-orders_second" in s.topics
     assert s.jars_dir == s.home / "jars"
 
 
@@ -53,3 +54,8 @@ def test_settings_are_frozen_and_replace_revalidates():
         s.replace(kafka_port=-5)
     moved = s.replace(home=s.home / "elsewhere")
     assert moved.jars_dir == moved.home / "jars"
+
+
+def test_to_env_round_trips(tmp_path):
+    s = load(env={}, home=tmp_path, kafka_port=12345, topic_prefix="p-", writer_password="pw")
+    assert load(env=s.to_env()) == s

@@ -1,0 +1,182 @@
+"""``gmv simulate``: the festival's orders and parcels into Kafka (or stdout), with a ledger.
+
+Examples::
+
+    gmv simulate --clock live --rate 200                      # into the pipeline's topics
+    gmv simulate --clock replay --start 2021-11-11T00:00+08:00 --speed 1440 --rate 2000 \\
+        --duration 60 --ledger var/ledger.jsonl                # Nov 11 in a minute
+    gmv simulate --sink null --events 1000000 --seed 1        # how fast can it generate?
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from stream.errors import GmvError
+
+DEFAULT_REPLAY_SPEED = 60.0
+REPLAY_DELAY_COMPRESSION = 24.0  # a replayed day shows its parcels delivered
+
+
+def _share(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share between 0 and 1")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+def _rate(text: str) -> float | str:
+    return "max" if text == "max" else _positive(text)
+
+
+def _moment(text: str) -> datetime:
+    from stream.simulator.config import SHANGHAI
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO time like 2021-11-11T00:00+08:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add ``simulate`` to ``gmv``'s subcommands."""
+    p = subparsers.add_parser("simulate", help="generate festival orders and parcels into Kafka",
+                              description="Festival orders and parcels into Kafka (or stdout), with a ledger of "
+                              "what was sent. See docs/simulator.md.")
+    p.error = lambda message: _fail(p.prog, message)  # one line, not the whole usage
+    p.parse_known_args = _strict(p)  # unknown flags too, instead of gmv's usage
+    when = p.add_argument_group("clock")
+    when.add_argument("--clock", choices=("live", "replay"), default="live",
+                      help="live: event time is now; replay: festival time from --start at --speed (default live)")
+    when.add_argument("--start", type=_moment, help="replay start (default: Nov 11 00:00 Asia/Shanghai)")
+    when.add_argument("--speed", type=_positive, help=f"replay: festival seconds per wall second "
+                      f"(default {DEFAULT_REPLAY_SPEED:g})")
+    how = p.add_argument_group("volume and length")
+    how.add_argument("--rate", type=_rate, help="orders per wall second averaged over the run, or 'max' "
+                     "(default: the festival's real volume x --scale; unpaced with --sink null)")
+    how.add_argument("--scale", type=_positive, help="simulated orders per real order when no --rate (default 1e-4)")
+    how.add_argument("--duration", type=_positive, metavar="S", help="stop after S wall seconds")
+    how.add_argument("--events", type=_count, metavar="N", help="stop after N messages")
+    how.add_argument("--seed", type=int, default=0, help="same seed and arguments give the same bytes (replay)")
+    how.add_argument("--delay-compression", type=_positive, metavar="F",
+                     help=f"divide parcel and refund delays by F (default 1 live, {REPLAY_DELAY_COMPRESSION:g} replay)")
+    how.add_argument("--batch-orders", type=_count, default=4096, help=argparse.SUPPRESS)
+    out = p.add_argument_group("output")
+    out.add_argument("--sink", choices=("kafka", "stdout", "null"), default="kafka", help="default kafka")
+    out.add_argument("--ledger", type=Path, metavar="PATH", help="write the ground truth here (JSON Lines)")
+    bad = p.add_argument_group("faults")
+    bad.add_argument("--duplicates", type=_share, default=0.0, metavar="P", help="redeliver a share P of events")
+    bad.add_argument("--late", type=_share, default=0.0, metavar="P", help="send a share P of events late...")
+    bad.add_argument("--late-by", type=_positive, default=60.0, metavar="S", help="...by S seconds (default 60)")
+    bad.add_argument("--malformed", type=_share, default=0.0, metavar="P", help="a share P of messages are invalid")
+    bad.add_argument("--outage", metavar="START:LEN", help="orders drop from START for LEN wall seconds")
+    bad.add_argument("--outage-depth", type=_share, default=0.9, metavar="D", help="by this share (default 0.9)")
+    p.set_defaults(func=cmd_simulate)
+    return p
+
+
+def _strict(parser: argparse.ArgumentParser):
+    """``parse_known_args`` that refuses leftovers itself (gmv's top parser would print its usage)."""
+    def parse_known_args(args=None, namespace=None):
+        namespace, extras = argparse.ArgumentParser.parse_known_args(parser, args, namespace)
+        if extras:
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+    return parse_known_args
+
+
+def _fail(prog: str, message: str):
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def build(args: argparse.Namespace, now_ms: int | None = None):
+    """The festival config and run options that ``args`` ask for (raises GmvError)."""
+    from stream.simulator.clock import ClockSpec
+    from stream.simulator.config import DEFAULT, SHANGHAI
+    from stream.simulator.faults import Faults, Outage
+    from stream.simulator.run import RunOptions
+
+    if args.clock == "live" and (args.start or args.speed):
+        raise GmvError("--start and --speed only apply to --clock replay.")
+    if args.malformed >= 1:
+        raise GmvError("--malformed must be below 1 (some messages must be valid).")
+    if args.clock == "replay":
+        start = args.start or datetime(DEFAULT.year, 11, 11, tzinfo=SHANGHAI)
+        start_ms = int(start.timestamp() * 1000)
+        spec = ClockSpec("replay", start_ms, args.speed or DEFAULT_REPLAY_SPEED)
+        year = start.astimezone(SHANGHAI).year
+    else:
+        start_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
+        spec = ClockSpec("live", start_ms, 1.0)
+        year = datetime.fromtimestamp(start_ms / 1000, SHANGHAI).year
+    compression = args.delay_compression or (REPLAY_DELAY_COMPRESSION if args.clock == "replay" else 1.0)
+    config = DEFAULT.replace(year=year, delay_compression=compression,
+                             **({"scale": args.scale} if args.scale else {}))
+    outage = Outage.parse(args.outage, args.outage_depth) if args.outage else None
+    faults = Faults(args.duplicates, args.late, args.late_by, args.malformed, outage)
+    rate = args.rate if isinstance(args.rate, float) else None
+    paced = not (args.rate == "max" or (args.rate is None and args.sink == "null"))
+    options = RunOptions(clock=spec, rate=rate, paced=paced, duration_s=args.duration, events=args.events,
+                         seed=args.seed, faults=faults, batch_orders=args.batch_orders)
+    return config, options
+
+
+def _sink(name: str):
+    from stream.simulator import sinks
+
+    if name == "null":
+        return sinks.NullSink()
+    if name == "stdout":
+        return sinks.StdoutSink()
+    from stream import settings
+
+    return sinks.KafkaSink(settings.load())
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Run the simulator; prints what it sent and its rate at the end."""
+    from stream.simulator.run import run
+
+    config, options = build(args)
+    sink = _sink(args.sink)
+    signal.signal(signal.SIGTERM, _interrupt)  # `gmv down`: stop like Ctrl-C, flushing and writing the ledger
+    stats = run(config, options, sink, args.ledger)
+    report = sys.stderr if args.sink == "stdout" else sys.stdout
+    print(f"gmv simulate: {stats.line()}", file=report)
+    if args.ledger:
+        print(f"gmv simulate: ledger written to {args.ledger}", file=report)
+    return 0

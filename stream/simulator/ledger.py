@@ -1,0 +1,142 @@
+"""The ground truth: what was sent, per event-time window and dimension (see docs/simulator.md).
+
+Only events actually sent are counted, once each (a redelivery is not counted
+again; malformed messages are counted apart). Windows are by *event* time, so a
+late event lands in the window it happened in. Aggregation is vectorised: each
+batch is reduced to (key, sums) and the partial tables are merged now and then.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from stream.simulator import events as ev
+from stream.simulator.catalog import Catalog
+
+MEASURES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations")
+DIMENSIONS = ("category", "province", "channel", "brand")
+_DIM_BASE = {"category": 0, "province": 100, "channel": 200, "brand": 1000}
+_CODE_BITS = 20  # brand codes stay below 2**20
+_COMPACT_EVERY = 1_000_000
+
+
+def _reduce(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum ``values`` rows per distinct key; keys come back sorted."""
+    if len(keys) == 0:
+        return keys, values
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+    return keys[starts], np.add.reduceat(values, starts, axis=0)
+
+
+class _Table:
+    """A growing sum table: key -> vector of int64 measures."""
+
+    def __init__(self, width: int):
+        self.width = width
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []
+        self.rows = 0
+
+    def add(self, keys: np.ndarray, values: np.ndarray) -> None:
+        self.parts.append(_reduce(keys, values))
+        self.rows += len(self.parts[-1][0])
+        if self.rows > _COMPACT_EVERY and len(self.parts) > 1:
+            self.parts = [self.result()]
+            self.rows = len(self.parts[0][0])
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.parts:
+            return np.empty(0, np.int64), np.empty((0, self.width), np.int64)
+        return _reduce(np.concatenate([k for k, _ in self.parts]), np.concatenate([v for _, v in self.parts]))
+
+
+def order_measures(rows: np.ndarray) -> np.ndarray:
+    """The six measures each order event contributes (n x 6, int64)."""
+    status, paid = rows["status"], rows["paid_fen"]
+    is_paid = status == ev.PAID
+    refunded = status == ev.REFUNDED
+    return np.stack([
+        status == ev.CREATED,
+        is_paid & (rows["phase"] != ev.DEPOSIT),  # an order counts as paid once fully paid
+        np.where(is_paid, paid, 0),
+        refunded,
+        np.where(refunded, paid, 0),
+        status == ev.CANCELLED,
+    ], axis=1).astype(np.int64)
+
+
+class Ledger:
+    """Accumulates sent events; :meth:`lines` renders the JSON Lines file."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.order_seconds = _Table(len(MEASURES))
+        self.order_minutes = _Table(len(MEASURES))
+        self.logistics_seconds = _Table(1)
+        self.logistics_minutes = _Table(1)
+
+    def add(self, rows: np.ndarray) -> None:
+        """Count rows that were sent (valid, first delivery only)."""
+        orders = ev.take(rows, rows["topic"] == ev.ORDERS_TOPIC)
+        parcels = ev.take(rows, rows["topic"] == ev.LOGISTICS_TOPIC)
+        if len(orders):
+            measures = order_measures(orders)
+            self.order_seconds.add(orders["t"] // 1000, measures)
+            minute = (orders["t"] // 60_000) << _CODE_BITS
+            o = orders["o"]
+            codes = [o[d].astype(np.int64) + _DIM_BASE[d] for d in DIMENSIONS]
+            self.order_minutes.add(np.concatenate([minute + c for c in codes]), np.tile(measures, (len(codes), 1)))
+        if len(parcels):
+            status = parcels["status"].astype(np.int64)
+            ones = np.ones((len(parcels), 1), dtype=np.int64)
+            self.logistics_seconds.add((parcels["t"] // 1000) * 8 + status, ones)
+            self.logistics_minutes.add((parcels["t"] // 60_000) * 8 + status, ones)
+
+    def _dimension(self, code: int) -> tuple[str, str]:
+        for name in reversed(DIMENSIONS):
+            if code >= _DIM_BASE[name]:
+                index = code - _DIM_BASE[name]
+                names = {
+                    "brand": self.catalog.brand_names, "channel": ev.CHANNELS,
+                    "province": self.catalog.province_names, "category": self.catalog.category_names,
+                }[name]
+                return name, names[index]
+        raise ValueError(code)
+
+    def lines(self, summary: dict) -> list[str]:
+        """Every ledger line (JSON text), all-zero rows left out, the summary last."""
+        out = []
+        keys, sums = self.order_seconds.result()
+        for k, v in zip(keys.tolist(), sums.tolist()):
+            if any(v):
+                out.append(_line({"kind": "orders_second", "window": k, **dict(zip(MEASURES, v))}))
+        keys, sums = self.order_minutes.result()
+        for k, v in zip(keys.tolist(), sums.tolist()):
+            if any(v):
+                dim, value = self._dimension(k & ((1 << _CODE_BITS) - 1))
+                out.append(_line({"kind": "orders_minute", "window": (k >> _CODE_BITS) * 60, "dimension": dim,
+                                  "value": value, **dict(zip(MEASURES, v))}))
+        for kind, table, width in (("logistics_second", self.logistics_seconds, 1),
+                                   ("logistics_minute", self.logistics_minutes, 60)):
+            keys, sums = table.result()
+            for k, (n,) in zip(keys.tolist(), sums.tolist()):
+                window, status = divmod(k, 8)
+                out.append(_line({"kind": kind, "window": window * width, "status": ev.LOGISTICS_STATUSES[status],
+                                  "events": n}))
+        out.append(_line({"kind": "summary", **summary}))
+        return out
+
+    def write(self, path: Path, summary: dict) -> None:
+        """Write the ledger to ``path`` (replacing it) as JSON Lines."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(line + "\n" for line in self.lines(summary)), encoding="utf-8")
+        tmp.replace(path)
+
+
+def _line(obj: dict) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,143 @@
+"""Where messages go: Kafka (the pipeline), stdout (JSON Lines), null (benchmarks), memory (tests).
+
+A sink takes a batch as three parallel lists: topic index (0 orders, 1 logistics),
+key bytes (the order id) and value bytes (the event's JSON, or a malformed message).
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from stream.errors import GmvError
+from stream.services import port_answers
+from stream.settings import Settings
+
+
+class NullSink:
+    """Drops messages (after they were made: benchmarks pay for producing every byte)."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+
+    def send(self, topics: Sequence[int], keys: Sequence[bytes], values: Sequence[bytes]) -> None:
+        self.messages += len(values)
+
+    def close(self) -> None:
+        pass
+
+
+class MemorySink:
+    """Keeps every message as ``(topic, key, value)`` (tests)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[int, bytes, bytes]] = []
+
+    def send(self, topics: Sequence[int], keys: Sequence[bytes], values: Sequence[bytes]) -> None:
+        self.messages.extend(zip(topics, keys, values))
+
+    def close(self) -> None:
+        pass
+
+
+class StdoutSink:
+    """One message per line on a binary stream (stdout by default)."""
+
+    def __init__(self, stream: BinaryIO | None = None) -> None:
+        self.stream = stream or sys.stdout.buffer
+        self.bytes = 0
+
+    def send(self, topics: Sequence[int], keys: Sequence[bytes], values: Sequence[bytes]) -> None:
+        if values:
+            data = b"\n".join(values) + b"\n"
+            self.bytes += len(data)
+            try:
+                self.stream.write(data)
+            except BrokenPipeError:  # `gmv simulate --sink stdout | head` is fine
+                raise GmvError("stdout was closed by the reader.") from None
+
+    def close(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            pass
+
+
+def compression() -> str:
+    """lz4 when its codec is installed, else gzip (always available)."""
+    from kafka.codec import has_lz4
+
+    return "lz4" if has_lz4() else "gzip"
+
+
+class KafkaSink:
+    """Batched, compressed, acks=all producer keyed by order id, to the settings' topics."""
+
+    def __init__(self, settings: Settings, linger_ms: int = 20, batch_size: int = 512 * 1024):
+        from kafka import KafkaProducer
+        from kafka.errors import KafkaError
+
+        self.settings = settings
+        self.topics = (settings.orders_topic, settings.logistics_topic)
+        self.bytes = 0
+        self._error: BaseException | None = None
+        if not port_answers(settings.kafka_port, settings.kafka_host, timeout=2.0):  # fail fast, not in 30 s
+            raise GmvError(f"cannot reach Kafka at {settings.kafka_bootstrap} (nothing listens there); start it "
+                           "with `gmv up kafka` or point GMV_KAFKA_HOST/GMV_KAFKA_PORT at a broker.")
+        try:
+            self.producer = KafkaProducer(
+                bootstrap_servers=settings.kafka_bootstrap, client_id="gmv-simulator", acks="all",
+                linger_ms=linger_ms, batch_size=batch_size, compression_type=compression(),
+                max_block_ms=15_000, request_timeout_ms=15_000, bootstrap_timeout_ms=10_000,
+            )
+        except KafkaError as exc:
+            raise GmvError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({type(exc).__name__}); "
+                           "start it with `gmv up kafka` or point GMV_KAFKA_HOST/GMV_KAFKA_PORT at a broker.") from None
+        self._check_topics()
+
+    def _check_topics(self) -> None:
+        from kafka.errors import KafkaError
+
+        for topic in self.topics:
+            try:
+                found = self.producer.partitions_for(topic)
+            except KafkaError:
+                found = None
+            if not found:
+                self.producer.close(timeout=1)
+                raise GmvError(f"topic {topic!r} does not exist at {self.settings.kafka_bootstrap}; "
+                               "`gmv up kafka` creates the pipeline's topics.")
+
+    def _failed(self, exc: BaseException) -> None:
+        self._error = self._error or exc
+
+    def send(self, topics: Sequence[int], keys: Sequence[bytes], values: Sequence[bytes]) -> None:
+        from kafka.errors import KafkaError
+
+        if self._error is not None:
+            self._raise()
+        send, names = self.producer.send, self.topics
+        try:
+            for topic, key, value in zip(topics, keys, values):
+                send(names[topic], value=value, key=key).add_errback(self._failed)
+        except KafkaError as exc:
+            self._failed(exc)
+            self._raise()
+        self.bytes += sum(map(len, values))
+
+    def _raise(self) -> None:
+        raise GmvError(f"sending to Kafka at {self.settings.kafka_bootstrap} failed "
+                       f"({type(self._error).__name__}: {self._error}); is the broker up?")
+
+    def close(self) -> None:
+        """Wait until every message is acknowledged (or fail with one line)."""
+        from kafka.errors import KafkaError
+
+        try:
+            self.producer.flush(timeout=60)
+        except KafkaError as exc:
+            self._failed(exc)
+        finally:
+            self.producer.close(timeout=5)
+        if self._error is not None:
+            self._raise()

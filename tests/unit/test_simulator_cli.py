@@ -1,0 +1,75 @@
+"""`gmv simulate` from the command line: its rate report, its pacing, and one-line errors."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from stream import cli, services
+from stream.simulator.clock import ClockSpec
+from stream.simulator.config import DEFAULT, local_ms
+from stream.simulator.run import RunOptions, run
+from stream.simulator.sinks import NullSink
+
+
+def gmv(argv, capsys) -> tuple[int, str, str]:
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse errors exit from inside parse_args
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv", [
+    ["--rate", "abc"], ["--rate", "-5"], ["--clock", "moon"], ["--clock", "replay", "--start", "yesterday"],
+    ["--speed", "10"], ["--outage", "5"], ["--outage", "a:b"], ["--duplicates", "2"], ["--events", "0"],
+    ["--malformed", "1"], ["--sink", "nowhere"], ["--duration", "0"], ["--unknown-flag"],
+])
+def test_bad_arguments_give_one_line(argv, capsys):
+    code, out, err = gmv(["simulate", "--sink", "null", "--events", "10", *argv], capsys)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+def test_broker_down_gives_one_line_naming_the_bootstrap(capsys, monkeypatch):
+    port = services.free_port()
+    monkeypatch.setenv("GMV_KAFKA_PORT", str(port))
+    code, _out, err = gmv(["simulate", "--sink", "kafka", "--events", "10"], capsys)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and f"127.0.0.1:{port}" in err
+
+
+def test_null_sink_prints_its_rate(capsys):
+    code, out, _err = gmv(["simulate", "--sink", "null", "--events", "100000", "--seed", "1"], capsys)
+    assert code == 0
+    assert "events/s" in out and "sent 100000 events" in out
+
+
+def test_stdout_sink_writes_json_lines_and_reports_on_stderr(capfdbinary, tmp_path):
+    ledger = tmp_path / "ledger.jsonl"
+    code = cli.main(["simulate", "--clock", "replay", "--speed", "600", "--rate", "max", "--sink", "stdout",
+                     "--events", "5000", "--seed", "2", "--ledger", str(ledger)])
+    out, err = capfdbinary.readouterr()
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 5000
+    assert all(json.loads(line)["event_id"] for line in lines)
+    assert b"events/s" in err
+    summary = json.loads(ledger.read_text().splitlines()[-1])
+    assert summary["order_events"] + summary["logistics_events"] == 5000
+
+
+@pytest.mark.parametrize("clock", ["replay", "live"])
+def test_rate_is_held_within_5_percent(clock):
+    """A short paced run at a modest rate: orders per wall second within +-5% of --rate."""
+    if clock == "replay":
+        spec = ClockSpec("replay", local_ms(2021, 11, 11, 9), 120)  # a rising morning: the curve varies
+    else:
+        spec = ClockSpec("live", time.time_ns() // 1_000_000, 1.0)
+    options = RunOptions(clock=spec, rate=400, duration_s=3.0, seed=1)
+    stats = run(DEFAULT, options, NullSink())
+    assert stats.orders / stats.seconds == pytest.approx(400, rel=0.05)

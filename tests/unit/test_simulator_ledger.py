@@ -1,0 +1,151 @@
+"""The ledger equals what a plain reader recomputes from the bytes that were sent.
+
+The reader below knows nothing of the simulator: it parses each message with
+json.loads, validates it against the schemas, drops what is malformed, drops
+repeated event ids, and sums by event-time window exactly as docs/simulator.md says.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+
+import jsonschema
+import pytest
+
+from stream.settings import SCHEMAS_DIR
+from stream.simulator.clock import ClockSpec
+from stream.simulator.config import DEFAULT, local_ms
+from stream.simulator.faults import Faults, Outage
+from stream.simulator.run import RunOptions, run
+from stream.simulator.sinks import MemorySink
+
+ORDER = jsonschema.Draft202012Validator(json.loads((SCHEMAS_DIR / "order.schema.json").read_text()))
+LOGISTICS = jsonschema.Draft202012Validator(json.loads((SCHEMAS_DIR / "logistics.schema.json").read_text()))
+MEASURES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations")
+
+
+def contribution(event: dict) -> list[int]:
+    status, paid = event["status"], event["paid_fen"]
+    return [
+        int(status == "created"),
+        int(status == "paid" and event["presale_phase"] != "deposit"),
+        paid if status == "paid" else 0,
+        int(status == "refunded"),
+        paid if status == "refunded" else 0,
+        int(status == "cancelled"),
+    ]
+
+
+def parse(value: bytes) -> dict | None:
+    """The event, or None if the message is not a valid event of either topic."""
+    try:
+        event = json.loads(value)
+    except ValueError:
+        return None
+    if not isinstance(event, dict):
+        return None
+    validator = LOGISTICS if "parcel_id" in event else ORDER
+    return event if validator.is_valid(event) else None
+
+
+def recompute(values) -> dict:
+    """Ledger rows (as a dict keyed like the ledger's lines) and summary counts from raw bytes."""
+    rows: dict[tuple, list[int]] = defaultdict(lambda: [0] * 6)
+    parcels: Counter = Counter()
+    seen: set[str] = set()
+    counts = Counter()
+    for value in values:
+        event = parse(value)
+        if event is None:
+            counts["malformed"] += 1
+            continue
+        if event["event_id"] in seen:
+            counts["duplicates"] += 1
+            continue
+        seen.add(event["event_id"])
+        second, minute = event["event_time"] // 1000, event["event_time"] // 60000 * 60
+        if "parcel_id" in event:
+            counts["logistics"] += 1
+            parcels[("logistics_second", second, event["status"])] += 1
+            parcels[("logistics_minute", minute, event["status"])] += 1
+            continue
+        counts["orders"] += 1
+        counts["gmv_fen"] += contribution(event)[2]
+        for key in [("orders_second", second)] + [("orders_minute", minute, d, event[d])
+                                                   for d in ("category", "province", "channel", "brand")]:
+            rows[key] = [a + b for a, b in zip(rows[key], contribution(event))]
+    return {"rows": {k: v for k, v in rows.items() if any(v)}, "parcels": dict(parcels), "counts": counts}
+
+
+def read_ledger(path) -> dict:
+    rows, parcels, summary = {}, {}, None
+    for line in path.read_text().splitlines():
+        obj = json.loads(line)
+        kind = obj["kind"]
+        if kind == "orders_second":
+            rows[(kind, obj["window"])] = [obj[m] for m in MEASURES]
+        elif kind == "orders_minute":
+            rows[(kind, obj["window"], obj["dimension"], obj["value"])] = [obj[m] for m in MEASURES]
+        elif kind.startswith("logistics_"):
+            parcels[(kind, obj["window"], obj["status"])] = obj["events"]
+        else:
+            assert kind == "summary" and summary is None
+            summary = obj
+    return {"rows": rows, "parcels": parcels, "summary": summary}
+
+
+def faulty_run(tmp_path, events: int = 40_000, **faults) -> tuple[MemorySink, dict]:
+    faults = {"duplicates": 0.05, "late": 0.05, "late_by_s": 20.0, "malformed": 0.03, **faults}
+    sink = MemorySink()
+    options = RunOptions(clock=ClockSpec("replay", local_ms(2021, 11, 11, 19, ), 120), rate=800, paced=False,
+                         events=events, seed=11, faults=Faults(**faults))
+    run(DEFAULT.replace(delay_compression=500.0), options, sink, tmp_path / "ledger.jsonl")
+    return sink, read_ledger(tmp_path / "ledger.jsonl")
+
+
+def test_ledger_equals_what_a_plain_reader_recomputes(tmp_path):
+    sink, ledger = faulty_run(tmp_path)
+    truth = recompute(value for _, _, value in sink.messages)
+    assert ledger["rows"] == truth["rows"]
+    assert ledger["parcels"] == truth["parcels"]
+    summary, counts = ledger["summary"], truth["counts"]
+    assert summary["order_events"] == counts["orders"] and summary["logistics_events"] == counts["logistics"]
+    assert summary["duplicates_sent"] == counts["duplicates"]
+    assert sum(summary["malformed_sent"].values()) == counts["malformed"] > 0
+    assert summary["gmv_fen"] == counts["gmv_fen"]
+    assert len(sink.messages) == 40_000
+    # malformed messages went to both topics, as the summary says
+    bad = Counter(topic for topic, _, value in sink.messages if parse(value) is None)
+    assert summary["malformed_sent"] == {"orders": bad[0], "logistics": bad[1]}
+    assert sum(summary["malformed_by_kind"].values()) == counts["malformed"]
+
+
+def test_ledger_rows_are_windowed_and_without_zero_rows(tmp_path):
+    _, ledger = faulty_run(tmp_path, events=10_000)
+    for key, measures in ledger["rows"].items():
+        assert any(measures)
+        if key[0] == "orders_minute":
+            assert key[1] % 60 == 0
+    summary = ledger["summary"]
+    assert summary["first_event_ms"] <= summary["last_event_ms"]
+    assert {k[2] for k in ledger["rows"] if k[0] == "orders_minute"} == {"category", "province", "channel", "brand"}
+
+
+def test_an_outage_is_in_the_ledger(tmp_path):
+    """Fewer orders during the outage, and the ledger shows exactly that dip."""
+    sink = MemorySink()
+    start = local_ms(2021, 11, 11, 14)
+    options = RunOptions(clock=ClockSpec("replay", start, 60), rate=1000, paced=False, duration_s=None,
+                         events=30_000, seed=2, faults=Faults(outage=Outage(4.0, 4.0, 0.9)))
+    run(DEFAULT, options, sink, tmp_path / "ledger.jsonl")
+    created = Counter()
+    for _, _, value in sink.messages:
+        event = json.loads(value)
+        if event.get("status") == "created" and "parcel_id" not in event:
+            created[(event["event_time"] - start) // 60_000] += 1  # a festival minute = a wall second
+    before = sum(created[m] for m in range(4)) / 4
+    during = sum(created[m] for m in range(4, 8)) / 4
+    assert during == pytest.approx(0.1 * before, rel=0.3)
+    ledger = read_ledger(tmp_path / "ledger.jsonl")["rows"]
+    in_ledger = sum(v[0] for k, v in ledger.items() if k[0] == "orders_second" and 4 <= (k[1] * 1000 - start) // 60_000 < 8)
+    assert in_ledger == sum(created[m] for m in range(4, 8))
