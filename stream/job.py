@@ -1,0 +1,179 @@
+"""The PyFlink job's shell: connectors, checkpoints, where it runs. The logic is ``stream.rollups``.
+
+Kafka raw topics -> Flink SQL (parse, reject, dedup, windows + late corrections)
+-> one upsert-kafka rollup topic per rollup -> ``stream.loader`` -> ClickHouse.
+Rollup rows are keyed by window and dimensions, so replays overwrite, never add.
+"""
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from stream import jars, rollups
+from stream.errors import GmvError
+from stream.settings import Settings
+
+JOB_NAME = "gmv-rollups"
+CONSUMER_GROUP = "gmv-job"
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    parallelism: int = 2
+    watermark_delay_ms: int = 500
+    idle_timeout_ms: int = 2000
+    dedup_ttl: str = "1 h"  # how long a redelivered event id is still recognised
+    late_ttl: str = "7 d"
+    checkpoint_interval_ms: int = 5000
+    cluster: str | None = None  # HOST:PORT of a Flink REST endpoint; None = embedded local cluster
+    from_checkpoint: bool = True
+    jvm_heap: str = "1024m"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.parallelism <= 64:
+            raise GmvError(f"--parallelism {self.parallelism} is out of range; use 1-64.")
+        if self.watermark_delay_ms < 0:
+            raise GmvError("--watermark-delay-ms must be >= 0.")
+        if self.cluster is not None:
+            host, _, port = self.cluster.rpartition(":")
+            if not host or not port.isdigit():
+                raise GmvError(f"--cluster {self.cluster!r} is not HOST:PORT.")
+
+
+def checkpoint_dir(settings: Settings) -> Path:
+    return settings.home / "flink" / "checkpoints"
+
+
+def latest_checkpoint(settings: Settings) -> Path | None:
+    """The newest completed checkpoint (a ``chk-N`` folder with ``_metadata``) of any earlier run."""
+    completed = list(checkpoint_dir(settings).glob("*/chk-*/_metadata"))
+    if not completed:
+        return None
+    return max(completed, key=lambda p: p.stat().st_mtime).parent
+
+
+def flink_config(settings: Settings, options: JobOptions) -> dict[str, str]:
+    connector = jars.classpath(settings, "flink")
+    config = {
+        "pipeline.name": JOB_NAME,
+        "pipeline.jars": ";".join(p.resolve().as_uri() for p in connector),
+        "parallelism.default": str(options.parallelism),
+        "table.local-time-zone": "UTC",
+        "table.exec.source.idle-timeout": f"{options.idle_timeout_ms} ms",
+        "table.exec.state.ttl": options.dedup_ttl,
+        "table.exec.sink.upsert-materialize": "NONE",  # keys are unique per statement
+        # Optimise a view shared by several INSERTs once, so each message is parsed and
+        # deduplicated once rather than once per consumer of the view.
+        "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",
+        "pipeline.auto-watermark-interval": "100 ms",
+        "execution.checkpointing.interval": f"{options.checkpoint_interval_ms} ms",
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "execution.checkpointing.dir": checkpoint_dir(settings).resolve().as_uri(),
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "execution.checkpointing.num-retained": "3",
+        "execution.checkpointing.incremental": "true",
+        "state.backend.type": "rocksdb",
+        "taskmanager.memory.managed.size": "256m",
+        "restart-strategy.type": "exponential-delay",
+        "rest.port": str(settings.flink_port),
+        "rest.address": "127.0.0.1",
+    }
+    if options.cluster:
+        host, _, port = options.cluster.rpartition(":")
+        config.update({"execution.target": "remote", "rest.address": host, "rest.port": port})
+    if options.from_checkpoint and (checkpoint := latest_checkpoint(settings)):
+        config["execution.state-recovery.path"] = checkpoint.resolve().as_uri()
+    return config
+
+
+def _kafka_source(name: str, topic: str, settings: Settings, options: JobOptions) -> str:
+    return f"""CREATE TEMPORARY TABLE {name} ({rollups.source_columns(rollups.RollupOptions(options.watermark_delay_ms))}
+) WITH (
+    'connector' = 'kafka',
+    'topic' = '{topic}',
+    'properties.bootstrap.servers' = '{settings.kafka_bootstrap}',
+    'properties.group.id' = '{settings.topic_prefix}{CONSUMER_GROUP}',
+    'properties.auto.offset.reset' = 'earliest',
+    'scan.startup.mode' = 'group-offsets',
+    'format' = 'raw'
+)"""
+
+
+def _upsert_sink(name: str, topic: str, settings: Settings) -> str:
+    columns, key = rollups.SINK_COLUMNS[name]
+    keys = ", ".join(f"`{c}`" for c, _ in columns[:key])
+    return f"""CREATE TEMPORARY TABLE sink_{name} (
+    {rollups.column_list(columns)},
+    PRIMARY KEY ({keys}) NOT ENFORCED
+) WITH (
+    'connector' = 'upsert-kafka',
+    'topic' = '{topic}',
+    'properties.bootstrap.servers' = '{settings.kafka_bootstrap}',
+    'key.format' = 'json',
+    'value.format' = 'json'
+)"""
+
+
+def _rejected_sink(settings: Settings) -> str:
+    return f"""CREATE TEMPORARY TABLE sink_rejected (
+    {rollups.column_list(rollups.REJECTED_COLUMNS)}
+) WITH (
+    'connector' = 'kafka',
+    'topic' = '{settings.rejected_topic}',
+    'properties.bootstrap.servers' = '{settings.kafka_bootstrap}',
+    'format' = 'json'
+)"""
+
+
+def statements(settings: Settings, options: JobOptions) -> tuple[list[str], list[str]]:
+    """(DDL and views, INSERTs) of the whole job for these settings."""
+    ddl = [
+        _kafka_source("orders_raw", settings.orders_topic, settings, options),
+        _kafka_source("logistics_raw", settings.logistics_topic, settings, options),
+        *[_upsert_sink(name, topic, settings) for name, topic in settings.rollup_topics.items()],
+        _rejected_sink(settings),
+        *rollups.parsed_views("orders_raw", "logistics_raw"),
+        *rollups.valid_views(),
+    ]
+    sinks = {name: f"sink_{name}" for name in rollups.SINK_COLUMNS} | {"rejected": "sink_rejected"}
+    ropts = rollups.RollupOptions(options.watermark_delay_ms, options.late_ttl)
+    return ddl, rollups.rollup_inserts(sinks, ropts)
+
+
+def table_environment(settings: Settings, options: JobOptions):
+    # The embedded cluster lives in PyFlink's gateway JVM: cap its heap for a shared 2-core box.
+    os.environ.setdefault("JVM_ARGS", f"-Xmx{options.jvm_heap} -Xms256m")
+    from pyflink.common import Configuration
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    config = Configuration()
+    for key, value in flink_config(settings, options).items():
+        config.set_string(key, value)
+    env_settings = EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build()
+    return TableEnvironment.create(env_settings)
+
+
+def submit(settings: Settings, options: JobOptions):
+    """Declare everything and start the job; returns the TableResult (job runs in the background)."""
+    checkpoint_dir(settings).mkdir(parents=True, exist_ok=True)
+    t_env = table_environment(settings, options)
+    ddl, inserts = statements(settings, options)
+    for statement in ddl:
+        t_env.execute_sql(statement)
+    statement_set = t_env.create_statement_set()
+    for insert in inserts:
+        statement_set.add_insert_sql(insert)
+    return statement_set.execute()
+
+
+def running_jobs(host: str, port: int, timeout: float = 2.0) -> list[dict]:
+    """Jobs a Flink REST endpoint reports as RUNNING (empty if it does not answer)."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/jobs/overview", timeout=timeout) as resp:
+            jobs = json.load(resp).get("jobs", [])
+    except (OSError, ValueError):
+        return []
+    return [j for j in jobs if j.get("state") == "RUNNING"]

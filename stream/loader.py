@@ -1,0 +1,137 @@
+"""Drain the job's rollup topics into ClickHouse, losing nothing when ClickHouse is down.
+
+Each rollup topic is an upsert log keyed by window and dimensions. The loader
+inserts a polled batch (the last value per key) with ``written_ms`` = now, and
+commits the Kafka offsets only after ClickHouse accepted the insert; if
+ClickHouse is down it retries the same batch with backoff. A crash replays
+from the last commit: rewriting a key with a newer ``written_ms`` replaces the
+row (ReplacingMergeTree), so nothing is counted twice.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Callable, Iterable
+
+from stream import clickhouse
+from stream.settings import Settings
+
+log = logging.getLogger("gmv.loader")
+
+# rollup name -> (ClickHouse table, columns in the order of the insert, without written_ms)
+TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "orders_second": ("orders_per_second", ("window_start", "late", "orders_created", "orders_paid",
+                                             "gmv_fen", "refunds", "refund_fen", "cancellations")),
+    "orders_minute": ("orders_per_minute", ("window_start", "dimension", "value", "late", "orders_created",
+                                             "orders_paid", "gmv_fen", "refunds", "refund_fen",
+                                             "cancellations")),
+    "logistics_second": ("logistics_per_second", ("window_start", "status", "late", "events")),
+    "logistics_minute": ("logistics_per_minute", ("window_start", "status", "late", "events")),
+    "pipeline_events": ("pipeline_events_per_minute", ("window_start", "source", "kind", "reason",
+                                                       "events")),
+}
+CONSUMER_GROUP = "gmv-loader"
+
+
+def to_row(columns: tuple[str, ...], value: dict, written_ms: int) -> tuple:
+    """One ClickHouse row from a rollup message value (window_start epoch s -> UTC DateTime)."""
+    row = []
+    for column in columns:
+        item = value[column]
+        if column == "window_start":
+            item = datetime.fromtimestamp(item, tz=timezone.utc).replace(tzinfo=None)
+        row.append(item)
+    row.append(written_ms)
+    return tuple(row)
+
+
+def batch_rows(messages: Iterable[tuple[str, bytes | None, bytes | None]], written_ms: int
+               ) -> dict[str, list[tuple]]:
+    """Rows per rollup from (rollup, key, value) messages, keeping the last value per key.
+
+    Tombstones (value None) are skipped: counts only grow, so the job never deletes a key.
+    """
+    latest: dict[str, dict[bytes, dict]] = {}
+    for rollup, key, value in messages:
+        if value is None:
+            continue
+        latest.setdefault(rollup, {})[key or b""] = json.loads(value)
+    return {
+        rollup: [to_row(TABLES[rollup][1], v, written_ms) for v in by_key.values()]
+        for rollup, by_key in latest.items()
+    }
+
+
+def insert(client, database: str, rows: dict[str, list[tuple]]) -> int:
+    count = 0
+    for rollup, batch in rows.items():
+        table, columns = TABLES[rollup]
+        client.execute(f"INSERT INTO {database}.{table} ({', '.join(columns)}, written_ms) VALUES", batch)
+        count += len(batch)
+    return count
+
+
+class Loader:
+    """Poll the rollup topics, insert into ClickHouse, then commit; retry while ClickHouse is down."""
+
+    def __init__(self, settings: Settings, stop: threading.Event | None = None,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        from kafka import KafkaConsumer
+
+        self.settings = settings
+        self.stop = stop or threading.Event()
+        self.on_batch = on_batch
+        self.topic_to_rollup = {topic: name for name, topic in settings.rollup_topics.items()}
+        self.consumer = KafkaConsumer(
+            *self.topic_to_rollup,
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=f"{settings.topic_prefix}{CONSUMER_GROUP}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=20000,
+        )
+        self.client = None
+
+    def _client(self):
+        if self.client is None:
+            self.client = clickhouse.connect(self.settings, "writer")
+        return self.client
+
+    def _insert_until_done(self, rows: dict[str, list[tuple]]) -> None:
+        delay = 0.5
+        while not self.stop.is_set():
+            try:
+                insert(self._client(), self.settings.clickhouse_database, rows)
+                return
+            except Exception as exc:  # ClickHouse down or restarting: keep the batch, retry
+                log.warning("ClickHouse insert failed (%s); retrying in %.1f s", str(exc).splitlines()[0], delay)
+                if self.client is not None:
+                    self.client.disconnect()
+                    self.client = None
+                self.stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+        raise InterruptedError("stopped before the batch was written")
+
+    def run(self) -> None:
+        try:
+            while not self.stop.is_set():
+                polled = self.consumer.poll(timeout_ms=200)
+                messages = [(self.topic_to_rollup[tp.topic], m.key, m.value)
+                            for tp, records in polled.items() for m in records]
+                if not messages:
+                    continue
+                rows = batch_rows(messages, int(time.time() * 1000))
+                try:
+                    self._insert_until_done(rows)
+                except InterruptedError:
+                    return  # offsets not committed: the batch is loaded again on restart
+                self.consumer.commit()
+                if self.on_batch:
+                    self.on_batch(sum(map(len, rows.values())))
+        finally:
+            self.consumer.close(autocommit=False)
+            if self.client is not None:
+                self.client.disconnect()

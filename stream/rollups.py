@@ -1,0 +1,260 @@
+"""The job's logic as Flink SQL: raw Kafka messages in, rollup rows out.
+
+Pure text builders, no I/O: ``stream/job.py`` declares the connectors and runs
+these statements; tests run the same statements on file sources.
+
+The path of one message:
+
+1. ``*_parsed``: every field is read once with ``JSON_VALUE`` and checked; the
+   first failed check becomes ``reject_reason`` (NULL for a valid event).
+2. Rejected messages go, with their reason, to the rejected topic and are counted.
+3. Valid events are deduplicated by ``event_id`` (first one wins; keyed state
+   whose TTL is the dedup horizon).
+4. Split on ``CURRENT_WATERMARK``: on-time events feed event-time windows
+   (which would silently drop anything behind the watermark); late ones feed a
+   corrections aggregate keyed by the same windows and dimensions (``late = 1``),
+   which readers add in. Totals are exact whatever the watermark delay.
+
+Windows are identified by their start in epoch seconds (UTC).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ORDER_STATUSES = ("created", "paid", "cancelled", "refunded")
+CHANNELS = ("app", "web", "livestream", "mini_program")
+PROMOTIONS = ("none", "coupon", "cross_store", "flash_sale", "livestream_deal", "presale_deposit")
+WAVES = ("presale", "wave1", "wave2", "other")
+PRESALE_PHASES = ("none", "deposit", "final")
+PARCEL_STATUSES = ("created", "picked_up", "in_transit", "out_for_delivery", "delivered", "exception")
+DIMENSIONS = ("category", "province", "channel", "brand")
+
+# Events may not claim to happen more than this far after they reached Kafka: a clock gone
+# wrong must not drag the watermark into the future and make every later event late.
+MAX_FUTURE_MS = 60_000
+
+# JSON integers: digits only, so floats, negatives, exponents and quoted numbers are refused.
+_UINT = "^[0-9]{1,15}$"
+
+ORDER_MEASURES = """
+    CAST(SUM(CASE WHEN status = 'created' THEN 1 ELSE 0 END) AS BIGINT) AS orders_created,
+    CAST(SUM(CASE WHEN status = 'paid' AND presale_phase <> 'deposit' THEN 1 ELSE 0 END) AS BIGINT)
+        AS orders_paid,
+    CAST(SUM(CASE WHEN status = 'paid' THEN paid_fen ELSE 0 END) AS BIGINT) AS gmv_fen,
+    CAST(SUM(CASE WHEN status = 'refunded' THEN 1 ELSE 0 END) AS BIGINT) AS refunds,
+    CAST(SUM(CASE WHEN status = 'refunded' THEN paid_fen ELSE 0 END) AS BIGINT) AS refund_fen,
+    CAST(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END) AS BIGINT) AS cancellations"""
+ORDER_MEASURE_NAMES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations")
+
+
+@dataclass(frozen=True)
+class RollupOptions:
+    watermark_delay_ms: int = 500
+    late_ttl: str = "7 d"  # how long a window keeps accepting late corrections
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+def source_columns(options: RollupOptions) -> str:
+    """Columns of a raw topic table: the message, Kafka metadata, and its event time.
+
+    ``ts`` is the event time when the message has one (else epoch 0, so a message
+    without a time never moves the watermark), capped at Kafka time + MAX_FUTURE_MS.
+    """
+    return f"""
+    msg STRING,
+    kafka_ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+    kafka_partition INT METADATA FROM 'partition' VIRTUAL,
+    kafka_offset BIGINT METADATA FROM 'offset' VIRTUAL,
+    ts AS LEAST(
+        TO_TIMESTAMP_LTZ(COALESCE(TRY_CAST(JSON_VALUE(msg, '$.event_time') AS BIGINT), 0), 3),
+        kafka_ts + INTERVAL '{MAX_FUTURE_MS // 1000}' SECOND),
+    WATERMARK FOR ts AS ts - INTERVAL '{options.watermark_delay_ms / 1000:.3f}' SECOND"""
+
+
+def _reason(valid: str, checks: list[tuple[str, str]]) -> str:
+    """CASE that is NULL for a valid row, else the name of the first failed check.
+
+    The all-valid test comes first so valid rows (nearly all) stop there.
+    """
+    branches = "\n".join(f"        WHEN NOT ({cond}) THEN '{name}'" for name, cond in checks)
+    return f"""CASE
+        WHEN {valid} THEN CAST(NULL AS STRING)
+        WHEN NOT (msg IS JSON OBJECT) THEN 'not_json'
+{branches}
+        ELSE 'invalid' END"""
+
+
+def _parsed_view(name: str, source: str, strings: tuple[str, ...], uints: tuple[str, ...],
+                 enums: dict[str, tuple[str, ...]], extra: list[tuple[str, str]]) -> str:
+    fields = strings + uints + tuple(enums)
+    extract = ",\n        ".join(f"JSON_VALUE(msg, '$.{f}') AS {f}" for f in fields)
+    quoted = "|".join(uints + ("vip",) * ("vip" in enums))
+    checks = [("missing_field", " AND ".join(f"{f} IS NOT NULL" for f in fields))]
+    checks.append(("wrong_type", f"NOT REGEXP(msg, '\"({quoted})\"\\s*:\\s*\"')"))
+    checks.append(("bad_number", " AND ".join(f"REGEXP({f}, '{_UINT}')" for f in uints)))
+    checks += [(f"bad_{f}", f"{f} IN {_in(values)}") for f, values in enums.items()]
+    checks += extra
+    checks.append(("event_time_in_future",
+                   f"TO_TIMESTAMP_LTZ(CAST(event_time AS BIGINT), 3) "
+                   f"<= kafka_ts + INTERVAL '{MAX_FUTURE_MS // 1000}' SECOND"))
+    valid = " AND ".join(f"({cond})" for _, cond in checks)
+    return f"""
+CREATE TEMPORARY VIEW {name} AS
+SELECT *, {_reason(valid, checks)} AS reject_reason
+FROM (
+    SELECT msg, kafka_ts, kafka_partition, kafka_offset, ts,
+        {extract}
+    FROM {source}
+)"""
+
+
+def parsed_views(orders_source: str, logistics_source: str) -> list[str]:
+    orders = _parsed_view(
+        "orders_parsed", orders_source,
+        strings=("event_id", "order_id", "consumer_id", "brand", "category", "province"),
+        uints=("event_time", "items", "list_fen", "discount_fen", "paid_fen"),
+        enums={"status": ORDER_STATUSES, "channel": CHANNELS, "vip": ("true", "false"),
+               "promotion": PROMOTIONS, "wave": WAVES, "presale_phase": PRESALE_PHASES},
+        extra=[("bad_items", "items <> '0'"),
+               ("discount_exceeds_list", "CAST(discount_fen AS BIGINT) <= CAST(list_fen AS BIGINT)")],
+    )
+    logistics = _parsed_view(
+        "logistics_parsed", logistics_source,
+        strings=("event_id", "parcel_id", "order_id", "province", "carrier"),
+        uints=("event_time",),
+        enums={"status": PARCEL_STATUSES},
+        extra=[],
+    )
+    return [orders, logistics]
+
+
+def valid_views() -> list[str]:
+    """Deduplicated valid events, typed, with a ``late`` flag from the watermark."""
+    orders = """
+CREATE TEMPORARY VIEW orders_valid AS
+SELECT event_id, CAST(event_time AS BIGINT) AS event_time, ts, status, brand, category, province,
+       channel, presale_phase, CAST(paid_fen AS BIGINT) AS paid_fen
+FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY pt) AS rn
+    FROM (SELECT *, PROCTIME() AS pt FROM orders_parsed WHERE reject_reason IS NULL)
+)
+WHERE rn = 1"""
+    logistics = """
+CREATE TEMPORARY VIEW logistics_valid AS
+SELECT event_id, CAST(event_time AS BIGINT) AS event_time, ts, status
+FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY pt) AS rn
+    FROM (SELECT *, PROCTIME() AS pt FROM logistics_parsed WHERE reject_reason IS NULL)
+)
+WHERE rn = 1"""
+    splits = []
+    for stream in ("orders", "logistics"):
+        splits.append(f"""
+CREATE TEMPORARY VIEW {stream}_ontime AS
+SELECT * FROM {stream}_valid WHERE CURRENT_WATERMARK(ts) IS NULL OR ts > CURRENT_WATERMARK(ts)""")
+        splits.append(f"""
+CREATE TEMPORARY VIEW {stream}_late AS
+SELECT * FROM {stream}_valid WHERE ts <= CURRENT_WATERMARK(ts)""")
+    return [orders, logistics, *splits]
+
+
+def _window(source: str, seconds: int) -> str:
+    return f"TABLE(TUMBLE(TABLE {source}, DESCRIPTOR(ts), INTERVAL '{seconds}' SECOND))"
+
+
+def _dimension_columns() -> str:
+    names = " ".join(f"WHEN GROUPING({d}) = 0 THEN '{d}'" for d in DIMENSIONS)
+    return f"CASE {names} END AS dimension, COALESCE({', '.join(DIMENSIONS)}) AS `value`"
+
+
+def _sets() -> str:
+    return "GROUPING SETS (" + ", ".join(f"({d})" for d in DIMENSIONS) + ")"
+
+
+def rollup_inserts(sinks: dict[str, str], options: RollupOptions) -> list[str]:
+    """INSERT statements, one per (rollup, on-time|late), into the named sink tables.
+
+    ``sinks`` maps rollup name (orders_second, orders_minute, logistics_second,
+    logistics_minute, pipeline_events, rejected) to a sink table name.
+    """
+    hint = f"/*+ STATE_TTL('l' = '{options.late_ttl}') */"
+    second, minute = "MIN(event_time) / 1000", "MIN(event_time) / 60000 * 60"
+    return [
+        # per-second order totals
+        f"""INSERT INTO {sinks['orders_second']}
+SELECT {second} AS window_start, 0 AS late, {ORDER_MEASURES}
+FROM {_window('orders_ontime', 1)} GROUP BY window_start, window_end""",
+        f"""INSERT INTO {sinks['orders_second']}
+SELECT {hint} event_time / 1000 AS window_start, 1 AS late, {ORDER_MEASURES}
+FROM orders_late AS l GROUP BY event_time / 1000""",
+        # per-minute breakdowns, one row per dimension value
+        f"""INSERT INTO {sinks['orders_minute']}
+SELECT {minute} AS window_start, {_dimension_columns()}, 0 AS late, {ORDER_MEASURES}
+FROM {_window('orders_ontime', 60)} GROUP BY window_start, window_end, {_sets()}""",
+        f"""INSERT INTO {sinks['orders_minute']}
+SELECT {hint} event_time / 60000 * 60 AS window_start, {_dimension_columns()}, 1 AS late,
+       {ORDER_MEASURES}
+FROM orders_late AS l GROUP BY event_time / 60000 * 60, {_sets()}""",
+        # logistics per status
+        *[
+            stmt
+            for name, seconds, key in (("logistics_second", 1, "event_time / 1000"),
+                                       ("logistics_minute", 60, "event_time / 60000 * 60"))
+            for stmt in (
+                f"""INSERT INTO {sinks[name]}
+SELECT {second if seconds == 1 else minute} AS window_start, status, 0 AS late, COUNT(*) AS events
+FROM {_window('logistics_ontime', seconds)} GROUP BY window_start, window_end, status""",
+                f"""INSERT INTO {sinks[name]}
+SELECT {hint} {key} AS window_start, status, 1 AS late, COUNT(*) AS events
+FROM logistics_late AS l GROUP BY {key}, status""",
+            )
+        ],
+        # late and rejected counts per minute
+        *[
+            f"""INSERT INTO {sinks['pipeline_events']}
+SELECT {hint} event_time / 60000 * 60 AS window_start, '{stream}' AS source, 'late' AS kind,
+       '' AS reason, COUNT(*) AS events
+FROM {stream}_late AS l GROUP BY event_time / 60000 * 60"""
+            for stream in ("orders", "logistics")
+        ],
+        *[
+            f"""INSERT INTO {sinks['pipeline_events']}
+SELECT {hint} UNIX_TIMESTAMP(DATE_FORMAT(kafka_ts, 'yyyy-MM-dd HH:mm:00')) AS window_start,
+       '{stream}' AS source, 'rejected' AS kind, reject_reason AS reason, COUNT(*) AS events
+FROM {stream}_parsed AS l WHERE reject_reason IS NOT NULL
+GROUP BY UNIX_TIMESTAMP(DATE_FORMAT(kafka_ts, 'yyyy-MM-dd HH:mm:00')), reject_reason"""
+            for stream in ("orders", "logistics")
+        ],
+        # the rejected messages themselves, kept with their reason
+        *[
+            f"""INSERT INTO {sinks['rejected']}
+SELECT '{stream}' AS source, reject_reason AS reason, kafka_partition, kafka_offset,
+       DATE_FORMAT(kafka_ts, 'yyyy-MM-dd HH:mm:ss.SSS') AS kafka_time, msg
+FROM {stream}_parsed WHERE reject_reason IS NOT NULL"""
+            for stream in ("orders", "logistics")
+        ],
+    ]
+
+
+# Columns of each rollup sink: (name, Flink type); the first ``key`` columns are its key.
+SINK_COLUMNS: dict[str, tuple[list[tuple[str, str]], int]] = {
+    "orders_second": ([("window_start", "BIGINT"), ("late", "INT")]
+                      + [(m, "BIGINT") for m in ORDER_MEASURE_NAMES], 2),
+    "orders_minute": ([("window_start", "BIGINT"), ("dimension", "STRING"), ("value", "STRING"),
+                       ("late", "INT")] + [(m, "BIGINT") for m in ORDER_MEASURE_NAMES], 4),
+    "logistics_second": ([("window_start", "BIGINT"), ("status", "STRING"), ("late", "INT"),
+                          ("events", "BIGINT")], 3),
+    "logistics_minute": ([("window_start", "BIGINT"), ("status", "STRING"), ("late", "INT"),
+                          ("events", "BIGINT")], 3),
+    "pipeline_events": ([("window_start", "BIGINT"), ("source", "STRING"), ("kind", "STRING"),
+                         ("reason", "STRING"), ("events", "BIGINT")], 4),
+}
+REJECTED_COLUMNS = [("source", "STRING"), ("reason", "STRING"), ("kafka_partition", "INT"),
+                    ("kafka_offset", "BIGINT"), ("kafka_time", "STRING"), ("msg", "STRING")]
+
+
+def column_list(columns: list[tuple[str, str]]) -> str:
+    return ",\n    ".join(f"`{name}` {kind}" for name, kind in columns)
