@@ -24,7 +24,6 @@ CONSUMER_GROUP = "gmv-job"
 class JobOptions:
     parallelism: int = 2
     watermark_delay_ms: int = 500
-    idle_timeout_ms: int = 2000
     dedup_ttl: str = "1 h"  # how long a redelivered event id is still recognised
     late_ttl: str = "7 d"
     checkpoint_interval_ms: int = 5000
@@ -62,7 +61,8 @@ def flink_config(settings: Settings, options: JobOptions) -> dict[str, str]:
         "pipeline.jars": ";".join(p.resolve().as_uri() for p in connector),
         "parallelism.default": str(options.parallelism),
         "table.local-time-zone": "UTC",
-        "table.exec.source.idle-timeout": f"{options.idle_timeout_ms} ms",
+        # No idle timeout: excluding a quiet partition would let the watermark pass events it
+        # holds back. Producers send per-partition heartbeats instead (see stream.rollups).
         "table.exec.state.ttl": options.dedup_ttl,
         "table.exec.sink.upsert-materialize": "NONE",  # keys are unique per statement
         # Optimise a view shared by several INSERTs once, so each message is parsed and
@@ -135,7 +135,8 @@ def statements(settings: Settings, options: JobOptions) -> tuple[list[str], list
         _kafka_source("logistics_raw", settings.logistics_topic, settings, options),
         *[_upsert_sink(name, topic, settings) for name, topic in settings.rollup_topics.items()],
         _rejected_sink(settings),
-        *rollups.parsed_views("orders_raw", "logistics_raw"),
+        *rollups.parsed_views("orders_raw", "logistics_raw",
+                              rollups.RollupOptions(options.watermark_delay_ms)),
         *rollups.valid_views(),
     ]
     sinks = {name: f"sink_{name}" for name in rollups.SINK_COLUMNS} | {"rejected": "sink_rejected"}

@@ -10,10 +10,15 @@ The path of one message:
 2. Rejected messages go, with their reason, to the rejected topic and are counted.
 3. Valid events are deduplicated by ``event_id`` (first one wins; keyed state
    whose TTL is the dedup horizon).
-4. Split on ``CURRENT_WATERMARK``: on-time events feed event-time windows
-   (which would silently drop anything behind the watermark); late ones feed a
-   corrections aggregate keyed by the same windows and dimensions (``late = 1``),
-   which readers add in. Totals are exact whatever the watermark delay.
+4. Split late from on-time. Window functions silently drop whatever is behind the
+   watermark, so an event is *late* when its time is at or behind the newest event
+   time seen so far in its Kafka partition minus the delay. That is the partition's
+   own watermark, computed before dedup so the partition's order holds, and kept in
+   checkpointed state, so the split is the same after a restart. (Flink's
+   ``CURRENT_WATERMARK`` is not checkpointed.) The source's watermark (min over partitions
+   of max - delay) never passes an on-time event, so windows never drop one. Late events
+   feed a corrections aggregate keyed by the same windows and dimensions (``late = 1``),
+   which readers add in. Totals are exact whatever the delay.
 
 Windows are identified by their start in epoch seconds (UTC).
 """
@@ -32,6 +37,10 @@ DIMENSIONS = ("category", "province", "channel", "brand")
 # Events may not claim to happen more than this far after they reached Kafka: a clock gone
 # wrong must not drag the watermark into the future and make every later event late.
 MAX_FUTURE_MS = 60_000
+
+# Producers send {"heartbeat":true,"event_time":T} to every partition so quiet partitions still
+# move event time on; a heartbeat is neither an event nor a rejected message.
+HEARTBEAT = "heartbeat"
 
 # JSON integers: digits only, so floats, negatives, exponents and quoted numbers are refused.
 _UINT = "^[0-9]{1,15}$"
@@ -82,13 +91,14 @@ def _reason(valid: str, checks: list[tuple[str, str]]) -> str:
     branches = "\n".join(f"        WHEN NOT ({cond}) THEN '{name}'" for name, cond in checks)
     return f"""CASE
         WHEN {valid} THEN CAST(NULL AS STRING)
+        WHEN msg LIKE '{{"heartbeat":true%' THEN '{HEARTBEAT}'
         WHEN NOT (msg IS JSON OBJECT) THEN 'not_json'
 {branches}
         ELSE 'invalid' END"""
 
 
 def _parsed_view(name: str, source: str, strings: tuple[str, ...], uints: tuple[str, ...],
-                 enums: dict[str, tuple[str, ...]], extra: list[tuple[str, str]]) -> str:
+                 enums: dict[str, tuple[str, ...]], extra: list[tuple[str, str]], delay_ms: int) -> str:
     fields = strings + uints + tuple(enums)
     extract = ",\n        ".join(f"JSON_VALUE(msg, '$.{f}') AS {f}" for f in fields)
     quoted = "|".join(uints + ("vip",) * ("vip" in enums))
@@ -106,12 +116,15 @@ CREATE TEMPORARY VIEW {name} AS
 SELECT *, {_reason(valid, checks)} AS reject_reason
 FROM (
     SELECT msg, kafka_ts, kafka_partition, kafka_offset, ts,
+        ts <= MAX(ts) OVER (PARTITION BY kafka_partition ORDER BY pt
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+              - INTERVAL '{delay_ms / 1000:.3f}' SECOND AS late,
         {extract}
-    FROM {source}
+    FROM (SELECT *, PROCTIME() AS pt FROM {source})
 )"""
 
 
-def parsed_views(orders_source: str, logistics_source: str) -> list[str]:
+def parsed_views(orders_source: str, logistics_source: str, options: RollupOptions) -> list[str]:
     orders = _parsed_view(
         "orders_parsed", orders_source,
         strings=("event_id", "order_id", "consumer_id", "brand", "category", "province"),
@@ -120,6 +133,7 @@ def parsed_views(orders_source: str, logistics_source: str) -> list[str]:
                "promotion": PROMOTIONS, "wave": WAVES, "presale_phase": PRESALE_PHASES},
         extra=[("bad_items", "items <> '0'"),
                ("discount_exceeds_list", "CAST(discount_fen AS BIGINT) <= CAST(list_fen AS BIGINT)")],
+        delay_ms=options.watermark_delay_ms,
     )
     logistics = _parsed_view(
         "logistics_parsed", logistics_source,
@@ -127,6 +141,7 @@ def parsed_views(orders_source: str, logistics_source: str) -> list[str]:
         uints=("event_time",),
         enums={"status": PARCEL_STATUSES},
         extra=[],
+        delay_ms=options.watermark_delay_ms,
     )
     return [orders, logistics]
 
@@ -135,7 +150,7 @@ def valid_views() -> list[str]:
     """Deduplicated valid events, typed, with a ``late`` flag from the watermark."""
     orders = """
 CREATE TEMPORARY VIEW orders_valid AS
-SELECT event_id, CAST(event_time AS BIGINT) AS event_time, ts, status, brand, category, province,
+SELECT event_id, CAST(event_time AS BIGINT) AS event_time, ts, late, status, brand, category, province,
        channel, presale_phase, CAST(paid_fen AS BIGINT) AS paid_fen
 FROM (
     SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY pt) AS rn
@@ -144,7 +159,7 @@ FROM (
 WHERE rn = 1"""
     logistics = """
 CREATE TEMPORARY VIEW logistics_valid AS
-SELECT event_id, CAST(event_time AS BIGINT) AS event_time, ts, status
+SELECT event_id, CAST(event_time AS BIGINT) AS event_time, ts, late, status
 FROM (
     SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY pt) AS rn
     FROM (SELECT *, PROCTIME() AS pt FROM logistics_parsed WHERE reject_reason IS NULL)
@@ -154,10 +169,10 @@ WHERE rn = 1"""
     for stream in ("orders", "logistics"):
         splits.append(f"""
 CREATE TEMPORARY VIEW {stream}_ontime AS
-SELECT * FROM {stream}_valid WHERE CURRENT_WATERMARK(ts) IS NULL OR ts > CURRENT_WATERMARK(ts)""")
+SELECT * FROM {stream}_valid WHERE NOT late""")
         splits.append(f"""
 CREATE TEMPORARY VIEW {stream}_late AS
-SELECT * FROM {stream}_valid WHERE ts <= CURRENT_WATERMARK(ts)""")
+SELECT * FROM {stream}_valid WHERE late""")
     return [orders, logistics, *splits]
 
 
@@ -224,7 +239,7 @@ FROM {stream}_late AS l GROUP BY event_time / 60000 * 60"""
             f"""INSERT INTO {sinks['pipeline_events']}
 SELECT {hint} UNIX_TIMESTAMP(DATE_FORMAT(kafka_ts, 'yyyy-MM-dd HH:mm:00')) AS window_start,
        '{stream}' AS source, 'rejected' AS kind, reject_reason AS reason, COUNT(*) AS events
-FROM {stream}_parsed AS l WHERE reject_reason IS NOT NULL
+FROM {stream}_parsed AS l WHERE reject_reason IS NOT NULL AND reject_reason <> '{HEARTBEAT}'
 GROUP BY UNIX_TIMESTAMP(DATE_FORMAT(kafka_ts, 'yyyy-MM-dd HH:mm:00')), reject_reason"""
             for stream in ("orders", "logistics")
         ],
@@ -233,7 +248,7 @@ GROUP BY UNIX_TIMESTAMP(DATE_FORMAT(kafka_ts, 'yyyy-MM-dd HH:mm:00')), reject_re
             f"""INSERT INTO {sinks['rejected']}
 SELECT '{stream}' AS source, reject_reason AS reason, kafka_partition, kafka_offset,
        DATE_FORMAT(kafka_ts, 'yyyy-MM-dd HH:mm:ss.SSS') AS kafka_time, msg
-FROM {stream}_parsed WHERE reject_reason IS NOT NULL"""
+FROM {stream}_parsed WHERE reject_reason IS NOT NULL AND reject_reason <> '{HEARTBEAT}'"""
             for stream in ("orders", "logistics")
         ],
     ]

@@ -244,6 +244,10 @@ class Stats:
                 f"{self.bytes / secs / 1e6:.1f} MB/s")
 
 
+HEARTBEAT_EVERY_S = 0.5
+END_HEARTBEAT_AHEAD_MS = 61_000
+
+
 def run(config: FestivalConfig, options: RunOptions, sink, ledger_path: Path | None = None,
         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
         wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> Stats:
@@ -254,11 +258,19 @@ def run(config: FestivalConfig, options: RunOptions, sink, ledger_path: Path | N
     ledger = Ledger(sim.catalog) if ledger_path else None
     stats = Stats()
     began = clock()
+    last_beat, newest_ms = began, 0
     try:
         for batch in _batches(sim, options, clock, began, sleep, wall_ms):
             if options.events is not None and stats.messages + len(batch) >= options.events:
                 batch = batch.head(options.events - stats.messages)
             sink.send(batch.topics.tolist(), batch.keys, batch.values)
+            if hasattr(sink, "heartbeat") and len(batch) and clock() - last_beat >= HEARTBEAT_EVERY_S:
+                # later batches hold later ticks, so no on-time event is older than this batch's newest
+                newest_ms = max(newest_ms, int(batch.rows["t"].max()))
+                sink.heartbeat(newest_ms)
+                last_beat = clock()
+            elif len(batch):
+                newest_ms = max(newest_ms, int(batch.rows["t"].max()))
             first = stats.record(batch)
             if ledger is not None:
                 ledger.add(first)
@@ -267,6 +279,8 @@ def run(config: FestivalConfig, options: RunOptions, sink, ledger_path: Path | N
     except KeyboardInterrupt:
         pass  # a live run stopped by Ctrl-C still flushes and writes its ledger
     finally:
+        if hasattr(sink, "heartbeat") and newest_ms:
+            sink.heartbeat(newest_ms + END_HEARTBEAT_AHEAD_MS)  # closes the last second and minute
         sink.close()
         stats.seconds = clock() - began
     if ledger is not None:

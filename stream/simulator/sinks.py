@@ -125,6 +125,17 @@ class KafkaSink:
             self._raise()
         self.bytes += sum(map(len, values))
 
+    def heartbeat(self, event_ms: int) -> None:
+        """Tell every partition of both topics that event time has reached ``event_ms``.
+
+        The job's watermark is the slowest partition's; a quiet partition would hold every
+        window open. A heartbeat is not an event: the job counts it nowhere.
+        """
+        value = b'{"heartbeat":true,"event_time":%d}' % event_ms
+        for topic in self.topics:
+            for partition in self.producer.partitions_for(topic) or ():
+                self.producer.send(topic, value=value, partition=partition).add_errback(self._failed)
+
     def _raise(self) -> None:
         raise GmvError(f"sending to Kafka at {self.settings.kafka_bootstrap} failed "
                        f"({type(self._error).__name__}: {self._error}); is the broker up?")
