@@ -24,14 +24,23 @@ Windows are identified by their start in epoch seconds (UTC).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
-ORDER_STATUSES = ("created", "paid", "cancelled", "refunded")
-CHANNELS = ("app", "web", "livestream", "mini_program")
-PROMOTIONS = ("none", "coupon", "cross_store", "flash_sale", "livestream_deal", "presale_deposit")
-WAVES = ("presale", "wave1", "wave2", "other")
-PRESALE_PHASES = ("none", "deposit", "final")
-PARCEL_STATUSES = ("created", "picked_up", "in_transit", "out_for_delivery", "delivered", "exception")
+from stream.settings import SCHEMAS_DIR
+
+def _enum(schema: str, field: str) -> tuple[str, ...]:
+    """Allowed values of a field, from the event schemas in schemas/ (the single source)."""
+    document = json.loads((SCHEMAS_DIR / f"{schema}.schema.json").read_text())
+    return tuple(document["properties"][field]["enum"])
+
+
+ORDER_STATUSES = _enum("order", "status")
+CHANNELS = _enum("order", "channel")
+PROMOTIONS = _enum("order", "promotion")
+WAVES = _enum("order", "wave")
+PRESALE_PHASES = _enum("order", "presale_phase")
+PARCEL_STATUSES = _enum("logistics", "status")
 DIMENSIONS = ("category", "province", "channel", "brand")
 
 # Events may not claim to happen more than this far after they reached Kafka: a clock gone
