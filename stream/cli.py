@@ -152,6 +152,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from stream import services
+
+    settings = _settings()
+    if services.port_in_use(settings.dashboard_port, args.host):
+        raise GmvError(f"dashboard: port {settings.dashboard_port} is in use by another process; stop that "
+                       "process or set GMV_DASHBOARD_PORT to a free port.")
+    from dashboard.app import serve
+
+    print(f"dashboard on http://{args.host}:{settings.dashboard_port}/ (Ctrl-C stops it)", flush=True)
+    serve(settings, host=args.host)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from stream.simulator import cli as simulator_cli
 
@@ -181,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
         .set_defaults(func=cmd_migrate)
     sub.add_parser("topics", help="create the Kafka topics (servers run elsewhere)") \
         .set_defaults(func=cmd_topics)
+    dash_cmd = sub.add_parser("dashboard", help="run the Dash app in the foreground on GMV_DASHBOARD_PORT")
+    dash_cmd.add_argument("--host", default="127.0.0.1",
+                          help="address to listen on (0.0.0.0 to serve wall screens on other machines)")
+    dash_cmd.set_defaults(func=cmd_dashboard)
     simulator_cli.register(sub)
     return parser
 

@@ -197,8 +197,24 @@ JOB = Part(
     url=lambda s: f"http://127.0.0.1:{s.flink_port}/jobs/overview",
 )
 
+# -- Dashboard ------------------------------------------------------------------------------
+
+
+def _dashboard_healthy(settings: Settings) -> bool:
+    with urllib.request.urlopen(f"http://127.0.0.1:{settings.dashboard_port}/", timeout=2) as response:
+        return response.status == 200
+
+
+DASHBOARD = Part(
+    name="dashboard",
+    ports=lambda s: {"GMV_DASHBOARD_PORT": s.dashboard_port},
+    command=lambda s: [sys.executable, "-m", "stream.cli", "dashboard"],
+    healthy=_dashboard_healthy,
+    url=lambda s: f"http://127.0.0.1:{s.dashboard_port}/ (wall; /explore, /alerts)",
+)
+
 # JOB joins PARTS once its rollups verify exactly under every fault (issue 4 is in progress).
-PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE)}
+PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE, DASHBOARD)}
 # Names the CLI accepts; parts that do not exist yet are refused with a clear message.
 PART_NAMES = ("kafka", "clickhouse", "job", "simulator", "alerts", "dashboard")
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED_JARS, distinct_free_ports
+from stack_support import SHARED_JARS, distinct_free_ports
+from stream import stack
 from stream.services import wait_for
 
 pytestmark = pytest.mark.slow
@@ -20,11 +21,12 @@ GMV = [sys.executable, "-m", "stream.cli"]
 
 
 def stack_env(home: Path) -> dict[str, str]:
-    k, kc, ch, chh = distinct_free_ports(4)
+    k, kc, ch, chh, dash, flink = distinct_free_ports(6)
     env = {key: value for key, value in os.environ.items() if not key.startswith("GMV_")}
     env.update(
         GMV_HOME=str(home), GMV_JARS_DIR=str(SHARED_JARS), GMV_KAFKA_PORT=str(k),
         GMV_KAFKA_CONTROLLER_PORT=str(kc), GMV_CLICKHOUSE_PORT=str(ch), GMV_CLICKHOUSE_HTTP_PORT=str(chh),
+        GMV_DASHBOARD_PORT=str(dash), GMV_FLINK_PORT=str(flink),
     )
     return env
 
@@ -57,21 +59,21 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
 def test_up_status_down_leaves_no_process(tmp_path):
     env = stack_env(tmp_path)
     try:
-        up = gmv(env, "up", "kafka", "clickhouse")
+        up = gmv(env, "up")  # every part, as `make run` does
         assert up.returncode == 0, up.stderr
         status = gmv(env, "status")
         assert status.returncode == 0, status.stdout + status.stderr
         lines = {line.split()[0]: line.split()[1] for line in status.stdout.splitlines()}
-        assert lines["kafka"] == "up" and lines["clickhouse"] == "up"
+        assert all(lines[name] == "up" for name in stack.PARTS), status.stdout
         assert f"port {env['GMV_KAFKA_PORT']}" in status.stdout
-        again = gmv(env, "up")  # idempotent: already up, nothing new started
+        again = gmv(env, "up", "kafka", "clickhouse")  # idempotent: already up, nothing new started
         assert again.returncode == 0, again.stderr
         pids = {json.loads(p.read_text())["pid"] for p in (tmp_path / "run").glob("*.json")}
-        assert len(pids) == 2
+        assert len(pids) == len(stack.PARTS)
     finally:
         down = gmv(env, "down")
     assert down.returncode == 0, down.stderr
-    assert "kafka" in down.stdout and "clickhouse" in down.stdout
+    assert all(name in down.stdout for name in stack.PARTS)
     assert processes_under(tmp_path) == []
     assert not list((tmp_path / "run").glob("*.json"))
     status = gmv(env, "status")

@@ -1,0 +1,84 @@
+"""The Dash app's shell: navigation from the page registry, routing, and the app factory.
+
+``create_app(settings)`` builds a complete app (its own database access and cache), so
+tests and the benchmark can run several in one process; ``serve(settings)`` runs one with
+waitress on ``settings.dashboard_port`` (``gmv dashboard``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import dash
+from dash import Input, Output, State, dcc, html
+
+from dashboard.cache import SharedCache
+from dashboard.db import Database
+from dashboard.pages import Context, Page, registry
+from stream.settings import PROJECT_ROOT, Settings
+
+ASSETS = Path(__file__).with_name("assets")
+# Read here (settings.py accepts and ignores it): the alert service owns this file's format.
+ALERTS_CONFIG_ENV = "GMV_ALERTS_CONFIG"
+DEFAULT_ALERTS_CONFIG = PROJECT_ROOT / "infra" / "alerts.toml"
+
+
+def alerts_config_path() -> Path:
+    """The alert rules file: ``$GMV_ALERTS_CONFIG``, default ``infra/alerts.toml``."""
+    return Path(os.environ.get(ALERTS_CONFIG_ENV) or DEFAULT_ALERTS_CONFIG)
+
+
+def create_app(settings: Settings, *, alerts_config: Path | None = None,
+               cache: SharedCache | None = None) -> dash.Dash:
+    """A complete dashboard app reading ``settings``' ClickHouse rollups as ``gmv_reader``."""
+    ctx = Context(settings=settings, db=Database(settings, cache),
+                  alerts_config=alerts_config or alerts_config_path(), state={})
+    pages = registry()
+    app = dash.Dash(__name__, title="11.11 GMV", update_title=None, assets_folder=str(ASSETS),
+                    serve_locally=True, compress=False)
+    app.layout = _shell(pages)
+    # Pages are swapped in by the router; validate callbacks against every page's layout.
+    app.validation_layout = html.Div([_shell(pages), *[p.layout(ctx, {}) for p in pages]])
+    _register_router(app, ctx, pages)
+    for page in pages:
+        page.register(app, ctx)
+    app.server.extensions["gmv"] = ctx  # the benchmark and tests read ctx.db's counters here
+    return app
+
+
+def _shell(pages: list[Page]) -> html.Div:
+    nav = html.Nav([html.Span("11.11 GMV", className="shell-logo"),
+                    *[dcc.Link(p.name, href=p.path, id=f"shell-link-{p.name.lower()}", className="shell-link")
+                      for p in pages]], id="shell-nav", className="shell-nav")
+    return html.Div([dcc.Location(id="shell-url"), nav, html.Div(id="shell-page", className="shell-page")],
+                    className="shell")
+
+
+def _register_router(app: dash.Dash, ctx: Context, pages: list[Page]) -> None:
+    by_path = {p.path: p for p in pages}
+
+    @app.callback(Output("shell-page", "children"), Output("shell-nav", "className"),
+                  *[Output(f"shell-link-{p.name.lower()}", "className") for p in pages],
+                  Input("shell-url", "pathname"), State("shell-url", "search"))
+    def route(pathname, search):
+        params = dict(parse_qsl((search or "").lstrip("?")))
+        page = by_path.get((pathname or "/").rstrip("/") or "/")
+        kiosk = params.get("kiosk", "") in ("1", "true", "yes")
+        links = [f"shell-link{' active' if p is page else ''}" for p in pages]
+        nav = "shell-nav hidden" if kiosk else "shell-nav"
+        if page is None:
+            return html.Div(["No page at this address. ", dcc.Link("Go to the wall", href="/")],
+                            className="not-found"), nav, *links
+        return page.layout(ctx, params), nav, *links
+
+
+def serve(settings: Settings, host: str = "127.0.0.1") -> None:
+    """Serve the dashboard on ``settings.dashboard_port`` until interrupted (``gmv dashboard``)."""
+    from waitress import serve as waitress_serve
+
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" chatter
+    app = create_app(settings)
+    # Threads answer polls; one slow query never blocks other screens (they wait on the cache).
+    waitress_serve(app.server, host=host, port=settings.dashboard_port, threads=16, ident="gmv")

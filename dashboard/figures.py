@@ -1,0 +1,163 @@
+"""Figure builders: pure functions from query rows to Plotly figure dicts.
+
+They return plain dicts rather than ``go.Figure`` objects: building a ``go.Figure``
+validates every property (~10 ms a figure), which a wall that redraws six charts every
+second does not need; the unit tests validate each builder's output with ``go.Figure``.
+Money arrives in integer fen and becomes yuan only here, for display.
+"""
+from __future__ import annotations
+
+from dashboard import fmt
+from dashboard import queries as q
+
+TEXT = "#e8ecf4"
+MUTED = "#8d97ad"
+GRID = "rgba(141,151,173,0.16)"
+ACCENT = "#ff6a2b"  # festival orange-red
+ACCENT_2 = "#ffb02e"
+COOL = "#3fb6ff"
+GOOD = "#35d07f"
+CHANNEL_COLORS = {"app": "#ff6a2b", "livestream": "#ff3d7f", "mini_program": "#ffb02e", "web": "#3fb6ff"}
+FONT = "'GMV CJK Units', Inter, 'Noto Sans CJK SC', 'Noto Sans', 'DejaVu Sans', sans-serif"
+METRICS = {  # measure -> (label, is money)
+    "gmv_fen": ("GMV", True), "orders_created": ("orders created", False),
+    "orders_paid": ("orders paid", False), "refund_fen": ("refunded", True),
+    "refunds": ("refunds", False), "cancellations": ("cancellations", False),
+}
+
+
+def _iso(epoch_s: int) -> str:
+    """Plotly date axes take local wall-clock strings; the festival's clock is Shanghai time."""
+    return fmt.local(epoch_s).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _layout(font_size: int = 15, **extra) -> dict:
+    base = {
+        "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
+        "font": {"family": FONT, "color": TEXT, "size": font_size},
+        "margin": {"l": 8, "r": 12, "t": 8, "b": 8, "pad": 2},
+        "showlegend": False, "hovermode": "closest",
+        "xaxis": {"gridcolor": GRID, "zeroline": False, "automargin": True, "color": MUTED},
+        "yaxis": {"gridcolor": GRID, "zeroline": False, "automargin": True, "color": MUTED},
+    }
+    for key, value in extra.items():
+        base[key] = {**base[key], **value} if isinstance(value, dict) and key in base else value
+    return base
+
+
+def _value(row_value: int, metric: str) -> float:
+    return row_value / 100 if METRICS[metric][1] else row_value
+
+
+def _label(row_value: int, metric: str) -> str:
+    return fmt.compact_money(row_value) if METRICS[metric][1] else fmt.count(row_value)
+
+
+def message(text: str, font_size: int = 15) -> dict:
+    """An empty chart that says why it is empty (no data, or not answerable from the rollups)."""
+    return {"data": [], "layout": _layout(
+        font_size, xaxis={"visible": False}, yaxis={"visible": False},
+        annotations=[{"text": text, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5,
+                      "y": 0.5, "font": {"color": MUTED, "size": font_size}}])}
+
+
+# -- wall ------------------------------------------------------------------------------------
+
+
+def gmv_per_minute(minutes: list, day_start_s: int, now_s: int) -> dict:
+    """Today's GMV per minute as an area over the whole Shanghai day (the day fills as it goes)."""
+    rows = [q.Minute(*m) for m in minutes]
+    trace = {
+        "type": "scatter", "mode": "lines", "x": [_iso(r.minute) for r in rows],
+        "y": [r.gmv_fen / 100 for r in rows], "line": {"color": ACCENT, "width": 1.5, "shape": "hv"},
+        "fill": "tozeroy", "fillcolor": "rgba(255,106,43,0.28)",
+        "hovertemplate": "%{x|%H:%M} CST<br>¥%{y:,.2f}<extra></extra>",
+    }
+    return {"data": [trace], "layout": _layout(
+        xaxis={"type": "date", "range": [_iso(day_start_s), _iso(day_start_s + fmt.DAY_S)],
+               "tickformat": "%H:%M", "dtick": 3 * 3600 * 1000},
+        yaxis={"tickprefix": "¥", "tickformat": "~s", "rangemode": "tozero"},
+        shapes=[{"type": "line", "x0": _iso(now_s), "x1": _iso(now_s), "yref": "paper", "y0": 0, "y1": 1,
+                 "line": {"color": ACCENT_2, "width": 1, "dash": "dot"}}])}
+
+
+def orders_last_minutes(last: list, now_s: int, span_s: int = 600) -> dict:
+    """Orders created per second over the last ``span_s`` seconds (missing seconds are zero)."""
+    by_second = {int(s): int(n) for s, n, *_ in last}
+    seconds = list(range(now_s - span_s + 1, now_s + 1))
+    trace = {
+        "type": "scatter", "mode": "lines", "x": [_iso(s) for s in seconds],
+        "y": [by_second.get(s, 0) for s in seconds], "line": {"color": COOL, "width": 1.5},
+        "fill": "tozeroy", "fillcolor": "rgba(63,182,255,0.18)",
+        "hovertemplate": "%{x|%H:%M:%S}<br>%{y:,} orders/s<extra></extra>",
+    }
+    return {"data": [trace], "layout": _layout(
+        xaxis={"type": "date", "tickformat": "%H:%M", "range": [_iso(seconds[0]), _iso(now_s)]},
+        yaxis={"rangemode": "tozero", "tickformat": "~s"})}
+
+
+def ranked_bars(rows: list, metric: str = "gmv_fen", top: int = 10, color: str = ACCENT,
+                selected: str | None = None, others: bool = False, font_size: int = 15) -> dict:
+    """Horizontal bars of ``(value, *MEASURES)`` rows, largest on top, labelled with the amount.
+    ``others`` adds one bar summing the rows past ``top``; ``selected`` is highlighted."""
+    if not rows:
+        return message("no data", font_size)
+    i = q.MEASURES.index(metric) + 1
+    ranked = sorted(rows, key=lambda r: (-int(r[i]), str(r[0])))
+    shown = [(str(r[0]), int(r[i])) for r in ranked[:top]]
+    if others and len(ranked) > top:
+        shown.append((f"{len(ranked) - top} others", sum(int(r[i]) for r in ranked[top:])))
+    shown.reverse()  # plotly draws the first bar at the bottom
+    colors = [ACCENT_2 if name == selected else (MUTED if name.endswith(" others") else color)
+              for name, _ in shown]
+    top_value = max((_value(v, metric) for _, v in shown), default=1) or 1
+    trace = {
+        "type": "bar", "orientation": "h", "y": [n.replace("_", " ") for n, _ in shown],
+        "x": [_value(v, metric) for _, v in shown], "text": [_label(v, metric) for _, v in shown],
+        "textposition": "outside", "marker": {"color": colors}, "cliponaxis": False,
+        "hovertemplate": "%{y}: %{text}<extra></extra>", "textfont": {"color": TEXT},
+        "customdata": [n for n, _ in shown],
+    }
+    # Room right of the longest bar for its label, so every label has the same size.
+    return {"data": [trace], "layout": _layout(
+        font_size, xaxis={"visible": False, "range": [0, top_value * 1.32]},
+        yaxis={"automargin": True, "color": TEXT, "gridcolor": "rgba(0,0,0,0)"}, bargap=0.22)}
+
+
+def channel_donut(rows: list, metric: str = "gmv_fen", font_size: int = 15) -> dict:
+    """Share of each channel as a donut."""
+    if not rows:
+        return message("no data", font_size)
+    i = q.MEASURES.index(metric) + 1
+    names = [str(r[0]) for r in rows]
+    trace = {
+        "type": "pie", "hole": 0.55, "labels": [n.replace("_", " ") for n in names],
+        "values": [_value(int(r[i]), metric) for r in rows], "sort": True,
+        "marker": {"colors": [CHANNEL_COLORS.get(n, COOL) for n in names],
+                   "line": {"color": "#0b0f1a", "width": 2}},
+        "textinfo": "label+percent", "textposition": "outside", "automargin": True,
+        "hovertemplate": "%{label}: %{percent}<extra></extra>", "customdata": names,
+    }
+    return {"data": [trace], "layout": _layout(font_size, margin={"l": 30, "r": 30, "t": 20, "b": 20})}
+
+
+# -- explore ----------------------------------------------------------------------------------
+
+
+def timeseries(rows: list[tuple], metric: str, bucket_s: int, start_s: int, end_s: int) -> dict:
+    """``metric`` per bucket from ``(bucket, *MEASURES)`` rows, as bars over [start, end)."""
+    if not rows:
+        return message("no rollups in this time range for this selection")
+    i = q.MEASURES.index(metric) + 1
+    label, money = METRICS[metric]
+    trace = {
+        "type": "bar", "x": [_iso(r[0] + bucket_s / 2) for r in rows], "y": [_value(r[i], metric) for r in rows],
+        "width": bucket_s * 1000 * 0.9, "marker": {"color": ACCENT},
+        "hovertemplate": "%{x|%Y-%m-%d %H:%M} CST<br>" + label
+                         + (": ¥%{y:,.2f}" if money else ": %{y:,}") + "<extra></extra>",
+    }
+    return {"data": [trace], "layout": _layout(
+        14, xaxis={"type": "date", "range": [_iso(start_s), _iso(end_s)]},
+        yaxis={"tickprefix": "¥" if money else "", "tickformat": "~s", "rangemode": "tozero"},
+        dragmode="zoom", uirevision="explore")}
+

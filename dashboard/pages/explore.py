@@ -1,0 +1,292 @@
+"""Explore (``/explore``): filters, linked charts, a table of the rollups, CSV download.
+
+The whole view lives in the URL (``explore-url``'s query string, see
+:mod:`dashboard.explore_state`): changing a control rewrites the URL, loading a URL sets the
+controls. One callback keeps the two in step (Dash allows a callback to write its own
+inputs), so there is no ping-pong between a "controls -> URL" and a "URL -> controls"
+callback. Clicking a bar drills down (a category -> its brands, a province -> its
+channels); zooming the time chart narrows the range. Selections the rollups cannot answer
+exactly say so instead of guessing.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from urllib.parse import urlencode
+
+from dash import Input, Output, State, callback_context, dash_table, dcc, html
+
+from dashboard import explore_state as es
+from dashboard import figures, fmt
+from dashboard import queries as q
+from dashboard.db import DataUnavailable
+from dashboard.pages import Context, Page
+
+REFRESH_MS = 30_000
+BARS = ("category", "province", "channel", "brand")
+TABLE_COLUMNS = [("time", "time (CST)"), ("orders_created", "orders created"), ("orders_paid", "orders paid"),
+                 ("gmv", "GMV"), ("refunds", "refunds"), ("refund", "refunded"),
+                 ("cancellations", "cancellations")]
+CONTROLS = ("range", "from", "to", "category", "province", "channel", "brand", "metric")
+
+
+# -- data ------------------------------------------------------------------------------------
+
+
+def view(ctx: Context, state: es.ExploreState, notes: list[str]) -> dict:
+    """Everything the page shows for ``state``: figures, table rows, texts (no Dash here)."""
+    run, db = ctx.db.run, ctx.db.database
+    extent = q.extent(run, db)
+    start, end = es.resolve(state, extent)
+    bucket = es.bucket_for(start, end)
+    notes = list(notes)
+    try:
+        rows = q.series(run, db, state.filters(), start, end, bucket)
+        series_fig = figures.timeseries(rows, state.metric, bucket, start, end)
+    except q.Unanswerable as exc:
+        rows, series_fig = [], figures.message(f"Not in the rollups: {exc}.")
+        notes.append(f"{exc}.")
+    bars = {dim: _bar(run, db, dim, state, start, end) for dim in BARS}
+    return {
+        "series": series_fig, "bars": bars, "rows": rows,
+        "table": [_table_row(r) for r in rows],
+        "asof": _asof_text(extent, start, end, bucket),
+        "total": _total_text(rows), "notes": " · ".join(notes),
+        "from": es.minute_text(start).replace("T", " "), "to": es.minute_text(end).replace("T", " "),
+    }
+
+
+def _bar(run, db, dim: str, state: es.ExploreState, start: int, end: int) -> dict:
+    try:
+        rows = q.breakdown(run, db, dim, start, end, state.filters(), order_by=state.metric, limit=50)
+    except q.Unanswerable as exc:
+        return figures.message(f"not in the rollups:<br>{exc}", 13)
+    top = 15 if dim != "channel" else 10
+    return figures.ranked_bars(rows, state.metric, top=top, selected=getattr(state, dim) or None,
+                               color=figures.COOL if dim in ("province", "channel") else figures.ACCENT,
+                               others=dim != "brand", font_size=13)
+
+
+def _table_row(row: tuple) -> dict:
+    b, created, paid, gmv, refunds, refund_fen, cancels = row
+    return {"time": fmt.local(b).strftime("%Y-%m-%d %H:%M"), "orders_created": created, "orders_paid": paid,
+            "gmv": fmt.yuan(gmv), "refunds": refunds, "refund": fmt.yuan(refund_fen), "cancellations": cancels}
+
+
+def _asof_text(extent, start: int, end: int, bucket: int) -> str:
+    newest = f"rollups as of {fmt.clock(extent[1])}" if extent else "no rollups yet"
+    span = f"{fmt.local(start):%Y-%m-%d %H:%M} → {fmt.local(end):%Y-%m-%d %H:%M} CST"
+    unit = {60: "1-minute", 300: "5-minute", 3600: "hourly"}[bucket]
+    return f"{newest} · showing {span} · {unit} buckets"
+
+
+def _total_text(rows: list[tuple]) -> str:
+    sums = [sum(r[i] for r in rows) for i in range(1, 7)]
+    return (f"GMV {fmt.yuan(sums[2])} · {fmt.count(sums[0])} orders · {fmt.count(sums[1])} paid · "
+            f"{fmt.count(sums[3])} refunds")
+
+
+def to_csv(rows: list[tuple]) -> str:
+    """The table as CSV: exact integer fen next to the yuan text, times in CST (ISO 8601)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["window_start_cst", *q.MEASURES, "gmv_yuan", "refund_yuan"])
+    for b, *measures in rows:
+        writer.writerow([fmt.local(b).isoformat(), *measures, fmt.yuan(measures[2])[1:].replace(",", ""),
+                         fmt.yuan(measures[4])[1:].replace(",", "")])
+    return out.getvalue()
+
+
+# -- layout ----------------------------------------------------------------------------------
+
+
+def _options(ctx: Context, dim: str, current: str) -> list[dict]:
+    """Best sellers of the whole festival (cached), plus the current value even if unknown."""
+    try:
+        extent = q.extent(ctx.db.run, ctx.db.database)
+        found = q.values(ctx.db.run, ctx.db.database, dim, "", *es.resolve(es.ExploreState("festival"), extent),
+                         limit=50) if extent else []
+    except DataUnavailable:
+        found = []
+    return _as_options(dim, found + ([current] if current and current not in found else []))
+
+
+def _as_options(dim: str, names: list[str]) -> list[dict]:
+    return [{"label": n.replace("_", " ") if dim == "channel" else n, "value": n} for n in names]
+
+
+def _filter(label: str, control) -> html.Div:
+    return html.Div([html.Label(label, className="filter-label"), control], className="filter")
+
+
+def _dropdown(ctx: Context, dim: str, state: es.ExploreState, **extra) -> dcc.Dropdown:
+    return dcc.Dropdown(id=f"explore-{dim}", value=getattr(state, dim) or None, placeholder=f"any {dim}",
+                        # the state callback fills in the options; the layout never waits on ClickHouse
+                        options=_as_options(dim, [getattr(state, dim)] if getattr(state, dim) else []),
+                        clearable=True, **extra)
+
+
+def _chart(title: str, fig_id: str, cls: str, hint: str = "") -> html.Div:
+    return html.Div([html.Div([title, html.Span(f"  {hint}", className="hint")], className="panel-title"),
+                     dcc.Graph(id=fig_id, className=cls, figure=figures.message(""),
+                               config={"displayModeBar": False})],
+                    className="chart-card")
+
+
+def layout(ctx: Context, params: dict[str, str]):
+    """Filters, the time chart, four drill-down bars, the table; initial values from the URL."""
+    state, _notes = es.parse("?" + urlencode(params))
+    filters = html.Div([
+        _filter("time range", dcc.Dropdown(id="explore-range", value=state.range, clearable=False,
+                                           options=[{"label": v, "value": k} for k, v in es.RANGES.items()])),
+        _filter("from (CST)", dcc.Input(id="explore-from", type="text", value=state.start.replace("T", " "),
+                                        placeholder="2021-11-11 00:00", debounce=True)),
+        _filter("to (CST)", dcc.Input(id="explore-to", type="text", value=state.end.replace("T", " "),
+                                      placeholder="2021-11-11 12:00", debounce=True)),
+        _filter("category", _dropdown(ctx, "category", state)),
+        _filter("province", _dropdown(ctx, "province", state)),
+        _filter("channel", _dropdown(ctx, "channel", state, searchable=False)),
+        _filter("brand (type to search)", _dropdown(ctx, "brand", state)),
+        _filter("measure", dcc.Dropdown(id="explore-metric", value=state.metric, clearable=False,
+                                        options=[{"label": v, "value": k} for k, v in es.METRIC_NAMES.items()])),
+        html.Div([html.Button("Reset", id="explore-reset", className="btn"),
+                  html.Button("Download CSV", id="explore-csv", className="btn btn-primary")],
+                 className="filter filter-buttons"),
+    ], className="filters")
+    charts = html.Div([_chart(f"by {d}", f"explore-fig-{d}", "explore-bar",
+                              {"category": "click: its brands", "province": "click: its channels"}.get(d, "click: filter"))
+                       for d in BARS], className="explore-charts")
+    table = dash_table.DataTable(
+        id="explore-table", columns=[{"id": i, "name": n} for i, n in TABLE_COLUMNS], data=[], page_size=12,
+        style_as_list_view=True, style_header={"backgroundColor": "#121a2b", "color": "#8d97ad", "fontWeight": 600},
+        style_cell={"backgroundColor": "#0e1524", "color": "#e8ecf4", "border": "1px solid #1e2a42",
+                    "fontFamily": "inherit", "fontSize": 14, "padding": "5px 10px", "textAlign": "right"},
+        style_cell_conditional=[{"if": {"column_id": "time"}, "textAlign": "left"}])
+    return html.Div([
+        dcc.Location(id="explore-url", refresh=False),
+        dcc.Interval(id="explore-tick", interval=REFRESH_MS),
+        dcc.Download(id="explore-download"),
+        html.H1("Explore the rollups"), filters,
+        html.Div([html.Span("", id="explore-total", className="explore-total"),
+                  html.Span("", id="explore-asof"), html.Span("", id="explore-notice", className="notice")],
+                 className="explore-meta"),
+        html.Div(_chart("over time", "explore-fig-series", "explore-series", "drag to zoom into a time range"),
+                 className="series-card"),
+        charts, html.Div(table, className="table-card"),
+    ], className="page explore")
+
+
+# -- callbacks -------------------------------------------------------------------------------
+
+
+def state_from_inputs(trigger: str | None, search: str, controls: dict, click: dict | None,
+                      relayout: dict | None) -> tuple[es.ExploreState, list[str]]:
+    """The state after the input that fired: the URL (load, back/forward), a control, a bar
+    click (drill down), a zoom of the time chart, or Reset."""
+    if trigger in (None, "explore-url", "explore-tick"):
+        return es.parse(search)
+    if trigger == "explore-reset":
+        return es.ExploreState(), []
+    if trigger in ("explore-from", "explore-to"):  # typing a time means a custom range
+        controls = {**controls, "range": "custom"}
+    current, notes = es.parse(_controls_search(controls))
+    if trigger.startswith("explore-fig-") and trigger != "explore-fig-series":
+        value = _clicked(click)
+        return (es.from_click(current, trigger.removeprefix("explore-fig-"), value) if value else current), notes
+    if trigger == "explore-fig-series":
+        return _zoomed(current, relayout), notes
+    return current, notes
+
+
+def _controls_search(c: dict) -> str:
+    rng = c.get("range") or "today"
+    pairs = {"range": rng, "metric": c.get("metric") or "gmv_fen"}
+    if rng == "custom":
+        pairs.update({"from": (c.get("from") or "").strip(), "to": (c.get("to") or "").strip()})
+    pairs.update({d: c[d] for d in q.DIMENSIONS if c.get(d)})
+    return "?" + urlencode(pairs)
+
+
+def _clicked(click: dict | None) -> str | None:
+    points = (click or {}).get("points") or []
+    if not points:
+        return None
+    value = points[0].get("customdata", points[0].get("y"))
+    value = value[0] if isinstance(value, list) and value else value
+    return None if not isinstance(value, str) or value.endswith(" others") else value
+
+
+def _zoomed(state: es.ExploreState, relayout: dict | None) -> es.ExploreState:
+    r = relayout or {}
+    lo, hi = r.get("xaxis.range[0]"), r.get("xaxis.range[1]")
+    if lo is None and "xaxis.range" in r:
+        lo, hi = r["xaxis.range"][:2]
+    start, end = es.parse_time(str(lo)[:16]), es.parse_time(str(hi)[:16])
+    if start is None or end is None or end - start < 60:
+        return state
+    return state.replace(range="custom", start=es.minute_text(start), end=es.minute_text(end + 59))
+
+
+def register(app, ctx: Context) -> None:
+    """The state callback (URL <-> controls -> charts), brand search, and CSV download."""
+    control_ids = {"range": "explore-range", "from": "explore-from", "to": "explore-to",
+                   **{d: f"explore-{d}" for d in q.DIMENSIONS}, "metric": "explore-metric"}
+
+    @app.callback(
+        Output("explore-url", "search"), *[Output(i, "value") for i in control_ids.values()],
+        *[Output(f"explore-{d}", "options") for d in ("category", "province", "channel")],
+        Output("explore-fig-series", "figure"), *[Output(f"explore-fig-{d}", "figure") for d in BARS],
+        Output("explore-table", "data"), Output("explore-asof", "children"), Output("explore-total", "children"),
+        Output("explore-notice", "children"),
+        Input("explore-url", "search"), *[Input(i, "value") for i in control_ids.values()],
+        *[Input(f"explore-fig-{d}", "clickData") for d in BARS], Input("explore-fig-series", "relayoutData"),
+        Input("explore-reset", "n_clicks"), Input("explore-tick", "n_intervals"))
+    def update(search, *args):
+        controls = dict(zip(control_ids, args[:8]))
+        clicks = dict(zip(BARS, args[8:12]))
+        trigger = callback_context.triggered_id
+        dim = trigger.removeprefix("explore-fig-") if isinstance(trigger, str) else ""
+        state, notes = state_from_inputs(trigger, search, controls, clicks.get(dim), args[12])
+        return _outputs(ctx, state, notes)
+
+    @app.callback(Output("explore-brand", "options"), Input("explore-brand", "search_value"),
+                  Input("explore-brand", "value"), State("explore-url", "search"))
+    def brand_options(search_value, value, search):
+        return _brand_options(ctx, search_value, value, search)
+
+    @app.callback(Output("explore-download", "data"), Input("explore-csv", "n_clicks"),
+                  State("explore-url", "search"), prevent_initial_call=True)
+    def download(_clicks, search):
+        state, notes = es.parse(search)
+        rows = view(ctx, state, notes)["rows"]
+        return dcc.send_string(to_csv(rows), "gmv-explore.csv", type="text/csv")
+
+
+def _outputs(ctx: Context, state: es.ExploreState, notes: list[str]) -> tuple:
+    def controls(start: str, end: str) -> tuple:  # the time inputs always show the window in use
+        return (state.range, start, end, *[getattr(state, d) or None for d in q.DIMENSIONS], state.metric)
+
+    options = [_options(ctx, d, getattr(state, d)) for d in ("category", "province", "channel")]
+    try:
+        v = view(ctx, state, notes)
+    except DataUnavailable as exc:
+        blank = figures.message("ClickHouse is not answering")
+        return (state.to_search(), *controls(state.start, state.end), *options, blank, *[blank] * len(BARS),
+                [], "", "", f"No answer from ClickHouse: {exc}")
+    return (state.to_search(), *controls(v["from"], v["to"]), *options, v["series"],
+            *[v["bars"][d] for d in BARS], v["table"], v["asof"], v["total"], v["notes"])
+
+
+def _brand_options(ctx: Context, search_value: str | None, value: str | None, search: str | None) -> list[dict]:
+    state, _ = es.parse(search)
+    try:
+        start, end = es.resolve(state, q.extent(ctx.db.run, ctx.db.database))
+        found = q.values(ctx.db.run, ctx.db.database, "brand", (search_value or "")[:es.MAX_VALUE_CHARS],
+                         start, end, limit=50)
+    except DataUnavailable:
+        found = []
+    names = found + ([value] if value and value not in found else [])
+    return [{"label": n, "value": n} for n in names]
+
+
+PAGE = Page(path="/explore", name="Explore", layout=layout, register=register)

@@ -1,0 +1,224 @@
+"""The wall screen (``/``): festival GMV ticking every second, readable across a room.
+
+Polling, and the two traps of polling dashboards:
+
+- ``wall-tick`` fires every second in the browser; a clientside callback turns a tick into a
+  request (``wall-request``, with a sequence number) only when no request is in flight, so a
+  slow answer never piles up requests (an answer lost for 10 s frees the slot again);
+- the server answers from one payload shared by every screen (:class:`WallFeed`, cached for
+  a second, single flight), so 50 screens cost the database what one costs;
+- a clientside callback applies an answer only if its data is not older than what is shown
+  (``as_of_ms``, then ``seq``), so two racing answers never put older numbers over newer.
+
+If ClickHouse cannot answer, the answer says so; the page keeps its last numbers, greys
+them and says since when they are stale.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from dash import ClientsideFunction, Input, Output, State, dcc, html
+
+from dashboard import figures, fmt, snapshot
+from dashboard import queries as q
+from dashboard.db import DataUnavailable
+from dashboard.pages import Context, Page
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 1000
+FRESH_S, AMBER_S = 15, 60  # newest rollup younger than this: green; than AMBER_S: amber; else red
+FIGURES = ("wall-fig-minutes", "wall-fig-last", "wall-fig-brands", "wall-fig-category",
+           "wall-fig-province", "wall-fig-channel")
+TEXTS = ("wall-asof", "wall-fresh-text", "wall-gmv-today", "wall-orders-total", "wall-ops-now",
+         "wall-ops-peak", "wall-ops-peak-at", "wall-paid-today",
+         *(f"wall-parcels-{s}" for s in q.PARCEL_STATUSES),
+         "wall-rejected", "wall-late", "wall-rejected-total", "wall-late-total")
+PARCEL_LABELS = {"created": "parcels created", "picked_up": "picked up", "in_transit": "in transit",
+                 "out_for_delivery": "out for delivery", "delivered": "delivered", "exception": "exceptions"}
+
+
+# -- data: one payload for every screen ------------------------------------------------------
+
+
+class WallFeed:
+    """Builds the wall's payload from the rollups, once per second for all screens."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.hint: int | None = None  # newest window seen: lets each poll scan one hour, not all
+
+    def payload(self) -> dict:
+        """The shared answer (cached one second, single flight); falls back to the last good
+        one, marked not ok, when ClickHouse cannot answer."""
+        cache = self.ctx.db.cache
+        try:
+            return cache.get(("wall-payload", self.ctx.db.database), self._build, q.LIVE.ttl)
+        except DataUnavailable as exc:
+            last = cache.last_value(("wall-payload", self.ctx.db.database))
+            return {**(last or {}), "ok": False, "error": str(exc), "has_data": bool(last and last.get("has_data"))}
+
+    def _build(self) -> dict:
+        snap = snapshot.wall_snapshot(self.ctx.db.run, self.ctx.db.database, self.hint)
+        if snap is None:
+            return {"ok": True, "has_data": False, "as_of_ms": 0, "error": None,
+                    "message": "waiting for data: the rollup tables are empty"}
+        self.hint = snap.now_s
+        return build_payload(snap, int(time.time() * 1000))
+
+
+def build_payload(snap: snapshot.WallSnapshot, now_ms: int) -> dict:
+    """Everything the browser shows, pre-formatted: texts by id, figures by id, the GMV in
+    each unit, and the data's as-of time that orders answers."""
+    age_ms = max(now_ms - snap.written_ms, 0)
+    level = "green" if age_ms < FRESH_S * 1000 else "amber" if age_ms < AMBER_S * 1000 else "red"
+    fen = snap.festival["gmv_fen"]
+    return {
+        "ok": True, "has_data": True, "error": None, "message": "",
+        "as_of_ms": snap.written_ms, "now_s": snap.now_s, "built_ms": now_ms,
+        "gmv": {"fen": fen, **{unit: fmt.money(fen, unit) for unit in fmt.UNITS}},
+        "fresh": level, "texts": _texts(snap, age_ms), "figures": _figures(snap),
+    }
+
+
+def _texts(snap: snapshot.WallSnapshot, age_ms: int) -> dict[str, str]:
+    peak, peak_at = snap.peak
+    texts = {
+        "wall-asof": f"as of {fmt.clock(snap.now_s)}",
+        "wall-fresh-text": f"rollups {fmt.age(age_ms)} old",
+        "wall-gmv-today": fmt.money(snap.today["gmv_fen"], "yuan"),
+        "wall-orders-total": fmt.count(snap.festival["orders_created"]),
+        "wall-ops-now": fmt.count(snap.orders_now),
+        "wall-ops-peak": fmt.count(peak),
+        "wall-ops-peak-at": f"at {fmt.hms(peak_at)}" if peak else "",
+        "wall-paid-today": fmt.count(snap.today["orders_paid"]),
+        "wall-rejected": fmt.count(snap.pipeline_today.get("rejected", 0)),
+        "wall-late": fmt.count(snap.pipeline_today.get("late", 0)),
+        "wall-rejected-total": f"{fmt.count(snap.pipeline_total.get('rejected', 0))} so far",
+        "wall-late-total": f"{fmt.count(snap.pipeline_total.get('late', 0))} so far",
+    }
+    texts.update({f"wall-parcels-{s}": fmt.count(snap.logistics.get(s, 0)) for s in q.PARCEL_STATUSES})
+    return texts
+
+
+def _figures(snap: snapshot.WallSnapshot) -> dict[str, dict]:
+    return {
+        "wall-fig-minutes": figures.gmv_per_minute(snap.minutes, snap.day_start_s, snap.now_s),
+        "wall-fig-last": figures.orders_last_minutes(snap.last, snap.now_s, snapshot.LAST_SECONDS),
+        "wall-fig-brands": figures.ranked_bars(snap.brands, top=10),
+        "wall-fig-category": figures.ranked_bars(snap.categories, top=8, others=True, color=figures.ACCENT_2),
+        "wall-fig-province": figures.ranked_bars(snap.provinces, top=8, others=True, color=figures.COOL),
+        "wall-fig-channel": figures.channel_donut(snap.channels),
+    }
+
+
+# -- layout ----------------------------------------------------------------------------------
+
+
+def _panel(title: str, body, cls: str = "") -> html.Div:
+    return html.Div([html.Div(title, className="panel-title"), body], className=f"panel {cls}")
+
+
+def _graph(fig_id: str) -> dcc.Graph:
+    return dcc.Graph(id=fig_id, figure=figures.message(""), className="wall-graph",
+                     config={"displayModeBar": False, "responsive": True, "staticPlot": False})
+
+
+def _kpi(label: str, value_id: str, sub_id: str | None = None, cls: str = "") -> html.Div:
+    parts = [html.Div(label, className="kpi-label"), html.Div("–", id=value_id, className="kpi-value")]
+    if sub_id:
+        parts.append(html.Div("", id=sub_id, className="kpi-sub"))
+    return html.Div(parts, className=f"kpi {cls}")
+
+
+def _counter(status: str) -> html.Div:
+    cls = "counter counter-bad" if status == "exception" else "counter"
+    return html.Div([html.Div("–", id=f"wall-parcels-{status}", className="counter-value"),
+                     html.Div(PARCEL_LABELS[status], className="counter-label")], className=cls)
+
+
+def layout(ctx: Context, params: dict[str, str]):
+    """The wall; ``?kiosk=1`` hides every control, ``?units=yuan|wan|yi`` picks the GMV unit."""
+    kiosk = params.get("kiosk", "") in ("1", "true", "yes")
+    units = params.get("units") if params.get("units") in fmt.UNITS else "yuan"
+    controls = dcc.RadioItems(
+        id="wall-units", value=units, inline=True, className="wall-units",
+        options=[{"label": "¥", "value": "yuan"}, {"label": "万", "value": "wan"}, {"label": "亿", "value": "yi"}],
+        style={"display": "none"} if kiosk else {})
+    header = html.Div([
+        html.Div([html.Span("11.11", className="brand-mark"), html.Span("GMV · festival so far")],
+                 className="hero-title"),
+        html.Div("–", id="wall-gmv", className="hero-number", title="", **{"data-fen": ""}),
+        html.Div([html.Span("", id="wall-asof", className="asof"),
+                  html.Span([html.Span(className="dot"), html.Span("", id="wall-fresh-text")],
+                            id="wall-fresh", className="fresh fresh-none"),
+                  controls], className="hero-meta"),
+    ], className="hero")
+    kpis = html.Div([
+        _kpi("GMV today", "wall-gmv-today"), _kpi("orders so far", "wall-orders-total"),
+        _kpi("orders / s now", "wall-ops-now", cls="kpi-live"),
+        _kpi("peak today, orders / s", "wall-ops-peak", "wall-ops-peak-at"),
+        _kpi("paid orders today", "wall-paid-today"),
+    ], className="kpis")
+    grid = html.Div([
+        _panel("GMV per minute · today (CST)", _graph("wall-fig-minutes"), "p-minutes"),
+        _panel("orders per second · last 10 minutes", _graph("wall-fig-last"), "p-last"),
+        _panel("top 10 brands · GMV today", _graph("wall-fig-brands"), "p-brands"),
+        _panel("by category · today", _graph("wall-fig-category"), "p-category"),
+        _panel("by province · today", _graph("wall-fig-province"), "p-province"),
+        _panel("by channel · today", _graph("wall-fig-channel"), "p-channel"),
+        html.Div([
+            _panel("logistics · parcel events today", html.Div([_counter(s) for s in q.PARCEL_STATUSES],
+                                                               className="counters"), "p-logistics"),
+            _panel("pipeline · events set aside today", html.Div([
+                html.Div([html.Div("–", id="wall-rejected", className="counter-value"),
+                          html.Div("rejected", className="counter-label"),
+                          html.Div("", id="wall-rejected-total", className="counter-sub")], className="counter"),
+                html.Div([html.Div("–", id="wall-late", className="counter-value"),
+                          html.Div("late (added in)", className="counter-label"),
+                          html.Div("", id="wall-late-total", className="counter-sub")], className="counter"),
+            ], className="counters counters-2"), "p-pipeline"),
+        ], className="wall-side"),
+    ], className="wall-grid")
+    return html.Div([
+        dcc.Location(id="wall-url", refresh=False),
+        dcc.Interval(id="wall-tick", interval=POLL_MS),
+        dcc.Store(id="wall-request", data={"seq": 0, "t": 0}),
+        dcc.Store(id="wall-payload"),
+        dcc.Store(id="wall-shown", data={"seq": 0, "as_of_ms": -1, "answered": 0}),
+        dcc.Store(id="wall-ids", data={"texts": list(TEXTS), "figures": list(FIGURES)}),
+        html.Div("", id="wall-banner", className="banner banner-hidden"),
+        header, kpis, grid,
+    ], id="wall-root", className="wall" + (" kiosk" if kiosk else ""))
+
+
+# -- callbacks -------------------------------------------------------------------------------
+
+
+def register(app, ctx: Context) -> None:
+    """Poll (clientside, one request in flight at most), answer (server, shared payload),
+    apply (clientside, never older over newer), and keep the unit in the URL."""
+    feed = ctx.state.setdefault("wall_feed", WallFeed(ctx))
+    app.clientside_callback(
+        ClientsideFunction("gmv", "wallTick"), Output("wall-request", "data"),
+        Input("wall-tick", "n_intervals"), State("wall-request", "data"), State("wall-shown", "data"))
+
+    @app.callback(Output("wall-payload", "data"), Input("wall-request", "data"), prevent_initial_call=True)
+    def answer(request):
+        return {**feed.payload(), "seq": int((request or {}).get("seq", 0))}
+
+    app.clientside_callback(
+        ClientsideFunction("gmv", "wallApply"),
+        [Output("wall-shown", "data"), Output("wall-root", "className"), Output("wall-banner", "children"),
+         Output("wall-banner", "className"), Output("wall-gmv", "children"), Output("wall-gmv", "title"),
+         Output("wall-gmv", "data-fen"), Output("wall-fresh", "className"),
+         *[Output(i, "children") for i in TEXTS], *[Output(i, "figure") for i in FIGURES]],
+        Input("wall-payload", "data"), Input("wall-units", "value"),
+        State("wall-shown", "data"), State("wall-ids", "data"), State("wall-root", "className"))
+    app.clientside_callback(
+        ClientsideFunction("gmv", "unitsToUrl"), Output("wall-url", "search"),
+        Input("wall-units", "value"), State("wall-url", "search"), prevent_initial_call=True)
+
+
+PAGE = Page(path="/", name="Wall", layout=layout, register=register)

@@ -1,0 +1,259 @@
+"""Every SQL statement of the dashboard, in one place.
+
+Each function takes ``run`` -- a callable ``run(sql, params, tier) -> rows`` such as
+:meth:`dashboard.db.Database.run` (real ClickHouse through the shared cache) or a chDB
+adapter in the tests -- and the database name (a validated identifier from settings).
+Every filter *value* is a bound parameter (clickhouse-driver's ``%(name)s``), never pasted
+into the SQL; only identifiers from fixed lists here reach the SQL text.
+
+Rollup semantics (the contract with the Flink job): tables are
+``ReplacingMergeTree(written_ms)``, so reads use ``FINAL`` (the newest version of each
+window); rows with ``late = 1`` are corrections for the same window and dimensions, so sums
+include both ``late`` values. Windows are UTC ``DateTime``; bounds are epoch seconds and
+every window comes back as epoch seconds (``toUInt32``), the same on ClickHouse 18.16 and
+current servers. No statement uses what 18.16 lacks (see DESIGN.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+
+@dataclass(frozen=True)
+class Tier:
+    """How long an answer may be reused, and whether an expired one may be served while a
+    background refresh runs (for slow aggregates that change rarely)."""
+
+    name: str
+    ttl: float
+    refresh_ahead: bool = False
+
+
+# what ticks every second: a little under the 1 s poll, so even a lone screen gets new data each tick
+LIVE = Tier("live", 0.9)
+MINUTE = Tier("minute", 5.0, refresh_ahead=True)  # per-minute rollups: change when a minute closes
+SETTLED = Tier("settled", 30.0, refresh_ahead=True)  # windows older than the live span
+EXPLORE = Tier("explore", 10.0)
+LOOKUP = Tier("lookup", 60.0, refresh_ahead=True)  # dropdown options
+
+
+class Run(Protocol):
+    def __call__(self, sql: str, params: dict | None = None, tier: Tier | None = None) -> list[tuple]: ...
+
+
+MEASURES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations")
+DIMENSIONS = ("category", "province", "channel", "brand")
+# (parent, child) pairs kept by orders_per_minute_pair (migration 003).
+PAIRS = (("category", "brand"), ("province", "channel"))
+PARCEL_STATUSES = ("created", "picked_up", "in_transit", "out_for_delivery", "delivered", "exception")
+_SUMS = ", ".join(f"sum({m})" for m in MEASURES)
+_RANGE = "window_start >= toDateTime(%(start)s) AND window_start < toDateTime(%(end)s)"
+
+
+class Unanswerable(ValueError):
+    """The rollups cannot answer this combination of filters exactly (one sentence why)."""
+
+
+class Minute(NamedTuple):
+    minute: int  # epoch seconds
+    gmv_fen: int
+    orders_created: int
+    orders_paid: int
+    peak_orders: int  # busiest second of the minute: orders created in it
+    peak_second: int
+
+
+def _bounds(start: int, end: int) -> dict:
+    return {"start": int(start), "end": int(end)}
+
+
+def _totals(row: tuple) -> dict[str, int]:
+    return {m: int(v or 0) for m, v in zip(MEASURES, row)}
+
+
+# -- wall ------------------------------------------------------------------------------------
+
+
+def newest(run: Run, db: str, hint: int | None = None) -> tuple[int, int] | None:
+    """``(newest window_start, its newest written_ms)`` of orders_per_second, or None if empty.
+
+    With ``hint`` (the previous answer) only the last hour is scanned, which is what every
+    poll needs; the whole table is read when that finds nothing (first call, or data reset).
+    """
+    sql = f"SELECT toUInt32(max(window_start)), max(written_ms), count() FROM {db}.orders_per_second"
+    if hint:
+        rows = run(sql + " WHERE window_start >= toDateTime(%(since)s)", {"since": int(hint) - 3600}, LIVE)
+        if rows and int(rows[0][2]):
+            return int(rows[0][0]), int(rows[0][1])
+    rows = run(sql, {}, LIVE)
+    return (int(rows[0][0]), int(rows[0][1])) if rows and int(rows[0][2]) else None
+
+
+def minutes(run: Run, db: str, start: int, end: int, tier: Tier = LIVE) -> list[Minute]:
+    """Per-minute totals of the per-second rollup over [start, end), with each minute's peak second."""
+    sql = f"""
+        SELECT intDiv(s, 60) * 60 AS m, sum(g), sum(c), sum(p), max(c), argMax(s, c)
+        FROM (
+            SELECT toUInt32(window_start) AS s, sum(gmv_fen) AS g, sum(orders_created) AS c,
+                   sum(orders_paid) AS p
+            FROM {db}.orders_per_second FINAL
+            WHERE {_RANGE}
+            GROUP BY s
+        )
+        GROUP BY m ORDER BY m"""
+    return [Minute(*map(int, r)) for r in run(sql, _bounds(start, end), tier)]
+
+
+def totals(run: Run, db: str, start: int = 0, end: int = 2**32 - 1, tier: Tier = SETTLED) -> dict[str, int]:
+    """Sum of every measure of the per-second rollup over [start, end) (late rows included)."""
+    sql = f"SELECT {_SUMS} FROM {db}.orders_per_second FINAL WHERE {_RANGE}"
+    rows = run(sql, _bounds(start, end), tier)
+    return _totals(rows[0]) if rows else _totals(())
+
+
+def per_second(run: Run, db: str, start: int, end: int, tier: Tier = LIVE) -> list[tuple[int, int, int]]:
+    """``(second, orders_created, gmv_fen)`` for each second of [start, end) that has rows."""
+    sql = f"""
+        SELECT toUInt32(window_start) AS s, sum(orders_created), sum(gmv_fen)
+        FROM {db}.orders_per_second FINAL WHERE {_RANGE} GROUP BY s ORDER BY s"""
+    return [tuple(map(int, r)) for r in run(sql, _bounds(start, end), tier)]
+
+
+def logistics(run: Run, db: str, start: int, end: int, tier: Tier = MINUTE) -> dict[str, int]:
+    """Parcel events per status over [start, end), from the per-minute logistics rollup."""
+    sql = f"""
+        SELECT status, sum(events) FROM {db}.logistics_per_minute FINAL
+        WHERE {_RANGE} GROUP BY status"""
+    found = {s: int(n) for s, n in run(sql, _bounds(start, end), tier)}
+    return {s: found.get(s, 0) for s in PARCEL_STATUSES} | found
+
+
+def pipeline(run: Run, db: str, start: int = 0, end: int = 2**32 - 1,
+             tier: Tier = MINUTE) -> list[tuple[str, str, str, int]]:
+    """``(source, kind, reason, events)`` set aside by the pipeline: kind 'rejected' or 'late'."""
+    sql = f"""
+        SELECT source, kind, reason, sum(events) AS n FROM {db}.pipeline_events_per_minute FINAL
+        WHERE {_RANGE} GROUP BY source, kind, reason ORDER BY n DESC"""
+    return [(s, k, r, int(n)) for s, k, r, n in run(sql, _bounds(start, end), tier)]
+
+
+# -- filters: which rollup answers a selection ---------------------------------------------
+
+
+def check_filters(filters: dict[str, str]) -> dict[str, str]:
+    """The non-empty filters, after checking their dimensions are known ones."""
+    unknown = [d for d in filters if d not in DIMENSIONS]
+    if unknown:
+        raise ValueError(f"unknown dimension {unknown[0]!r}")
+    return {d: str(v) for d, v in filters.items() if v not in (None, "")}
+
+
+def _pair(a: str, b: str) -> tuple[str, str] | None:
+    return (a, b) if (a, b) in PAIRS else (b, a) if (b, a) in PAIRS else None
+
+
+def _not_in_rollups(dims: list[str]) -> Unanswerable:
+    pairs = " and ".join(f"{p}→{c}" for p, c in PAIRS)
+    return Unanswerable(f"the rollups do not combine {' + '.join(dims)}; they keep one dimension "
+                        f"per row and the pairs {pairs}")
+
+
+def _series_source(db: str, filters: dict[str, str]) -> tuple[str, str, dict]:
+    """FROM clause, extra WHERE and params selecting exactly the rows of ``filters``."""
+    if not filters:
+        return f"{db}.orders_per_second", "", {}
+    if len(filters) == 1:
+        (dim, value), = filters.items()
+        return (f"{db}.orders_per_minute", " AND dimension = %(dim)s AND value = %(value)s",
+                {"dim": dim, "value": value})
+    pair = _pair(*filters) if len(filters) == 2 else None
+    if pair is None:
+        raise _not_in_rollups(list(filters))
+    parent, child = pair
+    where = (" AND parent_dimension = %(pdim)s AND parent_value = %(pvalue)s"
+             " AND dimension = %(cdim)s AND value = %(cvalue)s")
+    return (f"{db}.orders_per_minute_pair", where,
+            {"pdim": parent, "pvalue": filters[parent], "cdim": child, "cvalue": filters[child]})
+
+
+def _breakdown_source(db: str, dim: str, filters: dict[str, str]) -> tuple[str, str, str, dict]:
+    """FROM, grouping column, extra WHERE and params of "``dim``'s values under ``filters``"."""
+    others = {d: v for d, v in filters.items() if d != dim}
+    if not others:
+        return f"{db}.orders_per_minute", "value", " AND dimension = %(dim)s", {"dim": dim}
+    pair = _pair(dim, next(iter(others))) if len(others) == 1 else None
+    if pair is None:
+        raise _not_in_rollups([dim, *others])
+    (fdim, fvalue), = others.items()
+    parent, child = pair
+    table = f"{db}.orders_per_minute_pair"
+    where = " AND parent_dimension = %(pdim)s AND dimension = %(cdim)s"
+    params = {"pdim": parent, "cdim": child, "fvalue": fvalue}
+    if parent == fdim:  # a category's brands, a province's channels
+        return table, "value", where + " AND parent_value = %(fvalue)s", params
+    return table, "parent_value", where + " AND value = %(fvalue)s", params  # a brand's category
+
+
+def extent(run: Run, db: str, tier: Tier = MINUTE) -> tuple[int, int] | None:
+    """``(oldest, newest)`` window_start of orders_per_second, or None when it is empty."""
+    sql = (f"SELECT toUInt32(min(window_start)), toUInt32(max(window_start)), count() "
+           f"FROM {db}.orders_per_second")
+    rows = run(sql, {}, tier)
+    return (int(rows[0][0]), int(rows[0][1])) if rows and int(rows[0][2]) else None
+
+
+# -- explore --------------------------------------------------------------------------------
+
+
+def series(run: Run, db: str, filters: dict[str, str], start: int, end: int, bucket: int,
+           tier: Tier = EXPLORE) -> list[tuple[int, ...]]:
+    """``(bucket start, *MEASURES)`` per ``bucket`` seconds (a multiple of 60) for a selection."""
+    source, where, params = _series_source(db, check_filters(filters))
+    sql = f"""
+        SELECT intDiv(toUInt32(window_start), %(bucket)s) * %(bucket)s AS b, {_SUMS}
+        FROM {source} FINAL WHERE {_RANGE}{where}
+        GROUP BY b ORDER BY b LIMIT 20000"""
+    rows = run(sql, {**params, **_bounds(start, end), "bucket": int(bucket)}, tier)
+    return [tuple(map(int, r)) for r in rows]
+
+
+def breakdown(run: Run, db: str, dim: str, start: int, end: int, filters: dict[str, str] | None = None,
+              order_by: str = "gmv_fen", limit: int = 50, tier: Tier = EXPLORE) -> list[tuple]:
+    """``(value, *MEASURES)`` of ``dim``'s values under ``filters`` over [start, end), largest
+    ``order_by`` first. Raises :class:`Unanswerable` for a combination the rollups lack."""
+    if dim not in DIMENSIONS or order_by not in MEASURES:
+        raise ValueError(f"unknown dimension or measure: {dim!r}, {order_by!r}")
+    source, column, where, params = _breakdown_source(db, dim, check_filters(filters or {}))
+    sql = f"""
+        SELECT {column} AS v, {_SUMS} FROM {source} FINAL WHERE {_RANGE}{where}
+        GROUP BY v ORDER BY sum({order_by}) DESC, v LIMIT {int(limit)}"""
+    rows = run(sql, {**params, **_bounds(start, end)}, tier)
+    return [(v, *map(int, rest)) for v, *rest in rows]
+
+
+def values(run: Run, db: str, dim: str, search: str, start: int, end: int, limit: int = 50,
+           tier: Tier = LOOKUP) -> list[str]:
+    """Values of ``dim`` sold in [start, end) whose name contains ``search`` (any case), best
+    sellers first: the options of a searchable dropdown. Ranks without FINAL (an order, not a sum)."""
+    if dim not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dim!r}")
+    sql = f"""
+        SELECT value FROM {db}.orders_per_minute
+        WHERE {_RANGE} AND dimension = %(dim)s AND positionCaseInsensitive(value, %(search)s) > 0
+        GROUP BY value ORDER BY sum(gmv_fen) DESC, value LIMIT {int(limit)}"""
+    rows = run(sql, {**_bounds(start, end), "dim": dim, "search": search or ""}, tier)
+    return [r[0] for r in rows]
+
+
+# -- alerts ---------------------------------------------------------------------------------
+
+ALERT_COLUMNS = ("event_ms", "rule", "severity", "state", "observed", "baseline", "window_start",
+                 "window_seconds", "message", "delivery", "attempts")
+
+
+def alert_events(run: Run, db: str, limit: int = 500, tier: Tier = MINUTE) -> list[dict]:
+    """The newest alert state changes (firing / resolved), newest first."""
+    cols = ", ".join("toUInt32(window_start)" if c == "window_start" else c for c in ALERT_COLUMNS)
+    sql = f"SELECT {cols} FROM {db}.alert_events FINAL ORDER BY event_ms DESC, rule LIMIT {int(limit)}"
+    return [dict(zip(ALERT_COLUMNS, r)) for r in run(sql, {}, tier)]
+

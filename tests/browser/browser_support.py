@@ -1,0 +1,178 @@
+"""Browser tests: Debian's chromium + chromedriver driven by Selenium, the app from its factory.
+
+``dashboard(settings)`` serves ``create_app(settings)`` in a thread on a free port (the
+test's own ClickHouse database); ``browser`` is a fresh headless Chromium with a 1920x1080
+viewport whose console log each test checks at the end (``console(browser) == []``).
+"""
+from __future__ import annotations
+
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from werkzeug.serving import make_server
+
+from dashboard.app import create_app
+from stream import clickhouse, services
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+DEADLINE_S = 30
+
+
+def wait_until(condition: Callable[[], object], timeout: float = DEADLINE_S, what: str = "condition"):
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = condition()
+        except Exception:  # noqa: BLE001 - the page is still being built (stale element, not there yet)
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def console(driver) -> list[dict]:
+    """Every browser console entry since the last call (any level: a clean page logs nothing)."""
+    return driver.get_log("browser")
+
+
+def set_viewport(driver, width: int, height: int) -> None:
+    driver.set_window_size(width, height)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+
+@pytest.fixture
+def browser(tmp_path):
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
+                f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}", "--window-size=1920,1080"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.download_dir = tmp_path / "downloads"
+    driver.download_dir.mkdir()
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                           {"behavior": "allow", "downloadPath": str(driver.download_dir)})
+    set_viewport(driver, 1920, 1080)
+    yield driver
+    driver.quit()
+
+
+@dataclass
+class Served:
+    url: str  # base URL, no trailing slash
+    app: object  # the dash.Dash app
+
+
+@pytest.fixture
+def dashboard():
+    """Start ``create_app(settings)`` on a free port in this process (a thread)."""
+    servers = []
+
+    def start(settings, **kwargs) -> Served:
+        app = create_app(settings, **kwargs)
+        server = make_server("127.0.0.1", services.free_port(), app.server, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread, app))
+        return Served(f"http://127.0.0.1:{server.server_port}", app)
+
+    yield start
+    for server, thread, app in servers:
+        server.shutdown()
+        thread.join(10)
+        app.server.extensions["gmv"].db.close()
+
+
+def insert(settings, tables: dict[str, tuple[str, list[tuple]]]) -> None:
+    from dashboard import synthetic
+
+    with clickhouse.connect(settings, "writer") as writer:
+        synthetic.insert_rows(writer, settings.clickhouse_database, tables)
+
+
+def select_one(settings, sql: str):
+    with clickhouse.connect(settings, "reader") as reader:
+        return reader.execute(sql.format(db=settings.clickhouse_database))[0][0]
+
+
+class TcpProxy:
+    """A TCP relay in front of ClickHouse that a test can cut (or slow down), to see what
+    the page does when the database stops answering. Real sockets, no mock."""
+
+    def __init__(self, target_port: int, delay_s: float = 0.0) -> None:
+        self.target_port, self.delay_s = target_port, delay_s
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.open = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while self.open:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.open:
+                client.close()
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.sockets += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, slow: bool) -> None:
+        try:
+            while chunk := src.recv(65536):
+                if slow and self.delay_s:
+                    time.sleep(self.delay_s)  # the simulated slowness itself, not a synchronisation
+                dst.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        """Refuse new connections and break the open ones, like a server that went away."""
+        self.open = False
+        self.listener.close()
+        for s in self.sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+
+
+@pytest.fixture
+def proxy_factory():
+    proxies = []
+
+    def make(target_port: int, delay_s: float = 0.0) -> TcpProxy:
+        proxies.append(TcpProxy(target_port, delay_s))
+        return proxies[-1]
+
+    yield make
+    for p in proxies:
+        p.cut()
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"

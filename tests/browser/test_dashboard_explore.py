@@ -1,0 +1,128 @@
+"""Explore in a real browser: drill-down changes the charts and the URL, the URL restores the
+view, SQL in the URL is only ever a value, and the CSV is what the table shows."""
+from __future__ import annotations
+
+import csv
+import time
+from urllib.parse import unquote
+
+import pytest
+from browser_support import console, insert, select_one, wait_until
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+
+from dashboard import synthetic
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def known(clickhouse_settings):
+    insert(clickhouse_settings, synthetic.known_rows(int(time.time() * 1000)))
+    return clickhouse_settings
+
+
+def text(browser, element_id: str) -> str:
+    return browser.find_element(By.ID, element_id).text
+
+
+def bar_names(browser, dim: str) -> list[str]:
+    data = browser.execute_script(
+        f"var g = document.querySelector('#explore-fig-{dim} .js-plotly-plot'); return g && g.data;")
+    return list(data[0]["customdata"]) if data else []
+
+
+def annotation(browser, chart: str) -> str:
+    return browser.execute_script(
+        f"var g = document.querySelector('#explore-fig-{chart} .js-plotly-plot');"
+        "return g && g.layout && g.layout.annotations ? g.layout.annotations[0].text : '';")
+
+
+def click_bar(browser, dim: str, name: str) -> None:
+    index = bar_names(browser, dim).index(name)
+    bars = browser.find_elements(By.CSS_SELECTOR, f"#explore-fig-{dim} .bars .point path")
+    # a real pointer click at the bar: Plotly's drag layer above it turns that into clickData
+    ActionChains(browser).move_to_element(bars[index]).click().perform()
+
+
+def test_drill_down_updates_charts_and_url_and_the_url_restores_it(browser, dashboard, known):
+    url = dashboard(known).url
+    browser.get(url + "/explore")
+    wait_until(lambda: text(browser, "explore-total").startswith("GMV ¥40,423.48"), what="today's total")
+    wait_until(lambda: bar_names(browser, "brand") == ["Verix Studio", "Kalon Lab", "Lumora Home"],
+               what="all brands, largest last")
+    click_bar(browser, "category", "Apparel")
+    wait_until(lambda: "category=Apparel" in browser.current_url, what="the URL")
+    wait_until(lambda: bar_names(browser, "brand") == ["Verix Studio", "Lumora Home"], what="Apparel's brands")
+    wait_until(lambda: text(browser, "explore-total").startswith("GMV ¥30,300.03"), what="Apparel's total")
+    wait_until(lambda: "do not combine" in annotation(browser, "province"), what="the province chart's note")
+    link = browser.current_url
+    assert console(browser) == []
+
+    browser.get(url + "/")  # somewhere else, then the link again
+    browser.get(link)
+    wait_until(lambda: text(browser, "explore-total").startswith("GMV ¥30,300.03"), what="restored total")
+    assert "Apparel" in text(browser, "explore-category")
+    wait_until(lambda: bar_names(browser, "brand") == ["Verix Studio", "Lumora Home"], what="restored bars")
+    click_bar(browser, "brand", "Lumora Home")
+    wait_until(lambda: "brand=Lumora+Home" in browser.current_url, what="brand in the URL")
+    wait_until(lambda: text(browser, "explore-total").startswith("GMV ¥25,000.00"), what="the pair's total")
+    assert console(browser) == []
+
+
+def test_province_drills_into_its_channels(browser, dashboard, known):
+    browser.get(dashboard(known).url + "/explore?province=Guangdong&metric=gmv_fen")
+    wait_until(lambda: bar_names(browser, "channel") == ["app", "livestream"], what="Guangdong's channels")
+    assert text(browser, "explore-total").startswith("GMV ¥20,423.48")
+    assert console(browser) == []
+
+
+@pytest.mark.parametrize("search", [
+    "?category=x'%20OR%201=1--",
+    "?brand=Kalon%20Lab'%3B%20DROP%20TABLE%20orders_per_minute%3B--&category=Apparel",
+    "?brand=%25(start)s')%20UNION%20SELECT%201--",
+])
+def test_sql_in_the_url_changes_nothing_and_errors_cleanly(browser, dashboard, known, search):
+    before = select_one(known, "SELECT count() FROM {db}.orders_per_minute")
+    browser.get(dashboard(known).url + "/explore" + search)
+    wait_until(lambda: text(browser, "explore-total").startswith("GMV ¥0.00 · 0 orders"), what="an empty result")
+    wait_until(lambda: "no rollups" in annotation(browser, "series"), what="the empty chart's note")
+    assert "'" in unquote(browser.current_url)  # kept as the value it was, not executed
+    assert select_one(known, "SELECT count() FROM {db}.orders_per_minute") == before
+    assert console(browser) == []
+
+
+def test_bad_parameters_are_reported_on_the_page(browser, dashboard, known):
+    browser.get(dashboard(known).url + "/explore?metric=gmv_fen;DROP&range=forever")
+    wait_until(lambda: "ignored metric" in text(browser, "explore-notice"), what="the note")
+    assert "ignored range" in text(browser, "explore-notice")
+    assert text(browser, "explore-total").startswith("GMV ¥40,423.48")
+    assert console(browser) == []
+
+
+def test_csv_download_is_the_table(browser, dashboard, known):
+    browser.get(dashboard(known).url + "/explore?category=Apparel")
+    wait_until(lambda: text(browser, "explore-total").startswith("GMV ¥30,300.03"), what="the view")
+    browser.find_element(By.ID, "explore-csv").click()
+    path = browser.download_dir / "gmv-explore.csv"
+    wait_until(lambda: path.exists() and path.stat().st_size > 0, what="the download")
+    rows = list(csv.DictReader(path.open()))
+    assert [(r["window_start_cst"], r["gmv_fen"], r["gmv_yuan"]) for r in rows] == [
+        ("2021-11-11T20:00:00+08:00", "3030003", "30300.03")]
+    cells = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#explore-table td")]
+    assert "2021-11-11 20:00" in cells and "¥30,300.03" in cells
+    assert console(browser) == []
+
+
+def test_a_control_change_rewrites_the_url(browser, dashboard, known):
+    browser.get(dashboard(known).url + "/explore")
+    wait_until(lambda: text(browser, "explore-total").startswith("GMV ¥40,423.48"), what="the view")
+    browser.find_element(By.ID, "explore-metric").click()
+    option = wait_until(lambda: next(o for o in browser.find_elements(By.CSS_SELECTOR, "[role=option]")
+                                     if o.text == "orders created"), what="the measure options")
+    option.click()
+    wait_until(lambda: "metric=orders_created" in browser.current_url, what="the URL")
+    wait_until(lambda: bar_names(browser, "category")[-1] == "Apparel", what="bars by orders")
+    assert browser.execute_script(
+        "return document.querySelector('#explore-fig-category .js-plotly-plot').data[0].text") == ["1", "2"]
+    assert console(browser) == []

@@ -1,0 +1,171 @@
+"""The wall in a real browser: exact GMV, ticking, kiosk, screen sizes, stale data, polling guards."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from browser_support import console, insert, select_one, set_viewport, wait_until
+from flask import request
+from selenium.webdriver.common.by import By
+
+from dashboard import fmt, synthetic
+
+pytestmark = pytest.mark.slow
+
+
+def gmv_fen(browser) -> int | None:
+    value = browser.find_element(By.ID, "wall-gmv").get_attribute("data-fen")
+    return int(value) if value else None
+
+
+@pytest.fixture
+def known(clickhouse_settings):
+    written = int(time.time() * 1000)
+    insert(clickhouse_settings, synthetic.known_rows(written))
+    return clickhouse_settings
+
+
+def test_wall_shows_the_exact_festival_gmv(browser, dashboard, known):
+    truth = select_one(known, "SELECT sum(gmv_fen) FROM {db}.orders_per_second FINAL")
+    assert truth == synthetic.KNOWN["festival_gmv_fen"]  # late row added, superseded version dropped
+    browser.get(dashboard(known).url + "/")
+    wait_until(lambda: gmv_fen(browser) == truth, what="the wall's GMV")
+    element = browser.find_element(By.ID, "wall-gmv")
+    assert element.text == fmt.money(truth) == "¥41,423.48"
+    assert f"{truth} fen" in element.get_attribute("title")
+    assert browser.find_element(By.ID, "wall-asof").text == "as of 2021-11-11 20:00:05 CST"
+    assert browser.find_element(By.ID, "wall-ops-now").text == "5"
+    assert browser.find_element(By.ID, "wall-ops-peak").text == "10"
+    assert browser.find_element(By.ID, "wall-parcels-created").text == "42"
+    assert "fresh-green" in browser.find_element(By.ID, "wall-fresh").get_attribute("class")
+    assert console(browser) == []
+
+
+def test_gmv_ticks_as_new_seconds_arrive(browser, dashboard, known):
+    browser.get(dashboard(known).url + "/")
+    wait_until(lambda: gmv_fen(browser) == synthetic.KNOWN["festival_gmv_fen"], what="first GMV")
+    second = synthetic.KNOWN_NOW.astimezone(synthetic.timezone.utc).replace(tzinfo=None)
+    row = (second + synthetic.timedelta(seconds=1), 0, 2, 2, 12_345, 0, 0, 0, int(time.time() * 1000))
+    insert(known, {"orders_per_second": (synthetic.COLUMNS_BY_TABLE["orders_per_second"], [row])})
+    wait_until(lambda: gmv_fen(browser) == synthetic.KNOWN["festival_gmv_fen"] + 12_345, what="the tick")
+    assert browser.find_element(By.ID, "wall-asof").text == "as of 2021-11-11 20:00:06 CST"
+    assert console(browser) == []
+
+
+@pytest.mark.parametrize("width, height", [(1920, 1080), (3840, 2160)])
+def test_kiosk_fits_the_screen_without_controls_or_scrolling(browser, dashboard, known, width, height):
+    set_viewport(browser, width, height)
+    browser.get(dashboard(known).url + "/?kiosk=1&units=yi")
+    wait_until(lambda: gmv_fen(browser), what="numbers")
+    assert browser.find_element(By.ID, "wall-gmv").text == "¥0.0004亿"
+    assert not browser.find_element(By.ID, "shell-nav").is_displayed()
+    assert not browser.find_element(By.ID, "wall-units").is_displayed()
+    sizes = browser.execute_script(
+        "var d = document.documentElement, w = document.getElementById('wall-root');"
+        "return [d.scrollWidth, d.scrollHeight, window.innerWidth, window.innerHeight,"
+        " w.scrollHeight, w.clientHeight, w.scrollWidth, w.clientWidth];")
+    assert sizes[0] <= sizes[2] and sizes[1] <= sizes[3], f"page scrolls: {sizes}"
+    assert sizes[4] <= sizes[5] and sizes[6] <= sizes[7], f"wall overflows: {sizes}"
+    assert console(browser) == []
+
+
+def test_units_switch_and_stay_in_the_url(browser, dashboard, known):
+    browser.get(dashboard(known).url + "/")
+    wait_until(lambda: gmv_fen(browser), what="numbers")
+    browser.find_element(By.CSS_SELECTOR, "#wall-units input[value='wan']").click()
+    wait_until(lambda: browser.find_element(By.ID, "wall-gmv").text == "¥4.14万", what="万 units")
+    assert browser.current_url.endswith("/?units=wan")
+    assert console(browser) == []
+
+
+def test_clickhouse_down_keeps_the_last_numbers_marked_stale(browser, dashboard, known, proxy_factory):
+    proxy = proxy_factory(known.clickhouse_port)
+    browser.get(dashboard(known.replace(clickhouse_port=proxy.port)).url + "/")
+    wait_until(lambda: gmv_fen(browser) == synthetic.KNOWN["festival_gmv_fen"], what="numbers")
+    proxy.cut()
+    root = browser.find_element(By.ID, "wall-root")
+    wait_until(lambda: "stale" in root.get_attribute("class").split(), what="the stale marking")
+    banner = browser.find_element(By.ID, "wall-banner")
+    assert "No answer from ClickHouse" in banner.text and "as of 2021-11-11 20:00:05 CST" in banner.text
+    assert gmv_fen(browser) == synthetic.KNOWN["festival_gmv_fen"]
+    assert browser.find_element(By.ID, "wall-gmv").text == "¥41,423.48"
+    assert console(browser) == []
+
+
+def test_a_slow_database_never_piles_up_requests(browser, dashboard, known, proxy_factory):
+    """Each poll's queries go through a relay that holds every packet 0.1 s, so an answer
+    takes a few poll intervals (but less than the 10 s after which a request counts as lost):
+    the browser must keep exactly one request in flight."""
+    proxy = proxy_factory(known.clickhouse_port, delay_s=0.1)
+    served = dashboard(known.replace(clickhouse_port=proxy.port))
+    app_server = served.app.server
+    seen = {"now": 0, "max": 0, "total": 0, "slowest": 0.0}
+    lock = threading.Lock()
+
+    @app_server.before_request
+    def _enter():
+        if request.path == "/_dash-update-component" and b"wall-payload" in request.get_data():
+            with lock:
+                seen["now"] += 1
+                seen["total"] += 1
+                seen["max"] = max(seen["max"], seen["now"])
+            request.environ["gmv.poll"] = time.monotonic()
+
+    @app_server.teardown_request
+    def _leave(_exc):
+        if request.environ.get("gmv.poll"):
+            with lock:
+                seen["now"] -= 1
+                seen["slowest"] = max(seen["slowest"], time.monotonic() - request.environ["gmv.poll"])
+
+    started = time.monotonic()
+    browser.get(served.url + "/")
+    wait_until(lambda: gmv_fen(browser) == synthetic.KNOWN["festival_gmv_fen"], what="numbers")
+    wait_until(lambda: seen["total"] >= 3, what="three polls")
+    elapsed = time.monotonic() - started
+    assert seen["slowest"] > 1.0, f"no answer was slower than the 1 s interval: {seen}"
+    assert seen["max"] == 1, seen
+    assert seen["total"] < elapsed, f"{seen['total']} polls in {elapsed:.1f} s of 1 s ticks: they piled up"
+    assert console(browser) == []
+
+
+GUARDS_JS = """
+var g = window.dash_clientside.gmv, nu = window.dash_clientside.no_update;
+var ids = {texts: ["wall-asof"], figures: ["wall-fig-last"]};
+function answer(seq, asOf) {
+  return {seq: seq, ok: true, has_data: true, as_of_ms: asOf, fresh: "green",
+          gmv: {fen: asOf, yuan: "¥" + asOf}, texts: {"wall-asof": "as of " + asOf},
+          figures: {"wall-fig-last": {data: [], layout: {}}}};
+}
+function applied(out) { return out[4] !== nu; }
+var shown = {seq: 5, as_of_ms: 2000, answered: 5};
+var olderData = g.wallApply(answer(6, 1000), "yuan", shown, ids, "wall");
+var olderSeq = g.wallApply(answer(4, 3000), "yuan", shown, ids, "wall");
+var newer = g.wallApply(answer(7, 3000), "yuan", shown, ids, "wall");
+var down = g.wallApply({seq: 8, ok: false, has_data: false, error: "gone"}, "yuan", newer[0], ids, "wall");
+var now = Date.now();
+return {
+  olderData: [applied(olderData), olderData[0].answered, olderData[0].as_of_ms],
+  olderSeq: applied(olderSeq),
+  newer: [applied(newer), newer[4], newer[0].as_of_ms],
+  down: [down[1], down[4] === nu],
+  tickInFlight: g.wallTick(1, {seq: 3, t: now}, {answered: 2}) === nu,
+  tickAnswered: g.wallTick(1, {seq: 3, t: now}, {answered: 3}).seq,
+  tickLost: g.wallTick(1, {seq: 3, t: now - 11000}, {answered: 2}).seq,
+};
+"""
+
+
+def test_clientside_guards_never_show_older_data_nor_pile_up(browser, dashboard, known):
+    """The two polling traps, checked on the page's own clientside functions in the browser."""
+    browser.get(dashboard(known).url + "/")
+    wait_until(lambda: gmv_fen(browser), what="numbers")
+    result = browser.execute_script(GUARDS_JS)
+    assert result["olderData"] == [False, 6, 2000]  # answered, but older data is not shown
+    assert result["olderSeq"] is False  # an answer to an older request is not shown
+    assert result["newer"] == [True, "¥3000", 3000]
+    assert result["down"] == ["wall stale", True]  # kept, greyed
+    assert result["tickInFlight"] is True  # no second request while one is in flight
+    assert result["tickAnswered"] == 4 and result["tickLost"] == 4
+    assert console(browser) == []

@@ -1,0 +1,168 @@
+"""Every dashboard query on both engines: Debian's ClickHouse 18.16 (the session server, as
+the read-only ``gmv_reader`` through the cache) and a current ClickHouse (chDB, in-process),
+against rows whose totals are known to the fen."""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+
+import pytest
+from chdb_engine import ChdbClient
+from clickhouse_driver.util.escape import escape_params
+
+from dashboard import queries as q
+from dashboard import snapshot, synthetic
+from dashboard.db import Database
+from stream import clickhouse, migrations
+
+WRITTEN_MS = int(time.time() * 1000)
+NOW_S = int(synthetic.KNOWN_NOW.timestamp())
+DAY0 = NOW_S - (20 * 3600 + 5)
+EVIL = "x' OR 1=1 --"
+
+
+class ChdbRun:
+    """``run(sql, params, tier)`` on chDB, with the parameters bound exactly as clickhouse-driver
+    binds them (its own escaping), so the same SQL text is tested on both engines."""
+
+    class _Context:  # the part of clickhouse-driver's connection context that escaping reads
+        class server_info:
+            @staticmethod
+            def get_timezone():
+                return "UTC"
+
+    def __init__(self, client: ChdbClient) -> None:
+        self.client = client
+
+    def __call__(self, sql, params=None, tier=None):
+        return self.client.execute(sql % escape_params(params or {}, self._Context()) if params else sql)
+
+
+@pytest.fixture(params=["chdb", pytest.param("clickhouse-18.16", marks=pytest.mark.slow)])
+def engine(request):
+    """``(run, database, writer)`` on one engine, with migrations applied and the known rows in."""
+    if request.param == "chdb":
+        client = ChdbClient()
+        db = f"dash_{uuid.uuid4().hex[:8]}"
+        migrations.apply(client, db)
+        synthetic.insert_rows(client, db, synthetic.known_rows(WRITTEN_MS))
+        yield ChdbRun(client), db, client
+        client.close()
+        return
+    settings = request.getfixturevalue("clickhouse_settings")
+    db = settings.clickhouse_database
+    with clickhouse.connect(settings, "writer") as writer:
+        synthetic.insert_rows(writer, db, synthetic.known_rows(WRITTEN_MS))
+        database = Database(settings)
+        # as gmv_reader on the pooled connections, but uncached: these tests change rows between reads
+        yield (lambda sql, params=None, tier=None: database.run(sql, params)), db, writer
+        database.close()
+
+
+def test_totals_add_late_corrections_and_drop_superseded_versions(engine):
+    run, db, _ = engine
+    totals = q.totals(run, db)
+    assert totals["gmv_fen"] == synthetic.KNOWN["festival_gmv_fen"]
+    assert totals["orders_created"] == synthetic.KNOWN["festival_orders"]
+    assert q.totals(run, db, DAY0, NOW_S + 1)["gmv_fen"] == synthetic.KNOWN["today_gmv_fen"]
+
+
+def test_newest_window_with_and_without_a_hint(engine):
+    run, db, _ = engine
+    assert q.newest(run, db) == (NOW_S, WRITTEN_MS)
+    assert q.newest(run, db, hint=NOW_S) == (NOW_S, WRITTEN_MS)
+    assert q.newest(run, db, hint=NOW_S + 10 * 86400) == (NOW_S, WRITTEN_MS)  # nothing near: full scan
+    assert q.extent(run, db) == (DAY0 - 1, NOW_S)
+
+
+def test_minutes_and_seconds(engine):
+    run, db, _ = engine
+    (minute,) = q.minutes(run, db, DAY0, DAY0 + 86400)
+    assert minute.minute == NOW_S - 5
+    assert minute.gmv_fen == synthetic.KNOWN["today_gmv_fen"]
+    assert (minute.peak_orders, minute.peak_second) == synthetic.KNOWN["peak"]
+    assert q.per_second(run, db, NOW_S - 599, NOW_S + 1) == [
+        (NOW_S - 5, 10, 1_234_567), (NOW_S - 4, 8, 2_030_004), (NOW_S, 5, 777_777)]
+
+
+def test_wall_snapshot_equals_a_plain_select(engine):
+    run, db, client = engine
+    snap = snapshot.wall_snapshot(run, db)
+    truth = client.execute(f"SELECT sum(gmv_fen) FROM {db}.orders_per_second FINAL")[0][0]
+    assert snap.festival["gmv_fen"] == int(truth) == synthetic.KNOWN["festival_gmv_fen"]
+    assert snap.today["gmv_fen"] == synthetic.KNOWN["today_gmv_fen"]
+    assert snap.orders_now == synthetic.KNOWN["orders_now"]
+    assert snap.peak == synthetic.KNOWN["peak"]
+    assert {k: v for k, v in snap.logistics.items() if v} == synthetic.KNOWN["logistics"]
+    assert snap.pipeline_today == {"rejected": 3, "late": 1}
+    assert [b[0] for b in snap.brands] == ["Lumora Home", "Kalon Lab", "Verix Studio"]
+
+
+def test_breakdowns_single_dimension_and_pairs(engine):
+    run, db, _ = engine
+    cats = q.breakdown(run, db, "category", DAY0, DAY0 + 86400)
+    assert [(c[0], c[3]) for c in cats] == [("Apparel", 3_030_003), ("Beauty & Cosmetics", 1_012_345)]
+    brands = q.breakdown(run, db, "brand", DAY0, DAY0 + 86400, {"category": "Apparel"})
+    assert [(b[0], b[3]) for b in brands] == [("Lumora Home", 2_500_000), ("Verix Studio", 530_003)]
+    channels = q.breakdown(run, db, "channel", DAY0, DAY0 + 86400, {"province": "Guangdong"})
+    assert [(c[0], c[3]) for c in channels] == [("livestream", 1_042_348), ("app", 1_000_000)]
+    # the pair read the other way: a brand's category
+    assert [c[0] for c in q.breakdown(run, db, "category", DAY0, DAY0 + 86400, {"brand": "Kalon Lab"})] == [
+        "Beauty & Cosmetics"]
+    with pytest.raises(q.Unanswerable, match="do not combine"):
+        q.breakdown(run, db, "province", DAY0, DAY0 + 86400, {"category": "Apparel"})
+
+
+def test_series_per_bucket_for_each_kind_of_selection(engine):
+    run, db, _ = engine
+    whole = q.series(run, db, {}, DAY0, DAY0 + 86400, 60)
+    assert [(r[0], r[3]) for r in whole] == [(NOW_S - 5, synthetic.KNOWN["today_gmv_fen"])]
+    assert q.series(run, db, {"category": "Apparel"}, DAY0, DAY0 + 86400, 3600)[0][3] == 3_030_003
+    pair = q.series(run, db, {"category": "Apparel", "brand": "Verix Studio"}, DAY0, DAY0 + 86400, 300)
+    assert pair[0][3] == 530_003
+    with pytest.raises(q.Unanswerable):
+        q.series(run, db, {"category": "Apparel", "province": "Guangdong"}, DAY0, DAY0 + 86400, 60)
+
+
+def test_values_search_and_alert_history(engine):
+    run, db, client = engine
+    assert q.values(run, db, "brand", "", DAY0, DAY0 + 86400) == ["Lumora Home", "Kalon Lab", "Verix Studio"]
+    assert q.values(run, db, "brand", "LUM", DAY0, DAY0 + 86400) == ["Lumora Home"]
+    assert q.alert_events(run, db) == []
+    row = (WRITTEN_MS, "throughput_drop", "page", "firing", 1.5, 40.0, datetime(2021, 11, 11, 12, 0), 60,
+           "orders/s fell to 1.5 (baseline 40)", "delivered", 1, WRITTEN_MS)
+    client.execute(f"INSERT INTO {db}.alert_events VALUES", [row, (*row[:9], "pending", 0, WRITTEN_MS - 1)])
+    (event,) = q.alert_events(run, db)
+    assert (event["rule"], event["state"], event["delivery"], event["window_start"]) == (
+        "throughput_drop", "firing", "delivered", NOW_S - 5)
+
+
+def test_a_value_with_sql_in_it_is_only_ever_a_value(engine):
+    run, db, client = engine
+    count = client.execute(f"SELECT count() FROM {db}.orders_per_minute")[0][0]
+    assert q.series(run, db, {"category": EVIL}, DAY0, DAY0 + 86400, 60) == []
+    assert q.breakdown(run, db, "brand", DAY0, DAY0 + 86400, {"category": EVIL}) == []
+    assert q.values(run, db, "brand", EVIL, DAY0, DAY0 + 86400) == []
+    assert q.series(run, db, {"brand": "Kalon Lab'; DROP TABLE x; --"}, DAY0, DAY0 + 86400, 60) == []
+    assert client.execute(f"SELECT count() FROM {db}.orders_per_minute")[0][0] == count
+
+
+def test_generated_festival_adds_up_across_tables(engine):
+    """The screenshot/benchmark generator: per-second totals equal the per-minute breakdowns,
+    and the wall's settled + live split equals one plain sum."""
+    run, db, client = engine
+    fest = synthetic.Festival(start=datetime(2021, 11, 11, 18, 0, tzinfo=synthetic.SHANGHAI),
+                              end=datetime(2021, 11, 11, 21, 30, tzinfo=synthetic.SHANGHAI),
+                              orders_per_s=0.5, brands=300, written_at_ms=WRITTEN_MS + 10_000)
+    tables = synthetic.generate(fest)
+    other = f"{db}_gen"
+    migrations.apply(client, other)
+    for table in tables:
+        columns, rows = synthetic.rows(tables, table)
+        client.execute(f"INSERT INTO {other}.{table} ({columns}) VALUES", rows)
+    snap = snapshot.wall_snapshot(run, other)
+    by_category = q.breakdown(run, other, "category", 0, 2**32 - 1)
+    assert snap.festival["gmv_fen"] == sum(c[3] for c in by_category) == q.totals(run, other)["gmv_fen"]
+    assert int(fest.start.timestamp()) <= snap.now_s < int(fest.end.timestamp())
+    client.execute(f"DROP DATABASE {other}")

@@ -1,0 +1,48 @@
+"""Figure builders are pure: rows in, a valid Plotly figure out (validated by go.Figure)."""
+import plotly.graph_objects as go
+import pytest
+
+from dashboard import figures
+from dashboard import queries as q
+
+NOW = 1636632005
+DAY0 = 1636560000
+ROW = ("Apparel", 10, 8, 3_030_003, 0, 0, 1)
+
+
+def rows(n):
+    return [(f"brand {i}", 1, 1, 1000 * (n - i), 0, 0, 0) for i in range(n)]
+
+
+@pytest.mark.parametrize("fig", [
+    figures.gmv_per_minute([q.Minute(DAY0 + 60 * i, 100 * i, i, i, i, DAY0 + 60 * i) for i in range(30)], DAY0, NOW),
+    figures.orders_last_minutes([(NOW - 3, 7, 100), (NOW, 5, 50)], NOW),
+    figures.ranked_bars(rows(30), top=10, others=True),
+    figures.ranked_bars([], top=10),
+    figures.channel_donut([("app", 3, 3, 300, 0, 0, 0), ("mini_program", 1, 1, 100, 0, 0, 0)]),
+    figures.timeseries([(DAY0, 1, 1, 100, 0, 0, 0)], "gmv_fen", 300, DAY0, DAY0 + 86400),
+    figures.timeseries([], "orders_created", 60, DAY0, DAY0 + 3600),
+    figures.message("not in the rollups"),
+])
+def test_every_builder_returns_a_valid_figure(fig):
+    go.Figure(fig)  # raises on any property Plotly does not know
+
+
+def test_ranked_bars_keep_the_top_and_sum_the_rest():
+    fig = figures.ranked_bars(rows(12), top=10, others=True, selected="brand 0")
+    bar = fig["data"][0]
+    assert bar["customdata"][-1] == "brand 0"  # largest drawn on top (plotly's last bar)
+    assert bar["customdata"][0] == "2 others"
+    assert bar["x"][0] == (2000 + 1000) / 100  # yuan, for display only
+    assert bar["marker"]["color"][-1] == figures.ACCENT_2
+
+
+def test_money_labels_come_from_integer_fen():
+    fig = figures.ranked_bars([ROW])
+    assert fig["data"][0]["text"] == ["¥3.0万"]
+    assert figures.ranked_bars([ROW], metric="orders_created")["data"][0]["text"] == ["10"]
+
+
+def test_last_minutes_fill_missing_seconds_with_zero():
+    fig = figures.orders_last_minutes([(NOW - 3, 7, 100), (NOW, 5, 50)], NOW, span_s=5)
+    assert fig["data"][0]["y"] == [0, 7, 0, 0, 5]

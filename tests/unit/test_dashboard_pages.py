@@ -1,0 +1,73 @@
+"""Page logic that needs no server: alert rules from TOML, the wall's payload, the app factory."""
+from pathlib import Path
+
+from dashboard import queries as q
+from dashboard import snapshot
+from dashboard.app import create_app
+from dashboard.pages import alerts, registry, wall
+from stream.settings import load
+
+NOW = 1636632005
+DAY0 = 1636560000
+
+
+def test_missing_rules_file_says_no_rules(tmp_path: Path):
+    rules, note = alerts.load_rules(tmp_path / "alerts.toml")
+    assert rules == [] and note.startswith("no rules configured")
+
+
+def test_rules_as_list_or_by_name_with_secrets_masked(tmp_path: Path):
+    path = tmp_path / "alerts.toml"
+    path.write_text('''
+[webhook]
+url = "https://hooks.example.test/T000/secret-token"
+[[rules]]
+name = "throughput_drop"
+severity = "page"
+drop_ratio = 0.5
+webhook_url = "https://hooks.example.test/T000/secret-token"
+signing_secret = "s3cr3t"
+''')
+    (rule,), note = alerts.load_rules(path)
+    assert note == ""
+    assert rule["name"] == "throughput_drop" and rule["drop_ratio"] == "0.5"
+    assert rule["signing_secret"] == "••••••" and rule["webhook_url"] == "https://hooks.example.test/…"
+    path.write_text('[rules.stall]\nseverity = "page"\nseconds = 30\n')
+    assert alerts.load_rules(path)[0] == [{"name": "stall", "severity": "page", "seconds": "30"}]
+    path.write_text("[rules\nbroken")
+    assert "could not be read as TOML" in alerts.load_rules(path)[1]
+
+
+def test_firing_now_is_the_newest_state_per_rule():
+    events = [{"event_ms": 1, "rule": "a", "state": "firing"}, {"event_ms": 2, "rule": "a", "state": "resolved"},
+              {"event_ms": 3, "rule": "b", "state": "firing"}]
+    assert alerts.firing_now(events) == ["b"]
+
+
+def _snapshot(written_ms: int) -> snapshot.WallSnapshot:
+    minutes = [q.Minute(NOW - 5, 4_042_348, 23, 20, 10, NOW - 5)]
+    return snapshot.WallSnapshot(
+        now_s=NOW, written_ms=written_ms, day_start_s=DAY0,
+        festival={m: 0 for m in q.MEASURES} | {"gmv_fen": 4_142_348, "orders_created": 26},
+        today={"gmv_fen": 4_042_348, "orders_created": 23, "orders_paid": 20}, minutes=minutes,
+        last=[(NOW - 5, 10, 1), (NOW, 5, 2)], orders_now=5, peak=(10, NOW - 5),
+        brands=[("Lumora Home", 1, 1, 2_500_000, 0, 0, 0)], logistics={"created": 42})
+
+
+def test_wall_payload_carries_exact_fen_and_freshness():
+    payload = wall.build_payload(_snapshot(written_ms=1_000_000), now_ms=1_003_000)
+    assert payload["gmv"] == {"fen": 4_142_348, "yuan": "¥41,423.48", "wan": "¥4.14万", "yi": "¥0.0004亿"}
+    assert payload["fresh"] == "green" and payload["as_of_ms"] == 1_000_000
+    assert payload["texts"]["wall-asof"] == "as of 2021-11-11 20:00:05 CST"
+    assert payload["texts"]["wall-ops-peak-at"] == "at 20:00:00"
+    assert set(payload["texts"]) == set(wall.TEXTS) and set(payload["figures"]) == set(wall.FIGURES)
+    assert wall.build_payload(_snapshot(1_000_000), now_ms=1_030_000)["fresh"] == "amber"
+    assert wall.build_payload(_snapshot(1_000_000), now_ms=1_090_000)["fresh"] == "red"
+
+
+def test_the_factory_builds_independent_apps(tmp_path: Path):
+    settings = load(env={}, clickhouse_port=1, home=tmp_path)
+    first, second = create_app(settings), create_app(settings.replace(clickhouse_database="other"))
+    assert first.server.extensions["gmv"].db is not second.server.extensions["gmv"].db
+    assert [p.path for p in registry()] == ["/", "/explore", "/alerts"]
+    assert first.server.test_client().get("/").status_code == 200
