@@ -68,3 +68,14 @@ def pipeline_settings(kafka_server, clickhouse_server):
     yield settings
     with clickhouse.connect(settings, "admin") as client:
         client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+
+
+@pytest.fixture
+def running_job(pipeline_settings):
+    """The real Flink job (embedded cluster) plus its loader, as `gmv up job` starts it, on this
+    test's topics and database; stopped (and its process group gone) at the end."""
+    settings = pipeline_settings.replace(flink_port=services.free_port(), home=pipeline_settings.home / unique_suffix(),
+                                         jars_dir=pipeline_settings.jars_dir)
+    services.start(stack.JOB, settings)
+    yield settings
+    services.stop(stack.JOB, settings)

@@ -1,0 +1,126 @@
+"""The Flink job end to end: real Kafka, the real job on Flink's embedded cluster, real ClickHouse.
+
+Each test simulates a seeded festival stream with duplicates, late and malformed events,
+and waits (with a deadline) until `gmv verify` finds the rollups equal to the simulator's
+ledger, to the fen.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from stack_support import fresh_settings, unique_suffix
+from stream import clickhouse, job, kafka_admin, migrations, services, stack, verify
+from stream.services import wait_for
+
+pytestmark = pytest.mark.slow
+
+EVENTS = 200_000
+FAULTS = ["--duplicates", "0.02", "--late", "0.02", "--late-by", "30", "--malformed", "0.01"]
+
+
+def simulate(settings, ledger, events=EVENTS, seed=11) -> None:
+    started = time.monotonic()
+    """A compressed festival evening into the settings' topics, with ground truth in ``ledger``."""
+    cmd = [sys.executable, "-m", "stream.cli", "simulate", "--clock", "replay",
+           "--start", "2021-11-11T19:50+08:00", "--speed", "120", "--rate", "max", "--scale", "0.01",
+           "--events", str(events), "--seed", str(seed), "--ledger", str(ledger), *FAULTS]
+    result = subprocess.run(cmd, env={**os.environ, **settings.to_env()}, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    print(f"simulated {events} events in {time.monotonic() - started:.1f} s")
+
+
+def differences(settings, ledger) -> list:
+    try:
+        with clickhouse.connect(settings, "reader") as client:
+            return verify.verify(client, settings.clickhouse_database, ledger)[0]
+    except Exception as exc:  # ClickHouse restarting: not exact yet
+        return [exc]
+
+
+def wait_exact(settings, ledger, timeout=240) -> None:
+    found: list = []
+
+    def exact() -> bool:
+        found[:] = differences(settings, ledger)
+        return not found
+
+    started = time.monotonic()
+    assert wait_for(exact, timeout, interval=2), f"{len(found)} differences, first: {found[:3]}"
+    print(f"exact after {time.monotonic() - started:.1f} s")
+
+
+def job_lag(settings) -> int | None:
+    return kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{job.CONSUMER_GROUP}",
+                                    (settings.orders_topic, settings.logistics_topic))
+
+
+def test_rollups_equal_the_ledger_with_duplicates_late_and_malformed_events(running_job, tmp_path):
+    ledger = tmp_path / "ledger.jsonl"
+    simulate(running_job, ledger)
+    wait_exact(running_job, ledger)
+    _, report = verify.verify(clickhouse.connect(running_job, "reader"), running_job.clickhouse_database, ledger)
+    assert report["gmv_fen"] > 0 and sum(report["rejected"].values()) > 0
+
+
+def test_kill_9_mid_stream_then_restart_is_still_exact(running_job, tmp_path):
+    ledger = tmp_path / "ledger.jsonl"
+    simulate(running_job, ledger)
+    assert wait_for(lambda: job.latest_checkpoint(running_job) is not None, 120)
+    lag_at_kill = job_lag(running_job)
+    pid = services.state(stack.JOB, running_job).pid
+    os.killpg(pid, signal.SIGKILL)  # the job, its loader and Flink's JVM, with no goodbye
+    assert wait_for(lambda: not services.port_in_use(running_job.flink_port), 30)  # the whole group is gone
+    assert lag_at_kill is None or lag_at_kill > 0, "the stream was already consumed: not mid-stream"
+    services.start(stack.JOB, running_job)  # resumes from the latest retained checkpoint
+    wait_exact(running_job, ledger)
+
+
+def test_clickhouse_down_for_30_seconds_loses_nothing(kafka_server, tmp_path):
+    # A private ClickHouse, so stopping it disturbs no other test.
+    private = fresh_settings(tmp_path / "home")
+    settings = private.replace(
+        kafka_port=kafka_server.kafka_port, kafka_controller_port=kafka_server.kafka_controller_port,
+        topic_prefix=f"t{unique_suffix()}-", jars_dir=kafka_server.jars_dir,
+    )
+    kafka_admin.create_topics(settings)
+    services.start(stack.CLICKHOUSE, settings)
+    try:
+        services.start(stack.JOB, settings)
+        ledger = tmp_path / "ledger.jsonl"
+        simulate(settings, ledger)
+        assert wait_for(lambda: bool(count_rows(settings)), 120)
+        services.stop(stack.CLICKHOUSE, settings)
+        down_for = 30.0
+        assert not wait_for(lambda: services.port_answers(settings.clickhouse_port), down_for, interval=1)
+        services.start(stack.CLICKHOUSE, settings)
+        wait_exact(settings, ledger)
+    finally:
+        services.stop(stack.JOB, settings)
+        services.stop(stack.CLICKHOUSE, settings)
+
+
+def count_rows(settings) -> int:
+    try:
+        with clickhouse.connect(settings, "reader") as client:
+            return client.execute(f"SELECT count() FROM {settings.clickhouse_database}.orders_per_second")[0][0]
+    except Exception:
+        return 0
+
+
+def test_every_migration_and_verify_query_runs_on_a_current_clickhouse():
+    from chdb_engine import ChdbClient
+
+    client = ChdbClient()
+    try:
+        migrations.apply(client, "gmv_verify")
+        assert verify.rollup_totals(client, "gmv_verify") == {}
+        assert verify.rejected_totals(client, "gmv_verify") == {}
+    finally:
+        client.close()
