@@ -62,7 +62,40 @@ def cmd_status(args: argparse.Namespace) -> int:
     states = [services.state(p, settings) for p in stack.PARTS.values()]
     for st in states:
         print(st.line())
+    up = {st.name for st in states if st.up}
+    if "kafka" in up:
+        print(_lag_line(settings))
+    if "clickhouse" in up:
+        print(_freshness_line(settings))
     return 1 if any(st.started and not st.up for st in states) else 0
+
+
+def _lag_line(settings) -> str:
+    from stream import job, kafka_admin, loader
+
+    job_lag = kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{job.CONSUMER_GROUP}",
+                                       (settings.orders_topic, settings.logistics_topic))
+    loader_lag = kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{loader.CONSUMER_GROUP}",
+                                          tuple(settings.rollup_topics.values()))
+    shown = ["-" if lag is None else f"{lag:,}" for lag in (job_lag, loader_lag)]
+    return f"kafka lag   job {shown[0]} messages (as of its last checkpoint), loader {shown[1]} messages"
+
+
+def _freshness_line(settings) -> str:
+    import time
+
+    from stream import clickhouse
+
+    try:
+        with clickhouse.connect(settings, "reader") as client:
+            newest = client.execute(f"SELECT max(written_ms), max(window_start) "
+                                    f"FROM {settings.clickhouse_database}.orders_per_second")[0]
+    except Exception as exc:
+        return f"freshness   unknown ({str(exc).splitlines()[0]})"
+    if not newest[0]:
+        return "freshness   no rollups yet"
+    age = time.time() - newest[0] / 1000
+    return f"freshness   newest rollup written {age:.1f} s ago (window {newest[1]} UTC)"
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -166,6 +199,21 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from stream.alerts import config, service
+
+    settings = _settings()
+    rules = config.load(config.config_path(args.config))  # a bad file stops here, in one line
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    print(f"alerts: {len(rules.rules)} rules and {len(rules.webhooks)} webhooks from {rules.path} "
+          "(Ctrl-C stops it)", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    service.serve(settings, rules, stop)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from stream.simulator import cli as simulator_cli
 
@@ -199,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     dash_cmd.add_argument("--host", default="127.0.0.1",
                           help="address to listen on (0.0.0.0 to serve wall screens on other machines)")
     dash_cmd.set_defaults(func=cmd_dashboard)
+    alerts_cmd = sub.add_parser("alerts", help="run the alert service in the foreground (throughput drop, "
+                                "pipeline stall -> webhooks)")
+    alerts_cmd.add_argument("--config", metavar="PATH",
+                            help="rules file (default $GMV_ALERTS_CONFIG, else infra/alerts.toml)")
+    alerts_cmd.set_defaults(func=cmd_alerts)
     simulator_cli.register(sub)
     return parser
 

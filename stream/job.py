@@ -43,7 +43,10 @@ class JobOptions:
 
 
 def checkpoint_dir(settings: Settings) -> Path:
-    return settings.home / "flink" / "checkpoints"
+    """Checkpoints of this pipeline only: one folder per (topic prefix, database), so a job on
+    other topics never resumes from state that is not its own."""
+    pipeline = f"{settings.topic_prefix or 'default-'}{settings.clickhouse_database}"
+    return settings.home / "flink" / "checkpoints" / pipeline
 
 
 def latest_checkpoint(settings: Settings) -> Path | None:

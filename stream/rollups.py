@@ -198,6 +198,22 @@ def _sets() -> str:
     return "GROUPING SETS (" + ", ".join(f"({d})" for d in DIMENSIONS) + ")"
 
 
+# Drill-down pairs (parent, child) for the explore page: category -> brand, province -> channel.
+PAIRS = (("category", "brand"), ("province", "channel"))
+
+
+def _pair_columns() -> str:
+    (p1, c1), (p2, c2) = PAIRS
+    return (f"CASE WHEN GROUPING({p1}) = 0 THEN '{p1}' ELSE '{p2}' END AS parent_dimension, "
+            f"COALESCE({p1}, {p2}) AS parent_value, "
+            f"CASE WHEN GROUPING({p1}) = 0 THEN '{c1}' ELSE '{c2}' END AS dimension, "
+            f"COALESCE({c1}, {c2}) AS `value`")
+
+
+def _pair_sets() -> str:
+    return "GROUPING SETS (" + ", ".join(f"({p}, {c})" for p, c in PAIRS) + ")"
+
+
 def rollup_inserts(sinks: dict[str, str], options: RollupOptions) -> list[str]:
     """INSERT statements, one per (rollup, on-time|late), into the named sink tables.
 
@@ -222,6 +238,13 @@ FROM {_window('orders_ontime', 60)} GROUP BY window_start, window_end, {_sets()}
 SELECT {hint} event_time / 60000 * 60 AS window_start, {_dimension_columns()}, 1 AS late,
        {ORDER_MEASURES}
 FROM orders_late AS l GROUP BY event_time / 60000 * 60, {_sets()}""",
+        # per-minute drill-down pairs
+        f"""INSERT INTO {sinks['orders_minute_pair']}
+SELECT {minute} AS window_start, {_pair_columns()}, 0 AS late, {ORDER_MEASURES}
+FROM {_window('orders_ontime', 60)} GROUP BY window_start, window_end, {_pair_sets()}""",
+        f"""INSERT INTO {sinks['orders_minute_pair']}
+SELECT {hint} event_time / 60000 * 60 AS window_start, {_pair_columns()}, 1 AS late, {ORDER_MEASURES}
+FROM orders_late AS l GROUP BY event_time / 60000 * 60, {_pair_sets()}""",
         # logistics per status
         *[
             stmt
@@ -269,6 +292,9 @@ SINK_COLUMNS: dict[str, tuple[list[tuple[str, str]], int]] = {
                       + [(m, "BIGINT") for m in ORDER_MEASURE_NAMES], 2),
     "orders_minute": ([("window_start", "BIGINT"), ("dimension", "STRING"), ("value", "STRING"),
                        ("late", "INT")] + [(m, "BIGINT") for m in ORDER_MEASURE_NAMES], 4),
+    "orders_minute_pair": ([("window_start", "BIGINT"), ("parent_dimension", "STRING"),
+                            ("parent_value", "STRING"), ("dimension", "STRING"), ("value", "STRING"),
+                            ("late", "INT")] + [(m, "BIGINT") for m in ORDER_MEASURE_NAMES], 6),
     "logistics_second": ([("window_start", "BIGINT"), ("status", "STRING"), ("late", "INT"),
                           ("events", "BIGINT")], 3),
     "logistics_minute": ([("window_start", "BIGINT"), ("status", "STRING"), ("late", "INT"),

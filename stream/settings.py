@@ -124,8 +124,8 @@ class Settings:
     @property
     def rollup_topics(self) -> dict[str, str]:
         """The job's output topics, one per rollup, drained into ClickHouse by the loader."""
-        names = ("orders_second", "orders_minute", "logistics_second", "logistics_minute",
-                 "pipeline_events")
+        names = ("orders_second", "orders_minute", "orders_minute_pair", "logistics_second",
+                 "logistics_minute", "pipeline_events")
         return {name: f"{self.topic_prefix}rollup-{name}" for name in names}
 
     @property

@@ -213,8 +213,64 @@ DASHBOARD = Part(
     url=lambda s: f"http://127.0.0.1:{s.dashboard_port}/ (wall; /explore, /alerts)",
 )
 
-# JOB joins PARTS once its rollups verify exactly under every fault (issue 4 is in progress).
-PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE, DASHBOARD)}
+# -- Alerts ---------------------------------------------------------------------------------
+
+
+def _alerts_prepare(settings: Settings) -> None:
+    from stream.alerts import config, service
+
+    config.load(config.config_path())  # a bad rules file stops `gmv up` with its one-line error
+    service.heartbeat_path(settings).unlink(missing_ok=True)  # healthy only once this run evaluates
+
+
+def _alerts_healthy(settings: Settings) -> bool:
+    from stream.alerts.service import heartbeat_fresh
+
+    return heartbeat_fresh(settings)
+
+
+def _alerts_url(settings: Settings) -> str:
+    from stream.alerts.config import config_path
+
+    return f"rules {config_path()}, history in {settings.clickhouse_database}.alert_events"
+
+
+ALERTS = Part(
+    name="alerts",
+    ports=lambda s: {},
+    prepare=_alerts_prepare,
+    command=lambda s: [sys.executable, "-m", "stream.cli", "alerts"],
+    healthy=_alerts_healthy,
+    url=_alerts_url,
+)
+
+# -- a live simulator, so `make run` shows a moving festival ----------------------------------
+
+LIVE_RATE = 500  # orders per second
+
+
+def _orders_flowing(settings: Settings) -> bool:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        parts = [TopicPartition(settings.orders_topic, p)
+                 for p in consumer.partitions_for_topic(settings.orders_topic) or ()]
+        return sum(consumer.end_offsets(parts).values()) > 0
+    finally:
+        consumer.close()
+
+
+SIMULATOR = Part(
+    name="simulator",
+    ports=lambda s: {},
+    command=lambda s: [sys.executable, "-m", "stream.cli", "simulate", "--clock", "live",
+                       "--rate", str(LIVE_RATE), "--sink", "kafka"],
+    healthy=_orders_flowing,
+    url=lambda s: f"live festival stream, {LIVE_RATE} orders/s into {s.orders_topic}",
+)
+
+PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE, JOB, SIMULATOR, DASHBOARD, ALERTS)}
 # Names the CLI accepts; parts that do not exist yet are refused with a clear message.
 PART_NAMES = ("kafka", "clickhouse", "job", "simulator", "alerts", "dashboard")
 

@@ -80,6 +80,20 @@ def rejected_totals(client, database: str) -> dict[str, int]:
     return {source: int(n) for source, n in rows}
 
 
+def pair_mismatches(client, database: str) -> list[Difference]:
+    """Drill-down pairs must add up to their parent's per-minute row (same window, same measures)."""
+    sums = ", ".join(f"sum({m})" for m in ORDER_MEASURES)
+    pairs = client.execute(f"SELECT window_start, parent_dimension, parent_value, {sums} "
+                           f"FROM {database}.orders_per_minute_pair FINAL "
+                           "GROUP BY window_start, parent_dimension, parent_value")
+    parents = client.execute(f"SELECT window_start, dimension, value, {sums} FROM {database}.orders_per_minute FINAL "
+                             "WHERE dimension IN ('category', 'province') GROUP BY window_start, dimension, value")
+    by_key = {tuple(r[:3]): tuple(r[3:]) for r in parents}
+    found = {tuple(r[:3]): tuple(r[3:]) for r in pairs}
+    return [Difference(("pair",) + k, by_key.get(k), found.get(k)) for k in set(by_key) | set(found)
+            if by_key.get(k) != found.get(k)]
+
+
 def compare(expected: Totals, actual: Totals) -> list[Difference]:
     keys = sorted(set(expected) | set(actual), key=lambda k: tuple(map(str, k)))
     return [Difference(k, expected.get(k), actual.get(k)) for k in keys if expected.get(k) != actual.get(k)]
@@ -97,6 +111,7 @@ def verify(client, database: str, ledger_path: Path) -> tuple[list[Difference], 
         if source in malformed and malformed[source] != rejected.get(source, 0):
             differences.append(Difference(("rejected", 0, source), (malformed[source],),
                                           (rejected.get(source, 0),)))
+    differences += pair_mismatches(client, database)
     gmv = sum(v[2] for k, v in expected.items() if k[0] == "orders_second")
     report = {"keys": len(expected), "gmv_fen": gmv, "rejected": rejected}
     return differences, report

@@ -1,10 +1,15 @@
 """Helpers for tests that start their own servers (imported by name; conftest modules clash)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
-from stream import services
+from stream import clickhouse, services, verify
+from stream.services import wait_for
 from stream.settings import PROJECT_ROOT, Settings, load
 
 SHARED_JARS = PROJECT_ROOT / "var" / "jars"
@@ -36,3 +41,40 @@ def fresh_settings(home: Path) -> Settings:
 
 def unique_suffix() -> str:
     return uuid.uuid4().hex[:10]
+
+
+# -- the pipeline end to end: a seeded simulation and the wait for exact rollups --------------
+
+FAULTS = ["--duplicates", "0.02", "--late", "0.02", "--late-by", "30", "--malformed", "0.01"]
+
+
+def simulate(settings, ledger, events=200_000, seed=11) -> None:
+    started = time.monotonic()
+    """A compressed festival evening into the settings' topics, with ground truth in ``ledger``."""
+    cmd = [sys.executable, "-m", "stream.cli", "simulate", "--clock", "replay",
+           "--start", "2021-11-11T19:50+08:00", "--speed", "120", "--rate", "max", "--scale", "0.01",
+           "--events", str(events), "--seed", str(seed), "--ledger", str(ledger), *FAULTS]
+    result = subprocess.run(cmd, env={**os.environ, **settings.to_env()}, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    print(f"simulated {events} events in {time.monotonic() - started:.1f} s")
+
+
+def differences(settings, ledger) -> list:
+    try:
+        with clickhouse.connect(settings, "reader") as client:
+            return verify.verify(client, settings.clickhouse_database, ledger)[0]
+    except Exception as exc:  # ClickHouse restarting: not exact yet
+        return [exc]
+
+
+def wait_exact(settings, ledger, timeout=240) -> None:
+    found: list = []
+
+    def exact() -> bool:
+        found[:] = differences(settings, ledger)
+        return not found
+
+    started = time.monotonic()
+    assert wait_for(exact, timeout, interval=2), f"{len(found)} differences, first: {found[:3]}"
+    print(f"exact after {time.monotonic() - started:.1f} s")

@@ -8,52 +8,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
+from stack_support import fresh_settings, simulate, unique_suffix, wait_exact
 
-from stack_support import fresh_settings, unique_suffix
 from stream import clickhouse, job, kafka_admin, migrations, services, stack, verify
 from stream.services import wait_for
 
 pytestmark = pytest.mark.slow
 
 EVENTS = 200_000
-FAULTS = ["--duplicates", "0.02", "--late", "0.02", "--late-by", "30", "--malformed", "0.01"]
-
-
-def simulate(settings, ledger, events=EVENTS, seed=11) -> None:
-    started = time.monotonic()
-    """A compressed festival evening into the settings' topics, with ground truth in ``ledger``."""
-    cmd = [sys.executable, "-m", "stream.cli", "simulate", "--clock", "replay",
-           "--start", "2021-11-11T19:50+08:00", "--speed", "120", "--rate", "max", "--scale", "0.01",
-           "--events", str(events), "--seed", str(seed), "--ledger", str(ledger), *FAULTS]
-    result = subprocess.run(cmd, env={**os.environ, **settings.to_env()}, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr
-    print(f"simulated {events} events in {time.monotonic() - started:.1f} s")
-
-
-def differences(settings, ledger) -> list:
-    try:
-        with clickhouse.connect(settings, "reader") as client:
-            return verify.verify(client, settings.clickhouse_database, ledger)[0]
-    except Exception as exc:  # ClickHouse restarting: not exact yet
-        return [exc]
-
-
-def wait_exact(settings, ledger, timeout=240) -> None:
-    found: list = []
-
-    def exact() -> bool:
-        found[:] = differences(settings, ledger)
-        return not found
-
-    started = time.monotonic()
-    assert wait_for(exact, timeout, interval=2), f"{len(found)} differences, first: {found[:3]}"
-    print(f"exact after {time.monotonic() - started:.1f} s")
 
 
 def job_lag(settings) -> int | None:
@@ -122,5 +86,6 @@ def test_every_migration_and_verify_query_runs_on_a_current_clickhouse():
         migrations.apply(client, "gmv_verify")
         assert verify.rollup_totals(client, "gmv_verify") == {}
         assert verify.rejected_totals(client, "gmv_verify") == {}
+        assert verify.pair_mismatches(client, "gmv_verify") == []
     finally:
         client.close()

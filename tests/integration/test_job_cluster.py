@@ -9,13 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import pyflink
+import pytest
+from stack_support import distinct_free_ports, simulate, wait_exact
 
-from stack_support import distinct_free_ports
 from stream import job
 from stream.services import port_answers, wait_for
-from test_job import simulate, wait_exact
 
 pytestmark = pytest.mark.slow
 FLINK_HOME = Path(pyflink.__file__).parent

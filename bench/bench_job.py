@@ -1,0 +1,122 @@
+"""Benchmark the Flink job: sustained throughput at parallelism 1 and 2, and freshness.
+
+Starts a private Kafka and ClickHouse (free ports, temp folder) with the project's launcher.
+
+- Throughput: N events are loaded into Kafka first; the job then starts from the beginning, and
+  the rate is N / (time until the job has consumed them all, from its first output row).
+- Freshness: the simulator runs live at a steady rate while the job runs; for every
+  per-second window, event -> visible latency = written_ms - event time, with the window's
+  orders spread evenly over its second. Prints p50 and p99 over all orders.
+
+Usage: .venv/bin/python bench/bench_job.py [--events 300000] [--rate 5000] [--seconds 60]
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from stack_support import fresh_settings, unique_suffix  # noqa: E402
+
+from stream import clickhouse, job, kafka_admin, migrations, services, stack  # noqa: E402
+from stream.services import wait_for  # noqa: E402
+
+
+def fresh_pipeline(base):
+    settings = base.replace(topic_prefix=f"b{unique_suffix()}-", clickhouse_database=f"bench_{unique_suffix()}",
+                            flink_port=services.free_port())
+    kafka_admin.create_topics(settings)
+    with clickhouse.connect(settings, "writer") as client:
+        migrations.apply(client, settings.clickhouse_database)
+    return settings
+
+
+def simulate(settings, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "stream.cli", "simulate", *args],
+                   env={**os.environ, **settings.to_env()}, check=True, capture_output=True)
+
+
+def job_command(parallelism: int) -> list[str]:
+    return [sys.executable, "-m", "stream.cli", "job", "--parallelism", str(parallelism)]
+
+
+def lag(settings) -> int | None:
+    return kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{job.CONSUMER_GROUP}",
+                                    (settings.orders_topic, settings.logistics_topic))
+
+
+def rows(settings) -> int:
+    with clickhouse.connect(settings, "reader") as client:
+        return client.execute(f"SELECT count() FROM {settings.clickhouse_database}.orders_per_second")[0][0]
+
+
+def throughput(base, events: int, parallelism: int) -> float:
+    settings = fresh_pipeline(base)
+    simulate(settings, "--clock", "replay", "--speed", "120", "--rate", "max", "--scale", "0.01",
+             "--events", str(events), "--seed", "5")
+    part = dataclasses.replace(stack.JOB, command=lambda s: job_command(parallelism))
+    services.start(part, settings)
+    try:
+        wait_for(lambda: rows(settings) > 0, 300, interval=0.2)
+        first = time.monotonic()
+        # lag is committed at checkpoints (every 5 s): subtract the checkpoint interval's slack
+        wait_for(lambda: lag(settings) == 0, 600, interval=0.5)
+        seconds = max(time.monotonic() - first, 1e-9)
+    finally:
+        services.stop(part, settings)
+    return events / seconds
+
+
+def freshness(base, rate: int, seconds: int) -> tuple[float, float, int]:
+    settings = fresh_pipeline(base)
+    services.start(stack.JOB, settings)
+    try:
+        simulate(settings, "--clock", "live", "--rate", str(rate), "--duration", str(seconds))
+        wait_for(lambda: lag(settings) == 0, 120, interval=0.5)
+        with clickhouse.connect(settings, "reader") as client:
+            windows = client.execute(
+                f"SELECT toUnixTimestamp(window_start), orders_created, written_ms "
+                f"FROM {settings.clickhouse_database}.orders_per_second FINAL WHERE late = 0")
+    finally:
+        services.stop(stack.JOB, settings)
+    windows = sorted(windows)[5:-2]  # leave out the start-up and the closing heartbeat's windows
+    samples = []
+    for start, orders, written_ms in windows:
+        offsets = (np.arange(orders) + 0.5) / max(orders, 1) * 1000  # orders spread over the second
+        samples.append(written_ms - (start * 1000 + offsets))
+    latencies = np.concatenate(samples) / 1000
+    return float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99)), len(latencies)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--rate", type=int, default=5000, help="orders/s for the freshness run")
+    parser.add_argument("--seconds", type=int, default=60)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        base = fresh_settings(Path(home))
+        services.start(stack.KAFKA, base)
+        services.start(stack.CLICKHOUSE, base)
+        try:
+            for parallelism in (1, 2):
+                rate = throughput(base, args.events, parallelism)
+                print(f"throughput  parallelism {parallelism}: {rate:,.0f} events/s ({args.events:,} events)")
+            p50, p99, n = freshness(base, args.rate, args.seconds)
+            print(f"freshness   at {args.rate:,} orders/s live for {args.seconds} s: event -> visible in ClickHouse "
+                  f"p50 {p50:.2f} s, p99 {p99:.2f} s ({n:,} orders)")
+        finally:
+            services.stop(stack.CLICKHOUSE, base)
+            services.stop(stack.KAFKA, base)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+"""The alert service (``gmv alerts``): page someone when throughput drops, never when the
+pipeline merely lags.
+
+- :mod:`stream.alerts.rules`: the pure core, ``evaluate(rule, data, state, now_ms)``;
+- :mod:`stream.alerts.expected`: the festival curve's shape, the "expected" baseline;
+- :mod:`stream.alerts.config`: the TOML rules file, validated (``infra/alerts.toml``);
+- :mod:`stream.alerts.payload`: the webhook body, its link and its signature;
+- :mod:`stream.alerts.delivery`: HTTP POST with timeouts, retries and backoff;
+- :mod:`stream.alerts.store`: reads of the rollups and the ``alert_events`` history;
+- :mod:`stream.alerts.service`: the shell that ties them together every second.
+
+``docs/alerts.md`` explains the rules, the payload and how a drop is told from a stall.
+"""

@@ -1,0 +1,91 @@
+"""What a webhook receives: a JSON body, its HMAC-SHA256 signature, and a link to the dashboard.
+
+Pure functions. The body is compact JSON (UTF-8) with the fields listed in :func:`payload`,
+including ``text`` (what Slack-style receivers display). ``X-Signature`` is the hex
+HMAC-SHA256 of the exact body bytes with the shared secret (``$GMV_WEBHOOK_SECRET``); a
+receiver recomputes it over the raw body and compares in constant time.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import datetime
+from urllib.parse import urlencode
+
+from stream.alerts.rules import CST, FIRING, Alert
+
+SECRET_ENV = "GMV_WEBHOOK_SECRET"  # shared secret of the X-Signature header; never logged or stored
+SIGNATURE_HEADER = "X-Signature"
+EVENT_HEADER = "X-Gmv-Alert"  # rule/state/event_ms: the same on every retry, so receivers can dedupe
+USER_AGENT = "gmv-alerts/1"
+MINUTE = 60
+
+
+def explore_link(dashboard_url: str, window_start: int, window_end: int) -> str:
+    """The dashboard's explore view of the minutes around a window (``/explore?range=custom&from=
+    2021-11-11T20:01&to=2021-11-11T20:03``, Shanghai time, as ``dashboard/explore_state.py`` reads it)."""
+    start = window_start // MINUTE * MINUTE - MINUTE  # the minute before, to see the change
+    end = max(-(-window_end // MINUTE) * MINUTE, start + 2 * MINUTE)
+    query = urlencode([("range", "custom"), ("from", _minute(start)), ("to", _minute(end))], safe=":")
+    return f"{dashboard_url.rstrip('/')}/explore?{query}"
+
+
+def _minute(epoch_s: int) -> str:
+    return datetime.fromtimestamp(epoch_s, CST).strftime("%Y-%m-%dT%H:%M")
+
+
+def _iso(epoch_s: int) -> str:
+    return datetime.fromtimestamp(epoch_s, CST).isoformat()
+
+
+def text(alert: Alert, link: str) -> str:
+    """One line for chat (Slack mrkdwn: ``<url|label>``)."""
+    icon = ":rotating_light:" if alert.state == FIRING else ":white_check_mark:"
+    return (f"{icon} *[{alert.severity.upper()}] {alert.rule} {alert.state}*: {alert.message}. "
+            f"<{link}|Open the dashboard>")
+
+
+def payload(alert: Alert, dashboard_url: str) -> dict:
+    """The JSON document POSTed for ``alert``."""
+    link = explore_link(dashboard_url, alert.window_start, alert.window_end)
+    return {
+        "rule": alert.rule,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "state": alert.state,
+        "observed": round(alert.observed, 3),
+        "baseline": round(alert.baseline, 3),
+        "unit": "orders/s" if alert.kind == "drop" else "seconds since the newest rollup",
+        "window_start": _iso(alert.window_start),
+        "window_end": _iso(alert.window_end),
+        "window_start_epoch": alert.window_start,
+        "window_seconds": alert.window_seconds,
+        "event_ms": alert.event_ms,
+        "message": alert.message,
+        "link": link,
+        "text": text(alert, link),
+    }
+
+
+def encode(document: dict) -> bytes:
+    """The exact bytes sent (and signed)."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def signature(body: bytes, secret: str) -> str:
+    """Hex HMAC-SHA256 of ``body`` with ``secret``: the ``X-Signature`` header."""
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def verify(body: bytes, secret: str, header: str | None) -> bool:
+    """What a receiver does: recompute the signature and compare in constant time."""
+    return header is not None and hmac.compare_digest(signature(body, secret), header)
+
+
+def headers(alert: Alert, body: bytes, secret: str | None) -> dict[str, str]:
+    out = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
+           EVENT_HEADER: f"{alert.rule}/{alert.state}/{alert.event_ms}"}
+    if secret:
+        out[SIGNATURE_HEADER] = signature(body, secret)
+    return out

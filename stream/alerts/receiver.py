@@ -1,0 +1,125 @@
+"""A small webhook receiver: keeps every POST, checks its signature, answers as told.
+
+For trying the alert service locally and for the tests (a real HTTP server on a real port)::
+
+    GMV_WEBHOOK_SECRET=s3cret python -m stream.alerts.receiver --port 9999
+    # then in the alerts config:  [[webhooks]]  name = "local"  url = "http://127.0.0.1:9999/hook"
+
+Each alert is printed as one line, with whether its ``X-Signature`` verified.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+
+from stream.alerts.payload import SECRET_ENV, SIGNATURE_HEADER, verify
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+
+@dataclass(frozen=True)
+class Received:
+    at: float  # time.time() when the body had been read
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+class Receiver:
+    """``with Receiver() as r:`` an HTTP server on a free port of 127.0.0.1, in a thread.
+
+    ``statuses``: the status codes to answer, in order (the last one repeats); default 200.
+    """
+
+    def __init__(self, statuses: list[int] | None = None, port: int = 0) -> None:
+        self.statuses = list(statuses or [200])
+        self.received: list[Received] = []
+        self.answered: list[int] = []
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="webhook-receiver", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait(self, condition, timeout: float) -> bool:
+        """Wait until ``condition(received)`` is true; False after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not condition(list(self.received)):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+            return True
+
+    def _handler(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._changed:
+                    status = receiver.statuses[min(len(receiver.answered), len(receiver.statuses) - 1)]
+                    receiver.answered.append(status)
+                    if 200 <= status < 300:
+                        receiver.received.append(Received(time.time(), self.path, dict(self.headers.items()),
+                                                          body))
+                    receiver._changed.notify_all()
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args) -> None:  # quiet: the caller prints what it wants
+                pass
+
+        return Handler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Print the alerts POSTed to http://127.0.0.1:PORT/…")
+    parser.add_argument("--port", type=int, default=9999)
+    port = parser.parse_args().port
+    secret = os.environ.get(SECRET_ENV, "")
+    with Receiver(port=port) as receiver:
+        print(f"listening on {receiver.url} (signatures {'checked' if secret else 'not checked: no secret'})")
+        seen = 0
+        try:
+            while True:
+                receiver.wait(lambda got, n=seen: len(got) > n, 3600)
+                for item in receiver.received[seen:]:
+                    signed = verify(item.body, secret, item.headers.get(SIGNATURE_HEADER)) if secret else None
+                    print(f"{'signature ok' if signed else 'UNSIGNED' if signed is None else 'BAD SIGNATURE'}: "
+                          f"{item.json().get('text', item.body[:200])}", flush=True)
+                seen = len(receiver.received)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()

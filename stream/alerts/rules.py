@@ -1,0 +1,289 @@
+"""The alert rules as pure functions: what the service read -> whether to page, and the new state.
+
+No I/O here. :func:`evaluate` takes a rule, what was read for it (:class:`Windows` for a drop
+rule, :class:`Freshness` for a stall rule), the rule's :class:`RuleState` and the time, and
+returns ``(Alert | None, RuleState)``. The shell (:mod:`stream.alerts.service`) reads
+ClickHouse every second, calls it, records and delivers what it returns.
+
+**Drop**: orders created per second over the last ``window_seconds`` of *complete* windows,
+against a baseline from the ``baseline_windows`` windows before them: their median rate
+(``median``), the festival curve scaled by the median of rate / curve (``curve``), or the lower
+of the two (``both``). It fires when observed < ``below_percent`` % of the baseline, and
+clears at ``recover_percent`` % or more. A second with no row counts as zero orders (the job
+writes no row for an empty second), so only windows the pipeline has finished are judged:
+:class:`Windows` says up to where (``horizon``). While firing, the baseline stays the one the
+alert fired against, so a long outage never becomes its own baseline.
+
+**Stall**: the wall-clock age of the newest rollup row (``max(written_ms)``) over
+``stale_seconds``. A stalled or lagging pipeline writes no windows, so the drop rule sees
+nothing new and stays quiet: a lag pages as a stall, never as a drop.
+
+Both: a rule fires at most once per ``cooldown_seconds``; a firing rule resolves when its
+condition clears. Not enough data (first windows, too few orders to judge, an empty table)
+changes nothing.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import ClassVar
+
+import numpy as np
+
+from stream.alerts.expected import festival_shape
+
+SEVERITIES = ("critical", "warning", "info")
+BASELINES = ("median", "curve", "both")
+FIRING, RESOLVED = "firing", "resolved"
+CST = timezone(timedelta(hours=8), "CST")
+
+Shape = Callable[[int, int], np.ndarray]  # (start, end) epoch s -> expected orders per second
+
+
+@dataclass(frozen=True)
+class DropRule:
+    """Orders per second over the last ``window_seconds`` below ``below_percent`` % of a baseline."""
+
+    name: str
+    severity: str = "critical"
+    window_seconds: int = 60
+    below_percent: float = 50.0
+    recover_percent: float = 70.0
+    baseline: str = "curve"  # median | curve | both
+    baseline_windows: int = 10
+    min_expected_orders: float = 100.0  # judge only windows expected to hold this many orders
+    cooldown_seconds: float = 600.0
+    kind: ClassVar[str] = "drop"
+
+    @property
+    def history_seconds(self) -> int:
+        """Seconds of windows one evaluation reads: the judged window and the baseline's."""
+        return (self.baseline_windows + 1) * self.window_seconds
+
+
+@dataclass(frozen=True)
+class StallRule:
+    """No new rollup row (``max(written_ms)``) for more than ``stale_seconds`` of wall time."""
+
+    name: str
+    severity: str = "critical"
+    stale_seconds: float = 30.0
+    cooldown_seconds: float = 300.0
+    kind: ClassVar[str] = "stall"
+
+
+Rule = DropRule | StallRule
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Orders created per second over [start, start + len(counts)) (0 where no row), as read.
+
+    ``horizon``: the exclusive end of the complete windows (None: none complete yet);
+    ``oldest``: the first window the rollups hold, where history begins (None: empty table).
+    """
+
+    start: int
+    counts: np.ndarray
+    horizon: int | None
+    oldest: int | None
+
+    def between(self, start: int, end: int) -> np.ndarray | None:
+        """Counts of [start, end), or None when they were not read."""
+        if start < self.start or end > self.start + len(self.counts):
+            return None
+        return self.counts[start - self.start:end - self.start]
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """The newest rollup row: when it was written (epoch ms) and its window (epoch s)."""
+
+    written_ms: int | None
+    newest_window: int | None = None
+    reachable: bool = True  # False: ClickHouse did not answer; these are the last values seen
+    watching_since_ms: int | None = None  # when the service started looking: a stall must last
+    # stale_seconds *while watched*, so restarting `gmv up` on old data does not page at once
+
+
+@dataclass(frozen=True)
+class Level:
+    """What a drop is judged against: the earlier windows' median rate (orders/s) and their
+    median rate per unit of the festival curve."""
+
+    median: float
+    per_curve: float
+
+
+@dataclass(frozen=True)
+class RuleState:
+    firing: bool = False
+    fired_ms: int | None = None  # when it last fired: the cooldown runs from here
+    level: Level | None = None  # drop: the baseline it fired against, kept until it resolves
+    suppressed: bool = False  # the condition held during the cooldown (not paged)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One state change of a rule: what is recorded in alert_events and sent to webhooks."""
+
+    rule: str
+    kind: str
+    severity: str
+    state: str  # firing | resolved
+    observed: float  # drop: orders/s; stall: age of the newest rollup, s
+    baseline: float  # drop: the baseline orders/s; stall: stale_seconds
+    window_start: int  # epoch s: the judged span (drop) or the newest window (stall)
+    window_seconds: int
+    message: str
+    event_ms: int
+
+    @property
+    def window_end(self) -> int:
+        return self.window_start + self.window_seconds
+
+
+@dataclass(frozen=True)
+class DropMeasure:
+    observed: float
+    baseline: float
+    span_start: int
+    level: Level
+
+
+# -- drop ---------------------------------------------------------------------------------
+
+
+def measure_drop(rule: DropRule, windows: Windows, level: Level | None = None,
+                 shape: Shape = festival_shape) -> DropMeasure | None:
+    """Observed rate of the newest complete window and its baseline; None without enough data.
+
+    ``level``: a baseline to keep (the one a firing alert fired against) instead of the
+    earlier windows'.
+    """
+    end = windows.horizon
+    if end is None:
+        return None
+    width = rule.window_seconds
+    first = end - (width if level is not None else rule.history_seconds)
+    if level is None and (windows.oldest is None or windows.oldest > first):
+        return None  # the rollups do not reach back over the whole baseline yet
+    counts = windows.between(first, end)
+    if counts is None:
+        return None
+    n = (end - first) // width
+    rates = counts.reshape(n, width).sum(axis=1) / width
+    expected = None
+    if rule.baseline != "median":
+        expected = np.maximum(shape(first, end).reshape(n, width).mean(axis=1), 1e-12)
+    if level is None:
+        per_curve = float(np.median(rates[:-1] / expected[:-1])) if expected is not None else 0.0
+        level = Level(median=float(np.median(rates[:-1])), per_curve=per_curve)
+    on_curve = level.per_curve * float(expected[-1]) if expected is not None else 0.0
+    baseline = {"median": level.median, "curve": on_curve, "both": min(level.median, on_curve)}[rule.baseline]
+    return DropMeasure(observed=float(rates[-1]), baseline=baseline, span_start=end - width, level=level)
+
+
+def drop_condition(rule: DropRule, measure: DropMeasure | None) -> bool | None:
+    """True: dropped; False: clear; None: cannot tell (too few orders) or in between."""
+    if measure is None or measure.baseline * rule.window_seconds < rule.min_expected_orders:
+        return None
+    if measure.observed < rule.below_percent / 100 * measure.baseline:
+        return True
+    if measure.observed >= rule.recover_percent / 100 * measure.baseline:
+        return False
+    return None
+
+
+def _drop_message(rule: DropRule, m: DropMeasure, state: str) -> str:
+    share = m.observed / m.baseline * 100 if m.baseline else 0.0
+    against = {"median": "the trailing median", "curve": "the festival curve's expectation",
+               "both": "the lower of the trailing median and the festival curve"}[rule.baseline]
+    when = f"over the {rule.window_seconds} s from {_local(m.span_start)}"
+    if state == FIRING:
+        return (f"orders/s fell to {m.observed:,.1f}, {share:.0f}% of {against} {m.baseline:,.1f} "
+                f"(alert below {rule.below_percent:g}%), {when}")
+    return (f"orders/s back to {m.observed:,.1f}, {share:.0f}% of {against} {m.baseline:,.1f} "
+            f"(clears at {rule.recover_percent:g}%), {when}")
+
+
+def evaluate_drop(rule: DropRule, windows: Windows, state: RuleState, now_ms: int,
+                  shape: Shape = festival_shape) -> tuple[Alert | None, RuleState]:
+    measure = measure_drop(rule, windows, state.level if state.firing else None, shape)
+    condition = drop_condition(rule, measure)
+    if condition is None:
+        return None, state
+
+    def alert(kind: str) -> Alert:
+        return Alert(rule.name, rule.kind, rule.severity, kind, measure.observed, measure.baseline,
+                     measure.span_start, rule.window_seconds, _drop_message(rule, measure, kind), now_ms)
+
+    return transition(rule, condition, state, now_ms, alert, measure.level)
+
+
+# -- stall --------------------------------------------------------------------------------
+
+
+def stall_age(freshness: Freshness, now_ms: int) -> float | None:
+    """Seconds since the newest rollup row was written; None if there never was one."""
+    return None if freshness.written_ms is None else max(0.0, (now_ms - freshness.written_ms) / 1000)
+
+
+def evaluate_stall(rule: StallRule, freshness: Freshness, state: RuleState,
+                   now_ms: int) -> tuple[Alert | None, RuleState]:
+    age = stall_age(freshness, now_ms)
+    if age is None:
+        return None, state  # nothing was ever written: no pipeline to call stalled yet
+    watched = age if freshness.watching_since_ms is None else min(age, (now_ms - freshness.watching_since_ms) / 1000)
+    window = freshness.newest_window or 0
+    where = f"newest window {_local(window)}" if window else "no window yet"
+    unreachable = "" if freshness.reachable else " (ClickHouse is not answering)"
+
+    def alert(kind: str) -> Alert:
+        if kind == FIRING:
+            message = (f"no new rollup for {age:,.0f} s (alert after {rule.stale_seconds:g} s){unreachable}; "
+                       f"{where}; the job or its loader is stopped or lagging, so drops are not judged "
+                       "until it catches up")
+        else:
+            message = f"rollups flowing again: the newest was written {age:,.1f} s ago; {where}"
+        return Alert(rule.name, rule.kind, rule.severity, kind, age, float(rule.stale_seconds),
+                     window, 1, message, now_ms)
+
+    if not state.firing and watched <= rule.stale_seconds:
+        return transition(rule, False, state, now_ms, alert)
+    return transition(rule, age > rule.stale_seconds, state, now_ms, alert)
+
+
+# -- both ---------------------------------------------------------------------------------
+
+
+def transition(rule: Rule, bad: bool, state: RuleState, now_ms: int, alert: Callable[[str], Alert],
+               level: Level | None = None) -> tuple[Alert | None, RuleState]:
+    """Fire (unless in cooldown), resolve, or keep the state."""
+    if bad and not state.firing:
+        if state.fired_ms is not None and now_ms - state.fired_ms < rule.cooldown_seconds * 1000:
+            return None, dataclasses.replace(state, suppressed=True)
+        return alert(FIRING), RuleState(firing=True, fired_ms=now_ms, level=level)
+    if not bad and state.firing:
+        return alert(RESOLVED), RuleState(fired_ms=state.fired_ms)
+    if not bad and state.suppressed:
+        return None, dataclasses.replace(state, suppressed=False)
+    return None, state
+
+
+def evaluate(rule: Rule, data: Windows | Freshness, state: RuleState, now_ms: int,
+             shape: Shape = festival_shape) -> tuple[Alert | None, RuleState]:
+    """One evaluation of ``rule`` at ``now_ms`` (epoch ms, wall clock): ``(alert or None, new state)``."""
+    if isinstance(rule, DropRule):
+        if not isinstance(data, Windows):
+            raise TypeError("a drop rule is evaluated on Windows")
+        return evaluate_drop(rule, data, state, now_ms, shape)
+    if not isinstance(data, Freshness):
+        raise TypeError("a stall rule is evaluated on Freshness")
+    return evaluate_stall(rule, data, state, now_ms)
+
+
+def _local(epoch_s: int) -> str:
+    return datetime.fromtimestamp(epoch_s, CST).strftime("%m-%d %H:%M:%S CST")

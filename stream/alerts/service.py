@@ -1,0 +1,349 @@
+"""The alert service's shell: every second, read ClickHouse, evaluate every rule, record and deliver.
+
+One evaluation (:meth:`AlertService.step`):
+
+1. progress of orders_per_second: the newest window, the newest ``written_ms`` (stall), and
+   the newest window that was already written ``settle_seconds`` ago;
+2. the drop rules' *horizon*: that settled window minus ``margin_seconds`` of event time. Only
+   windows before it are judged, so a window the pipeline has not finished (or whose rows
+   the loader has not all written yet) never reads as a drop. Event time, not the wall
+   clock, is "now" for a drop: a replayed 2021 festival is judged like a live one;
+3. orders per second over the span the drop rules need (``FINAL``, late rows added in);
+4. :func:`stream.alerts.rules.evaluate` for every rule; each alert is written to
+   ``alert_events`` (delivery ``pending``) and queued for its webhooks, whose outcome
+   rewrites the row (``delivered`` / ``failed``, attempts).
+
+On start the rules' states come back from ``alert_events`` (a firing alert stays firing
+across a restart, cooldowns hold) and alerts still ``pending`` are delivered again. A
+heartbeat file (``$GMV_HOME/run/alerts.heartbeat``) is rewritten after every evaluation; it
+is the part's health check.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from stream import clickhouse
+from stream.alerts import payload as payload_mod
+from stream.alerts import store
+from stream.alerts.config import AlertsConfig
+from stream.alerts.delivery import NONE, PENDING, Dispatcher
+from stream.alerts.expected import festival_shape
+from stream.alerts.rules import (
+    FIRING,
+    Alert,
+    DropRule,
+    Freshness,
+    Level,
+    Rule,
+    RuleState,
+    Shape,
+    Windows,
+    evaluate,
+)
+from stream.settings import Settings
+
+log = logging.getLogger("gmv.alerts")
+
+STATUS_EVERY_S = 60  # a status line in the log this often
+RESTORE_ROWS = 1000
+REDELIVER_WITHIN_S = 3600  # alerts left pending by a stop are sent again on start if this recent
+
+
+def heartbeat_path(settings: Settings) -> Path:
+    return settings.run_dir / "alerts.heartbeat"
+
+
+def secret_from_env(env: dict[str, str] | None = None) -> str | None:
+    """The webhook signing secret, ``$GMV_WEBHOOK_SECRET`` (None when unset or empty)."""
+    value = (os.environ if env is None else env).get(payload_mod.SECRET_ENV, "")
+    return value or None
+
+
+class _Connection:
+    """A lazily (re)connected ClickHouse client as the writer user; one per thread that uses it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = None
+        self.lock = threading.Lock()
+
+    def execute(self, sql: str, params=None) -> list:
+        with self.lock:
+            if self.client is None:
+                self.client = clickhouse.connect(self.settings, "writer")
+            try:
+                return self.client.execute(sql, params)
+            except Exception:
+                self.client.disconnect()
+                self.client = None
+                raise
+
+    def close(self) -> None:
+        with self.lock:
+            if self.client is not None:
+                self.client.disconnect()
+                self.client = None
+
+
+@dataclass
+class Reading:
+    """What one evaluation read (kept for tests and the heartbeat)."""
+
+    freshness: Freshness
+    windows: Windows | None
+
+
+class AlertService:
+    """Evaluates ``config``'s rules on ``settings``' ClickHouse database; see the module docstring.
+
+    ``clock`` (epoch seconds) is injectable so a replay can be evaluated as it would run live.
+    ``run``/``insert`` default to clickhouse-driver connections as the writer user.
+    """
+
+    def __init__(self, config: AlertsConfig, settings: Settings, *, secret: str | None = None,
+                 clock: Callable[[], float] = time.time, shape: Shape = festival_shape,
+                 run: Callable[..., list] | None = None, insert: Callable[[str, list], object] | None = None,
+                 heartbeat: Path | None = None, watch_from_ms: int | None = None) -> None:
+        self.config, self.settings, self.secret = config, settings, secret
+        self.clock, self.shape = clock, shape
+        self.db = settings.clickhouse_database
+        self._reader = _Connection(settings) if run is None else None
+        self._writer = _Connection(settings) if insert is None else None
+        self.run = run or self._reader.execute
+        self.recorder = store.Recorder(insert or self._writer.execute, self.db, self.now_ms)
+        self.dispatcher = Dispatcher(config.webhooks, self._delivered)
+        self.states: dict[str, RuleState] = {rule.name: RuleState() for rule in config.rules}
+        self.dashboard_url = config.service.dashboard_url or f"http://127.0.0.1:{settings.dashboard_port}"
+        self.heartbeat = heartbeat
+        self.evaluations = 0
+        self.alerts: list[Alert] = []  # every alert this service raised (a handful a day; tests read it)
+        self.last: Reading | None = None
+        self._freshness = Freshness(None, watching_since_ms=watch_from_ms)
+        self._hint: int | None = None
+        self._oldest: int | None = None
+        self._reachable = True
+        self._last_status = 0.0
+        self._watch_from_ms = watch_from_ms  # default: when start() is called
+        self._restored: bool | None = None  # None: not tried; False: ClickHouse did not answer yet
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Restore the rules' states from alert_events, redeliver pending alerts, start the workers."""
+        if self._watch_from_ms is None:
+            self._watch_from_ms = self.now_ms()
+        if self.config.webhooks and not self.secret:
+            log.warning("%s is not set: webhooks are sent without an X-Signature header",
+                        payload_mod.SECRET_ENV)
+        self.dispatcher.start()
+        self._try_restore()
+        log.info("alerts: %d rules (%s), %d webhooks, every %.1f s on %s", len(self.config.rules),
+                 ", ".join(f"{r.name}:{r.kind}" for r in self.config.rules), len(self.config.webhooks),
+                 self.config.service.interval_seconds, self.db)
+
+    def _try_restore(self) -> None:
+        """Rules' states from alert_events; until ClickHouse answers, every rule starts clear and
+        this is tried again before each evaluation."""
+        try:
+            history = store.read_history(self.run, self.db, RESTORE_ROWS)
+        except Exception as exc:  # noqa: BLE001 - unreadable history: evaluate anyway, retry later
+            if self._restored is None:
+                log.warning("alert history not read yet (%s); rules start clear until it is", _short(exc))
+            self._restored = False
+            return
+        self._restored = True
+        self._restore(history)
+
+    def _restore(self, history: list[dict]) -> None:
+        # rules that already changed state here (while ClickHouse was not answering) keep it
+        by_rule = {rule.name: rule for rule in self.config.rules if self.states[rule.name] == RuleState()}
+        for row in sorted(history, key=lambda r: int(r["event_ms"])):  # oldest first, newest wins
+            rule = by_rule.get(row["rule"])
+            if rule is None:
+                continue
+            alert = _alert_of(row, rule)
+            if row["state"] == FIRING:
+                self.states[rule.name] = RuleState(firing=True, fired_ms=alert.event_ms, level=self._level(rule, alert))
+            else:
+                self.states[rule.name] = RuleState(fired_ms=self.states[rule.name].fired_ms)
+            if row["delivery"] == PENDING and self.now_ms() - alert.event_ms <= REDELIVER_WITHIN_S * 1000:
+                self._send(alert)  # at least once: X-Gmv-Alert lets a receiver drop a repeat
+        firing = [name for name, st in self.states.items() if st.firing]
+        if firing:
+            log.info("alerts: still firing from before the restart: %s", ", ".join(firing))
+
+    def _level(self, rule: Rule, alert: Alert) -> Level | None:
+        """The baseline a restored firing drop alert keeps (its recorded baseline)."""
+        if not isinstance(rule, DropRule):
+            return None
+        expected = float(np.mean(self.shape(alert.window_start, alert.window_end)))
+        return Level(median=alert.baseline, per_curve=alert.baseline / max(expected, 1e-12))
+
+    def close(self) -> None:
+        self.dispatcher.close()
+        self.recorder.flush()
+        for connection in (self._reader, self._writer):
+            if connection is not None:
+                connection.close()
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Evaluate every ``interval_seconds`` until ``stop`` is set."""
+        self.start()
+        interval = self.config.service.interval_seconds
+        try:
+            while not stop.is_set():
+                began = time.monotonic()
+                try:
+                    self.step()
+                except Exception:  # one bad evaluation must not end the service
+                    log.exception("alerts: evaluation failed")
+                stop.wait(max(0.0, interval - (time.monotonic() - began)))
+        finally:
+            self.close()
+
+    # -- one evaluation -------------------------------------------------------------------------
+
+    def step(self) -> list[Alert]:
+        """Read, evaluate every rule, record and queue what fired or resolved; the new alerts."""
+        if not self._restored:
+            self._try_restore()
+        now_ms = self.now_ms()
+        reading = self._read(now_ms)
+        raised = []
+        for rule in self.config.rules:
+            data = reading.windows if isinstance(rule, DropRule) else reading.freshness
+            if data is None:
+                continue
+            alert, self.states[rule.name] = evaluate(rule, data, self.states[rule.name], now_ms, self.shape)
+            if alert is not None:
+                raised.append(alert)
+                self._raise(alert)
+        self.recorder.flush()
+        self.evaluations += 1
+        self.last = reading
+        self._status(now_ms, reading)
+        return raised
+
+    def _read(self, now_ms: int) -> Reading:
+        service = self.config.service
+        try:
+            progress = store.read_progress(self.run, self.db, now_ms - int(service.settle_seconds * 1000),
+                                           self._hint)
+            windows = self._windows(progress)
+        except Exception as exc:  # noqa: BLE001 - any failure to read is "not answering"
+            if self._reachable:
+                log.error("alerts: ClickHouse is not answering (%s); drops are not judged meanwhile", _short(exc))
+            self._reachable = False
+            self._freshness = dataclasses.replace(self._freshness, reachable=False)
+            return Reading(self._freshness, None)
+        if not self._reachable:
+            log.info("alerts: ClickHouse answers again")
+        self._reachable = True
+        if progress is None:
+            self._freshness = Freshness(None, watching_since_ms=self._watch_from_ms)
+            return Reading(self._freshness, None)
+        self._hint = progress.newest_window
+        self._freshness = Freshness(progress.newest_written_ms, progress.newest_window,
+                                    watching_since_ms=self._watch_from_ms)
+        return Reading(self._freshness, windows)
+
+    def _windows(self, progress: store.Progress | None) -> Windows | None:
+        drops = [r for r in self.config.rules if isinstance(r, DropRule)]
+        if progress is None or not drops:
+            return None
+        if progress.settled_window is None:
+            return Windows(0, np.zeros(0, dtype=np.int64), None, self._oldest)
+        horizon = progress.settled_window - self.config.service.margin_seconds + 1
+        if self._oldest is None or self._oldest >= horizon:  # until known (a table can also restart)
+            self._oldest = store.read_oldest(self.run, self.db)
+        start = horizon - max(r.history_seconds for r in drops)
+        return Windows(start, store.read_counts(self.run, self.db, start, horizon), horizon, self._oldest)
+
+    # -- alerts: record, deliver ----------------------------------------------------------------
+
+    def _raise(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+        level = logging.WARNING if alert.state == FIRING else logging.INFO
+        log.log(level, "ALERT %s %s [%s]: %s", alert.rule, alert.state.upper(), alert.severity, alert.message)
+        hooks = self.config.targets(alert.severity)
+        self.recorder.record(store.Row(alert, PENDING if hooks else NONE))
+        if hooks:
+            self._send(alert)
+
+    def _send(self, alert: Alert) -> None:
+        hooks = self.config.targets(alert.severity)
+        if not hooks:
+            return
+        body = payload_mod.encode(payload_mod.payload(alert, self.dashboard_url))
+        self.dispatcher.submit(alert, body, payload_mod.headers(alert, body, self.secret), hooks)
+
+    def _delivered(self, alert: Alert, delivery: str, attempts: int) -> None:
+        self.recorder.record(store.Row(alert, delivery, attempts))
+
+    def _status(self, now_ms: int, reading: Reading) -> None:
+        if self.heartbeat is not None:
+            _write_heartbeat(self.heartbeat, {
+                "pid": os.getpid(), "evaluated_ms": now_ms, "evaluations": self.evaluations,
+                "newest_window": reading.freshness.newest_window, "reachable": reading.freshness.reachable,
+                "firing": sorted(n for n, st in self.states.items() if st.firing)})
+        if time.monotonic() - self._last_status >= STATUS_EVERY_S:
+            self._last_status = time.monotonic()
+            fresh = reading.freshness
+            age = f"{(now_ms - fresh.written_ms) / 1000:.1f} s ago" if fresh.written_ms else "never"
+            horizon = reading.windows.horizon if reading.windows else None
+            log.info("alerts: %d evaluations; newest rollup written %s; drops judged up to %s; firing: %s",
+                     self.evaluations, age, horizon, ", ".join(n for n, s in self.states.items() if s.firing)
+                     or "none")
+
+
+def _alert_of(row: dict, rule: Rule) -> Alert:
+    return Alert(rule=row["rule"], kind=rule.kind, severity=row["severity"], state=row["state"],
+                 observed=float(row["observed"]), baseline=float(row["baseline"]),
+                 window_start=int(row["window_start"]), window_seconds=int(row["window_seconds"]),
+                 message=row["message"], event_ms=int(row["event_ms"]))
+
+
+def _write_heartbeat(path: Path, content: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    try:
+        tmp.write_text(json.dumps(content))
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("heartbeat %s not written: %s", path, exc)
+
+
+def heartbeat_fresh(settings: Settings, max_age_s: float = 10.0) -> bool:
+    """The part's health check: the service evaluated within the last ``max_age_s`` seconds."""
+    try:
+        return time.time() - heartbeat_path(settings).stat().st_mtime <= max_age_s
+    except FileNotFoundError:
+        return False
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0][:200] if text else type(exc).__name__)
+
+
+def serve(settings: Settings, config: AlertsConfig, stop: threading.Event) -> None:
+    """``gmv alerts``: run until ``stop`` is set (Ctrl-C, SIGTERM from ``gmv down``)."""
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    beat = heartbeat_path(settings)
+    service = AlertService(config, settings, secret=secret_from_env(), heartbeat=beat)
+    try:
+        service.run_forever(stop)
+    finally:
+        beat.unlink(missing_ok=True)

@@ -1,0 +1,151 @@
+"""Every SQL statement of the alert service: the rollups it judges and the history it keeps.
+
+Reads take ``run(sql, params) -> rows`` (clickhouse-driver's ``execute``, or a chDB adapter
+in the tests) and the database name (a validated identifier from settings); values are bound
+parameters. Only what ClickHouse 18.16 and current servers both accept (see DESIGN.md).
+
+- :func:`read_progress`: how far the pipeline got, and how long ago (stall and completeness);
+- :func:`read_counts`: orders created per second, late corrections added in (``FINAL``);
+- :func:`read_history` / :class:`Recorder`: the ``alert_events`` table (migration 004), one row
+  per state change, rewritten (same key, newer ``written_ms``) as its delivery progresses.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+
+from stream.alerts.rules import Alert
+
+log = logging.getLogger("gmv.alerts.store")
+
+Run = Callable[..., list]  # run(sql, params) -> rows
+HINT_SPAN_S = 3600  # progress is read over the last hour of windows when a previous answer is known
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The newest orders_per_second row now, and the newest one written by ``settled_ms``."""
+
+    newest_window: int  # epoch s
+    newest_written_ms: int
+    settled_window: int | None  # newest window written at or before settled_ms (None: none yet)
+
+
+def read_progress(run: Run, db: str, settled_ms: int, hint: int | None = None) -> Progress | None:
+    """How far the rollups reach; None when orders_per_second is empty.
+
+    Reads only the last hour of windows when ``hint`` (a previous newest window) is given and
+    that hour holds a settled row, else the whole table. No ``FINAL``: an older version of a
+    row was also written when it says it was.
+    """
+    sql = (f"SELECT toUInt32(max(window_start)), max(written_ms), "
+           f"toUInt32(maxIf(window_start, written_ms <= %(settled)s)), countIf(written_ms <= %(settled)s), "
+           f"count() FROM {db}.orders_per_second")
+    params = {"settled": int(settled_ms)}
+    if hint:
+        rows = run(sql + " WHERE window_start >= toDateTime(%(since)s)", {**params, "since": int(hint) - HINT_SPAN_S})
+        if rows and int(rows[0][3]):
+            return _progress(rows[0])
+    rows = run(sql, params)
+    return _progress(rows[0]) if rows and int(rows[0][4]) else None
+
+
+def _progress(row: tuple) -> Progress:
+    newest, written, settled, n_settled, _ = row
+    return Progress(int(newest), int(written), int(settled) if int(n_settled) else None)
+
+
+def read_oldest(run: Run, db: str) -> int | None:
+    """The first window of orders_per_second (where history begins), None when empty."""
+    rows = run(f"SELECT toUInt32(min(window_start)), count() FROM {db}.orders_per_second", {})
+    return int(rows[0][0]) if rows and int(rows[0][1]) else None
+
+
+def read_counts(run: Run, db: str, start: int, end: int) -> np.ndarray:
+    """Orders created in each second of [start, end): on-time and late rows summed, newest
+    version of each (``FINAL``); 0 for a second without a row (nothing was ordered in it)."""
+    sql = (f"SELECT toUInt32(window_start) AS s, sum(orders_created) FROM {db}.orders_per_second FINAL "
+           f"WHERE window_start >= toDateTime(%(start)s) AND window_start < toDateTime(%(end)s) GROUP BY s")
+    counts = np.zeros(max(0, end - start), dtype=np.int64)
+    for second, orders in run(sql, {"start": int(start), "end": int(end)}):
+        if start <= int(second) < end:
+            counts[int(second) - start] = int(orders)
+    return counts
+
+
+# -- history ------------------------------------------------------------------------------
+
+COLUMNS = ("event_ms", "rule", "severity", "state", "observed", "baseline", "window_start", "window_seconds",
+           "message", "delivery", "attempts")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One alert_events row (``written_ms`` is set when it is written)."""
+
+    alert: Alert
+    delivery: str
+    attempts: int = 0
+
+    def values(self, written_ms: int) -> tuple:
+        a = self.alert
+        window = datetime.fromtimestamp(a.window_start, tz=timezone.utc).replace(tzinfo=None)
+        return (a.event_ms, a.rule, a.severity, a.state, float(a.observed), float(a.baseline), window,
+                a.window_seconds, a.message, self.delivery, self.attempts, written_ms)
+
+    @property
+    def key(self) -> tuple:
+        return self.alert.event_ms, self.alert.rule, self.alert.state
+
+
+def read_history(run: Run, db: str, limit: int = 1000) -> list[dict]:
+    """The newest alert_events rows (newest version of each), newest first, as dicts."""
+    cols = ", ".join("toUInt32(window_start)" if c == "window_start" else c for c in COLUMNS)
+    sql = f"SELECT {cols} FROM {db}.alert_events FINAL ORDER BY event_ms DESC, rule LIMIT {int(limit)}"
+    return [dict(zip(COLUMNS, r)) for r in run(sql, {})]
+
+
+class Recorder:
+    """Writes history rows; keeps them (in order) while ClickHouse is down and writes them later.
+
+    A row's versions get increasing ``written_ms`` so the newest (delivered/failed after
+    pending) wins in the ReplacingMergeTree even within one millisecond.
+    """
+
+    def __init__(self, insert: Callable[[str, list], object], db: str, now_ms: Callable[[], int]) -> None:
+        self.insert, self.db, self.now_ms = insert, db, now_ms
+        self._lock = threading.Lock()
+        self._queue: list[tuple] = []
+        self._versions: dict[tuple, int] = {}
+
+    def record(self, row: Row) -> None:
+        with self._lock:
+            version = max(self.now_ms(), self._versions.get(row.key, 0) + 1)
+            self._versions[row.key] = version
+            self._queue.append(row.values(version))
+        self.flush()
+
+    @property
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def flush(self) -> bool:
+        """Write what is queued; False (rows kept) when ClickHouse refuses."""
+        with self._lock:
+            if not self._queue:
+                return True
+            rows = list(self._queue)
+            try:
+                self.insert(f"INSERT INTO {self.db}.alert_events ({', '.join(COLUMNS)}, written_ms) VALUES", rows)
+            except Exception as exc:  # noqa: BLE001 - keep the rows whatever went wrong, retry later
+                log.warning("alert history not written yet (%d rows kept): %s", len(rows),
+                            str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+                return False
+            del self._queue[:len(rows)]
+            return True
