@@ -27,11 +27,12 @@ def stack_env(home: Path) -> dict[str, str]:
         GMV_HOME=str(home), GMV_JARS_DIR=str(SHARED_JARS), GMV_KAFKA_PORT=str(k),
         GMV_KAFKA_CONTROLLER_PORT=str(kc), GMV_CLICKHOUSE_PORT=str(ch), GMV_CLICKHOUSE_HTTP_PORT=str(chh),
         GMV_DASHBOARD_PORT=str(dash), GMV_FLINK_PORT=str(flink),
+        GMV_START_TIMEOUT="240",  # the Flink job's start on a shared 2-core machine (12 s when idle)
     )
     return env
 
 
-def gmv(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+def gmv(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run([*GMV, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
