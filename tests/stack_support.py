@@ -39,6 +39,17 @@ def fresh_settings(home: Path) -> Settings:
     )
 
 
+def command_lines() -> list[str]:
+    """Command lines of every live process (to prove a test left none of its own behind)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            found.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return found
+
+
 def unique_suffix() -> str:
     return uuid.uuid4().hex[:10]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stack_support import SHARED_JARS, distinct_free_ports
+from stack_support import SHARED_JARS, command_lines, distinct_free_ports
 from stream import stack
 from stream.services import wait_for
 
@@ -37,16 +37,8 @@ def gmv(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.Com
 
 
 def processes_under(home: Path) -> list[str]:
-    """Command lines of live processes that mention the state folder (ours, if any leaked)."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(home) in text and "pytest" not in text:
-            found.append(text)
-    return found
+    """Live processes that mention the state folder (ours, if any leaked)."""
+    return [text for text in command_lines() if str(home) in text and "pytest" not in text]
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyflink
 import pytest
-from stack_support import distinct_free_ports, simulate, wait_exact
+from stack_support import command_lines, distinct_free_ports, simulate, wait_exact
 
 from stream import job
 from stream.services import port_answers, wait_for
@@ -36,15 +36,7 @@ def flink_script(name: str, action: str, env: dict) -> None:
 
 
 def cluster_processes(conf_dir: Path) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if str(conf_dir) in text and "java" in text:
-            found.append(text)
-    return found
+    return [text for text in command_lines() if str(conf_dir) in text and "java" in text]
 
 
 def test_the_job_on_a_standalone_cluster_is_exact(pipeline_settings, tmp_path):
