@@ -60,8 +60,8 @@ FAULTS = ["--duplicates", "0.02", "--late", "0.02", "--late-by", "30", "--malfor
 
 
 def simulate(settings, ledger, events=200_000, seed=11) -> None:
-    started = time.monotonic()
     """A compressed festival evening into the settings' topics, with ground truth in ``ledger``."""
+    started = time.monotonic()
     cmd = [sys.executable, "-m", "stream.cli", "simulate", "--clock", "replay",
            "--start", "2021-11-11T19:50+08:00", "--speed", "120", "--rate", "max", "--scale", "0.01",
            "--events", str(events), "--seed", str(seed), "--ledger", str(ledger), *FAULTS]
@@ -79,7 +79,8 @@ def differences(settings, ledger) -> list:
         return [exc]
 
 
-def wait_exact(settings, ledger, timeout=240) -> None:
+def wait_exact(settings, ledger, timeout=240, diagnose=lambda: "") -> None:
+    """Wait until the rollups equal the ledger; ``diagnose`` adds context to a failure."""
     found: list = []
 
     def exact() -> bool:
@@ -87,5 +88,6 @@ def wait_exact(settings, ledger, timeout=240) -> None:
         return not found
 
     started = time.monotonic()
-    assert wait_for(exact, timeout, interval=2), f"{len(found)} differences, first: {found[:3]}"
+    if not wait_for(exact, timeout, interval=2):
+        raise AssertionError(f"{len(found)} differences, first: {found[:3]}\n{diagnose()}")
     print(f"exact after {time.monotonic() - started:.1f} s")
