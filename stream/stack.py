@@ -63,11 +63,12 @@ def _kafka_prepare(settings: Settings) -> None:
     )
     if (data_dir / "meta.properties").exists():
         return
-    # First start: format the KRaft storage with a new cluster id.
+    # First start: format the KRaft storage with a new cluster id. It is passed as --cluster-id=ID
+    # because a base64 id can start with "-", which the tool's parser would take for an option.
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     result = subprocess.run(
         [java, "-cp", ":".join(map(str, classpath)), "kafka.tools.StorageTool", "format",
-         "-t", cluster_id, "-c", str(config_dir / "server.properties")],
+         f"--cluster-id={cluster_id}", "-c", str(config_dir / "server.properties")],
         capture_output=True, text=True,
     )
     if result.returncode != 0:

@@ -42,3 +42,18 @@ def test_produce_and_consume_round_trip(kafka_settings):
     for message in received:
         partitions.setdefault(message.key, set()).add(message.partition)
     assert all(len(p) == 1 for p in partitions.values())
+
+
+def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(tmp_path, monkeypatch):
+    # urlsafe base64 of a first byte 0xF8 starts with "-": once a 1-in-64 flake of every fresh start.
+    import uuid
+
+    from stack_support import fresh_settings
+
+    from stream import stack
+
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(bytes=b"\xf8" + bytes(15)))
+    settings = fresh_settings(tmp_path)
+    stack.KAFKA.prepare(settings)
+    meta = (settings.home / "data" / "kafka" / "meta.properties").read_text()
+    assert "cluster.id=-" in meta
