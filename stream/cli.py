@@ -228,10 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="state of each part; exit 1 if a started part is down") \
         .set_defaults(func=cmd_status)
     sub.add_parser("down", help="stop every part gmv started").set_defaults(func=cmd_down)
+    from stream.job import JobOptions  # no PyFlink import: the job's shell loads it on submit
+
     run_job = sub.add_parser("job", help="run the Flink job and the rollup loader (foreground)")
     run_job.add_argument("--cluster", metavar="HOST:PORT", help="submit to this Flink cluster's REST endpoint")
     run_job.add_argument("--parallelism", type=int, default=2)
-    run_job.add_argument("--watermark-delay-ms", type=int, default=500,
+    run_job.add_argument("--watermark-delay-ms", type=int, default=JobOptions.watermark_delay_ms,
                          help="bounded out-of-orderness; later events go to late corrections")
     run_job.add_argument("--from-start", action="store_true", help="ignore earlier checkpoints")
     run_job.set_defaults(func=cmd_job)

@@ -1,7 +1,9 @@
 """Fetch the Java jars the stack needs from Maven Central with Maven, cached in the state folder.
 
 Each set of jars is described by a pom under ``infra/maven/<name>/``; the copy is
-redone only when that pom changes (its hash is stamped beside the jars).
+redone only when that pom changes (its hash is stamped beside the jars). The ``udf`` set
+is the job's own Java function, built from ``stream/java`` with ``mvn package`` and
+rebuilt when its pom or sources change.
 """
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ import subprocess
 from pathlib import Path
 
 from stream.errors import GmvError
-from stream.settings import INFRA_DIR, Settings
+from stream.settings import INFRA_DIR, PROJECT_ROOT, Settings
 
-JAR_SETS = ("kafka", "flink")
+JAR_SETS = ("kafka", "flink", "udf")
+UDF_PROJECT = PROJECT_ROOT / "stream" / "java"
 
 
 def jar_dir(settings: Settings, name: str) -> Path:
@@ -22,11 +25,22 @@ def jar_dir(settings: Settings, name: str) -> Path:
 
 
 def _pom(name: str) -> Path:
-    return INFRA_DIR / "maven" / name / "pom.xml"
+    return UDF_PROJECT / "pom.xml" if name == "udf" else INFRA_DIR / "maven" / name / "pom.xml"
 
 
 def _stamp(name: str) -> str:
-    return hashlib.sha256(_pom(name).read_bytes()).hexdigest()
+    digest = hashlib.sha256(_pom(name).read_bytes())
+    if name == "udf":
+        for source in sorted((UDF_PROJECT / "src").rglob("*.java")):
+            digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def _maven_command(mvn: str, name: str, dest: Path) -> list[str]:
+    if name == "udf":  # compile and package; the build folder lives beside the jar, outside the repo
+        return [mvn, "-q", "-B", "-f", str(_pom(name)), "package", f"-Dgmv.build.dir={dest / 'build'}"]
+    return [mvn, "-q", "-B", "-f", str(_pom(name)), "dependency:copy-dependencies",
+            f"-DoutputDirectory={dest}", "-DincludeScope=runtime"]
 
 
 def present(settings: Settings, name: str) -> bool:
@@ -49,14 +63,14 @@ def ensure(settings: Settings, names: tuple[str, ...] = JAR_SETS) -> None:
         if dest.exists():
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
-        cmd = [
-            mvn, "-q", "-B", "-f", str(_pom(name)), "dependency:copy-dependencies",
-            f"-DoutputDirectory={dest}", "-DincludeScope=runtime",
-        ]
-        result = subprocess.run(cmd, capture_output=True, text=True)
+        result = subprocess.run(_maven_command(mvn, name, dest), capture_output=True, text=True)
         if result.returncode != 0:
-            last = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
-            raise GmvError(f"fetching the {name} jars with Maven failed: {last[0]}")
+            errors = [line for line in (result.stdout + result.stderr).splitlines() if "ERROR" in line]
+            raise GmvError(f"building the {name} jars with Maven failed: {(errors or ['no output'])[0].strip()}")
+        if name == "udf":
+            for jar in (dest / "build").glob("*.jar"):
+                shutil.move(str(jar), dest / jar.name)
+            shutil.rmtree(dest / "build")
         (dest / ".pom-sha256").write_text(_stamp(name))
 
 

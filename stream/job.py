@@ -23,7 +23,7 @@ CONSUMER_GROUP = "gmv-job"
 @dataclass(frozen=True)
 class JobOptions:
     parallelism: int = 2
-    watermark_delay_ms: int = 500
+    watermark_delay_ms: int = 200
     dedup_ttl: str = "1 h"  # how long a redelivered event id is still recognised
     late_ttl: str = "7 d"
     checkpoint_interval_ms: int = 5000
@@ -58,7 +58,7 @@ def latest_checkpoint(settings: Settings) -> Path | None:
 
 
 def flink_config(settings: Settings, options: JobOptions) -> dict[str, str]:
-    connector = jars.classpath(settings, "flink")
+    connector = jars.classpath(settings, "flink") + jars.classpath(settings, "udf")
     config = {
         "pipeline.name": JOB_NAME,
         "pipeline.jars": ";".join(p.resolve().as_uri() for p in connector),
@@ -72,6 +72,7 @@ def flink_config(settings: Settings, options: JobOptions) -> dict[str, str]:
         # deduplicated once rather than once per consumer of the view.
         "table.optimizer.reuse-optimize-block-with-digest-enabled": "true",
         "pipeline.auto-watermark-interval": "100 ms",
+        "execution.buffer-timeout.interval": "10 ms",
         "execution.checkpointing.interval": f"{options.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
         "execution.checkpointing.dir": checkpoint_dir(settings).resolve().as_uri(),
@@ -134,6 +135,7 @@ def _rejected_sink(settings: Settings) -> str:
 def statements(settings: Settings, options: JobOptions) -> tuple[list[str], list[str]]:
     """(DDL and views, INSERTs) of the whole job for these settings."""
     ddl = [
+        rollups.JSON_FIELDS_FUNCTION,
         _kafka_source("orders_raw", settings.orders_topic, settings, options),
         _kafka_source("logistics_raw", settings.logistics_topic, settings, options),
         *[_upsert_sink(name, topic, settings) for name, topic in settings.rollup_topics.items()],

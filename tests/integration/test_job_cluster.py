@@ -16,7 +16,7 @@ import pytest
 from stack_support import command_lines, distinct_free_ports, simulate, wait_exact
 
 from stream import job
-from stream.services import port_answers, wait_for
+from stream.services import wait_for
 
 pytestmark = pytest.mark.slow
 FLINK_HOME = Path(pyflink.__file__).parent

@@ -1,0 +1,50 @@
+"""JSON_FIELDS (stream/java) must return exactly what JSON_VALUE returns, field by field, for
+valid events and for every kind of malformed message, so the job's checks keep their meaning."""
+from __future__ import annotations
+
+import pytest
+
+from stream import jars, rollups
+
+pytestmark = pytest.mark.slow
+
+FIELDS = ("event_id", "event_time", "paid_fen", "vip", "items", "nested", "listed")
+MESSAGES = [
+    '{"event_id":"e1","event_time":1636560000123,"paid_fen":1999,"vip":false,"items":2}',
+    '{"event_id":"e2","event_time":"1636560000123","paid_fen":19.50,"vip":"true","items":-1}',
+    '{"event_id":"e3","event_time":1.6e12,"paid_fen":null,"vip":true,"nested":{"a":1},"listed":[1,2]}',
+    '{"event_id":"\\u5929\\u732b","event_time":0,"paid_fen":0}',
+    '{"event_id":"e5"} trailing',
+    '{"event_id":"e6",',
+    '[{"event_id":"e7"}]',
+    '"just a string"',
+    '',
+    'not json at all',
+    '{"heartbeat":true,"event_time":1636560000000}',
+    '{"event_id":"dup","event_id":"dup2"}',
+]
+
+
+def test_json_fields_equals_json_value_for_every_field(stack_settings):
+    from pyflink.common import Configuration
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    config = Configuration()
+    config.set_string("pipeline.jars", ";".join(p.resolve().as_uri() for p in jars.classpath(stack_settings, "udf")))
+    config.set_string("parallelism.default", "1")
+    t_env = TableEnvironment.create(
+        EnvironmentSettings.new_instance().in_batch_mode().with_configuration(config).build())
+    t_env.execute_sql(rollups.JSON_FIELDS_FUNCTION)
+    values = ", ".join("({}, '{}')".format(i, m.replace("'", "''")) for i, m in enumerate(MESSAGES))
+    names = ", ".join(f"'{f}'" for f in FIELDS)
+    by_value = ", ".join(f"JSON_VALUE(msg, '$.{f}')" for f in FIELDS)
+    by_fields = ", ".join(f"v[{i}]" for i in range(1, len(FIELDS) + 1))
+    query = (f"SELECT id, {by_value}, {by_fields} FROM (SELECT id, msg, JSON_FIELDS(msg, {names}) AS v "
+             f"FROM (VALUES {values}) AS t(id, msg))")
+    with t_env.execute_sql(query).collect() as results:
+        got = sorted(tuple(row) for row in results)
+    assert len(got) == len(MESSAGES)
+    n = len(FIELDS)
+    mismatches = [(MESSAGES[row[0]], FIELDS[i], row[1 + i], row[1 + n + i])
+                  for row in got for i in range(n) if row[1 + i] != row[1 + n + i]]
+    assert not mismatches, mismatches
