@@ -157,7 +157,12 @@ def cmd_job(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     loader.Loader(settings, stop).run()
     if not options.cluster:  # cancelling keeps the checkpoints (RETAIN_ON_CANCELLATION)
-        result.get_job_client().cancel().result()
+        from py4j.protocol import Py4JError
+
+        try:
+            result.get_job_client().cancel().result()
+        except Py4JError:  # `gmv down` signals the whole process group: the embedded JVM may be gone
+            print("job: the embedded cluster stopped with this process; its checkpoints are kept", flush=True)
     return 0
 
 
