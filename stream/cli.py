@@ -159,6 +159,7 @@ def cmd_job(args: argparse.Namespace) -> int:
     if not options.cluster:  # cancelling keeps the checkpoints (RETAIN_ON_CANCELLATION)
         from py4j.protocol import Py4JError
 
+        logging.disable(logging.ERROR)  # py4j logs tracebacks of its own before raising, and again at exit
         try:
             result.get_job_client().cancel().result()
         except Py4JError:  # `gmv down` signals the whole process group: the embedded JVM may be gone
