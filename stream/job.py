@@ -152,6 +152,11 @@ def statements(settings: Settings, options: JobOptions) -> tuple[list[str], list
 def table_environment(settings: Settings, options: JobOptions):
     # The embedded cluster lives in PyFlink's gateway JVM: cap its heap for a shared 2-core box.
     os.environ.setdefault("JVM_ARGS", f"-Xmx{options.jvm_heap} -Xms256m")
+    # Flink's own log beside the other parts' logs (by default it goes inside the PyFlink package,
+    # one file shared and overwritten by every job on the machine).
+    flink_logs = settings.log_dir / "flink"
+    flink_logs.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("FLINK_LOG_DIR", str(flink_logs.resolve()))
     from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 from stream import clickhouse
+from stream.errors import GmvError
 from stream.settings import Settings
 
 log = logging.getLogger("gmv.loader")
@@ -89,15 +90,34 @@ class Loader:
         self.stop = stop or threading.Event()
         self.on_batch = on_batch
         self.topic_to_rollup = {topic: name for name, topic in settings.rollup_topics.items()}
+        # One loader per pipeline: it takes every partition itself (assign) rather than joining a
+        # consumer group. The group id still holds its committed offsets, so a restart resumes;
+        # what it avoids is the group join and subscription, which once left a loader polling
+        # nothing for minutes while the job's rollups waited in Kafka.
         self.consumer = KafkaConsumer(
-            *self.topic_to_rollup,
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=f"{settings.topic_prefix}{CONSUMER_GROUP}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=20000,
         )
+        self.consumer.assign(self._partitions())
         self.client = None
+
+    def _partitions(self, timeout: float = 60.0) -> list:
+        """Every partition of the rollup topics, waiting while a just-created topic's metadata settles."""
+        from kafka import TopicPartition
+
+        deadline = time.monotonic() + timeout
+        while True:
+            found = {topic: self.consumer.partitions_for_topic(topic) for topic in self.topic_to_rollup}
+            missing = [topic for topic, parts in found.items() if not parts]
+            if not missing:
+                return [TopicPartition(topic, p) for topic, parts in found.items() for p in sorted(parts)]
+            if time.monotonic() > deadline or self.stop.is_set():
+                raise GmvError(f"loader: rollup topics {', '.join(missing)} do not exist in Kafka at "
+                               f"{self.settings.kafka_bootstrap}; run `gmv topics` (or `gmv up`) first.")
+            self.stop.wait(0.5)  # partitions_for_topic refetches metadata for an unknown topic
 
     def _client(self):
         if self.client is None:

@@ -79,8 +79,31 @@ def differences(settings, ledger) -> list:
         return [exc]
 
 
-def wait_exact(settings, ledger, timeout=240, diagnose=lambda: "") -> None:
+def pipeline_diagnosis(settings) -> str:
+    """Where the events stopped: the job's and the loader's Kafka lag, and the last lines of the logs."""
+    from stream import job, kafka_admin, loader
+
+    lines = []
+    for name, group, topics in (
+        ("job", job.CONSUMER_GROUP, (settings.orders_topic, settings.logistics_topic)),
+        ("loader", loader.CONSUMER_GROUP, tuple(settings.rollup_topics.values())),
+    ):
+        try:
+            lag = kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{group}", topics)
+        except Exception as exc:  # a diagnosis must not hide the failure it explains
+            lag = f"unknown ({exc})"
+        lines.append(f"{name} lag: {lag} (None = never committed)")
+    for log in (settings.log_dir / "job.log", settings.log_dir / "flink" / "flink-root-python-vm.log"):
+        if log.exists():
+            tail = [line for line in log.read_text(errors="replace").splitlines() if " WARN " in line or
+                    " ERROR " in line or "job:" in line or "loader" in line][-15:]
+            lines += [f"--- {log.name} ---", *tail]
+    return "\n".join(lines)
+
+
+def wait_exact(settings, ledger, timeout=240, diagnose=None) -> None:
     """Wait until the rollups equal the ledger; ``diagnose`` adds context to a failure."""
+    diagnose = diagnose or (lambda: pipeline_diagnosis(settings))
     found: list = []
 
     def exact() -> bool:
