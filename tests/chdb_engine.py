@@ -9,6 +9,7 @@ import json
 from datetime import date, datetime
 
 from chdb import session
+from clickhouse_driver.util.escape import escape_params
 
 
 def _literal(value) -> str:
@@ -39,3 +40,20 @@ class ChdbClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+class ChdbRun:
+    """``run(sql, params, tier)`` on chDB, with the parameters bound exactly as clickhouse-driver
+    binds them (its own escaping), so the same SQL text is tested on both engines."""
+
+    class _Context:  # the part of clickhouse-driver's connection context that escaping reads
+        class server_info:
+            @staticmethod
+            def get_timezone():
+                return "UTC"
+
+    def __init__(self, client: ChdbClient) -> None:
+        self.client = client
+
+    def __call__(self, sql, params=None, tier=None):
+        return self.client.execute(sql % escape_params(params, self._Context()) if params else sql)

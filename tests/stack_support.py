@@ -93,12 +93,18 @@ def pipeline_diagnosis(settings) -> str:
         except Exception as exc:  # a diagnosis must not hide the failure it explains
             lag = f"unknown ({exc})"
         lines.append(f"{name} lag: {lag} (None = never committed)")
-    for log in (settings.log_dir / "job.log", settings.log_dir / "flink" / "flink-root-python-vm.log"):
-        if log.exists():
-            tail = [line for line in log.read_text(errors="replace").splitlines() if " WARN " in line or
-                    " ERROR " in line or "job:" in line or "loader" in line][-15:]
-            lines += [f"--- {log.name} ---", *tail]
+    for log in (settings.log_dir / "job.log", *sorted((settings.log_dir / "flink").glob("*.log"))):
+        lines += log_problems(log, also=("job:", "loader"))
     return "\n".join(lines)
+
+
+def log_problems(log: Path, last: int = 15, also: tuple[str, ...] = ()) -> list[str]:
+    """A header and the last warnings and errors of a log (plus lines holding any of ``also``)."""
+    if not log.exists():
+        return []
+    marks = (" WARN ", " ERROR ", *also)
+    found = [line for line in log.read_text(errors="replace").splitlines() if any(m in line for m in marks)]
+    return [f"--- {log.name}: last warnings and errors ---", *found[-last:]]
 
 
 def wait_exact(settings, ledger, timeout=240, diagnose=None) -> None:

@@ -6,8 +6,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from chdb_engine import ChdbClient
-from clickhouse_driver.util.escape import escape_params
+from chdb_engine import ChdbClient, ChdbRun
 
 from dashboard import queries as q
 from stream import clickhouse, migrations
@@ -19,22 +18,6 @@ from stream.settings import load
 
 T0 = 1_636_560_000  # 2021-11-11 00:00 CST
 WRITTEN = 1_700_000_000_000
-
-
-class ChdbRun:
-    """``run(sql, params)`` on chDB with parameters bound by clickhouse-driver's own escaping."""
-
-    class _Context:
-        class server_info:
-            @staticmethod
-            def get_timezone():
-                return "UTC"
-
-    def __init__(self, client: ChdbClient) -> None:
-        self.client = client
-
-    def __call__(self, sql, params=None, tier=None):
-        return self.client.execute(sql % escape_params(params, self._Context()) if params else sql)
 
 
 @pytest.fixture(params=["chdb", pytest.param("clickhouse-18.16", marks=pytest.mark.slow)])

@@ -8,8 +8,7 @@ import uuid
 from datetime import datetime
 
 import pytest
-from chdb_engine import ChdbClient
-from clickhouse_driver.util.escape import escape_params
+from chdb_engine import ChdbClient, ChdbRun
 
 from dashboard import queries as q
 from dashboard import snapshot, synthetic
@@ -20,23 +19,6 @@ WRITTEN_MS = int(time.time() * 1000)
 NOW_S = int(synthetic.KNOWN_NOW.timestamp())
 DAY0 = NOW_S - (20 * 3600 + 5)
 EVIL = "x' OR 1=1 --"
-
-
-class ChdbRun:
-    """``run(sql, params, tier)`` on chDB, with the parameters bound exactly as clickhouse-driver
-    binds them (its own escaping), so the same SQL text is tested on both engines."""
-
-    class _Context:  # the part of clickhouse-driver's connection context that escaping reads
-        class server_info:
-            @staticmethod
-            def get_timezone():
-                return "UTC"
-
-    def __init__(self, client: ChdbClient) -> None:
-        self.client = client
-
-    def __call__(self, sql, params=None, tier=None):
-        return self.client.execute(sql % escape_params(params or {}, self._Context()) if params else sql)
 
 
 @pytest.fixture(params=["chdb", pytest.param("clickhouse-18.16", marks=pytest.mark.slow)])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyflink
 import pytest
-from stack_support import command_lines, distinct_free_ports, simulate, wait_exact
+from stack_support import command_lines, distinct_free_ports, log_problems, simulate, wait_exact
 
 from stream import job
 from stream.services import wait_for
@@ -69,9 +69,7 @@ def diagnosis(rest: int, work: Path, job_log: Path) -> str:
         for failure in root.get("entries", [])[:2]:
             lines.append("exception: " + str(failure.get("stacktrace", ""))[:1500])
     for log in sorted((work / "log").glob("*.log")):
-        problems = [line for line in log.read_text(errors="replace").splitlines()
-                    if " WARN " in line or " ERROR " in line]
-        lines += [f"--- {log.name}: last warnings and errors ---", *problems[-15:]]
+        lines += log_problems(log)
     if job_log.exists():
         lines += [f"--- {job_log.name} ---", *job_log.read_text(errors="replace").splitlines()[-20:]]
     return "\n".join(lines)
