@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from stack_support import fresh_settings, unique_suffix  # noqa: E402
+from stack_support import fresh_settings, unique_suffix
 
-from stream import clickhouse, job, kafka_admin, migrations, services, stack  # noqa: E402
-from stream.services import wait_for  # noqa: E402
+from stream import clickhouse, job, kafka_admin, migrations, services, stack
+from stream.services import wait_for
 
 
 def fresh_pipeline(base):

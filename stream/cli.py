@@ -10,8 +10,8 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from stream.errors import GmvError
 
@@ -48,7 +48,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(5):
-        down = [st.name for st in map(lambda p: services.state(p, settings), parts) if not st.up]
+        down = [st.name for st in (services.state(p, settings) for p in parts) if not st.up]
         if down:
             print(f"gmv: {', '.join(down)} went down; see {settings.log_dir}", file=sys.stderr)
     services.stop_all(stack.PARTS.values(), settings)
@@ -90,7 +90,7 @@ def _freshness_line(settings) -> str:
         with clickhouse.connect(settings, "reader") as client:
             newest = client.execute(f"SELECT max(written_ms), max(window_start) "
                                     f"FROM {settings.clickhouse_database}.orders_per_second")[0]
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - status reports any failure as "unknown", never a traceback
         return f"freshness   unknown ({str(exc).splitlines()[0]})"
     if not newest[0]:
         return "freshness   no rollups yet"

@@ -13,8 +13,8 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
-from typing import Callable, Iterable
 
 from stream import clickhouse
 from stream.errors import GmvError
@@ -130,7 +130,7 @@ class Loader:
             try:
                 insert(self._client(), self.settings.clickhouse_database, rows)
                 return
-            except Exception as exc:  # ClickHouse down or restarting: keep the batch, retry
+            except Exception as exc:  # noqa: BLE001 - ClickHouse down or restarting: keep the batch, retry
                 log.warning("ClickHouse insert failed (%s); retrying in %.1f s", str(exc).splitlines()[0], delay)
                 if self.client is not None:
                     self.client.disconnect()

@@ -8,8 +8,8 @@ test a database of its own. Applied versions are recorded in
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from string import Template
 
@@ -28,7 +28,7 @@ class Migration:
     def statements(self, database: str) -> list[str]:
         text = Template(self.path.read_text()).substitute(database=database)
         text = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
-        return [s.strip() for s in re.split(r";\s*$", text, flags=re.M) if s.strip()]
+        return [s.strip() for s in re.split(r";\s*$", text, flags=re.MULTILINE) if s.strip()]
 
 
 def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from stream.settings import SCHEMAS_DIR
 
+
 def _enum(schema: str, field: str) -> tuple[str, ...]:
     """Allowed values of a field, from the event schemas in schemas/ (the single source)."""
     document = json.loads((SCHEMAS_DIR / f"{schema}.schema.json").read_text())
@@ -123,8 +124,8 @@ def _parsed_view(name: str, source: str, strings: tuple[str, ...], uints: tuple[
     checks += [(f"bad_{f}", f"{f} IN {_in(values)}") for f, values in enums.items()]
     checks += extra
     checks.append(("event_time_in_future",
-                   f"TO_TIMESTAMP_LTZ(CAST(event_time AS BIGINT), 3) "
-                   f"<= kafka_ts + INTERVAL '{MAX_FUTURE_MS // 1000}' SECOND"))
+                   (f"TO_TIMESTAMP_LTZ(CAST(event_time AS BIGINT), 3) "
+                    f"<= kafka_ts + INTERVAL '{MAX_FUTURE_MS // 1000}' SECOND")))
     valid = " AND ".join(f"({cond})" for _, cond in checks)
     return f"""
 CREATE TEMPORARY VIEW {name} AS

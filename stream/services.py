@@ -14,9 +14,9 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from stream.errors import GmvError
 from stream.settings import Settings
@@ -144,7 +144,7 @@ def state(part: Part, settings: Settings) -> PartState:
 def _safe_healthy(part: Part, settings: Settings) -> bool:
     try:
         return part.healthy(settings)
-    except Exception:  # a health check that raises is simply "not healthy yet"
+    except Exception:  # noqa: BLE001 - a health check that raises is simply "not healthy yet"
         return False
 
 

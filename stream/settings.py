@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from stream.errors import GmvError
 
@@ -94,7 +94,7 @@ class Settings:
         if self.jars_dir is None:
             object.__setattr__(self, "jars_dir", self.home / "jars")
 
-    def replace(self, **changes: object) -> "Settings":
+    def replace(self, **changes: object) -> Settings:
         """A copy with some fields changed (and validated again)."""
         if "home" in changes and "jars_dir" not in changes and self.jars_dir == self.home / "jars":
             changes["jars_dir"] = None

@@ -69,7 +69,7 @@ def _kafka_prepare(settings: Settings) -> None:
     result = subprocess.run(
         [java, "-cp", ":".join(map(str, classpath)), "kafka.tools.StorageTool", "format",
          f"--cluster-id={cluster_id}", "-c", str(config_dir / "server.properties")],
-        capture_output=True, text=True,
+        capture_output=True, text=True, check=False,
     )
     if result.returncode != 0:
         raise GmvError(f"kafka: formatting storage in {data_dir} failed: "

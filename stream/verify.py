@@ -7,10 +7,10 @@ corrections (``late = 1``) added in, as the dashboard reads them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timezone
 from pathlib import Path
-from typing import Iterable
 
 ORDER_MEASURES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations")
 

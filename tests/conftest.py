@@ -8,9 +8,9 @@ database), so tests never see each other's data.
 from __future__ import annotations
 
 import pytest
+from stack_support import fresh_settings, unique_suffix
 
 from stream import clickhouse, jars, kafka_admin, migrations, services, stack
-from stack_support import fresh_settings, unique_suffix
 from stream.settings import Settings
 
 

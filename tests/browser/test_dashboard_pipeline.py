@@ -16,7 +16,7 @@ def test_the_wall_shows_the_pipelines_exact_gmv(running_job, browser, dashboard,
     simulate(running_job, ledger, events=50_000, seed=21)
     wait_exact(running_job, ledger)  # the rollups equal the ground truth, to the fen
     truth = select_one(running_job, "SELECT sum(gmv_fen) FROM {db}.orders_per_second FINAL")
-    summary = [json.loads(line) for line in ledger.read_text().splitlines() if '"summary"' in line][0]
+    summary = next(json.loads(line) for line in ledger.read_text().splitlines() if '"summary"' in line)
     assert truth == summary["gmv_fen"] > 0
 
     browser.get(dashboard(running_job).url + "/")

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from stack_support import SHARED_JARS, command_lines, distinct_free_ports
+
 from stream import stack
 from stream.services import wait_for
 
@@ -33,7 +33,8 @@ def stack_env(home: Path) -> dict[str, str]:
 
 
 def gmv(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([*GMV, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([*GMV, *args], env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
 
 
 def processes_under(home: Path) -> list[str]:

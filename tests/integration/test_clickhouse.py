@@ -1,9 +1,9 @@
 from datetime import datetime
 
 import pytest
+from chdb_engine import ChdbClient
 from clickhouse_driver.errors import ServerException
 
-from chdb_engine import ChdbClient
 from stream import clickhouse, migrations
 
 pytestmark = pytest.mark.slow
@@ -35,17 +35,16 @@ def test_round_trip_and_rewrites_replace(clickhouse_settings):
 
 def test_the_reader_cannot_write(clickhouse_settings):
     db = clickhouse_settings.clickhouse_database
-    with clickhouse.connect(clickhouse_settings, "reader") as reader:
-        with pytest.raises(ServerException, match="readonly"):
-            reader.execute(f"INSERT INTO {db}.orders_per_second ({COLUMNS}) VALUES",
-                           [(datetime(2021, 11, 11), 0, 1, 1, 1, 0, 0, 0, 1)])
+    with clickhouse.connect(clickhouse_settings, "reader") as reader, \
+            pytest.raises(ServerException, match="readonly"):
+        reader.execute(f"INSERT INTO {db}.orders_per_second ({COLUMNS}) VALUES",
+                       [(datetime(2021, 11, 11), 0, 1, 1, 1, 0, 0, 0, 1)])
 
 
 def test_a_wrong_password_is_refused(clickhouse_settings):
     bad = clickhouse_settings.replace(reader_password="wrong")
-    with pytest.raises(ServerException):
-        with clickhouse.connect(bad, "reader") as reader:
-            reader.execute("SELECT 1")
+    with pytest.raises(ServerException), clickhouse.connect(bad, "reader") as reader:
+        reader.execute("SELECT 1")
 
 
 def test_every_migration_also_runs_on_a_current_clickhouse():

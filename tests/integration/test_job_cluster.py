@@ -102,11 +102,12 @@ def test_the_job_on_a_standalone_cluster_is_exact(pipeline_settings, tmp_path):
         assert any("StandaloneSessionClusterEntrypoint" in p for p in processes)
         assert any("TaskManagerRunner" in p for p in processes)
 
-        gmv_job = subprocess.Popen(
-            [sys.executable, "-m", "stream.cli", "job", "--cluster", f"127.0.0.1:{rest}"],
-            env={**os.environ, **settings.to_env()}, start_new_session=True,
-            stdout=open(job_log, "wb"), stderr=subprocess.STDOUT,
-        )
+        with open(job_log, "wb") as job_output:  # the child keeps its own copy of the descriptor
+            gmv_job = subprocess.Popen(
+                [sys.executable, "-m", "stream.cli", "job", "--cluster", f"127.0.0.1:{rest}"],
+                env={**os.environ, **settings.to_env()}, start_new_session=True,
+                stdout=job_output, stderr=subprocess.STDOUT,
+            )
         assert wait_for(lambda: all_tasks_running(rest), 180), diagnosis(rest, work, job_log)
         ledger = tmp_path / "ledger.jsonl"
         simulate(settings, ledger)

@@ -1,5 +1,4 @@
 """docker-compose.yml is for users with Docker; here it is checked by parsing, not running."""
-from pathlib import Path
 
 import yaml
 

@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from stream.settings import ConfigError, Settings, load
@@ -48,7 +50,7 @@ def test_passwords_never_printed():
 
 def test_settings_are_frozen_and_replace_revalidates():
     s = Settings()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         s.kafka_port = 1  # type: ignore[misc]
     with pytest.raises(ConfigError):
         s.replace(kafka_port=-5)
