@@ -4,17 +4,21 @@ Starts a private Kafka and ClickHouse (free ports, temp folder) with the project
 
 - Throughput: N events are loaded into Kafka first; the job then starts from the beginning, and
   the rate is how fast its committed Kafka lag falls (see ``throughput``).
-- Freshness: the simulator runs live at a steady rate while the job runs; for every
-  per-second window, event -> visible latency = written_ms - event time, with the window's
-  orders spread evenly over its second. Prints p50 and p99 over all orders after a warm-up
-  (the job's first seconds, while its JIT warms, are reported apart as the worst window).
+- Freshness: the simulator runs live at a steady rate while the job runs. The bench's orders
+  and per-second rollup topics stamp records with the broker's arrival time (LogAppendTime), so
+  each order event's path splits into stages: event time -> reached Kafka (the producer),
+  reached Kafka -> its window's row visible in ClickHouse (``written_ms``), and per window,
+  window end -> rollup in Kafka (the job) -> visible (the loader). p50 and p99 of each, after
+  a warm-up.
 
-Usage: .venv/bin/python bench/bench_job.py [--events 300000] [--rates 1000,2000,3000] [--seconds 60]
+Usage: .venv/bin/python bench/bench_job.py [--events 300000] [--parallelisms 1,2] [--rates 1000,2000,3000]
+                                           [--seconds 60]
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -86,37 +90,105 @@ def throughput(base, events: int, parallelism: int) -> float:
 WARMUP_S = 10
 
 
-def freshness(base, rate: int, seconds: int) -> tuple[float, float, int, float, float]:
+def stamp_on_arrival(settings) -> None:
+    """Kafka stamps each record of these topics with the broker's clock when it arrives
+    (LogAppendTime), so a record's timestamp says when it reached Kafka."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    client = kafka_admin.admin(settings)
+    try:
+        client.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
+                                             configs={"message.timestamp.type": "LogAppendTime"})
+                              for topic in (settings.orders_topic, settings.rollup_topics["orders_second"])])
+    finally:
+        client.close()
+
+
+def read_topic(settings, topic: str) -> list:
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=5000, max_poll_records=20000)
+    try:
+        return list(consumer)
+    finally:
+        consumer.close()
+
+
+def order_arrivals(settings) -> np.ndarray:
+    """(event time ms, reached Kafka ms) of every order event, heartbeats left out."""
+    rows = [(event["event_time"], record.timestamp) for record in read_topic(settings, settings.orders_topic)
+            if "event_id" in (event := json.loads(record.value))]
+    return np.array(rows, dtype=np.int64).reshape(-1, 2)
+
+
+def rollup_arrivals(settings) -> dict[int, int]:
+    """On-time per-second window start (s) -> when its first rollup record reached Kafka (ms)."""
+    arrivals: dict[int, int] = {}
+    for record in read_topic(settings, settings.rollup_topics["orders_second"]):
+        key = json.loads(record.key)
+        if key["late"] == 0:
+            arrivals.setdefault(key["window_start"], record.timestamp)
+    return arrivals
+
+
+def pct(values, q: float) -> float:
+    return float(np.percentile(values, q)) / 1000
+
+
+def freshness(base, rate: int, seconds: int) -> dict[str, tuple[float, float]]:
+    """p50 and p99 (s) of each stage between an order event and its window's row in ClickHouse.
+
+    Per order event (every one, from the orders topic): end to end (event time -> visible) and
+    from the moment it reached Kafka (what the pipeline adds to a producer's delay). Per window:
+    window end -> its rollup in Kafka (the job) and rollup in Kafka -> visible (the loader).
+    """
     settings = fresh_pipeline(base)
+    stamp_on_arrival(settings)
     services.start(stack.JOB, settings)
     try:
         simulate(settings, "--clock", "live", "--rate", str(rate), "--duration", str(seconds))
         wait_for(lambda: lag(settings) == 0, 120, interval=0.5)
         with clickhouse.connect(settings, "reader") as client:
-            windows = client.execute(
-                f"SELECT toUnixTimestamp(window_start), orders_created, written_ms "
-                f"FROM {settings.clickhouse_database}.orders_per_second FINAL WHERE late = 0")
+            visible = dict(client.execute(
+                f"SELECT toUnixTimestamp(window_start), written_ms "
+                f"FROM {settings.clickhouse_database}.orders_per_second FINAL WHERE late = 0"))
     finally:
         services.stop(stack.JOB, settings)
-    if len(windows) < seconds // 2:
-        raise SystemExit(f"freshness: only {len(windows)} on-time windows in ClickHouse after {seconds} s "
+    if len(visible) < seconds // 2:
+        raise SystemExit(f"freshness: only {len(visible)} on-time windows in ClickHouse after {seconds} s "
                          f"(job lag {lag(settings)}); see {settings.log_dir / 'job.log'}")
-    windows = sorted(windows)[:-2]  # the last two hold the closing heartbeat, not steady traffic
-    warmup_worst = max((w - s * 1000 - 1000) / 1000 for s, _, w in windows[:WARMUP_S])
-    windows = windows[WARMUP_S:]
-    closed_after = [(w - s * 1000 - 1000) / 1000 for s, _, w in windows]  # window end -> visible
-    samples = []
-    for start, orders, written_ms in windows:
-        offsets = (np.arange(orders) + 0.5) / max(orders, 1) * 1000  # orders spread over the second
-        samples.append(written_ms - (start * 1000 + offsets))
-    latencies = np.concatenate(samples) / 1000
-    return float(np.percentile(latencies, 50)), float(np.percentile(latencies, 99)), len(latencies), float(np.median(closed_after)), warmup_worst
+    # Steady state: leave out the warm-up and the last two windows (the closing heartbeat's).
+    steady = sorted(visible)[WARMUP_S:-2]
+    first, last = steady[0], steady[-1]
+    events = order_arrivals(settings)
+    window = events[:, 0] // 1000
+    events, window = events[(window >= first) & (window <= last)], window[(window >= first) & (window <= last)]
+    shown = np.array([visible.get(int(w), -1) for w in window])
+    on_time = shown >= 0  # an event behind the watermark is in a correction row instead
+    rollups = rollup_arrivals(settings)
+    job_stage = [rollups[w] - (w + 1) * 1000 for w in steady if w in rollups]
+    loader_stage = [visible[w] - rollups[w] for w in steady if w in rollups]
+    stages = {
+        "event -> visible (end to end)": shown[on_time] - events[on_time, 0],
+        "event -> reached Kafka (producer)": events[:, 1] - events[:, 0],
+        "reached Kafka -> visible": shown[on_time] - events[on_time, 1],
+        "window end -> rollup in Kafka (job)": job_stage,
+        "rollup in Kafka -> visible (loader)": loader_stage,
+    }
+    slowest = sorted((visible[w] - (w + 1) * 1000, w) for w in steady)[-3:]
+    print("    slowest windows (second of the minute: window end -> rollup in Kafka + -> visible): "
+          + ", ".join(f":{w % 60:02d} {(rollups.get(w, 0) - (w + 1) * 1000) / 1000:.2f}+"
+                      f"{(visible[w] - rollups.get(w, 0)) / 1000:.2f} s" for _, w in reversed(slowest)))
+    return {name: (pct(v, 50), pct(v, 99)) for name, v in stages.items()} | {
+        "_counts": (int(on_time.sum()), len(steady))}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300_000)
-    parser.add_argument("--rates", default="1000,2000,3000", help="orders/s of the freshness runs")
+    parser.add_argument("--parallelisms", default="1,2", help="of the throughput runs ('' for none)")
+    parser.add_argument("--rates", default="1000,2000,3000", help="orders/s of the freshness runs ('' for none)")
     parser.add_argument("--seconds", type=int, default=60)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
@@ -124,15 +196,16 @@ def main() -> None:
         services.start(stack.KAFKA, base)
         services.start(stack.CLICKHOUSE, base)
         try:
-            for parallelism in (1, 2):
+            for parallelism in [int(p) for p in args.parallelisms.split(",") if p]:
                 rate = throughput(base, args.events, parallelism)
                 print(f"throughput  parallelism {parallelism}: {rate:,.0f} events/s ({args.events:,} events)", flush=True)
-            for rate in map(int, args.rates.split(",")):
-                p50, p99, n, closed, warmup = freshness(base, rate, args.seconds)
-                print(f"freshness   at {rate:,} orders/s live for {args.seconds} s: event -> visible in ClickHouse "
-                      f"p50 {p50:.2f} s, p99 {p99:.2f} s ({n:,} orders after a {WARMUP_S} s warm-up); "
-                      f"a window is visible a median {closed:.2f} s after it ends "
-                      f"(worst during warm-up {warmup:.2f} s)", flush=True)
+            for rate in [int(r) for r in args.rates.split(",") if r]:
+                stages = freshness(base, rate, args.seconds)
+                events, windows = stages.pop("_counts")
+                print(f"freshness   at {rate:,} orders/s live for {args.seconds} s ({events:,} order events in "
+                      f"{windows} one-second windows after a {WARMUP_S} s warm-up):", flush=True)
+                for name, (p50, p99) in stages.items():
+                    print(f"    {name:<38} p50 {p50:5.2f} s   p99 {p99:5.2f} s", flush=True)
         finally:
             services.stop(stack.CLICKHOUSE, base)
             services.stop(stack.KAFKA, base)

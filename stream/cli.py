@@ -155,7 +155,7 @@ def cmd_job(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    loader.Loader(settings, stop).run()
+    loader.run_lanes(settings, stop)
     if not options.cluster:  # cancelling keeps the checkpoints (RETAIN_ON_CANCELLATION)
         from py4j.protocol import Py4JError
 

@@ -1,0 +1,42 @@
+"""The loader's pure parts: rollup messages -> ClickHouse rows, and its lanes."""
+import json
+
+from stream import loader
+from stream.settings import Settings
+
+
+def message(rollup: str, key: dict, value: dict | None) -> tuple[str, bytes, bytes | None]:
+    return rollup, json.dumps(key).encode(), None if value is None else json.dumps(value).encode()
+
+
+def second(window: int, late: int, gmv_fen: int) -> dict:
+    return {"window_start": window, "late": late, "orders_created": 1, "orders_paid": 1,
+            "gmv_fen": gmv_fen, "refunds": 0, "refund_fen": 0, "cancellations": 0}
+
+
+def test_the_last_value_of_a_key_wins_and_money_stays_exact_integers():
+    big = 2**53 + 1  # a float would round this one
+    rows = loader.batch_rows([
+        message("orders_second", {"window_start": 1636560000, "late": 0}, second(1636560000, 0, 5)),
+        message("orders_second", {"window_start": 1636560000, "late": 0}, second(1636560000, 0, big)),
+        message("orders_second", {"window_start": 1636560000, "late": 1}, second(1636560000, 1, 7)),
+    ], written_ms=1234)
+    assert rows == {"orders_second": [(1636560000, 0, 1, 1, big, 0, 0, 0, 1234),
+                                      (1636560000, 1, 1, 1, 7, 0, 0, 0, 1234)]}
+
+
+def test_tombstones_are_skipped():
+    key = {"window_start": 1636560000, "status": "created", "late": 0}
+    assert loader.batch_rows([message("logistics_second", key, None)], written_ms=1) == {}
+
+
+def test_rows_follow_the_insert_column_order_with_written_ms_last():
+    value = {"events": 3, "late": 0, "status": "delivered", "window_start": 1636560060}
+    rows = loader.batch_rows([message("logistics_minute", value, value)], written_ms=9)
+    assert rows == {"logistics_minute": [(1636560060, "delivered", 0, 3, 9)]}
+
+
+def test_every_rollup_is_loaded_by_exactly_one_lane():
+    laned = [rollup for lane in loader.LANES for rollup in lane]
+    assert sorted(laned) == sorted(loader.TABLES) == sorted(Settings().rollup_topics)
+    assert loader.LANES[0] == ("orders_second", "logistics_second")  # the wall's seconds first
