@@ -162,8 +162,9 @@ def freshness(base, rate: int, seconds: int) -> dict[str, tuple[float, float]]:
     steady = sorted(visible)[WARMUP_S:-2]
     first, last = steady[0], steady[-1]
     events = order_arrivals(settings)
+    in_steady = (events[:, 0] // 1000 >= first) & (events[:, 0] // 1000 <= last)
+    events = events[in_steady]
     window = events[:, 0] // 1000
-    events, window = events[(window >= first) & (window <= last)], window[(window >= first) & (window <= last)]
     shown = np.array([visible.get(int(w), -1) for w in window])
     on_time = shown >= 0  # an event behind the watermark is in a correction row instead
     rollups = rollup_arrivals(settings)

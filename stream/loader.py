@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import orjson
 
@@ -88,15 +88,13 @@ class Loader:
     """Poll the rollup topics, insert into ClickHouse, then commit; retry while ClickHouse is down."""
 
     def __init__(self, settings: Settings, stop: threading.Event | None = None,
-                 on_batch: Callable[[int], None] | None = None,
                  rollups: Iterable[str] = tuple(TABLES)) -> None:
         from kafka import KafkaConsumer
 
         self.settings = settings
         self.stop = stop or threading.Event()
-        self.on_batch = on_batch
         self.topic_to_rollup = {settings.rollup_topics[name]: name for name in rollups}
-        # One loader per pipeline: it takes every partition itself (assign) rather than joining a
+        # Each lane takes every partition of its topics itself (assign) rather than joining a
         # consumer group. The group id still holds its committed offsets, so a restart resumes;
         # what it avoids is the group join and subscription, which once left a loader polling
         # nothing for minutes while the job's rollups waited in Kafka.
@@ -159,8 +157,6 @@ class Loader:
                 except InterruptedError:
                     return  # offsets not committed: the batch is loaded again on restart
                 self.consumer.commit()
-                if self.on_batch:
-                    self.on_batch(sum(map(len, rows.values())))
         finally:
             self.consumer.close(autocommit=False)
             if self.client is not None:
