@@ -1,5 +1,5 @@
 # The project's own services (simulator, job submission, alerts, dashboard) for docker compose.
-# A JDK, not a JRE: `gmv setup` compiles the job's Java function (stream/java) with Maven.
+# A JDK, not a JRE: `gmv setup` compiles the job's Java function (stream/job/java) with Maven.
 FROM python:3.11-slim-bookworm
 RUN apt-get update && apt-get install -y --no-install-recommends openjdk-17-jdk-headless maven \
     && rm -rf /var/lib/apt/lists/*

@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
-system-packages:  ## Debian packages: ClickHouse server, Chromium + driver, a JDK (javac builds stream/java), Maven (only if missing)
+system-packages:  ## Debian packages: ClickHouse server, Chromium + driver, a JDK (javac builds stream/job/java), Maven (only if missing)
 	@missing=""; \
 	command -v clickhouse-server >/dev/null || [ -x /usr/sbin/clickhouse-server ] || command -v clickhouse >/dev/null || missing="$$missing clickhouse-server"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \

@@ -33,14 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard import synthetic
 from dashboard.app import create_app
-from stream import clickhouse, services, stack
+from stream import probes
 from stream.settings import load
+from stream.stack import clickhouse, launcher, processes
 
 
 def private_settings(home: Path):
     ports: set[int] = set()
     while len(ports) < 3:
-        ports.add(services.free_port())
+        ports.add(probes.free_port())
     ch, chh, dash = sorted(ports)
     return load(env={}, home=home, clickhouse_port=ch, clickhouse_http_port=chh, dashboard_port=dash,
                 clickhouse_database="gmv", start_timeout=120.0)
@@ -65,7 +66,7 @@ def settle(settings, timeout: float = 300.0) -> None:
     """Wait (with a deadline) until ClickHouse has no merges running, so polls are not measured
     against a bulk load's merges."""
     with clickhouse.connect(settings, "admin") as admin:
-        done = services.wait_for(lambda: admin.execute("SELECT count() FROM system.merges")[0][0] == 0,
+        done = probes.wait_for(lambda: admin.execute("SELECT count() FROM system.merges")[0][0] == 0,
                                  timeout, interval=1.0)
         parts = admin.execute("SELECT count() FROM system.parts WHERE active AND database = 'gmv'")[0][0]
     print(f"merges {'settled' if done else 'still running'}; {parts} active parts")
@@ -155,7 +156,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gmv-bench-dash-") as home:
         settings = private_settings(Path(home))
-        services.start(stack.CLICKHOUSE, settings)
+        processes.start(launcher.CLICKHOUSE, settings)
         server = None
         try:
             fill(settings, args.orders_per_s)
@@ -163,7 +164,7 @@ def main() -> int:
             app = create_app(settings)
             server = serve(app, settings.dashboard_port)
             base = f"http://127.0.0.1:{settings.dashboard_port}"
-            services.wait_for(lambda: services.port_answers(settings.dashboard_port), 30)
+            probes.wait_for(lambda: probes.port_answers(settings.dashboard_port), 30)
             cold, _ = Screen(base).poll()
             print(f"first poll (every cache empty): {cold:.0f} ms")
             one = load_test(settings, app, base, 1, args.seconds)
@@ -172,7 +173,7 @@ def main() -> int:
         finally:
             if server is not None:
                 server.close()
-            services.stop(stack.CLICKHOUSE, settings)
+            processes.stop(launcher.CLICKHOUSE, settings)
     return 0
 
 

@@ -31,13 +31,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from stack_support import fresh_settings, unique_suffix
 
-from stream import clickhouse, job, kafka_admin, migrations, services, stack
-from stream.services import wait_for
+from stream import probes
+from stream.job import runner
+from stream.probes import wait_for
+from stream.stack import clickhouse, kafka_admin, launcher, migrations, processes
 
 
 def fresh_pipeline(base):
     settings = base.replace(topic_prefix=f"b{unique_suffix()}-", clickhouse_database=f"bench_{unique_suffix()}",
-                            flink_port=services.free_port())
+                            flink_port=probes.free_port())
     kafka_admin.create_topics(settings)
     with clickhouse.connect(settings, "writer") as client:
         migrations.apply(client, settings.clickhouse_database)
@@ -54,7 +56,7 @@ def job_command(parallelism: int) -> list[str]:
 
 
 def lag(settings) -> int | None:
-    return kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{job.CONSUMER_GROUP}",
+    return kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{runner.CONSUMER_GROUP}",
                                     (settings.orders_topic, settings.logistics_topic))
 
 
@@ -68,8 +70,8 @@ def throughput(base, events: int, parallelism: int) -> float:
     settings = fresh_pipeline(base)
     simulate(settings, "--clock", "replay", "--speed", "120", "--rate", "max", "--scale", "0.01",
              "--events", str(events), "--seed", "5")
-    part = dataclasses.replace(stack.JOB, command=lambda s: job_command(parallelism))
-    services.start(part, settings)
+    part = dataclasses.replace(launcher.JOB, command=lambda s: job_command(parallelism))
+    processes.start(part, settings)
     steps: list[tuple[float, int]] = []  # (when, lag) each time the committed lag changes
     try:
         def drained() -> bool:
@@ -80,7 +82,7 @@ def throughput(base, events: int, parallelism: int) -> float:
         if not wait_for(drained, 900, interval=0.25):
             raise SystemExit(f"throughput: the job did not drain {events:,} events in 900 s (lag {lag(settings)})")
     finally:
-        services.stop(part, settings)
+        processes.stop(part, settings)
     if len(steps) < 3:
         raise SystemExit("throughput: fewer than 3 checkpoints while draining; use more --events")
     (t0, lag0), (t1, lag1) = steps[0], steps[-1]
@@ -145,7 +147,7 @@ def freshness(base, rate: int, seconds: int) -> dict[str, tuple[float, float]]:
     """
     settings = fresh_pipeline(base)
     stamp_on_arrival(settings)
-    services.start(stack.JOB, settings)
+    processes.start(launcher.JOB, settings)
     try:
         simulate(settings, "--clock", "live", "--rate", str(rate), "--duration", str(seconds))
         wait_for(lambda: lag(settings) == 0, 120, interval=0.5)
@@ -154,7 +156,7 @@ def freshness(base, rate: int, seconds: int) -> dict[str, tuple[float, float]]:
                 f"SELECT toUnixTimestamp(window_start), written_ms "
                 f"FROM {settings.clickhouse_database}.orders_per_second FINAL WHERE late = 0"))
     finally:
-        services.stop(stack.JOB, settings)
+        processes.stop(launcher.JOB, settings)
     if len(visible) < seconds // 2:
         raise SystemExit(f"freshness: only {len(visible)} on-time windows in ClickHouse after {seconds} s "
                          f"(job lag {lag(settings)}); see {settings.log_dir / 'job.log'}")
@@ -194,8 +196,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
         base = fresh_settings(Path(home))
-        services.start(stack.KAFKA, base)
-        services.start(stack.CLICKHOUSE, base)
+        processes.start(launcher.KAFKA, base)
+        processes.start(launcher.CLICKHOUSE, base)
         try:
             for parallelism in [int(p) for p in args.parallelisms.split(",") if p]:
                 rate = throughput(base, args.events, parallelism)
@@ -208,8 +210,8 @@ def main() -> None:
                 for name, (p50, p99) in stages.items():
                     print(f"    {name:<38} p50 {p50:5.2f} s   p99 {p99:5.2f} s", flush=True)
         finally:
-            services.stop(stack.CLICKHOUSE, base)
-            services.stop(stack.KAFKA, base)
+            processes.stop(launcher.CLICKHOUSE, base)
+            processes.stop(launcher.KAFKA, base)
 
 
 if __name__ == "__main__":

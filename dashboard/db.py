@@ -17,9 +17,9 @@ from clickhouse_driver.errors import NetworkError, ServerException, SocketTimeou
 
 from dashboard.cache import SharedCache
 from dashboard.queries import Tier
-from stream import clickhouse
 from stream.errors import GmvError
 from stream.settings import Settings
+from stream.stack import clickhouse
 
 # A dashboard query that takes longer than this is a bug or an overloaded server; the reader
 # profile allows 30 s, far longer than any screen should wait.

@@ -25,7 +25,7 @@ def _settings():
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from stream import jars
+    from stream.stack import jars
 
     jars.ensure(_settings())
     print("jars ready")
@@ -33,11 +33,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from stream import services, stack
+    from stream.stack import launcher, processes
 
     settings = _settings()
-    parts = stack.select(args.parts)
-    services.start_all(parts, settings)
+    parts = launcher.select(args.parts)
+    processes.start_all(parts, settings)
     for part in parts:
         if part.url(settings):
             print(f"{part.name:<11} {part.url(settings)}")
@@ -48,18 +48,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(5):
-        down = [st.name for st in (services.state(p, settings) for p in parts) if not st.up]
+        down = [st.name for st in (processes.state(p, settings) for p in parts) if not st.up]
         if down:
             print(f"gmv: {', '.join(down)} went down; see {settings.log_dir}", file=sys.stderr)
-    services.stop_all(stack.PARTS.values(), settings)
+    processes.stop_all(launcher.PARTS.values(), settings)
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from stream import services, stack
+    from stream.stack import launcher, processes
 
     settings = _settings()
-    states = [services.state(p, settings) for p in stack.PARTS.values()]
+    states = [processes.state(p, settings) for p in launcher.PARTS.values()]
     for st in states:
         print(st.line())
     up = {st.name for st in states if st.up}
@@ -71,9 +71,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _lag_line(settings) -> str:
-    from stream import job, kafka_admin, loader
+    from stream.job import loader, runner
+    from stream.stack import kafka_admin
 
-    job_lag = kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{job.CONSUMER_GROUP}",
+    job_lag = kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{runner.CONSUMER_GROUP}",
                                        (settings.orders_topic, settings.logistics_topic))
     loader_lag = kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{loader.CONSUMER_GROUP}",
                                           tuple(settings.rollup_topics.values()))
@@ -84,7 +85,7 @@ def _lag_line(settings) -> str:
 def _freshness_line(settings) -> str:
     import time
 
-    from stream import clickhouse
+    from stream.stack import clickhouse
 
     try:
         with clickhouse.connect(settings, "reader") as client:
@@ -99,16 +100,16 @@ def _freshness_line(settings) -> str:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from stream import services, stack
+    from stream.stack import launcher, processes
 
-    services.stop_all(stack.PARTS.values(), _settings())
+    processes.stop_all(launcher.PARTS.values(), _settings())
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from clickhouse_driver.errors import NetworkError, SocketTimeoutError
 
-    from stream import clickhouse, migrations
+    from stream.stack import clickhouse, migrations
 
     settings = _settings()
     try:
@@ -124,7 +125,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_topics(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
-    from stream import kafka_admin
+    from stream.stack import kafka_admin
 
     settings = _settings()
     try:
@@ -137,20 +138,21 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_job(args: argparse.Namespace) -> int:
-    from stream import clickhouse, job, kafka_admin, loader, migrations
+    from stream.job import loader, runner
+    from stream.stack import clickhouse, kafka_admin, migrations
 
     settings = _settings()
-    options = job.JobOptions(
+    options = runner.JobOptions(
         parallelism=args.parallelism, watermark_delay_ms=args.watermark_delay_ms,
         cluster=args.cluster, from_checkpoint=not args.from_start,
     )
     kafka_admin.create_topics(settings)
     with clickhouse.connect(settings, "writer") as client:
         migrations.apply(client, settings.clickhouse_database)
-    resumed = job.flink_config(settings, options).get("execution.state-recovery.path")
+    resumed = runner.flink_config(settings, options).get("execution.state-recovery.path")
     print(f"job: submitting to {options.cluster or 'the embedded local cluster'}"
           f"{', resuming from ' + resumed if resumed else ''}", flush=True)
-    result = job.submit(settings, options)
+    result = runner.submit(settings, options)
     print(f"job: running as {result.get_job_client().get_job_id()}", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -170,7 +172,8 @@ def cmd_job(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from clickhouse_driver.errors import NetworkError
 
-    from stream import clickhouse, verify
+    from stream.job import verify
+    from stream.stack import clickhouse
 
     settings = _settings()
     if not Path(args.ledger).is_file():
@@ -192,10 +195,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from stream import services
+    from stream import probes
 
     settings = _settings()
-    if services.port_in_use(settings.dashboard_port, args.host):
+    if probes.port_in_use(settings.dashboard_port, args.host):
         raise GmvError(f"dashboard: port {settings.dashboard_port} is in use by another process; stop that "
                        "process or set GMV_DASHBOARD_PORT to a free port.")
     from dashboard.app import serve
@@ -234,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", help="state of each part; exit 1 if a started part is down") \
         .set_defaults(func=cmd_status)
     sub.add_parser("down", help="stop every part gmv started").set_defaults(func=cmd_down)
-    from stream.job import JobOptions  # no PyFlink import: the job's shell loads it on submit
+    from stream.job.runner import JobOptions  # no PyFlink import: the job's shell loads it on submit
 
     run_job = sub.add_parser("job", help="run the Flink job and the rollup loader (foreground)")
     run_job.add_argument("--cluster", metavar="HOST:PORT", help="submit to this Flink cluster's REST endpoint")

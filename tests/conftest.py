@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 from stack_support import fresh_settings, unique_suffix
 
-from stream import clickhouse, jars, kafka_admin, migrations, services, stack
+from stream import probes
 from stream.settings import Settings
+from stream.stack import clickhouse, jars, kafka_admin, launcher, migrations, processes
 
 
 @pytest.fixture(scope="session")
@@ -24,17 +25,17 @@ def stack_settings(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def kafka_server(stack_settings):
     """A real single-node KRaft broker for the whole session."""
-    services.start(stack.KAFKA, stack_settings)
+    processes.start(launcher.KAFKA, stack_settings)
     yield stack_settings
-    services.stop(stack.KAFKA, stack_settings)
+    processes.stop(launcher.KAFKA, stack_settings)
 
 
 @pytest.fixture(scope="session")
 def clickhouse_server(stack_settings):
     """A real ClickHouse server for the whole session."""
-    services.start(stack.CLICKHOUSE, stack_settings)
+    processes.start(launcher.CLICKHOUSE, stack_settings)
     yield stack_settings
-    services.stop(stack.CLICKHOUSE, stack_settings)
+    processes.stop(launcher.CLICKHOUSE, stack_settings)
 
 
 @pytest.fixture
@@ -74,8 +75,8 @@ def pipeline_settings(kafka_server, clickhouse_server):
 def running_job(pipeline_settings):
     """The real Flink job (embedded cluster) plus its loader, as `gmv up job` starts it, on this
     test's topics and database; stopped (and its process group gone) at the end."""
-    settings = pipeline_settings.replace(flink_port=services.free_port(), home=pipeline_settings.home / unique_suffix(),
+    settings = pipeline_settings.replace(flink_port=probes.free_port(), home=pipeline_settings.home / unique_suffix(),
                                          jars_dir=pipeline_settings.jars_dir)
-    services.start(stack.JOB, settings)
+    processes.start(launcher.JOB, settings)
     yield settings
-    services.stop(stack.JOB, settings)
+    processes.stop(launcher.JOB, settings)

@@ -8,9 +8,11 @@ import time
 import uuid
 from pathlib import Path
 
-from stream import clickhouse, services, verify
-from stream.services import wait_for
+from stream import probes
+from stream.job import verify
+from stream.probes import wait_for
 from stream.settings import PROJECT_ROOT, Settings, load
+from stream.stack import clickhouse
 
 SHARED_JARS = PROJECT_ROOT / "var" / "jars"
 
@@ -18,7 +20,7 @@ SHARED_JARS = PROJECT_ROOT / "var" / "jars"
 def distinct_free_ports(n: int) -> list[int]:
     ports: set[int] = set()
     while len(ports) < n:
-        ports.add(services.free_port())
+        ports.add(probes.free_port())
     return sorted(ports)
 
 
@@ -81,11 +83,12 @@ def differences(settings, ledger) -> list:
 
 def pipeline_diagnosis(settings) -> str:
     """Where the events stopped: the job's and the loader's Kafka lag, and the last lines of the logs."""
-    from stream import job, kafka_admin, loader
+    from stream.job import loader, runner
+    from stream.stack import kafka_admin
 
     lines = []
     for name, group, topics in (
-        ("job", job.CONSUMER_GROUP, (settings.orders_topic, settings.logistics_topic)),
+        ("job", runner.CONSUMER_GROUP, (settings.orders_topic, settings.logistics_topic)),
         ("loader", loader.CONSUMER_GROUP, tuple(settings.rollup_topics.values())),
     ):
         try:

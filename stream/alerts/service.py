@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 
-from stream import clickhouse
 from stream.alerts import payload as payload_mod
 from stream.alerts import store
 from stream.alerts.config import AlertsConfig
@@ -51,6 +50,7 @@ from stream.alerts.rules import (
     evaluate,
 )
 from stream.settings import Settings
+from stream.stack import clickhouse
 
 log = logging.getLogger("gmv.alerts")
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import BinaryIO
 
 from stream.errors import GmvError
-from stream.services import port_answers
+from stream.probes import port_answers
 from stream.settings import Settings
 
 

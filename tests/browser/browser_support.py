@@ -20,7 +20,8 @@ from selenium.webdriver.chrome.service import Service
 from werkzeug.serving import make_server
 
 from dashboard.app import create_app
-from stream import clickhouse, services
+from stream import probes
+from stream.stack import clickhouse
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 DEADLINE_S = 30
@@ -84,7 +85,7 @@ def dashboard():
 
     def start(settings, **kwargs) -> Served:
         app = create_app(settings, **kwargs)
-        server = make_server("127.0.0.1", services.free_port(), app.server, threaded=True)
+        server = make_server("127.0.0.1", probes.free_port(), app.server, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         servers.append((server, thread, app))

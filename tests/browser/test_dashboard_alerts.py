@@ -8,7 +8,7 @@ import pytest
 from browser_support import console, wait_until
 from selenium.webdriver.common.by import By
 
-from stream import clickhouse
+from stream.stack import clickhouse
 
 pytestmark = pytest.mark.slow
 

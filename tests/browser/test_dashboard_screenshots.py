@@ -10,7 +10,7 @@ from browser_support import DOCS, console, wait_until
 from selenium.webdriver.common.by import By
 
 from dashboard import synthetic
-from stream import clickhouse
+from stream.stack import clickhouse
 
 pytestmark = pytest.mark.slow
 

@@ -18,12 +18,13 @@ from dashboard import queries as q
 from dashboard.db import Database
 from dashboard.pages import Context
 from dashboard.pages import alerts as alerts_page
-from stream import clickhouse, services, stack
+from stream import probes
 from stream.alerts import store
 from stream.alerts.config import DEFAULT_PATH, parse
 from stream.alerts.receiver import Receiver
 from stream.alerts.service import AlertService, heartbeat_path
-from stream.services import wait_for
+from stream.probes import wait_for
+from stream.stack import clickhouse, launcher, processes
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +86,7 @@ def service_factory(clickhouse_settings):
 def test_a_receiver_that_is_down_gets_retries_and_the_failure_is_logged_and_stored(
         clickhouse_settings, service_factory, caplog):
     caplog.set_level(logging.INFO)
-    url = f"http://127.0.0.1:{services.free_port()}/services/{TOKEN}"  # nobody listens there
+    url = f"http://127.0.0.1:{probes.free_port()}/services/{TOKEN}"  # nobody listens there
     stale_rollups(clickhouse_settings)
     service = service_factory(config(url, attempts=3))
     (alert,) = service.step()
@@ -139,7 +140,7 @@ def test_a_refusal_that_retrying_cannot_fix_fails_at_once(clickhouse_settings, s
 
 def test_a_restart_keeps_the_firing_alert_and_delivers_what_was_pending(clickhouse_settings, service_factory):
     stale_rollups(clickhouse_settings)
-    down = f"http://127.0.0.1:{services.free_port()}/hook"
+    down = f"http://127.0.0.1:{probes.free_port()}/hook"
     first = service_factory(config(down, attempts=20))  # long backoff ahead: stopped while pending
     (fired,) = first.step()
     assert wait_for(lambda: history(clickhouse_settings)[:1] and history(clickhouse_settings)[0]["delivery"]
@@ -190,15 +191,15 @@ def test_gmv_up_starts_the_alerts_part_and_gmv_down_stops_it(clickhouse_settings
     rules.write_text('[[rules]]\nname = "stall"\nkind = "stall"\nstale_seconds = 30\n')
     monkeypatch.setenv("GMV_ALERTS_CONFIG", str(rules))
     settings = clickhouse_settings.replace(home=tmp_path / "home", jars_dir=clickhouse_settings.jars_dir)
-    state = services.start(stack.ALERTS, settings)
+    state = processes.start(launcher.ALERTS, settings)
     try:
         assert state.up and heartbeat_path(settings).exists()
         beat = json.loads(heartbeat_path(settings).read_text())
         assert beat["evaluations"] >= 1 and beat["firing"] == []
     finally:
-        assert services.stop(stack.ALERTS, settings)
-    assert not services.state(stack.ALERTS, settings).up
-    log = services.log_path(settings, "alerts").read_text()
+        assert processes.stop(launcher.ALERTS, settings)
+    assert not processes.state(launcher.ALERTS, settings).up
+    log = processes.log_path(settings, "alerts").read_text()
     assert "alerts: 1 rules" in log and "Traceback" not in log
 
 
@@ -213,7 +214,7 @@ def test_clickhouse_down_pages_a_stall_and_the_history_is_written_when_it_is_bac
     """A private ClickHouse, stopped under the service: the stall pages at once through the webhook,
     the history row waits in memory and lands when ClickHouse is back."""
     settings = fresh_settings(tmp_path / "home")
-    services.start(stack.CLICKHOUSE, settings)
+    processes.start(launcher.CLICKHOUSE, settings)
     try:
         stale_rollups(settings, age_s=0)
         with Receiver() as receiver:
@@ -222,13 +223,13 @@ def test_clickhouse_down_pages_a_stall_and_the_history_is_written_when_it_is_bac
             service.start()
             try:
                 assert service.step() == []  # fresh
-                services.stop(stack.CLICKHOUSE, settings)
+                processes.stop(launcher.CLICKHOUSE, settings)
                 raised: list = []
                 assert wait_for(lambda: bool(raised.extend(service.step()) or raised), 20, interval=0.5)
                 assert raised[0].rule == "pipeline-stall" and "ClickHouse is not answering" in raised[0].message
                 assert receiver.wait(lambda got: len(got) == 1, 10)
                 assert wait_for(lambda: service.recorder.waiting == 2, 10)  # pending, then delivered: kept
-                services.start(stack.CLICKHOUSE, settings)
+                processes.start(launcher.CLICKHOUSE, settings)
                 service.step()
                 assert service.recorder.waiting == 0
                 (row,) = history(settings)
@@ -236,4 +237,4 @@ def test_clickhouse_down_pages_a_stall_and_the_history_is_written_when_it_is_bac
             finally:
                 service.close()
     finally:
-        services.stop(stack.CLICKHOUSE, settings)
+        processes.stop(launcher.CLICKHOUSE, settings)

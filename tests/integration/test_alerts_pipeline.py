@@ -23,13 +23,13 @@ from datetime import datetime
 
 import pytest
 
-from stream import clickhouse, services, stack
 from stream.alerts import store
 from stream.alerts.config import parse
 from stream.alerts.receiver import Receiver
 from stream.alerts.service import AlertService
-from stream.services import wait_for
+from stream.probes import wait_for
 from stream.simulator.config import SHANGHAI
+from stream.stack import clickhouse, launcher, processes
 
 pytestmark = pytest.mark.slow
 
@@ -90,7 +90,7 @@ def test_an_outage_pages_once_and_recovers_and_a_stopped_job_pages_a_stall_not_a
             assert states(receiver.received, "pipeline-stall") == []
             # act 2: the job stops, the simulator goes on
             assert sim.poll() is None, "the simulator ended before the job could be stopped"
-            services.stop(stack.JOB, settings)
+            processes.stop(launcher.JOB, settings)
             assert receiver.wait(lambda got: states(got, "pipeline-stall") == ["firing"], 30)
             judged_after = service.evaluations + 5
             assert wait_for(lambda: service.evaluations >= judged_after, 15)  # five more evaluations...

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stream import clickhouse
 from stream.alerts import config as config_mod
 from stream.alerts.rules import DropRule, measure_drop
 from stream.alerts.service import AlertService
@@ -25,6 +24,7 @@ from stream.simulator.clock import ClockSpec
 from stream.simulator.config import DEFAULT, local_ms
 from stream.simulator.run import RunOptions, Simulation, run
 from stream.simulator.sinks import NullSink
+from stream.stack import clickhouse
 
 pytestmark = pytest.mark.slow
 

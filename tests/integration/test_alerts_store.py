@@ -9,12 +9,12 @@ import pytest
 from chdb_engine import ChdbClient, ChdbRun
 
 from dashboard import queries as q
-from stream import clickhouse, migrations
 from stream.alerts import store
 from stream.alerts.config import parse
 from stream.alerts.rules import FIRING, RESOLVED, Alert
 from stream.alerts.service import AlertService
 from stream.settings import load
+from stream.stack import clickhouse, migrations
 
 T0 = 1_636_560_000  # 2021-11-11 00:00 CST
 WRITTEN = 1_700_000_000_000

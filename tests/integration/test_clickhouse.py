@@ -4,7 +4,7 @@ import pytest
 from chdb_engine import ChdbClient
 from clickhouse_driver.errors import ServerException
 
-from stream import clickhouse, migrations
+from stream.stack import clickhouse, migrations
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,8 @@ from dashboard.cache import SharedCache
 from dashboard.db import Database
 from dashboard.pages import Context
 from dashboard.pages.wall import WallFeed
-from stream import clickhouse, services, stack
+from stream import probes
+from stream.stack import clickhouse, launcher, processes
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +61,7 @@ def test_fifty_screens_cost_the_queries_of_one(known):
 def test_database_down_says_so_and_keeps_the_last_payload(known):
     feed = feed_for(known)
     assert feed.payload()["ok"]
-    down = known.replace(clickhouse_port=services.free_port())
+    down = known.replace(clickhouse_port=probes.free_port())
     feed.ctx = Context(settings=down, db=Database(down, cache=feed.ctx.db.cache), alerts_config=None, state={})
     feed.ctx.db.cache.clear()
     first = feed.payload()
@@ -76,20 +77,20 @@ def test_a_failed_rebuild_serves_the_last_numbers_marked(known):
     cache.clear()
     first_value = {"has_data": True, "gmv": {"fen": 1}, "as_of_ms": 5}
     cache.get(("wall-payload", known.clickhouse_database), lambda: first_value, ttl=0.0)
-    down = known.replace(clickhouse_port=services.free_port())
+    down = known.replace(clickhouse_port=probes.free_port())
     feed.ctx = Context(settings=down, db=Database(down, cache=cache), alerts_config=None, state={})
     stale = feed.payload()
     assert stale["ok"] is False and stale["has_data"] and stale["gmv"] == {"fen": 1}
 
 
 def test_gmv_up_starts_the_dashboard(known, tmp_path):
-    settings = known.replace(home=tmp_path, dashboard_port=services.free_port())
+    settings = known.replace(home=tmp_path, dashboard_port=probes.free_port())
     try:
-        state = services.start(stack.DASHBOARD, settings)
+        state = processes.start(launcher.DASHBOARD, settings)
         assert state.up
         with urllib.request.urlopen(f"http://127.0.0.1:{settings.dashboard_port}/explore", timeout=5) as r:
             assert r.status == 200 and b"11.11 GMV" in r.read()
     finally:
-        services.stop(stack.DASHBOARD, settings)
+        processes.stop(launcher.DASHBOARD, settings)
     # the group leader exits first; its threads (and the socket) go a moment later
-    assert services.wait_for(lambda: not services.port_answers(settings.dashboard_port), 10)
+    assert probes.wait_for(lambda: not probes.port_answers(settings.dashboard_port), 10)

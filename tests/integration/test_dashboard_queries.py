@@ -13,7 +13,7 @@ from chdb_engine import ChdbClient, ChdbRun
 from dashboard import queries as q
 from dashboard import snapshot, synthetic
 from dashboard.db import Database
-from stream import clickhouse, migrations
+from stream.stack import clickhouse, migrations
 
 WRITTEN_MS = int(time.time() * 1000)
 NOW_S = int(synthetic.KNOWN_NOW.timestamp())

@@ -12,8 +12,10 @@ import signal
 import pytest
 from stack_support import fresh_settings, simulate, unique_suffix, wait_exact
 
-from stream import clickhouse, job, kafka_admin, migrations, services, stack, verify
-from stream.services import wait_for
+from stream import probes
+from stream.job import runner, verify
+from stream.probes import wait_for
+from stream.stack import clickhouse, kafka_admin, launcher, migrations, processes
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +23,7 @@ EVENTS = 200_000
 
 
 def job_lag(settings) -> int | None:
-    return kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{job.CONSUMER_GROUP}",
+    return kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{runner.CONSUMER_GROUP}",
                                     (settings.orders_topic, settings.logistics_topic))
 
 
@@ -36,13 +38,13 @@ def test_rollups_equal_the_ledger_with_duplicates_late_and_malformed_events(runn
 def test_kill_9_mid_stream_then_restart_is_still_exact(running_job, tmp_path):
     ledger = tmp_path / "ledger.jsonl"
     simulate(running_job, ledger)
-    assert wait_for(lambda: job.latest_checkpoint(running_job) is not None, 120)
+    assert wait_for(lambda: runner.latest_checkpoint(running_job) is not None, 120)
     lag_at_kill = job_lag(running_job)
-    pid = services.state(stack.JOB, running_job).pid
+    pid = processes.state(launcher.JOB, running_job).pid
     os.killpg(pid, signal.SIGKILL)  # the job, its loader and Flink's JVM, with no goodbye
-    assert wait_for(lambda: not services.port_in_use(running_job.flink_port), 30)  # the whole group is gone
+    assert wait_for(lambda: not probes.port_in_use(running_job.flink_port), 30)  # the whole group is gone
     assert lag_at_kill is None or lag_at_kill > 0, "the stream was already consumed: not mid-stream"
-    services.start(stack.JOB, running_job)  # resumes from the latest retained checkpoint
+    processes.start(launcher.JOB, running_job)  # resumes from the latest retained checkpoint
     wait_exact(running_job, ledger)
 
 
@@ -54,20 +56,20 @@ def test_clickhouse_down_for_30_seconds_loses_nothing(kafka_server, tmp_path):
         topic_prefix=f"t{unique_suffix()}-", jars_dir=kafka_server.jars_dir,
     )
     kafka_admin.create_topics(settings)
-    services.start(stack.CLICKHOUSE, settings)
+    processes.start(launcher.CLICKHOUSE, settings)
     try:
-        services.start(stack.JOB, settings)
+        processes.start(launcher.JOB, settings)
         ledger = tmp_path / "ledger.jsonl"
         simulate(settings, ledger)
         assert wait_for(lambda: bool(count_rows(settings)), 120)
-        services.stop(stack.CLICKHOUSE, settings)
+        processes.stop(launcher.CLICKHOUSE, settings)
         down_for = 30.0
-        assert not wait_for(lambda: services.port_answers(settings.clickhouse_port), down_for, interval=1)
-        services.start(stack.CLICKHOUSE, settings)
+        assert not wait_for(lambda: probes.port_answers(settings.clickhouse_port), down_for, interval=1)
+        processes.start(launcher.CLICKHOUSE, settings)
         wait_exact(settings, ledger)
     finally:
-        services.stop(stack.JOB, settings)
-        services.stop(stack.CLICKHOUSE, settings)
+        processes.stop(launcher.JOB, settings)
+        processes.stop(launcher.CLICKHOUSE, settings)
 
 
 def count_rows(settings) -> int:

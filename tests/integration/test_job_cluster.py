@@ -15,8 +15,8 @@ import pyflink
 import pytest
 from stack_support import command_lines, distinct_free_ports, log_problems, simulate, wait_exact
 
-from stream import job
-from stream.services import wait_for
+from stream.job import runner
+from stream.probes import wait_for
 
 pytestmark = pytest.mark.slow
 FLINK_HOME = Path(pyflink.__file__).parent
@@ -49,7 +49,7 @@ def registered_slots(rest: int) -> int:
 
 def all_tasks_running(rest: int) -> bool:
     """The job is RUNNING and so is every one of its tasks (not merely scheduled or deploying)."""
-    jobs = job.running_jobs("127.0.0.1", rest)
+    jobs = runner.running_jobs("127.0.0.1", rest)
     if not jobs:
         return False
     vertices = rest_get(rest, f"/jobs/{jobs[0]['jid']}").get("vertices", [])

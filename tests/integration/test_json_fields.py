@@ -1,10 +1,11 @@
-"""JSON_FIELDS (stream/java) must return exactly what JSON_VALUE returns, field by field, for
+"""JSON_FIELDS (stream/job/java) must return exactly what JSON_VALUE returns, field by field, for
 valid events and for every kind of malformed message, so the job's checks keep their meaning."""
 from __future__ import annotations
 
 import pytest
 
-from stream import jars, rollups
+from stream.job import rollup_sql
+from stream.stack import jars
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +35,7 @@ def test_json_fields_equals_json_value_for_every_field(stack_settings):
     config.set_string("parallelism.default", "1")
     t_env = TableEnvironment.create(
         EnvironmentSettings.new_instance().in_batch_mode().with_configuration(config).build())
-    t_env.execute_sql(rollups.JSON_FIELDS_FUNCTION)
+    t_env.execute_sql(rollup_sql.JSON_FIELDS_FUNCTION)
     values = ", ".join("({}, '{}')".format(i, m.replace("'", "''")) for i, m in enumerate(MESSAGES))
     names = ", ".join(f"'{f}'" for f in FIELDS)
     by_value = ", ".join(f"JSON_VALUE(msg, '$.{f}')" for f in FIELDS)

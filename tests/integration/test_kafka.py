@@ -3,8 +3,8 @@ import json
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from stream import kafka_admin
-from stream.services import wait_for
+from stream.probes import wait_for
+from stream.stack import kafka_admin
 
 pytestmark = pytest.mark.slow
 
@@ -50,10 +50,10 @@ def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(tmp_path, mon
 
     from stack_support import fresh_settings
 
-    from stream import stack
+    from stream.stack import launcher
 
     monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(bytes=b"\xf8" + bytes(15)))
     settings = fresh_settings(tmp_path)
-    stack.KAFKA.prepare(settings)
+    launcher.KAFKA.prepare(settings)
     meta = (settings.home / "data" / "kafka" / "meta.properties").read_text()
     assert "cluster.id=-" in meta

@@ -1,7 +1,7 @@
 """The loader's pure parts: rollup messages -> ClickHouse rows, and its lanes."""
 import json
 
-from stream import loader
+from stream.job import loader
 from stream.settings import Settings
 
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from stream import migrations
+from stream.stack import migrations
 
 
 def test_migrations_are_numbered_and_unique():

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from stream import cli, services
+from stream import cli, probes
 from stream.simulator.clock import ClockSpec
 from stream.simulator.config import DEFAULT, local_ms
 from stream.simulator.run import RunOptions, run
@@ -36,7 +36,7 @@ def test_bad_arguments_give_one_line(argv, capsys):
 
 
 def test_broker_down_gives_one_line_naming_the_bootstrap(capsys, monkeypatch):
-    port = services.free_port()
+    port = probes.free_port()
     monkeypatch.setenv("GMV_KAFKA_PORT", str(port))
     code, _out, err = gmv(["simulate", "--sink", "kafka", "--events", "10"], capsys)
     assert code == 2

@@ -1,7 +1,7 @@
-"""The PyFlink job's shell: connectors, checkpoints, where it runs. The logic is ``stream.rollups``.
+"""The PyFlink job's shell: connectors, checkpoints, where it runs. The logic is ``stream.job.rollup_sql``.
 
 Kafka raw topics -> Flink SQL (parse, reject, dedup, windows + late corrections)
--> one upsert-kafka rollup topic per rollup -> ``stream.loader`` -> ClickHouse.
+-> one upsert-kafka rollup topic per rollup -> ``stream.job.loader`` -> ClickHouse.
 Rollup rows are keyed by window and dimensions, so replays overwrite, never add.
 """
 from __future__ import annotations
@@ -12,9 +12,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from stream import jars, rollups
 from stream.errors import GmvError
+from stream.job import rollup_sql
 from stream.settings import Settings
+from stream.stack import jars
 
 JOB_NAME = "gmv-rollups"
 CONSUMER_GROUP = "gmv-job"
@@ -65,7 +66,7 @@ def flink_config(settings: Settings, options: JobOptions) -> dict[str, str]:
         "parallelism.default": str(options.parallelism),
         "table.local-time-zone": "UTC",
         # No idle timeout: excluding a quiet partition would let the watermark pass events it
-        # holds back. Producers send per-partition heartbeats instead (see stream.rollups).
+        # holds back. Producers send per-partition heartbeats instead (see stream.job.rollup_sql).
         "table.exec.state.ttl": options.dedup_ttl,
         "table.exec.sink.upsert-materialize": "NONE",  # keys are unique per statement
         # Optimise a view shared by several INSERTs once, so each message is parsed and
@@ -100,7 +101,7 @@ def flink_config(settings: Settings, options: JobOptions) -> dict[str, str]:
 
 
 def _kafka_source(name: str, topic: str, settings: Settings, options: JobOptions) -> str:
-    return f"""CREATE TEMPORARY TABLE {name} ({rollups.source_columns(rollups.RollupOptions(options.watermark_delay_ms))}
+    return f"""CREATE TEMPORARY TABLE {name} ({rollup_sql.source_columns(rollup_sql.RollupOptions(options.watermark_delay_ms))}
 ) WITH (
     'connector' = 'kafka',
     'topic' = '{topic}',
@@ -113,10 +114,10 @@ def _kafka_source(name: str, topic: str, settings: Settings, options: JobOptions
 
 
 def _upsert_sink(name: str, topic: str, settings: Settings) -> str:
-    columns, key = rollups.SINK_COLUMNS[name]
+    columns, key = rollup_sql.SINK_COLUMNS[name]
     keys = ", ".join(f"`{c}`" for c, _ in columns[:key])
     return f"""CREATE TEMPORARY TABLE sink_{name} (
-    {rollups.column_list(columns)},
+    {rollup_sql.column_list(columns)},
     PRIMARY KEY ({keys}) NOT ENFORCED
 ) WITH (
     'connector' = 'upsert-kafka',
@@ -129,7 +130,7 @@ def _upsert_sink(name: str, topic: str, settings: Settings) -> str:
 
 def _rejected_sink(settings: Settings) -> str:
     return f"""CREATE TEMPORARY TABLE sink_rejected (
-    {rollups.column_list(rollups.REJECTED_COLUMNS)}
+    {rollup_sql.column_list(rollup_sql.REJECTED_COLUMNS)}
 ) WITH (
     'connector' = 'kafka',
     'topic' = '{settings.rejected_topic}',
@@ -141,18 +142,18 @@ def _rejected_sink(settings: Settings) -> str:
 def statements(settings: Settings, options: JobOptions) -> tuple[list[str], list[str]]:
     """(DDL and views, INSERTs) of the whole job for these settings."""
     ddl = [
-        rollups.JSON_FIELDS_FUNCTION,
+        rollup_sql.JSON_FIELDS_FUNCTION,
         _kafka_source("orders_raw", settings.orders_topic, settings, options),
         _kafka_source("logistics_raw", settings.logistics_topic, settings, options),
         *[_upsert_sink(name, topic, settings) for name, topic in settings.rollup_topics.items()],
         _rejected_sink(settings),
-        *rollups.parsed_views("orders_raw", "logistics_raw",
-                              rollups.RollupOptions(options.watermark_delay_ms)),
-        *rollups.valid_views(),
+        *rollup_sql.parsed_views("orders_raw", "logistics_raw",
+                              rollup_sql.RollupOptions(options.watermark_delay_ms)),
+        *rollup_sql.valid_views(),
     ]
-    sinks = {name: f"sink_{name}" for name in rollups.SINK_COLUMNS} | {"rejected": "sink_rejected"}
-    ropts = rollups.RollupOptions(options.watermark_delay_ms, options.late_ttl)
-    return ddl, rollups.rollup_inserts(sinks, ropts)
+    sinks = {name: f"sink_{name}" for name in rollup_sql.SINK_COLUMNS} | {"rejected": "sink_rejected"}
+    ropts = rollup_sql.RollupOptions(options.watermark_delay_ms, options.late_ttl)
+    return ddl, rollup_sql.rollup_inserts(sinks, ropts)
 
 
 def table_environment(settings: Settings, options: JobOptions):

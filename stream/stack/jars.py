@@ -2,7 +2,7 @@
 
 Each set of jars is described by a pom under ``infra/maven/<name>/``; the copy is
 redone only when that pom changes (its hash is stamped beside the jars). The ``udf`` set
-is the job's own Java function, built from ``stream/java`` with ``mvn package`` and
+is the job's own Java function, built from ``stream/job/java`` with ``mvn package`` and
 rebuilt when its pom or sources change.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from stream.errors import GmvError
 from stream.settings import INFRA_DIR, PROJECT_ROOT, Settings
 
 JAR_SETS = ("kafka", "flink", "udf")
-UDF_PROJECT = PROJECT_ROOT / "stream" / "java"
+UDF_PROJECT = PROJECT_ROOT / "stream" / "job" / "java"
 
 
 def jar_dir(settings: Settings, name: str) -> Path:

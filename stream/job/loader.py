@@ -16,9 +16,9 @@ from collections.abc import Iterable
 
 import orjson
 
-from stream import clickhouse
 from stream.errors import GmvError
 from stream.settings import Settings
+from stream.stack import clickhouse
 
 log = logging.getLogger("gmv.loader")
 

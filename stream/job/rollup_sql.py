@@ -1,12 +1,12 @@
 """The job's logic as Flink SQL: raw Kafka messages in, rollup rows out.
 
-Pure text builders, no I/O: ``stream/job.py`` declares the connectors and runs
+Pure text builders, no I/O: ``stream/job/runner.py`` declares the connectors and runs
 these statements; tests run the same statements on file sources.
 
 The path of one message:
 
 1. ``*_parsed``: the message is parsed once by ``JSON_FIELDS`` (a small Java function,
-   ``stream/java``, that returns what ``JSON_VALUE`` would for each field) and every field
+   ``stream/job/java``, that returns what ``JSON_VALUE`` would for each field) and every field
    is checked; the first failed check becomes ``reject_reason`` (NULL for a valid event).
 2. Rejected messages go, with their reason, to the rejected topic and are counted.
 3. Valid events are deduplicated by ``event_id`` (first one wins; keyed state
@@ -54,7 +54,7 @@ MAX_FUTURE_MS = 60_000
 HEARTBEAT = "heartbeat"
 
 # JSON_FIELDS(msg, 'a', 'b', ...) -> ARRAY<STRING>: one parse instead of one JSON_VALUE per field
-# (each of which parses the whole message again). Built from stream/java by `make setup`.
+# (each of which parses the whole message again). Built from stream/job/java by `make setup`.
 JSON_FIELDS_FUNCTION = "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS JSON_FIELDS AS 'gmv.flink.JsonFields' LANGUAGE JAVA"
 
 # JSON integers: digits only, so floats, negatives, exponents and quoted numbers are refused.

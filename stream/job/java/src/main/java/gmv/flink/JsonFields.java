@@ -13,7 +13,7 @@ import org.apache.flink.table.functions.ScalarFunction;
  *
  * <p>Each element is what JSON_VALUE(msg, '$.name') returns: the text of a string, number or
  * boolean; NULL when the field is missing, null, an object or an array, or when msg is not one
- * JSON object. All checks stay in SQL (stream/rollups.py); this only replaces one parse per field.
+ * JSON object. All checks stay in SQL (stream/job/rollup_sql.py); this only replaces one parse per field.
  */
 public class JsonFields extends ScalarFunction {
     // Numbers keep their written form (19.50 stays "19.50", 1.6e12 reads "1.6E+12"), and text after

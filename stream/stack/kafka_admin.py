@@ -6,7 +6,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from stream.errors import GmvError
-from stream.services import wait_for
+from stream.probes import wait_for
 from stream.settings import Settings
 
 

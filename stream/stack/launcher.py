@@ -17,10 +17,10 @@ import uuid
 from pathlib import Path
 from string import Template
 
-from stream import jars
 from stream.errors import GmvError
-from stream.services import Part
 from stream.settings import INFRA_DIR, Settings
+from stream.stack import jars
+from stream.stack.processes import Part
 
 # -- Kafka -------------------------------------------------------------------------------
 
@@ -86,13 +86,13 @@ def _kafka_command(settings: Settings) -> list[str]:
 
 
 def _kafka_healthy(settings: Settings) -> bool:
-    from stream.kafka_admin import cluster_ready
+    from stream.stack.kafka_admin import cluster_ready
 
     return cluster_ready(settings)
 
 
 def _kafka_after_start(settings: Settings) -> None:
-    from stream.kafka_admin import create_topics
+    from stream.stack.kafka_admin import create_topics
 
     create_topics(settings)
 
@@ -164,7 +164,7 @@ def _clickhouse_healthy(settings: Settings) -> bool:
 
 
 def _clickhouse_after_start(settings: Settings) -> None:
-    from stream import clickhouse, migrations
+    from stream.stack import clickhouse, migrations
 
     with clickhouse.connect(settings, "writer") as client:
         migrations.apply(client, settings.clickhouse_database)
@@ -185,7 +185,7 @@ CLICKHOUSE = Part(
 
 
 def _job_healthy(settings: Settings) -> bool:
-    from stream.job import JOB_NAME, running_jobs
+    from stream.job.runner import JOB_NAME, running_jobs
 
     return any(j.get("name") == JOB_NAME for j in running_jobs("127.0.0.1", settings.flink_port))
 

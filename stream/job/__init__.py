@@ -1,0 +1,1 @@
+"""The job: rollup SQL, its runner on Flink, the loader into ClickHouse, and verify."""

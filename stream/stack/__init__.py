@@ -1,0 +1,1 @@
+"""The local stack: launcher, process supervision, jars, Kafka admin, migrations, ClickHouse."""
