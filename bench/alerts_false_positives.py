@@ -34,13 +34,13 @@ from stream.alerts.expected import festival_shape
 from stream.alerts.rules import FIRING, DropRule, RuleState, Windows, evaluate, measure_drop
 from stream.simulator import orders as orders_mod
 from stream.simulator.clock import ClockSpec
-from stream.simulator.config import DEFAULT, SHANGHAI
+from stream.simulator.config import DEFAULT, FESTIVAL_TZ
 from stream.simulator.run import RunOptions, Simulation
 
 
 def orders_created(start: int, seconds: int, scale: float, seed: int) -> np.ndarray:
     """Orders created in each second of [start, start + seconds), as the simulator makes them."""
-    config = DEFAULT.replace(year=datetime.fromtimestamp(start, SHANGHAI).year, scale=scale)
+    config = DEFAULT.replace(year=datetime.fromtimestamp(start, FESTIVAL_TZ).year, scale=scale)
     options = RunOptions(clock=ClockSpec("replay", start * 1000, 86400.0), rate=None, paced=False, seed=seed,
                          batch_orders=1 << 21)
     sim = Simulation(config, options)
@@ -84,7 +84,7 @@ def cut_outages(counts: np.ndarray, n: int, length: int, depth: float, seed: int
 
 
 def local(epoch_s: int) -> str:
-    return datetime.fromtimestamp(epoch_s, SHANGHAI).strftime("%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(epoch_s, FESTIVAL_TZ).strftime("%m-%d %H:%M:%S")
 
 
 def main() -> None:

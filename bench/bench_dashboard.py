@@ -48,8 +48,8 @@ def private_settings(home: Path):
 
 
 def fill(settings, orders_per_s: float) -> None:
-    fest = synthetic.Festival(start=datetime(2021, 11, 1, tzinfo=synthetic.SHANGHAI),
-                              end=datetime(2021, 11, 12, tzinfo=synthetic.SHANGHAI),
+    fest = synthetic.Festival(start=datetime(2021, 11, 1, tzinfo=synthetic.FESTIVAL_TZ),
+                              end=datetime(2021, 11, 12, tzinfo=synthetic.FESTIVAL_TZ),
                               orders_per_s=orders_per_s, brands=5000)
     t0 = time.monotonic()
     tables = synthetic.generate(fest)

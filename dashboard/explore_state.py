@@ -14,11 +14,11 @@ from urllib.parse import parse_qsl, urlencode
 
 from dashboard import fmt
 from dashboard import queries as q
+from stream.contract import FESTIVAL_TZ, ORDER_MEASURES
 
 RANGES = {"1h": "last hour", "6h": "last 6 hours", "today": "today", "yesterday": "yesterday",
           "festival": "whole festival", "custom": "custom"}
-METRIC_NAMES = {"gmv_fen": "GMV", "orders_created": "orders created", "orders_paid": "orders paid",
-                "refund_fen": "refunded amount", "cancellations": "cancellations"}
+METRIC_NAMES = {m.name: m.label for m in ORDER_MEASURES}
 MAX_VALUE_CHARS = 120
 _TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
 
@@ -91,7 +91,7 @@ def parse_time(text: str | None) -> int | None:
             moment = datetime.strptime((text or "").strip(), form)
         except ValueError:
             continue
-        return int(moment.replace(tzinfo=fmt.SHANGHAI).timestamp())
+        return int(moment.replace(tzinfo=FESTIVAL_TZ).timestamp())
     return None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dashboard import fmt
 from dashboard import queries as q
+from stream.contract import ORDER_MEASURES
 
 TEXT = "#e8ecf4"
 MUTED = "#8d97ad"
@@ -19,11 +20,7 @@ COOL = "#3fb6ff"
 GOOD = "#35d07f"
 CHANNEL_COLORS = {"app": "#ff6a2b", "livestream": "#ff3d7f", "mini_program": "#ffb02e", "web": "#3fb6ff"}
 FONT = "'GMV CJK Units', Inter, 'Noto Sans CJK SC', 'Noto Sans', 'DejaVu Sans', sans-serif"
-METRICS = {  # measure -> (label, is money)
-    "gmv_fen": ("GMV", True), "orders_created": ("orders created", False),
-    "orders_paid": ("orders paid", False), "refund_fen": ("refunded", True),
-    "refunds": ("refunds", False), "cancellations": ("cancellations", False),
-}
+METRICS = {m.name: (m.label, m.is_money) for m in ORDER_MEASURES}  # measure -> (label, is money)
 
 
 def _iso(epoch_s: int) -> str:

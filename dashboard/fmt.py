@@ -6,9 +6,10 @@ Times are shown in the festival's time zone, Asia/Shanghai (CST, UTC+8, no DST).
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-SHANGHAI = timezone(timedelta(hours=8), "CST")
+from stream.contract import FESTIVAL_TZ, UTC_OFFSET_S
+
 DAY_S = 86400
 UNITS = ("yuan", "wan", "yi")  # ¥ in full, 万 (10^4 yuan), 亿 (10^8 yuan)
 
@@ -55,7 +56,7 @@ def count(n: int) -> str:
 
 
 def local(epoch_s: int) -> datetime:
-    return datetime.fromtimestamp(int(epoch_s), SHANGHAI)
+    return datetime.fromtimestamp(int(epoch_s), FESTIVAL_TZ)
 
 
 def clock(epoch_s: int) -> str:
@@ -69,7 +70,7 @@ def hms(epoch_s: int) -> str:
 
 def day_start(epoch_s: int) -> int:
     """Epoch seconds of 00:00 Asia/Shanghai of the day holding ``epoch_s``."""
-    offset = 8 * 3600
+    offset = UTC_OFFSET_S
     return (int(epoch_s) + offset) // DAY_S * DAY_S - offset
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from stream.contract import DIMENSIONS, MEASURES, PAIRS, PARCEL_STATUSES, ROLLUPS
+
 
 @dataclass(frozen=True)
 class Tier:
@@ -41,11 +43,12 @@ class Run(Protocol):
     def __call__(self, sql: str, params: dict | None = None, tier: Tier | None = None) -> list[tuple]: ...
 
 
-MEASURES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations")
-DIMENSIONS = ("category", "province", "channel", "brand")
-# (parent, child) pairs kept by orders_per_minute_pair (migration 003).
-PAIRS = (("category", "brand"), ("province", "channel"))
-PARCEL_STATUSES = ("created", "picked_up", "in_transit", "out_for_delivery", "delivered", "exception")
+# The rollup tables, named once in stream.contract.
+SECONDS = ROLLUPS["orders_second"].table
+BREAKDOWN = ROLLUPS["orders_minute"].table
+PAIR = ROLLUPS["orders_minute_pair"].table
+PARCELS = ROLLUPS["logistics_minute"].table
+SET_ASIDE = ROLLUPS["pipeline_events"].table
 _SUMS = ", ".join(f"sum({m})" for m in MEASURES)
 _RANGE = "window_start >= toDateTime(%(start)s) AND window_start < toDateTime(%(end)s)"
 
@@ -80,7 +83,7 @@ def newest(run: Run, db: str, hint: int | None = None) -> tuple[int, int] | None
     With ``hint`` (the previous answer) only the last hour is scanned, which is what every
     poll needs; the whole table is read when that finds nothing (first call, or data reset).
     """
-    sql = f"SELECT toUInt32(max(window_start)), max(written_ms), count() FROM {db}.orders_per_second"
+    sql = f"SELECT toUInt32(max(window_start)), max(written_ms), count() FROM {db}.{SECONDS}"
     if hint:
         rows = run(sql + " WHERE window_start >= toDateTime(%(since)s)", {"since": int(hint) - 3600}, LIVE)
         if rows and int(rows[0][2]):
@@ -96,7 +99,7 @@ def minutes(run: Run, db: str, start: int, end: int, tier: Tier = LIVE) -> list[
         FROM (
             SELECT toUInt32(window_start) AS s, sum(gmv_fen) AS g, sum(orders_created) AS c,
                    sum(orders_paid) AS p
-            FROM {db}.orders_per_second FINAL
+            FROM {db}.{SECONDS} FINAL
             WHERE {_RANGE}
             GROUP BY s
         )
@@ -106,7 +109,7 @@ def minutes(run: Run, db: str, start: int, end: int, tier: Tier = LIVE) -> list[
 
 def totals(run: Run, db: str, start: int = 0, end: int = 2**32 - 1, tier: Tier = SETTLED) -> dict[str, int]:
     """Sum of every measure of the per-second rollup over [start, end) (late rows included)."""
-    sql = f"SELECT {_SUMS} FROM {db}.orders_per_second FINAL WHERE {_RANGE}"
+    sql = f"SELECT {_SUMS} FROM {db}.{SECONDS} FINAL WHERE {_RANGE}"
     rows = run(sql, _bounds(start, end), tier)
     return _totals(rows[0]) if rows else _totals(())
 
@@ -115,14 +118,14 @@ def per_second(run: Run, db: str, start: int, end: int, tier: Tier = LIVE) -> li
     """``(second, orders_created, gmv_fen)`` for each second of [start, end) that has rows."""
     sql = f"""
         SELECT toUInt32(window_start) AS s, sum(orders_created), sum(gmv_fen)
-        FROM {db}.orders_per_second FINAL WHERE {_RANGE} GROUP BY s ORDER BY s"""
+        FROM {db}.{SECONDS} FINAL WHERE {_RANGE} GROUP BY s ORDER BY s"""
     return [tuple(map(int, r)) for r in run(sql, _bounds(start, end), tier)]
 
 
 def logistics(run: Run, db: str, start: int, end: int, tier: Tier = MINUTE) -> dict[str, int]:
     """Parcel events per status over [start, end), from the per-minute logistics rollup."""
     sql = f"""
-        SELECT status, sum(events) FROM {db}.logistics_per_minute FINAL
+        SELECT status, sum(events) FROM {db}.{PARCELS} FINAL
         WHERE {_RANGE} GROUP BY status"""
     found = {s: int(n) for s, n in run(sql, _bounds(start, end), tier)}
     return {s: found.get(s, 0) for s in PARCEL_STATUSES} | found
@@ -132,7 +135,7 @@ def pipeline(run: Run, db: str, start: int = 0, end: int = 2**32 - 1,
              tier: Tier = MINUTE) -> list[tuple[str, str, str, int]]:
     """``(source, kind, reason, events)`` set aside by the pipeline: kind 'rejected' or 'late'."""
     sql = f"""
-        SELECT source, kind, reason, sum(events) AS n FROM {db}.pipeline_events_per_minute FINAL
+        SELECT source, kind, reason, sum(events) AS n FROM {db}.{SET_ASIDE} FINAL
         WHERE {_RANGE} GROUP BY source, kind, reason ORDER BY n DESC"""
     return [(s, k, r, int(n)) for s, k, r, n in run(sql, _bounds(start, end), tier)]
 
@@ -161,10 +164,10 @@ def _not_in_rollups(dims: list[str]) -> Unanswerable:
 def _series_source(db: str, filters: dict[str, str]) -> tuple[str, str, dict]:
     """FROM clause, extra WHERE and params selecting exactly the rows of ``filters``."""
     if not filters:
-        return f"{db}.orders_per_second", "", {}
+        return f"{db}.{SECONDS}", "", {}
     if len(filters) == 1:
         (dim, value), = filters.items()
-        return (f"{db}.orders_per_minute", " AND dimension = %(dim)s AND value = %(value)s",
+        return (f"{db}.{BREAKDOWN}", " AND dimension = %(dim)s AND value = %(value)s",
                 {"dim": dim, "value": value})
     pair = _pair(*filters) if len(filters) == 2 else None
     if pair is None:
@@ -172,7 +175,7 @@ def _series_source(db: str, filters: dict[str, str]) -> tuple[str, str, dict]:
     parent, child = pair
     where = (" AND parent_dimension = %(pdim)s AND parent_value = %(pvalue)s"
              " AND dimension = %(cdim)s AND value = %(cvalue)s")
-    return (f"{db}.orders_per_minute_pair", where,
+    return (f"{db}.{PAIR}", where,
             {"pdim": parent, "pvalue": filters[parent], "cdim": child, "cvalue": filters[child]})
 
 
@@ -180,13 +183,13 @@ def _breakdown_source(db: str, dim: str, filters: dict[str, str]) -> tuple[str, 
     """FROM, grouping column, extra WHERE and params of "``dim``'s values under ``filters``"."""
     others = {d: v for d, v in filters.items() if d != dim}
     if not others:
-        return f"{db}.orders_per_minute", "value", " AND dimension = %(dim)s", {"dim": dim}
+        return f"{db}.{BREAKDOWN}", "value", " AND dimension = %(dim)s", {"dim": dim}
     pair = _pair(dim, next(iter(others))) if len(others) == 1 else None
     if pair is None:
         raise _not_in_rollups([dim, *others])
     (fdim, fvalue), = others.items()
     parent, child = pair
-    table = f"{db}.orders_per_minute_pair"
+    table = f"{db}.{PAIR}"
     where = " AND parent_dimension = %(pdim)s AND dimension = %(cdim)s"
     params = {"pdim": parent, "cdim": child, "fvalue": fvalue}
     if parent == fdim:  # a category's brands, a province's channels
@@ -197,7 +200,7 @@ def _breakdown_source(db: str, dim: str, filters: dict[str, str]) -> tuple[str, 
 def extent(run: Run, db: str, tier: Tier = MINUTE) -> tuple[int, int] | None:
     """``(oldest, newest)`` window_start of orders_per_second, or None when it is empty."""
     sql = (f"SELECT toUInt32(min(window_start)), toUInt32(max(window_start)), count() "
-           f"FROM {db}.orders_per_second")
+           f"FROM {db}.{SECONDS}")
     rows = run(sql, {}, tier)
     return (int(rows[0][0]), int(rows[0][1])) if rows and int(rows[0][2]) else None
 
@@ -238,7 +241,7 @@ def values(run: Run, db: str, dim: str, search: str, start: int, end: int, limit
     if dim not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dim!r}")
     sql = f"""
-        SELECT value FROM {db}.orders_per_minute
+        SELECT value FROM {db}.{BREAKDOWN}
         WHERE {_RANGE} AND dimension = %(dim)s AND positionCaseInsensitive(value, %(search)s) > 0
         GROUP BY value ORDER BY sum(gmv_fen) DESC, value LIMIT {int(limit)}"""
     rows = run(sql, {**_bounds(start, end), "dim": dim, "search": search or ""}, tier)

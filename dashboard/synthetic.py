@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+from stream.contract import FESTIVAL_TZ
+
 MEASURES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations")
 
 CATEGORIES = (  # name, share of orders, median unit price in yuan
@@ -48,8 +49,8 @@ _WORD = ("Home", "Studio", "Lab", "Works", "Living", "Select", "Origin", "Craft"
 class Festival:
     """What to generate: Shanghai-time span, mean orders per second, brand catalogue size."""
 
-    start: datetime = datetime(2021, 11, 11, tzinfo=SHANGHAI)
-    end: datetime = datetime(2021, 11, 11, 20, 0, 5, tzinfo=SHANGHAI)
+    start: datetime = datetime(2021, 11, 11, tzinfo=FESTIVAL_TZ)
+    end: datetime = datetime(2021, 11, 11, 20, 0, 5, tzinfo=FESTIVAL_TZ)
     orders_per_s: float = 20.0  # daily mean of a festival day; the 11th is 3x, its midnight 40x
     brands: int = 5000
     late_share: float = 0.01  # orders that reach the job behind the watermark
@@ -273,7 +274,7 @@ def rows(tables: dict[str, dict[str, np.ndarray]], table: str) -> tuple[str, lis
 
 # -- a tiny hand-made set with known totals (tests) -------------------------------------------
 
-KNOWN_NOW = datetime(2021, 11, 11, 20, 0, 5, tzinfo=SHANGHAI)  # the newest window
+KNOWN_NOW = datetime(2021, 11, 11, 20, 0, 5, tzinfo=FESTIVAL_TZ)  # the newest window
 
 
 def known_rows(written_ms: int) -> dict[str, tuple[str, list[tuple]]]:
@@ -281,7 +282,7 @@ def known_rows(written_ms: int) -> dict[str, tuple[str, list[tuple]]]:
     right: a ``late = 1`` correction to add in, and a superseded version (lower written_ms) to
     ignore. ``{table: (column list, rows)}``; see :data:`KNOWN` for the totals."""
     def at(h: int, m: int, s: int, day: int = 11) -> datetime:
-        return datetime(2021, 11, day, h, m, s, tzinfo=SHANGHAI).astimezone(timezone.utc).replace(tzinfo=None)
+        return datetime(2021, 11, day, h, m, s, tzinfo=FESTIVAL_TZ).astimezone(timezone.utc).replace(tzinfo=None)
 
     w = written_ms
     ops = [  # window, late, created, paid, gmv_fen, refunds, refund_fen, cancellations, written_ms
@@ -327,7 +328,7 @@ KNOWN = {  # totals of known_rows
     "today_gmv_fen": 1_234_567 + 2_000_001 + 30_003 + 777_777,
     "festival_orders": 10 + 7 + 1 + 5 + 3,
     "orders_now": 5,
-    "peak": (10, int(datetime(2021, 11, 11, 20, 0, 0, tzinfo=SHANGHAI).timestamp())),
+    "peak": (10, int(datetime(2021, 11, 11, 20, 0, 0, tzinfo=FESTIVAL_TZ).timestamp())),
     "logistics": {"created": 42, "delivered": 9, "exception": 1},
 }
 _MEASURE_COLS = ", ".join(MEASURES)

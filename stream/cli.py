@@ -85,12 +85,13 @@ def _lag_line(settings) -> str:
 def _freshness_line(settings) -> str:
     import time
 
+    from stream.contract import ROLLUPS
     from stream.stack import clickhouse
 
     try:
         with clickhouse.connect(settings, "reader") as client:
             newest = client.execute(f"SELECT max(written_ms), max(window_start) "
-                                    f"FROM {settings.clickhouse_database}.orders_per_second")[0]
+                                    f"FROM {settings.clickhouse_database}.{ROLLUPS['orders_second'].table}")[0]
     except Exception as exc:  # noqa: BLE001 - status reports any failure as "unknown", never a traceback
         return f"freshness   unknown ({str(exc).splitlines()[0]})"
     if not newest[0]:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stream.contract import ROLLUPS
 from stream.errors import GmvError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -124,9 +125,7 @@ class Settings:
     @property
     def rollup_topics(self) -> dict[str, str]:
         """The job's output topics, one per rollup, drained into ClickHouse by the loader."""
-        names = ("orders_second", "orders_minute", "orders_minute_pair", "logistics_second",
-                 "logistics_minute", "pipeline_events")
-        return {name: f"{self.topic_prefix}rollup-{name}" for name in names}
+        return {name: rollup.topic(self.topic_prefix) for name, rollup in ROLLUPS.items()}
 
     @property
     def topics(self) -> tuple[str, ...]:

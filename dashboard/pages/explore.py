@@ -21,12 +21,11 @@ from dashboard import figures, fmt
 from dashboard import queries as q
 from dashboard.db import DataUnavailable
 from dashboard.pages import Context, Page
+from stream.contract import ORDER_MEASURES
 
 REFRESH_MS = 30_000
 BARS = ("category", "province", "channel", "brand")
-TABLE_COLUMNS = [("time", "time (CST)"), ("orders_created", "orders created"), ("orders_paid", "orders paid"),
-                 ("gmv", "GMV"), ("refunds", "refunds"), ("refund", "refunded"),
-                 ("cancellations", "cancellations")]
+TABLE_COLUMNS = [("time", "time (CST)"), *((m.name, m.label) for m in ORDER_MEASURES)]
 CONTROLS = ("range", "from", "to", "category", "province", "channel", "brand", "metric")
 
 
@@ -68,9 +67,9 @@ def _bar(run, db, dim: str, state: es.ExploreState, start: int, end: int) -> dic
 
 
 def _table_row(row: tuple) -> dict:
-    b, created, paid, gmv, refunds, refund_fen, cancels = row
-    return {"time": fmt.local(b).strftime("%Y-%m-%d %H:%M"), "orders_created": created, "orders_paid": paid,
-            "gmv": fmt.yuan(gmv), "refunds": refunds, "refund": fmt.yuan(refund_fen), "cancellations": cancels}
+    b, *values = row
+    cells = {m.name: fmt.yuan(v) if m.is_money else v for m, v in zip(ORDER_MEASURES, values)}
+    return {"time": fmt.local(b).strftime("%Y-%m-%d %H:%M"), **cells}
 
 
 def _asof_text(extent, start: int, end: int, bucket: int) -> str:
@@ -81,19 +80,21 @@ def _asof_text(extent, start: int, end: int, bucket: int) -> str:
 
 
 def _total_text(rows: list[tuple]) -> str:
-    sums = [sum(r[i] for r in rows) for i in range(1, 7)]
-    return (f"GMV {fmt.yuan(sums[2])} · {fmt.count(sums[0])} orders · {fmt.count(sums[1])} paid · "
-            f"{fmt.count(sums[3])} refunds")
+    sums = {m: sum(r[i] for r in rows) for i, m in enumerate(q.MEASURES, 1)}
+    return (f"GMV {fmt.yuan(sums['gmv_fen'])} · {fmt.count(sums['orders_created'])} orders · "
+            f"{fmt.count(sums['orders_paid'])} paid · {fmt.count(sums['refunds'])} refunds")
 
 
 def to_csv(rows: list[tuple]) -> str:
     """The table as CSV: exact integer fen next to the yuan text, times in CST (ISO 8601)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["window_start_cst", *q.MEASURES, "gmv_yuan", "refund_yuan"])
+    money = [i for i, m in enumerate(ORDER_MEASURES) if m.is_money]
+    writer.writerow(["window_start_cst", *q.MEASURES,
+                     *(ORDER_MEASURES[i].name.removesuffix("_fen") + "_yuan" for i in money)])
     for b, *measures in rows:
-        writer.writerow([fmt.local(b).isoformat(), *measures, fmt.yuan(measures[2])[1:].replace(",", ""),
-                         fmt.yuan(measures[4])[1:].replace(",", "")])
+        writer.writerow([fmt.local(b).isoformat(), *measures,
+                         *(fmt.yuan(measures[i])[1:].replace(",", "") for i in money)])
     return out.getvalue()
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 import numpy as np
 
 from stream.simulator import curve as curve_mod
-from stream.simulator.config import DEFAULT, SHANGHAI
+from stream.simulator.config import DEFAULT, FESTIVAL_TZ
 
 CREATED_COMPONENTS = ("base", "spike", "surge", "flash")
 
@@ -27,7 +27,7 @@ def festival_shape(start: int, end: int) -> np.ndarray:
 
     The calendar is the one of the year (in Shanghai) ``start`` falls in.
     """
-    curve = _curve(datetime.fromtimestamp(start, SHANGHAI).year)
+    curve = _curve(datetime.fromtimestamp(start, FESTIVAL_TZ).year)
     seconds = np.arange(start, end, dtype=np.float64) + 0.5  # each second's midpoint
     parts = curve_mod.components(curve, seconds, {})
     return sum(parts[name] for name in CREATED_COMPONENTS)

@@ -13,7 +13,8 @@ import json
 from datetime import datetime
 from urllib.parse import urlencode
 
-from stream.alerts.rules import CST, FIRING, Alert
+from stream.alerts.rules import FIRING, Alert
+from stream.contract import FESTIVAL_TZ
 
 SECRET_ENV = "GMV_WEBHOOK_SECRET"  # shared secret of the X-Signature header; never logged or stored
 SIGNATURE_HEADER = "X-Signature"
@@ -32,11 +33,11 @@ def explore_link(dashboard_url: str, window_start: int, window_end: int) -> str:
 
 
 def _minute(epoch_s: int) -> str:
-    return datetime.fromtimestamp(epoch_s, CST).strftime("%Y-%m-%dT%H:%M")
+    return datetime.fromtimestamp(epoch_s, FESTIVAL_TZ).strftime("%Y-%m-%dT%H:%M")
 
 
 def _iso(epoch_s: int) -> str:
-    return datetime.fromtimestamp(epoch_s, CST).isoformat()
+    return datetime.fromtimestamp(epoch_s, FESTIVAL_TZ).isoformat()
 
 
 def text(alert: Alert, link: str) -> str:

@@ -27,17 +27,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import ClassVar
 
 import numpy as np
 
 from stream.alerts.expected import festival_shape
+from stream.contract import FESTIVAL_TZ
 
 SEVERITIES = ("critical", "warning", "info")
 BASELINES = ("median", "curve", "both")
 FIRING, RESOLVED = "firing", "resolved"
-CST = timezone(timedelta(hours=8), "CST")
 
 Shape = Callable[[int, int], np.ndarray]  # (start, end) epoch s -> expected orders per second
 
@@ -286,4 +286,4 @@ def evaluate(rule: Rule, data: Windows | Freshness, state: RuleState, now_ms: in
 
 
 def _local(epoch_s: int) -> str:
-    return datetime.fromtimestamp(epoch_s, CST).strftime("%m-%d %H:%M:%S CST")
+    return datetime.fromtimestamp(epoch_s, FESTIVAL_TZ).strftime("%m-%d %H:%M:%S CST")

@@ -20,6 +20,9 @@ from datetime import datetime, timezone
 import numpy as np
 
 from stream.alerts.rules import Alert
+from stream.contract import ROLLUPS
+
+SECONDS = ROLLUPS["orders_second"].table
 
 log = logging.getLogger("gmv.alerts.store")
 
@@ -45,7 +48,7 @@ def read_progress(run: Run, db: str, settled_ms: int, hint: int | None = None) -
     """
     sql = (f"SELECT toUInt32(max(window_start)), max(written_ms), "
            f"toUInt32(maxIf(window_start, written_ms <= %(settled)s)), countIf(written_ms <= %(settled)s), "
-           f"count() FROM {db}.orders_per_second")
+           f"count() FROM {db}.{SECONDS}")
     params = {"settled": int(settled_ms)}
     if hint:
         rows = run(sql + " WHERE window_start >= toDateTime(%(since)s)", {**params, "since": int(hint) - HINT_SPAN_S})
@@ -62,14 +65,14 @@ def _progress(row: tuple) -> Progress:
 
 def read_oldest(run: Run, db: str) -> int | None:
     """The first window of orders_per_second (where history begins), None when empty."""
-    rows = run(f"SELECT toUInt32(min(window_start)), count() FROM {db}.orders_per_second", {})
+    rows = run(f"SELECT toUInt32(min(window_start)), count() FROM {db}.{SECONDS}", {})
     return int(rows[0][0]) if rows and int(rows[0][1]) else None
 
 
 def read_counts(run: Run, db: str, start: int, end: int) -> np.ndarray:
     """Orders created in each second of [start, end): on-time and late rows summed, newest
     version of each (``FINAL``); 0 for a second without a row (nothing was ordered in it)."""
-    sql = (f"SELECT toUInt32(window_start) AS s, sum(orders_created) FROM {db}.orders_per_second FINAL "
+    sql = (f"SELECT toUInt32(window_start) AS s, sum(orders_created) FROM {db}.{SECONDS} FINAL "
            f"WHERE window_start >= toDateTime(%(start)s) AND window_start < toDateTime(%(end)s) GROUP BY s")
     counts = np.zeros(max(0, end - start), dtype=np.int64)
     for second, orders in run(sql, {"start": int(start), "end": int(end)}):

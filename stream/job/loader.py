@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 import orjson
 
+from stream.contract import MINUTES_LANE, ROLLUPS, SECONDS_LANE, VERSION_COLUMN
 from stream.errors import GmvError
 from stream.settings import Settings
 from stream.stack import clickhouse
@@ -24,28 +25,15 @@ log = logging.getLogger("gmv.loader")
 
 # rollup name -> (ClickHouse table, columns in the order of the insert, without written_ms)
 TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "orders_second": ("orders_per_second", ("window_start", "late", "orders_created", "orders_paid",
-                                             "gmv_fen", "refunds", "refund_fen", "cancellations")),
-    "orders_minute": ("orders_per_minute", ("window_start", "dimension", "value", "late", "orders_created",
-                                             "orders_paid", "gmv_fen", "refunds", "refund_fen",
-                                             "cancellations")),
-    "orders_minute_pair": ("orders_per_minute_pair", ("window_start", "parent_dimension", "parent_value",
-                                                       "dimension", "value", "late", "orders_created",
-                                                       "orders_paid", "gmv_fen", "refunds", "refund_fen",
-                                                       "cancellations")),
-    "logistics_second": ("logistics_per_second", ("window_start", "status", "late", "events")),
-    "logistics_minute": ("logistics_per_minute", ("window_start", "status", "late", "events")),
-    "pipeline_events": ("pipeline_events_per_minute", ("window_start", "source", "kind", "reason",
-                                                       "events")),
+    name: (rollup.table, rollup.column_names) for name, rollup in ROLLUPS.items()
 }
 CONSUMER_GROUP = "gmv-loader"
 
 # Each lane is a consumer and a ClickHouse connection of its own. The per-second rollups load on
 # their own lane: when a minute closes, the job sends ~100,000 brand rows at once, and on one lane
 # the next seconds waited seconds behind that batch.
-LANES: tuple[tuple[str, ...], ...] = (
-    ("orders_second", "logistics_second"),
-    ("orders_minute", "orders_minute_pair", "logistics_minute", "pipeline_events"),
+LANES: tuple[tuple[str, ...], ...] = tuple(
+    tuple(name for name, rollup in ROLLUPS.items() if rollup.lane == lane) for lane in (SECONDS_LANE, MINUTES_LANE)
 )
 
 
@@ -79,7 +67,7 @@ def insert(client, database: str, rows: dict[str, list[tuple]]) -> int:
     count = 0
     for rollup, batch in rows.items():
         table, columns = TABLES[rollup]
-        client.execute(f"INSERT INTO {database}.{table} ({', '.join(columns)}, written_ms) VALUES", batch)
+        client.execute(f"INSERT INTO {database}.{table} ({', '.join(columns)}, {VERSION_COLUMN}) VALUES", batch)
         count += len(batch)
     return count
 

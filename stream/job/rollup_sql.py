@@ -25,25 +25,28 @@ Windows are identified by their start in epoch seconds (UTC).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
-from stream.settings import SCHEMAS_DIR
-
-
-def _enum(schema: str, field: str) -> tuple[str, ...]:
-    """Allowed values of a field, from the event schemas in schemas/ (the single source)."""
-    document = json.loads((SCHEMAS_DIR / f"{schema}.schema.json").read_text())
-    return tuple(document["properties"][field]["enum"])
-
-
-ORDER_STATUSES = _enum("order", "status")
-CHANNELS = _enum("order", "channel")
-PROMOTIONS = _enum("order", "promotion")
-WAVES = _enum("order", "wave")
-PRESALE_PHASES = _enum("order", "presale_phase")
-PARCEL_STATUSES = _enum("logistics", "status")
-DIMENSIONS = ("category", "province", "channel", "brand")
+from stream.contract import (
+    CHANNELS,
+    COUNT,
+    DIMENSIONS,
+    FEN,
+    FLAG,
+    ORDER_MEASURES,
+    ORDER_STATUSES,
+    PAIRS,
+    PARCEL_STATUSES,
+    PRESALE_PHASES,
+    PROMOTIONS,
+    REJECTED_FIELDS,
+    ROLLUPS,
+    TEXT,
+    WAVES,
+    WINDOW,
+    Column,
+    Measure,
+)
 
 # Events may not claim to happen more than this far after they reached Kafka: a clock gone
 # wrong must not drag the watermark into the future and make every later event late.
@@ -60,15 +63,17 @@ JSON_FIELDS_FUNCTION = "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS JSON_FIEL
 # JSON integers: digits only, so floats, negatives, exponents and quoted numbers are refused.
 _UINT = "^[0-9]{1,15}$"
 
-ORDER_MEASURES = """
-    CAST(SUM(CASE WHEN status = 'created' THEN 1 ELSE 0 END) AS BIGINT) AS orders_created,
-    CAST(SUM(CASE WHEN status = 'paid' AND presale_phase <> 'deposit' THEN 1 ELSE 0 END) AS BIGINT)
-        AS orders_paid,
-    CAST(SUM(CASE WHEN status = 'paid' THEN paid_fen ELSE 0 END) AS BIGINT) AS gmv_fen,
-    CAST(SUM(CASE WHEN status = 'refunded' THEN 1 ELSE 0 END) AS BIGINT) AS refunds,
-    CAST(SUM(CASE WHEN status = 'refunded' THEN paid_fen ELSE 0 END) AS BIGINT) AS refund_fen,
-    CAST(SUM(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END) AS BIGINT) AS cancellations"""
-ORDER_MEASURE_NAMES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations")
+
+
+def _measure_sql(m: Measure) -> str:
+    """One measure as a Flink aggregate, from its declaration in stream.contract."""
+    condition = f"status = '{m.status}'"
+    if m.except_phase:
+        condition += f" AND presale_phase <> '{m.except_phase}'"
+    return f"CAST(SUM(CASE WHEN {condition} THEN {m.amount or 1} ELSE 0 END) AS BIGINT) AS {m.name}"
+
+
+MEASURES_SQL = ",\n    ".join(_measure_sql(m) for m in ORDER_MEASURES)
 
 
 @dataclass(frozen=True)
@@ -205,10 +210,6 @@ def _sets() -> str:
     return "GROUPING SETS (" + ", ".join(f"({d})" for d in DIMENSIONS) + ")"
 
 
-# Drill-down pairs (parent, child) for the explore page: category -> brand, province -> channel.
-PAIRS = (("category", "brand"), ("province", "channel"))
-
-
 def _pair_columns() -> str:
     (p1, c1), (p2, c2) = PAIRS
     return (f"CASE WHEN GROUPING({p1}) = 0 THEN '{p1}' ELSE '{p2}' END AS parent_dimension, "
@@ -232,25 +233,25 @@ def rollup_inserts(sinks: dict[str, str], options: RollupOptions) -> list[str]:
     return [
         # per-second order totals
         f"""INSERT INTO {sinks['orders_second']}
-SELECT {second} AS window_start, 0 AS late, {ORDER_MEASURES}
+SELECT {second} AS window_start, 0 AS late, {MEASURES_SQL}
 FROM {_window('orders_ontime', 1)} GROUP BY window_start, window_end""",
         f"""INSERT INTO {sinks['orders_second']}
-SELECT {hint} event_time / 1000 AS window_start, 1 AS late, {ORDER_MEASURES}
+SELECT {hint} event_time / 1000 AS window_start, 1 AS late, {MEASURES_SQL}
 FROM orders_late AS l GROUP BY event_time / 1000""",
         # per-minute breakdowns, one row per dimension value
         f"""INSERT INTO {sinks['orders_minute']}
-SELECT {minute} AS window_start, {_dimension_columns()}, 0 AS late, {ORDER_MEASURES}
+SELECT {minute} AS window_start, {_dimension_columns()}, 0 AS late, {MEASURES_SQL}
 FROM {_window('orders_ontime', 60)} GROUP BY window_start, window_end, {_sets()}""",
         f"""INSERT INTO {sinks['orders_minute']}
 SELECT {hint} event_time / 60000 * 60 AS window_start, {_dimension_columns()}, 1 AS late,
-       {ORDER_MEASURES}
+       {MEASURES_SQL}
 FROM orders_late AS l GROUP BY event_time / 60000 * 60, {_sets()}""",
         # per-minute drill-down pairs
         f"""INSERT INTO {sinks['orders_minute_pair']}
-SELECT {minute} AS window_start, {_pair_columns()}, 0 AS late, {ORDER_MEASURES}
+SELECT {minute} AS window_start, {_pair_columns()}, 0 AS late, {MEASURES_SQL}
 FROM {_window('orders_ontime', 60)} GROUP BY window_start, window_end, {_pair_sets()}""",
         f"""INSERT INTO {sinks['orders_minute_pair']}
-SELECT {hint} event_time / 60000 * 60 AS window_start, {_pair_columns()}, 1 AS late, {ORDER_MEASURES}
+SELECT {hint} event_time / 60000 * 60 AS window_start, {_pair_columns()}, 1 AS late, {MEASURES_SQL}
 FROM orders_late AS l GROUP BY event_time / 60000 * 60, {_pair_sets()}""",
         # logistics per status
         *[
@@ -293,25 +294,18 @@ FROM {stream}_parsed WHERE reject_reason IS NOT NULL AND reject_reason <> '{HEAR
     ]
 
 
-# Columns of each rollup sink: (name, Flink type); the first ``key`` columns are its key.
-SINK_COLUMNS: dict[str, tuple[list[tuple[str, str]], int]] = {
-    "orders_second": ([("window_start", "BIGINT"), ("late", "INT")]
-                      + [(m, "BIGINT") for m in ORDER_MEASURE_NAMES], 2),
-    "orders_minute": ([("window_start", "BIGINT"), ("dimension", "STRING"), ("value", "STRING"),
-                       ("late", "INT")] + [(m, "BIGINT") for m in ORDER_MEASURE_NAMES], 4),
-    "orders_minute_pair": ([("window_start", "BIGINT"), ("parent_dimension", "STRING"),
-                            ("parent_value", "STRING"), ("dimension", "STRING"), ("value", "STRING"),
-                            ("late", "INT")] + [(m, "BIGINT") for m in ORDER_MEASURE_NAMES], 6),
-    "logistics_second": ([("window_start", "BIGINT"), ("status", "STRING"), ("late", "INT"),
-                          ("events", "BIGINT")], 3),
-    "logistics_minute": ([("window_start", "BIGINT"), ("status", "STRING"), ("late", "INT"),
-                          ("events", "BIGINT")], 3),
-    "pipeline_events": ([("window_start", "BIGINT"), ("source", "STRING"), ("kind", "STRING"),
-                         ("reason", "STRING"), ("events", "BIGINT")], 4),
-}
-REJECTED_COLUMNS = [("source", "STRING"), ("reason", "STRING"), ("kafka_partition", "INT"),
-                    ("kafka_offset", "BIGINT"), ("kafka_time", "STRING"), ("msg", "STRING")]
+# Flink SQL type of each column kind of the contract.
+FLINK_TYPES = {WINDOW: "BIGINT", FLAG: "INT", FEN: "BIGINT", COUNT: "BIGINT", TEXT: "STRING"}
 
 
-def column_list(columns: list[tuple[str, str]]) -> str:
-    return ",\n    ".join(f"`{name}` {kind}" for name, kind in columns)
+def column_list(columns: tuple[Column, ...]) -> str:
+    return ",\n    ".join(f"`{c.name}` {FLINK_TYPES[c.kind]}" for c in columns)
+
+
+def sink_columns(rollup: str) -> tuple[str, str]:
+    """(column list, primary key list) of a rollup's sink table, from the contract."""
+    declared = ROLLUPS[rollup]
+    return column_list(declared.columns), ", ".join(f"`{c.name}`" for c in declared.keys)
+
+
+REJECTED_COLUMNS = column_list(REJECTED_FIELDS)

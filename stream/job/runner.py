@@ -114,10 +114,9 @@ def _kafka_source(name: str, topic: str, settings: Settings, options: JobOptions
 
 
 def _upsert_sink(name: str, topic: str, settings: Settings) -> str:
-    columns, key = rollup_sql.SINK_COLUMNS[name]
-    keys = ", ".join(f"`{c}`" for c, _ in columns[:key])
+    columns, keys = rollup_sql.sink_columns(name)
     return f"""CREATE TEMPORARY TABLE sink_{name} (
-    {rollup_sql.column_list(columns)},
+    {columns},
     PRIMARY KEY ({keys}) NOT ENFORCED
 ) WITH (
     'connector' = 'upsert-kafka',
@@ -130,7 +129,7 @@ def _upsert_sink(name: str, topic: str, settings: Settings) -> str:
 
 def _rejected_sink(settings: Settings) -> str:
     return f"""CREATE TEMPORARY TABLE sink_rejected (
-    {rollup_sql.column_list(rollup_sql.REJECTED_COLUMNS)}
+    {rollup_sql.REJECTED_COLUMNS}
 ) WITH (
     'connector' = 'kafka',
     'topic' = '{settings.rejected_topic}',
@@ -151,7 +150,7 @@ def statements(settings: Settings, options: JobOptions) -> tuple[list[str], list
                               rollup_sql.RollupOptions(options.watermark_delay_ms)),
         *rollup_sql.valid_views(),
     ]
-    sinks = {name: f"sink_{name}" for name in rollup_sql.SINK_COLUMNS} | {"rejected": "sink_rejected"}
+    sinks = {name: f"sink_{name}" for name in settings.rollup_topics} | {"rejected": "sink_rejected"}
     ropts = rollup_sql.RollupOptions(options.watermark_delay_ms, options.late_ttl)
     return ddl, rollup_sql.rollup_inserts(sinks, ropts)
 

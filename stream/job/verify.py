@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from datetime import timezone
 from pathlib import Path
 
-ORDER_MEASURES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations")
+from stream.contract import MEASURES, PAIRS, ROLLUPS
 
-# ledger kind -> (table, dimension columns, measure columns)
+# ledger kind -> (table, dimension columns, measure columns): the rollups the ledger also counts
 KINDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "orders_second": ("orders_per_second", (), ORDER_MEASURES),
-    "orders_minute": ("orders_per_minute", ("dimension", "value"), ORDER_MEASURES),
-    "logistics_second": ("logistics_per_second", ("status",), ("events",)),
-    "logistics_minute": ("logistics_per_minute", ("status",), ("events",)),
+    name: (rollup.table, rollup.dimensions, rollup.value_names)
+    for name, rollup in ROLLUPS.items() if rollup.in_ledger
 }
+_PAIR = ROLLUPS["orders_minute_pair"]
+_BREAKDOWN = ROLLUPS["orders_minute"]
 
 Totals = dict[tuple, tuple[int, ...]]
 
@@ -74,7 +74,7 @@ def rollup_totals(client, database: str) -> Totals:
 
 def rejected_totals(client, database: str) -> dict[str, int]:
     rows = client.execute(
-        f"SELECT source, sum(events) FROM {database}.pipeline_events_per_minute FINAL "
+        f"SELECT source, sum(events) FROM {database}.{ROLLUPS['pipeline_events'].table} FINAL "
         "WHERE kind = 'rejected' GROUP BY source"
     )
     return {source: int(n) for source, n in rows}
@@ -82,12 +82,13 @@ def rejected_totals(client, database: str) -> dict[str, int]:
 
 def pair_mismatches(client, database: str) -> list[Difference]:
     """Drill-down pairs must add up to their parent's per-minute row (same window, same measures)."""
-    sums = ", ".join(f"sum({m})" for m in ORDER_MEASURES)
+    sums = ", ".join(f"sum({m})" for m in MEASURES)
+    parent_dims = ", ".join(f"'{parent}'" for parent, _ in PAIRS)
     pairs = client.execute(f"SELECT window_start, parent_dimension, parent_value, {sums} "
-                           f"FROM {database}.orders_per_minute_pair FINAL "
+                           f"FROM {database}.{_PAIR.table} FINAL "
                            "GROUP BY window_start, parent_dimension, parent_value")
-    parents = client.execute(f"SELECT window_start, dimension, value, {sums} FROM {database}.orders_per_minute FINAL "
-                             "WHERE dimension IN ('category', 'province') GROUP BY window_start, dimension, value")
+    parents = client.execute(f"SELECT window_start, dimension, value, {sums} FROM {database}.{_BREAKDOWN.table} FINAL "
+                             f"WHERE dimension IN ({parent_dims}) GROUP BY window_start, dimension, value")
     by_key = {tuple(r[:3]): tuple(r[3:]) for r in parents}
     found = {tuple(r[:3]): tuple(r[3:]) for r in pairs}
     return [Difference(("pair",) + k, by_key.get(k), found.get(k)) for k in set(by_key) | set(found)
@@ -112,6 +113,7 @@ def verify(client, database: str, ledger_path: Path) -> tuple[list[Difference], 
             differences.append(Difference(("rejected", 0, source), (malformed[source],),
                                           (rejected.get(source, 0),)))
     differences += pair_mismatches(client, database)
-    gmv = sum(v[2] for k, v in expected.items() if k[0] == "orders_second")
+    gmv_at = MEASURES.index("gmv_fen")
+    gmv = sum(v[gmv_at] for k, v in expected.items() if k[0] == "orders_second")
     report = {"keys": len(expected), "gmv_fen": gmv, "rejected": rejected}
     return differences, report

@@ -58,13 +58,13 @@ def _rate(text: str) -> float | str:
 
 
 def _moment(text: str) -> datetime:
-    from stream.simulator.config import SHANGHAI
+    from stream.simulator.config import FESTIVAL_TZ
 
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO time like 2021-11-11T00:00+08:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
+    return moment if moment.tzinfo else moment.replace(tzinfo=FESTIVAL_TZ)
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -122,7 +122,7 @@ def _fail(prog: str, message: str):
 def build(args: argparse.Namespace, now_ms: int | None = None):
     """The festival config and run options that ``args`` ask for (raises GmvError)."""
     from stream.simulator.clock import ClockSpec
-    from stream.simulator.config import DEFAULT, SHANGHAI
+    from stream.simulator.config import DEFAULT, FESTIVAL_TZ
     from stream.simulator.faults import Faults, Outage
     from stream.simulator.run import RunOptions
 
@@ -131,14 +131,14 @@ def build(args: argparse.Namespace, now_ms: int | None = None):
     if args.malformed >= 1:
         raise GmvError("--malformed must be below 1 (some messages must be valid).")
     if args.clock == "replay":
-        start = args.start or datetime(DEFAULT.year, 11, 11, tzinfo=SHANGHAI)
+        start = args.start or datetime(DEFAULT.year, 11, 11, tzinfo=FESTIVAL_TZ)
         start_ms = int(start.timestamp() * 1000)
         spec = ClockSpec("replay", start_ms, args.speed or DEFAULT_REPLAY_SPEED)
-        year = start.astimezone(SHANGHAI).year
+        year = start.astimezone(FESTIVAL_TZ).year
     else:
         start_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
         spec = ClockSpec("live", start_ms, 1.0)
-        year = datetime.fromtimestamp(start_ms / 1000, SHANGHAI).year
+        year = datetime.fromtimestamp(start_ms / 1000, FESTIVAL_TZ).year
     compression = args.delay_compression or (REPLAY_DELAY_COMPRESSION if args.clock == "replay" else 1.0)
     config = DEFAULT.replace(year=year, delay_compression=compression,
                              **({"scale": args.scale} if args.scale else {}))

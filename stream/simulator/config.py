@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
+from stream.contract import FESTIVAL_TZ
 from stream.errors import GmvError
-
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class Window:
 
 def local_ms(year: int, month: int, day: int, hour: int = 0) -> int:
     """Epoch milliseconds of a Shanghai local time (``hour`` may be 24)."""
-    moment = datetime(year, month, day, tzinfo=SHANGHAI) + timedelta(hours=hour)
+    moment = datetime(year, month, day, tzinfo=FESTIVAL_TZ) + timedelta(hours=hour)
     return int(moment.timestamp()) * 1000
 
 

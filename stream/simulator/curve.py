@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stream.contract import UTC_OFFSET_S
 from stream.simulator import events
 from stream.simulator.config import FestivalConfig
 
-LOCAL_OFFSET_S = 8 * 3600
 DAY_S = 86400.0
 COMPONENTS = ("base", "spike", "surge", "flash", "final")
 _GRID_S = 60.0  # resolution of the deposit integrals
@@ -46,7 +46,7 @@ class Curve:
 
 def local_day_hour(t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Local (Shanghai) day number and hour of day (float) of epoch seconds."""
-    local = np.asarray(t_s, dtype=np.float64) + LOCAL_OFFSET_S
+    local = np.asarray(t_s, dtype=np.float64) + UTC_OFFSET_S
     day = np.floor(local / DAY_S)
     return day, (local - day * DAY_S) / 3600.0
 

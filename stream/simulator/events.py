@@ -2,24 +2,23 @@
 
 Events are generated, queued and counted as rows of :data:`EVENT`; only the
 encoder turns them into JSON. Every categorical field is a small integer code
-into one of the tuples below, which list exactly the values the JSON Schemas allow.
+into one of the enums of ``stream.contract``, which list exactly the values the JSON Schemas allow;
+the constants below name the codes the generator uses.
 """
 from __future__ import annotations
 
 import numpy as np
 
-ORDER_STATUSES = ("created", "paid", "cancelled", "refunded")
-CHANNELS = ("app", "web", "livestream", "mini_program")
-PROMOTIONS = ("none", "coupon", "cross_store", "flash_sale", "livestream_deal", "presale_deposit")
-WAVES = ("presale", "wave1", "wave2", "other")
-PHASES = ("none", "deposit", "final")
-LOGISTICS_STATUSES = ("created", "picked_up", "in_transit", "out_for_delivery", "delivered", "exception")
+from stream.contract import CHANNELS, ORDER_STATUSES, PROMOTIONS, WAVES
+from stream.contract import PARCEL_STATUSES as LOGISTICS_STATUSES
+from stream.contract import PRESALE_PHASES as PHASES
 
-CREATED, PAID, CANCELLED, REFUNDED = range(4)
-NO_PHASE, DEPOSIT, FINAL = range(3)
-PRESALE, WAVE1, WAVE2, OTHER = range(4)
-APP, WEB, LIVESTREAM, MINI_PROGRAM = range(4)
-NONE, COUPON, CROSS_STORE, FLASH_SALE, LIVESTREAM_DEAL, PRESALE_DEPOSIT = range(6)
+CREATED, PAID, CANCELLED, REFUNDED = map(ORDER_STATUSES.index, ("created", "paid", "cancelled", "refunded"))
+NO_PHASE, DEPOSIT, FINAL = map(PHASES.index, ("none", "deposit", "final"))
+PRESALE, WAVE1, WAVE2, OTHER = map(WAVES.index, ("presale", "wave1", "wave2", "other"))
+APP, WEB, LIVESTREAM, MINI_PROGRAM = map(CHANNELS.index, ("app", "web", "livestream", "mini_program"))
+NONE, COUPON, CROSS_STORE, FLASH_SALE, LIVESTREAM_DEAL, PRESALE_DEPOSIT = map(PROMOTIONS.index, (
+    "none", "coupon", "cross_store", "flash_sale", "livestream_deal", "presale_deposit"))
 EXCEPTION = LOGISTICS_STATUSES.index("exception")
 
 ORDERS_TOPIC, LOGISTICS_TOPIC = 0, 1

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from stream.contract import DIMENSIONS, MEASURES, ORDER_MEASURES
 from stream.simulator import events as ev
 from stream.simulator.catalog import Catalog
 
-MEASURES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations")
-DIMENSIONS = ("category", "province", "channel", "brand")
 _DIM_BASE = {"category": 0, "province": 100, "channel": 200, "brand": 1000}
 _CODE_BITS = 20  # brand codes stay below 2**20
 _COMPACT_EVERY = 1_000_000
@@ -54,18 +53,14 @@ class _Table:
 
 
 def order_measures(rows: np.ndarray) -> np.ndarray:
-    """The six measures each order event contributes (n x 6, int64)."""
-    status, paid = rows["status"], rows["paid_fen"]
-    is_paid = status == ev.PAID
-    refunded = status == ev.REFUNDED
-    return np.stack([
-        status == ev.CREATED,
-        is_paid & (rows["phase"] != ev.DEPOSIT),  # an order counts as paid once fully paid
-        np.where(is_paid, paid, 0),
-        refunded,
-        np.where(refunded, paid, 0),
-        status == ev.CANCELLED,
-    ], axis=1).astype(np.int64)
+    """What each order event contributes to each measure of the contract (n x measures, int64)."""
+    columns = []
+    for measure in ORDER_MEASURES:
+        hit = rows["status"] == ev.ORDER_STATUSES.index(measure.status)
+        if measure.except_phase:
+            hit &= rows["phase"] != ev.PHASES.index(measure.except_phase)
+        columns.append(np.where(hit, rows[measure.amount], 0) if measure.amount else hit)
+    return np.stack(columns, axis=1).astype(np.int64)
 
 
 class Ledger:

@@ -59,8 +59,8 @@ def _alerts(now_ms: int) -> list[tuple]:
 def festival(clickhouse_settings):
     now_ms = int(time.time() * 1000)
     tables = synthetic.generate(synthetic.Festival(
-        start=datetime(2021, 11, 10, tzinfo=synthetic.SHANGHAI),
-        end=datetime(2021, 11, 11, 21, 18, 42, tzinfo=synthetic.SHANGHAI),
+        start=datetime(2021, 11, 10, tzinfo=synthetic.FESTIVAL_TZ),
+        end=datetime(2021, 11, 11, 21, 18, 42, tzinfo=synthetic.FESTIVAL_TZ),
         orders_per_s=12.0, brands=5000, written_at_ms=now_ms - 2000))
     with clickhouse.connect(clickhouse_settings, "writer") as writer:
         synthetic.insert(writer, clickhouse_settings.clickhouse_database, tables)

@@ -28,7 +28,7 @@ from stream.alerts.config import parse
 from stream.alerts.receiver import Receiver
 from stream.alerts.service import AlertService
 from stream.probes import wait_for
-from stream.simulator.config import SHANGHAI
+from stream.simulator.config import FESTIVAL_TZ
 from stream.stack import clickhouse, launcher, processes
 
 pytestmark = pytest.mark.slow
@@ -114,7 +114,7 @@ def test_an_outage_pages_once_and_recovers_and_a_stopped_job_pages_a_stall_not_a
 
 def report_latency(settings, fired, resolved) -> None:
     body = fired.json()
-    start_s = int(datetime.fromisoformat(START).astimezone(SHANGHAI).timestamp())
+    start_s = int(datetime.fromisoformat(START).astimezone(FESTIVAL_TZ).timestamp())
     outage_begin, outage_end = start_s + OUTAGE_AT * SPEED, start_s + (OUTAGE_AT + OUTAGE_FOR) * SPEED
     span_end = body["window_start_epoch"] + body["window_seconds"]
     assert outage_begin - WINDOW < body["window_start_epoch"] < outage_end, "the drop judged is not the outage"

@@ -134,8 +134,8 @@ def test_generated_festival_adds_up_across_tables(engine):
     """The screenshot/benchmark generator: per-second totals equal the per-minute breakdowns,
     and the wall's settled + live split equals one plain sum."""
     run, db, client = engine
-    fest = synthetic.Festival(start=datetime(2021, 11, 11, 18, 0, tzinfo=synthetic.SHANGHAI),
-                              end=datetime(2021, 11, 11, 21, 30, tzinfo=synthetic.SHANGHAI),
+    fest = synthetic.Festival(start=datetime(2021, 11, 11, 18, 0, tzinfo=synthetic.FESTIVAL_TZ),
+                              end=datetime(2021, 11, 11, 21, 30, tzinfo=synthetic.FESTIVAL_TZ),
                               orders_per_s=0.5, brands=300, written_at_ms=WRITTEN_MS + 10_000)
     tables = synthetic.generate(fest)
     other = f"{db}_gen"

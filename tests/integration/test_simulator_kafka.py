@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 from kafka import KafkaConsumer
 
+from stream.contract import MEASURES
 from stream.settings import SCHEMAS_DIR
 from stream.simulator.clock import ClockSpec
 from stream.simulator.config import DEFAULT, local_ms
@@ -18,7 +19,6 @@ from stream.simulator.sinks import KafkaSink
 
 pytestmark = pytest.mark.slow
 EVENTS = 6000
-MEASURES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations")
 
 
 def validator(name: str) -> jsonschema.Draft202012Validator:

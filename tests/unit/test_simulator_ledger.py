@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 import jsonschema
 import pytest
 
+from stream.contract import MEASURES
 from stream.settings import SCHEMAS_DIR
 from stream.simulator.clock import ClockSpec
 from stream.simulator.config import DEFAULT, local_ms
@@ -21,7 +22,6 @@ from stream.simulator.sinks import MemorySink
 
 ORDER = jsonschema.Draft202012Validator(json.loads((SCHEMAS_DIR / "order.schema.json").read_text()))
 LOGISTICS = jsonschema.Draft202012Validator(json.loads((SCHEMAS_DIR / "logistics.schema.json").read_text()))
-MEASURES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations")
 
 
 def contribution(event: dict) -> list[int]:

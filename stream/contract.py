@@ -1,0 +1,161 @@
+"""The contract between the stages, declared once: event enums, the festival's time zone, and
+every rollup (topic, ClickHouse table, key columns, measures, dimensions, drill-down pairs).
+
+This module imports nothing from the project. The job's SQL and sinks, the loader, ``gmv
+verify``, the simulator's ledger, the settings' topic names and the dashboard's queries all
+derive from it. Fast tests hold it against ``schemas/*.json`` and the ClickHouse migrations.
+
+Adding an order measure: add a :class:`Measure` below, a migration that adds its column to
+each table of ``ORDER_ROLLUPS``, and the code that shows it. The job computes it, the ledger
+counts it, the loader writes it and verify compares it, all from this declaration.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta, timezone
+
+# -- time ------------------------------------------------------------------------------------
+
+# The festival's clock: Asia/Shanghai (China Standard Time, UTC+8, no daylight saving).
+UTC_OFFSET_S = 8 * 3600
+FESTIVAL_TZ = timezone(timedelta(seconds=UTC_OFFSET_S), "CST")
+FESTIVAL_TZ_NAME = "Asia/Shanghai"
+
+# -- event enums (exactly what schemas/order.schema.json and logistics.schema.json allow) -----
+
+ORDER_STATUSES = ("created", "paid", "cancelled", "refunded")
+CHANNELS = ("app", "web", "livestream", "mini_program")
+PROMOTIONS = ("none", "coupon", "cross_store", "flash_sale", "livestream_deal", "presale_deposit")
+WAVES = ("presale", "wave1", "wave2", "other")
+PRESALE_PHASES = ("none", "deposit", "final")
+PARCEL_STATUSES = ("created", "picked_up", "in_transit", "out_for_delivery", "delivered", "exception")
+
+# schema file stem -> field -> allowed values
+EVENT_ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "order": {"status": ORDER_STATUSES, "channel": CHANNELS, "promotion": PROMOTIONS, "wave": WAVES,
+              "presale_phase": PRESALE_PHASES},
+    "logistics": {"status": PARCEL_STATUSES},
+}
+
+# -- measures --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One order measure: over the distinct valid order events of a window, the events whose
+    status is ``status`` (and whose pre-sale phase is not ``except_phase``), counted, or their
+    ``amount`` field summed (integer fen)."""
+
+    name: str
+    label: str  # what the dashboard calls it
+    status: str
+    amount: str | None = None
+    except_phase: str | None = None
+
+    @property
+    def is_money(self) -> bool:
+        return self.amount is not None
+
+
+ORDER_MEASURES = (
+    Measure("orders_created", "orders created", "created"),
+    # an order counts as paid once fully paid: a pre-sale deposit is not yet a paid order
+    Measure("orders_paid", "orders paid", "paid", except_phase="deposit"),
+    Measure("gmv_fen", "GMV", "paid", amount="paid_fen"),  # deposits and finals both count
+    Measure("refunds", "refunds", "refunded"),
+    Measure("refund_fen", "refunded amount", "refunded", amount="paid_fen"),
+    Measure("cancellations", "cancellations", "cancelled"),
+)
+MEASURES = tuple(m.name for m in ORDER_MEASURES)
+MEASURE_BY_NAME = {m.name: m for m in ORDER_MEASURES}
+
+# Order fields with a per-minute breakdown (one row per dimension value).
+DIMENSIONS = ("category", "province", "channel", "brand")
+# Drill-down pairs (parent, child) with a per-minute row per pair of values.
+PAIRS = (("category", "brand"), ("province", "channel"))
+
+# -- rollups ---------------------------------------------------------------------------------
+
+# Column kinds; each stage maps a kind to its own type (Flink SQL, ClickHouse, Python).
+WINDOW, FLAG, COUNT, FEN, TEXT = "window", "flag", "count", "fen", "text"
+# Every rollup table also has this column: when the loader wrote the row (epoch ms). It is the
+# ReplacingMergeTree version, so a rewritten window replaces the older row.
+VERSION_COLUMN = "written_ms"
+# Loader lanes: the per-second rollups load apart, never queued behind a minute's rows.
+SECONDS_LANE, MINUTES_LANE = "seconds", "minutes"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """One rollup: the job writes it to topic ``rollup-<name>``, the loader into ``table``.
+
+    ``keys`` identify a row (window first; ``late`` = 1 marks corrections from late events,
+    which readers add in); ``values`` are what is counted. ``in_ledger``: the simulator's
+    ledger has the same rows under the kind ``name``, so ``gmv verify`` compares them.
+    """
+
+    name: str
+    table: str
+    window_s: int
+    keys: tuple[Column, ...]
+    values: tuple[Column, ...]
+    lane: str
+    in_ledger: bool = False
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self.keys + self.values
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        """Key columns other than the window and the late flag."""
+        return tuple(c.name for c in self.keys if c.kind not in (WINDOW, FLAG))
+
+    @property
+    def value_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.values)
+
+    def topic(self, prefix: str = "") -> str:
+        return f"{prefix}rollup-{self.name}"
+
+
+def _texts(*names: str) -> tuple[Column, ...]:
+    return tuple(Column(n, TEXT) for n in names)
+
+
+_WINDOW = (Column("window_start", WINDOW),)
+_LATE = (Column("late", FLAG),)
+_ORDER_VALUES = tuple(Column(m.name, FEN if m.is_money else COUNT) for m in ORDER_MEASURES)
+_EVENTS = (Column("events", COUNT),)
+
+ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
+    Rollup("orders_second", "orders_per_second", 1, _WINDOW + _LATE, _ORDER_VALUES, SECONDS_LANE,
+           in_ledger=True),
+    Rollup("orders_minute", "orders_per_minute", 60, _WINDOW + _texts("dimension", "value") + _LATE,
+           _ORDER_VALUES, MINUTES_LANE, in_ledger=True),
+    Rollup("orders_minute_pair", "orders_per_minute_pair", 60,
+           _WINDOW + _texts("parent_dimension", "parent_value", "dimension", "value") + _LATE,
+           _ORDER_VALUES, MINUTES_LANE),
+    Rollup("logistics_second", "logistics_per_second", 1, _WINDOW + _texts("status") + _LATE, _EVENTS,
+           SECONDS_LANE, in_ledger=True),
+    Rollup("logistics_minute", "logistics_per_minute", 60, _WINDOW + _texts("status") + _LATE, _EVENTS,
+           MINUTES_LANE, in_ledger=True),
+    # What the pipeline set aside per minute: kind 'rejected' (with its reason) or 'late'.
+    Rollup("pipeline_events", "pipeline_events_per_minute", 60,
+           _WINDOW + _texts("source", "kind", "reason"), _EVENTS, MINUTES_LANE),
+)}
+ORDER_ROLLUPS = tuple(r for r in ROLLUPS.values() if r.values == _ORDER_VALUES)
+
+# The rejected messages themselves go to the rejected topic (not a rollup): these fields.
+REJECTED_FIELDS = (Column("source", TEXT), Column("reason", TEXT), Column("kafka_partition", COUNT),
+                   Column("kafka_offset", COUNT), Column("kafka_time", TEXT), Column("msg", TEXT))
