@@ -21,6 +21,11 @@ UTC_OFFSET_S = 8 * 3600
 FESTIVAL_TZ = timezone(timedelta(seconds=UTC_OFFSET_S), "CST")
 FESTIVAL_TZ_NAME = "Asia/Shanghai"
 
+# -- topics ----------------------------------------------------------------------------------
+
+# Event topics (before the settings' prefix); each rollup has its own topic too (Rollup.topic).
+ORDERS_TOPIC, LOGISTICS_TOPIC, REJECTED_TOPIC = "orders", "logistics", "rejected"
+
 # -- event enums (exactly what schemas/order.schema.json and logistics.schema.json allow) -----
 
 ORDER_STATUSES = ("created", "paid", "cancelled", "refunded")

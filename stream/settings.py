@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stream.contract import ROLLUPS
+from stream.contract import LOGISTICS_TOPIC, ORDERS_TOPIC, REJECTED_TOPIC, ROLLUPS
 from stream.errors import GmvError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -112,15 +112,15 @@ class Settings:
 
     @property
     def orders_topic(self) -> str:
-        return f"{self.topic_prefix}orders"
+        return self.topic_prefix + ORDERS_TOPIC
 
     @property
     def logistics_topic(self) -> str:
-        return f"{self.topic_prefix}logistics"
+        return self.topic_prefix + LOGISTICS_TOPIC
 
     @property
     def rejected_topic(self) -> str:
-        return f"{self.topic_prefix}rejected"
+        return self.topic_prefix + REJECTED_TOPIC
 
     @property
     def rollup_topics(self) -> dict[str, str]:
