@@ -7,7 +7,7 @@ SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Old sdists among PyFlink's dependencies still import pkg_resources at build time.
 export PIP_CONSTRAINT := $(CURDIR)/infra/build-constraints.txt
 
-.PHONY: help setup system-packages run test test-fast lint down status clean
+.PHONY: help setup system-packages run test test-fast screenshots lint down status clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -41,6 +41,9 @@ test: setup  ## run every test (unit, integration, browser)
 
 test-fast: $(VENV)/.installed  ## only the tests that need no servers
 	$(VENV)/bin/pytest -m "not slow"
+
+screenshots: system-packages $(VENV)/.installed  ## the README's pictures (docs/wall.png, explore.png, alerts.png) from a generated festival
+	$(PY) bench/screenshots.py --out docs
 
 lint:  ## ruff
 	$(VENV)/bin/ruff check stream dashboard tests bench

@@ -28,13 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from stack_support import fresh_settings, unique_suffix
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stream import probes
 from stream.job import runner
 from stream.probes import wait_for
 from stream.stack import clickhouse, kafka_admin, launcher, migrations, processes
+from tests.support.stack import fresh_settings, unique_suffix
 
 
 def fresh_pipeline(base):

@@ -8,11 +8,11 @@ database), so tests never see each other's data.
 from __future__ import annotations
 
 import pytest
-from stack_support import fresh_settings, unique_suffix
 
 from stream import probes
 from stream.settings import Settings
 from stream.stack import clickhouse, jars, kafka_admin, launcher, migrations, processes
+from tests.support.stack import fresh_settings, unique_suffix
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,10 @@ import time
 from datetime import datetime
 
 import pytest
-from browser_support import console, wait_until
 from selenium.webdriver.common.by import By
 
 from stream.stack import clickhouse
+from tests.support.browser import console, wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -7,11 +7,11 @@ import time
 from urllib.parse import unquote
 
 import pytest
-from browser_support import console, insert, select_one, wait_until
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
-from dashboard import synthetic
+from tests.support import synthetic
+from tests.support.browser import console, insert, select_one, wait_until
 
 pytestmark = pytest.mark.slow
 

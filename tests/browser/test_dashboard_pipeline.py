@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from browser_support import console, select_one, wait_until
 from selenium.webdriver.common.by import By
-from stack_support import simulate, wait_exact
+
+from tests.support.browser import console, select_one, wait_until
+from tests.support.stack import simulate, wait_exact
 
 pytestmark = pytest.mark.slow
 

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
-from browser_support import console, insert, select_one, set_viewport, wait_until
 from flask import request
 from selenium.webdriver.common.by import By
 
-from dashboard import fmt, synthetic
+from dashboard import fmt
+from tests.support import synthetic
+from tests.support.browser import console, insert, select_one, set_viewport, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -45,9 +47,10 @@ def test_wall_shows_the_exact_festival_gmv(browser, dashboard, known):
 def test_gmv_ticks_as_new_seconds_arrive(browser, dashboard, known):
     browser.get(dashboard(known).url + "/")
     wait_until(lambda: gmv_fen(browser) == synthetic.KNOWN["festival_gmv_fen"], what="first GMV")
-    second = synthetic.KNOWN_NOW.astimezone(synthetic.timezone.utc).replace(tzinfo=None)
-    row = (second + synthetic.timedelta(seconds=1), 0, 2, 2, 12_345, 0, 0, 0, int(time.time() * 1000))
-    insert(known, {"orders_per_second": (synthetic.COLUMNS_BY_TABLE["orders_per_second"], [row])})
+    table = synthetic.ORDERS_SECOND.table
+    row = synthetic.row(synthetic.ORDERS_SECOND, int(time.time() * 1000), late=0, orders_created=2, orders_paid=2,
+                        gmv_fen=12_345, window_start=synthetic.utc_naive(synthetic.KNOWN_NOW + timedelta(seconds=1)))
+    insert(known, {table: (synthetic.COLUMNS_BY_TABLE[table], [row])})
     wait_until(lambda: gmv_fen(browser) == synthetic.KNOWN["festival_gmv_fen"] + 12_345, what="the tick")
     assert browser.find_element(By.ID, "wall-asof").text == "as of 2021-11-11 20:00:06 CST"
     assert console(browser) == []

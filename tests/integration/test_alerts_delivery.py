@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 import pytest
-from stack_support import fresh_settings
 
 from dashboard import explore_state
 from dashboard import queries as q
@@ -25,6 +24,7 @@ from stream.alerts.receiver import Receiver
 from stream.alerts.service import AlertService, heartbeat_path
 from stream.probes import wait_for
 from stream.stack import clickhouse, launcher, processes
+from tests.support.stack import fresh_settings
 
 pytestmark = pytest.mark.slow
 

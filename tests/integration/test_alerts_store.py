@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from chdb_engine import ChdbClient, ChdbRun
 
 from dashboard import queries as q
 from stream.alerts import store
@@ -15,6 +14,7 @@ from stream.alerts.rules import FIRING, RESOLVED, Alert
 from stream.alerts.service import AlertService
 from stream.settings import load
 from stream.stack import clickhouse, migrations
+from tests.support.chdb_engine import ChdbClient, ChdbRun
 
 T0 = 1_636_560_000  # 2021-11-11 00:00 CST
 WRITTEN = 1_700_000_000_000

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from stack_support import SHARED_JARS, command_lines, distinct_free_ports
 
 from stream.probes import wait_for
 from stream.stack import launcher
+from tests.support.stack import SHARED_JARS, command_lines, distinct_free_ports
 
 pytestmark = pytest.mark.slow
 GMV = [sys.executable, "-m", "stream.cli"]

@@ -1,10 +1,10 @@
 from datetime import datetime
 
 import pytest
-from chdb_engine import ChdbClient
 from clickhouse_driver.errors import ServerException
 
 from stream.stack import clickhouse, migrations
+from tests.support.chdb_engine import ChdbClient
 
 pytestmark = pytest.mark.slow
 

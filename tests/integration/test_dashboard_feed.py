@@ -8,13 +8,13 @@ import urllib.request
 
 import pytest
 
-from dashboard import synthetic
 from dashboard.cache import SharedCache
 from dashboard.db import Database
 from dashboard.pages import Context
 from dashboard.pages.wall import WallFeed
 from stream import probes
 from stream.stack import clickhouse, launcher, processes
+from tests.support import synthetic
 
 pytestmark = pytest.mark.slow
 

@@ -8,12 +8,14 @@ import uuid
 from datetime import datetime
 
 import pytest
-from chdb_engine import ChdbClient, ChdbRun
 
 from dashboard import queries as q
-from dashboard import snapshot, synthetic
+from dashboard import snapshot
 from dashboard.db import Database
+from stream.contract import FESTIVAL_TZ
 from stream.stack import clickhouse, migrations
+from tests.support import synthetic
+from tests.support.chdb_engine import ChdbClient, ChdbRun
 
 WRITTEN_MS = int(time.time() * 1000)
 NOW_S = int(synthetic.KNOWN_NOW.timestamp())
@@ -134,8 +136,8 @@ def test_generated_festival_adds_up_across_tables(engine):
     """The screenshot/benchmark generator: per-second totals equal the per-minute breakdowns,
     and the wall's settled + live split equals one plain sum."""
     run, db, client = engine
-    fest = synthetic.Festival(start=datetime(2021, 11, 11, 18, 0, tzinfo=synthetic.FESTIVAL_TZ),
-                              end=datetime(2021, 11, 11, 21, 30, tzinfo=synthetic.FESTIVAL_TZ),
+    fest = synthetic.Festival(start=datetime(2021, 11, 11, 18, 0, tzinfo=FESTIVAL_TZ),
+                              end=datetime(2021, 11, 11, 21, 30, tzinfo=FESTIVAL_TZ),
                               orders_per_s=0.5, brands=300, written_at_ms=WRITTEN_MS + 10_000)
     tables = synthetic.generate(fest)
     other = f"{db}_gen"

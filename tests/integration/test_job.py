@@ -10,12 +10,12 @@ import os
 import signal
 
 import pytest
-from stack_support import fresh_settings, simulate, unique_suffix, wait_exact
 
 from stream import probes
 from stream.job import runner, verify
 from stream.probes import wait_for
 from stream.stack import clickhouse, kafka_admin, launcher, migrations, processes
+from tests.support.stack import fresh_settings, simulate, unique_suffix, wait_exact
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +81,7 @@ def count_rows(settings) -> int:
 
 
 def test_every_migration_and_verify_query_runs_on_a_current_clickhouse():
-    from chdb_engine import ChdbClient
+    from tests.support.chdb_engine import ChdbClient
 
     client = ChdbClient()
     try:

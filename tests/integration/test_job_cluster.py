@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pyflink
 import pytest
-from stack_support import command_lines, distinct_free_ports, log_problems, simulate, wait_exact
 
 from stream.job import runner
 from stream.probes import wait_for
+from tests.support.stack import command_lines, distinct_free_ports, log_problems, simulate, wait_exact
 
 pytestmark = pytest.mark.slow
 FLINK_HOME = Path(pyflink.__file__).parent

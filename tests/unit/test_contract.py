@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from chdb_engine import ChdbClient
 
 from stream import contract
 from stream.contract import ROLLUPS, VERSION_COLUMN
 from stream.settings import PROJECT_ROOT, SCHEMAS_DIR
 from stream.stack import migrations
+from tests.support.chdb_engine import ChdbClient
 
 CLICKHOUSE_TYPES = {contract.WINDOW: "DateTime", contract.FLAG: "UInt8", contract.COUNT: "UInt64",
                     contract.FEN: "Int64", contract.TEXT: "String"}

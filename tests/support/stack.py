@@ -1,4 +1,5 @@
-"""Helpers for tests that start their own servers (imported by name; conftest modules clash)."""
+"""Helpers for tests and benches that start their own servers: free ports, private settings, the seeded
+simulation and the wait for exact rollups."""
 from __future__ import annotations
 
 import os

@@ -1,20 +1,19 @@
-"""Browser tests: Debian's chromium + chromedriver driven by Selenium, the app from its factory.
+"""Headless Chromium and the app served in a thread, for the browser tests and bench/screenshots.py.
 
-``dashboard(settings)`` serves ``create_app(settings)`` in a thread on a free port (the
-test's own ClickHouse database); ``browser`` is a fresh headless Chromium with a 1920x1080
-viewport whose console log each test checks at the end (``console(browser) == []``).
+:func:`chromium` starts Debian's chromium + chromedriver with Selenium (headless, 1920x1080,
+console log kept; each test checks ``console(driver) == []`` at the end); :func:`serve` runs
+``create_app(settings)`` on a free port in a thread (the test's own ClickHouse database).
+The pytest fixtures built on them are in tests/browser/conftest.py.
 """
 from __future__ import annotations
 
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from werkzeug.serving import make_server
@@ -22,6 +21,7 @@ from werkzeug.serving import make_server
 from dashboard.app import create_app
 from stream import probes
 from stream.stack import clickhouse
+from tests.support import synthetic
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 DEADLINE_S = 30
@@ -53,54 +53,48 @@ def set_viewport(driver, width: int, height: int) -> None:
                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
 
 
-@pytest.fixture
-def browser(tmp_path):
+def chromium(profile: Path, downloads: Path | None = None) -> webdriver.Chrome:
+    """A fresh headless Chromium (its profile in ``profile``) with a 1920x1080 viewport; files it
+    downloads go to ``downloads`` (``driver.download_dir``)."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-                f"--user-data-dir={tempfile.mkdtemp(dir=tmp_path)}", "--window-size=1920,1080"):
+                f"--user-data-dir={profile}", "--window-size=1920,1080"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.download_dir = tmp_path / "downloads"
-    driver.download_dir.mkdir()
-    driver.execute_cdp_cmd("Browser.setDownloadBehavior",
-                           {"behavior": "allow", "downloadPath": str(driver.download_dir)})
+    driver.download_dir = downloads
+    if downloads is not None:
+        driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     set_viewport(driver, 1920, 1080)
-    yield driver
-    driver.quit()
+    return driver
 
 
 @dataclass
 class Served:
     url: str  # base URL, no trailing slash
     app: object  # the dash.Dash app
+    server: object  # the werkzeug server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+        self.app.server.extensions["gmv"].db.close()
 
 
-@pytest.fixture
-def dashboard():
-    """Start ``create_app(settings)`` on a free port in this process (a thread)."""
-    servers = []
-
-    def start(settings, **kwargs) -> Served:
-        app = create_app(settings, **kwargs)
-        server = make_server("127.0.0.1", probes.free_port(), app.server, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        servers.append((server, thread, app))
-        return Served(f"http://127.0.0.1:{server.server_port}", app)
-
-    yield start
-    for server, thread, app in servers:
-        server.shutdown()
-        thread.join(10)
-        app.server.extensions["gmv"].db.close()
+def serve(settings, **kwargs) -> Served:
+    """Start ``create_app(settings, **kwargs)`` on a free port in this process (a thread)."""
+    app = create_app(settings, **kwargs)
+    server = make_server("127.0.0.1", probes.free_port(), app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return Served(f"http://127.0.0.1:{server.server_port}", app, server, thread)
 
 
 def insert(settings, tables: dict[str, tuple[str, list[tuple]]]) -> None:
-    from dashboard import synthetic
-
+    """Insert ``{table: (columns, rows)}`` (see :func:`synthetic.known_rows`) as the writer."""
     with clickhouse.connect(settings, "writer") as writer:
         synthetic.insert_rows(writer, settings.clickhouse_database, tables)
 
@@ -161,19 +155,3 @@ class TcpProxy:
                 s.close()
             except OSError:
                 pass
-
-
-@pytest.fixture
-def proxy_factory():
-    proxies = []
-
-    def make(target_port: int, delay_s: float = 0.0) -> TcpProxy:
-        proxies.append(TcpProxy(target_port, delay_s))
-        return proxies[-1]
-
-    yield make
-    for p in proxies:
-        p.cut()
-
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"

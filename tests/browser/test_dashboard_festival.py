@@ -1,0 +1,46 @@
+"""Every page on a generated festival (two days of rollups, thousands of brands, an alert
+history), the one the README's pictures show: each page draws all its charts with no console
+entry, and the wall's GMV is the sum of the generated rows (superseded versions left out).
+The pictures go to tmp_path; ``make screenshots`` (bench/screenshots.py) writes docs/*.png."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from stream.alerts.config import DEFAULT_PATH
+from stream.contract import ROLLUPS, VERSION_COLUMN
+from tests.support import showcase
+from tests.support.browser import console, select_one, wait_until
+
+pytestmark = pytest.mark.slow
+
+
+def newest_versions_sum(cols: dict, measure: str) -> int:
+    """Sum of ``measure`` over the newest version of each key row, straight from the generated columns."""
+    keys = [c.name for c in ROLLUPS["orders_second"].keys]
+    newest: dict[tuple, tuple[int, int]] = {}
+    for key, written, value in zip(zip(*(cols[k].tolist() for k in keys)), cols[VERSION_COLUMN].tolist(),
+                                   cols[measure].tolist()):
+        if key not in newest or written > newest[key][0]:
+            newest[key] = (written, value)
+    return sum(value for _, value in newest.values())
+
+
+def test_every_page_draws_the_festival(browser, dashboard, clickhouse_settings, tmp_path):
+    tables = showcase.fill(clickhouse_settings, int(time.time() * 1000))
+    truth = newest_versions_sum(tables[ROLLUPS["orders_second"].table], "gmv_fen")
+    assert truth == select_one(clickhouse_settings, "SELECT sum(gmv_fen) FROM {db}.orders_per_second FINAL")
+    url = dashboard(clickhouse_settings, alerts_config=DEFAULT_PATH).url  # the shipped rules file
+    showcase.take(browser, url, tmp_path)  # waits until each page has drawn all its charts
+    assert console(browser) == []
+    browser.get(url + "/")
+    fen = wait_until(lambda: browser.find_element(By.ID, "wall-gmv").get_attribute("data-fen"), what="the wall")
+    assert int(fen) == truth
+    browser.get(url + "/alerts")
+    rules = wait_until(lambda: browser.find_element(By.ID, "alerts-rules").text, what="the rules")
+    assert "throughput-drop" in rules and "pipeline-stall" in rules
+    wait_until(lambda: "41.5" in browser.find_element(By.ID, "alerts-history").text, what="the history")
+    assert "1 firing now: throughput-drop" in browser.find_element(By.ID, "alerts-summary").text
+    assert console(browser) == []

@@ -1,0 +1,402 @@
+"""Plausible rollup rows of a replayed festival, for tests, benchmarks and the README's pictures.
+
+Test and bench support, not part of the product. This is not the pipeline: it draws orders
+second by second with numpy and aggregates them the way the rollup contract declares them (per
+second, per minute by dimension, per minute by drill-down pair, logistics per status, late and
+rejected counts), with the traps a reader must handle: ``late = 1`` correction rows and
+superseded row versions (lower ``written_ms``). Every breakdown adds up exactly to the
+per-second totals, so pages can be cross-checked.
+
+What it derives, not repeats:
+
+- from :mod:`stream.contract`: the rollup tables and their columns (in the declared order, plus
+  ``VERSION_COLUMN``), the order measures (each one's status and amount), the dimensions, the
+  drill-down pairs, the parcel statuses and the festival's time zone;
+- from the simulator (:mod:`stream.simulator.config` and its catalogue): categories with their
+  shares and prices, provinces with their populations, channels with their shares, brand names
+  and each brand's category, the payment and refund probabilities and the parcel steps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from itertools import accumulate
+
+import numpy as np
+
+from stream.contract import (
+    DIMENSIONS,
+    FESTIVAL_TZ,
+    ORDER_MEASURES,
+    PAIRS,
+    PARCEL_STATUSES,
+    ROLLUPS,
+    UTC_OFFSET_S,
+    VERSION_COLUMN,
+    Rollup,
+)
+from stream.simulator import catalog
+from stream.simulator.config import CATEGORIES, CHANNELS, DEFAULT, PARCEL_STEPS, PROVINCES
+
+ORDERS_SECOND = ROLLUPS["orders_second"]
+ORDERS_MINUTE = ROLLUPS["orders_minute"]
+ORDERS_PAIR = ROLLUPS["orders_minute_pair"]
+LOGISTICS_SECOND = ROLLUPS["logistics_second"]
+LOGISTICS_MINUTE = ROLLUPS["logistics_minute"]
+PIPELINE = ROLLUPS["pipeline_events"]
+
+
+def columns(rollup: Rollup) -> tuple[str, ...]:
+    """Every column of a rollup's table, in the contract's order: keys, values, the version."""
+    return (*rollup.column_names, VERSION_COLUMN)
+
+
+COLUMNS_BY_TABLE = {r.table: ", ".join(columns(r)) for r in ROLLUPS.values()}
+
+# Parcel events follow payments with a lag: the simulator's steps, added up (an exception
+# comes the simulator's extra delay after pick-up); and the share of paid orders that get there.
+_PARCEL_LAG_S = dict(zip([status for status, _ in PARCEL_STEPS], accumulate(int(d) for _, d in PARCEL_STEPS)))
+_PARCEL_LAG_S["exception"] = _PARCEL_LAG_S["picked_up"] + int(DEFAULT.exception_extra_s)
+_PARCEL_SHARE = {"created": 1.0, "picked_up": 0.99, "in_transit": 0.98, "out_for_delivery": 0.97,
+                 "delivered": 0.96, "exception": DEFAULT.exception_prob}
+# Reasons the job gives rejected messages (a sample of them).
+_REJECT_REASONS = np.array(["not_json", "missing_field", "bad_status"], dtype=object)
+
+
+@dataclass(frozen=True)
+class Festival:
+    """What to generate: Shanghai-time span, mean orders per second, brand catalogue size."""
+
+    start: datetime = datetime(2021, 11, 11, tzinfo=FESTIVAL_TZ)
+    end: datetime = datetime(2021, 11, 11, 20, 0, 5, tzinfo=FESTIVAL_TZ)
+    orders_per_s: float = 20.0  # daily mean of a festival day; the 11th is 3x, its midnight 40x
+    brands: int = 5000
+    late_share: float = 0.01  # orders that reach the job behind the watermark
+    superseded_share: float = 0.02  # windows written twice (the older version must be ignored)
+    written_at_ms: int | None = None  # when the newest window was written (default: now)
+    seed: int = 1111
+
+
+def _unix(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def rate(t_s: np.ndarray) -> np.ndarray:
+    """Relative intensity at epoch seconds (mean ~1 on a festival day): a day curve, the 20:00
+    spike, and the midnight surge when a wave opens (Nov 1 and, three times higher, Nov 11)."""
+    local = np.asarray(t_s, dtype=np.int64) + UTC_OFFSET_S
+    sec_of_day = local % 86400
+    hour = sec_of_day / 3600.0
+    curve = np.full(hour.shape, 0.07)
+    for centre, amplitude, width in ((10.5, 0.3, 1.8), (13.5, 0.45, 2.2), (21.3, 0.95, 2.0)):
+        d = np.abs(hour - centre)
+        curve += amplitude * np.exp(-0.5 * (np.minimum(d, 24 - d) / width) ** 2)
+    since_20 = (hour - 20.0) * 3600
+    curve += np.where(since_20 >= 0, 0.8 * np.exp(-np.maximum(since_20, 0) / 720.0), 0.0)
+    boost = np.ones(hour.shape)
+    for day_index in np.unique(local // 86400):
+        day = datetime(1970, 1, 1) + timedelta(days=int(day_index))
+        if day.month == 11 and day.day in (1, 11):
+            boost[local // 86400 == day_index] = 3.0 if day.day == 11 else 1.5
+    surge = np.where(boost > 1, 12.0 * np.exp(-sec_of_day / 300.0), 0.0)
+    return (curve * boost + surge) / 0.55
+
+
+def _shares(weighted: tuple[tuple[str, float], ...]) -> np.ndarray:
+    w = np.array([share for _, share in weighted], dtype=np.float64)
+    return w / w.sum()
+
+
+def _catalogue(brands: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each brand's category, its probability per order and its name: the simulator's catalogue
+    (a category by its share of orders, then a brand by Zipf popularity within the category)."""
+    built = catalog.build(DEFAULT.replace(brands=brands))  # DEFAULT's categories are CATEGORIES
+    brand_cat = np.repeat(np.arange(len(CATEGORIES)), np.diff(built.brand_offsets))
+    within = np.concatenate([np.diff(cdf, prepend=0.0) for cdf in built.brand_cdfs])
+    weight = np.array([c.weight for c in CATEGORIES], dtype=np.float64)
+    p = within * (weight / weight.sum())[brand_cat]
+    return brand_cat, p / p.sum(), np.array(built.brand_names, dtype=object)
+
+
+def _orders(fest: Festival, t0: int, t1: int, rng, brand_p) -> dict[str, np.ndarray]:
+    """Orders of seconds [t0, t1): columns as arrays, one entry per order."""
+    seconds = np.arange(t0, t1, dtype=np.int64)
+    counts = rng.poisson(fest.orders_per_s * rate(seconds))
+    n = int(counts.sum())
+    paid = rng.random(n) < DEFAULT.pay_prob
+    return {
+        "t": np.repeat(seconds, counts),
+        "brand": rng.choice(len(brand_p), size=n, p=brand_p),
+        "province": rng.choice(len(PROVINCES), size=n, p=_shares(PROVINCES)),
+        "channel": rng.choice(len(CHANNELS), size=n, p=_shares(CHANNELS)),
+        "paid": paid,
+        "refund": paid & (rng.random(n) < DEFAULT.refund_prob),
+        "cancel": ~paid,  # unpaid orders are cancelled (within 15 minutes)
+        "late": rng.random(n) < fest.late_share,
+    }
+
+
+def _measures(o: dict, rng) -> dict[str, np.ndarray]:
+    """Each order measure of the contract, per order: 1 if the order has an event with the
+    measure's status (or that event's amount, for a money measure), else 0. No pre-sale here:
+    every order is phase 'none', so a measure's ``except_phase`` never applies."""
+    category = o["category"]
+    median = np.array([c.median_yuan for c in CATEGORIES], dtype=np.float64)[category]
+    sigma = np.array([c.sigma for c in CATEGORIES], dtype=np.float64)[category]
+    price = np.round(median * 100 * rng.lognormal(0.0, sigma)).astype(np.int64)  # fen
+    has = {"created": np.ones(len(price), dtype=bool), "paid": o["paid"], "refunded": o["refund"],
+           "cancelled": o["cancel"]}
+    return {m.name: np.where(has[m.status], price, 0) if m.is_money else has[m.status].astype(np.int64)
+            for m in ORDER_MEASURES}
+
+
+def _aggregate(keys: list[np.ndarray], values: dict[str, np.ndarray]):
+    """Distinct rows of ``keys`` (non-negative int arrays) and the sums of ``values`` for each."""
+    base = [k.min() if len(k) else 0 for k in keys]
+    radix = [int(k.max() - b) + 1 if len(k) else 1 for k, b in zip(keys, base)]
+    code = np.zeros(len(keys[0]), dtype=np.int64)
+    for k, b, r in zip(keys, base, radix):  # one int64 per key row: a 1-D unique is ~20x faster
+        code = code * r + (k - b)
+    uniq, inverse = np.unique(code, return_inverse=True)
+    sums = {m: np.bincount(inverse, weights=v, minlength=len(uniq)).round().astype(np.int64)
+            for m, v in values.items()}
+    cols = []
+    for b, r in zip(reversed(base), reversed(radix)):
+        uniq, digit = np.divmod(uniq, r)
+        cols.append(digit + b)
+    return cols[::-1], sums
+
+
+def _block(rollup: Rollup, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``cols`` in the order of the rollup's table; exactly its columns, or an error naming the difference."""
+    if set(cols) != set(columns(rollup)):
+        raise ValueError(f"{rollup.table}: generated columns {sorted(cols)} are not the contract's "
+                         f"{sorted(columns(rollup))}")
+    return {c: cols[c] for c in columns(rollup)}
+
+
+class _Tables:
+    """Collects columns per table and versions rows as the job would (written after the window)."""
+
+    def __init__(self, fest: Festival, newest_s: int, rng) -> None:
+        now_ms = fest.written_at_ms if fest.written_at_ms is not None else int(datetime.now().timestamp() * 1000)
+        self.offset_ms = now_ms - (newest_s + 3) * 1000  # replay clock: the newest window is written now
+        self.fest, self.rng = fest, rng
+        self.parts: dict[str, list[dict]] = {}
+
+    def add(self, rollup: Rollup, cols: dict[str, np.ndarray]) -> None:
+        """Rows of a rollup with a late flag; the version is set here (late corrections later)."""
+        window, late = cols["window_start"], cols["late"]
+        written = self.offset_ms + (window + rollup.window_s + 2 + 20 * late) * 1000
+        block = _block(rollup, {**cols, VERSION_COLUMN: written})
+        self.parts.setdefault(rollup.table, []).append(block)
+        # Some windows were written twice (a restart): an older version with other numbers,
+        # which ReplacingMergeTree(written_ms) must drop.
+        old = (late == 0) & (self.rng.random(len(window)) < self.fest.superseded_share)
+        if old.any():
+            stale = {k: v[old] for k, v in block.items()}
+            first = rollup.value_names[0]
+            stale[first] = stale[first] + 7
+            stale[VERSION_COLUMN] = stale[VERSION_COLUMN] - 1500
+            self.parts[rollup.table].append(stale)
+
+    def add_plain(self, rollup: Rollup, cols: dict[str, np.ndarray]) -> None:
+        self.parts.setdefault(rollup.table, []).append(_block(rollup, cols))
+
+    def columns(self) -> dict[str, dict[str, np.ndarray]]:
+        return {t: {c: np.concatenate([b[c] for b in blocks]) for c in blocks[0]}
+                for t, blocks in self.parts.items()}
+
+
+def generate(fest: Festival = Festival()) -> dict[str, dict[str, np.ndarray]]:
+    """Rollup columns per table: ``{table: {column: array}}``, window_start as epoch seconds."""
+    rng = np.random.default_rng(fest.seed)
+    cat_of_brand, brand_p, brand_names = _catalogue(fest.brands)
+    t0, t1 = _unix(fest.start), _unix(fest.end)
+    out = _Tables(fest, t1 - 1, rng)
+    paid = np.zeros(t1 - t0, dtype=np.float64)
+    names = {"category": np.array([c.name for c in CATEGORIES], dtype=object), "brand": brand_names,
+             "province": np.array([p for p, _ in PROVINCES], dtype=object),
+             "channel": np.array([c for c, _ in CHANNELS], dtype=object)}
+    for day0 in range(t0, t1, 86400):
+        o = _orders(fest, day0, min(day0 + 86400, t1), rng, brand_p)
+        o["category"] = cat_of_brand[o["brand"]]
+        values = _measures(o, rng)
+        paid[day0 - t0: min(day0 + 86400, t1) - t0] = np.bincount(
+            o["t"] - day0, weights=o["paid"], minlength=min(86400, t1 - day0))
+        _orders_tables(out, o, values, names)
+        _pipeline(out, o, rng)
+    _logistics(out, t0, paid, rng)
+    return out.columns()
+
+
+def _orders_tables(out: _Tables, o: dict, values: dict, names: dict) -> None:
+    late = o["late"].astype(np.int64)
+    (t, lt), sums = _aggregate([o["t"], late], values)
+    out.add(ORDERS_SECOND, {"window_start": t, "late": lt, **sums})
+    minute = o["t"] - o["t"] % 60
+    for dim in DIMENSIONS:
+        (t, v, lt), sums = _aggregate([minute, o[dim], late], values)
+        out.add(ORDERS_MINUTE, {"window_start": t, "dimension": np.full(len(t), dim, dtype=object),
+                                "value": names[dim][v], "late": lt, **sums})
+    for parent, child in PAIRS:
+        (t, p, v, lt), sums = _aggregate([minute, o[parent], o[child], late], values)
+        out.add(ORDERS_PAIR, {"window_start": t, "parent_dimension": np.full(len(t), parent, dtype=object),
+                              "parent_value": names[parent][p], "dimension": np.full(len(t), child, dtype=object),
+                              "value": names[child][v], "late": lt, **sums})
+
+
+def _pipeline(out: _Tables, o: dict, rng) -> None:
+    """Late counts (events behind the watermark: the late orders' events) and a few rejects."""
+    minute = o["t"] - o["t"] % 60
+    late_min, late_n = np.unique(minute[o["late"]], return_counts=True)
+    all_min = np.unique(minute)
+    rej_min = all_min[rng.random(len(all_min)) < 0.05]
+    k = len(rej_min)
+    out.add_plain(PIPELINE, {
+        "window_start": np.concatenate([late_min, rej_min]),
+        "source": np.concatenate([np.full(len(late_min), "orders", dtype=object),
+                                  np.where(rng.random(k) < 0.8, "orders", "logistics").astype(object)]),
+        "kind": np.concatenate([np.full(len(late_min), "late", dtype=object), np.full(k, "rejected", dtype=object)]),
+        "reason": np.concatenate([np.full(len(late_min), "", dtype=object),
+                                  _REJECT_REASONS[rng.integers(0, len(_REJECT_REASONS), k)]]),
+        "events": np.concatenate([late_n * 2, rng.integers(1, 4, k)]).astype(np.int64),
+        VERSION_COLUMN: out.offset_ms + (np.concatenate([late_min, rej_min]) + PIPELINE.window_s + 2) * 1000,
+    })
+
+
+def _logistics(out: _Tables, t0: int, paid: np.ndarray, rng) -> None:
+    """Parcel events: each status follows payments with its own lag, smoothed over an hour."""
+    n = len(paid)
+    smooth = np.convolve(np.concatenate([np.full(3600, paid.mean()), paid]), np.ones(3600) / 3600, "same")[3600:]
+    seconds = np.arange(t0, t0 + n, dtype=np.int64)
+    minute = seconds - seconds % 60
+    for status in PARCEL_STATUSES:
+        lag, share = _PARCEL_LAG_S[status], _PARCEL_SHARE[status]
+        lagged = np.concatenate([np.full(min(lag, n), paid.mean()), smooth])[:n] * share
+        counts = rng.poisson(np.maximum(lagged, 0))
+        late = rng.binomial(counts, 0.005)
+        for flag, arr in ((0, counts - late), (1, late)):
+            nz = np.flatnonzero(arr)
+            out.add(LOGISTICS_SECOND, {"window_start": seconds[nz], "status": np.full(len(nz), status, dtype=object),
+                                       "late": np.full(len(nz), flag, dtype=np.int64), "events": arr[nz]})
+            (m,), sums = _aggregate([minute], {"events": arr})
+            keep = sums["events"] > 0
+            k = int(keep.sum())
+            out.add(LOGISTICS_MINUTE, {"window_start": m[keep], "status": np.full(k, status, dtype=object),
+                                       "late": np.full(k, flag, dtype=np.int64), "events": sums["events"][keep]})
+
+
+def insert(client, database: str, tables: dict[str, dict[str, np.ndarray]], batch: int = 500_000) -> int:
+    """Insert generated columns with a writer client of clickhouse-driver; returns rows inserted."""
+    total = 0
+    for table, cols in tables.items():
+        names = list(cols)
+        n = len(cols[names[0]])
+        for i in range(0, n, batch):
+            data = [cols[c][i: i + batch].tolist() for c in names]
+            client.execute(f"INSERT INTO {database}.{table} ({', '.join(names)}) VALUES", data, columnar=True)
+        total += n
+    return total
+
+
+def rows(tables: dict[str, dict[str, np.ndarray]], table: str) -> tuple[str, list[tuple]]:
+    """One table as (column list, row tuples with datetimes), for clients that take rows (chDB)."""
+    cols = tables[table]
+    names = list(cols)
+    data = [cols[c].tolist() for c in names]
+    at = names.index("window_start")
+    data[at] = [datetime.fromtimestamp(s, timezone.utc).replace(tzinfo=None) for s in data[at]]
+    return ", ".join(names), list(zip(*data))
+
+
+def row(rollup: Rollup, written_ms: int, **values) -> tuple:
+    """One row of ``rollup``'s table, in its column order; values left out (measures) are 0."""
+    unknown = set(values) - set(rollup.column_names)
+    if unknown:
+        raise ValueError(f"{rollup.table} has no column {', '.join(sorted(unknown))}")
+    given = {**dict.fromkeys(rollup.value_names, 0), **values, VERSION_COLUMN: written_ms}
+    return tuple(given[c] for c in columns(rollup))  # a missing key column: KeyError naming it
+
+
+# -- a tiny hand-made set with known totals (tests) -------------------------------------------
+
+KNOWN_NOW = datetime(2021, 11, 11, 20, 0, 5, tzinfo=FESTIVAL_TZ)  # the newest window
+
+
+def utc_naive(moment: datetime) -> datetime:
+    """A DateTime column's value: UTC, without tzinfo."""
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def known_rows(written_ms: int) -> dict[str, tuple[str, list[tuple]]]:
+    """A few rollup rows whose totals are known to the fen, with the traps a reader must get
+    right: a ``late = 1`` correction to add in, and a superseded version (lower written_ms) to
+    ignore. ``{table: (column list, rows)}``; see :data:`KNOWN` for the totals."""
+    def at(h: int, m: int, s: int, day: int = 11) -> datetime:
+        return utc_naive(datetime(2021, 11, day, h, m, s, tzinfo=FESTIVAL_TZ))
+
+    w = written_ms
+
+    def second(window, late, written, created, paid, gmv, refunds=0, refund_fen=0, cancellations=0):
+        return row(ORDERS_SECOND, written, window_start=window, late=late, orders_created=created,
+                   orders_paid=paid, gmv_fen=gmv, refunds=refunds, refund_fen=refund_fen,
+                   cancellations=cancellations)
+
+    ops = [
+        second(at(20, 0, 0), 0, w - 5000, 10, 8, 1_234_567, 1, 500, 2),
+        second(at(20, 0, 0), 0, w - 6000, 10, 8, 999_999_999, 1, 500, 2),  # superseded: must not count
+        second(at(20, 0, 1), 0, w - 4000, 7, 6, 2_000_001, cancellations=1),
+        second(at(20, 0, 1), 1, w - 1000, 1, 1, 30_003),  # late correction: must count
+        second(at(20, 0, 5), 0, w, 5, 5, 777_777),
+        second(at(23, 59, 59, day=10), 0, w - 86_400_000, 3, 3, 100_000),  # yesterday
+    ]
+    minute = at(20, 0, 0)
+    m = [  # dimension, value, late, gmv_fen, written offset (superseded rows written earlier)
+        ("category", "Apparel", 0, 3_000_000, 0), ("category", "Apparel", 1, 30_003, 0),
+        ("category", "Beauty & Cosmetics", 0, 1_012_345, 0), ("category", "Beauty & Cosmetics", 0, 5, -900),
+        ("brand", "Lumora Home", 0, 2_500_000, 0), ("brand", "Verix Studio", 0, 500_000, 0),
+        ("brand", "Verix Studio", 1, 30_003, 0), ("brand", "Kalon Lab", 0, 1_012_345, 0),
+        ("province", "Guangdong", 0, 2_042_348, 0), ("province", "Zhejiang", 0, 2_000_000, 0),
+        ("channel", "app", 0, 3_000_000, 0), ("channel", "livestream", 0, 1_042_348, 0),
+    ]
+    per_minute = [row(ORDERS_MINUTE, w + off, window_start=minute, dimension=d, value=v, late=late,
+                      orders_created=1, orders_paid=1, gmv_fen=g) for d, v, late, g, off in m]
+    pairs = [("category", "Apparel", "brand", "Lumora Home", 0, 2_500_000),
+             ("category", "Apparel", "brand", "Verix Studio", 0, 500_000),
+             ("category", "Apparel", "brand", "Verix Studio", 1, 30_003),
+             ("category", "Beauty & Cosmetics", "brand", "Kalon Lab", 0, 1_012_345),
+             ("province", "Guangdong", "channel", "app", 0, 1_000_000),
+             ("province", "Guangdong", "channel", "livestream", 0, 1_042_348),
+             ("province", "Zhejiang", "channel", "app", 0, 2_000_000)]
+    pair_rows = [row(ORDERS_PAIR, w, window_start=minute, parent_dimension=pd, parent_value=pv, dimension=d,
+                     value=v, late=late, orders_created=1, orders_paid=1, gmv_fen=g)
+                 for pd, pv, d, v, late, g in pairs]
+    logistics = [row(LOGISTICS_MINUTE, written, window_start=minute, status=s, late=late, events=n)
+                 for s, late, n, written in (("created", 0, 40, w), ("created", 1, 2, w), ("delivered", 0, 9, w),
+                                             ("exception", 0, 1, w), ("delivered", 0, 999, w - 900))]
+    pipeline = [row(PIPELINE, w, window_start=minute, source="orders", kind="rejected", reason="not_json", events=3),
+                row(PIPELINE, w, window_start=minute, source="orders", kind="late", reason="", events=1)]
+    return {
+        ORDERS_SECOND.table: (COLUMNS_BY_TABLE[ORDERS_SECOND.table], ops),
+        ORDERS_MINUTE.table: (COLUMNS_BY_TABLE[ORDERS_MINUTE.table], per_minute),
+        ORDERS_PAIR.table: (COLUMNS_BY_TABLE[ORDERS_PAIR.table], pair_rows),
+        LOGISTICS_MINUTE.table: (COLUMNS_BY_TABLE[LOGISTICS_MINUTE.table], logistics),
+        PIPELINE.table: (COLUMNS_BY_TABLE[PIPELINE.table], pipeline),
+    }
+
+
+KNOWN = {  # totals of known_rows
+    "festival_gmv_fen": 1_234_567 + 2_000_001 + 30_003 + 777_777 + 100_000,
+    "today_gmv_fen": 1_234_567 + 2_000_001 + 30_003 + 777_777,
+    "festival_orders": 10 + 7 + 1 + 5 + 3,
+    "orders_now": 5,
+    "peak": (10, int(datetime(2021, 11, 11, 20, 0, 0, tzinfo=FESTIVAL_TZ).timestamp())),
+    "logistics": {"created": 42, "delivered": 9, "exception": 1},
+}
+
+
+def insert_rows(client, database: str, tables: dict[str, tuple[str, list[tuple]]]) -> None:
+    """Insert ``{table: (columns, rows)}`` with any client that has ``execute(sql, rows)``."""
+    for table, (cols, table_rows) in tables.items():
+        client.execute(f"INSERT INTO {database}.{table} ({cols}) VALUES", table_rows)
