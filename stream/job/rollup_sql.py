@@ -80,6 +80,10 @@ MEASURES_SQL = ",\n    ".join(_measure_sql(m) for m in ORDER_MEASURES)
 class RollupOptions:
     watermark_delay_ms: int = 200
     late_ttl: str = "7 d"  # how long a window keeps accepting late corrections
+    # What orders messages by arrival, for the per-partition watermark and first-wins dedup:
+    # ``pt`` (PROCTIME) in the streaming job. A batch run, where processing time says nothing
+    # about order, passes ``kafka_offset`` (a redelivery shares its original's key, so partition).
+    arrival_order: str = "pt"
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -118,7 +122,8 @@ def _reason(valid: str, checks: list[tuple[str, str]]) -> str:
 
 
 def _parsed_view(name: str, source: str, strings: tuple[str, ...], uints: tuple[str, ...],
-                 enums: dict[str, tuple[str, ...]], extra: list[tuple[str, str]], delay_ms: int) -> str:
+                 enums: dict[str, tuple[str, ...]], extra: list[tuple[str, str]], delay_ms: int,
+                 arrival_order: str) -> str:
     fields = strings + uints + tuple(enums)
     names = ", ".join(f"'{f}'" for f in fields)
     extract = ",\n        ".join(f"v[{i}] AS {f}" for i, f in enumerate(fields, 1))
@@ -137,7 +142,7 @@ CREATE TEMPORARY VIEW {name} AS
 SELECT *, {_reason(valid, checks)} AS reject_reason
 FROM (
     SELECT msg, kafka_ts, kafka_partition, kafka_offset, ts,
-        ts <= MAX(ts) OVER (PARTITION BY kafka_partition ORDER BY pt
+        ts <= MAX(ts) OVER (PARTITION BY kafka_partition ORDER BY {arrival_order}
                             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
               - INTERVAL '{delay_ms / 1000:.3f}' SECOND AS late,
         {extract}
@@ -155,6 +160,7 @@ def parsed_views(orders_source: str, logistics_source: str, options: RollupOptio
         extra=[("bad_items", "items <> '0'"),
                ("discount_exceeds_list", "CAST(discount_fen AS BIGINT) <= CAST(list_fen AS BIGINT)")],
         delay_ms=options.watermark_delay_ms,
+        arrival_order=options.arrival_order,
     )
     logistics = _parsed_view(
         "logistics_parsed", logistics_source,
@@ -163,26 +169,27 @@ def parsed_views(orders_source: str, logistics_source: str, options: RollupOptio
         enums={"status": PARCEL_STATUSES},
         extra=[],
         delay_ms=options.watermark_delay_ms,
+        arrival_order=options.arrival_order,
     )
     return [orders, logistics]
 
 
-def valid_views() -> list[str]:
+def valid_views(options: RollupOptions = RollupOptions()) -> list[str]:
     """Deduplicated valid events, typed, with a ``late`` flag from the watermark."""
-    orders = """
+    orders = f"""
 CREATE TEMPORARY VIEW orders_valid AS
 SELECT event_id, CAST(event_time AS BIGINT) AS event_time, ts, late, status, brand, category, province,
        channel, presale_phase, CAST(paid_fen AS BIGINT) AS paid_fen
 FROM (
-    SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY pt) AS rn
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY {options.arrival_order}) AS rn
     FROM (SELECT *, PROCTIME() AS pt FROM orders_parsed WHERE reject_reason IS NULL)
 )
 WHERE rn = 1"""
-    logistics = """
+    logistics = f"""
 CREATE TEMPORARY VIEW logistics_valid AS
 SELECT event_id, CAST(event_time AS BIGINT) AS event_time, ts, late, status
 FROM (
-    SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY pt) AS rn
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY {options.arrival_order}) AS rn
     FROM (SELECT *, PROCTIME() AS pt FROM logistics_parsed WHERE reject_reason IS NULL)
 )
 WHERE rn = 1"""

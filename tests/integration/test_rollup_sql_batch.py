@@ -1,0 +1,422 @@
+"""The job's own rollup SQL (stream/job/rollup_sql.py), run in Flink's batch mode over hand-written
+messages, must give exactly the rows written out below: the quick check of the SQL that the
+end-to-end tests (real Kafka, minutes) make.
+
+No Kafka, no ClickHouse: the raw topics are JSON-lines files with the Kafka source's columns
+(``msg``, ``kafka_ts``, ``kafka_partition``, ``kafka_offset`` and the same computed ``ts``), and
+each sink is a JSON-lines folder read back afterwards. The views and INSERTs are the streaming
+job's, unchanged but for one parameter: arrival order is ``kafka_offset`` here, ``PROCTIME()`` in
+the job (in batch processing time says nothing about order). The input files are written in
+reverse, so nothing leans on read order.
+
+Covered, by orders in two seconds of one minute and one second of the next:
+- created, paid, a pre-sale deposit and its final payment, cancelled and refunded, over two
+  categories, provinces and brands and four channels: per second, per dimension value per minute
+  and per drill-down pair per minute;
+- a redelivered order event counted once (first wins: its later copy is even behind the
+  watermark, yet neither it nor a late correction is counted), and a redelivered parcel event;
+- late events (at or behind the newest event time of their partition minus the 200 ms delay,
+  one of them put there by a heartbeat, one exactly at the bound) in ``late = 1`` rows of their
+  own windows and in pipeline_events as kind 'late';
+- every reason the SQL rejects an order for, and two for parcels, in the rejected sink with the
+  message, its partition, offset and Kafka time, and counted per minute of Kafka time;
+- heartbeats, neither counted nor rejected.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from stream.contract import REJECTED_FIELDS, ROLLUPS
+from stream.job import rollup_sql, runner
+from stream.settings import load
+
+T0 = 1_636_560_000_000  # 2021-11-11 00:00:00 in Shanghai = 2021-11-10 16:00:00 UTC, a minute's start
+A = 1_636_560_000  # the first minute's start, epoch seconds (UTC)
+B = A + 60  # the next minute's
+
+ORDER = ('{"event_id":"%s","event_time":%d,"order_id":"%s","consumer_id":"c%s","status":"%s","brand":"%s",'
+         '"category":"%s","province":"%s","channel":"%s","vip":%s,"items":%d,"list_fen":%d,'
+         '"discount_fen":%d,"paid_fen":%d,"promotion":"%s","wave":"%s","presale_phase":"%s"}')
+PARCEL = ('{"event_id":"%s","event_time":%d,"parcel_id":"%s","order_id":"%s","status":"%s",'
+          '"province":"%s","carrier":"%s"}')
+
+
+def order(event_id: str, ms: int, status: str, brand: str, category: str, province: str, channel: str,
+          paid: int = 0, *, list_fen: int, discount: int, promotion: str = "none", wave: str = "wave1",
+          phase: str = "none", vip: str = "false", items: int = 1) -> str:
+    """An order event's JSON as the simulator writes it (schema order, no spaces); ``ms`` after T0."""
+    order_id = event_id.split(":")[0]
+    return ORDER % (event_id, T0 + ms, order_id, order_id[1:], status, brand, category, province, channel,
+                    vip, items, list_fen, discount, paid, promotion, wave, phase)
+
+
+def parcel(event_id: str, ms: int, status: str) -> str:
+    parcel_id = event_id.split(":")[0]
+    return PARCEL % (event_id, T0 + ms, parcel_id, "o" + parcel_id[1:], status, "Zhejiang", "SF Express")
+
+
+def heartbeat(ms: int) -> str:
+    return f'{{"heartbeat":true,"event_time":{T0 + ms}}}'
+
+
+def broken(msg: str, old: str, new: str) -> str:
+    assert msg.count(old) == 1, (msg, old)
+    return msg.replace(old, new)
+
+
+# -- orders ------------------------------------------------------------------------------------
+# o1: Perfect Diary (beauty), Zhejiang, app: created, paid, later refunded.
+O1 = {"list_fen": 15900, "discount": 3000}
+E1 = order("o1:c", 100, "created", "Perfect Diary", "beauty", "Zhejiang", "app", **O1)
+E2 = order("o1:p", 300, "paid", "Perfect Diary", "beauty", "Zhejiang", "app", 12900, **O1)
+E6 = order("o1:r", 61000, "refunded", "Perfect Diary", "beauty", "Zhejiang", "app", 12900, **O1)
+# o3: a pre-sale Xiaomi (electronics), Guangdong, livestream: deposit, then final payment.
+O3 = {"list_fen": 60000, "discount": 10000, "promotion": "presale_deposit", "wave": "presale"}
+E3 = order("o3:d", 800, "paid", "Xiaomi", "electronics", "Guangdong", "livestream", 5000,
+           phase="deposit", **O3)
+E4 = order("o3:f", 1200, "paid", "Xiaomi", "electronics", "Guangdong", "livestream", 45000,
+           phase="final", **O3)
+# o5: Huawei (electronics), Zhejiang, web: cancelled.
+E5 = order("o5:x", 1500, "cancelled", "Huawei", "electronics", "Zhejiang", "web", list_fen=29900, discount=0)
+# o7: Perfect Diary, Guangdong, mini_program: created, arrives a minute late.
+E7 = order("o7:c", 1700, "created", "Perfect Diary", "beauty", "Guangdong", "mini_program", list_fen=9900,
+           discount=0)
+# o8: Huawei, Guangdong, web: created and paid in the second minute.
+O8 = {"list_fen": 99900, "discount": 10000, "promotion": "flash_sale", "wave": "wave2", "vip": "true",
+      "items": 2}
+E8 = order("o8:c", 61500, "created", "Huawei", "electronics", "Guangdong", "web", **O8)
+E9 = order("o8:p", 61900, "paid", "Huawei", "electronics", "Guangdong", "web", 89900, **O8)
+# o10: Perfect Diary, Zhejiang, livestream: created, exactly at its partition's watermark.
+E10 = order("o10:c", 61800, "created", "Perfect Diary", "beauty", "Zhejiang", "livestream", list_fen=19900,
+            discount=2000, promotion="livestream_deal")
+
+# Malformed orders: a paid order, broken one way each.
+BASE = order("o9:p", 2000, "paid", "Xiaomi", "electronics", "Guangdong", "app", 12900, **O1)
+NOT_JSON = "<html><body>503 Service Unavailable</body></html>"
+TRUNCATED = BASE[:60]
+MISSING_FIELD = broken(BASE, '"consumer_id":"c9",', "")
+STRING_MONEY = broken(BASE, '"paid_fen":12900', '"paid_fen":"129.00"')
+FLOAT_MONEY = broken(BASE, '"paid_fen":12900', '"paid_fen":12900.5')
+NEGATIVE = broken(BASE, '"paid_fen":12900', '"paid_fen":-12900')
+BAD_STATUS = broken(BASE, '"status":"paid"', '"status":"pending_payment"')
+BAD_CHANNEL = broken(BASE, '"channel":"app"', '"channel":"tv"')
+BAD_VIP = broken(BASE, '"vip":false', '"vip":1')
+BAD_PROMOTION = broken(BASE, '"promotion":"none"', '"promotion":"bogo"')
+BAD_WAVE = broken(BASE, '"wave":"wave1"', '"wave":"wave3"')
+BAD_PHASE = broken(BASE, '"presale_phase":"none"', '"presale_phase":"balance"')
+NO_ITEMS = broken(BASE, '"items":1', '"items":0')
+DISCOUNT_OVER_LIST = broken(BASE, '"discount_fen":3000', '"discount_fen":20000')
+# sent at T0 + 60.150 s, claims T0 + 120.151 s: 1 ms past the allowed minute ahead of Kafka time
+FUTURE = broken(BASE, f'"event_time":{T0 + 2000}', f'"event_time":{T0 + 120151}')
+
+# (partition, offset, Kafka time in ms after T0, message)
+ORDERS = [
+    (0, 0, 150, E1),
+    (0, 1, 350, E2),
+    (0, 2, 850, E3),
+    (0, 3, 900, E2),  # redelivered: counted once (and 300 <= 800 - 200, so this copy is behind)
+    (0, 4, 1250, E4),
+    (0, 5, 1550, E5),
+    (0, 6, 61050, E6),
+    (0, 7, 61100, E7),  # late: 1700 <= 61000 - 200
+    (1, 0, 61550, E8),
+    (1, 1, 62000, heartbeat(62000)),  # moves partition 1's event time on; not counted, not rejected
+    (1, 2, 62010, E9),  # on time: 61900 > 62000 - 200
+    (1, 3, 62020, E10),  # late: 61800 <= 62000 - 200, exactly at the bound
+    (2, 0, 2050, NOT_JSON),
+    (2, 1, 2100, TRUNCATED),
+    (2, 2, 2150, MISSING_FIELD),
+    (2, 3, 2200, STRING_MONEY),
+    (2, 4, 2250, FLOAT_MONEY),
+    (2, 5, 2300, NEGATIVE),
+    (2, 6, 2350, BAD_STATUS),
+    (2, 7, 2400, BAD_CHANNEL),
+    (2, 8, 2450, BAD_VIP),
+    (2, 9, 2500, BAD_PROMOTION),
+    (2, 10, 2550, BAD_WAVE),
+    (2, 11, 2600, BAD_PHASE),
+    (2, 12, 60050, NO_ITEMS),
+    (2, 13, 60100, DISCOUNT_OVER_LIST),
+    (2, 14, 60150, FUTURE),
+]
+
+# -- parcels -----------------------------------------------------------------------------------
+L1 = parcel("p1:0", 200, "created")
+L2 = parcel("p1:1", 900, "picked_up")
+L3 = parcel("p3:1", 1100, "picked_up")
+L4 = parcel("p1:2", 60500, "in_transit")
+L5 = parcel("p5:3", 1300, "delivered")
+PARCEL_BASE = parcel("p6:0", 3000, "created")
+UNKNOWN_PARCEL_STATUS = broken(PARCEL_BASE, '"status":"created"', '"status":"shipped"')
+STRING_TIME = broken(PARCEL_BASE, f'"event_time":{T0 + 3000}', f'"event_time":"{T0 + 3000}"')
+
+LOGISTICS = [
+    (0, 0, 250, L1),
+    (0, 1, 950, L2),
+    (0, 2, 1150, L3),
+    (0, 3, 1400, L3),  # redelivered, on time: counted once
+    (0, 4, 60550, L4),
+    (0, 5, 60600, L5),  # late: 1300 <= 60500 - 200
+    (1, 0, 3050, UNKNOWN_PARCEL_STATUS),
+    (1, 1, 3100, STRING_TIME),
+    (1, 2, 3150, heartbeat(3100)),
+]
+
+# -- expected rows, counted by hand --------------------------------------------------------------
+MEASURES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations")
+COLUMNS = {
+    "orders_second": ("window_start", "late", *MEASURES),
+    "orders_minute": ("window_start", "dimension", "value", "late", *MEASURES),
+    "orders_minute_pair": ("window_start", "parent_dimension", "parent_value", "dimension", "value", "late",
+                           *MEASURES),
+    "logistics_second": ("window_start", "status", "late", "events"),
+    "logistics_minute": ("window_start", "status", "late", "events"),
+    "pipeline_events": ("window_start", "source", "kind", "reason", "events"),
+    "rejected": ("source", "reason", "kafka_partition", "kafka_offset", "kafka_time", "msg"),
+}
+CREATED_ONLY = (1, 0, 0, 0, 0, 0)
+
+EXPECTED = {
+    "orders_second": [
+        # e1 created; e2 paid 12900; e3 a deposit: GMV 5000, not yet a paid order
+        (A, 0, 1, 1, 17900, 0, 0, 0),
+        # e4 final payment 45000: a paid order; e5 cancelled
+        (A + 1, 0, 0, 1, 45000, 0, 0, 1),
+        # e6 refunded 12900; e8 created; e9 paid 89900
+        (B + 1, 0, 1, 1, 89900, 1, 12900, 0),
+        (A + 1, 1, *CREATED_ONLY),  # e7, late
+        (B + 1, 1, *CREATED_ONLY),  # e10, late
+    ],
+    "orders_minute": [
+        (A, "category", "beauty", 0, 1, 1, 12900, 0, 0, 0),
+        (A, "category", "electronics", 0, 0, 1, 50000, 0, 0, 1),
+        (A, "province", "Zhejiang", 0, 1, 1, 12900, 0, 0, 1),
+        (A, "province", "Guangdong", 0, 0, 1, 50000, 0, 0, 0),
+        (A, "channel", "app", 0, 1, 1, 12900, 0, 0, 0),
+        (A, "channel", "livestream", 0, 0, 1, 50000, 0, 0, 0),
+        (A, "channel", "web", 0, 0, 0, 0, 0, 0, 1),
+        (A, "brand", "Perfect Diary", 0, 1, 1, 12900, 0, 0, 0),
+        (A, "brand", "Xiaomi", 0, 0, 1, 50000, 0, 0, 0),
+        (A, "brand", "Huawei", 0, 0, 0, 0, 0, 0, 1),
+        (A, "category", "beauty", 1, *CREATED_ONLY),
+        (A, "province", "Guangdong", 1, *CREATED_ONLY),
+        (A, "channel", "mini_program", 1, *CREATED_ONLY),
+        (A, "brand", "Perfect Diary", 1, *CREATED_ONLY),
+        (B, "category", "beauty", 0, 0, 0, 0, 1, 12900, 0),
+        (B, "category", "electronics", 0, 1, 1, 89900, 0, 0, 0),
+        (B, "province", "Zhejiang", 0, 0, 0, 0, 1, 12900, 0),
+        (B, "province", "Guangdong", 0, 1, 1, 89900, 0, 0, 0),
+        (B, "channel", "app", 0, 0, 0, 0, 1, 12900, 0),
+        (B, "channel", "web", 0, 1, 1, 89900, 0, 0, 0),
+        (B, "brand", "Perfect Diary", 0, 0, 0, 0, 1, 12900, 0),
+        (B, "brand", "Huawei", 0, 1, 1, 89900, 0, 0, 0),
+        (B, "category", "beauty", 1, *CREATED_ONLY),
+        (B, "province", "Zhejiang", 1, *CREATED_ONLY),
+        (B, "channel", "livestream", 1, *CREATED_ONLY),
+        (B, "brand", "Perfect Diary", 1, *CREATED_ONLY),
+    ],
+    "orders_minute_pair": [
+        (A, "category", "beauty", "brand", "Perfect Diary", 0, 1, 1, 12900, 0, 0, 0),
+        (A, "category", "electronics", "brand", "Xiaomi", 0, 0, 1, 50000, 0, 0, 0),
+        (A, "category", "electronics", "brand", "Huawei", 0, 0, 0, 0, 0, 0, 1),
+        (A, "province", "Zhejiang", "channel", "app", 0, 1, 1, 12900, 0, 0, 0),
+        (A, "province", "Guangdong", "channel", "livestream", 0, 0, 1, 50000, 0, 0, 0),
+        (A, "province", "Zhejiang", "channel", "web", 0, 0, 0, 0, 0, 0, 1),
+        (A, "category", "beauty", "brand", "Perfect Diary", 1, *CREATED_ONLY),
+        (A, "province", "Guangdong", "channel", "mini_program", 1, *CREATED_ONLY),
+        (B, "category", "beauty", "brand", "Perfect Diary", 0, 0, 0, 0, 1, 12900, 0),
+        (B, "category", "electronics", "brand", "Huawei", 0, 1, 1, 89900, 0, 0, 0),
+        (B, "province", "Zhejiang", "channel", "app", 0, 0, 0, 0, 1, 12900, 0),
+        (B, "province", "Guangdong", "channel", "web", 0, 1, 1, 89900, 0, 0, 0),
+        (B, "category", "beauty", "brand", "Perfect Diary", 1, *CREATED_ONLY),
+        (B, "province", "Zhejiang", "channel", "livestream", 1, *CREATED_ONLY),
+    ],
+    "logistics_second": [
+        (A, "created", 0, 1),
+        (A, "picked_up", 0, 1),
+        (A + 1, "picked_up", 0, 1),  # p3:1 twice, counted once
+        (B, "in_transit", 0, 1),
+        (A + 1, "delivered", 1, 1),
+    ],
+    "logistics_minute": [
+        (A, "created", 0, 1),
+        (A, "picked_up", 0, 2),
+        (B, "in_transit", 0, 1),
+        (A, "delivered", 1, 1),
+    ],
+    "pipeline_events": [
+        # rejected, per minute of Kafka time
+        (A, "orders", "rejected", "not_json", 2),
+        (A, "orders", "rejected", "missing_field", 1),
+        (A, "orders", "rejected", "wrong_type", 1),
+        (A, "orders", "rejected", "bad_number", 2),
+        (A, "orders", "rejected", "bad_status", 1),
+        (A, "orders", "rejected", "bad_channel", 1),
+        (A, "orders", "rejected", "bad_vip", 1),
+        (A, "orders", "rejected", "bad_promotion", 1),
+        (A, "orders", "rejected", "bad_wave", 1),
+        (A, "orders", "rejected", "bad_presale_phase", 1),
+        (B, "orders", "rejected", "bad_items", 1),
+        (B, "orders", "rejected", "discount_exceeds_list", 1),
+        (B, "orders", "rejected", "event_time_in_future", 1),
+        (A, "logistics", "rejected", "bad_status", 1),
+        (A, "logistics", "rejected", "wrong_type", 1),
+        # late, per minute of event time
+        (A, "orders", "late", "", 1),
+        (B, "orders", "late", "", 1),
+        (A, "logistics", "late", "", 1),
+    ],
+    "rejected": [
+        ("orders", "not_json", 2, 0, "2021-11-10 16:00:02.050", NOT_JSON),
+        ("orders", "not_json", 2, 1, "2021-11-10 16:00:02.100", TRUNCATED),
+        ("orders", "missing_field", 2, 2, "2021-11-10 16:00:02.150", MISSING_FIELD),
+        ("orders", "wrong_type", 2, 3, "2021-11-10 16:00:02.200", STRING_MONEY),
+        ("orders", "bad_number", 2, 4, "2021-11-10 16:00:02.250", FLOAT_MONEY),
+        ("orders", "bad_number", 2, 5, "2021-11-10 16:00:02.300", NEGATIVE),
+        ("orders", "bad_status", 2, 6, "2021-11-10 16:00:02.350", BAD_STATUS),
+        ("orders", "bad_channel", 2, 7, "2021-11-10 16:00:02.400", BAD_CHANNEL),
+        ("orders", "bad_vip", 2, 8, "2021-11-10 16:00:02.450", BAD_VIP),
+        ("orders", "bad_promotion", 2, 9, "2021-11-10 16:00:02.500", BAD_PROMOTION),
+        ("orders", "bad_wave", 2, 10, "2021-11-10 16:00:02.550", BAD_WAVE),
+        ("orders", "bad_presale_phase", 2, 11, "2021-11-10 16:00:02.600", BAD_PHASE),
+        ("orders", "bad_items", 2, 12, "2021-11-10 16:01:00.050", NO_ITEMS),
+        ("orders", "discount_exceeds_list", 2, 13, "2021-11-10 16:01:00.100", DISCOUNT_OVER_LIST),
+        ("orders", "event_time_in_future", 2, 14, "2021-11-10 16:01:00.150", FUTURE),
+        ("logistics", "bad_status", 1, 0, "2021-11-10 16:00:03.050", UNKNOWN_PARCEL_STATUS),
+        ("logistics", "wrong_type", 1, 1, "2021-11-10 16:00:03.100", STRING_TIME),
+    ],
+}
+
+BATCH = rollup_sql.RollupOptions(arrival_order="kafka_offset")
+
+
+# -- the run -------------------------------------------------------------------------------------
+
+def _kafka_time(ms_after_t0: int) -> str:
+    stamp = datetime.fromtimestamp((T0 + ms_after_t0) / 1000, timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+
+
+def _source_table(name: str, folder: Path, messages: list) -> str:
+    """A raw topic as a file: the Kafka source's columns (metadata become plain columns), its
+    computed ``ts`` and watermark as the job declares them. Lines in reverse arrival order."""
+    folder.mkdir()
+    lines = [json.dumps({"msg": msg, "kafka_ts": _kafka_time(ms), "kafka_partition": p, "kafka_offset": o})
+             for p, o, ms, msg in reversed(messages)]
+    (folder / "messages.json").write_text("\n".join(lines) + "\n")
+    columns, metadata = re.subn(r" METADATA FROM '\w+' VIRTUAL", "", rollup_sql.source_columns(BATCH))
+    assert metadata == 3, columns
+    return f"""CREATE TEMPORARY TABLE {name} ({columns}
+) WITH ('connector' = 'filesystem', 'path' = '{folder.as_uri()}', 'format' = 'json',
+        'json.timestamp-format.standard' = 'ISO-8601')"""
+
+
+def _sink_table(rollup: str, folder: Path) -> str:
+    columns = rollup_sql.REJECTED_COLUMNS if rollup == "rejected" else rollup_sql.sink_columns(rollup)[0]
+    return f"""CREATE TEMPORARY TABLE sink_{rollup} (
+    {columns}
+) WITH ('connector' = 'filesystem', 'path' = '{folder.as_uri()}', 'format' = 'json')"""
+
+
+def _read_rows(folder: Path) -> list[dict]:
+    return [json.loads(line) for f in sorted(folder.glob("[!._]*")) if f.is_file()
+            for line in f.read_text().splitlines() if line]
+
+
+@pytest.fixture(scope="module")
+def outputs(stack_settings, tmp_path_factory) -> dict[str, list[dict]]:
+    """Every sink's rows from one batch run of all the job's INSERTs (one statement set)."""
+    tmp = tmp_path_factory.mktemp("rollup-batch")
+    options = runner.JobOptions(parallelism=1, from_checkpoint=False)
+    with pytest.MonkeyPatch.context() as env:  # as runner.table_environment does, unless already set
+        if "JVM_ARGS" not in os.environ:
+            env.setenv("JVM_ARGS", f"-Xmx{options.jvm_heap} -Xms256m")
+        if "FLINK_LOG_DIR" not in os.environ:
+            env.setenv("FLINK_LOG_DIR", str(tmp))
+        from pyflink.common import Configuration
+        from pyflink.table import EnvironmentSettings, TableEnvironment
+
+        config = Configuration()
+        for key, value in runner.flink_config(stack_settings, options).items():
+            config.set_string(key, value)
+        t_env = TableEnvironment.create(
+            EnvironmentSettings.new_instance().in_batch_mode().with_configuration(config).build())
+    sinks = {name: f"sink_{name}" for name in COLUMNS}
+    ddl = [
+        rollup_sql.JSON_FIELDS_FUNCTION,
+        _source_table("orders_raw", tmp / "orders", ORDERS),
+        _source_table("logistics_raw", tmp / "logistics", LOGISTICS),
+        *[_sink_table(name, tmp / "out" / name) for name in sinks],
+        *rollup_sql.parsed_views("orders_raw", "logistics_raw", BATCH),
+        *rollup_sql.valid_views(BATCH),
+    ]
+    for statement in ddl:
+        t_env.execute_sql(statement)
+    statement_set = t_env.create_statement_set()
+    for insert in rollup_sql.rollup_inserts(sinks, BATCH):
+        statement_set.add_insert_sql(insert)
+    statement_set.execute().wait()
+    return {name: _read_rows(tmp / "out" / name) for name in sinks}
+
+
+def _check(outputs, rollup: str) -> None:
+    columns = COLUMNS[rollup]
+    rows = outputs[rollup]
+    assert all(tuple(row) == columns for row in rows), [tuple(row) for row in rows][:1]
+    got = sorted(tuple(row[c] for c in columns) for row in rows)
+    assert got == sorted(EXPECTED[rollup])
+    # the job's sinks are upserts by key: two rows with one key would overwrite each other
+    if rollup in ROLLUPS:
+        keys = [tuple(row[c.name] for c in ROLLUPS[rollup].keys) for row in rows]
+        assert len(set(keys)) == len(keys), keys
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rollup", list(COLUMNS))
+def test_sink_rows_equal_the_hand_counted_rows(outputs, rollup):
+    _check(outputs, rollup)
+
+
+@pytest.mark.slow
+def test_heartbeats_are_neither_counted_nor_rejected(outputs):
+    assert not [r for r in outputs["rejected"] if "heartbeat" in r["msg"] or r["reason"] == "heartbeat"]
+    assert not [r for r in outputs["pipeline_events"] if r["reason"] == "heartbeat"]
+
+
+# -- fast checks of the test's own footing ---------------------------------------------------------
+
+def test_expected_columns_are_the_contracts():
+    for name, columns in COLUMNS.items():
+        if name == "rejected":
+            assert columns == tuple(c.name for c in REJECTED_FIELDS)
+        else:
+            assert columns == ROLLUPS[name].column_names, name
+
+
+def test_every_reject_reason_of_the_sql_is_covered():
+    """Each reason the orders' CASE can give (but the unreachable 'invalid') has its message here;
+    the parcels' two are reasons their CASE gives (it is built by the same code)."""
+    orders, logistics = rollup_sql.parsed_views("o", "l", rollup_sql.RollupOptions())
+    views = {"orders": orders, "logistics": logistics}
+    reasons = {source: set(re.findall(r"THEN '(\w+)'", view)) - {rollup_sql.HEARTBEAT, "invalid"}
+               for source, view in views.items()}
+    expected = {source: {r for s, r, *_ in EXPECTED["rejected"] if s == source} for source in views}
+    assert expected["orders"] == reasons["orders"]
+    assert expected["logistics"] <= reasons["logistics"]
+
+
+def test_streaming_sql_is_unchanged_by_the_arrival_order_parameter(tmp_path):
+    """The job keeps ordering by PROCTIME; the batch parameter only swaps those four ORDER BYs."""
+    ddl, _ = runner.statements(load(env={}, home=tmp_path), runner.JobOptions())
+    job = "\n".join(ddl)
+    assert job.count("ORDER BY pt") == 4 and "kafka_offset)" not in job and "ORDER BY kafka_offset" not in job
+    default = [*rollup_sql.parsed_views("o", "l", rollup_sql.RollupOptions()), *rollup_sql.valid_views()]
+    batch = [*rollup_sql.parsed_views("o", "l", BATCH), *rollup_sql.valid_views(BATCH)]
+    assert [s.replace("ORDER BY kafka_offset", "ORDER BY pt") for s in batch] == default
+    assert sum(s.count("ORDER BY kafka_offset") for s in batch) == 4
