@@ -1,7 +1,9 @@
 """``gmv``: one command for every part of the pipeline.
 
 Errors a user can fix (:class:`GmvError`, including bad settings) print one line
-on stderr and exit 2; ``gmv status`` exits 1 when a started part is down.
+on stderr and exit 1, as ``gmv status`` does when a started part is down; a bad
+argument exits 2 (argparse's usage error). Every command logs through one setup
+(:mod:`stream.logs`): ``gmv --log-level {debug,info,warning,error} COMMAND``.
 """
 from __future__ import annotations
 
@@ -13,9 +15,17 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from stream import logs
 from stream.errors import GmvError
 
 Command = Callable[[argparse.Namespace], int]
+# Commands that run until stopped: the client libraries' warnings show in their logs (see stream.logs)
+LONG_RUNNING = ("job", "simulate", "alerts", "dashboard")
+log = logging.getLogger("gmv")
+
+
+def _echo(line: str) -> None:
+    print(line, flush=True)  # progress of a long command: shown as it happens, also through a pipe
 
 
 def _settings():
@@ -27,7 +37,7 @@ def _settings():
 def cmd_setup(args: argparse.Namespace) -> int:
     from stream.stack import jars
 
-    jars.ensure(_settings())
+    jars.ensure(_settings(), echo=_echo)
     print("jars ready")
     return 0
 
@@ -37,7 +47,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     settings = _settings()
     parts = launcher.select(args.parts)
-    processes.start_all(parts, settings)
+    processes.start_all(parts, settings, echo=_echo)
     for part in parts:
         if part.url(settings):
             print(f"{part.name:<11} {part.url(settings)}")
@@ -50,7 +60,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     while not stop.wait(5):
         down = [st.name for st in (processes.state(p, settings) for p in parts) if not st.up]
         if down:
-            print(f"gmv: {', '.join(down)} went down; see {settings.log_dir}", file=sys.stderr)
+            log.warning("%s went down; see %s", ", ".join(down), settings.log_dir)
     processes.stop_all(launcher.PARTS.values(), settings)
     return 0
 
@@ -151,10 +161,12 @@ def cmd_job(args: argparse.Namespace) -> int:
     with clickhouse.connect(settings, "writer") as client:
         migrations.apply(client, settings.clickhouse_database)
     resumed = runner.flink_config(settings, options).get("execution.state-recovery.path")
-    print(f"job: submitting to {options.cluster or 'the embedded local cluster'}"
-          f"{', resuming from ' + resumed if resumed else ''}", flush=True)
+    job_log = logging.getLogger("gmv.job")
+    job_log.info("job: submitting to %s%s", options.cluster or "the embedded local cluster",
+                 f", resuming from {resumed}" if resumed else "")
     result = runner.submit(settings, options)
-    print(f"job: running as {result.get_job_client().get_job_id()}", flush=True)
+    logs.reapply()  # PyFlink turned the root logger down to WARNING while submitting
+    job_log.info("job: running as %s", result.get_job_client().get_job_id())
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -166,7 +178,7 @@ def cmd_job(args: argparse.Namespace) -> int:
         try:
             result.get_job_client().cancel().result()
         except Py4JError:  # `gmv down` signals the whole process group: the embedded JVM may be gone
-            print("job: the embedded cluster stopped with this process; its checkpoints are kept", flush=True)
+            job_log.info("job: the embedded cluster stopped with this process; its checkpoints are kept")
     return 0
 
 
@@ -204,7 +216,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
                        "process or set GMV_DASHBOARD_PORT to a free port.")
     from dashboard.app import serve
 
-    print(f"dashboard on http://{args.host}:{settings.dashboard_port}/ (Ctrl-C stops it)", flush=True)
+    logging.getLogger("gmv.dashboard").info("dashboard on http://%s:%s/ (Ctrl-C stops it)",
+                                            args.host, settings.dashboard_port)
     serve(settings, host=args.host)
     return 0
 
@@ -214,9 +227,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
     settings = _settings()
     rules = config.load(config.config_path(args.config))  # a bad file stops here, in one line
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    print(f"alerts: {len(rules.rules)} rules and {len(rules.webhooks)} webhooks from {rules.path} "
-          "(Ctrl-C stops it)", flush=True)
+    logging.getLogger("gmv.alerts").info("alerts: %d rules and %d webhooks from %s (Ctrl-C stops it)",
+                                         len(rules.rules), len(rules.webhooks), rules.path)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -228,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     from stream.simulator import cli as simulator_cli
 
     parser = argparse.ArgumentParser(prog="gmv", description="Live 11.11 GMV pipeline.")
+    parser.add_argument("--log-level", choices=logs.LEVELS, default=logs.DEFAULT_LEVEL, type=str.lower,
+                        help=f"log lines at this level and above, on stderr (default {logs.DEFAULT_LEVEL}); "
+                        "also accepted after the command")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("setup", help="fetch the Kafka and Flink jars with Maven").set_defaults(func=cmd_setup)
     up = sub.add_parser("up", help="start parts in the background (all when none named)")
@@ -265,25 +280,22 @@ def build_parser() -> argparse.ArgumentParser:
                             help="rules file (default $GMV_ALERTS_CONFIG, else infra/alerts.toml)")
     alerts_cmd.set_defaults(func=cmd_alerts)
     simulator_cli.register(sub)
+    for command in sub.choices.values():  # `gmv status --log-level debug` as well as `gmv --log-level ...`
+        command.add_argument("--log-level", choices=logs.LEVELS, default=argparse.SUPPRESS, type=str.lower,
+                             help=f"as `gmv --log-level` (default {logs.DEFAULT_LEVEL})")
     return parser
 
 
-def quiet_client_libraries() -> None:
-    """The Kafka and ClickHouse clients log tracebacks on connection errors; the CLI turns
-    those into one-line :class:`GmvError` messages instead."""
-    for name in ("kafka", "clickhouse_driver"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``gmv`` command: 0 done, 1 a runtime error (one line on stderr), 2 a bad argument."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    quiet_client_libraries()
+    args = parser.parse_args(argv)  # a bad argument exits 2 here (argparse)
+    logs.setup(args.log_level, clients=args.command in LONG_RUNNING)
     try:
         return args.func(args)
     except GmvError as exc:
         print(f"gmv: {exc}", file=sys.stderr)
-        return 2
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -93,8 +93,11 @@ class Loader:
             auto_offset_reset="earliest",
             max_poll_records=20000,
         )
-        self.consumer.assign(self._partitions())
+        partitions = self._partitions()
+        self.consumer.assign(partitions)
         self.client = None
+        log.info("loading %s (%d partitions) into ClickHouse %s", ", ".join(self.topic_to_rollup),
+                 len(partitions), settings.clickhouse_database)
 
     def _partitions(self, timeout: float = 60.0) -> list:
         """Every partition of the rollup topics, waiting while a just-created topic's metadata settles."""
@@ -117,12 +120,15 @@ class Loader:
         return self.client
 
     def _insert_until_done(self, rows: dict[str, list[tuple]]) -> None:
-        delay = 0.5
+        delay, failed = 0.5, 0
         while not self.stop.is_set():
             try:
                 insert(self._client(), self.settings.clickhouse_database, rows)
+                if failed:
+                    log.info("ClickHouse insert succeeded after %d failed tries", failed)
                 return
             except Exception as exc:  # noqa: BLE001 - ClickHouse down or restarting: keep the batch, retry
+                failed += 1
                 log.warning("ClickHouse insert failed (%s); retrying in %.1f s", str(exc).splitlines()[0], delay)
                 if self.client is not None:
                     self.client.disconnect()

@@ -10,6 +10,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 import time
@@ -18,7 +19,10 @@ from pathlib import Path
 
 from stream.errors import GmvError
 
+log = logging.getLogger("gmv.simulator")
+
 DEFAULT_REPLAY_SPEED = 60.0
+STATUS_EVERY_S = 5.0  # wall seconds between status lines
 REPLAY_DELAY_COMPRESSION = 24.0  # a replayed day shows its parcels delivered
 
 
@@ -40,6 +44,13 @@ def _positive(text: str) -> float:
     value = _number(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+def _not_negative(text: str) -> float:
+    value = _number(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
     return value
 
 
@@ -93,6 +104,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     out.add_argument("--sink", choices=("kafka", "stdout", "null"), default="kafka", help="default kafka")
     out.add_argument("--ledger", type=Path, metavar="PATH", help="write the ground truth here (JSON Lines)")
+    out.add_argument("--status-every", type=_not_negative, default=STATUS_EVERY_S, metavar="S",
+                     help=f"log a status line (sent, rate, festival time) on stderr every S wall seconds "
+                     f"(default {STATUS_EVERY_S:g}; 0: none)")
     bad = p.add_argument_group("faults")
     bad.add_argument("--duplicates", type=_share, default=0.0, metavar="P", help="redeliver a share P of events")
     bad.add_argument("--late", type=_share, default=0.0, metavar="P", help="send a share P of events late...")
@@ -105,13 +119,33 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def _strict(parser: argparse.ArgumentParser):
-    """``parse_known_args`` that refuses leftovers itself (gmv's top parser would print its usage)."""
+    """``parse_known_args`` that refuses leftovers itself (gmv's top parser would print its usage),
+    and arguments that do not go together (a usage error too: exit 2, like argparse's own)."""
     def parse_known_args(args=None, namespace=None):
         namespace, extras = argparse.ArgumentParser.parse_known_args(parser, args, namespace)
         if extras:
             parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        problem = _conflict(namespace)
+        if problem:
+            parser.error(problem)
         return namespace, extras
     return parse_known_args
+
+
+def _conflict(args: argparse.Namespace) -> str | None:
+    """What is wrong with a combination of arguments, if anything."""
+    if args.clock == "live" and (args.start or args.speed):
+        return "--start and --speed only apply to --clock replay."
+    if args.malformed >= 1:
+        return "--malformed must be below 1 (some messages must be valid)."
+    if args.outage:
+        from stream.simulator.faults import Outage
+
+        try:
+            Outage.parse(args.outage, args.outage_depth)
+        except GmvError as exc:
+            return str(exc)
+    return None
 
 
 def _fail(prog: str, message: str):
@@ -126,10 +160,9 @@ def build(args: argparse.Namespace, now_ms: int | None = None):
     from stream.simulator.faults import Faults, Outage
     from stream.simulator.run import RunOptions
 
-    if args.clock == "live" and (args.start or args.speed):
-        raise GmvError("--start and --speed only apply to --clock replay.")
-    if args.malformed >= 1:
-        raise GmvError("--malformed must be below 1 (some messages must be valid).")
+    problem = _conflict(args)  # checked when parsing already; here for callers that build a Namespace
+    if problem:
+        raise GmvError(problem)
     if args.clock == "replay":
         start = args.start or datetime(DEFAULT.year, 11, 11, tzinfo=FESTIVAL_TZ)
         start_ms = int(start.timestamp() * 1000)
@@ -168,13 +201,14 @@ def _interrupt(signum, frame):
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    """Run the simulator; prints what it sent and its rate at the end."""
+    """Run the simulator; logs a status line every ``--status-every`` seconds (on stderr, so
+    ``--sink stdout`` keeps stdout to the events) and prints what it sent and its rate at the end."""
     from stream.simulator.run import run
 
     config, options = build(args)
     sink = _sink(args.sink)
     signal.signal(signal.SIGTERM, _interrupt)  # `gmv down`: stop like Ctrl-C, flushing and writing the ledger
-    stats = run(config, options, sink, args.ledger)
+    stats = run(config, options, sink, args.ledger, status=log.info, status_every_s=args.status_every)
     report = sys.stderr if args.sink == "stdout" else sys.stdout
     print(f"gmv simulate: {stats.line()}", file=report)
     if args.ledger:

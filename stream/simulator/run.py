@@ -9,10 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from stream.contract import FESTIVAL_TZ
 from stream.simulator import catalog as catalog_mod
 from stream.simulator import curve as curve_mod
 from stream.simulator import events as ev
@@ -244,14 +246,46 @@ class Stats:
                 f"{self.bytes / secs / 1e6:.1f} MB/s")
 
 
+def status_line(messages: int, events_per_s: float, orders_per_s: float, festival_ms: int) -> str:
+    """A running simulation's progress: sent so far, the recent rate, and the simulated clock
+    (festival time, in the festival's time zone)."""
+    when = datetime.fromtimestamp(festival_ms / 1000, FESTIVAL_TZ).isoformat(sep=" ", timespec="seconds")
+    return (f"sent {messages:,} events so far, {events_per_s:,.0f} events/s ({orders_per_s:,.0f} orders/s); "
+            f"festival time {when}")
+
+
+class _Progress:
+    """Calls ``status`` with a :func:`status_line` every ``every_s`` seconds of ``clock``,
+    with the rates since the previous line."""
+
+    def __init__(self, status: Callable[[str], None] | None, every_s: float, clock: Callable[[], float]) -> None:
+        self.status, self.every_s, self.clock = status, every_s, clock
+        self.since, self.messages, self.orders = clock(), 0, 0
+
+    def tick(self, stats: Stats, festival_ms: int) -> None:
+        if self.status is None or self.every_s <= 0:
+            return
+        now = self.clock()
+        span = now - self.since
+        if span < self.every_s:
+            return
+        self.status(status_line(stats.messages, (stats.messages - self.messages) / span,
+                                (stats.orders - self.orders) / span, festival_ms))
+        self.since, self.messages, self.orders = now, stats.messages, stats.orders
+
+
 HEARTBEAT_EVERY_S = 0.5
 END_HEARTBEAT_AHEAD_MS = 61_000
 
 
 def run(config: FestivalConfig, options: RunOptions, sink, ledger_path: Path | None = None,
         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
-        wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> Stats:
-    """Run a simulation into ``sink`` until ``duration_s``/``events`` (or Ctrl-C); write the ledger."""
+        wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        status: Callable[[str], None] | None = None, status_every_s: float = 5.0) -> Stats:
+    """Run a simulation into ``sink`` until ``duration_s``/``events`` (or Ctrl-C); write the ledger.
+
+    ``status``, if given, gets a :func:`status_line` every ``status_every_s`` seconds (0: never).
+    """
     if options.clock.mode == "live" and abs(options.clock.start_ms - wall_ms()) > 60_000:
         raise ValueError("a live clock starts now: give ClockSpec('live', <now in ms>)")
     sim = Simulation(config, options)
@@ -259,6 +293,7 @@ def run(config: FestivalConfig, options: RunOptions, sink, ledger_path: Path | N
     stats = Stats()
     began = clock()
     last_beat, newest_ms = began, 0
+    progress = _Progress(status, status_every_s, clock)
     try:
         for batch in _batches(sim, options, clock, began, sleep, wall_ms):
             if options.events is not None and stats.messages + len(batch) >= options.events:
@@ -274,6 +309,7 @@ def run(config: FestivalConfig, options: RunOptions, sink, ledger_path: Path | N
             first = stats.record(batch)
             if ledger is not None:
                 ledger.add(first)
+            progress.tick(stats, sim.frontier)
             if options.events is not None and stats.messages >= options.events:
                 break
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from stream.errors import GmvError
@@ -48,10 +49,22 @@ def present(settings: Settings, name: str) -> bool:
     return stamp.exists() and stamp.read_text() == _stamp(name)
 
 
-def ensure(settings: Settings, names: tuple[str, ...] = JAR_SETS) -> None:
-    """Copy each jar set's runtime dependencies into ``$GMV_JARS_DIR/<name>`` unless current."""
+def _doing(name: str) -> str:
+    if name == "udf":
+        return "building the job's Java function (udf) with Maven..."
+    return f"fetching {name} jars with Maven..."
+
+
+def ensure(settings: Settings, names: tuple[str, ...] = JAR_SETS,
+           echo: Callable[[str], None] = lambda line: None) -> None:
+    """Copy each jar set's runtime dependencies into ``$GMV_JARS_DIR/<name>`` unless current.
+
+    ``echo`` is told what each set needs: "kafka jars: up to date", or "fetching kafka jars
+    with Maven..." before and "kafka jars: N in DIR" after (a first fetch takes minutes).
+    """
     for name in names:
         if present(settings, name):
+            echo(f"{name} jars: up to date")
             continue
         mvn = shutil.which("mvn")
         if mvn is None:
@@ -63,6 +76,7 @@ def ensure(settings: Settings, names: tuple[str, ...] = JAR_SETS) -> None:
         if dest.exists():
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
+        echo(_doing(name))
         result = subprocess.run(_maven_command(mvn, name, dest), capture_output=True, text=True, check=False)
         if result.returncode != 0:
             errors = [line for line in (result.stdout + result.stderr).splitlines() if "ERROR" in line]
@@ -72,6 +86,7 @@ def ensure(settings: Settings, names: tuple[str, ...] = JAR_SETS) -> None:
                 shutil.move(str(jar), dest / jar.name)
             shutil.rmtree(dest / "build")
         (dest / ".pom-sha256").write_text(_stamp(name))
+        echo(f"{name} jars: {len(list(dest.glob('*.jar')))} in {dest}")
 
 
 def classpath(settings: Settings, name: str) -> list[Path]:

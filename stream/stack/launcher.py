@@ -17,10 +17,17 @@ import uuid
 from pathlib import Path
 from string import Template
 
+from stream import logs
 from stream.errors import GmvError
 from stream.settings import INFRA_DIR, Settings
 from stream.stack import jars
 from stream.stack.processes import Part
+
+
+def gmv_command(*args: str) -> list[str]:
+    """``gmv ARGS`` as a part's command; a ``--log-level`` other than the default is passed on."""
+    return [sys.executable, "-m", "stream.cli", *logs.passed_on(), *args]
+
 
 # -- Kafka -------------------------------------------------------------------------------
 
@@ -193,7 +200,7 @@ def _job_healthy(settings: Settings) -> bool:
 JOB = Part(
     name="job",
     ports=lambda s: {"GMV_FLINK_PORT": s.flink_port},
-    command=lambda s: [sys.executable, "-m", "stream.cli", "job"],
+    command=lambda s: gmv_command("job"),
     healthy=_job_healthy,
     url=lambda s: f"http://127.0.0.1:{s.flink_port}/jobs/overview",
 )
@@ -209,7 +216,7 @@ def _dashboard_healthy(settings: Settings) -> bool:
 DASHBOARD = Part(
     name="dashboard",
     ports=lambda s: {"GMV_DASHBOARD_PORT": s.dashboard_port},
-    command=lambda s: [sys.executable, "-m", "stream.cli", "dashboard"],
+    command=lambda s: gmv_command("dashboard"),
     healthy=_dashboard_healthy,
     url=lambda s: f"http://127.0.0.1:{s.dashboard_port}/ (wall; /explore, /alerts)",
 )
@@ -240,7 +247,7 @@ ALERTS = Part(
     name="alerts",
     ports=lambda s: {},
     prepare=_alerts_prepare,
-    command=lambda s: [sys.executable, "-m", "stream.cli", "alerts"],
+    command=lambda s: gmv_command("alerts"),
     healthy=_alerts_healthy,
     url=_alerts_url,
 )
@@ -248,6 +255,7 @@ ALERTS = Part(
 # -- a live simulator, so `make run` shows a moving festival ----------------------------------
 
 LIVE_RATE = 500  # orders per second
+LIVE_STATUS_EVERY_S = 60  # its status line into simulator.log once a minute (`gmv simulate`: every 5 s)
 
 
 def _orders_flowing(settings: Settings) -> bool:
@@ -265,8 +273,8 @@ def _orders_flowing(settings: Settings) -> bool:
 SIMULATOR = Part(
     name="simulator",
     ports=lambda s: {},
-    command=lambda s: [sys.executable, "-m", "stream.cli", "simulate", "--clock", "live",
-                       "--rate", str(LIVE_RATE), "--sink", "kafka"],
+    command=lambda s: gmv_command("simulate", "--clock", "live", "--rate", str(LIVE_RATE), "--sink", "kafka",
+                                  "--status-every", str(LIVE_STATUS_EVERY_S)),
     healthy=_orders_flowing,
     url=lambda s: f"live festival stream, {LIVE_RATE} orders/s into {s.orders_topic}",
 )

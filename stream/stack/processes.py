@@ -8,6 +8,7 @@ health check.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from stream.errors import GmvError
 from stream.probes import port_in_use, wait_for
 from stream.settings import Settings
 
+log = logging.getLogger("gmv.stack")
 
 @dataclass(frozen=True)
 class Part:
@@ -102,19 +104,23 @@ def state(part: Part, settings: Settings) -> PartState:
 def _safe_healthy(part: Part, settings: Settings) -> bool:
     try:
         return part.healthy(settings)
-    except Exception:  # noqa: BLE001 - a health check that raises is simply "not healthy yet"
+    except Exception as exc:  # noqa: BLE001 - a health check that raises is simply "not healthy yet"
+        log.debug("%s: health check: %s: %s", part.name, type(exc).__name__, str(exc).strip().split("\n")[0])
         return False
 
 
-def start(part: Part, settings: Settings) -> PartState:
+def start(part: Part, settings: Settings, echo: Callable[[str], None] = lambda line: None) -> PartState:
     """Start ``part`` in the background and return once it is healthy.
 
     Idempotent: a part that is already up is left alone. Raises :class:`GmvError`
     with one sentence naming the cause, the fix and the log when it cannot start.
+    ``echo`` is told "starting <part>..." when it is actually started (the wait that
+    follows can take up to ``settings.start_timeout``).
     """
     current = state(part, settings)
     if current.up:
         return current
+    echo(f"starting {part.name}...")
     if current.started:  # a stale pid file from a crash: clear it before starting again
         stop(part, settings)
     for env_name, port in part.ports(settings).items():
@@ -126,9 +132,10 @@ def start(part: Part, settings: Settings) -> PartState:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     part.prepare(settings)
-    log = log_path(settings, part.name)
+    logfile = log_path(settings, part.name)
     cmd = part.command(settings)
-    with open(log, "ab") as log_file:
+    log.debug("%s: running %s (output to %s)", part.name, " ".join(cmd), logfile)
+    with open(logfile, "ab") as log_file:
         log_file.write(f"\n==== gmv: starting {part.name}: {' '.join(cmd)}\n".encode())
         log_file.flush()
         proc = subprocess.Popen(
@@ -140,7 +147,7 @@ def start(part: Part, settings: Settings) -> PartState:
             env={**os.environ, **settings.to_env(), **part.env(settings)},
             start_new_session=True,  # own process group: `gmv down` stops its children too
         )
-    info = {"pid": proc.pid, "ports": list(part.ports(settings).values()), "log": str(log), "cmd": cmd}
+    info = {"pid": proc.pid, "ports": list(part.ports(settings).values()), "log": str(logfile), "cmd": cmd}
     _pid_file(settings, part.name).write_text(json.dumps(info))
     healthy = wait_for(
         lambda: proc.poll() is not None or _safe_healthy(part, settings), settings.start_timeout
@@ -149,13 +156,13 @@ def start(part: Part, settings: Settings) -> PartState:
         _pid_file(settings, part.name).unlink(missing_ok=True)
         raise GmvError(
             f"{part.name}: the server exited during start (exit code {proc.returncode}); "
-            f"read {log} for the cause."
+            f"read {logfile} for the cause."
         )
     if not healthy:
         stop(part, settings)
         raise GmvError(
             f"{part.name}: the server did not become healthy within {settings.start_timeout:.0f} s; "
-            f"read {log} for the cause (or raise GMV_START_TIMEOUT on a slow machine)."
+            f"read {logfile} for the cause (or raise GMV_START_TIMEOUT on a slow machine)."
         )
     part.after_start(settings)
     return state(part, settings)
@@ -193,9 +200,10 @@ def _group_alive(pgid: int) -> bool:
 
 
 def start_all(parts: Iterable[Part], settings: Settings, echo: Callable[[str], None] = print) -> None:
+    """Start each part in turn: "starting <part>..." (unless it is up already), then its state line."""
     for part in parts:
         t0 = time.monotonic()
-        st = start(part, settings)
+        st = start(part, settings, echo)
         echo(f"{st.line()}  healthy after {time.monotonic() - t0:.1f} s")
 
 

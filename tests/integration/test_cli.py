@@ -43,7 +43,7 @@ def processes_under(home: Path) -> list[str]:
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr  # a runtime error (argparse's usage errors exit 2)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gmv: "), result.stderr
     assert "Traceback" not in result.stderr

@@ -102,10 +102,10 @@ def test_files_that_are_missing_or_not_toml(tmp_path):
         load(broken)
 
 
-def test_gmv_alerts_with_a_bad_config_prints_one_line_and_exits_2(tmp_path, capsys):
+def test_gmv_alerts_with_a_bad_config_prints_one_line_and_exits_1(tmp_path, capsys):
     path = tmp_path / "alerts.toml"
     path.write_text('[[rules]]\nname = "drop"\nkind = "drop"\nwindow_seconds = "sixty"\n')
-    assert cli.main(["alerts", "--config", str(path)]) == 2
+    assert cli.main(["alerts", "--config", str(path)]) == 1
     err = capsys.readouterr().err
     assert err == f"gmv: alerts config {path}: rules[0] (drop): window_seconds = 'sixty' must be a whole number.\n"
 

@@ -1,0 +1,154 @@
+"""One logging setup for every ``gmv`` command: :func:`setup`, called once by :func:`stream.cli.main`.
+
+Every line has the same shape, on stderr (which is the part's ``$GMV_HOME/log/<part>.log``
+when ``gmv up`` started it)::
+
+    2026-11-26 23:59:44,123 WARNING gmv.loader: ClickHouse insert failed (...); retrying in 0.5 s
+
+The client libraries (kafka-python, clickhouse-driver; py4j and Apache Beam under PyFlink)
+say a lot at INFO and log a traceback for every failed connection attempt. Below
+``--log-level debug``:
+
+* in the long-running parts (``clients=True``: the job and its loader, the simulator, the
+  alert service, the dashboard) their warnings and errors pass, so a broker that drops and
+  reconnects shows in the log, each as one line (a traceback is cut to its last line), and
+  each kind of message (one logger, level and format string) at most once a minute, with a
+  count of the ones left out;
+* in the short commands (``gmv up``, ``status``, ``topics``...) they stay muted: those
+  commands probe servers that may still be starting and turn a failed connection into one
+  line of their own (:class:`stream.errors.GmvError`).
+
+At ``debug`` everything passes, tracebacks included.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+LEVELS = ("debug", "info", "warning", "error")
+DEFAULT_LEVEL = "info"
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+CLIENT_LOGGERS = ("kafka", "clickhouse_driver", "py4j", "apache_beam", "pyflink")
+REPEAT_EVERY_S = 60.0  # a client library's message of one kind passes at most this often
+
+_level = DEFAULT_LEVEL
+_clients = True
+
+
+def level_number(level: str) -> int:
+    """``"warning"`` -> ``logging.WARNING``; raises ValueError for a name not in :data:`LEVELS`."""
+    name = level.lower()
+    if name not in LEVELS:
+        raise ValueError(f"log level {level!r} is not one of {', '.join(LEVELS)}")
+    return getattr(logging, name.upper())
+
+
+def client_level(level: str, clients: bool) -> int:
+    """The level of the client libraries' loggers for a run at ``level``."""
+    number = level_number(level)
+    if number <= logging.DEBUG:
+        return number
+    return max(number, logging.WARNING) if clients else logging.CRITICAL + 1
+
+
+def _is_client(record: logging.LogRecord) -> bool:
+    return record.name.split(".", 1)[0] in CLIENT_LOGGERS
+
+
+class Formatter(logging.Formatter):
+    """:data:`FORMAT`; with ``fold``, a client library's traceback becomes one line."""
+
+    def __init__(self, fold: bool = True) -> None:
+        super().__init__(FORMAT)
+        self.fold = fold
+
+    def format(self, record: logging.LogRecord) -> str:
+        repeats = getattr(record, "gmv_repeats", 0)
+        if not (repeats or (self.fold and record.exc_info and _is_client(record))):
+            return super().format(record)
+        message = record.getMessage()
+        if self.fold and record.exc_info and record.exc_info[1] is not None and _is_client(record):
+            exc = record.exc_info[1]
+            detail = (str(exc).strip().splitlines() or [""])[0]
+            message = f"{message} ({type(exc).__name__}{': ' + detail if detail else ''})"
+        if repeats:
+            message = f"{message} ({repeats} more like it left out since the last one shown)"
+        copy = logging.makeLogRecord({**record.__dict__, "msg": message, "args": None,
+                                      "exc_info": None, "exc_text": None})
+        return super().format(copy)
+
+
+class _Throttle(logging.Filter):
+    """Lets each kind of client library message (logger, level, format string: the arguments
+    may differ) through at most once per :data:`REPEAT_EVERY_S`."""
+
+    def __init__(self, clock=time.monotonic) -> None:
+        super().__init__()
+        self.clock = clock
+        self.seen: dict[tuple, list] = {}  # key -> [last time let through, repeats dropped since]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _is_client(record):
+            return True
+        key = (record.name, record.levelno, str(record.msg))
+        now = self.clock()
+        entry = self.seen.get(key)
+        if entry is not None and now - entry[0] < REPEAT_EVERY_S:
+            entry[1] += 1
+            return False
+        record.gmv_repeats = entry[1] if entry else 0
+        self.seen[key] = [now, 0]
+        return True
+
+
+class _Stderr(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (tests swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def setup(level: str = DEFAULT_LEVEL, *, clients: bool = True) -> None:
+    """Log at ``level`` (one of :data:`LEVELS`) to stderr in :data:`FORMAT`; see the module docstring.
+
+    Calling it again replaces the previous setup (tests run ``gmv`` several times in one process).
+    """
+    global _level, _clients
+    number = level_number(level)
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, _Stderr)]:
+        root.removeHandler(handler)
+    handler = _Stderr()
+    handler.setFormatter(Formatter(fold=number > logging.DEBUG))
+    if number > logging.DEBUG:
+        handler.addFilter(_Throttle())
+    root.addHandler(handler)
+    root.setLevel(number)
+    for name in CLIENT_LOGGERS:
+        logging.getLogger(name).setLevel(client_level(level, clients))
+    _level, _clients = level.lower(), clients
+
+
+def reapply() -> None:
+    """:func:`setup` again as last called, after a library changed the root logger (PyFlink sets it
+    to WARNING when it opens a local environment: ``pyflink.fn_execution.beam.beam_worker_pool_service``)."""
+    setup(_level, clients=_clients)
+
+
+def current_level() -> str:
+    """The level :func:`setup` was last given (the default before any call)."""
+    return _level
+
+
+def passed_on() -> list[str]:
+    """``gmv`` arguments that give a part started from here this process's level (none at the default)."""
+    return [] if _level == DEFAULT_LEVEL else ["--log-level", _level]
