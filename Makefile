@@ -15,10 +15,10 @@ help:  ## list the targets
 setup: system-packages $(VENV)/.installed  ## install everything missing (idempotent)
 	$(GMV) setup
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml infra/constraints.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade 'pip>=24'
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet -c infra/constraints.txt -e '.[dev]'
 	touch $@
 
 system-packages:  ## Debian packages: ClickHouse server, Chromium + driver, a JDK (javac builds stream/job/java), Maven (only if missing)
@@ -45,8 +45,9 @@ test-fast: $(VENV)/.installed  ## only the tests that need no servers
 screenshots: system-packages $(VENV)/.installed  ## the README's pictures (docs/wall.png, explore.png, alerts.png) from a generated festival
 	$(PY) bench/screenshots.py --out docs
 
-lint:  ## ruff
+lint: $(VENV)/.installed  ## ruff (rules in pyproject.toml) and mypy
 	$(VENV)/bin/ruff check stream dashboard tests bench
+	$(VENV)/bin/mypy
 
 status:  ## gmv status
 	$(GMV) status
