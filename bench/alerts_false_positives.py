@@ -58,7 +58,9 @@ def orders_created(start: int, seconds: int, scale: float, seed: int) -> np.ndar
 def replay(rule: DropRule, counts: np.ndarray, start: int, shape_all: np.ndarray, service, lag: int,
            step: int) -> tuple[list, int, int]:
     """Evaluate ``rule`` once every ``step`` s over the replay; (alerts, evaluations, judged)."""
-    shape = lambda a, b: shape_all[a - start:b - start]
+    def shape(a, b):
+        return shape_all[a - start:b - start]
+
     state, alerts, evaluations, judged = RuleState(), [], 0, 0
     behind = lag + int(np.ceil(service.settle_seconds)) + service.margin_seconds
     for now in range(start + rule.history_seconds + behind, start + len(counts), step):
@@ -111,8 +113,9 @@ def main() -> None:
     began = time.monotonic()
     counts = orders_created(start, seconds, args.scale, args.seed)
     shape_all = festival_shape(start, start + seconds)
-    print(f"replay {local(start)} + {args.days:g} days (CST), scale {args.scale:g}: {counts.sum():,} orders created, "
-          f"mean {counts.mean():.1f}/s, busiest second {counts.max():,} (generated in {time.monotonic() - began:.0f} s)")
+    print(f"replay {local(start)} + {args.days:g} days (CST), scale {args.scale:g}: "
+          f"{counts.sum():,} orders created, mean {counts.mean():.1f}/s, busiest second {counts.max():,} "
+          f"(generated in {time.monotonic() - began:.0f} s)")
     length = int(args.outage_minutes * 60)
     cut, starts = cut_outages(counts, args.outages, length, args.depth, args.seed)
     for rule in rules:
@@ -136,8 +139,8 @@ def main() -> None:
             if not hits:
                 missed.append(f"{local(start + s)} ({counts[s - 600:s].mean():.1f} orders/s before)")
         extra = len(fired_at) - len(delays)
-        print(f"  {len(starts)} outages of {args.outage_minutes:g} min at {args.depth:.0%} depth: caught {len(delays)}, "
-              f"missed {len(missed)}, other alerts {extra}; delay from outage start "
+        print(f"  {len(starts)} outages of {args.outage_minutes:g} min at {args.depth:.0%} depth: "
+              f"caught {len(delays)}, missed {len(missed)}, other alerts {extra}; delay from outage start "
               + (f"median {np.median(delays):.0f} s, max {max(delays):.0f} s" if delays else "-"))
         for m in missed:
             print(f"    missed {m}")

@@ -201,7 +201,8 @@ def main() -> None:
         try:
             for parallelism in [int(p) for p in args.parallelisms.split(",") if p]:
                 rate = throughput(base, args.events, parallelism)
-                print(f"throughput  parallelism {parallelism}: {rate:,.0f} events/s ({args.events:,} events)", flush=True)
+                print(f"throughput  parallelism {parallelism}: {rate:,.0f} events/s ({args.events:,} events)",
+                      flush=True)
             for rate in [int(r) for r in args.rates.split(",") if r]:
                 stages = freshness(base, rate, args.seconds)
                 events, windows = stages.pop("_counts")

@@ -128,5 +128,5 @@ def from_click(state: ExploreState, dim: str, value: str) -> ExploreState:
     combine with it are dropped (a province filter goes when a category is picked)."""
     keep = {d: v for d, v in state.filters().items()
             if d != dim and ((dim, d) in q.PAIRS or (d, dim) in q.PAIRS)}
-    cleared = {d: "" for d in q.DIMENSIONS}
+    cleared = dict.fromkeys(q.DIMENSIONS, "")
     return state.replace(**{**cleared, **keep, dim: value})

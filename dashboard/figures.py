@@ -7,6 +7,8 @@ Money arrives in integer fen and becomes yuan only here, for display.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from dashboard import fmt
 from dashboard import queries as q
 from stream.contract import ORDER_MEASURES
@@ -29,7 +31,7 @@ def _iso(epoch_s: int) -> str:
 
 
 def _layout(font_size: int = 15, **extra) -> dict:
-    base = {
+    base: dict[str, Any] = {
         "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)",
         "font": {"family": FONT, "color": TEXT, "size": font_size},
         "margin": {"l": 8, "r": 12, "t": 8, "b": 8, "pad": 2},

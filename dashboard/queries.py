@@ -119,7 +119,7 @@ def per_second(run: Run, db: str, start: int, end: int, tier: Tier = LIVE) -> li
     sql = f"""
         SELECT toUInt32(window_start) AS s, sum(orders_created), sum(gmv_fen)
         FROM {db}.{SECONDS} FINAL WHERE {_RANGE} GROUP BY s ORDER BY s"""
-    return [tuple(map(int, r)) for r in run(sql, _bounds(start, end), tier)]
+    return [(int(s), int(c), int(g)) for s, c, g in run(sql, _bounds(start, end), tier)]
 
 
 def logistics(run: Run, db: str, start: int, end: int, tier: Tier = MINUTE) -> dict[str, int]:

@@ -155,7 +155,8 @@ def layout(ctx: Context, params: dict[str, str]):
                  className="filter filter-buttons"),
     ], className="filters")
     charts = html.Div([_chart(f"by {d}", f"explore-fig-{d}", "explore-bar",
-                              {"category": "click: its brands", "province": "click: its channels"}.get(d, "click: filter"))
+                              {"category": "click: its brands",
+                               "province": "click: its channels"}.get(d, "click: filter"))
                        for d in BARS], className="explore-charts")
     table = dash_table.DataTable(
         id="explore-table", columns=[{"id": i, "name": n} for i, n in TABLE_COLUMNS], data=[], page_size=12,

@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import tomllib
@@ -67,10 +68,10 @@ class AlertsConfig:
         return tuple(w for w in self.webhooks if severity in w.severities)
 
 
-def config_path(flag: str | Path | None = None, env: dict[str, str] | None = None) -> Path:
+def config_path(flag: str | Path | None = None, env: Mapping[str, str] | None = None) -> Path:
     """``--config`` if given, else ``$GMV_ALERTS_CONFIG``, else ``infra/alerts.toml``."""
-    env = os.environ if env is None else env
-    chosen = flag or env.get(CONFIG_ENV) or DEFAULT_PATH
+    environ = os.environ if env is None else env
+    chosen = flag or environ.get(CONFIG_ENV) or DEFAULT_PATH
     return Path(chosen).expanduser()
 
 
@@ -142,7 +143,7 @@ class _Checker:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def fail(self, where: str, problem: str):
+    def fail(self, where: str, problem: str) -> NoReturn:
         raise AlertsConfigError(f"alerts config {self.path}: {where}: {problem}.")
 
     def keys(self, where: str, body: dict, known: set[str]) -> None:

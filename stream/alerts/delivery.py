@@ -123,7 +123,7 @@ class Dispatcher:
         self.on_done = on_done
         self.stop_event = threading.Event()
         self._lock = threading.Lock()
-        self._queues = {hook.name: queue.Queue() for hook in hooks}
+        self._queues: dict[str, queue.Queue] = {hook.name: queue.Queue() for hook in hooks}
         self._hooks = {hook.name: hook for hook in hooks}
         self._threads = [threading.Thread(target=self._work, args=(hook,), name=f"webhook-{hook.name}",
                                           daemon=True) for hook in hooks]

@@ -30,7 +30,7 @@ def festival_shape(start: int, end: int) -> np.ndarray:
     curve = _curve(datetime.fromtimestamp(start, FESTIVAL_TZ).year)
     seconds = np.arange(start, end, dtype=np.float64) + 0.5  # each second's midpoint
     parts = curve_mod.components(curve, seconds, {})
-    return sum(parts[name] for name in CREATED_COMPONENTS)
+    return np.sum([parts[name] for name in CREATED_COMPONENTS], axis=0)
 
 
 @functools.lru_cache(maxsize=4)

@@ -79,12 +79,12 @@ class _Connection:
 
     def execute(self, sql: str, params=None) -> list:
         with self.lock:
-            if self.client is None:
-                self.client = clickhouse.connect(self.settings, "writer")
+            client = self.client or clickhouse.connect(self.settings, "writer")
+            self.client = client
             try:
-                return self.client.execute(sql, params)
+                return client.execute(sql, params)
             except Exception:
-                self.client.disconnect()
+                client.disconnect()
                 self.client = None
                 raise
 
@@ -117,8 +117,8 @@ class AlertService:
         self.config, self.settings, self.secret = config, settings, secret
         self.clock, self.shape = clock, shape
         self.db = settings.clickhouse_database
-        self._reader = _Connection(settings) if run is None else None
-        self._writer = _Connection(settings) if insert is None else None
+        # Lazy: a connection opens on first use, so one that an injected run/insert replaces never does.
+        self._reader, self._writer = _Connection(settings), _Connection(settings)
         self.run = run or self._reader.execute
         self.recorder = store.Recorder(insert or self._writer.execute, self.db, self.now_ms)
         self.dispatcher = Dispatcher(config.webhooks, self._delivered)
@@ -195,9 +195,8 @@ class AlertService:
     def close(self) -> None:
         self.dispatcher.close()
         self.recorder.flush()
-        for connection in (self._reader, self._writer):
-            if connection is not None:
-                connection.close()
+        self._reader.close()
+        self._writer.close()
 
     def run_forever(self, stop: threading.Event) -> None:
         """Evaluate every ``interval_seconds`` until ``stop`` is set."""

@@ -58,7 +58,8 @@ HEARTBEAT = "heartbeat"
 
 # JSON_FIELDS(msg, 'a', 'b', ...) -> ARRAY<STRING>: one parse instead of one JSON_VALUE per field
 # (each of which parses the whole message again). Built from stream/job/java by `make setup`.
-JSON_FIELDS_FUNCTION = "CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS JSON_FIELDS AS 'gmv.flink.JsonFields' LANGUAGE JAVA"
+JSON_FIELDS_FUNCTION = ("CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS JSON_FIELDS "
+                        "AS 'gmv.flink.JsonFields' LANGUAGE JAVA")
 
 # JSON integers: digits only, so floats, negatives, exponents and quoted numbers are refused.
 _UINT = "^[0-9]{1,15}$"

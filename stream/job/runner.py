@@ -101,7 +101,8 @@ def flink_config(settings: Settings, options: JobOptions) -> dict[str, str]:
 
 
 def _kafka_source(name: str, topic: str, settings: Settings, options: JobOptions) -> str:
-    return f"""CREATE TEMPORARY TABLE {name} ({rollup_sql.source_columns(rollup_sql.RollupOptions(options.watermark_delay_ms))}
+    columns = rollup_sql.source_columns(rollup_sql.RollupOptions(options.watermark_delay_ms))
+    return f"""CREATE TEMPORARY TABLE {name} ({columns}
 ) WITH (
     'connector' = 'kafka',
     'topic' = '{topic}',

@@ -91,7 +91,7 @@ def pair_mismatches(client, database: str) -> list[Difference]:
                              f"WHERE dimension IN ({parent_dims}) GROUP BY window_start, dimension, value")
     by_key = {tuple(r[:3]): tuple(r[3:]) for r in parents}
     found = {tuple(r[:3]): tuple(r[3:]) for r in pairs}
-    return [Difference(("pair",) + k, by_key.get(k), found.get(k)) for k in set(by_key) | set(found)
+    return [Difference(("pair", *k), by_key.get(k), found.get(k)) for k in set(by_key) | set(found)
             if by_key.get(k) != found.get(k)]
 
 

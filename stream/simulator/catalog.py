@@ -16,9 +16,27 @@ from stream.simulator.config import FestivalConfig
 
 # Brand names are prefix + ending + word; prefixes all have three letters, so a name
 # determines its parts and every combination is a distinct name.
-_PREFIXES = ["Lum", "Ver", "Kal", "Nor", "Zen", "Aur", "Bel", "Cor", "Dax", "Elo", "Fen", "Gal", "Hal", "Iva", "Jun", "Kor", "Lan", "Mir", "Nov", "Ola", "Pax", "Qin", "Ros", "Sol", "Tav", "Uma", "Vel", "Wen", "Xia", "Yun", "Zor", "Ami", "Bao", "Cel", "Dor", "Eva", "Fio", "Gen", "Hua", "Ira", "Jia", "Kai", "Lio", "Mei", "Nia", "Oro", "Pei", "Rui", "Sen", "Tao", "Ula", "Vio", "Wei", "Xin", "Yao", "Zhi", "Ari", "Bry", "Cai", "Dun", "Ema", "Fal", "Gio", "Hel", "Isa", "Jor", "Kes", "Lux", "Mon", "Nel"]
-_ENDINGS = ["a", "o", "ia", "ora", "ina", "ex", "on", "ix", "ara", "elle", "ova", "ani", "eon", "ity", "ano", "ura", "ique", "ant", "ero", "ika", "al", "en", "is", "us", "ada", "ette", "ine", "ory", "ian", "ea", "ena", "imo", "oni", "uxe", "ari", "etta", "ove", "ide", "ion", "elo", "ume", "ava", "ier", "ane", "ino", "ys", "ona", "ida", "ola", "ema", "ira", "ulo", "ace", "ade", "iva", "ito", "ica", "oko", "eli", "ase", "ilo", "ynn", "abe", "ori", "una", "ivo", "esh", "ami", "osa", "uno"]
-_WORDS = ["Home", "Studio", "Lab", "Works", "House", "Living", "Select", "Origin", "Craft", "Nature", "Style", "Goods", "Daily", "Life", "Plus", "Pro", "Go", "One", "Max", "Mini", "Smart", "Pure", "Fresh", "Urban", "Classic", "Garden", "Kids", "Sport", "Tech", "Beauty", "Kitchen", "Outdoor", "Co", "Care", "Field", "Harbor", "Peak", "River", "Stone", "Cloud", "Moon", "Sun", "Star", "Leaf", "Bloom", "Wave", "Spark", "Forest", "Valley", "Ocean", "Path", "Nest", "Loom", "Atelier", "Supply", "Trading", "Collective", "Union", "Factory", "Bureau"]
+_PREFIXES = [
+    "Lum", "Ver", "Kal", "Nor", "Zen", "Aur", "Bel", "Cor", "Dax", "Elo", "Fen", "Gal", "Hal", "Iva", "Jun", "Kor",
+    "Lan", "Mir", "Nov", "Ola", "Pax", "Qin", "Ros", "Sol", "Tav", "Uma", "Vel", "Wen", "Xia", "Yun", "Zor", "Ami",
+    "Bao", "Cel", "Dor", "Eva", "Fio", "Gen", "Hua", "Ira", "Jia", "Kai", "Lio", "Mei", "Nia", "Oro", "Pei", "Rui",
+    "Sen", "Tao", "Ula", "Vio", "Wei", "Xin", "Yao", "Zhi", "Ari", "Bry", "Cai", "Dun", "Ema", "Fal", "Gio", "Hel",
+    "Isa", "Jor", "Kes", "Lux", "Mon", "Nel",
+]
+_ENDINGS = [
+    "a", "o", "ia", "ora", "ina", "ex", "on", "ix", "ara", "elle", "ova", "ani", "eon", "ity", "ano", "ura", "ique",
+    "ant", "ero", "ika", "al", "en", "is", "us", "ada", "ette", "ine", "ory", "ian", "ea", "ena", "imo", "oni", "uxe",
+    "ari", "etta", "ove", "ide", "ion", "elo", "ume", "ava", "ier", "ane", "ino", "ys", "ona", "ida", "ola", "ema",
+    "ira", "ulo", "ace", "ade", "iva", "ito", "ica", "oko", "eli", "ase", "ilo", "ynn", "abe", "ori", "una", "ivo",
+    "esh", "ami", "osa", "uno",
+]
+_WORDS = [
+    "Home", "Studio", "Lab", "Works", "House", "Living", "Select", "Origin", "Craft", "Nature", "Style", "Goods",
+    "Daily", "Life", "Plus", "Pro", "Go", "One", "Max", "Mini", "Smart", "Pure", "Fresh", "Urban", "Classic", "Garden",
+    "Kids", "Sport", "Tech", "Beauty", "Kitchen", "Outdoor", "Co", "Care", "Field", "Harbor", "Peak", "River", "Stone",
+    "Cloud", "Moon", "Sun", "Star", "Leaf", "Bloom", "Wave", "Spark", "Forest", "Valley", "Ocean", "Path", "Nest",
+    "Loom", "Atelier", "Supply", "Trading", "Collective", "Union", "Factory", "Bureau",
+]
 
 
 @dataclass(frozen=True)

@@ -193,12 +193,12 @@ def components(curve: Curve, t_s: np.ndarray, ghost: dict[int, float]) -> dict[s
 
 
 def total(parts: dict[str, np.ndarray]) -> np.ndarray:
-    return sum(parts[name] for name in COMPONENTS)
+    return np.sum([parts[name] for name in COMPONENTS], axis=0)
 
 
 def intensity(curve: Curve, t_s: np.ndarray, ghost: dict[int, float] | None = None) -> np.ndarray:
     """Orders arriving per second at ``t_s`` (real); ``ghost`` defaults to all deposits pre-run."""
-    ghost = {w: 1.0 for w in curve.deposit_grid} if ghost is None else ghost
+    ghost = dict.fromkeys(curve.deposit_grid, 1.0) if ghost is None else ghost
     return total(components(curve, np.asarray(t_s, dtype=np.float64), ghost))
 
 
@@ -244,7 +244,7 @@ def build(cfg: FestivalConfig) -> Curve:
         levels=levels,
         wave_starts_s={w: s for w, (s, _) in openings.items()},
         wave_ends_s={w: e for w, (_, e) in openings.items()},
-        surge_peaks={w: 0.0 for w in openings},
+        surge_peaks=dict.fromkeys(openings, 0.0),
         deposit_grid={},
         diurnal_mean=float(_diurnal_raw(cfg, hours).mean()),
     )

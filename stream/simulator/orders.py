@@ -181,15 +181,16 @@ def _finals(cfg: FestivalConfig, curve: Curve, rng: np.random.Generator, out: _E
             inside = t0[idx] >= s
             wave[inside] = ev.WAVES.index(w.final_wave)
     starts, ends = np.zeros(len(ev.WAVES)), np.zeros(len(ev.WAVES))
-    for w, s in curve.wave_starts_s.items():
-        starts[w], ends[w] = s * 1000, curve.wave_ends_s[w] * 1000
+    for code, start_s in curve.wave_starts_s.items():
+        starts[code], ends[code] = start_s * 1000, curve.wave_ends_s[code] * 1000
     opens, closes = starts[wave], ends[wave]
     delay = _final_delays(cfg, rng, closes - opens)
     t_final = (opens + delay).astype(np.int64)
     pays = rng.random(len(idx)) < cfg.final_pay_prob
     deposit = orders["deposit_fen"][idx]
     paid, forfeit = idx[pays], idx[~pays]
-    out.add(paid, t_final[pays], ev.ORDERS_TOPIC, ev.PAID, ev.FINAL, wave[pays], ev.SUB_FINAL, net[paid] - deposit[pays])
+    out.add(paid, t_final[pays], ev.ORDERS_TOPIC, ev.PAID, ev.FINAL, wave[pays], ev.SUB_FINAL,
+            net[paid] - deposit[pays])
     out.add(forfeit, closes[~pays].astype(np.int64) - 1, ev.ORDERS_TOPIC, ev.CANCELLED, ev.FINAL, wave[~pays],
             ev.SUB_CANCELLED, 0)
     t_all = np.zeros(len(orders), dtype=np.int64)

@@ -319,7 +319,7 @@ def run(config: FestivalConfig, options: RunOptions, sink, ledger_path: Path | N
             sink.heartbeat(newest_ms + END_HEARTBEAT_AHEAD_MS)  # closes the last second and minute
         sink.close()
         stats.seconds = clock() - began
-    if ledger is not None:
+    if ledger is not None and ledger_path is not None:
         ledger.write(ledger_path, stats.summary())
     return stats
 

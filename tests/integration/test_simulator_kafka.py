@@ -27,8 +27,9 @@ def validator(name: str) -> jsonschema.Draft202012Validator:
 
 def consume_all(settings, expected: int, timeout: float = 60.0) -> list:
     """Every message of the run's two topics, polling until ``expected`` arrived or the deadline."""
-    consumer = KafkaConsumer(settings.orders_topic, settings.logistics_topic, bootstrap_servers=settings.kafka_bootstrap,
-                             auto_offset_reset="earliest", enable_auto_commit=False, group_id=None)
+    consumer = KafkaConsumer(settings.orders_topic, settings.logistics_topic,
+                             bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, group_id=None)
     records, deadline = [], time.monotonic() + timeout
 
     def complete() -> bool:  # every event, and the closing heartbeat on each partition of both topics

@@ -23,7 +23,10 @@ NOW_MS = 1_700_000_000_000
 W, K = 10, 4  # window seconds, baseline windows
 DROP = DropRule("drop", window_seconds=W, baseline_windows=K, below_percent=50, recover_percent=70,
                 baseline="median", min_expected_orders=50, cooldown_seconds=60)
-FLAT = lambda start, end: np.ones(end - start)
+
+
+def FLAT(start, end):
+    return np.ones(end - start)
 
 
 def windows(*rates: float, oldest: int | None = T0, horizon_shift: int = 0, read_from: int = T0) -> Windows:
@@ -128,7 +131,9 @@ def test_an_expected_decay_is_a_drop_only_for_the_median(baseline, outcome):
 @pytest.mark.parametrize("baseline, outcome", [("median", None), ("curve", FIRING), ("both", None)])
 def test_a_rise_the_curve_expected_but_that_did_not_come(baseline, outcome):
     rule = DropRule("drop", window_seconds=W, baseline_windows=K, baseline=baseline, min_expected_orders=10)
-    rising = lambda start, end: np.where(np.arange(start, end) >= T0 + K * W, 10.0, 1.0)
+    def rising(start, end):
+        return np.where(np.arange(start, end) >= T0 + K * W, 10.0, 1.0)
+
     alert, _ = evaluate(rule, windows(100, 100, 100, 100, 100), RuleState(), NOW_MS, shape=rising)
     assert (alert.state if alert else None) == outcome
 
@@ -141,7 +146,9 @@ def test_curve_baseline_scales_the_curve_by_the_observed_level():
 
 
 def test_the_festival_shape_has_the_spike_the_surge_and_the_trough():
-    at = lambda hhmm_s: float(festival_shape(hhmm_s, hhmm_s + 1)[0])
+    def at(hhmm_s):
+        return float(festival_shape(hhmm_s, hhmm_s + 1)[0])
+
     eve, spike = at(T0 - 4 * 3600 - 60), at(T0 - 4 * 3600 + 30)  # Nov 10 19:59 and 20:00:30
     hush, surge, trough = at(T0 - 120), at(T0), at(T0 + 4 * 3600)  # 23:58, 00:00, 04:00
     assert spike > 2.5 * eve

@@ -48,7 +48,7 @@ def _snapshot(written_ms: int) -> snapshot.WallSnapshot:
     minutes = [q.Minute(NOW - 5, 4_042_348, 23, 20, 10, NOW - 5)]
     return snapshot.WallSnapshot(
         now_s=NOW, written_ms=written_ms, day_start_s=DAY0,
-        festival={m: 0 for m in q.MEASURES} | {"gmv_fen": 4_142_348, "orders_created": 26},
+        festival=dict.fromkeys(q.MEASURES, 0) | {"gmv_fen": 4_142_348, "orders_created": 26},
         today={"gmv_fen": 4_042_348, "orders_created": 23, "orders_paid": 20}, minutes=minutes,
         last=[(NOW - 5, 10, 1), (NOW, 5, 2)], orders_now=5, peak=(10, NOW - 5),
         brands=[("Lumora Home", 1, 1, 2_500_000, 0, 0, 0)], logistics={"created": 42})

@@ -23,7 +23,7 @@ def test_statements_substitute_the_database_and_drop_comments():
 
 def test_a_badly_named_file_is_refused(tmp_path: Path):
     (tmp_path / "1_oops.sql").write_text("SELECT 1;")
-    with pytest.raises(ValueError, match="NNN_name.sql"):
+    with pytest.raises(ValueError, match=r"NNN_name\.sql"):
         migrations.migrations(tmp_path)
 
 

@@ -90,7 +90,8 @@ def test_flash_sales_bring_livestream_orders():
     day = np.array([np.floor((local_ms(2021, 11, 11) / 1000 + C.UTC_OFFSET_S) / 86400)])
     start_hour = next(float(s[0]) for s, _ in C.flash_times(DEFAULT, day) if 21 <= s[0] <= 23)
     start = local_ms(2021, 11, 11) + int(start_hour * 3_600_000)
-    sim = Simulation(DEFAULT.replace(scale=3e-3), RunOptions(clock=ClockSpec("replay", start - 10 * MINUTE, 60), seed=2))
+    sim = Simulation(DEFAULT.replace(scale=3e-3),
+                     RunOptions(clock=ClockSpec("replay", start - 10 * MINUTE, 60), seed=2))
     shares = []
     for end in (start, start + 4 * MINUTE):
         _t0, _waves, origins = sim.arrivals(end)

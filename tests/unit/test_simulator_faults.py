@@ -36,7 +36,7 @@ def test_duplicates_repeat_the_same_bytes_within_30_s_of_stream_time():
     first: dict[bytes, float] = {}
     stream_time = 0
     dups = 0
-    for topic, key, value in messages:
+    for _topic, _key, value in messages:
         event = json.loads(value)
         stream_time = max(stream_time, event["event_time"])
         if value in first:

@@ -147,5 +147,6 @@ def test_an_outage_is_in_the_ledger(tmp_path):
     during = sum(created[m] for m in range(4, 8)) / 4
     assert during == pytest.approx(0.1 * before, rel=0.3)
     ledger = read_ledger(tmp_path / "ledger.jsonl")["rows"]
-    in_ledger = sum(v[0] for k, v in ledger.items() if k[0] == "orders_second" and 4 <= (k[1] * 1000 - start) // 60_000 < 8)
+    in_ledger = sum(v[0] for k, v in ledger.items()
+                    if k[0] == "orders_second" and 4 <= (k[1] * 1000 - start) // 60_000 < 8)
     assert in_ledger == sum(created[m] for m in range(4, 8))
