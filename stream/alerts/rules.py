@@ -43,11 +43,17 @@ Shape = Callable[[int, int], np.ndarray]  # (start, end) epoch s -> expected ord
 
 
 @dataclass(frozen=True)
-class DropRule:
-    """Orders per second over the last ``window_seconds`` below ``below_percent`` % of a baseline."""
+class _Named:
+    """What every rule has: a name and a severity."""
 
     name: str
     severity: str = "critical"
+
+
+@dataclass(frozen=True)
+class DropRule(_Named):
+    """Orders per second over the last ``window_seconds`` below ``below_percent`` % of a baseline."""
+
     window_seconds: int = 60
     below_percent: float = 50.0
     recover_percent: float = 70.0
@@ -64,11 +70,9 @@ class DropRule:
 
 
 @dataclass(frozen=True)
-class StallRule:
+class StallRule(_Named):
     """No new rollup row (``max(written_ms)``) for more than ``stale_seconds`` of wall time."""
 
-    name: str
-    severity: str = "critical"
     stale_seconds: float = 30.0
     cooldown_seconds: float = 300.0
     kind: ClassVar[str] = "stall"

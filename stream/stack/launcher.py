@@ -14,12 +14,13 @@ import subprocess
 import sys
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from string import Template
 
 from stream import logs
 from stream.errors import GmvError
-from stream.settings import INFRA_DIR, Settings
+from stream.settings import ENV_VARS, INFRA_DIR, Settings
 from stream.stack import jars
 from stream.stack.processes import Part
 
@@ -27,6 +28,14 @@ from stream.stack.processes import Part
 def gmv_command(*args: str) -> list[str]:
     """``gmv ARGS`` as a part's command; a ``--log-level`` other than the default is passed on."""
     return [sys.executable, "-m", "stream.cli", *logs.passed_on(), *args]
+
+
+def _gmv_part(name: str, args: tuple[str, ...], healthy: Callable[[Settings], bool],
+              url: Callable[[Settings], str], port: str = "", **extra) -> Part:
+    """A part that runs ``gmv ARGS``, listening on the port of the setting ``port`` if it has one."""
+    env_name = {field: env for env, (field, _) in ENV_VARS.items()}.get(port, "")
+    return Part(name=name, ports=lambda s: {env_name: getattr(s, port)} if port else {},
+                command=lambda s: gmv_command(*args), healthy=healthy, url=url, **extra)
 
 
 # -- Kafka -------------------------------------------------------------------------------
@@ -197,13 +206,8 @@ def _job_healthy(settings: Settings) -> bool:
     return any(j.get("name") == JOB_NAME for j in running_jobs("127.0.0.1", settings.flink_port))
 
 
-JOB = Part(
-    name="job",
-    ports=lambda s: {"GMV_FLINK_PORT": s.flink_port},
-    command=lambda s: gmv_command("job"),
-    healthy=_job_healthy,
-    url=lambda s: f"http://127.0.0.1:{s.flink_port}/jobs/overview",
-)
+JOB = _gmv_part("job", ("job",), _job_healthy, lambda s: f"http://127.0.0.1:{s.flink_port}/jobs/overview",
+                port="flink_port")
 
 # -- Dashboard ------------------------------------------------------------------------------
 
@@ -213,13 +217,9 @@ def _dashboard_healthy(settings: Settings) -> bool:
         return response.status == 200
 
 
-DASHBOARD = Part(
-    name="dashboard",
-    ports=lambda s: {"GMV_DASHBOARD_PORT": s.dashboard_port},
-    command=lambda s: gmv_command("dashboard"),
-    healthy=_dashboard_healthy,
-    url=lambda s: f"http://127.0.0.1:{s.dashboard_port}/ (wall; /explore, /alerts)",
-)
+DASHBOARD = _gmv_part("dashboard", ("dashboard",), _dashboard_healthy,
+                      lambda s: f"http://127.0.0.1:{s.dashboard_port}/ (wall; /explore, /alerts)",
+                      port="dashboard_port")
 
 # -- Alerts ---------------------------------------------------------------------------------
 
@@ -243,14 +243,7 @@ def _alerts_url(settings: Settings) -> str:
     return f"rules {config_path()}, history in {settings.clickhouse_database}.alert_events"
 
 
-ALERTS = Part(
-    name="alerts",
-    ports=lambda s: {},
-    prepare=_alerts_prepare,
-    command=lambda s: gmv_command("alerts"),
-    healthy=_alerts_healthy,
-    url=_alerts_url,
-)
+ALERTS = _gmv_part("alerts", ("alerts",), _alerts_healthy, _alerts_url, prepare=_alerts_prepare)
 
 # -- a live simulator, so `make run` shows a moving festival ----------------------------------
 
@@ -270,13 +263,12 @@ def _orders_flowing(settings: Settings) -> bool:
         consumer.close()
 
 
-SIMULATOR = Part(
-    name="simulator",
-    ports=lambda s: {},
-    command=lambda s: gmv_command("simulate", "--clock", "live", "--rate", str(LIVE_RATE), "--sink", "kafka",
-                                  "--status-every", str(LIVE_STATUS_EVERY_S)),
-    healthy=_orders_flowing,
-    url=lambda s: f"live festival stream, {LIVE_RATE} orders/s into {s.orders_topic}",
+SIMULATOR = _gmv_part(
+    "simulator",
+    ("simulate", "--clock", "live", "--rate", str(LIVE_RATE), "--sink", "kafka",
+     "--status-every", str(LIVE_STATUS_EVERY_S)),
+    _orders_flowing,
+    lambda s: f"live festival stream, {LIVE_RATE} orders/s into {s.orders_topic}",
 )
 
 PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE, JOB, SIMULATOR, DASHBOARD, ALERTS)}
