@@ -1,7 +1,8 @@
 """The job's logic as Flink SQL: raw Kafka messages in, rollup rows out.
 
 Pure text builders, no I/O: ``stream/job/runner.py`` declares the connectors and runs
-these statements; tests run the same statements on file sources.
+these statements; tests/integration/test_rollup_sql_batch.py runs the same statements in
+Flink's batch mode on file sources.
 
 The path of one message:
 
