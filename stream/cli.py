@@ -133,6 +133,51 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """The baselines every pipeline figure is quoted against: Kafka's own producer and consumer
+    tools on the broker at GMV_KAFKA_*, in this run. (The job and dashboard benches are in bench/.)"""
+    import json
+    import time
+    import uuid
+
+    from kafka.errors import KafkaError
+
+    from stream.stack import kafka_admin, kafka_perf
+
+    settings = _settings()
+    topic = f"{settings.topic_prefix}bench-baseline-{uuid.uuid4().hex[:8]}"
+    try:
+        kafka_admin.create_topics(settings, (topic,))
+    except KafkaError as exc:
+        raise GmvError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); "
+                       "start it with `gmv up kafka`.") from None
+    try:
+        produced = kafka_perf.produce(settings, topic, args.records, args.record_size)
+        consumed = kafka_perf.consume(settings, topic, args.records)
+    finally:
+        kafka_admin.delete_topics(settings, (topic,))
+    rows = {"kafka ProducerPerformance (acks=all, lz4)": produced, "kafka ConsumerPerformance": consumed}
+    print(f"{'baseline':<44} {'messages/s':>12} {'MB/s':>8}   ({args.records:,} x {args.record_size} B)")
+    for name, rate in rows.items():
+        print(f"{name:<44} {rate.per_second:>12,.0f} {rate.mb_per_second:>8.1f}")
+    out = args.json or settings.home / "bench" / f"baseline-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"records": args.records, "record_size": args.record_size,
+                               "produce": vars(produced), "consume": vars(consumed)}, indent=2))
+    print(f"written to {out}")
+    return 0
+
+
 def cmd_topics(args: argparse.Namespace) -> int:
     from kafka.errors import KafkaError
 
@@ -270,6 +315,11 @@ def build_parser() -> argparse.ArgumentParser:
         .set_defaults(func=cmd_migrate)
     sub.add_parser("topics", help="create the Kafka topics (servers run elsewhere)") \
         .set_defaults(func=cmd_topics)
+    bench = sub.add_parser("bench", help="baselines: Kafka's own producer and consumer tools on the broker")
+    bench.add_argument("--records", type=_positive_int, default=500_000, help="messages each tool moves")
+    bench.add_argument("--record-size", type=_positive_int, default=380, help="bytes per message (an order event)")
+    bench.add_argument("--json", type=Path, help="where to write the figures (default $GMV_HOME/bench/)")
+    bench.set_defaults(func=cmd_bench)
     dash_cmd = sub.add_parser("dashboard", help="run the Dash app in the foreground on GMV_DASHBOARD_PORT")
     dash_cmd.add_argument("--host", default="127.0.0.1",
                           help="address to listen on (0.0.0.0 to serve wall screens on other machines)")

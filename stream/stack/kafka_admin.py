@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from stream.errors import GmvError
 from stream.probes import wait_for
@@ -43,6 +43,17 @@ def create_topics(settings: Settings, names: tuple[str, ...] | None = None) -> N
         # Creation is asynchronous: return only once every partition has a leader.
         if not wait_for(lambda: _all_partitions_led(client, names or settings.topics), 30):
             raise GmvError(f"kafka: topics {', '.join(wanted)} did not get partition leaders within 30 s.")
+    finally:
+        client.close()
+
+
+def delete_topics(settings: Settings, names: tuple[str, ...]) -> None:
+    """Delete topics (a bench's scratch topic); one that is already gone is fine."""
+    client = admin(settings)
+    try:
+        client.delete_topics(list(names), timeout_ms=10000)
+    except UnknownTopicOrPartitionError:
+        pass
     finally:
         client.close()
 

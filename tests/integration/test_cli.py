@@ -156,3 +156,21 @@ def test_bad_config_and_arguments_are_one_line(tmp_path, args, extra_env, words)
 def test_migrate_against_a_server_that_is_down_is_one_line(tmp_path):
     message = one_line_error(gmv(stack_env(tmp_path), "migrate", timeout=60))
     assert "cannot reach ClickHouse" in message and "gmv up clickhouse" in message
+
+
+@pytest.mark.slow
+def test_bench_measures_the_brokers_own_produce_and_consume_rates(kafka_settings, tmp_path):
+    out = tmp_path / "baseline.json"
+    env = {**os.environ, **kafka_settings.to_env()}
+    result = gmv(env, "bench", "--records", "20000", "--json", str(out), timeout=180)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(out.read_text())
+    assert figures["produce"]["messages"] == 20000 and figures["consume"]["messages"] == 20000
+    assert figures["produce"]["per_second"] > 0 and figures["consume"]["per_second"] > 0
+    assert "ConsumerPerformance" in result.stdout
+
+
+def test_bench_refuses_a_bad_record_count():
+    result = subprocess.run([*GMV, "bench", "--records", "0"], capture_output=True, text=True, check=False)
+    assert result.returncode == 2 and "must be at least 1" in result.stderr
+
