@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from stream import logs
+from stream.argtypes import count
 from stream.errors import GmvError
 
 Command = Callable[[argparse.Namespace], int]
@@ -131,16 +132,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
                        f"({exc}); start it with `gmv up clickhouse`.") from None
     print(f"migrations applied: {applied or 'none (up to date)'}")
     return 0
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
-    return value
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -316,8 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("topics", help="create the Kafka topics (servers run elsewhere)") \
         .set_defaults(func=cmd_topics)
     bench = sub.add_parser("bench", help="baselines: Kafka's own producer and consumer tools on the broker")
-    bench.add_argument("--records", type=_positive_int, default=500_000, help="messages each tool moves")
-    bench.add_argument("--record-size", type=_positive_int, default=380, help="bytes per message (an order event)")
+    bench.add_argument("--records", type=count, default=500_000, help="messages each tool moves")
+    bench.add_argument("--record-size", type=count, default=380, help="bytes per message (an order event)")
     bench.add_argument("--json", type=Path, help="where to write the figures (default $GMV_HOME/bench/)")
     bench.set_defaults(func=cmd_bench)
     dash_cmd = sub.add_parser("dashboard", help="run the Dash app in the foreground on GMV_DASHBOARD_PORT")

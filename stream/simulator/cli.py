@@ -17,6 +17,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from stream.argtypes import count
 from stream.errors import GmvError
 
 log = logging.getLogger("gmv.simulator")
@@ -54,16 +55,6 @@ def _not_negative(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
-
-
 def _rate(text: str) -> float | str:
     return "max" if text == "max" else _positive(text)
 
@@ -96,11 +87,11 @@ def register(subparsers) -> argparse.ArgumentParser:
                      "(default: the festival's real volume x --scale; unpaced with --sink null)")
     how.add_argument("--scale", type=_positive, help="simulated orders per real order when no --rate (default 1e-4)")
     how.add_argument("--duration", type=_positive, metavar="S", help="stop after S wall seconds")
-    how.add_argument("--events", type=_count, metavar="N", help="stop after N messages")
+    how.add_argument("--events", type=count, metavar="N", help="stop after N messages")
     how.add_argument("--seed", type=int, default=0, help="same seed and arguments give the same bytes (replay)")
     how.add_argument("--delay-compression", type=_positive, metavar="F",
                      help=f"divide parcel and refund delays by F (default 1 live, {REPLAY_DELAY_COMPRESSION:g} replay)")
-    how.add_argument("--batch-orders", type=_count, default=4096, help=argparse.SUPPRESS)
+    how.add_argument("--batch-orders", type=count, default=4096, help=argparse.SUPPRESS)
     out = p.add_argument_group("output")
     out.add_argument("--sink", choices=("kafka", "stdout", "null"), default="kafka", help="default kafka")
     out.add_argument("--ledger", type=Path, metavar="PATH", help="write the ground truth here (JSON Lines)")
