@@ -78,6 +78,9 @@ MEASURE_BY_NAME = {m.name: m for m in ORDER_MEASURES}
 DIMENSIONS = ("category", "province", "channel", "brand")
 # Drill-down pairs (parent, child) with a per-minute row per pair of values.
 PAIRS = (("category", "brand"), ("province", "channel"))
+# The low-cardinality order fields: a per-minute cube keyed by all of them at once answers any
+# combination of filters on them exactly (readers sum the rows that match). ``vip`` is 0 or 1.
+CUBE_DIMENSIONS = ("category", "province", "channel", "vip", "promotion", "wave", "presale_phase")
 
 # -- rollups ---------------------------------------------------------------------------------
 
@@ -151,6 +154,9 @@ ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
     Rollup("orders_minute_pair", "orders_per_minute_pair", 60,
            _WINDOW + _texts("parent_dimension", "parent_value", "dimension", "value") + _LATE,
            _ORDER_VALUES, MINUTES_LANE),
+    Rollup("orders_minute_cube", "orders_per_minute_cube", 60,
+           _WINDOW + tuple(Column(d, FLAG if d == "vip" else TEXT) for d in CUBE_DIMENSIONS) + _LATE,
+           _ORDER_VALUES, MINUTES_LANE, in_ledger=True),
     Rollup("logistics_second", "logistics_per_second", 1, _WINDOW + _texts("status") + _LATE, _EVENTS,
            SECONDS_LANE, in_ledger=True),
     Rollup("logistics_minute", "logistics_per_minute", 60, _WINDOW + _texts("status") + _LATE, _EVENTS,

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from stream.contract import (
     CHANNELS,
     COUNT,
+    CUBE_DIMENSIONS,
     DIMENSIONS,
     FEN,
     FLAG,
@@ -123,9 +124,13 @@ def _reason(valid: str, checks: list[tuple[str, str]]) -> str:
         ELSE 'invalid' END"""
 
 
-def _parsed_view(name: str, source: str, strings: tuple[str, ...], uints: tuple[str, ...],
-                 enums: dict[str, tuple[str, ...]], extra: list[tuple[str, str]], delay_ms: int,
-                 arrival_order: str) -> str:
+def _parsed_views(name: str, source: str, strings: tuple[str, ...], uints: tuple[str, ...],
+                  enums: dict[str, tuple[str, ...]], extra: list[tuple[str, str]], keep: tuple[str, ...],
+                  delay_ms: int, arrival_order: str) -> list[str]:
+    """``<name>_checked``: every message with its fields and ``reject_reason``;
+    ``<name>_parsed``: the same rows without the message text, only the ``keep`` fields, and
+    the ``late`` flag. The flag needs every message of a partition in order (one keyed
+    operator), so what crosses to it is kept small: the text stays behind for the rejected sink."""
     fields = strings + uints + tuple(enums)
     names = ", ".join(f"'{f}'" for f in fields)
     extract = ",\n        ".join(f"v[{i}] AS {f}" for i, f in enumerate(fields, 1))
@@ -139,41 +144,56 @@ def _parsed_view(name: str, source: str, strings: tuple[str, ...], uints: tuple[
                    (f"TO_TIMESTAMP_LTZ(CAST(event_time AS BIGINT), 3) "
                     f"<= kafka_ts + INTERVAL '{MAX_FUTURE_MS // 1000}' SECOND")))
     valid = " AND ".join(f"({cond})" for _, cond in checks)
-    return f"""
-CREATE TEMPORARY VIEW {name} AS
+    checked = f"""
+CREATE TEMPORARY VIEW {name}_checked AS
 SELECT *, {_reason(valid, checks)} AS reject_reason
 FROM (
     SELECT msg, kafka_ts, kafka_partition, kafka_offset, ts,
-        ts <= MAX(ts) OVER (PARTITION BY kafka_partition ORDER BY {arrival_order}
-                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-              - INTERVAL '{delay_ms / 1000:.3f}' SECOND AS late,
         {extract}
-    FROM (SELECT *, JSON_FIELDS(msg, {names}) AS v, PROCTIME() AS pt FROM {source})
+    FROM (SELECT *, JSON_FIELDS(msg, {names}) AS v FROM {source})
 )"""
+    kept = ", ".join(keep)
+    parsed = f"""
+CREATE TEMPORARY VIEW {name}_parsed AS
+SELECT {kept}, ts, kafka_offset, valid,
+    ts <= MAX(ts) OVER (PARTITION BY kafka_partition ORDER BY {arrival_order}
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+          - INTERVAL '{delay_ms / 1000:.3f}' SECOND AS late
+FROM (SELECT {kept}, ts, reject_reason IS NULL AS valid, kafka_partition, kafka_offset, PROCTIME() AS pt
+      FROM {name}_checked)"""
+    return [checked, parsed]
+
+
+# What the aggregates read from a valid event (the rest is only checked).
+ORDER_KEEP = ("event_id", "event_time", "status", "brand", "category", "province", "channel", "vip",
+              "promotion", "wave", "presale_phase", "paid_fen")
+LOGISTICS_KEEP = ("event_id", "event_time", "status")
 
 
 def parsed_views(orders_source: str, logistics_source: str, options: RollupOptions) -> list[str]:
-    orders = _parsed_view(
-        "orders_parsed", orders_source,
+    orders = _parsed_views(
+        "orders", orders_source,
         strings=("event_id", "order_id", "consumer_id", "brand", "category", "province"),
         uints=("event_time", "items", "list_fen", "discount_fen", "paid_fen"),
         enums={"status": ORDER_STATUSES, "channel": CHANNELS, "vip": ("true", "false"),
                "promotion": PROMOTIONS, "wave": WAVES, "presale_phase": PRESALE_PHASES},
         extra=[("bad_items", "items <> '0'"),
                ("discount_exceeds_list", "CAST(discount_fen AS BIGINT) <= CAST(list_fen AS BIGINT)")],
+        keep=ORDER_KEEP,
         delay_ms=options.watermark_delay_ms,
         arrival_order=options.arrival_order,
     )
-    logistics = _parsed_view(
-        "logistics_parsed", logistics_source,
+    logistics = _parsed_views(
+        "logistics", logistics_source,
         strings=("event_id", "parcel_id", "order_id", "province", "carrier"),
         uints=("event_time",),
         enums={"status": PARCEL_STATUSES},
         extra=[],
+        keep=LOGISTICS_KEEP,
         delay_ms=options.watermark_delay_ms,
         arrival_order=options.arrival_order,
     )
-    return [orders, logistics]
+    return [*orders, *logistics]
 
 
 def valid_views(options: RollupOptions = RollupOptions()) -> list[str]:
@@ -181,10 +201,11 @@ def valid_views(options: RollupOptions = RollupOptions()) -> list[str]:
     orders = f"""
 CREATE TEMPORARY VIEW orders_valid AS
 SELECT event_id, CAST(event_time AS BIGINT) AS event_time, ts, late, status, brand, category, province,
-       channel, presale_phase, CAST(paid_fen AS BIGINT) AS paid_fen
+       channel, CASE WHEN vip = 'true' THEN 1 ELSE 0 END AS vip, promotion, wave, presale_phase,
+       CAST(paid_fen AS BIGINT) AS paid_fen
 FROM (
     SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY {options.arrival_order}) AS rn
-    FROM (SELECT *, PROCTIME() AS pt FROM orders_parsed WHERE reject_reason IS NULL)
+    FROM (SELECT *, PROCTIME() AS pt FROM orders_parsed WHERE valid)
 )
 WHERE rn = 1"""
     logistics = f"""
@@ -192,7 +213,7 @@ CREATE TEMPORARY VIEW logistics_valid AS
 SELECT event_id, CAST(event_time AS BIGINT) AS event_time, ts, late, status
 FROM (
     SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY {options.arrival_order}) AS rn
-    FROM (SELECT *, PROCTIME() AS pt FROM logistics_parsed WHERE reject_reason IS NULL)
+    FROM (SELECT *, PROCTIME() AS pt FROM logistics_parsed WHERE valid)
 )
 WHERE rn = 1"""
     splits = []
@@ -204,10 +225,6 @@ SELECT * FROM {stream}_valid WHERE NOT late""")
 CREATE TEMPORARY VIEW {stream}_late AS
 SELECT * FROM {stream}_valid WHERE late""")
     return [orders, logistics, *splits]
-
-
-def _window(source: str, seconds: int) -> str:
-    return f"TABLE(TUMBLE(TABLE {source}, DESCRIPTOR(ts), INTERVAL '{seconds}' SECOND))"
 
 
 def _dimension_columns() -> str:
@@ -231,64 +248,68 @@ def _pair_sets() -> str:
     return "GROUPING SETS (" + ", ".join(f"({p}, {c})" for p, c in PAIRS) + ")"
 
 
+SECOND, MINUTE = "event_time / 1000", "event_time / 60000 * 60"  # window start, epoch seconds
+
+
+def _aggregates(sinks: dict[str, str]) -> list[tuple[str, str, str, str, str, str]]:
+    """(sink, stream, window, key columns, grouping, values) of each event-time rollup."""
+    cube = ", ".join(CUBE_DIMENSIONS)
+    import os
+    if os.environ.get("XP_V3"):  # EXPERIMENT
+        return [
+            (sinks["orders_second"], "orders", SECOND, "", "", MEASURES_SQL),
+            (sinks["orders_minute_pair"], "orders", MINUTE, "'category', category, 'brand', brand, ", ", category, brand",
+             MEASURES_SQL),
+            (sinks["orders_minute_cube"], "orders", MINUTE, f"{cube}, ", f", {cube}", MEASURES_SQL),
+            (sinks["logistics_second"], "logistics", SECOND, "status, ", ", status", "COUNT(*) AS events"),
+            (sinks["logistics_minute"], "logistics", MINUTE, "status, ", ", status", "COUNT(*) AS events"),
+        ]
+    return [
+        (sinks["orders_second"], "orders", SECOND, "", "", MEASURES_SQL),
+        (sinks["orders_minute"], "orders", MINUTE, f"{_dimension_columns()}, ", f", {_sets()}", MEASURES_SQL),
+        (sinks["orders_minute_pair"], "orders", MINUTE, f"{_pair_columns()}, ", f", {_pair_sets()}",
+         MEASURES_SQL),
+        (sinks["orders_minute_cube"], "orders", MINUTE, f"{cube}, ", f", {cube}", MEASURES_SQL),
+        (sinks["logistics_second"], "logistics", SECOND, "status, ", ", status", "COUNT(*) AS events"),
+        (sinks["logistics_minute"], "logistics", MINUTE, "status, ", ", status", "COUNT(*) AS events"),
+    ]
+
+
 def rollup_inserts(sinks: dict[str, str], options: RollupOptions) -> list[str]:
     """INSERT statements, one per (rollup, on-time|late), into the named sink tables.
 
-    ``sinks`` maps rollup name (orders_second, orders_minute, logistics_second,
-    logistics_minute, pipeline_events, rejected) to a sink table name.
+    ``sinks`` maps each rollup name of stream.contract, and ``rejected``, to a sink table name.
+
+    Every rollup is a continuously updated aggregate keyed by its window and dimensions: with
+    mini-batch on (stream.job.runner), each emits the keys that changed in a batch, once, so a
+    minute's breakdown rows move while the minute is open and nothing fires when it closes.
+    On-time and late events feed separate aggregates only for their state's lifetime: an
+    on-time key is idle soon after its window (state TTL of the job), a late one is kept
+    ``late_ttl`` for further corrections.
     """
     hint = f"/*+ STATE_TTL('l' = '{options.late_ttl}') */"
-    second, minute = "MIN(event_time) / 1000", "MIN(event_time) / 60000 * 60"
+    inserts = [
+        f"""INSERT INTO {sink}
+SELECT {hint if late else ''} {window} AS window_start, {keys}{late} AS late, {values}
+FROM {stream}_{'late' if late else 'ontime'} AS l GROUP BY {window}{grouping}"""
+        for sink, stream, window, keys, grouping, values in _aggregates(sinks)
+        for late in (0, 1)
+    ]
     return [
-        # per-second order totals
-        f"""INSERT INTO {sinks['orders_second']}
-SELECT {second} AS window_start, 0 AS late, {MEASURES_SQL}
-FROM {_window('orders_ontime', 1)} GROUP BY window_start, window_end""",
-        f"""INSERT INTO {sinks['orders_second']}
-SELECT {hint} event_time / 1000 AS window_start, 1 AS late, {MEASURES_SQL}
-FROM orders_late AS l GROUP BY event_time / 1000""",
-        # per-minute breakdowns, one row per dimension value
-        f"""INSERT INTO {sinks['orders_minute']}
-SELECT {minute} AS window_start, {_dimension_columns()}, 0 AS late, {MEASURES_SQL}
-FROM {_window('orders_ontime', 60)} GROUP BY window_start, window_end, {_sets()}""",
-        f"""INSERT INTO {sinks['orders_minute']}
-SELECT {hint} event_time / 60000 * 60 AS window_start, {_dimension_columns()}, 1 AS late,
-       {MEASURES_SQL}
-FROM orders_late AS l GROUP BY event_time / 60000 * 60, {_sets()}""",
-        # per-minute drill-down pairs
-        f"""INSERT INTO {sinks['orders_minute_pair']}
-SELECT {minute} AS window_start, {_pair_columns()}, 0 AS late, {MEASURES_SQL}
-FROM {_window('orders_ontime', 60)} GROUP BY window_start, window_end, {_pair_sets()}""",
-        f"""INSERT INTO {sinks['orders_minute_pair']}
-SELECT {hint} event_time / 60000 * 60 AS window_start, {_pair_columns()}, 1 AS late, {MEASURES_SQL}
-FROM orders_late AS l GROUP BY event_time / 60000 * 60, {_pair_sets()}""",
-        # logistics per status
-        *[
-            stmt
-            for name, seconds, key in (("logistics_second", 1, "event_time / 1000"),
-                                       ("logistics_minute", 60, "event_time / 60000 * 60"))
-            for stmt in (
-                f"""INSERT INTO {sinks[name]}
-SELECT {second if seconds == 1 else minute} AS window_start, status, 0 AS late, COUNT(*) AS events
-FROM {_window('logistics_ontime', seconds)} GROUP BY window_start, window_end, status""",
-                f"""INSERT INTO {sinks[name]}
-SELECT {hint} {key} AS window_start, status, 1 AS late, COUNT(*) AS events
-FROM logistics_late AS l GROUP BY {key}, status""",
-            )
-        ],
+        *inserts,
         # late and rejected counts per minute
         *[
             f"""INSERT INTO {sinks['pipeline_events']}
-SELECT {hint} event_time / 60000 * 60 AS window_start, '{stream}' AS source, 'late' AS kind,
+SELECT {hint} {MINUTE} AS window_start, '{stream}' AS source, 'late' AS kind,
        '' AS reason, COUNT(*) AS events
-FROM {stream}_late AS l GROUP BY event_time / 60000 * 60"""
+FROM {stream}_late AS l GROUP BY {MINUTE}"""
             for stream in ("orders", "logistics")
         ],
         *[
             f"""INSERT INTO {sinks['pipeline_events']}
 SELECT {hint} UNIX_TIMESTAMP(DATE_FORMAT(kafka_ts, 'yyyy-MM-dd HH:mm:00')) AS window_start,
        '{stream}' AS source, 'rejected' AS kind, reject_reason AS reason, COUNT(*) AS events
-FROM {stream}_parsed AS l WHERE reject_reason IS NOT NULL AND reject_reason <> '{HEARTBEAT}'
+FROM {stream}_checked AS l WHERE reject_reason IS NOT NULL AND reject_reason <> '{HEARTBEAT}'
 GROUP BY UNIX_TIMESTAMP(DATE_FORMAT(kafka_ts, 'yyyy-MM-dd HH:mm:00')), reject_reason"""
             for stream in ("orders", "logistics")
         ],
@@ -297,7 +318,7 @@ GROUP BY UNIX_TIMESTAMP(DATE_FORMAT(kafka_ts, 'yyyy-MM-dd HH:mm:00')), reject_re
             f"""INSERT INTO {sinks['rejected']}
 SELECT '{stream}' AS source, reject_reason AS reason, kafka_partition, kafka_offset,
        DATE_FORMAT(kafka_ts, 'yyyy-MM-dd HH:mm:ss.SSS') AS kafka_time, msg
-FROM {stream}_parsed WHERE reject_reason IS NOT NULL AND reject_reason <> '{HEARTBEAT}'"""
+FROM {stream}_checked WHERE reject_reason IS NOT NULL AND reject_reason <> '{HEARTBEAT}'"""
             for stream in ("orders", "logistics")
         ],
     ]

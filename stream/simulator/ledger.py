@@ -12,13 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from stream.contract import DIMENSIONS, MEASURES, ORDER_MEASURES
+from stream.contract import CUBE_DIMENSIONS, DIMENSIONS, MEASURES, ORDER_MEASURES
 from stream.simulator import events as ev
 from stream.simulator.catalog import Catalog
 
 _DIM_BASE = {"category": 0, "province": 100, "channel": 200, "brand": 1000}
 _CODE_BITS = 20  # brand codes stay below 2**20
 _COMPACT_EVERY = 1_000_000
+# A cube row's fields packed into one integer, 5 bits each (every enum has fewer than 32 values).
+_CUBE_BITS = 5
 
 
 def _reduce(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,6 +72,9 @@ class Ledger:
         self.catalog = catalog
         self.order_seconds = _Table(len(MEASURES))
         self.order_minutes = _Table(len(MEASURES))
+        self.order_cube = _Table(len(MEASURES))
+        too_many = [n for n in (catalog.category_names, catalog.province_names) if len(n) >= 1 << _CUBE_BITS]
+        assert not too_many, "the ledger's cube packs each field in 5 bits: at most 31 categories and provinces"
         self.logistics_seconds = _Table(1)
         self.logistics_minutes = _Table(1)
 
@@ -84,6 +89,7 @@ class Ledger:
             o = orders["o"]
             codes = [o[d].astype(np.int64) + _DIM_BASE[d] for d in DIMENSIONS]
             self.order_minutes.add(np.concatenate([minute + c for c in codes]), np.tile(measures, (len(codes), 1)))
+            self.order_cube.add(_cube_codes(orders), measures)
         if len(parcels):
             status = parcels["status"].astype(np.int64)
             ones = np.ones((len(parcels), 1), dtype=np.int64)
@@ -101,6 +107,15 @@ class Ledger:
                 return name, names[index]
         raise ValueError(code)
 
+    def _cube_fields(self, key: int) -> dict:
+        names = {"category": self.catalog.category_names, "province": self.catalog.province_names,
+                 "channel": ev.CHANNELS, "promotion": ev.PROMOTIONS, "wave": ev.WAVES, "presale_phase": ev.PHASES}
+        fields = {}
+        for i, dim in enumerate(reversed(CUBE_DIMENSIONS)):
+            code = (key >> (_CUBE_BITS * i)) & ((1 << _CUBE_BITS) - 1)
+            fields[dim] = code if dim == "vip" else names[dim][code]
+        return {d: fields[d] for d in CUBE_DIMENSIONS}
+
     def lines(self, summary: dict) -> list[str]:
         """Every ledger line (JSON text), all-zero rows left out, the summary last."""
         out = []
@@ -114,6 +129,11 @@ class Ledger:
                 dim, value = self._dimension(k & ((1 << _CODE_BITS) - 1))
                 out.append(_line({"kind": "orders_minute", "window": (k >> _CODE_BITS) * 60, "dimension": dim,
                                   "value": value, **dict(zip(MEASURES, v))}))
+        keys, sums = self.order_cube.result()
+        for k, v in zip(keys.tolist(), sums.tolist()):
+            if any(v):
+                out.append(_line({"kind": "orders_minute_cube", "window": (k >> (_CUBE_BITS * len(CUBE_DIMENSIONS))) * 60,
+                                  **self._cube_fields(k), **dict(zip(MEASURES, v))}))
         for kind, table, width in (("logistics_second", self.logistics_seconds, 1),
                                    ("logistics_minute", self.logistics_minutes, 60)):
             keys, sums = table.result()
@@ -131,6 +151,17 @@ class Ledger:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text("".join(line + "\n" for line in self.lines(summary)), encoding="utf-8")
         tmp.replace(path)
+
+
+def _cube_codes(orders: np.ndarray) -> np.ndarray:
+    """Each order event's minute and cube fields as one integer (see ``_CUBE_BITS``)."""
+    fields = {"category": orders["o"]["category"], "province": orders["o"]["province"],
+              "channel": orders["o"]["channel"], "vip": orders["o"]["vip"], "promotion": orders["o"]["promotion"],
+              "wave": orders["wave"], "presale_phase": orders["phase"]}
+    key = orders["t"] // 60_000
+    for dim in CUBE_DIMENSIONS:
+        key = (key << _CUBE_BITS) | fields[dim].astype(np.int64)
+    return key
 
 
 def _line(obj: dict) -> str:

@@ -23,6 +23,12 @@ MESSAGES = [
     'not json at all',
     '{"heartbeat":true,"event_time":1636560000000}',
     '{"event_id":"dup","event_id":"dup2"}',
+    '{"nested":{"event_id":"inner","listed":[{"vip":true}]},"event_id":"outer"}',
+    '{"listed":[1,[2,{"items":3}]],"vip":null , "items" : 4 }',
+    '{"event_id":"e15","event_id":{"a":1}}',
+    '{"event_id":"e16"}{"event_id":"second object"}',
+    '{"event_id":"e17" "vip":true}',
+    '{"paid_fen":-0.0,"items":12345678901234567890123,"event_time":1E2}',
 ]
 
 

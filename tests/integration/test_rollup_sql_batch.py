@@ -11,8 +11,9 @@ reverse, so nothing leans on read order.
 
 Covered, by orders in two seconds of one minute and one second of the next:
 - created, paid, a pre-sale deposit and its final payment, cancelled and refunded, over two
-  categories, provinces and brands and four channels: per second, per dimension value per minute
-  and per drill-down pair per minute;
+  categories, provinces and brands and four channels: per second, per dimension value per minute,
+  per drill-down pair per minute and per minute of the cube (a VIP, four promotions, three waves,
+  both pre-sale phases);
 - a redelivered order event counted once (first wins: its later copy is even behind the
   watermark, yet neither it nor a late correction is counted), and a redelivered parcel event;
 - late events (at or behind the newest event time of their partition minus the 200 ms delay,
@@ -175,6 +176,8 @@ COLUMNS = {
     "orders_minute": ("window_start", "dimension", "value", "late", *MEASURES),
     "orders_minute_pair": ("window_start", "parent_dimension", "parent_value", "dimension", "value", "late",
                            *MEASURES),
+    "orders_minute_cube": ("window_start", "category", "province", "channel", "vip", "promotion", "wave",
+                           "presale_phase", "late", *MEASURES),
     "logistics_second": ("window_start", "status", "late", "events"),
     "logistics_minute": ("window_start", "status", "late", "events"),
     "pipeline_events": ("window_start", "source", "kind", "reason", "events"),
@@ -236,6 +239,20 @@ EXPECTED = {
         (B, "province", "Guangdong", "channel", "web", 0, 1, 1, 89900, 0, 0, 0),
         (B, "category", "beauty", "brand", "Perfect Diary", 1, *CREATED_ONLY),
         (B, "province", "Zhejiang", "channel", "livestream", 1, *CREATED_ONLY),
+    ],
+    "orders_minute_cube": [
+        # e1 and e2: one order, so one row of fields
+        (A, "beauty", "Zhejiang", "app", 0, "none", "wave1", "none", 0, 1, 1, 12900, 0, 0, 0),
+        # o3's deposit and final payment differ in their pre-sale phase
+        (A, "electronics", "Guangdong", "livestream", 0, "presale_deposit", "presale", "deposit", 0,
+         0, 0, 5000, 0, 0, 0),
+        (A, "electronics", "Guangdong", "livestream", 0, "presale_deposit", "presale", "final", 0,
+         0, 1, 45000, 0, 0, 0),
+        (A, "electronics", "Zhejiang", "web", 0, "none", "wave1", "none", 0, 0, 0, 0, 0, 0, 1),
+        (A, "beauty", "Guangdong", "mini_program", 0, "none", "wave1", "none", 1, *CREATED_ONLY),  # e7
+        (B, "beauty", "Zhejiang", "app", 0, "none", "wave1", "none", 0, 0, 0, 0, 1, 12900, 0),
+        (B, "electronics", "Guangdong", "web", 1, "flash_sale", "wave2", "none", 0, 1, 1, 89900, 0, 0, 0),
+        (B, "beauty", "Zhejiang", "livestream", 0, "livestream_deal", "wave1", "none", 1, *CREATED_ONLY),  # e10
     ],
     "logistics_second": [
         (A, "created", 0, 1),
@@ -402,8 +419,8 @@ def test_expected_columns_are_the_contracts():
 def test_every_reject_reason_of_the_sql_is_covered():
     """Each reason the orders' CASE can give (but the unreachable 'invalid') has its message here;
     the parcels' two are reasons their CASE gives (it is built by the same code)."""
-    orders, logistics = rollup_sql.parsed_views("o", "l", rollup_sql.RollupOptions())
-    views = {"orders": orders, "logistics": logistics}
+    orders, _, logistics, _ = rollup_sql.parsed_views("o", "l", rollup_sql.RollupOptions())
+    views = {"orders": orders, "logistics": logistics}  # the *_checked views give the reasons
     reasons = {source: set(re.findall(r"THEN '(\w+)'", view)) - {rollup_sql.HEARTBEAT, "invalid"}
                for source, view in views.items()}
     expected = {source: {r for s, r, *_ in EXPECTED["rejected"] if s == source} for source in views}

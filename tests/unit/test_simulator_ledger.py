@@ -71,8 +71,10 @@ def recompute(values) -> dict:
             continue
         counts["orders"] += 1
         counts["gmv_fen"] += contribution(event)[2]
-        for key in [("orders_second", second)] + [("orders_minute", minute, d, event[d])
-                                                   for d in ("category", "province", "channel", "brand")]:
+        cube = ("orders_minute_cube", minute, event["category"], event["province"], event["channel"],
+                int(event["vip"]), event["promotion"], event["wave"], event["presale_phase"])
+        for key in [("orders_second", second), cube] + [("orders_minute", minute, d, event[d])
+                                                         for d in ("category", "province", "channel", "brand")]:
             rows[key] = [a + b for a, b in zip(rows[key], contribution(event))]
     return {"rows": {k: v for k, v in rows.items() if any(v)}, "parcels": dict(parcels), "counts": counts}
 
@@ -86,6 +88,9 @@ def read_ledger(path) -> dict:
             rows[(kind, obj["window"])] = [obj[m] for m in MEASURES]
         elif kind == "orders_minute":
             rows[(kind, obj["window"], obj["dimension"], obj["value"])] = [obj[m] for m in MEASURES]
+        elif kind == "orders_minute_cube":
+            fields = ("category", "province", "channel", "vip", "promotion", "wave", "presale_phase")
+            rows[(kind, obj["window"], *(obj[f] for f in fields))] = [obj[m] for m in MEASURES]
         elif kind.startswith("logistics_"):
             parcels[(kind, obj["window"], obj["status"])] = obj["events"]
         else:
