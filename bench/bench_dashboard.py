@@ -101,6 +101,31 @@ class Screen:
         return (time.perf_counter() - t) * 1000, payload
 
 
+# What an analyst opens: the festival and one day, one filter, a pair, cube combinations.
+EXPLORE_VIEWS = [
+    "?range=festival", "?range=today", "?range=today&category=Apparel", "?range=today&brand=Nike",
+    "?range=today&category=Apparel&province=Guangdong", "?range=festival&province=Zhejiang&channel=livestream",
+    "?range=today&category=Apparel&province=Guangdong&channel=app&vip=1",
+]
+
+
+def explore_polls(app, searches: list[str], rounds: int) -> list[float]:
+    """Explore's data for each query string, ``rounds`` times over: ms per view (charts, bars,
+    table), through the app's shared cache like a browser's request."""
+    from dashboard import explore_state as es
+    from dashboard.pages import explore
+
+    ctx = app.server.extensions["gmv"]
+    latencies = []
+    for _ in range(rounds):
+        for search in searches:
+            state, notes = es.parse(search)
+            t = time.perf_counter()
+            explore.view(ctx, state, notes)
+            latencies.append((time.perf_counter() - t) * 1000)
+    return latencies
+
+
 def server_queries(settings) -> int:
     with clickhouse.connect(settings, "admin") as admin:
         return int(admin.execute("SELECT value FROM system.events WHERE event = 'Query'")[0][0])
@@ -154,6 +179,7 @@ def main() -> int:
     parser.add_argument("--orders-per-s", type=float, default=20.0, help="mean orders/s of a festival day")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each measurement")
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gmv-bench-dash-") as home:
         settings = private_settings(Path(home))
@@ -171,6 +197,19 @@ def main() -> int:
             one = load_test(settings, app, base, 1, args.seconds)
             many = load_test(settings, app, base, args.clients, args.seconds)
             report(one, many)
+            views = explore_polls(app, EXPLORE_VIEWS, rounds=1)  # every answer computed
+            cached = explore_polls(app, EXPLORE_VIEWS, rounds=3)  # within the explore tier's 10 s
+            print(f"explore views ({len(EXPLORE_VIEWS)} filter combinations): computed p50 "
+                  f"{statistics.median(views):.0f} ms, p95 {percentile(views, 95):.0f} ms; "
+                  f"cached p50 {statistics.median(cached):.1f} ms")
+            if args.json:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps({
+                    "poll_ms": {k: one[k] for k in ("p50", "p95", "max")}, "clients": many["clients"],
+                    "queries_per_s_1": one["server_qps"], "queries_per_s_many": many["server_qps"],
+                    "explore_ms": {"p50": statistics.median(views), "p95": percentile(views, 95),
+                                   "cached_p50": statistics.median(cached)},
+                    "one": one, "many": many}, indent=2))
         finally:
             if server is not None:
                 server.close()

@@ -1,18 +1,26 @@
-"""Benchmark the Flink job: sustained throughput at parallelism 1 and 2, and freshness.
+"""Benchmark the Flink job: throughput draining a backlog, and freshness at stepped live rates.
 
-Starts a private Kafka and ClickHouse (free ports, temp folder) with the project's launcher.
+Starts a private Kafka and ClickHouse (free ports, temp folder) with the project's launcher;
+every run has topics and a database of its own.
 
 - Throughput: N events are loaded into Kafka first; the job then starts from the beginning, and
-  the rate is how fast its committed Kafka lag falls (see ``throughput``).
-- Freshness: the simulator runs live at a steady rate while the job runs. The bench's orders
-  and per-second rollup topics stamp records with the broker's arrival time (LogAppendTime), so
-  each order event's path splits into stages: event time -> reached Kafka (the producer),
-  reached Kafka -> its window's row visible in ClickHouse (``written_ms``), and per window,
-  window end -> rollup in Kafka (the job) -> visible (the loader). p50 and p99 of each, after
-  a warm-up.
+  the rate is how fast its committed Kafka lag falls (see ``throughput``). At each parallelism,
+  on the embedded cluster (``gmv job``) and on a standalone cluster (a JobManager and a
+  TaskManager from PyFlink's scripts, ``gmv job --cluster``). It also counts the rollup rows
+  the job wrote per 1,000 events: what the loader and ClickHouse must absorb.
+- Freshness: ``--workers`` simulator processes send live at a steady total rate while the job
+  runs. The orders topic stamps each record with the broker's arrival time (LogAppendTime).
+  The run's ClickHouse tables keep every version of a row (MergeTree instead of
+  ReplacingMergeTree), so each version's ``written_ms`` says when that value became visible.
+  A row's ``orders_created`` only grows, so the k-th order created in a window or breakdown row
+  (by arrival in Kafka) became visible with the first version counting at least k of them.
+  Per created order: event time -> visible in orders_per_second (the per-second totals), and
+  -> visible in each of its breakdown rows (orders_per_minute: category, province, channel,
+  brand; the drill-down pairs; the cube); p50 and p99 after a warm-up. ``--step`` raises the
+  rate by ``--factor`` until p99 of either passes 2 s.
 
-Usage: .venv/bin/python bench/bench_job.py [--events 300000] [--parallelisms 1,2] [--rates 1000,2000,3000]
-                                           [--seconds 60]
+Usage: .venv/bin/python bench/bench_job.py [--events 300000] [--parallelisms 1,2] [--clusters embedded,standalone]
+                                           [--rates 1000,2000] [--step] [--seconds 60] [--workers 2] [--json OUT]
 """
 from __future__ import annotations
 
@@ -24,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -31,18 +40,30 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stream import probes
-from stream.job import runner
+from stream.contract import CUBE_DIMENSIONS, DIMENSIONS, PAIRS, ROLLUPS
+from stream.job import loader, runner
 from stream.probes import wait_for
 from stream.stack import clickhouse, kafka_admin, launcher, migrations, processes
 from tests.support.stack import fresh_settings, unique_suffix
 
+TARGET_P99_S = 2.0
+WARMUP_S = 10
 
-def fresh_pipeline(base):
+
+def fresh_pipeline(base, all_versions: bool = False):
+    """Topics and a database of their own; with ``all_versions`` the rollup tables keep every
+    version of a row (MergeTree), so a bench can see when each value became visible."""
     settings = base.replace(topic_prefix=f"b{unique_suffix()}-", clickhouse_database=f"bench_{unique_suffix()}",
                             flink_port=probes.free_port())
     kafka_admin.create_topics(settings)
     with clickhouse.connect(settings, "writer") as client:
-        migrations.apply(client, settings.clickhouse_database)
+        if all_versions:
+            client.execute(f"CREATE DATABASE IF NOT EXISTS {settings.clickhouse_database}")
+            for migration in migrations.migrations():
+                for statement in migration.statements(settings.clickhouse_database):
+                    client.execute(statement.replace("ReplacingMergeTree(written_ms)", "MergeTree"))
+        else:
+            migrations.apply(client, settings.clickhouse_database)
     return settings
 
 
@@ -51,16 +72,48 @@ def simulate(settings, *args: str) -> None:
                    env={**os.environ, **settings.to_env()}, check=True, capture_output=True)
 
 
-def job_command(parallelism: int) -> list[str]:
-    return [sys.executable, "-m", "stream.cli", "job", "--parallelism", str(parallelism)]
+PROJECT = Path(__file__).resolve().parents[1]
 
 
-def lag(settings) -> int | None:
-    return kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{runner.CONSUMER_GROUP}",
-                                    (settings.orders_topic, settings.logistics_topic))
+def job_part(tree: Path, parallelism: int, cluster: str | None):
+    """``gmv job`` of the checkout at ``tree`` (its code and its built Java function), so one bench
+    can run today's main and the new code one after the other on the same servers."""
+    command = ["env", f"PYTHONPATH={tree}", sys.executable, "-m", "stream.cli", "job",
+               "--parallelism", str(parallelism), *(["--cluster", cluster] if cluster else [])]
+    return dataclasses.replace(launcher.JOB, command=lambda s: command,
+                               env=lambda s: {"GMV_JARS_DIR": str(tree / "var" / "jars")})
 
 
-def throughput(base, events: int, parallelism: int) -> float:
+def lag(settings, group: str = runner.CONSUMER_GROUP, topics: tuple[str, ...] | None = None) -> int | None:
+    topics = topics or (settings.orders_topic, settings.logistics_topic)
+    return kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{group}", topics)
+
+
+# -- baselines -------------------------------------------------------------------------------
+
+
+def baselines(base, records: int, runs: int = 3) -> dict:
+    """Kafka's own ProducerPerformance and ConsumerPerformance on this broker (median of ``runs``):
+    what every rate of the job is quoted against."""
+    from stream.stack import kafka_perf
+
+    produced, consumed = [], []
+    for _ in range(runs):
+        topic = f"bench-baseline-{unique_suffix()}"
+        kafka_admin.create_topics(base, (topic,))
+        try:
+            produced.append(kafka_perf.produce(base, topic, records).per_second)
+            consumed.append(kafka_perf.consume(base, topic, records).per_second)
+        finally:
+            kafka_admin.delete_topics(base, (topic,))
+    return {"records": records, "runs": runs, "produce_per_s": float(np.median(produced)),
+            "consume_per_s": float(np.median(consumed)), "produce_runs": produced, "consume_runs": consumed}
+
+
+# -- throughput ------------------------------------------------------------------------------
+
+
+def throughput(base, tree: Path, events: int, parallelism: int, cluster: str | None = None) -> dict:
     """Events/s while the job drains a backlog, from the fall of its committed Kafka lag.
 
     The job commits offsets at each checkpoint (every 5 s), so the lag falls in steps; the rate
@@ -70,7 +123,7 @@ def throughput(base, events: int, parallelism: int) -> float:
     settings = fresh_pipeline(base)
     simulate(settings, "--clock", "replay", "--speed", "120", "--rate", "max", "--scale", "0.01",
              "--events", str(events), "--seed", "5")
-    part = dataclasses.replace(launcher.JOB, command=lambda s: job_command(parallelism))
+    part = job_part(tree, parallelism, cluster)
     processes.start(part, settings)
     steps: list[tuple[float, int]] = []  # (when, lag) each time the committed lag changes
     try:
@@ -86,133 +139,237 @@ def throughput(base, events: int, parallelism: int) -> float:
     if len(steps) < 3:
         raise SystemExit("throughput: fewer than 3 checkpoints while draining; use more --events")
     (t0, lag0), (t1, lag1) = steps[0], steps[-1]
-    return (lag0 - lag1) / (t1 - t0)
+    written = kafka_admin.end_offsets(settings, tuple(settings.rollup_topics.values()))
+    return {"events_per_s": (lag0 - lag1) / (t1 - t0), "events": events,
+            "rollup_rows_per_1000_events": {name: written[topic] * 1000 / events
+                                            for name, topic in settings.rollup_topics.items()}}
 
 
-WARMUP_S = 10
+# -- freshness -------------------------------------------------------------------------------
 
 
 def stamp_on_arrival(settings) -> None:
-    """Kafka stamps each record of these topics with the broker's clock when it arrives
+    """Kafka stamps each record of the orders topic with the broker's clock when it arrives
     (LogAppendTime), so a record's timestamp says when it reached Kafka."""
     from kafka.admin import ConfigResource, ConfigResourceType
 
     client = kafka_admin.admin(settings)
     try:
-        client.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
-                                             configs={"message.timestamp.type": "LogAppendTime"})
-                              for topic in (settings.orders_topic, settings.rollup_topics["orders_second"])])
+        client.alter_configs([ConfigResource(ConfigResourceType.TOPIC, settings.orders_topic,
+                                             configs={"message.timestamp.type": "LogAppendTime"})])
     finally:
         client.close()
 
 
-def read_topic(settings, topic: str) -> list:
+def created_orders(settings) -> list[tuple[dict, int]]:
+    """Every order-created event of the orders topic, with when it reached Kafka (ms)."""
     from kafka import KafkaConsumer
 
-    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=5000, max_poll_records=20000)
+    consumer = KafkaConsumer(settings.orders_topic, bootstrap_servers=settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=5000,
+                             max_poll_records=20000)
     try:
-        return list(consumer)
+        found = []
+        for record in consumer:
+            event = json.loads(record.value)
+            if event.get("status") == "created":
+                found.append((event, record.timestamp))
+        return found
     finally:
         consumer.close()
 
 
-def order_arrivals(settings) -> np.ndarray:
-    """(event time ms, reached Kafka ms) of every order event, heartbeats left out."""
-    rows = [(event["event_time"], record.timestamp) for record in read_topic(settings, settings.orders_topic)
-            if "event_id" in (event := json.loads(record.value))]
-    return np.array(rows, dtype=np.int64).reshape(-1, 2)
+def _pair_key(event: dict, parent: str, child: str) -> tuple:
+    return (parent, event[parent], child, event[child])
 
 
-def rollup_arrivals(settings) -> dict[int, int]:
-    """On-time per-second window start (s) -> when its first rollup record reached Kafka (ms)."""
-    arrivals: dict[int, int] = {}
-    for record in read_topic(settings, settings.rollup_topics["orders_second"]):
-        key = json.loads(record.key)
-        if key["late"] == 0:
-            arrivals.setdefault(key["window_start"], record.timestamp)
-    return arrivals
+# table -> (its key columns after window_start, the keys of one event's rows in it)
+KEYS = {
+    "orders_second": ((), lambda e: [()]),
+    "orders_minute": (("dimension", "value"), lambda e: [(d, e[d]) for d in DIMENSIONS]),
+    "orders_minute_pair": (("parent_dimension", "parent_value", "dimension", "value"),
+                           lambda e: [_pair_key(e, p, c) for p, c in PAIRS]),
+    "orders_minute_cube": (CUBE_DIMENSIONS,
+                           lambda e: [tuple(int(e[d]) if d == "vip" else e[d] for d in CUBE_DIMENSIONS)]),
+}
 
 
-def pct(values, q: float) -> float:
-    return float(np.percentile(values, q)) / 1000
+def visible_at(settings, rollup: str, events: list[tuple[dict, int]]) -> np.ndarray:
+    """For each (created event, its row in ``rollup``): when a version counting it was written
+    (ms), NaN if none did. Events are ranked within a row by their arrival in Kafka."""
+    declared = ROLLUPS[rollup]
+    columns, keys_of = KEYS[rollup]
+    select = ", ".join(("toUInt32(window_start)", *columns, "late", "orders_created", "written_ms"))
+    with clickhouse.connect(settings, "reader") as client:
+        rows = client.execute(f"SELECT {select} FROM {settings.clickhouse_database}.{declared.table} "
+                              f"ORDER BY written_ms")
+    # A row's on-time and late parts are versioned apart; what a reader sees is their sum.
+    versions: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
+    latest: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for *key, late, count, written in rows:
+        parts = latest[tuple(key)]
+        parts[int(late)] = int(count)
+        versions[tuple(key)].append((sum(parts), int(written)))
+    members: dict[tuple, list[int]] = defaultdict(list)
+    for i, (event, _) in enumerate(events):
+        window = event["event_time"] // 1000 // declared.window_s * declared.window_s
+        for key in keys_of(event):
+            members[(window, *key)].append(i)
+    arrival = np.array([reached for _, reached in events])
+    out = []
+    for key, idx in members.items():
+        idx = sorted(idx, key=lambda i: arrival[i])
+        found = versions.get(key, [])
+        counts = np.array([c for c, _ in found] or [0])
+        written = np.array([w for _, w in found] or [0], dtype=np.float64)
+        at = np.searchsorted(np.maximum.accumulate(counts), np.arange(1, len(idx) + 1), side="left")
+        out += [(i, written[a] if a < len(found) else np.nan) for i, a in zip(idx, at)]
+    shown = np.full(len(out), np.nan)
+    event_ms = np.array([events[i][0]["event_time"] for i, _ in out], dtype=np.float64)
+    shown[:] = [v for _, v in out]
+    return shown - event_ms
 
 
-def freshness(base, rate: int, seconds: int) -> dict[str, tuple[float, float]]:
-    """p50 and p99 (s) of each stage between an order event and its window's row in ClickHouse.
-
-    Per order event (every one, from the orders topic): end to end (event time -> visible) and
-    from the moment it reached Kafka (what the pipeline adds to a producer's delay). Per window:
-    window end -> its rollup in Kafka (the job) and rollup in Kafka -> visible (the loader).
-    """
-    settings = fresh_pipeline(base)
+def freshness(base, tree: Path, rate: int, seconds: int, workers: int, parallelism: int = 2) -> dict:
+    """p50/p99 (s) from an order's event time to when it is visible in ClickHouse: in the
+    per-second totals, and in every breakdown row (each table apart, and all together)."""
+    settings = fresh_pipeline(base, all_versions=True)
     stamp_on_arrival(settings)
-    processes.start(launcher.JOB, settings)
+    part = job_part(tree, parallelism, None)
+    processes.start(part, settings)
     try:
-        simulate(settings, "--clock", "live", "--rate", str(rate), "--duration", str(seconds))
-        wait_for(lambda: lag(settings) == 0, 120, interval=0.5)
-        with clickhouse.connect(settings, "reader") as client:
-            visible = dict(client.execute(
-                f"SELECT toUnixTimestamp(window_start), written_ms "
-                f"FROM {settings.clickhouse_database}.orders_per_second FINAL WHERE late = 0"))
+        senders = [subprocess.Popen([sys.executable, "-m", "stream.cli", "simulate", "--clock", "live",
+                                     "--rate", str(rate / workers), "--duration", str(seconds), "--seed", str(w)],
+                                    env={**os.environ, **settings.to_env()}, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL) for w in range(workers)]
+        for sender in senders:
+            sender.wait(timeout=seconds + 120)
+        rollup_topics = tuple(settings.rollup_topics.values())
+        wait_for(lambda: lag(settings) == 0 and lag(settings, loader.CONSUMER_GROUP, rollup_topics) == 0, 180,
+                 interval=0.5)
     finally:
-        processes.stop(launcher.JOB, settings)
-    if len(visible) < seconds // 2:
-        raise SystemExit(f"freshness: only {len(visible)} on-time windows in ClickHouse after {seconds} s "
-                         f"(job lag {lag(settings)}); see {settings.log_dir / 'job.log'}")
-    # Steady state: leave out the warm-up and the last two windows (the closing heartbeat's).
-    steady = sorted(visible)[WARMUP_S:-2]
-    first, last = steady[0], steady[-1]
-    events = order_arrivals(settings)
-    in_steady = (events[:, 0] // 1000 >= first) & (events[:, 0] // 1000 <= last)
-    events = events[in_steady]
-    window = events[:, 0] // 1000
-    shown = np.array([visible.get(int(w), -1) for w in window])
-    on_time = shown >= 0  # an event behind the watermark is in a correction row instead
-    rollups = rollup_arrivals(settings)
-    job_stage = [rollups[w] - (w + 1) * 1000 for w in steady if w in rollups]
-    loader_stage = [visible[w] - rollups[w] for w in steady if w in rollups]
-    stages = {
-        "event -> visible (end to end)": shown[on_time] - events[on_time, 0],
-        "event -> reached Kafka (producer)": events[:, 1] - events[:, 0],
-        "reached Kafka -> visible": shown[on_time] - events[on_time, 1],
-        "window end -> rollup in Kafka (job)": job_stage,
-        "rollup in Kafka -> visible (loader)": loader_stage,
-    }
-    slowest = sorted((visible[w] - (w + 1) * 1000, w) for w in steady)[-3:]
-    print("    slowest windows (second of the minute: window end -> rollup in Kafka + -> visible): "
-          + ", ".join(f":{w % 60:02d} {(rollups.get(w, 0) - (w + 1) * 1000) / 1000:.2f}+"
-                      f"{(visible[w] - rollups.get(w, 0)) / 1000:.2f} s" for _, w in reversed(slowest)))
-    return {name: (pct(v, 50), pct(v, 99)) for name, v in stages.items()} | {
-        "_counts": (int(on_time.sum()), len(steady))}
+        processes.stop(part, settings)
+    events = created_orders(settings)
+    if not events:
+        raise SystemExit(f"freshness: no orders reached Kafka; see {settings.log_dir}")
+    first = min(e["event_time"] for e, _ in events) + WARMUP_S * 1000
+    last = max(e["event_time"] for e, _ in events) - 2000
+    events = [(e, r) for e, r in events if first <= e["event_time"] <= last]
+    result = {"tree": str(tree), "rate": rate, "seconds": seconds, "workers": workers,
+              "created_orders": len(events)}
+    producer = np.array([r - e["event_time"] for e, r in events], dtype=np.float64)
+    result["producer"] = _percentiles(producer)
+    breakdowns = []
+    for rollup in KEYS:
+        delays = visible_at(settings, rollup, events)
+        result[rollup] = _percentiles(delays)
+        if rollup != "orders_second":
+            breakdowns.append(delays)
+    result["breakdowns"] = _percentiles(np.concatenate(breakdowns))
+    result["ok"] = all(result[k]["p99"] <= TARGET_P99_S and not result[k]["missing"]
+                       for k in ("orders_second", "breakdowns"))
+    return result
+
+
+def _percentiles(delays_ms: np.ndarray) -> dict:
+    seen = delays_ms[~np.isnan(delays_ms)]
+    return {"p50": float(np.percentile(seen, 50)) / 1000 if len(seen) else None,
+            "p99": float(np.percentile(seen, 99)) / 1000 if len(seen) else None,
+            "missing": int(np.isnan(delays_ms).sum())}
+
+
+def stepped(base, label: str, tree: Path, start: int, factor: float, seconds: int, workers: int,
+            most: int) -> list[dict]:
+    """Freshness at ``start``, ``start * factor``, ... until p99 passes the target (or ``most`` steps)."""
+    results, rate = [], start
+    for _ in range(most):
+        results.append({"label": label, **freshness(base, tree, rate, seconds, workers)})
+        _print_freshness(results[-1])
+        if not results[-1]["ok"]:
+            break
+        rate = int(rate * factor)
+    return results
+
+
+def _print_freshness(r: dict) -> None:
+    def fmt(p: dict) -> str:
+        p50, p99 = p["p50"], p["p99"]
+        text = f"p50 {p50:5.2f} s  p99 {p99:5.2f} s" if p99 is not None else "no rows"
+        return text + (f"  ({p['missing']:,} never visible)" if p["missing"] else "")
+
+    print(f"freshness   {r['label']}: {r['rate']:,} orders/s for {r['seconds']} s, {r['workers']} simulators "
+          f"({r['created_orders']:,} orders created after a {WARMUP_S} s warm-up): "
+          f"{'p99 <= 2 s' if r['ok'] else 'p99 > 2 s'}", flush=True)
+    for name in ("producer", *KEYS, "breakdowns"):
+        print(f"    {name:<22} {fmt(r[name])}", flush=True)
+
+
+def _throughput_on(base, where: str, home: Path, tree: Path, events: int, parallelism: int) -> dict:
+    if where != "standalone":
+        return throughput(base, tree, events, parallelism)
+    from tests.support.flink_cluster import standalone_cluster
+
+    with standalone_cluster(home / f"flink-{unique_suffix()}") as (rest, _env):
+        return throughput(base, tree, events, parallelism, f"127.0.0.1:{rest}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baselines", type=int, default=500_000, metavar="N",
+                        help="messages Kafka's own producer and consumer tools move, 3 runs (0: skip)")
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--parallelisms", default="1,2", help="of the throughput runs ('' for none)")
-    parser.add_argument("--rates", default="1000,2000,3000", help="orders/s of the freshness runs ('' for none)")
+    parser.add_argument("--clusters", default="embedded", help="embedded,standalone: where the throughput runs go")
+    parser.add_argument("--rates", default="1000,2000", help="orders/s of the freshness runs ('' for none)")
+    parser.add_argument("--step", action="store_true", help="step the rate from the first of --rates up by --factor")
+    parser.add_argument("--factor", type=float, default=1.5)
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=2, help="simulator processes sending at once")
+    parser.add_argument("--trees", default=f"new={PROJECT}",
+                        help="LABEL=DIR,...: checkouts whose job to measure, one after the other "
+                             "(e.g. main=/tmp/main,new=.; each needs its jars: `gmv setup` there)")
+    parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args()
+    trees = {label: Path(d).resolve() for label, _, d in (t.partition("=") for t in args.trees.split(",") if t)}
+    report: dict = {"baselines": None, "throughput": [], "freshness": []}
     with tempfile.TemporaryDirectory() as home:
         base = fresh_settings(Path(home))
         processes.start(launcher.KAFKA, base)
         processes.start(launcher.CLICKHOUSE, base)
         try:
-            for parallelism in [int(p) for p in args.parallelisms.split(",") if p]:
-                rate = throughput(base, args.events, parallelism)
-                print(f"throughput  parallelism {parallelism}: {rate:,.0f} events/s ({args.events:,} events)",
-                      flush=True)
-            for rate in [int(r) for r in args.rates.split(",") if r]:
-                stages = freshness(base, rate, args.seconds)
-                events, windows = stages.pop("_counts")
-                print(f"freshness   at {rate:,} orders/s live for {args.seconds} s ({events:,} order events in "
-                      f"{windows} one-second windows after a {WARMUP_S} s warm-up):", flush=True)
-                for name, (p50, p99) in stages.items():
-                    print(f"    {name:<38} p50 {p50:5.2f} s   p99 {p99:5.2f} s", flush=True)
+            if args.baselines:
+                report["baselines"] = b = baselines(base, args.baselines)
+                print(f"baseline    kafka ProducerPerformance {b['produce_per_s']:,.0f} messages/s, "
+                      f"ConsumerPerformance {b['consume_per_s']:,.0f} messages/s "
+                      f"(median of {b['runs']}, {args.baselines:,} x 380 B)", flush=True)
+            for where in [c for c in args.clusters.split(",") if c]:
+                for parallelism in [int(p) for p in args.parallelisms.split(",") if p]:
+                    for label, tree in trees.items():
+                        r = _throughput_on(base, where, Path(home), tree, args.events, parallelism)
+                        report["throughput"].append({"label": label, "cluster": where, "parallelism": parallelism,
+                                                     **r})
+                        rows = ", ".join(f"{k} {v:,.0f}" for k, v in r["rollup_rows_per_1000_events"].items())
+                        ratio = (f" = {r['events_per_s'] / report['baselines']['consume_per_s']:.1%} of the raw "
+                                 "consume rate" if report["baselines"] else "")
+                        print(f"throughput  {label}: {where} cluster, parallelism {parallelism}: "
+                              f"{r['events_per_s']:,.0f} events/s{ratio} ({args.events:,} events); "
+                              f"rollup rows per 1,000 events: {rows}", flush=True)
+            rates = [int(r) for r in args.rates.split(",") if r]
+            for label, tree in trees.items():
+                if args.step and rates:
+                    report["freshness"] += stepped(base, label, tree, rates[0], args.factor, args.seconds,
+                                                   args.workers, most=8)
+                    continue
+                for rate in rates:
+                    report["freshness"].append({"label": label,
+                                                **freshness(base, tree, rate, args.seconds, args.workers)})
+                    _print_freshness(report["freshness"][-1])
         finally:
             processes.stop(launcher.CLICKHOUSE, base)
             processes.stop(launcher.KAFKA, base)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

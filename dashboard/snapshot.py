@@ -1,12 +1,15 @@
 """What the wall shows at one instant, assembled from the rollup queries.
 
 "Now" is the newest window in the rollups (so a replay of 2021-11-11 works like a live
-festival) and "today" is that instant's Asia/Shanghai day. The expensive sums are split at
-``split`` (the start of the hour before now): windows before it are settled, summed by
-background refreshes (:data:`queries.SETTLED`); the last one to two hours are summed on every
-poll (:data:`queries.LIVE`). Both halves read FINAL and add the late corrections, so the
-total equals the ground truth; a late correction to a window older than the split shows up
-within the settled tier's 30 s.
+festival) and "today" is that instant's Asia/Shanghai day. The job rewrites a window's row
+as it fills (every half second), so the newest second is usually still filling: "orders/s
+now" is the second before it. The expensive sums are split at ``split`` (the start of the
+hour before now): windows before it are settled, summed by background refreshes
+(:data:`queries.SETTLED`); the last one to two hours are summed on every poll
+(:data:`queries.LIVE`). That holds for the totals and for the breakdowns (brands,
+categories, provinces, channels), which move every second with the open minute. Both halves
+read FINAL and add the late corrections, so the total equals the ground truth; a late
+correction to a window older than the split shows up within the settled tier's 30 s.
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ class WallSnapshot:
     today: dict[str, int]  # gmv_fen, orders_created, orders_paid of today
     minutes: list[q.Minute]  # today's minutes
     last: list[tuple[int, int, int]]  # (second, orders_created, gmv_fen), last 10 minutes
-    orders_now: int  # orders created in the newest second
+    orders_now: int  # orders created in the newest complete second (the one before now_s)
     peak: tuple[int, int]  # (orders in today's busiest second, that second)
     brands: list[tuple] = field(default_factory=list)  # today, (value, *MEASURES)
     categories: list[tuple] = field(default_factory=list)
@@ -63,19 +66,39 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None) -> WallSnapshot 
         now_s=now_s, written_ms=written_ms, day_start_s=day0, festival=festival,
         today={m: sum(getattr(r, m) for r in today) for m in ("gmv_fen", "orders_created", "orders_paid")},
         minutes=today, last=last,
-        orders_now=next((n for s, n, _ in reversed(last) if s == now_s), 0),
+        orders_now=next((n for s, n, _ in reversed(last) if s == now_s - 1), 0),
         peak=max(((r.peak_orders, r.peak_second) for r in today), default=(0, now_s)),
-        **_breakdowns(run, db, day0), **_side_counts(run, db, day0),
+        **_breakdowns(run, db, day0, split), **_side_counts(run, db, day0),
     )
 
 
-def _breakdowns(run: q.Run, db: str, day0: int) -> dict:
+# Every value of a dimension, so the settled and live halves can be added before ranking.
+_ALL_VALUES = 100_000
+
+
+def _day_breakdown(run: q.Run, db: str, dim: str, day0: int, split: int, limit: int) -> list[tuple]:
+    """Today's ``(value, *MEASURES)`` of ``dim``, largest GMV first: the minutes before ``split``
+    from the settled tier, the rest on every poll, added up per value."""
     day1 = day0 + fmt.DAY_S
+    parts = [q.breakdown(run, db, dim, max(day0, split), day1, limit=_ALL_VALUES, tier=q.LIVE)]
+    if split > day0:
+        parts.append(q.breakdown(run, db, dim, day0, split, limit=_ALL_VALUES, tier=q.SETTLED))
+    sums: dict[str, list[int]] = {}
+    for rows in parts:
+        for value, *measures in rows:
+            total = sums.setdefault(value, [0] * len(measures))
+            total[:] = [a + b for a, b in zip(total, measures)]
+    gmv = q.MEASURES.index("gmv_fen")
+    ranked = sorted(sums.items(), key=lambda kv: (-kv[1][gmv], kv[0]))[:limit]
+    return [(value, *measures) for value, measures in ranked]
+
+
+def _breakdowns(run: q.Run, db: str, day0: int, split: int) -> dict:
     return {
-        "brands": q.breakdown(run, db, "brand", day0, day1, limit=10, tier=q.MINUTE),
-        "categories": q.breakdown(run, db, "category", day0, day1, tier=q.MINUTE),
-        "provinces": q.breakdown(run, db, "province", day0, day1, tier=q.MINUTE),
-        "channels": q.breakdown(run, db, "channel", day0, day1, tier=q.MINUTE),
+        "brands": _day_breakdown(run, db, "brand", day0, split, limit=10),
+        "categories": _day_breakdown(run, db, "category", day0, split, limit=50),
+        "provinces": _day_breakdown(run, db, "province", day0, split, limit=50),
+        "channels": _day_breakdown(run, db, "channel", day0, split, limit=50),
     }
 
 

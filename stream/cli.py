@@ -135,17 +135,69 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """The baselines every pipeline figure is quoted against: Kafka's own producer and consumer
-    tools on the broker at GMV_KAFKA_*, in this run. (The job and dashboard benches are in bench/.)"""
+    """The whole benchmark on private servers (bench/bench_job.py, bench/bench_dashboard.py): a
+    table, JSON and a PNG. ``--only baselines``: just Kafka's own tools on the broker at GMV_KAFKA_*."""
     import json
     import time
+
+    settings = _settings()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out = args.json or settings.home / "bench" / f"bench-{stamp}.json"
+    if args.only == "baselines":
+        return _bench_baselines(settings, args, out)
+    from stream import bench_report
+    from stream.settings import PROJECT_ROOT
+
+    trees = f"new={PROJECT_ROOT}"
+    if args.against:
+        if not (args.against / "stream" / "cli.py").exists():
+            raise GmvError(f"--against {args.against}: not a checkout of this project (no stream/cli.py).")
+        trees = f"{args.against.name or 'other'}={args.against.resolve()},{trees}"
+    work = out.with_suffix("")
+    work.mkdir(parents=True, exist_ok=True)
+    report: dict = {"when": stamp, "trees": trees}
+    if args.only in ("all", "job"):
+        _bench_script("bench_job.py", work / "job.json", [
+            "--baselines", str(args.records), "--events", str(args.events), "--parallelisms", args.parallelisms,
+            "--clusters", args.clusters, "--rates", str(args.start_rate), "--step", "--factor", str(args.factor),
+            "--seconds", str(args.seconds), "--workers", str(args.workers), "--trees", trees])
+        report["job"] = json.loads((work / "job.json").read_text())
+    if args.only in ("all", "dashboard"):
+        _bench_script("bench_dashboard.py", work / "dashboard.json", ["--seconds", str(args.seconds)])
+        report["dashboard"] = json.loads((work / "dashboard.json").read_text())
+    print("\n".join(bench_report.lines(report)))
+    out.write_text(json.dumps(report, indent=2))
+    if report.get("job", {}).get("freshness"):
+        bench_report.plot(report, out.with_suffix(".png"))
+        print(f"written to {out} and {out.with_suffix('.png')}")
+    else:
+        print(f"written to {out}")
+    return 0
+
+
+def _bench_script(name: str, json_out: Path, args: list[str]) -> None:
+    """Run one of bench/*.py (its own servers on free ports), its output passed through."""
+    import subprocess
+
+    from stream.settings import PROJECT_ROOT
+
+    script = PROJECT_ROOT / "bench" / name
+    if not script.exists():
+        raise GmvError(f"{script} is missing: gmv bench runs from a checkout of the project.")
+    print(f"== {name} {' '.join(args)}", flush=True)
+    result = subprocess.run([sys.executable, str(script), *args, "--json", str(json_out)], check=False)
+    if result.returncode != 0:
+        raise GmvError(f"{name} failed (exit {result.returncode}); its output is above.")
+
+
+def _bench_baselines(settings, args: argparse.Namespace, out: Path) -> int:
+    import json
     import uuid
 
     from kafka.errors import KafkaError
 
     from stream.stack import kafka_admin, kafka_perf
 
-    settings = _settings()
     topic = f"{settings.topic_prefix}bench-baseline-{uuid.uuid4().hex[:8]}"
     try:
         kafka_admin.create_topics(settings, (topic,))
@@ -161,7 +213,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(f"{'baseline':<44} {'messages/s':>12} {'MB/s':>8}   ({args.records:,} x {args.record_size} B)")
     for name, rate in rows.items():
         print(f"{name:<44} {rate.per_second:>12,.0f} {rate.mb_per_second:>8.1f}")
-    out = args.json or settings.home / "bench" / f"baseline-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"records": args.records, "record_size": args.record_size,
                                "produce": vars(produced), "consume": vars(consumed)}, indent=2))
@@ -306,10 +357,24 @@ def build_parser() -> argparse.ArgumentParser:
         .set_defaults(func=cmd_migrate)
     sub.add_parser("topics", help="create the Kafka topics (servers run elsewhere)") \
         .set_defaults(func=cmd_topics)
-    bench = sub.add_parser("bench", help="baselines: Kafka's own producer and consumer tools on the broker")
-    bench.add_argument("--records", type=count, default=500_000, help="messages each tool moves")
+    bench = sub.add_parser("bench", help="baselines, job throughput, freshness against the rate, dashboard "
+                           "latency; private servers; a table, JSON and a PNG")
+    bench.add_argument("--only", choices=("all", "baselines", "job", "dashboard"), default="all",
+                       help="baselines: only Kafka's own tools, on the broker at GMV_KAFKA_* (a minute)")
+    bench.add_argument("--against", type=Path, metavar="DIR",
+                       help="another checkout (e.g. a worktree of main, after `make setup` there) whose job "
+                            "runs beside this one's, measurement by measurement")
+    bench.add_argument("--records", type=count, default=500_000, help="messages each Kafka tool moves")
     bench.add_argument("--record-size", type=count, default=380, help="bytes per message (an order event)")
-    bench.add_argument("--json", type=Path, help="where to write the figures (default $GMV_HOME/bench/)")
+    bench.add_argument("--events", type=count, default=300_000, help="backlog the job drains")
+    bench.add_argument("--parallelisms", default="1,2", help="of the throughput runs")
+    bench.add_argument("--clusters", default="embedded,standalone", help="where the throughput runs go")
+    bench.add_argument("--start-rate", type=count, default=500, help="orders/s of the first freshness step")
+    bench.add_argument("--factor", type=float, default=1.5, help="each freshness step's rate over the last")
+    bench.add_argument("--seconds", type=count, default=60, help="length of each freshness step and poll test")
+    bench.add_argument("--workers", type=count, default=2, help="simulator processes sending at once")
+    bench.add_argument("--json", type=Path, help="where to write the figures (default $GMV_HOME/bench/); "
+                       "the PNG goes beside it")
     bench.set_defaults(func=cmd_bench)
     dash_cmd = sub.add_parser("dashboard", help="run the Dash app in the foreground on GMV_DASHBOARD_PORT")
     dash_cmd.add_argument("--host", default="127.0.0.1",

@@ -6,21 +6,27 @@ Flink's batch mode on file sources.
 
 The path of one message:
 
-1. ``*_parsed``: the message is parsed once by ``JSON_FIELDS`` (a small Java function,
+1. ``*_checked``: the message is parsed once by ``JSON_FIELDS`` (a small Java function,
    ``stream/job/java``, that returns what ``JSON_VALUE`` would for each field) and every field
    is checked; the first failed check becomes ``reject_reason`` (NULL for a valid event).
 2. Rejected messages go, with their reason, to the rejected topic and are counted.
-3. Valid events are deduplicated by ``event_id`` (first one wins; keyed state
-   whose TTL is the dedup horizon).
-4. Split late from on-time. Window functions silently drop whatever is behind the
-   watermark, so an event is *late* when its time is at or behind the newest event
-   time seen so far in its Kafka partition minus the delay. That is the partition's
-   own watermark, computed before dedup so the partition's order holds, and kept in
-   checkpointed state, so the split is the same after a restart. (Flink's
-   ``CURRENT_WATERMARK`` is not checkpointed.) The source's watermark (min over partitions
-   of max - delay) never passes an on-time event, so windows never drop one. Late events
-   feed a corrections aggregate keyed by the same windows and dimensions (``late = 1``),
-   which readers add in. Totals are exact whatever the delay.
+3. ``*_parsed``: the fields the rollups need (not the message text), and a ``late`` flag: an
+   event is *late* when its time is at or behind the newest event time seen so far in its
+   Kafka partition minus the delay. That is the partition's own watermark, computed before
+   dedup so the partition's order holds, and kept in checkpointed state, so the split is the
+   same after a restart. (Flink's ``CURRENT_WATERMARK`` is not checkpointed.)
+4. Valid events are deduplicated by ``event_id`` (first one wins; keyed state whose TTL is
+   the dedup horizon).
+5. Every rollup is a continuously updated aggregate keyed by its window and dimensions, one
+   for on-time events and one for late ones (``late = 1`` rows, which readers add in). With
+   mini-batch on (stream/job/runner.py), each emits the keys that changed in a batch, once:
+   a minute's breakdowns move while the minute is open and nothing fires when it closes.
+   Nothing waits for a watermark, so no event is ever dropped; the split only sets how long
+   a key's state lives. An on-time key goes idle soon after its window and its state expires
+   with the job's state TTL (the dedup horizon, 1 h): an on-time event whose window was last
+   touched longer ago than that (a partition an hour behind the others) would start its row
+   again. A late key is kept ``late_ttl`` (7 days) for further corrections. Totals are exact
+   whatever the delay.
 
 Windows are identified by their start in epoch seconds (UTC).
 """
@@ -254,16 +260,6 @@ SECOND, MINUTE = "event_time / 1000", "event_time / 60000 * 60"  # window start,
 def _aggregates(sinks: dict[str, str]) -> list[tuple[str, str, str, str, str, str]]:
     """(sink, stream, window, key columns, grouping, values) of each event-time rollup."""
     cube = ", ".join(CUBE_DIMENSIONS)
-    import os
-    if os.environ.get("XP_V3"):  # EXPERIMENT
-        return [
-            (sinks["orders_second"], "orders", SECOND, "", "", MEASURES_SQL),
-            (sinks["orders_minute_pair"], "orders", MINUTE, "'category', category, 'brand', brand, ", ", category, brand",
-             MEASURES_SQL),
-            (sinks["orders_minute_cube"], "orders", MINUTE, f"{cube}, ", f", {cube}", MEASURES_SQL),
-            (sinks["logistics_second"], "logistics", SECOND, "status, ", ", status", "COUNT(*) AS events"),
-            (sinks["logistics_minute"], "logistics", MINUTE, "status, ", ", status", "COUNT(*) AS events"),
-        ]
     return [
         (sinks["orders_second"], "orders", SECOND, "", "", MEASURES_SQL),
         (sinks["orders_minute"], "orders", MINUTE, f"{_dimension_columns()}, ", f", {_sets()}", MEASURES_SQL),

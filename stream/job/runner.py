@@ -1,8 +1,9 @@
 """The PyFlink job's shell: connectors, checkpoints, where it runs. The logic is ``stream.job.rollup_sql``.
 
-Kafka raw topics -> Flink SQL (parse, reject, dedup, windows + late corrections)
+Kafka raw topics -> Flink SQL (parse, reject, dedup, continuous aggregates + late corrections)
 -> one upsert-kafka rollup topic per rollup -> ``stream.job.loader`` -> ClickHouse.
-Rollup rows are keyed by window and dimensions, so replays overwrite, never add.
+Rollup rows are keyed by window and dimensions, and carry the aggregate's running value, so
+a newer row replaces an older one and replays overwrite, never add.
 """
 from __future__ import annotations
 
@@ -91,20 +92,11 @@ def flink_config(settings: Settings, options: JobOptions) -> dict[str, str]:
         "execution.checkpointing.num-retained": "3",
         "execution.checkpointing.incremental": "true",
         "state.backend.type": "rocksdb",
-        # When a minute closes, ~100,000 brand windows fire at once. With RocksDB's default timer
-        # cache (128 per key group) that burst held the next per-second windows up 3-4.4 s at 2,000
-        # orders/s; 1024 keeps a minute's timers cached (measured: 1.4-3.4 s). Heap timers were
-        # faster still but gave wrong totals here (Flink's window buffer reuses a key object that
-        # heap timers keep, FLINK-39589).
-        "state.backend.rocksdb.timer-service.cache-size": "1024",
         "taskmanager.memory.managed.size": "256m",
         "restart-strategy.type": "exponential-delay",
         "rest.port": str(settings.flink_port),
         "rest.address": "127.0.0.1",
     }
-    for item in filter(None, os.environ.get("XP_FLINK_EXTRA", "").split(";")):  # EXPERIMENT
-        key, _, value = item.partition("=")
-        config[key.strip()] = value.strip()
     if options.cluster:
         host, _, port = options.cluster.rpartition(":")
         config.update({"execution.target": "remote", "rest.address": host, "rest.port": port})

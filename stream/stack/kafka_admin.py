@@ -76,3 +76,14 @@ def consumer_lag(settings: Settings, group: str, topics: tuple[str, ...]) -> int
         return sum(ends[tp] - (c or 0) for tp, c in zip(partitions, committed))
     finally:
         consumer.close()
+
+
+def end_offsets(settings: Settings, topics: tuple[str, ...]) -> dict[str, int]:
+    """Messages written to each topic so far (the sum of its partitions' end offsets)."""
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        ends = consumer.end_offsets(partitions)
+        return {t: sum(n for tp, n in ends.items() if tp.topic == t) for t in topics}
+    finally:
+        consumer.close()

@@ -162,7 +162,7 @@ def test_migrate_against_a_server_that_is_down_is_one_line(tmp_path):
 def test_bench_measures_the_brokers_own_produce_and_consume_rates(kafka_settings, tmp_path):
     out = tmp_path / "baseline.json"
     env = {**os.environ, **kafka_settings.to_env()}
-    result = gmv(env, "bench", "--records", "20000", "--json", str(out), timeout=180)
+    result = gmv(env, "bench", "--only", "baselines", "--records", "20000", "--json", str(out), timeout=180)
     assert result.returncode == 0, result.stderr
     figures = json.loads(out.read_text())
     assert figures["produce"]["messages"] == 20000 and figures["consume"]["messages"] == 20000
