@@ -75,13 +75,17 @@ def simulate(settings, *args: str) -> None:
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-def job_part(tree: Path, parallelism: int, cluster: str | None):
+def job_part(tree: Path, parallelism: int, cluster: str | None, recording: Path | None = None):
     """``gmv job`` of the checkout at ``tree`` (its code and its built Java function), so one bench
-    can run today's main and the new code one after the other on the same servers."""
+    can run today's main and the new code one after the other on the same servers. With
+    ``recording``, the embedded cluster's JVM records a JFR profile there (see bench/jfr_top.py)."""
     command = ["env", f"PYTHONPATH={tree}", sys.executable, "-m", "stream.cli", "job",
                "--parallelism", str(parallelism), *(["--cluster", cluster] if cluster else [])]
-    return dataclasses.replace(launcher.JOB, command=lambda s: command,
-                               env=lambda s: {"GMV_JARS_DIR": str(tree / "var" / "jars")})
+    env = {"GMV_JARS_DIR": str(tree / "var" / "jars")}
+    if recording:
+        env["JVM_ARGS"] = (f"-Xmx{runner.JobOptions.jvm_heap} -Xms256m -XX:StartFlightRecording="
+                           f"filename={recording},settings=profile,dumponexit=true")
+    return dataclasses.replace(launcher.JOB, command=lambda s: command, env=lambda s: env)
 
 
 def lag(settings, group: str = runner.CONSUMER_GROUP, topics: tuple[str, ...] | None = None) -> int | None:
@@ -113,7 +117,8 @@ def baselines(base, records: int, runs: int = 3) -> dict:
 # -- throughput ------------------------------------------------------------------------------
 
 
-def throughput(base, tree: Path, events: int, parallelism: int, cluster: str | None = None) -> dict:
+def throughput(base, tree: Path, events: int, parallelism: int, cluster: str | None = None,
+               recording: Path | None = None) -> dict:
     """Events/s while the job drains a backlog, from the fall of its committed Kafka lag.
 
     The job commits offsets at each checkpoint (every 5 s), so the lag falls in steps; the rate
@@ -123,7 +128,7 @@ def throughput(base, tree: Path, events: int, parallelism: int, cluster: str | N
     settings = fresh_pipeline(base)
     simulate(settings, "--clock", "replay", "--speed", "120", "--rate", "max", "--scale", "0.01",
              "--events", str(events), "--seed", "5")
-    part = job_part(tree, parallelism, cluster)
+    part = job_part(tree, parallelism, cluster, recording)
     processes.start(part, settings)
     steps: list[tuple[float, int]] = []  # (when, lag) each time the committed lag changes
     try:
@@ -304,9 +309,19 @@ def _print_freshness(r: dict) -> None:
         print(f"    {name:<22} {fmt(r[name])}", flush=True)
 
 
-def _throughput_on(base, where: str, home: Path, tree: Path, events: int, parallelism: int) -> dict:
+def _throughput_on(base, where: str, home: Path, tree: Path, events: int, parallelism: int,
+                   profile: Path | None) -> dict:
     if where != "standalone":
-        return throughput(base, tree, events, parallelism)
+        if profile is None:
+            return throughput(base, tree, events, parallelism)
+        import jfr_top
+
+        recording = profile / f"{tree.name}-p{parallelism}.jfr"
+        recording.parent.mkdir(parents=True, exist_ok=True)
+        result = throughput(base, tree, events, parallelism, recording=recording)
+        summary = jfr_top.summarize(recording)
+        print("\n".join(f"    profile {tree.name}: {line}" for line in jfr_top.lines(summary)), flush=True)
+        return {**result, "profile": summary}
     from tests.support.flink_cluster import standalone_cluster
 
     with standalone_cluster(home / f"flink-{unique_suffix()}") as (rest, _env):
@@ -328,6 +343,8 @@ def main() -> None:
     parser.add_argument("--trees", default=f"new={PROJECT}",
                         help="LABEL=DIR,...: checkouts whose job to measure, one after the other "
                              "(e.g. main=/tmp/main,new=.; each needs its jars: `gmv setup` there)")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="record the embedded job's JVM with Java Flight Recorder into DIR; print the top frames")
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args()
     trees = {label: Path(d).resolve() for label, _, d in (t.partition("=") for t in args.trees.split(",") if t)}
@@ -345,7 +362,7 @@ def main() -> None:
             for where in [c for c in args.clusters.split(",") if c]:
                 for parallelism in [int(p) for p in args.parallelisms.split(",") if p]:
                     for label, tree in trees.items():
-                        r = _throughput_on(base, where, Path(home), tree, args.events, parallelism)
+                        r = _throughput_on(base, where, Path(home), tree, args.events, parallelism, args.profile)
                         report["throughput"].append({"label": label, "cluster": where, "parallelism": parallelism,
                                                      **r})
                         rows = ", ".join(f"{k} {v:,.0f}" for k, v in r["rollup_rows_per_1000_events"].items())

@@ -89,6 +89,8 @@ WINDOW, FLAG, COUNT, FEN, TEXT = "window", "flag", "count", "fen", "text"
 # Every rollup table also has this column: when the loader wrote the row (epoch ms). It is the
 # ReplacingMergeTree version, so a rewritten window replaces the older row.
 VERSION_COLUMN = "written_ms"
+# Key column of every event-time rollup: 1 marks a row of corrections from late events.
+LATE_COLUMN = "late"
 # Loader lanes: the per-second rollups load apart, never queued behind a minute's rows.
 SECONDS_LANE, MINUTES_LANE = "seconds", "minutes"
 
@@ -126,8 +128,8 @@ class Rollup:
 
     @property
     def dimensions(self) -> tuple[str, ...]:
-        """Key columns other than the window and the late flag."""
-        return tuple(c.name for c in self.keys if c.kind not in (WINDOW, FLAG))
+        """Key columns other than the window and the late flag (a flag such as ``vip`` is one)."""
+        return tuple(c.name for c in self.keys if c.kind != WINDOW and c.name != LATE_COLUMN)
 
     @property
     def value_names(self) -> tuple[str, ...]:
@@ -142,7 +144,7 @@ def _texts(*names: str) -> tuple[Column, ...]:
 
 
 _WINDOW = (Column("window_start", WINDOW),)
-_LATE = (Column("late", FLAG),)
+_LATE = (Column(LATE_COLUMN, FLAG),)
 _ORDER_VALUES = tuple(Column(m.name, FEN if m.is_money else COUNT) for m in ORDER_MEASURES)
 _EVENTS = (Column("events", COUNT),)
 

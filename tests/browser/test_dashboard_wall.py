@@ -37,7 +37,8 @@ def test_wall_shows_the_exact_festival_gmv(browser, dashboard, known):
     assert element.text == fmt.money(truth) == "¥41,423.48"
     assert f"{truth} fen" in element.get_attribute("title")
     assert browser.find_element(By.ID, "wall-asof").text == "as of 2021-11-11 20:00:05 CST"
-    assert browser.find_element(By.ID, "wall-ops-now").text == "5"
+    # "now" is the second before the newest, which is still filling: no order in 20:00:04
+    assert browser.find_element(By.ID, "wall-ops-now").text == "0"
     assert browser.find_element(By.ID, "wall-ops-peak").text == "10"
     assert browser.find_element(By.ID, "wall-parcels-created").text == "42"
     assert "fresh-green" in browser.find_element(By.ID, "wall-fresh").get_attribute("class")
@@ -53,6 +54,8 @@ def test_gmv_ticks_as_new_seconds_arrive(browser, dashboard, known):
     insert(known, {table: (synthetic.COLUMNS_BY_TABLE[table], [row])})
     wait_until(lambda: gmv_fen(browser) == synthetic.KNOWN["festival_gmv_fen"] + 12_345, what="the tick")
     assert browser.find_element(By.ID, "wall-asof").text == "as of 2021-11-11 20:00:06 CST"
+    # a new second has begun, so 20:00:05 is complete: its 5 orders are "orders/s now"
+    assert browser.find_element(By.ID, "wall-ops-now").text == "5"
     assert console(browser) == []
 
 

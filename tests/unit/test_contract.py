@@ -102,3 +102,10 @@ def test_only_the_contract_names_rollup_tables_in_product_code():
                 if any(f".{t} " in node.value or f".{t}\n" in node.value or node.value == t for t in tables):
                     offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def test_the_cube_is_keyed_by_every_low_cardinality_field():
+    """verify and the ledger key cube rows by ``dimensions``: the VIP flag is one, ``late`` is not."""
+    cube = contract.ROLLUPS["orders_minute_cube"]
+    assert cube.dimensions == contract.CUBE_DIMENSIONS
+    assert contract.LATE_COLUMN not in cube.dimensions and contract.LATE_COLUMN in [c.name for c in cube.keys]
