@@ -1,9 +1,10 @@
 """The explore page's whole state, as it lives in the URL's query string.
 
 A link reproduces the view: ``/explore?range=custom&from=2021-11-11T00:00&to=2021-11-11T02:00
-&category=Apparel&metric=gmv_fen``. Parsing never fails: a value that is not valid is dropped
-with a note saying so, and filter values are kept as plain text (they reach ClickHouse only
-as bound parameters).
+&category=Apparel&vip=1&promotion=coupon&metric=gmv_fen``. Parsing never fails: a value that is
+not valid is dropped with a note saying so (a field with a fixed set of values takes only
+those: ``vip`` is 1 or 0, channel, promotion, wave and presale_phase the contract's enums), and
+other filter values are kept as plain text (they reach ClickHouse only as bound parameters).
 """
 from __future__ import annotations
 
@@ -14,12 +15,22 @@ from urllib.parse import parse_qsl, urlencode
 
 from dashboard import fmt
 from dashboard import queries as q
-from stream.contract import FESTIVAL_TZ, ORDER_MEASURES
+from stream.contract import CHANNELS, FESTIVAL_TZ, ORDER_MEASURES, PRESALE_PHASES, PROMOTIONS, WAVES
 
 RANGES = {"1h": "last hour", "6h": "last 6 hours", "today": "today", "yesterday": "yesterday",
           "festival": "whole festival", "custom": "custom"}
 METRIC_NAMES = {m.name: m.label for m in ORDER_MEASURES}
 MAX_VALUE_CHARS = 120
+# The filters with a fixed set of values (no query needed for their options), and how the page
+# says a value where its spelling is not enough.
+ENUMS: dict[str, tuple[str, ...]] = {"channel": CHANNELS, "vip": ("1", "0"), "promotion": PROMOTIONS,
+                                     "wave": WAVES, "presale_phase": PRESALE_PHASES}
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    "vip": {"1": "VIP (APASS)", "0": "not VIP"},
+    "wave": {"presale": "pre-sale", "wave1": "wave 1 (Nov 1-3)", "wave2": "wave 2 (Nov 11)", "other": "other days"},
+    "presale_phase": {"none": "not pre-sale", "deposit": "deposit", "final": "final payment"},
+    "promotion": {"none": "no promotion", "presale_deposit": "pre-sale deposit"},
+}
 _TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
 
 
@@ -32,10 +43,14 @@ class ExploreState:
     province: str = ""
     channel: str = ""
     brand: str = ""
+    vip: str = ""  # "1" or "0"
+    promotion: str = ""
+    wave: str = ""
+    presale_phase: str = ""
     metric: str = "gmv_fen"
 
     def filters(self) -> dict[str, str]:
-        return {d: getattr(self, d) for d in q.DIMENSIONS if getattr(self, d)}
+        return {d: getattr(self, d) for d in q.FILTERS if getattr(self, d)}
 
     def replace(self, **changes) -> ExploreState:
         return dataclasses.replace(self, **{k: (v or "") for k, v in changes.items()})
@@ -45,7 +60,7 @@ class ExploreState:
         pairs = [("range", self.range)] if self.range != "today" else []
         if self.range == "custom":
             pairs += [("from", self.start), ("to", self.end)]
-        pairs += [(d, getattr(self, d)) for d in q.DIMENSIONS if getattr(self, d)]
+        pairs += [(d, getattr(self, d)) for d in q.FILTERS if getattr(self, d)]
         if self.metric != "gmv_fen":
             pairs.append(("metric", self.metric))
         return "?" + urlencode(pairs) if pairs else ""
@@ -56,10 +71,12 @@ def parse(search: str | None) -> tuple[ExploreState, list[str]]:
     params = dict(parse_qsl((search or "").lstrip("?"), keep_blank_values=False))
     notes: list[str] = []
     values: dict[str, str] = {}
-    for dim in q.DIMENSIONS:
+    for dim in q.FILTERS:
         value = params.get(dim, "").strip()
         if len(value) > MAX_VALUE_CHARS:
             notes.append(f"ignored {dim}: longer than {MAX_VALUE_CHARS} characters")
+        elif value and dim in ENUMS and value not in ENUMS[dim]:
+            notes.append(f"ignored {dim}={value[:40]!r}: use one of {', '.join(ENUMS[dim])}")
         elif value:
             values[dim] = value
     metric = params.get("metric", "gmv_fen")
@@ -123,10 +140,28 @@ def bucket_for(start: int, end: int) -> int:
     return 60 if span <= 6 * 3600 else 300 if span <= 2 * 86400 else 3600
 
 
+def label(dim: str, value: str) -> str:
+    """How the page shows a value of ``dim``: ``VIP (APASS)``, ``pre-sale deposit``, ``mini program``."""
+    return VALUE_LABELS.get(dim, {}).get(value, value.replace("_", " ") if dim in ENUMS else value)
+
+
+def combines(dims) -> bool:
+    """Whether the rollups answer a selection on all of ``dims`` exactly: any set of the cube's
+    fields, brand alone, or brand with its category."""
+    dims = set(dims)
+    return "brand" not in dims or dims <= {"brand", "category"}
+
+
 def from_click(state: ExploreState, dim: str, value: str) -> ExploreState:
-    """Drill down: filter on the clicked ``value`` of ``dim``; filters that the rollups cannot
-    combine with it are dropped (a province filter goes when a category is picked)."""
-    keep = {d: v for d, v in state.filters().items()
-            if d != dim and ((dim, d) in q.PAIRS or (d, dim) in q.PAIRS)}
-    cleared = dict.fromkeys(q.DIMENSIONS, "")
+    """Drill down: filter on the clicked ``value`` of ``dim``, keeping every other filter that
+    still combines with it: the cube's fields all combine, brand only with category (a brand
+    goes when a province is picked; a province goes when a brand is)."""
+    others = {d: v for d, v in state.filters().items() if d != dim}
+    if dim == "brand":
+        keep = {d: v for d, v in others.items() if combines({dim, d})}
+    else:  # a cube field: the other cube fields stay; brand too if that still combines
+        keep = {d: v for d, v in others.items() if d != "brand"}
+        if "brand" in others and combines({dim, "brand", *keep}):
+            keep["brand"] = others["brand"]
+    cleared = dict.fromkeys(q.FILTERS, "")
     return state.replace(**{**cleared, **keep, dim: value})

@@ -96,9 +96,11 @@ def orders_last_minutes(last: list, now_s: int, span_s: int = 600) -> dict:
 
 
 def ranked_bars(rows: list, metric: str = "gmv_fen", top: int = 10, color: str = ACCENT,
-                selected: str | None = None, others: bool = False, font_size: int = 15) -> dict:
+                selected: str | None = None, others: bool = False, font_size: int = 15,
+                labels: dict[str, str] | None = None) -> dict:
     """Horizontal bars of ``(value, *MEASURES)`` rows, largest on top, labelled with the amount.
-    ``others`` adds one bar summing the rows past ``top``; ``selected`` is highlighted."""
+    ``others`` adds one bar summing the rows past ``top``; ``selected`` is highlighted;
+    ``labels`` names values on the axis (else a value's underscores become spaces)."""
     if not rows:
         return message("no data", font_size)
     i = q.MEASURES.index(metric) + 1
@@ -111,7 +113,7 @@ def ranked_bars(rows: list, metric: str = "gmv_fen", top: int = 10, color: str =
               for name, _ in shown]
     top_value = max((_value(v, metric) for _, v in shown), default=1) or 1
     trace = {
-        "type": "bar", "orientation": "h", "y": [n.replace("_", " ") for n, _ in shown],
+        "type": "bar", "orientation": "h", "y": [(labels or {}).get(n, n.replace("_", " ")) for n, _ in shown],
         "x": [_value(v, metric) for _, v in shown], "text": [_label(v, metric) for _, v in shown],
         "textposition": "outside", "marker": {"color": colors}, "cliponaxis": False,
         "hovertemplate": "%{y}: %{text}<extra></extra>", "textfont": {"color": TEXT},

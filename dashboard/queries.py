@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from stream.contract import DIMENSIONS, MEASURES, PAIRS, PARCEL_STATUSES, ROLLUPS
+from stream.contract import CUBE_DIMENSIONS, DIMENSIONS, MEASURES, PARCEL_STATUSES, ROLLUPS
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Run(Protocol):
 SECONDS = ROLLUPS["orders_second"].table
 BREAKDOWN = ROLLUPS["orders_minute"].table
 PAIR = ROLLUPS["orders_minute_pair"].table
+CUBE = ROLLUPS["orders_minute_cube"].table
 PARCELS = ROLLUPS["logistics_minute"].table
 SET_ASIDE = ROLLUPS["pipeline_events"].table
 _SUMS = ", ".join(f"sum({m})" for m in MEASURES)
@@ -142,59 +143,80 @@ def pipeline(run: Run, db: str, start: int = 0, end: int = 2**32 - 1,
 
 # -- filters: which rollup answers a selection ---------------------------------------------
 
+# Every filter of a selection: the per-minute dimensions, then the cube's other fields.
+FILTERS = (*DIMENSIONS, *(d for d in CUBE_DIMENSIONS if d not in DIMENSIONS))
+# How a sentence names a field; the others are named as they are spelled.
+FILTER_NAMES = {"vip": "VIP", "presale_phase": "pre-sale phase"}
+# Flag columns (UInt8): their values are 1 or 0, bound as integers.
+_FLAGS = ("vip",)
+# Brand is kept per minute on its own (orders_per_minute) and within its category (the pair
+# table's category -> brand rows); nothing else holds it. (The pair table's province -> channel
+# rows are no longer read: the cube answers that and more.)
+_BRAND_PAIR = {"pdim": "category", "cdim": "brand"}
+
 
 def check_filters(filters: dict[str, str]) -> dict[str, str]:
-    """The non-empty filters, after checking their dimensions are known ones."""
-    unknown = [d for d in filters if d not in DIMENSIONS]
+    """The non-empty filters, after checking their fields are known ones (and a flag is 1 or 0)."""
+    unknown = [d for d in filters if d not in FILTERS]
     if unknown:
         raise ValueError(f"unknown dimension {unknown[0]!r}")
-    return {d: str(v) for d, v in filters.items() if v not in (None, "")}
+    found = {d: str(v) for d, v in filters.items() if v not in (None, "")}
+    bad = [d for d in _FLAGS if found.get(d, "1") not in ("0", "1")]
+    if bad:
+        raise ValueError(f"{bad[0]} is 1 or 0, not {found[bad[0]][:40]!r}")
+    return found
 
 
-def _pair(a: str, b: str) -> tuple[str, str] | None:
-    return (a, b) if (a, b) in PAIRS else (b, a) if (b, a) in PAIRS else None
+def _name(dims) -> str:
+    return " and ".join(FILTER_NAMES.get(d, d) for d in dims)
 
 
-def _not_in_rollups(dims: list[str]) -> Unanswerable:
-    pairs = " and ".join(f"{p}→{c}" for p, c in PAIRS)
-    return Unanswerable(f"the rollups do not combine {' + '.join(dims)}; they keep one dimension "
-                        f"per row and the pairs {pairs}")
+def _brand_by(dims: list[str]) -> Unanswerable:
+    """Why brand does not combine with ``dims`` (fields other than brand and category)."""
+    return Unanswerable(f"The rollups keep brand only per minute on its own and within its category, "
+                        f"so nothing holds brand by {_name(dims)}.")
+
+
+def _in_cube(filters: dict[str, str]) -> tuple[str, dict]:
+    """``AND d = %(f_d)s`` for each filter (a flag bound as an integer), and the parameters."""
+    where = "".join(f" AND {d} = %(f_{d})s" for d in filters)
+    return where, {f"f_{d}": int(v) if d in _FLAGS else v for d, v in filters.items()}
 
 
 def _series_source(db: str, filters: dict[str, str]) -> tuple[str, str, dict]:
-    """FROM clause, extra WHERE and params selecting exactly the rows of ``filters``."""
+    """FROM clause, extra WHERE and params selecting exactly the rows of ``filters``: the
+    per-second totals, one per-minute dimension, any combination of the cube's fields, or a
+    brand within its category."""
     if not filters:
         return f"{db}.{SECONDS}", "", {}
-    if len(filters) == 1:
+    if len(filters) == 1 and next(iter(filters)) in DIMENSIONS:
         (dim, value), = filters.items()
         return (f"{db}.{BREAKDOWN}", " AND dimension = %(dim)s AND value = %(value)s",
                 {"dim": dim, "value": value})
-    pair = _pair(*filters) if len(filters) == 2 else None
-    if pair is None:
-        raise _not_in_rollups(list(filters))
-    parent, child = pair
-    where = (" AND parent_dimension = %(pdim)s AND parent_value = %(pvalue)s"
-             " AND dimension = %(cdim)s AND value = %(cvalue)s")
-    return (f"{db}.{PAIR}", where,
-            {"pdim": parent, "pvalue": filters[parent], "cdim": child, "cvalue": filters[child]})
+    if set(filters) <= set(CUBE_DIMENSIONS):
+        return (f"{db}.{CUBE}", *_in_cube(filters))
+    if set(filters) == {"category", "brand"}:
+        where = (" AND parent_dimension = %(pdim)s AND parent_value = %(pvalue)s"
+                 " AND dimension = %(cdim)s AND value = %(cvalue)s")
+        return f"{db}.{PAIR}", where, {**_BRAND_PAIR, "pvalue": filters["category"], "cvalue": filters["brand"]}
+    raise _brand_by([d for d in filters if d not in ("brand", "category")])
 
 
 def _breakdown_source(db: str, dim: str, filters: dict[str, str]) -> tuple[str, str, str, dict]:
-    """FROM, grouping column, extra WHERE and params of "``dim``'s values under ``filters``"."""
+    """FROM, grouping column, extra WHERE and params of "``dim``'s values under ``filters``"
+    (a filter on ``dim`` itself is left out: the bars show every value, the chosen one marked)."""
     others = {d: v for d, v in filters.items() if d != dim}
-    if not others:
+    if not others and dim in DIMENSIONS:  # one row per value already: cheaper than the cube
         return f"{db}.{BREAKDOWN}", "value", " AND dimension = %(dim)s", {"dim": dim}
-    pair = _pair(dim, next(iter(others))) if len(others) == 1 else None
-    if pair is None:
-        raise _not_in_rollups([dim, *others])
-    (fdim, fvalue), = others.items()
-    parent, child = pair
-    table = f"{db}.{PAIR}"
+    if dim in CUBE_DIMENSIONS and set(others) <= set(CUBE_DIMENSIONS):
+        return (f"{db}.{CUBE}", dim, *_in_cube(others))
+    pair = f"{db}.{PAIR}"
     where = " AND parent_dimension = %(pdim)s AND dimension = %(cdim)s"
-    params = {"pdim": parent, "cdim": child, "fvalue": fvalue}
-    if parent == fdim:  # a category's brands, a province's channels
-        return table, "value", where + " AND parent_value = %(fvalue)s", params
-    return table, "parent_value", where + " AND value = %(fvalue)s", params  # a brand's category
+    if dim == "brand" and set(others) == {"category"}:  # a category's brands
+        return pair, "value", where + " AND parent_value = %(fvalue)s", {**_BRAND_PAIR, "fvalue": others["category"]}
+    if dim == "category" and set(others) == {"brand"}:  # a brand's category
+        return pair, "parent_value", where + " AND value = %(fvalue)s", {**_BRAND_PAIR, "fvalue": others["brand"]}
+    raise _brand_by([d for d in (dim, *others) if d not in ("brand", "category")])
 
 
 def extent(run: Run, db: str, tier: Tier = MINUTE) -> tuple[int, int] | None:
@@ -210,7 +232,9 @@ def extent(run: Run, db: str, tier: Tier = MINUTE) -> tuple[int, int] | None:
 
 def series(run: Run, db: str, filters: dict[str, str], start: int, end: int, bucket: int,
            tier: Tier = EXPLORE) -> list[tuple[int, ...]]:
-    """``(bucket start, *MEASURES)`` per ``bucket`` seconds (a multiple of 60) for a selection."""
+    """``(bucket start, *MEASURES)`` per ``bucket`` seconds (a multiple of 60) for a selection.
+    Raises :class:`Unanswerable` for a combination the rollups lack (brand with anything but
+    its category)."""
     source, where, params = _series_source(db, check_filters(filters))
     sql = f"""
         SELECT intDiv(toUInt32(window_start), %(bucket)s) * %(bucket)s AS b, {_SUMS}
@@ -223,15 +247,16 @@ def series(run: Run, db: str, filters: dict[str, str], start: int, end: int, buc
 def breakdown(run: Run, db: str, dim: str, start: int, end: int, filters: dict[str, str] | None = None,
               order_by: str = "gmv_fen", limit: int = 50, tier: Tier = EXPLORE) -> list[tuple]:
     """``(value, *MEASURES)`` of ``dim``'s values under ``filters`` over [start, end), largest
-    ``order_by`` first. Raises :class:`Unanswerable` for a combination the rollups lack."""
-    if dim not in DIMENSIONS or order_by not in MEASURES:
+    ``order_by`` first; values are text (a flag's are '1' and '0'). Raises
+    :class:`Unanswerable` for a combination the rollups lack."""
+    if dim not in FILTERS or order_by not in MEASURES:
         raise ValueError(f"unknown dimension or measure: {dim!r}, {order_by!r}")
     source, column, where, params = _breakdown_source(db, dim, check_filters(filters or {}))
     sql = f"""
         SELECT {column} AS v, {_SUMS} FROM {source} FINAL WHERE {_RANGE}{where}
         GROUP BY v ORDER BY sum({order_by}) DESC, v LIMIT {int(limit)}"""
     rows = run(sql, {**params, **_bounds(start, end)}, tier)
-    return [(v, *map(int, rest)) for v, *rest in rows]
+    return [(str(v), *map(int, rest)) for v, *rest in rows]
 
 
 def values(run: Run, db: str, dim: str, search: str, start: int, end: int, limit: int = 50,

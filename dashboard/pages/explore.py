@@ -4,14 +4,16 @@ The whole view lives in the URL (``explore-url``'s query string, see
 :mod:`dashboard.explore_state`): changing a control rewrites the URL, loading a URL sets the
 controls. One callback keeps the two in step (Dash allows a callback to write its own
 inputs), so there is no ping-pong between a "controls -> URL" and a "URL -> controls"
-callback. Clicking a bar drills down (a category -> its brands, a province -> its
-channels); zooming the time chart narrows the range. Selections the rollups cannot answer
-exactly say so instead of guessing.
+callback. Clicking a bar drills down, keeping every filter that still combines (the cube's
+fields all do; brand only with its category); zooming the time chart narrows the range.
+Selections the rollups cannot answer exactly say so, in one sentence, instead of guessing:
+the headline, the charts and the CSV show no numbers then.
 """
 from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from urllib.parse import urlencode
 
 from dash import Input, Output, State, callback_context, dash_table, dcc, html
@@ -24,9 +26,14 @@ from dashboard.pages import Context, Page
 from stream.contract import ORDER_MEASURES
 
 REFRESH_MS = 30_000
-BARS = ("category", "province", "channel", "brand")
+BARS = ("category", "province", "channel", "brand")  # the big bars
+COMPACT_BARS = ("vip", "promotion", "wave", "presale_phase")  # a few values each: a smaller row
+ALL_BARS = BARS + COMPACT_BARS
 TABLE_COLUMNS = [("time", "time (CST)"), *((m.name, m.label) for m in ORDER_MEASURES)]
-CONTROLS = ("range", "from", "to", "category", "province", "channel", "brand", "metric")
+CONTROLS = ("range", "from", "to", *q.FILTERS, "metric")
+LOOKED_UP = ("category", "province")  # dropdowns whose options come from the rollups (brand: by search)
+FILTER_TITLES = {"brand": "brand (type to search)", "vip": "VIP (APASS)", "presale_phase": "pre-sale phase"}
+CHART_TITLES = {"vip": "VIP", "presale_phase": "pre-sale phase"}
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -42,28 +49,35 @@ def view(ctx: Context, state: es.ExploreState, notes: list[str]) -> dict:
     try:
         rows = q.series(run, db, state.filters(), start, end, bucket)
         series_fig = figures.timeseries(rows, state.metric, bucket, start, end)
-    except q.Unanswerable as exc:
-        rows, series_fig = [], figures.message(f"Not in the rollups: {exc}.")
-        notes.append(f"{exc}.")
-    bars = {dim: _bar(run, db, dim, state, start, end) for dim in BARS}
+        total = _total_text(rows)
+    except q.Unanswerable as exc:  # no numbers at all: the sentence instead
+        rows, series_fig, total = [], figures.message(_wrap(str(exc), 90)), str(exc)
+    bars = {dim: _bar(run, db, dim, state, start, end) for dim in ALL_BARS}
     return {
         "series": series_fig, "bars": bars, "rows": rows,
         "table": [_table_row(r) for r in rows],
         "asof": _asof_text(extent, start, end, bucket),
-        "total": _total_text(rows), "notes": " · ".join(notes),
+        "total": total, "notes": " · ".join(notes),
         "from": es.minute_text(start).replace("T", " "), "to": es.minute_text(end).replace("T", " "),
     }
 
 
 def _bar(run, db, dim: str, state: es.ExploreState, start: int, end: int) -> dict:
+    compact = dim in COMPACT_BARS
     try:
         rows = q.breakdown(run, db, dim, start, end, state.filters(), order_by=state.metric, limit=50)
     except q.Unanswerable as exc:
-        return figures.message(f"not in the rollups:<br>{exc}", 13)
-    top = 15 if dim != "channel" else 10
+        return figures.message(_wrap(str(exc), 34 if compact else 40), 12 if compact else 13)
+    top = 15 if dim not in es.ENUMS else 10
     return figures.ranked_bars(rows, state.metric, top=top, selected=getattr(state, dim) or None,
-                               color=figures.COOL if dim in ("province", "channel") else figures.ACCENT,
-                               others=dim != "brand", font_size=13)
+                               color=figures.COOL if dim in ("province", "channel", "vip", "wave") else figures.ACCENT,
+                               others=dim != "brand", font_size=12 if compact else 13,
+                               labels={str(r[0]): es.label(dim, str(r[0])) for r in rows})
+
+
+def _wrap(text: str, width: int) -> str:
+    """A sentence in lines for a chart's note (Plotly does not wrap)."""
+    return "<br>".join(textwrap.wrap(text, width))
 
 
 def _table_row(row: tuple) -> dict:
@@ -102,7 +116,10 @@ def to_csv(rows: list[tuple]) -> str:
 
 
 def _options(ctx: Context, dim: str, current: str) -> list[dict]:
-    """Best sellers of the whole festival (cached), plus the current value even if unknown."""
+    """Best sellers of the whole festival (cached), plus the current value even if unknown; a
+    field with fixed values lists them (no query)."""
+    if dim in es.ENUMS:
+        return _as_options(dim, list(es.ENUMS[dim]))
     try:
         extent = q.extent(ctx.db.run, ctx.db.database)
         found = q.values(ctx.db.run, ctx.db.database, dim, "", *es.resolve(es.ExploreState("festival"), extent),
@@ -113,18 +130,22 @@ def _options(ctx: Context, dim: str, current: str) -> list[dict]:
 
 
 def _as_options(dim: str, names: list[str]) -> list[dict]:
-    return [{"label": n.replace("_", " ") if dim == "channel" else n, "value": n} for n in names]
+    return [{"label": es.label(dim, n), "value": n} for n in names]
 
 
-def _filter(label: str, control) -> html.Div:
-    return html.Div([html.Label(label, className="filter-label"), control], className="filter")
+def _filter(label: str, control, wide: bool = False) -> html.Div:
+    return html.Div([html.Label(label, className="filter-label"), control],
+                    className="filter filter-wide" if wide else "filter")
 
 
 def _dropdown(ctx: Context, dim: str, state: es.ExploreState, **extra) -> dcc.Dropdown:
-    return dcc.Dropdown(id=f"explore-{dim}", value=getattr(state, dim) or None, placeholder=f"any {dim}",
-                        # the state callback fills in the options; the layout never waits on ClickHouse
-                        options=_as_options(dim, [getattr(state, dim)] if getattr(state, dim) else []),
-                        clearable=True, **extra)
+    current = getattr(state, dim)
+    # fixed values are listed here; the state callback fills in the rest, so the layout never
+    # waits on ClickHouse
+    options = _options(ctx, dim, current) if dim in es.ENUMS else _as_options(dim, [current] if current else [])
+    return dcc.Dropdown(id=f"explore-{dim}", value=current or None, options=options,
+                        placeholder="any" if dim in es.ENUMS else f"any {dim}", clearable=True,
+                        **({"searchable": False} if dim in es.ENUMS else {}), **extra)
 
 
 def _chart(title: str, fig_id: str, cls: str, hint: str = "") -> html.Div:
@@ -144,20 +165,20 @@ def layout(ctx: Context, params: dict[str, str]):
                                         placeholder="2021-11-11 00:00", debounce=True)),
         _filter("to (CST)", dcc.Input(id="explore-to", type="text", value=state.end.replace("T", " "),
                                       placeholder="2021-11-11 12:00", debounce=True)),
-        _filter("category", _dropdown(ctx, "category", state)),
-        _filter("province", _dropdown(ctx, "province", state)),
-        _filter("channel", _dropdown(ctx, "channel", state, searchable=False)),
-        _filter("brand (type to search)", _dropdown(ctx, "brand", state)),
+        *[_filter(FILTER_TITLES.get(d, d), _dropdown(ctx, d, state)) for d in BARS],
         _filter("measure", dcc.Dropdown(id="explore-metric", value=state.metric, clearable=False,
                                         options=[{"label": v, "value": k} for k, v in es.METRIC_NAMES.items()])),
+        *[_filter(FILTER_TITLES.get(d, d), _dropdown(ctx, d, state), wide=d == "promotion") for d in COMPACT_BARS],
         html.Div([html.Button("Reset", id="explore-reset", className="btn"),
                   html.Button("Download CSV", id="explore-csv", className="btn btn-primary")],
                  className="filter filter-buttons"),
     ], className="filters")
     charts = html.Div([_chart(f"by {d}", f"explore-fig-{d}", "explore-bar",
-                              {"category": "click: its brands",
-                               "province": "click: its channels"}.get(d, "click: filter"))
+                              "click: its brands" if d == "category" else "click: filter")
                        for d in BARS], className="explore-charts")
+    compact = html.Div([_chart(f"by {CHART_TITLES.get(d, d)}", f"explore-fig-{d}", "explore-bar-compact",
+                               "click: filter")
+                        for d in COMPACT_BARS], className="explore-charts")
     table = dash_table.DataTable(
         id="explore-table", columns=[{"id": i, "name": n} for i, n in TABLE_COLUMNS], data=[], page_size=12,
         style_as_list_view=True, style_header={"backgroundColor": "#121a2b", "color": "#8d97ad", "fontWeight": 600},
@@ -174,7 +195,7 @@ def layout(ctx: Context, params: dict[str, str]):
                  className="explore-meta"),
         html.Div(_chart("over time", "explore-fig-series", "explore-series", "drag to zoom into a time range"),
                  className="series-card"),
-        charts, html.Div(table, className="table-card"),
+        charts, compact, html.Div(table, className="table-card"),
     ], className="page explore")
 
 
@@ -205,7 +226,7 @@ def _controls_search(c: dict) -> str:
     pairs = {"range": rng, "metric": c.get("metric") or "gmv_fen"}
     if rng == "custom":
         pairs.update({"from": (c.get("from") or "").strip(), "to": (c.get("to") or "").strip()})
-    pairs.update({d: c[d] for d in q.DIMENSIONS if c.get(d)})
+    pairs.update({d: c[d] for d in q.FILTERS if c.get(d)})
     return "?" + urlencode(pairs)
 
 
@@ -232,23 +253,24 @@ def _zoomed(state: es.ExploreState, relayout: dict | None) -> es.ExploreState:
 def register(app, ctx: Context) -> None:
     """The state callback (URL <-> controls -> charts), brand search, and CSV download."""
     control_ids = {"range": "explore-range", "from": "explore-from", "to": "explore-to",
-                   **{d: f"explore-{d}" for d in q.DIMENSIONS}, "metric": "explore-metric"}
+                   **{d: f"explore-{d}" for d in q.FILTERS}, "metric": "explore-metric"}
+    n_controls, n_bars = len(control_ids), len(ALL_BARS)
 
     @app.callback(
         Output("explore-url", "search"), *[Output(i, "value") for i in control_ids.values()],
-        *[Output(f"explore-{d}", "options") for d in ("category", "province", "channel")],
-        Output("explore-fig-series", "figure"), *[Output(f"explore-fig-{d}", "figure") for d in BARS],
+        *[Output(f"explore-{d}", "options") for d in LOOKED_UP],
+        Output("explore-fig-series", "figure"), *[Output(f"explore-fig-{d}", "figure") for d in ALL_BARS],
         Output("explore-table", "data"), Output("explore-asof", "children"), Output("explore-total", "children"),
         Output("explore-notice", "children"),
         Input("explore-url", "search"), *[Input(i, "value") for i in control_ids.values()],
-        *[Input(f"explore-fig-{d}", "clickData") for d in BARS], Input("explore-fig-series", "relayoutData"),
+        *[Input(f"explore-fig-{d}", "clickData") for d in ALL_BARS], Input("explore-fig-series", "relayoutData"),
         Input("explore-reset", "n_clicks"), Input("explore-tick", "n_intervals"))
     def update(search, *args):
-        controls = dict(zip(control_ids, args[:8]))
-        clicks = dict(zip(BARS, args[8:12]))
+        controls = dict(zip(control_ids, args[:n_controls]))
+        clicks = dict(zip(ALL_BARS, args[n_controls:n_controls + n_bars]))
         trigger = callback_context.triggered_id
         dim = trigger.removeprefix("explore-fig-") if isinstance(trigger, str) else ""
-        state, notes = state_from_inputs(trigger, search, controls, clicks.get(dim), args[12])
+        state, notes = state_from_inputs(trigger, search, controls, clicks.get(dim), args[n_controls + n_bars])
         return _outputs(ctx, state, notes)
 
     @app.callback(Output("explore-brand", "options"), Input("explore-brand", "search_value"),
@@ -266,17 +288,17 @@ def register(app, ctx: Context) -> None:
 
 def _outputs(ctx: Context, state: es.ExploreState, notes: list[str]) -> tuple:
     def controls(start: str, end: str) -> tuple:  # the time inputs always show the window in use
-        return (state.range, start, end, *[getattr(state, d) or None for d in q.DIMENSIONS], state.metric)
+        return (state.range, start, end, *[getattr(state, d) or None for d in q.FILTERS], state.metric)
 
-    options = [_options(ctx, d, getattr(state, d)) for d in ("category", "province", "channel")]
+    options = [_options(ctx, d, getattr(state, d)) for d in LOOKED_UP]
     try:
         v = view(ctx, state, notes)
     except DataUnavailable as exc:
         blank = figures.message("ClickHouse is not answering")
-        return (state.to_search(), *controls(state.start, state.end), *options, blank, *[blank] * len(BARS),
+        return (state.to_search(), *controls(state.start, state.end), *options, blank, *[blank] * len(ALL_BARS),
                 [], "", "", f"No answer from ClickHouse: {exc}")
     return (state.to_search(), *controls(v["from"], v["to"]), *options, v["series"],
-            *[v["bars"][d] for d in BARS], v["table"], v["asof"], v["total"], v["notes"])
+            *[v["bars"][d] for d in ALL_BARS], v["table"], v["asof"], v["total"], v["notes"])
 
 
 def _brand_options(ctx: Context, search_value: str | None, value: str | None, search: str | None) -> list[dict]:

@@ -1,15 +1,19 @@
 """Explore in a real browser: drill-down changes the charts and the URL, the URL restores the
-view, SQL in the URL is only ever a value, and the CSV is what the table shows."""
+view, SQL in the URL is only ever a value, the CSV is what the table shows, any combination of
+the cube's fields is answered exactly, and a selection the rollups cannot answer says why."""
 from __future__ import annotations
 
 import csv
 import time
+from datetime import datetime
 from urllib.parse import unquote
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
+from stream.contract import FESTIVAL_TZ
+from stream.stack import clickhouse
 from tests.support import synthetic
 from tests.support.browser import console, insert, select_one, wait_until
 
@@ -55,7 +59,7 @@ def test_drill_down_updates_charts_and_url_and_the_url_restores_it(browser, dash
     wait_until(lambda: "category=Apparel" in browser.current_url, what="the URL")
     wait_until(lambda: bar_names(browser, "brand") == ["Verix Studio", "Lumora Home"], what="Apparel's brands")
     wait_until(lambda: text(browser, "explore-total").startswith("GMV ¥30,300.03"), what="Apparel's total")
-    wait_until(lambda: "do not combine" in annotation(browser, "province"), what="the province chart's note")
+    wait_until(lambda: bar_names(browser, "province") == ["Guangdong", "Zhejiang"], what="Apparel's provinces")
     link = browser.current_url
     assert console(browser) == []
 
@@ -125,4 +129,54 @@ def test_a_control_change_rewrites_the_url(browser, dashboard, known):
     wait_until(lambda: bar_names(browser, "category")[-1] == "Apparel", what="bars by orders")
     assert browser.execute_script(
         "return document.querySelector('#explore-fig-category .js-plotly-plot').data[0].text") == ["1", "2"]
+    assert console(browser) == []
+
+
+def yuan(fen: int) -> str:
+    return f"¥{fen // 100:,}.{fen % 100:02d}"
+
+
+def test_category_by_province_and_a_vip_click_are_the_orders_summed(browser, dashboard, clickhouse_settings):
+    """A generated evening: the headline of category x province, then x VIP after a click on
+    the VIP bars, equals the generator's own orders summed here."""
+    fest = synthetic.Festival(start=datetime(2021, 11, 11, 0, 0, tzinfo=FESTIVAL_TZ),
+                              end=datetime(2021, 11, 11, 1, 0, tzinfo=FESTIVAL_TZ), orders_per_s=0.2, brands=200)
+    tables, orders = synthetic.generate_with_orders(fest)
+    with clickhouse.connect(clickhouse_settings, "writer") as writer:
+        synthetic.insert(writer, clickhouse_settings.clickhouse_database, tables)
+    category, province = "Apparel", "Guangdong"
+    mine = (orders["category"] == category) & (orders["province"] == province)
+    assert mine.sum() > 10
+    browser.get(dashboard(clickhouse_settings).url
+                + f"/explore?range=custom&from=2021-11-11T00:00&to=2021-11-11T01:00&category={category}"
+                + f"&province={province}")
+    expected = f"GMV {yuan(int(orders['gmv_fen'][mine].sum()))} · {int(mine.sum()):,} orders"
+    wait_until(lambda: text(browser, "explore-total").startswith(expected), what=expected)
+    wait_until(lambda: sorted(bar_names(browser, "vip")) == ["0", "1"], what="the VIP bars")
+    assert "not in the rollups" not in browser.find_element(By.TAG_NAME, "body").text.lower()
+    assert not any("nothing holds" in annotation(browser, d) for d in ("series", "channel", "vip", "wave"))
+    assert "nothing holds brand by province" in annotation(browser, "brand").replace("<br>", " ")
+    click_bar(browser, "vip", "1")
+    wait_until(lambda: "vip=1" in browser.current_url, what="vip in the URL")
+    assert f"category={category}" in browser.current_url and f"province={province}" in browser.current_url
+    vip = mine & (orders["vip"] == 1)
+    expected = f"GMV {yuan(int(orders['gmv_fen'][vip].sum()))} · {int(vip.sum()):,} orders"
+    wait_until(lambda: text(browser, "explore-total").startswith(expected), what=expected)
+    assert console(browser) == []
+
+
+def test_brand_by_province_says_why_and_shows_no_numbers(browser, dashboard, known):
+    browser.get(dashboard(known).url + "/explore?brand=Kalon%20Lab&province=Guangdong")
+    sentence = ("The rollups keep brand only per minute on its own and within its category, "
+                "so nothing holds brand by province.")
+    wait_until(lambda: text(browser, "explore-total") == sentence, what="the sentence as the headline")
+    wait_until(lambda: annotation(browser, "series").replace("<br>", " ") == sentence, what="the chart's note")
+    wait_until(lambda: bar_names(browser, "wave") == [] and "nothing holds" in annotation(browser, "wave"),
+               what="the wave chart's note")
+    assert "¥0.00" not in browser.find_element(By.TAG_NAME, "body").text
+    browser.find_element(By.ID, "explore-csv").click()
+    path = browser.download_dir / "gmv-explore.csv"
+    wait_until(lambda: path.exists() and path.stat().st_size > 0, what="the download")
+    lines = path.read_text().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("window_start_cst,")  # a header, no zeros
     assert console(browser) == []

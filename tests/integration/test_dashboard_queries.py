@@ -1,18 +1,20 @@
 """Every dashboard query on both engines: Debian's ClickHouse 18.16 (the session server, as
 the read-only ``gmv_reader`` through the cache) and a current ClickHouse (chDB, in-process),
-against rows whose totals are known to the fen."""
+against rows whose totals are known to the fen, and against a generated festival whose every
+selection is summed here from the generator's own orders."""
 from __future__ import annotations
 
 import time
 import uuid
 from datetime import datetime
 
+import numpy as np
 import pytest
 
 from dashboard import queries as q
 from dashboard import snapshot
 from dashboard.db import Database
-from stream.contract import FESTIVAL_TZ
+from stream.contract import FESTIVAL_TZ, MEASURES
 from stream.stack import clickhouse, migrations
 from tests.support import synthetic
 from tests.support.chdb_engine import ChdbClient, ChdbRun
@@ -94,8 +96,18 @@ def test_breakdowns_single_dimension_and_pairs(engine):
     # the pair read the other way: a brand's category
     assert [c[0] for c in q.breakdown(run, db, "category", DAY0, DAY0 + 86400, {"brand": "Kalon Lab"})] == [
         "Beauty & Cosmetics"]
-    with pytest.raises(q.Unanswerable, match="do not combine"):
-        q.breakdown(run, db, "province", DAY0, DAY0 + 86400, {"category": "Apparel"})
+    # any combination of the cube's fields, the late row added and the superseded one dropped
+    provinces = q.breakdown(run, db, "province", DAY0, DAY0 + 86400, {"category": "Apparel"})
+    assert [(p[0], p[3]) for p in provinces] == [("Zhejiang", 2_000_000), ("Guangdong", 1_030_003)]
+    assert [(v[0], v[3]) for v in q.breakdown(run, db, "vip", DAY0, DAY0 + 86400)] == [
+        ("0", 3_042_348), ("1", 1_000_000)]
+    assert [(v[0], v[3]) for v in q.breakdown(run, db, "presale_phase", DAY0, DAY0 + 86400,
+                                              {"channel": "livestream", "wave": "wave2"})] == [
+        ("final", 1_012_345), ("none", 30_003)]
+    with pytest.raises(q.Unanswerable, match="nothing holds brand by province"):
+        q.breakdown(run, db, "province", DAY0, DAY0 + 86400, {"brand": "Kalon Lab"})
+    with pytest.raises(q.Unanswerable, match="nothing holds brand by VIP"):
+        q.breakdown(run, db, "brand", DAY0, DAY0 + 86400, {"category": "Apparel", "vip": "1"})
 
 
 def test_series_per_bucket_for_each_kind_of_selection(engine):
@@ -105,8 +117,12 @@ def test_series_per_bucket_for_each_kind_of_selection(engine):
     assert q.series(run, db, {"category": "Apparel"}, DAY0, DAY0 + 86400, 3600)[0][3] == 3_030_003
     pair = q.series(run, db, {"category": "Apparel", "brand": "Verix Studio"}, DAY0, DAY0 + 86400, 300)
     assert pair[0][3] == 530_003
-    with pytest.raises(q.Unanswerable):
-        q.series(run, db, {"category": "Apparel", "province": "Guangdong"}, DAY0, DAY0 + 86400, 60)
+    cube = q.series(run, db, {"category": "Apparel", "province": "Guangdong"}, DAY0, DAY0 + 86400, 60)
+    assert [(r[0], r[3]) for r in cube] == [(NOW_S - 5, 1_030_003)]
+    assert q.series(run, db, {"vip": "1"}, DAY0, DAY0 + 86400, 60)[0][3] == 1_000_000
+    assert q.series(run, db, {"promotion": "presale_deposit"}, DAY0, DAY0 + 86400, 60)[0][3] == 1_012_345
+    with pytest.raises(q.Unanswerable, match=r"^The rollups keep brand .* nothing holds brand by province\.$"):
+        q.series(run, db, {"brand": "Kalon Lab", "province": "Guangdong"}, DAY0, DAY0 + 86400, 60)
 
 
 def test_values_search_and_alert_history(engine):
@@ -129,6 +145,10 @@ def test_a_value_with_sql_in_it_is_only_ever_a_value(engine):
     assert q.breakdown(run, db, "brand", DAY0, DAY0 + 86400, {"category": EVIL}) == []
     assert q.values(run, db, "brand", EVIL, DAY0, DAY0 + 86400) == []
     assert q.series(run, db, {"brand": "Kalon Lab'; DROP TABLE x; --"}, DAY0, DAY0 + 86400, 60) == []
+    assert q.series(run, db, {"promotion": EVIL, "vip": "1"}, DAY0, DAY0 + 86400, 60) == []
+    assert q.breakdown(run, db, "wave", DAY0, DAY0 + 86400, {"presale_phase": EVIL, "province": EVIL}) == []
+    with pytest.raises(ValueError, match="vip is 1 or 0"):
+        q.series(run, db, {"vip": "1 OR 1=1"}, DAY0, DAY0 + 86400, 60)
     assert client.execute(f"SELECT count() FROM {db}.orders_per_minute")[0][0] == count
 
 
@@ -150,3 +170,110 @@ def test_generated_festival_adds_up_across_tables(engine):
     assert snap.festival["gmv_fen"] == sum(c[3] for c in by_category) == q.totals(run, other)["gmv_fen"]
     assert int(fest.start.timestamp()) <= snap.now_s < int(fest.end.timestamp())
     client.execute(f"DROP DATABASE {other}")
+
+
+# -- the cube: any combination of the low-cardinality fields, against the generator's orders ----
+
+# Nov 10's last pre-sale evening into wave 2's midnight surge: every wave and pre-sale phase
+CUBE_FEST = synthetic.Festival(start=datetime(2021, 11, 10, 22, 0, tzinfo=FESTIVAL_TZ),
+                               end=datetime(2021, 11, 11, 1, 0, tzinfo=FESTIVAL_TZ),
+                               orders_per_s=0.3, brands=300, written_at_ms=WRITTEN_MS + 20_000)
+CUBE_SPAN = (int(CUBE_FEST.start.timestamp()), int(CUBE_FEST.end.timestamp()))
+
+
+@pytest.fixture(scope="module")
+def generated():
+    """The festival's tables and the orders they were drawn from."""
+    return synthetic.generate_with_orders(CUBE_FEST)
+
+
+@pytest.fixture
+def festival(engine, generated):
+    """``(run, database, orders)``: the generated tables in a database of their own."""
+    run, db, client = engine
+    tables, orders = generated
+    other = f"{db}_cube"
+    migrations.apply(client, other)
+    for table in tables:
+        columns, rows = synthetic.rows(tables, table)
+        client.execute(f"INSERT INTO {other}.{table} ({columns}) VALUES", rows)
+    yield run, other, orders
+    client.execute(f"DROP DATABASE {other}")
+
+
+def _match(orders: dict, filters: dict[str, str], start: int, end: int) -> np.ndarray:
+    """The orders of a selection, found here with numpy (not with dashboard.queries)."""
+    keep = (orders["t"] >= start) & (orders["t"] < end)
+    for dim, value in filters.items():
+        keep &= orders[dim] == (int(value) if dim == "vip" else value)
+    return keep
+
+
+def _sums(orders: dict, keep: np.ndarray) -> dict[str, int]:
+    return {m: int(orders[m][keep].sum()) for m in MEASURES}
+
+
+def _combinations(orders: dict) -> list[dict[str, str]]:
+    """Selections with orders in them: values taken from actual orders."""
+    busiest = {d: str(max(set(orders[d]), key=lambda v: (orders[d] == v).sum()))
+               for d in ("category", "province")}
+    one = int(np.flatnonzero(orders["presale_phase"] == "final")[0])  # an order with every field set
+    return [
+        busiest,                                                          # category x province
+        {"channel": "app", "vip": "1", "promotion": "coupon"},            # channel x vip x promotion
+        {"province": busiest["province"], "channel": "livestream"},      # province x channel
+        {"wave": "wave2", "presale_phase": "final"},                      # wave x pre-sale phase
+        {"wave": "presale", "presale_phase": "deposit"},
+        {d: str(orders[d][one]) for d in q.CUBE_DIMENSIONS},              # all seven at once
+        {"vip": "1"}, {"vip": "0", "promotion": "livestream_deal"},
+    ]
+
+
+def test_any_combination_of_the_cubes_fields_is_the_orders_summed(festival):
+    run, db, orders = festival
+    start, end = CUBE_SPAN
+    combos = _combinations(orders)
+    assert set(orders["wave"]) == {"presale", "wave2"} and set(orders["presale_phase"]) == {"none", "deposit", "final"}
+    for filters in combos:
+        keep = _match(orders, filters, start, end)
+        assert keep.sum() > 0, filters
+        rows = q.series(run, db, filters, start, end, 3600)
+        assert {m: sum(r[i] for r in rows) for i, m in enumerate(MEASURES, 1)} == _sums(orders, keep), filters
+        hours = orders["t"] - orders["t"] % 3600  # the festival starts on the hour
+        assert [r[0] for r in rows] == sorted({int(h) for h in hours[keep]}), filters
+        for r in rows:
+            assert dict(zip(MEASURES, r[1:])) == _sums(orders, keep & (hours == r[0])), (filters, r[0])
+        for dim in q.CUBE_DIMENSIONS:  # the bars of every field under the other filters
+            others = {d: v for d, v in filters.items() if d != dim}
+            under = _match(orders, others, start, end)
+            bars = {v: dict(zip(MEASURES, rest)) for v, *rest in q.breakdown(run, db, dim, start, end, filters,
+                                                                             limit=100)}
+            assert bars == {str(v): _sums(orders, under & (orders[dim] == v)) for v in set(orders[dim][under])}, (
+                dim, filters)
+
+
+def test_vip_is_a_flag_bound_as_an_integer(festival):
+    run, db, orders = festival
+    start, end = CUBE_SPAN
+    vip = q.breakdown(run, db, "vip", start, end)
+    assert [v for v, *_ in vip] == ["0", "1"]  # most GMV first: the 90%
+    assert vip[1][1:] == tuple(_sums(orders, orders["vip"] == 1).values())
+    total = q.series(run, db, {"vip": "1"}, start, end, 86400)
+    assert sum(r[3] for r in total) == int(orders["gmv_fen"][orders["vip"] == 1].sum()) > 0
+
+
+def test_brand_goes_with_its_category_and_nothing_else(festival):
+    run, db, orders = festival
+    start, end = CUBE_SPAN
+    brand = str(orders["brand"][0])
+    category = str(orders["category"][0])
+    pair = q.series(run, db, {"category": category, "brand": brand}, start, end, 86400)
+    assert sum(r[3] for r in pair) == _sums(orders, _match(orders, {"brand": brand}, start, end))["gmv_fen"]
+    for filters in ({"brand": brand, "province": "Guangdong"}, {"brand": brand, "category": category, "vip": "1"},
+                    {"brand": brand, "wave": "wave2", "presale_phase": "final"}):
+        with pytest.raises(q.Unanswerable, match="nothing holds brand by"):
+            q.series(run, db, filters, start, end, 60)
+    with pytest.raises(q.Unanswerable, match="nothing holds brand by province"):
+        q.breakdown(run, db, "brand", start, end, {"province": "Guangdong"})
+    with pytest.raises(q.Unanswerable, match="nothing holds brand by channel"):
+        q.breakdown(run, db, "channel", start, end, {"brand": brand})

@@ -2,19 +2,24 @@
 
 Test and bench support, not part of the product. This is not the pipeline: it draws orders
 second by second with numpy and aggregates them the way the rollup contract declares them (per
-second, per minute by dimension, per minute by drill-down pair, logistics per status, late and
-rejected counts), with the traps a reader must handle: ``late = 1`` correction rows and
-superseded row versions (lower ``written_ms``). Every breakdown adds up exactly to the
-per-second totals, so pages can be cross-checked.
+second, per minute by dimension, per minute by drill-down pair, per minute by the cube of the
+low-cardinality fields, logistics per status, late and rejected counts), with the traps a reader
+must handle: ``late = 1`` correction rows and superseded row versions (lower ``written_ms``).
+Every breakdown adds up exactly to the per-second totals, so pages can be cross-checked; and
+:func:`generate_with_orders` hands out the order draws themselves, so a test can sum any
+selection on its own.
 
 What it derives, not repeats:
 
 - from :mod:`stream.contract`: the rollup tables and their columns (in the declared order, plus
-  ``VERSION_COLUMN``), the order measures (each one's status and amount), the dimensions, the
-  drill-down pairs, the parcel statuses and the festival's time zone;
+  ``VERSION_COLUMN``), the order measures (each one's status, amount and excepted pre-sale
+  phase), the dimensions, the drill-down pairs, the cube's dimensions, the promotion, wave and
+  pre-sale phase enums, the parcel statuses and the festival's time zone;
 - from the simulator (:mod:`stream.simulator.config` and its catalogue): categories with their
   shares and prices, provinces with their populations, channels with their shares, brand names
-  and each brand's category, the payment and refund probabilities and the parcel steps.
+  and each brand's category, the promotions' shares and the livestream deals, the festival
+  calendar (pre-sale and wave windows), the pre-sale share, deposit share and final payments,
+  VIPs' prices, the payment and refund probabilities and the parcel steps.
 """
 from __future__ import annotations
 
@@ -25,14 +30,18 @@ from itertools import accumulate
 import numpy as np
 
 from stream.contract import (
+    CUBE_DIMENSIONS,
     DIMENSIONS,
     FESTIVAL_TZ,
     ORDER_MEASURES,
     PAIRS,
     PARCEL_STATUSES,
+    PRESALE_PHASES,
+    PROMOTIONS,
     ROLLUPS,
     UTC_OFFSET_S,
     VERSION_COLUMN,
+    WAVES,
     Rollup,
 )
 from stream.simulator import catalog
@@ -41,6 +50,7 @@ from stream.simulator.config import CATEGORIES, CHANNELS, DEFAULT, PARCEL_STEPS,
 ORDERS_SECOND = ROLLUPS["orders_second"]
 ORDERS_MINUTE = ROLLUPS["orders_minute"]
 ORDERS_PAIR = ROLLUPS["orders_minute_pair"]
+ORDERS_CUBE = ROLLUPS["orders_minute_cube"]
 LOGISTICS_SECOND = ROLLUPS["logistics_second"]
 LOGISTICS_MINUTE = ROLLUPS["logistics_minute"]
 PIPELINE = ROLLUPS["pipeline_events"]
@@ -59,6 +69,12 @@ _PARCEL_LAG_S = dict(zip([status for status, _ in PARCEL_STEPS], accumulate(int(
 _PARCEL_LAG_S["exception"] = _PARCEL_LAG_S["picked_up"] + int(DEFAULT.exception_extra_s)
 _PARCEL_SHARE = {"created": 1.0, "picked_up": 0.99, "in_transit": 0.98, "out_for_delivery": 0.97,
                  "delivered": 0.96, "exception": DEFAULT.exception_prob}
+# VIP (APASS) orders: far more than the simulator's ~0.8%, so that even a small test set has VIP
+# rows in most cells of the cube.
+VIP_SHARE = 0.1
+# Of the orders placed while a wave is open: final payments of pre-sale orders (whose deposit
+# was paid in the pre-sale window before the wave).
+_FINAL_SHARE = DEFAULT.presale_share * DEFAULT.final_pay_prob
 # Reasons the job gives rejected messages (a sample of them).
 _REJECT_REASONS = np.array(["not_json", "missing_field", "bad_status"], dtype=object)
 
@@ -119,12 +135,14 @@ def _catalogue(brands: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _orders(fest: Festival, t0: int, t1: int, rng, brand_p) -> dict[str, np.ndarray]:
-    """Orders of seconds [t0, t1): columns as arrays, one entry per order."""
+    """Orders of seconds [t0, t1): columns as arrays, one entry per order. Enum columns are
+    indexes into the simulator's weighted tuples (province, channel) or the contract's enums
+    (promotion, wave, presale_phase); ``vip`` is 0 or 1."""
     seconds = np.arange(t0, t1, dtype=np.int64)
     counts = rng.poisson(fest.orders_per_s * rate(seconds))
     n = int(counts.sum())
     paid = rng.random(n) < DEFAULT.pay_prob
-    return {
+    o = {
         "t": np.repeat(seconds, counts),
         "brand": rng.choice(len(brand_p), size=n, p=brand_p),
         "province": rng.choice(len(PROVINCES), size=n, p=_shares(PROVINCES)),
@@ -134,19 +152,52 @@ def _orders(fest: Festival, t0: int, t1: int, rng, brand_p) -> dict[str, np.ndar
         "cancel": ~paid,  # unpaid orders are cancelled (within 15 minutes)
         "late": rng.random(n) < fest.late_share,
     }
+    return {**o, **_festival_fields(fest, o["t"], o["channel"], rng)}
+
+
+def _festival_fields(fest: Festival, t: np.ndarray, channel: np.ndarray, rng) -> dict[str, np.ndarray]:
+    """VIP flag, promotion, wave and pre-sale phase of orders at epoch seconds ``t``: the wave
+    from the festival calendar; in a pre-sale window some orders are deposits, in a wave some
+    are the final payments of earlier deposits (both promotion 'presale_deposit'); the others
+    get the simulator's promotions, livestream orders often a livestream deal."""
+    n = len(t)
+    wave = np.full(n, WAVES.index("other"), dtype=np.int64)
+    for start_ms, end_ms, window in DEFAULT.replace(year=fest.start.year).window_bounds():
+        wave[(t * 1000 >= start_ms) & (t * 1000 < end_ms)] = WAVES.index(window.wave)
+    u = rng.random(n)
+    deposit = (wave == WAVES.index("presale")) & (u < DEFAULT.presale_share)
+    final = np.isin(wave, [WAVES.index("wave1"), WAVES.index("wave2")]) & (u < _FINAL_SHARE)
+    promo = np.array([PROMOTIONS.index(p) for p, _ in DEFAULT.promotions])[
+        rng.choice(len(DEFAULT.promotions), size=n, p=_shares(DEFAULT.promotions))]
+    livestream = channel == [c for c, _ in CHANNELS].index("livestream")
+    promo = np.where(livestream & (rng.random(n) < DEFAULT.livestream_deal_share),
+                     PROMOTIONS.index("livestream_deal"), promo)
+    phase = np.select([deposit, final], [PRESALE_PHASES.index("deposit"), PRESALE_PHASES.index("final")],
+                      PRESALE_PHASES.index("none"))
+    return {"vip": (rng.random(n) < VIP_SHARE).astype(np.int64),
+            "promotion": np.where(deposit | final, PROMOTIONS.index("presale_deposit"), promo),
+            "wave": wave, "presale_phase": phase}
 
 
 def _measures(o: dict, rng) -> dict[str, np.ndarray]:
     """Each order measure of the contract, per order: 1 if the order has an event with the
-    measure's status (or that event's amount, for a money measure), else 0. No pre-sale here:
-    every order is phase 'none', so a measure's ``except_phase`` never applies."""
+    measure's status in a phase the measure counts (or that event's amount, for a money
+    measure), else 0. VIPs pay the simulator's VIP multiple; a deposit is the simulator's
+    deposit share of the price, its final payment the rest."""
     category = o["category"]
     median = np.array([c.median_yuan for c in CATEGORIES], dtype=np.float64)[category]
     sigma = np.array([c.sigma for c in CATEGORIES], dtype=np.float64)[category]
-    price = np.round(median * 100 * rng.lognormal(0.0, sigma)).astype(np.int64)  # fen
+    spend = np.where(o["vip"] == 1, DEFAULT.vip_spend_multiplier, 1.0)
+    price = np.round(median * 100 * spend * rng.lognormal(0.0, sigma)).astype(np.int64)  # fen
+    phase = o["presale_phase"]
+    deposit = np.maximum(100, np.round(price * DEFAULT.deposit_share / 100).astype(np.int64) * 100)
+    price = np.select([phase == PRESALE_PHASES.index("deposit"), phase == PRESALE_PHASES.index("final")],
+                      [deposit, np.maximum(price - deposit, 0)], price)
     has = {"created": np.ones(len(price), dtype=bool), "paid": o["paid"], "refunded": o["refund"],
            "cancelled": o["cancel"]}
-    return {m.name: np.where(has[m.status], price, 0) if m.is_money else has[m.status].astype(np.int64)
+    counted = {m.name: has[m.status] & (phase != (PRESALE_PHASES.index(m.except_phase) if m.except_phase else -1))
+               for m in ORDER_MEASURES}
+    return {m.name: np.where(counted[m.name], price, 0) if m.is_money else counted[m.name].astype(np.int64)
             for m in ORDER_MEASURES}
 
 
@@ -210,6 +261,21 @@ class _Tables:
 
 def generate(fest: Festival = Festival()) -> dict[str, dict[str, np.ndarray]]:
     """Rollup columns per table: ``{table: {column: array}}``, window_start as epoch seconds."""
+    return _generate(fest, None)
+
+
+def generate_with_orders(fest: Festival = Festival()) -> tuple[dict[str, dict[str, np.ndarray]],
+                                                                dict[str, np.ndarray]]:
+    """:func:`generate`'s tables and the orders they were aggregated from, one entry per order:
+    ``t`` (epoch second), ``late`` (bool), each of ``DIMENSIONS`` and ``CUBE_DIMENSIONS`` by its
+    value as the rollups write it (``vip`` 0 or 1), and each measure. Superseded versions are a
+    trap of the tables only: these are the numbers a correct reader must find."""
+    orders: list[dict[str, np.ndarray]] = []
+    tables = _generate(fest, orders)
+    return tables, {c: np.concatenate([day[c] for day in orders]) for c in orders[0]} if orders else {}
+
+
+def _generate(fest: Festival, keep: list | None) -> dict[str, dict[str, np.ndarray]]:
     rng = np.random.default_rng(fest.seed)
     cat_of_brand, brand_p, brand_names = _catalogue(fest.brands)
     t0, t1 = _unix(fest.start), _unix(fest.end)
@@ -217,7 +283,9 @@ def generate(fest: Festival = Festival()) -> dict[str, dict[str, np.ndarray]]:
     paid = np.zeros(t1 - t0, dtype=np.float64)
     names = {"category": np.array([c.name for c in CATEGORIES], dtype=object), "brand": brand_names,
              "province": np.array([p for p, _ in PROVINCES], dtype=object),
-             "channel": np.array([c for c, _ in CHANNELS], dtype=object)}
+             "channel": np.array([c for c, _ in CHANNELS], dtype=object),
+             "vip": np.array([0, 1], dtype=np.int64), "promotion": np.array(PROMOTIONS, dtype=object),
+             "wave": np.array(WAVES, dtype=object), "presale_phase": np.array(PRESALE_PHASES, dtype=object)}
     for day0 in range(t0, t1, 86400):
         o = _orders(fest, day0, min(day0 + 86400, t1), rng, brand_p)
         o["category"] = cat_of_brand[o["brand"]]
@@ -226,6 +294,8 @@ def generate(fest: Festival = Festival()) -> dict[str, dict[str, np.ndarray]]:
             o["t"] - day0, weights=o["paid"], minlength=min(86400, t1 - day0))
         _orders_tables(out, o, values, names)
         _pipeline(out, o, rng)
+        if keep is not None:
+            keep.append({"t": o["t"], "late": o["late"], **{d: names[d][o[d]] for d in names}, **values})
     _logistics(out, t0, paid, rng)
     return out.columns()
 
@@ -244,6 +314,9 @@ def _orders_tables(out: _Tables, o: dict, values: dict, names: dict) -> None:
         out.add(ORDERS_PAIR, {"window_start": t, "parent_dimension": np.full(len(t), parent, dtype=object),
                               "parent_value": names[parent][p], "dimension": np.full(len(t), child, dtype=object),
                               "value": names[child][v], "late": lt, **sums})
+    (t, *cells, lt), sums = _aggregate([minute, *(o[d] for d in CUBE_DIMENSIONS), late], values)
+    out.add(ORDERS_CUBE, {"window_start": t, **{d: names[d][c] for d, c in zip(CUBE_DIMENSIONS, cells)},
+                          "late": lt, **sums})
 
 
 def _pipeline(out: _Tables, o: dict, rng) -> None:
@@ -372,6 +445,17 @@ def known_rows(written_ms: int) -> dict[str, tuple[str, list[tuple]]]:
     pair_rows = [row(ORDERS_PAIR, w, window_start=minute, parent_dimension=pd, parent_value=pv, dimension=d,
                      value=v, late=late, orders_created=1, orders_paid=1, gmv_fen=g)
                  for pd, pv, d, v, late, g in pairs]
+    cube = [  # the same minute by every low-cardinality field at once; each margin is a row above
+        # category, province, channel, vip, promotion, wave, presale_phase, late, gmv_fen, written offset
+        ("Apparel", "Zhejiang", "app", 0, "coupon", "wave2", "none", 0, 2_000_000, 0),
+        ("Apparel", "Guangdong", "app", 1, "cross_store", "wave2", "none", 0, 1_000_000, 0),
+        ("Apparel", "Guangdong", "livestream", 0, "livestream_deal", "wave2", "none", 1, 30_003, 0),
+        ("Beauty & Cosmetics", "Guangdong", "livestream", 0, "presale_deposit", "wave2", "final", 0, 1_012_345, 0),
+        ("Beauty & Cosmetics", "Guangdong", "livestream", 0, "presale_deposit", "wave2", "final", 0, 5, -900),
+    ]
+    cube_rows = [row(ORDERS_CUBE, w + off, window_start=minute, late=late, orders_created=1, orders_paid=1,
+                     gmv_fen=g, **dict(zip(CUBE_DIMENSIONS, cells)))
+                 for *cells, late, g, off in cube]
     logistics = [row(LOGISTICS_MINUTE, written, window_start=minute, status=s, late=late, events=n)
                  for s, late, n, written in (("created", 0, 40, w), ("created", 1, 2, w), ("delivered", 0, 9, w),
                                              ("exception", 0, 1, w), ("delivered", 0, 999, w - 900))]
@@ -381,6 +465,7 @@ def known_rows(written_ms: int) -> dict[str, tuple[str, list[tuple]]]:
         ORDERS_SECOND.table: (COLUMNS_BY_TABLE[ORDERS_SECOND.table], ops),
         ORDERS_MINUTE.table: (COLUMNS_BY_TABLE[ORDERS_MINUTE.table], per_minute),
         ORDERS_PAIR.table: (COLUMNS_BY_TABLE[ORDERS_PAIR.table], pair_rows),
+        ORDERS_CUBE.table: (COLUMNS_BY_TABLE[ORDERS_CUBE.table], cube_rows),
         LOGISTICS_MINUTE.table: (COLUMNS_BY_TABLE[LOGISTICS_MINUTE.table], logistics),
         PIPELINE.table: (COLUMNS_BY_TABLE[PIPELINE.table], pipeline),
     }
@@ -390,7 +475,9 @@ KNOWN = {  # totals of known_rows
     "festival_gmv_fen": 1_234_567 + 2_000_001 + 30_003 + 777_777 + 100_000,
     "today_gmv_fen": 1_234_567 + 2_000_001 + 30_003 + 777_777,
     "festival_orders": 10 + 7 + 1 + 5 + 3,
-    "orders_now": 5,
+    # the wall's "orders now" is the newest complete second, the one before the newest window
+    # (20:00:04), which has no orders; the newest (20:00:05) has 5
+    "orders_now": 0,
     "peak": (10, int(datetime(2021, 11, 11, 20, 0, 0, tzinfo=FESTIVAL_TZ).timestamp())),
     "logistics": {"created": 42, "delivered": 9, "exception": 1},
 }

@@ -1,10 +1,11 @@
 """Page logic that needs no server: alert rules from TOML, the wall's payload, the app factory."""
 from pathlib import Path
 
+from dashboard import explore_state as es
 from dashboard import queries as q
 from dashboard import snapshot
 from dashboard.app import create_app
-from dashboard.pages import alerts, registry, wall
+from dashboard.pages import Context, alerts, explore, registry, wall
 from stream.settings import load
 
 NOW = 1636632005
@@ -71,3 +72,61 @@ def test_the_factory_builds_independent_apps(tmp_path: Path):
     assert first.server.extensions["gmv"].db is not second.server.extensions["gmv"].db
     assert [p.path for p in registry()] == ["/", "/explore", "/alerts"]
     assert first.server.test_client().get("/").status_code == 200
+
+
+class _NoRollups:
+    """A database with nothing in it that records what it was asked."""
+
+    database = "gmv"
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def run(self, sql, params=None, tier=None):
+        self.asked.append(sql)
+        return []
+
+
+def _context(tmp_path: Path) -> Context:
+    return Context(settings=load(env={}, clickhouse_port=1, home=tmp_path), db=_NoRollups(),
+                   alerts_config=tmp_path / "alerts.toml", state={})
+
+
+def test_an_unanswerable_selection_says_why_instead_of_zeros(tmp_path: Path):
+    ctx = _context(tmp_path)
+    state, notes = es.parse("?brand=Lumora%20Home&province=Guangdong")
+    v = explore.view(ctx, state, notes)
+    sentence = v["total"]
+    assert sentence.endswith("nothing holds brand by province.") and sentence.count(".") == 1
+    assert "¥" not in sentence and "0 orders" not in sentence
+    assert v["rows"] == [] and v["table"] == []
+    assert explore.to_csv(v["rows"]).splitlines() == [explore.to_csv([]).strip()]  # the header alone
+    assert explore.to_csv([]).startswith("window_start_cst,orders_created,")
+    assert v["series"]["layout"]["annotations"][0]["text"].replace("<br>", " ") == sentence
+    for dim in ("brand", "province", "category", "vip", "presale_phase"):  # none of them combines with both
+        assert "nothing holds brand by" in v["bars"][dim]["layout"]["annotations"][0]["text"].replace("<br>", " ")
+
+
+def test_explore_filters_list_the_contracts_values_without_a_query(tmp_path: Path):
+    ctx = _context(tmp_path)
+    page = explore.layout(ctx, {"vip": "1", "promotion": "presale_deposit"})
+    assert ctx.db.asked == []
+
+    def find(component, wanted):
+        if getattr(component, "id", None) == wanted:
+            return component
+        children = getattr(component, "children", None)
+        for child in children if isinstance(children, list) else [children] if children is not None else []:
+            found = find(child, wanted)
+            if found is not None:
+                return found
+        return None
+
+    vip = find(page, "explore-vip")
+    assert vip.value == "1" and vip.options == [{"label": "VIP (APASS)", "value": "1"},
+                                                {"label": "not VIP", "value": "0"}]
+    promotion = find(page, "explore-promotion")
+    assert promotion.value == "presale_deposit"
+    assert {"label": "pre-sale deposit", "value": "presale_deposit"} in promotion.options
+    assert [o["value"] for o in find(page, "explore-wave").options] == ["presale", "wave1", "wave2", "other"]
+    assert find(page, "explore-fig-presale_phase") is not None

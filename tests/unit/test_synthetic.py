@@ -9,13 +9,17 @@ import pytest
 
 from stream.contract import (
     CHANNELS,
+    CUBE_DIMENSIONS,
     DIMENSIONS,
     FESTIVAL_TZ,
     MEASURES,
     PAIRS,
     PARCEL_STATUSES,
+    PRESALE_PHASES,
+    PROMOTIONS,
     ROLLUPS,
     VERSION_COLUMN,
+    WAVES,
 )
 from stream.simulator import catalog
 from stream.simulator.config import CATEGORIES, DEFAULT, PROVINCES
@@ -24,11 +28,20 @@ from tests.support import synthetic
 FEST = synthetic.Festival(start=datetime(2021, 11, 11, 19, 0, tzinfo=FESTIVAL_TZ),
                           end=datetime(2021, 11, 11, 20, 30, tzinfo=FESTIVAL_TZ), orders_per_s=2.0, brands=400,
                           written_at_ms=1_636_633_800_000)
+# the last pre-sale evening and the opening of wave 2: every wave and pre-sale phase occurs
+PRESALE_TO_WAVE = synthetic.Festival(start=datetime(2021, 11, 10, 23, 30, tzinfo=FESTIVAL_TZ),
+                                     end=datetime(2021, 11, 11, 0, 30, tzinfo=FESTIVAL_TZ), orders_per_s=1.0,
+                                     brands=200, written_at_ms=1_636_562_000_000)
 
 
 @pytest.fixture(scope="module")
 def tables():
     return synthetic.generate(FEST)
+
+
+@pytest.fixture(scope="module")
+def with_orders():
+    return synthetic.generate_with_orders(PRESALE_TO_WAVE)
 
 
 def newest(cols: dict, rollup_name: str) -> list[dict]:
@@ -61,6 +74,37 @@ def test_values_come_from_the_contract_and_the_simulators_catalogue(tables):
     pairs = tables[ROLLUPS["orders_minute_pair"].table]
     assert set(zip(pairs["parent_dimension"], pairs["dimension"])) == set(PAIRS)
     assert set(tables[ROLLUPS["logistics_second"].table]["status"]) == set(PARCEL_STATUSES)
+    cube = tables[ROLLUPS["orders_minute_cube"].table]
+    assert set(cube["vip"]) == {0, 1}
+    assert set(cube["promotion"]) <= set(PROMOTIONS) and "livestream_deal" in set(cube["promotion"])
+    assert set(cube["wave"]) == {"wave2"} and set(cube["presale_phase"]) <= set(PRESALE_PHASES)
+
+
+def test_waves_and_presale_phases_follow_the_calendar(with_orders):
+    _, orders = with_orders
+    presale, wave2 = orders["wave"] == "presale", orders["wave"] == "wave2"
+    assert set(orders["wave"]) == {"presale", "wave2"} and set(orders["wave"]) <= set(WAVES)
+    assert set(orders["presale_phase"][presale]) == {"none", "deposit"}
+    assert set(orders["presale_phase"][wave2]) == {"none", "final"}
+    assert (orders["promotion"][orders["presale_phase"] != "none"] == "presale_deposit").all()
+    assert (orders["promotion"][orders["presale_phase"] == "none"] != "presale_deposit").all()
+    deposits = orders["presale_phase"] == "deposit"
+    assert orders["orders_paid"][deposits].sum() == 0 < orders["gmv_fen"][deposits].sum()  # not yet paid
+    assert 0.05 < orders["vip"].mean() < 0.15
+
+
+def test_the_cube_is_the_orders_summed(with_orders):
+    tables, orders = with_orders
+    cube = newest(tables[ROLLUPS["orders_minute_cube"].table], "orders_minute_cube")
+    minute = orders["t"] - orders["t"] % 60
+    expected: dict[tuple, list[int]] = {}
+    for i in range(len(minute)):
+        key = (int(minute[i]), *(orders[d][i] for d in CUBE_DIMENSIONS), int(orders["late"][i]))
+        sums = expected.setdefault(key, [0] * len(MEASURES))
+        sums[:] = [s + int(orders[m][i]) for s, m in zip(sums, MEASURES)]
+    found = {(int(r["window_start"]), *(r[d] for d in CUBE_DIMENSIONS), int(r["late"])): [int(r[m]) for m in MEASURES]
+             for r in cube}
+    assert found == expected
 
 
 def test_breakdowns_add_up_to_the_per_second_totals(tables):
@@ -73,6 +117,8 @@ def test_breakdowns_add_up_to_the_per_second_totals(tables):
         assert {m: sum(int(r[m]) for r in minute if r["dimension"] == dim) for m in MEASURES} == totals, dim
     for parent, _ in PAIRS:
         assert {m: sum(int(r[m]) for r in pairs if r["parent_dimension"] == parent) for m in MEASURES} == totals
+    cube = newest(tables[ROLLUPS["orders_minute_cube"].table], "orders_minute_cube")
+    assert {m: sum(int(r[m]) for r in cube) for m in MEASURES} == totals
 
 
 def test_some_rows_are_superseded_or_late(tables):
