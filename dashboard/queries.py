@@ -33,7 +33,7 @@ class Tier:
 
 # what ticks every second: a little under the 1 s poll, so even a lone screen gets new data each tick
 LIVE = Tier("live", 0.9)
-MINUTE = Tier("minute", 5.0, refresh_ahead=True)  # per-minute rollups: change when a minute closes
+MINUTE = Tier("minute", 5.0, refresh_ahead=True)  # slow-moving counts (parcels, set aside), lookups
 SETTLED = Tier("settled", 30.0, refresh_ahead=True)  # windows older than the live span
 EXPLORE = Tier("explore", 10.0)
 LOOKUP = Tier("lookup", 60.0, refresh_ahead=True)  # dropdown options

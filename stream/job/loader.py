@@ -30,8 +30,9 @@ TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
 CONSUMER_GROUP = "gmv-loader"
 
 # Each lane is a consumer and a ClickHouse connection of its own. The per-second rollups load on
-# their own lane: when a minute closes, the job sends ~100,000 brand rows at once, and on one lane
-# the next seconds waited seconds behind that batch.
+# their own lane, never queued behind the breakdowns: those are most of the rows (each batch of the
+# job rewrites every brand, pair and cube row that changed), and on one lane the seconds once
+# waited seconds behind them.
 LANES: tuple[tuple[str, ...], ...] = tuple(
     tuple(name for name, rollup in ROLLUPS.items() if rollup.lane == lane) for lane in (SECONDS_LANE, MINUTES_LANE)
 )

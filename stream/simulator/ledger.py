@@ -132,7 +132,8 @@ class Ledger:
         keys, sums = self.order_cube.result()
         for k, v in zip(keys.tolist(), sums.tolist()):
             if any(v):
-                out.append(_line({"kind": "orders_minute_cube", "window": (k >> (_CUBE_BITS * len(CUBE_DIMENSIONS))) * 60,
+                minute = k >> (_CUBE_BITS * len(CUBE_DIMENSIONS))
+                out.append(_line({"kind": "orders_minute_cube", "window": minute * 60,
                                   **self._cube_fields(k), **dict(zip(MEASURES, v))}))
         for kind, table, width in (("logistics_second", self.logistics_seconds, 1),
                                    ("logistics_minute", self.logistics_minutes, 60)):
