@@ -25,9 +25,11 @@ Usage: .venv/bin/python bench/bench_job.py [--events 300000] [--parallelisms 1,2
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -117,6 +119,35 @@ def baselines(base, records: int, runs: int = 3) -> dict:
 # -- throughput ------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def running_job(settings, tree: Path, parallelism: int, cluster: str | None, recording: Path | None = None):
+    """The job, from start until every task runs, to its stop. On a standalone cluster ``gmv job
+    --cluster`` submits and stays to load; its health is the cluster's (every task RUNNING)."""
+    part = job_part(tree, parallelism, cluster, recording)
+    if cluster is None:
+        processes.start(part, settings)
+        try:
+            yield
+        finally:
+            processes.stop(part, settings)
+        return
+    from tests.support.flink_cluster import all_tasks_running
+
+    rest = int(cluster.rpartition(":")[2])
+    log = settings.log_dir / "job-on-cluster.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as output:
+        job = subprocess.Popen(part.command(settings), env={**os.environ, **settings.to_env(), **part.env(settings)},
+                               start_new_session=True, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        if not wait_for(lambda: all_tasks_running(rest), 180):
+            raise SystemExit(f"throughput: the job did not start on the cluster; see {log}")
+        yield
+    finally:
+        os.killpg(job.pid, signal.SIGTERM)
+        job.wait(timeout=60)
+
+
 def throughput(base, tree: Path, events: int, parallelism: int, cluster: str | None = None,
                recording: Path | None = None) -> dict:
     """Events/s while the job drains a backlog, from the fall of its committed Kafka lag.
@@ -128,10 +159,8 @@ def throughput(base, tree: Path, events: int, parallelism: int, cluster: str | N
     settings = fresh_pipeline(base)
     simulate(settings, "--clock", "replay", "--speed", "120", "--rate", "max", "--scale", "0.01",
              "--events", str(events), "--seed", "5")
-    part = job_part(tree, parallelism, cluster, recording)
-    processes.start(part, settings)
     steps: list[tuple[float, int]] = []  # (when, lag) each time the committed lag changes
-    try:
+    with running_job(settings, tree, parallelism, cluster, recording):
         def drained() -> bool:
             now = lag(settings)
             if now is not None and (not steps or now != steps[-1][1]):
@@ -139,8 +168,6 @@ def throughput(base, tree: Path, events: int, parallelism: int, cluster: str | N
             return now == 0
         if not wait_for(drained, 900, interval=0.25):
             raise SystemExit(f"throughput: the job did not drain {events:,} events in 900 s (lag {lag(settings)})")
-    finally:
-        processes.stop(part, settings)
     if len(steps) < 3:
         raise SystemExit("throughput: fewer than 3 checkpoints while draining; use more --events")
     (t0, lag0), (t1, lag1) = steps[0], steps[-1]
@@ -360,6 +387,7 @@ def main() -> None:
         try:
             if args.baselines:
                 report["baselines"] = b = baselines(base, args.baselines)
+                _save(report, args.json)
                 print(f"baseline    kafka ProducerPerformance {b['produce_per_s']:,.0f} messages/s, "
                       f"ConsumerPerformance {b['consume_per_s']:,.0f} messages/s "
                       f"(median of {b['runs']}, {args.baselines:,} x 380 B)", flush=True)
@@ -369,6 +397,7 @@ def main() -> None:
                         r = _throughput_on(base, where, Path(home), tree, args.events, parallelism, args.profile)
                         report["throughput"].append({"label": label, "cluster": where, "parallelism": parallelism,
                                                      **r})
+                        _save(report, args.json)
                         rows = ", ".join(f"{k} {v:,.0f}" for k, v in r["rollup_rows_per_1000_events"].items())
                         ratio = (f" = {r['events_per_s'] / report['baselines']['consume_per_s']:.1%} of the raw "
                                  "consume rate" if report["baselines"] else "")
@@ -380,17 +409,24 @@ def main() -> None:
                 if args.step and rates:
                     report["freshness"] += stepped(base, label, tree, rates[0], args.factor, args.seconds,
                                                    args.workers, most=8)
+                    _save(report, args.json)
                     continue
                 for rate in rates:
                     report["freshness"].append({"label": label,
                                                 **freshness(base, tree, rate, args.seconds, args.workers)})
                     _print_freshness(report["freshness"][-1])
+                    _save(report, args.json)
         finally:
             processes.stop(launcher.CLICKHOUSE, base)
             processes.stop(launcher.KAFKA, base)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2))
+    _save(report, args.json)
+
+
+def _save(report: dict, path: Path | None) -> None:
+    """Write the report so far (a long bench that fails late keeps what it measured)."""
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
