@@ -48,7 +48,7 @@ def lines(report: dict) -> list[str]:
                    f"(median of {base['runs']} x {base['records']:,} messages of 380 B)")
     labels = list(_by_label(job.get("throughput", []) + job.get("freshness", [])))
     other = labels[0] if len(labels) > 1 else None
-    new = labels[-1] if labels else None
+    new = labels[-1] if labels else ""
     runs = job.get("throughput", [])
     if runs:
         head = "".join(f"{label:>12}" for label in labels)
