@@ -103,15 +103,8 @@ def baselines(base, records: int, runs: int = 3) -> dict:
     what every rate of the job is quoted against."""
     from stream.stack import kafka_perf
 
-    produced, consumed = [], []
-    for _ in range(runs):
-        topic = f"bench-baseline-{unique_suffix()}"
-        kafka_admin.create_topics(base, (topic,))
-        try:
-            produced.append(kafka_perf.produce(base, topic, records).per_second)
-            consumed.append(kafka_perf.consume(base, topic, records).per_second)
-        finally:
-            kafka_admin.delete_topics(base, (topic,))
+    rates = kafka_perf.measure(base, records, runs=runs)
+    produced, consumed = ([r.per_second for r in side] for side in rates)
     return {"records": records, "runs": runs, "produce_per_s": float(np.median(produced)),
             "consume_per_s": float(np.median(consumed)), "produce_runs": produced, "consume_runs": consumed}
 

@@ -192,23 +192,16 @@ def _bench_script(name: str, json_out: Path, args: list[str]) -> None:
 
 def _bench_baselines(settings, args: argparse.Namespace, out: Path) -> int:
     import json
-    import uuid
 
     from kafka.errors import KafkaError
 
-    from stream.stack import kafka_admin, kafka_perf
+    from stream.stack import kafka_perf
 
-    topic = f"{settings.topic_prefix}bench-baseline-{uuid.uuid4().hex[:8]}"
     try:
-        kafka_admin.create_topics(settings, (topic,))
+        (produced,), (consumed,) = kafka_perf.measure(settings, args.records, args.record_size)
     except KafkaError as exc:
         raise GmvError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({exc}); "
                        "start it with `gmv up kafka`.") from None
-    try:
-        produced = kafka_perf.produce(settings, topic, args.records, args.record_size)
-        consumed = kafka_perf.consume(settings, topic, args.records)
-    finally:
-        kafka_admin.delete_topics(settings, (topic,))
     rows = {"kafka ProducerPerformance (acks=all, lz4)": produced, "kafka ConsumerPerformance": consumed}
     print(f"{'baseline':<44} {'messages/s':>12} {'MB/s':>8}   ({args.records:,} x {args.record_size} B)")
     for name, rate in rows.items():

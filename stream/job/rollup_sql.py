@@ -275,13 +275,7 @@ def rollup_inserts(sinks: dict[str, str], options: RollupOptions) -> list[str]:
     """INSERT statements, one per (rollup, on-time|late), into the named sink tables.
 
     ``sinks`` maps each rollup name of stream.contract, and ``rejected``, to a sink table name.
-
-    Every rollup is a continuously updated aggregate keyed by its window and dimensions: with
-    mini-batch on (stream.job.runner), each emits the keys that changed in a batch, once, so a
-    minute's breakdown rows move while the minute is open and nothing fires when it closes.
-    On-time and late events feed separate aggregates only for their state's lifetime: an
-    on-time key is idle soon after its window (state TTL of the job), a late one is kept
-    ``late_ttl`` for further corrections.
+    Each rollup is a continuous aggregate, on-time and late apart (see step 5 above).
     """
     hint = f"/*+ STATE_TTL('l' = '{options.late_ttl}') */"
     inserts = [

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 import subprocess
+import uuid
 from dataclasses import dataclass
 
 from stream.errors import GmvError
 from stream.settings import Settings
-from stream.stack import jars
+from stream.stack import jars, kafka_admin
 from stream.stack.launcher import java_binary
 
 PRODUCER = "org.apache.kafka.tools.ProducerPerformance"
@@ -83,3 +84,18 @@ def consume(settings: Settings, topic: str, messages: int, timeout: float = 300.
         "--bootstrap-server", settings.kafka_bootstrap, "--topic", topic, "--messages", str(messages),
         "--timeout", str(int(timeout * 1000)),
     ], timeout + 30))
+
+
+def measure(settings: Settings, records: int, record_size: int = 380, runs: int = 1) -> tuple[list[Rate], list[Rate]]:
+    """Produce, then consume, ``records`` messages on a scratch topic of their own, ``runs`` times:
+    the rates of each run (the topic is deleted afterwards)."""
+    produced, consumed = [], []
+    for _ in range(runs):
+        topic = f"{settings.topic_prefix}bench-baseline-{uuid.uuid4().hex[:8]}"
+        kafka_admin.create_topics(settings, (topic,))
+        try:
+            produced.append(produce(settings, topic, records, record_size))
+            consumed.append(consume(settings, topic, records))
+        finally:
+            kafka_admin.delete_topics(settings, (topic,))
+    return produced, consumed
