@@ -7,6 +7,8 @@ Money arrives in integer fen and becomes yuan only here, for display.
 """
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from typing import Any
 
 from dashboard import fmt
@@ -25,6 +27,7 @@ FONT = "'GMV CJK Units', Inter, 'Noto Sans CJK SC', 'Noto Sans', 'DejaVu Sans', 
 METRICS = {m.name: (m.label, m.is_money) for m in ORDER_MEASURES}  # measure -> (label, is money)
 
 
+@functools.lru_cache(maxsize=8192)  # a day's minutes, formatted on every poll otherwise
 def _iso(epoch_s: int) -> str:
     """Plotly date axes take local wall-clock strings; the festival's clock is Shanghai time."""
     return fmt.local(epoch_s).strftime("%Y-%m-%d %H:%M:%S")
@@ -95,7 +98,7 @@ def orders_last_minutes(last: list, now_s: int, span_s: int = 600) -> dict:
         yaxis={"rangemode": "tozero", "tickformat": "~s"})}
 
 
-def ranked_bars(rows: list, metric: str = "gmv_fen", top: int = 10, color: str = ACCENT,
+def ranked_bars(rows: Sequence, metric: str = "gmv_fen", top: int = 10, color: str = ACCENT,
                 selected: str | None = None, others: bool = False, font_size: int = 15,
                 labels: dict[str, str] | None = None) -> dict:
     """Horizontal bars of ``(value, *MEASURES)`` rows, largest on top, labelled with the amount.

@@ -248,7 +248,7 @@ def series(run: Run, db: str, filters: dict[str, str], start: int, end: int, buc
 
 
 def breakdown(run: Run, db: str, dim: str, start: int, end: int, filters: dict[str, str] | None = None,
-              order_by: str = "gmv_fen", limit: int = 50, tier: Tier = EXPLORE) -> list[tuple]:
+              order_by: str = "gmv_fen", limit: int = 50, tier: Tier = EXPLORE) -> tuple[tuple, ...]:
     """``(value, *MEASURES)`` of ``dim``'s values under ``filters`` over [start, end), largest
     ``order_by`` first; values are text (a flag's are '1' and '0'). Raises
     :class:`Unanswerable` for a combination the rollups lack."""
@@ -258,8 +258,24 @@ def breakdown(run: Run, db: str, dim: str, start: int, end: int, filters: dict[s
     sql = f"""
         SELECT {column} AS v, {_SUMS} FROM {source} FINAL WHERE {_RANGE}{where}
         GROUP BY v ORDER BY sum({order_by}) DESC, v LIMIT {int(limit)}"""
-    rows = run(sql, {**params, **_bounds(start, end)}, tier)
-    return [(str(v), *map(int, rest)) for v, *rest in rows]
+    return _typed_rows(run(sql, {**params, **_bounds(start, end)}, tier))
+
+
+# A cached answer is the same list object on every hit: typed once per answer, not per poll
+# (the wall's settled brands are thousands of rows). id -> (raw rows, typed rows).
+_TYPED: dict[int, tuple[list, tuple]] = {}
+
+
+def _typed_rows(rows: list[tuple]) -> tuple[tuple, ...]:
+    """``(value as text, *measures as int)`` of each row, shared by every caller of one answer."""
+    known = _TYPED.get(id(rows))
+    if known is not None and known[0] is rows:
+        return known[1]
+    typed = tuple((str(v), *map(int, rest)) for v, *rest in rows)
+    if len(_TYPED) >= 64:
+        _TYPED.clear()
+    _TYPED[id(rows)] = (rows, typed)
+    return typed
 
 
 def values(run: Run, db: str, dim: str, search: str, start: int, end: int, limit: int = 50,

@@ -15,6 +15,8 @@ correction to a window older than the split shows up within the settled tier's 3
 """
 from __future__ import annotations
 
+import heapq
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from dashboard import fmt
@@ -49,29 +51,53 @@ def split_of(now_s: int) -> int:
     return now_s // 3600 * 3600 - 3600
 
 
-def wall_snapshot(run: q.Run, db: str, hint: int | None = None) -> WallSnapshot | None:
-    """The wall's numbers as of the newest window, or None when the rollups are empty."""
+def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
+                  pool: Executor | None = None) -> WallSnapshot | None:
+    """The wall's numbers as of the newest window, or None when the rollups are empty.
+
+    With ``pool``, the queries after ``newest`` (none depends on another) run side by side, so a
+    poll waits for the slowest of them rather than for their sum."""
     newest = q.newest(run, db, hint)
     if newest is None:
         return None
     now_s, written_ms = newest
     day0 = fmt.day_start(now_s)
     split = split_of(now_s)
-    recent = q.minutes(run, db, split, now_s + 1, q.LIVE)
-    settled = q.totals(run, db, 0, split, q.SETTLED)
-    live = q.totals(run, db, split, now_s + 1, q.LIVE)
-    festival = {m: settled[m] + live[m] for m in q.MEASURES}
-    today = (q.minutes(run, db, day0, split, q.SETTLED) if split > day0 else []) + \
-        [r for r in recent if r.minute >= day0]
-    last = q.per_second(run, db, now_s - LAST_SECONDS + 1, now_s + 1, q.LIVE)
+    minute = now_s // 60 * 60
+    day1 = day0 + fmt.DAY_S
+    calls: dict[str, tuple] = {
+        "recent": (q.minutes, run, db, split, now_s + 1, q.LIVE),
+        "settled": (q.totals, run, db, 0, split, q.SETTLED),
+        "live": (q.totals, run, db, split, now_s + 1, q.LIVE),
+        "earlier": (q.minutes, run, db, day0, split, q.SETTLED) if split > day0 else (list,),
+        "last": (q.per_second, run, db, now_s - LAST_SECONDS + 1, now_s + 1, q.LIVE),
+        "logistics": (q.logistics, run, db, day0, day1, q.MINUTE),
+        "pipeline_today": (q.pipeline, run, db, day0, day1, q.MINUTE),
+        "pipeline_total": (q.pipeline, run, db, 0, 2**32 - 1, q.SETTLED),
+        **{name: (_day_breakdown, run, db, dim, day0, minute, limit) for name, dim, limit in _BREAKDOWNS},
+    }
+    got = _gather(calls, pool)
+    festival = {m: got["settled"][m] + got["live"][m] for m in q.MEASURES}
+    today = got["earlier"] + [r for r in got["recent"] if r.minute >= day0]
+    last = got["last"]
     return WallSnapshot(
         now_s=now_s, written_ms=written_ms, day_start_s=day0, festival=festival,
         today={m: sum(getattr(r, m) for r in today) for m in ("gmv_fen", "orders_created", "orders_paid")},
         minutes=today, last=last,
         orders_now=next((n for s, n, _ in reversed(last) if s == now_s - 1), 0),
         peak=max(((r.peak_orders, r.peak_second) for r in today), default=(0, now_s)),
-        **_breakdowns(run, db, day0, now_s), **_side_counts(run, db, day0),
+        logistics=got["logistics"], pipeline_today=_by_kind(got["pipeline_today"]),
+        pipeline_total=_by_kind(got["pipeline_total"]),
+        **{name: got[name] for name, _, _ in _BREAKDOWNS},
     )
+
+
+def _gather(calls: dict[str, tuple], pool: Executor | None) -> dict:
+    """Each ``name: (function, *args)`` called, side by side on ``pool`` when there is one."""
+    if pool is None:
+        return {name: f(*args) for name, (f, *args) in calls.items()}
+    futures = {name: pool.submit(f, *args) for name, (f, *args) in calls.items()}
+    return {name: future.result() for name, future in futures.items()}
 
 
 # Every value of a dimension, so the settled and live halves can be added before ranking.
@@ -83,36 +109,36 @@ def _day_breakdown(run: q.Run, db: str, dim: str, day0: int, minute: int, limit:
     ``minute`` from the settled tier (its key changes once a minute), the open minute on every
     poll (a few rows), added up per value."""
     day1 = day0 + fmt.DAY_S
-    parts = [q.breakdown(run, db, dim, max(day0, minute), day1, limit=_ALL_VALUES, tier=q.MOVING)]
-    if minute > day0:
-        parts.append(q.breakdown(run, db, dim, day0, minute, limit=_ALL_VALUES, tier=q.SETTLED))
-    sums: dict[str, list[int]] = {}
-    for rows in parts:
-        for value, *measures in rows:
-            total = sums.setdefault(value, [0] * len(measures))
-            total[:] = [a + b for a, b in zip(total, measures)]
+    moving = q.breakdown(run, db, dim, max(day0, minute), day1, limit=_ALL_VALUES, tier=q.MOVING)
+    sums = dict(_by_value(q.breakdown(run, db, dim, day0, minute, limit=_ALL_VALUES, tier=q.SETTLED))
+                if minute > day0 else {})
+    for value, *measures in moving:
+        before = sums.get(value)
+        sums[value] = tuple(measures) if before is None else tuple(a + b for a, b in zip(before, measures))
     gmv = q.MEASURES.index("gmv_fen")
-    ranked = sorted(sums.items(), key=lambda kv: (-kv[1][gmv], kv[0]))[:limit]
+    ranked = heapq.nsmallest(limit, sums.items(), key=lambda kv: (-kv[1][gmv], kv[0]))
     return [(value, *measures) for value, measures in ranked]
 
 
-def _breakdowns(run: q.Run, db: str, day0: int, now_s: int) -> dict:
-    minute = now_s // 60 * 60
-    return {
-        "brands": _day_breakdown(run, db, "brand", day0, minute, limit=10),
-        "categories": _day_breakdown(run, db, "category", day0, minute, limit=50),
-        "provinces": _day_breakdown(run, db, "province", day0, minute, limit=50),
-        "channels": _day_breakdown(run, db, "channel", day0, minute, limit=50),
-    }
+# The settled half is the same object for as long as the cache keeps it (a minute): its
+# per-value map is built once, not on every poll (thousands of brands). id -> (rows, map).
+_SETTLED_MAPS: dict[int, tuple[tuple, dict]] = {}
 
 
-def _side_counts(run: q.Run, db: str, day0: int) -> dict:
-    day1 = day0 + fmt.DAY_S
-    return {
-        "logistics": q.logistics(run, db, day0, day1, q.MINUTE),
-        "pipeline_today": _by_kind(q.pipeline(run, db, day0, day1, q.MINUTE)),
-        "pipeline_total": _by_kind(q.pipeline(run, db, tier=q.SETTLED)),
-    }
+def _by_value(rows: tuple[tuple, ...]) -> dict:
+    known = _SETTLED_MAPS.get(id(rows))
+    if known is not None and known[0] is rows:
+        return known[1]
+    by_value = {value: tuple(measures) for value, *measures in rows}
+    if len(_SETTLED_MAPS) >= 16:
+        _SETTLED_MAPS.clear()
+    _SETTLED_MAPS[id(rows)] = (rows, by_value)
+    return by_value
+
+
+# (field of WallSnapshot, dimension, how many values it shows)
+_BREAKDOWNS = (("brands", "brand", 10), ("categories", "category", 50), ("provinces", "province", 50),
+               ("channels", "channel", 50))
 
 
 def _by_kind(rows: list[tuple[str, str, str, int]]) -> dict[str, int]:

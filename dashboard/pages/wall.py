@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
@@ -48,6 +49,8 @@ class WallFeed:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.hint: int | None = None  # newest window seen: lets each poll scan one hour, not all
+        # the snapshot's independent queries run side by side (the database pool caps them at 4)
+        self.pool = ThreadPoolExecutor(8, thread_name_prefix="gmv-wall")
 
     def payload(self) -> dict:
         """The shared answer (cached one second, single flight); falls back to the last good
@@ -60,7 +63,7 @@ class WallFeed:
             return {**(last or {}), "ok": False, "error": str(exc), "has_data": bool(last and last.get("has_data"))}
 
     def _build(self) -> dict:
-        snap = snapshot.wall_snapshot(self.ctx.db.run, self.ctx.db.database, self.hint)
+        snap = snapshot.wall_snapshot(self.ctx.db.run, self.ctx.db.database, self.hint, self.pool)
         if snap is None:
             return {"ok": True, "has_data": False, "as_of_ms": 0, "error": None,
                     "message": "waiting for data: the rollup tables are empty"}
