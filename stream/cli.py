@@ -250,7 +250,14 @@ def cmd_job(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    ended: list[str] = []
+    threading.Thread(target=_watch_job, args=(result.get_job_client(), stop, ended), name="job-watch",
+                     daemon=True).start()
     loader.run_lanes(settings, stop)
+    if ended:  # exit non-zero, so whoever supervises this process (`gmv up`) starts it again
+        raise GmvError(f"job: the Flink job ended ({ended[0]}) although nobody stopped it; read "
+                       f"{settings.log_dir / 'flink'} for the cause. Starting the job again resumes "
+                       "from its last checkpoint.")
     if not options.cluster:  # cancelling keeps the checkpoints (RETAIN_ON_CANCELLATION)
         from py4j.protocol import Py4JError
 
@@ -260,6 +267,20 @@ def cmd_job(args: argparse.Namespace) -> int:
         except Py4JError:  # `gmv down` signals the whole process group: the embedded JVM may be gone
             job_log.info("job: the embedded cluster stopped with this process; its checkpoints are kept")
     return 0
+
+
+def _watch_job(job_client, stop: threading.Event, ended: list[str], every_s: float = 5.0) -> None:
+    """Set ``stop`` when the Flink job reaches a terminal state by itself (its restart strategy
+    retries forever, so this means something it cannot recover from), so the process exits
+    instead of loading nothing while looking alive."""
+    while not stop.wait(every_s):
+        try:
+            status = str(job_client.get_job_status().result())
+        except Exception:  # noqa: BLE001 - the cluster busy or restarting: ask again next time
+            continue
+        if status in ("FAILED", "CANCELED", "FINISHED"):
+            ended.append(status)
+            stop.set()
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -159,22 +159,50 @@ class Loader:
 
 
 def run_lanes(settings: Settings, stop: threading.Event) -> None:
-    """Load every rollup, one thread per lane (see LANES); the first lane to fail stops the others."""
-    failures: list[BaseException] = []
-
-    def lane(rollups: tuple[str, ...]) -> None:
-        try:
-            Loader(settings, stop, rollups=rollups).run()
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the main thread below
-            failures.append(exc)
-            stop.set()
-
-    threads = [threading.Thread(target=lane, args=(rollups,), name=f"loader-{rollups[0]}", daemon=True)
+    """Load every rollup, one thread per lane (see LANES), each riding out Kafka restarts (see
+    :func:`_lane`). Returns once ``stop`` is set and every lane has finished."""
+    threads = [threading.Thread(target=_lane, args=(settings, stop, rollups), name=f"loader-{rollups[0]}",
+                                daemon=True)
                for rollups in LANES]
     for thread in threads:
         thread.start()
     while any(thread.is_alive() for thread in threads):
         for thread in threads:
             thread.join(0.2)  # short joins, so Ctrl-C reaches the main thread's signal handler
-    if failures:
-        raise failures[0]
+
+
+# Kafka restarting (or unreachable) is waited out: backoff from 0.5 s doubling to this.
+MAX_BACKOFF_S = 5.0
+
+
+def _lane(settings: Settings, stop: threading.Event, rollups: tuple[str, ...]) -> None:
+    """One lane until ``stop``: any failure (a broker restart, a lost connection, a commit that
+    failed) closes the lane's consumer and starts it again from the last committed offsets,
+    with backoff. Reloading a batch whose commit was lost is harmless (rows are upserts). A lane
+    never takes the job down with it: the embedded Flink cluster shares this process."""
+    delay, failures = 0.5, 0
+    while not stop.is_set():
+        try:
+            loader = Loader(settings, stop, rollups=rollups)
+        except Exception as exc:  # noqa: BLE001 - Kafka down at start: wait for it like any outage
+            failures += 1
+            log.warning("loader %s: cannot reach Kafka (%s); retry %d in %.1f s", rollups[0], _short(exc),
+                        failures, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, MAX_BACKOFF_S)
+            continue
+        if failures:
+            log.info("loader %s: Kafka reachable again after %d failed tries", rollups[0], failures)
+        failures, delay = 0, 0.5
+        try:
+            loader.run()
+            return  # stopped
+        except Exception as exc:  # noqa: BLE001 - same: start the lane again from its committed offsets
+            failures = 1
+            log.warning("loader %s: %s; reconnecting in %.1f s", rollups[0], _short(exc), delay)
+            stop.wait(delay)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
