@@ -137,11 +137,13 @@ def running_job(settings, tree: Path, parallelism: int, cluster: str | None, rec
     log = settings.log_dir / "job-on-cluster.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as output:
+        # cwd away from any checkout: `python -m` puts the working folder first on the path
         job = subprocess.Popen(part.command(settings), env={**os.environ, **settings.to_env(), **part.env(settings)},
-                               start_new_session=True, stdout=output, stderr=subprocess.STDOUT)
+                               cwd=settings.home, start_new_session=True, stdout=output, stderr=subprocess.STDOUT)
     try:
         if not wait_for(lambda: all_tasks_running(rest), 180):
-            raise SystemExit(f"throughput: the job did not start on the cluster; see {log}")
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+            raise SystemExit(f"throughput: the job did not start on the cluster; the end of {log}:\n{tail}")
         yield
     finally:
         os.killpg(job.pid, signal.SIGTERM)

@@ -33,6 +33,9 @@ class Tier:
 
 # what ticks every second: a little under the 1 s poll, so even a lone screen gets new data each tick
 LIVE = Tier("live", 0.9)
+# The wall's breakdowns of the open minute: they move every half second; the last answer is
+# served while one refresh runs, so a poll never waits on them.
+MOVING = Tier("moving", 1.0, refresh_ahead=True)
 MINUTE = Tier("minute", 5.0, refresh_ahead=True)  # slow-moving counts (parcels, set aside), lookups
 SETTLED = Tier("settled", 30.0, refresh_ahead=True)  # windows older than the live span
 EXPLORE = Tier("explore", 10.0)

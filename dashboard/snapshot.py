@@ -6,8 +6,10 @@ as it fills (every half second), so the newest second is usually still filling: 
 now" is the second before it. The expensive sums are split at ``split`` (the start of the
 hour before now): windows before it are settled, summed by background refreshes
 (:data:`queries.SETTLED`); the last one to two hours are summed on every poll
-(:data:`queries.LIVE`). That holds for the totals and for the breakdowns (brands,
-categories, provinces, channels), which move every second with the open minute. Both halves
+(:data:`queries.LIVE`). The breakdowns (brands, categories, provinces, channels) are split
+at the open minute instead: the day before it is a settled sum (its cache key changes once a
+minute), the open minute is refreshed every second (:data:`queries.MOVING`), so they move
+with the open minute and a poll never waits on a sum over the day. Both halves
 read FINAL and add the late corrections, so the total equals the ground truth; a late
 correction to a window older than the split shows up within the settled tier's 30 s.
 """
@@ -68,7 +70,7 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None) -> WallSnapshot 
         minutes=today, last=last,
         orders_now=next((n for s, n, _ in reversed(last) if s == now_s - 1), 0),
         peak=max(((r.peak_orders, r.peak_second) for r in today), default=(0, now_s)),
-        **_breakdowns(run, db, day0, split), **_side_counts(run, db, day0),
+        **_breakdowns(run, db, day0, now_s), **_side_counts(run, db, day0),
     )
 
 
@@ -76,13 +78,14 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None) -> WallSnapshot 
 _ALL_VALUES = 100_000
 
 
-def _day_breakdown(run: q.Run, db: str, dim: str, day0: int, split: int, limit: int) -> list[tuple]:
-    """Today's ``(value, *MEASURES)`` of ``dim``, largest GMV first: the minutes before ``split``
-    from the settled tier, the rest on every poll, added up per value."""
+def _day_breakdown(run: q.Run, db: str, dim: str, day0: int, minute: int, limit: int) -> list[tuple]:
+    """Today's ``(value, *MEASURES)`` of ``dim``, largest GMV first: the minutes before the open
+    ``minute`` from the settled tier (its key changes once a minute), the open minute on every
+    poll (a few rows), added up per value."""
     day1 = day0 + fmt.DAY_S
-    parts = [q.breakdown(run, db, dim, max(day0, split), day1, limit=_ALL_VALUES, tier=q.LIVE)]
-    if split > day0:
-        parts.append(q.breakdown(run, db, dim, day0, split, limit=_ALL_VALUES, tier=q.SETTLED))
+    parts = [q.breakdown(run, db, dim, max(day0, minute), day1, limit=_ALL_VALUES, tier=q.MOVING)]
+    if minute > day0:
+        parts.append(q.breakdown(run, db, dim, day0, minute, limit=_ALL_VALUES, tier=q.SETTLED))
     sums: dict[str, list[int]] = {}
     for rows in parts:
         for value, *measures in rows:
@@ -93,12 +96,13 @@ def _day_breakdown(run: q.Run, db: str, dim: str, day0: int, split: int, limit: 
     return [(value, *measures) for value, measures in ranked]
 
 
-def _breakdowns(run: q.Run, db: str, day0: int, split: int) -> dict:
+def _breakdowns(run: q.Run, db: str, day0: int, now_s: int) -> dict:
+    minute = now_s // 60 * 60
     return {
-        "brands": _day_breakdown(run, db, "brand", day0, split, limit=10),
-        "categories": _day_breakdown(run, db, "category", day0, split, limit=50),
-        "provinces": _day_breakdown(run, db, "province", day0, split, limit=50),
-        "channels": _day_breakdown(run, db, "channel", day0, split, limit=50),
+        "brands": _day_breakdown(run, db, "brand", day0, minute, limit=10),
+        "categories": _day_breakdown(run, db, "category", day0, minute, limit=50),
+        "provinces": _day_breakdown(run, db, "province", day0, minute, limit=50),
+        "channels": _day_breakdown(run, db, "channel", day0, minute, limit=50),
     }
 
 

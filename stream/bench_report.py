@@ -80,6 +80,10 @@ def lines(report: dict) -> list[str]:
         out.append(f"dashboard   wall poll over 11 festival days: p50 {poll['p50']:.1f} ms, p95 {poll['p95']:.1f} ms, "
                    f"max {poll['max']:.1f} ms; database queries/s: 1 screen {dash['queries_per_s_1']:.2f}, "
                    f"{dash['clients']} screens {dash['queries_per_s_many']:.2f}")
+        if "explore_ms" in dash:
+            view = dash["explore_ms"]
+            out.append(f"            explore views (festival, day, one filter, pairs, cube combinations): computed "
+                       f"p50 {view['p50']:.0f} ms, p95 {view['p95']:.0f} ms; cached p50 {view['cached_p50']:.1f} ms")
     return out
 
 
