@@ -69,8 +69,6 @@ HEARTBEAT = "heartbeat"
 JSON_FIELDS_FUNCTION = ("CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS JSON_FIELDS "
                         "AS 'gmv.flink.JsonFields' LANGUAGE JAVA")
 
-# JSON integers: digits only, so floats, negatives, exponents and quoted numbers are refused.
-_UINT = "^[0-9]{1,15}$"
 
 
 
@@ -140,10 +138,18 @@ def _parsed_views(name: str, source: str, strings: tuple[str, ...], uints: tuple
     fields = strings + uints + tuple(enums)
     names = ", ".join(f"'{f}'" for f in fields)
     extract = ",\n        ".join(f"v[{i}] AS {f}" for i, f in enumerate(fields, 1))
-    quoted = "|".join(uints + ("vip",) * ("vip" in enums))
+    extract += f",\n        v[{len(fields) + 1}] AS json_types"
+
+    def json_type(field: str) -> str:  # the field's JSON type, from JSON_FIELDS' last element
+        return f"SUBSTRING(json_types, {fields.index(field) + 1}, 1)"
+
+    not_text = uints + ("vip",) * ("vip" in enums)  # numbers and the flag, never quoted
     checks = [("missing_field", " AND ".join(f"{f} IS NOT NULL" for f in fields))]
-    checks.append(("wrong_type", f"NOT REGEXP(msg, '\"({quoted})\"\\s*:\\s*\"')"))
-    checks.append(("bad_number", " AND ".join(f"REGEXP({f}, '{_UINT}')" for f in uints)))
+    checks.append(("duplicate_field", "POSITION('d' IN json_types) = 0"))
+    checks.append(("wrong_type", " AND ".join(f"{json_type(f)} <> 's'" for f in not_text)))
+    # a JSON integer of at most 15 digits, not negative (floats, exponents and signs refused)
+    checks.append(("bad_number", " AND ".join(f"{json_type(f)} = 'n' AND {f} NOT LIKE '-%' AND CHAR_LENGTH({f}) <= 15"
+                                             for f in uints)))
     checks += [(f"bad_{f}", f"{f} IN {_in(values)}") for f, values in enums.items()]
     checks += extra
     checks.append(("event_time_in_future",

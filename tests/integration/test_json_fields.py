@@ -55,3 +55,33 @@ def test_json_fields_equals_json_value_for_every_field(stack_settings):
     mismatches = [(MESSAGES[row[0]], FIELDS[i], row[1 + i], row[1 + n + i])
                   for row in got for i in range(n) if row[1 + i] != row[1 + n + i]]
     assert not mismatches, mismatches
+
+
+# JSON_FIELDS' last element: one letter per field asked (FIELDS), its JSON type
+TYPES = {
+    0: "snnbn--",  # e1: event_id, event_time, paid_fen, vip, items; no nested, no listed
+    1: "ssfsn--",  # e2: quoted time and flag, a float, a negative integer
+    2: "sf-b---",  # e3: an exponent is a float; null, object and array are '-'
+    9: "-------",  # not JSON
+    11: "d------",  # event_id given twice
+    16: "-------",  # '{"event_id":"e17" "vip":true}' is malformed
+}
+
+
+def test_json_fields_types_the_fields(stack_settings):
+    from pyflink.common import Configuration
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    config = Configuration()
+    config.set_string("pipeline.jars", ";".join(p.resolve().as_uri() for p in jars.classpath(stack_settings, "udf")))
+    config.set_string("parallelism.default", "1")
+    t_env = TableEnvironment.create(
+        EnvironmentSettings.new_instance().in_batch_mode().with_configuration(config).build())
+    t_env.execute_sql(rollup_sql.JSON_FIELDS_FUNCTION)
+    values = ", ".join("({}, '{}')".format(i, MESSAGES[i].replace("'", "''")) for i in TYPES)
+    names = ", ".join(f"'{f}'" for f in FIELDS)
+    query = (f"SELECT id, JSON_FIELDS(msg, {names})[{len(FIELDS) + 1}] "
+             f"FROM (VALUES {values}) AS t(id, msg)")
+    with t_env.execute_sql(query).collect() as results:
+        got = {row[0]: row[1] for row in results}
+    assert got == TYPES

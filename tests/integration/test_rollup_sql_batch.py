@@ -113,6 +113,8 @@ BAD_WAVE = broken(BASE, '"wave":"wave1"', '"wave":"wave3"')
 BAD_PHASE = broken(BASE, '"presale_phase":"none"', '"presale_phase":"balance"')
 NO_ITEMS = broken(BASE, '"items":1', '"items":0')
 DISCOUNT_OVER_LIST = broken(BASE, '"discount_fen":3000', '"discount_fen":20000')
+# the same field twice (a reader would take one or the other: which?); the quoted one is first
+DUPLICATE = broken(BASE, '"paid_fen":12900', '"paid_fen":"1","paid_fen":12900')
 # sent at T0 + 60.150 s, claims T0 + 120.151 s: 1 ms past the allowed minute ahead of Kafka time
 FUTURE = broken(BASE, f'"event_time":{T0 + 2000}', f'"event_time":{T0 + 120151}')
 
@@ -145,6 +147,7 @@ ORDERS = [
     (2, 12, 60050, NO_ITEMS),
     (2, 13, 60100, DISCOUNT_OVER_LIST),
     (2, 14, 60150, FUTURE),
+    (2, 15, 60200, DUPLICATE),
 ]
 
 # -- parcels -----------------------------------------------------------------------------------
@@ -282,6 +285,7 @@ EXPECTED = {
         (B, "orders", "rejected", "bad_items", 1),
         (B, "orders", "rejected", "discount_exceeds_list", 1),
         (B, "orders", "rejected", "event_time_in_future", 1),
+        (B, "orders", "rejected", "duplicate_field", 1),
         (A, "logistics", "rejected", "bad_status", 1),
         (A, "logistics", "rejected", "wrong_type", 1),
         # late, per minute of event time
@@ -305,6 +309,7 @@ EXPECTED = {
         ("orders", "bad_items", 2, 12, "2021-11-10 16:01:00.050", NO_ITEMS),
         ("orders", "discount_exceeds_list", 2, 13, "2021-11-10 16:01:00.100", DISCOUNT_OVER_LIST),
         ("orders", "event_time_in_future", 2, 14, "2021-11-10 16:01:00.150", FUTURE),
+        ("orders", "duplicate_field", 2, 15, "2021-11-10 16:01:00.200", DUPLICATE),
         ("logistics", "bad_status", 1, 0, "2021-11-10 16:00:03.050", UNKNOWN_PARCEL_STATUS),
         ("logistics", "wrong_type", 1, 1, "2021-11-10 16:00:03.100", STRING_TIME),
     ],

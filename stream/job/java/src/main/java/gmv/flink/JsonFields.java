@@ -14,6 +14,12 @@ import org.apache.flink.table.functions.ScalarFunction;
  * boolean; NULL when the field is missing, null, an object or an array, or when msg is not one
  * JSON object. All checks stay in SQL (stream/job/rollup_sql.py); this only replaces one parse per field.
  *
+ * <p>One more element follows the fields: their JSON types, one letter per field in the order
+ * asked: {@code s} string, {@code n} integer, {@code f} other number, {@code b} boolean, {@code -}
+ * missing, null, object or array, {@code d} given more than once. The job checks a field's type
+ * with it instead of a regular expression over the whole message (a fifth of the parsing
+ * operator's time in the job's profile).
+ *
  * <p>It reads the message with Jackson's streaming parser and builds no tree: the job's profile
  * showed the tree (one node per field, then a lookup per name) as the biggest cost of parsing.
  */
@@ -30,35 +36,63 @@ public class JsonFields extends ScalarFunction {
     }
 
     public @DataTypeHint("ARRAY<STRING>") String[] eval(String msg, String... names) {
-        String[] values = new String[names.length];
+        String[] values = new String[names.length + 1];
+        char[] types = new char[names.length];
+        java.util.Arrays.fill(types, '-');
         if (msg == null) {
-            return values;
+            return notJson(names.length);
         }
         try (JsonParser parser = FACTORY.createParser(msg)) {
             if (parser.nextToken() != JsonToken.START_OBJECT) {
-                return values;
+                return notJson(names.length);
             }
             JsonToken token;
+            boolean[] seen = new boolean[names.length];
             while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
                 int slot = indexOf(names, parser.getCurrentName());
                 token = parser.nextToken();
+                char type = type(token);
                 if (token == JsonToken.START_OBJECT || token == JsonToken.START_ARRAY) {
                     parser.skipChildren();
-                    if (slot >= 0) {
-                        values[slot] = null;  // the last duplicate wins, as in a parsed tree
-                    }
-                } else if (slot >= 0) {
-                    values[slot] = text(parser, token);
+                }
+                if (slot >= 0) {
+                    // the last duplicate wins, as in a parsed tree; the type says it was repeated
+                    values[slot] = type == '-' ? null : text(parser, token);
+                    types[slot] = seen[slot] ? 'd' : type;
+                    seen[slot] = true;
                 }
             }
             if (token != JsonToken.END_OBJECT) {
-                return new String[names.length];  // malformed: as if not JSON at all
+                return notJson(names.length);  // malformed: as if not JSON at all
             }
             // Text after the first JSON value is ignored, as JSON_VALUE does.
-        } catch (Exception notJson) {
-            return new String[names.length];
+        } catch (Exception malformed) {
+            return notJson(names.length);
         }
+        values[names.length] = new String(types);
         return values;
+    }
+
+    private static String[] notJson(int fields) {
+        String[] values = new String[fields + 1];
+        values[fields] = "-".repeat(fields);
+        return values;
+    }
+
+    private static char type(JsonToken token) {
+        switch (token) {
+            case VALUE_STRING:
+                return 's';
+            case VALUE_NUMBER_INT:
+                return 'n';
+            case VALUE_NUMBER_FLOAT:
+                return 'f';
+            case VALUE_TRUE:
+            case VALUE_FALSE:
+                return 'b';
+            default:
+                return '-';
+        }
     }
 
     private static int indexOf(String[] names, String name) {
