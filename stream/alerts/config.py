@@ -2,7 +2,7 @@
 
 Where: ``gmv alerts --config PATH``, else ``$GMV_ALERTS_CONFIG``, else ``infra/alerts.toml``
 (commented; it documents every key). Sections: ``[service]``, ``[[rules]]`` (each with a
-``kind``: ``drop`` or ``stall``) and ``[[webhooks]]``. An unknown key or a bad value raises
+``kind``: ``drop``, ``stall`` or ``rejected``) and ``[[webhooks]]``. An unknown key or a bad value raises
 :class:`AlertsConfigError` with one line naming the file, the entry and the key. Webhook URLs
 must be http or https; they are never echoed (a URL may carry a token), only their host.
 """
@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import tomllib
 
-from stream.alerts.rules import BASELINES, SEVERITIES, DropRule, Rule, StallRule
+from stream.alerts.rules import BASELINES, SEVERITIES, DropRule, RejectRule, Rule, StallRule
 from stream.errors import GmvError
 from stream.settings import INFRA_DIR
 
@@ -132,6 +132,9 @@ _LIMITS: dict[str, tuple[str, float | None, float | None]] = {
     "min_expected_orders": ("number", 0, None),
     "cooldown_seconds": ("number", 0, None),
     "stale_seconds": ("positive", 0.0, None),
+    "window_minutes": ("int", 1, 60),
+    "above_percent": ("positive", 0.0, 100),
+    "min_rejected": ("int", 1, None),
     "timeout_seconds": ("positive", 0.0, 120),
     "attempts": ("int", 1, 20),
     "backoff_seconds": ("number", 0, 600),
@@ -206,7 +209,7 @@ class _Checker:
 
     def rule(self, index: int, body: dict) -> Rule:
         where = f"rules[{index}]" + (f" ({body['name']})" if isinstance(body.get("name"), str) else "")
-        kinds = {"drop": DropRule, "stall": StallRule}
+        kinds = {"drop": DropRule, "stall": StallRule, "rejected": RejectRule}
         kind = body.get("kind")
         if kind not in kinds:
             self.fail(where, f"kind = {kind!r} must be one of {', '.join(kinds)}")
@@ -216,6 +219,9 @@ class _Checker:
         if isinstance(rule, DropRule) and rule.recover_percent < rule.below_percent:
             self.fail(where, f"recover_percent = {rule.recover_percent:g} must be at least below_percent "
                       f"= {rule.below_percent:g} (a drop clears at recover_percent)")
+        if isinstance(rule, RejectRule) and rule.recover_percent > rule.above_percent:
+            self.fail(where, f"recover_percent = {rule.recover_percent:g} must be at most above_percent "
+                      f"= {rule.above_percent:g} (a rejected spike clears at recover_percent or less)")
         return rule
 
     def webhook(self, index: int, body: dict) -> Webhook:

@@ -21,6 +21,7 @@ SIGNATURE_HEADER = "X-Signature"
 EVENT_HEADER = "X-Gmv-Alert"  # rule/state/event_ms: the same on every retry, so receivers can dedupe
 USER_AGENT = "gmv-alerts/1"
 MINUTE = 60
+UNITS = {"drop": "orders/s", "stall": "seconds since the newest rollup", "rejected": "% of messages rejected"}
 
 
 def explore_link(dashboard_url: str, window_start: int, window_end: int) -> str:
@@ -57,7 +58,7 @@ def payload(alert: Alert, dashboard_url: str) -> dict:
         "state": alert.state,
         "observed": round(alert.observed, 3),
         "baseline": round(alert.baseline, 3),
-        "unit": "orders/s" if alert.kind == "drop" else "seconds since the newest rollup",
+        "unit": UNITS.get(alert.kind, ""),
         "window_start": _iso(alert.window_start),
         "window_end": _iso(alert.window_end),
         "window_start_epoch": alert.window_start,

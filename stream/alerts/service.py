@@ -8,7 +8,8 @@ One evaluation (:meth:`AlertService.step`):
    windows before it are judged, so a window the pipeline has not finished (or whose rows
    the loader has not all written yet) never reads as a drop. Event time, not the wall
    clock, is "now" for a drop: a replayed 2021 festival is judged like a live one;
-3. orders per second over the span the drop rules need (``FINAL``, late rows added in);
+3. orders per second over the span the drop rules need (``FINAL``, late rows added in), and
+   messages received and rejected per minute over the span the rejected-spike rules need;
 4. :func:`stream.alerts.rules.evaluate` for every rule; each alert is written to
    ``alert_events`` (delivery ``pending``) and queued for its webhooks, whose outcome
    rewrites the row (``delivered`` / ``failed``, attempts).
@@ -43,11 +44,14 @@ from stream.alerts.rules import (
     DropRule,
     Freshness,
     Level,
+    RejectRule,
+    Rejections,
     Rule,
     RuleState,
     Shape,
     Windows,
     evaluate,
+    rejected_span,
 )
 from stream.settings import Settings
 from stream.stack import clickhouse
@@ -101,6 +105,7 @@ class Reading:
 
     freshness: Freshness
     windows: Windows | None
+    rejections: Rejections | None = None
 
 
 class AlertService:
@@ -223,7 +228,11 @@ class AlertService:
         reading = self._read(now_ms)
         raised = []
         for rule in self.config.rules:
-            data = reading.windows if isinstance(rule, DropRule) else reading.freshness
+            data: Windows | Freshness | Rejections | None = reading.freshness
+            if isinstance(rule, DropRule):
+                data = reading.windows
+            elif isinstance(rule, RejectRule):
+                data = reading.rejections
             if data is None:
                 continue
             alert, self.states[rule.name] = evaluate(rule, data, self.states[rule.name], now_ms, self.shape)
@@ -242,6 +251,7 @@ class AlertService:
             progress = store.read_progress(self.run, self.db, now_ms - int(service.settle_seconds * 1000),
                                            self._hint)
             windows = self._windows(progress)
+            rejections = self._rejections(now_ms)
         except Exception as exc:  # noqa: BLE001 - any failure to read is "not answering"
             if self._reachable:
                 log.error("alerts: ClickHouse is not answering (%s); drops are not judged meanwhile", _short(exc))
@@ -253,11 +263,17 @@ class AlertService:
         self._reachable = True
         if progress is None:
             self._freshness = Freshness(None, watching_since_ms=self._watch_from_ms)
-            return Reading(self._freshness, None)
+            return Reading(self._freshness, None, rejections)
         self._hint = progress.newest_window
         self._freshness = Freshness(progress.newest_written_ms, progress.newest_window,
                                     watching_since_ms=self._watch_from_ms)
-        return Reading(self._freshness, windows)
+        return Reading(self._freshness, windows, rejections)
+
+    def _rejections(self, now_ms: int) -> Rejections | None:
+        spans = [rejected_span(r, now_ms) for r in self.config.rules if isinstance(r, RejectRule)]
+        if not spans:
+            return None
+        return store.read_rejections(self.run, self.db, min(s for s, _ in spans), max(e for _, e in spans))
 
     def _windows(self, progress: store.Progress | None) -> Windows | None:
         drops = [r for r in self.config.rules if isinstance(r, DropRule)]

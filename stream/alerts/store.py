@@ -6,6 +6,7 @@ parameters. Only what ClickHouse 18.16 and current servers both accept (see DESI
 
 - :func:`read_progress`: how far the pipeline got, and how long ago (stall and completeness);
 - :func:`read_counts`: orders created per second, late corrections added in (``FINAL``);
+- :func:`read_rejections`: messages received and rejected per minute (``pipeline_events``);
 - :func:`read_history` / :class:`Recorder`: the ``alert_events`` table (migration 004), one row
   per state change, rewritten (same key, newer ``written_ms``) as its delivery progresses.
 """
@@ -19,10 +20,11 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from stream.alerts.rules import Alert
+from stream.alerts.rules import Alert, Rejections
 from stream.contract import ROLLUPS
 
 SECONDS = ROLLUPS["orders_second"].table
+PIPELINE = ROLLUPS["pipeline_events"].table
 
 log = logging.getLogger("gmv.alerts.store")
 
@@ -79,6 +81,23 @@ def read_counts(run: Run, db: str, start: int, end: int) -> np.ndarray:
         if start <= int(second) < end:
             counts[int(second) - start] = int(orders)
     return counts
+
+
+def read_rejections(run: Run, db: str, start: int, end: int) -> Rejections:
+    """Messages received (every one but heartbeats) and rejected, per reason, in each minute of
+    Kafka time in [start, end): both sources added, newest version of each row (``FINAL``)."""
+    sql = (f"SELECT toUInt32(window_start) AS m, kind, reason, sum(events) FROM {db}.{PIPELINE} FINAL "
+           f"WHERE window_start >= toDateTime(%(start)s) AND window_start < toDateTime(%(end)s) "
+           f"AND kind IN ('received', 'rejected') GROUP BY m, kind, reason")
+    minutes: dict[int, tuple[int, dict[str, int]]] = {}
+    for minute, kind, reason, n in run(sql, {"start": int(start), "end": int(end)}):
+        received, reasons = minutes.get(int(minute), (0, {}))
+        if kind == "received":
+            received += int(n)
+        else:
+            reasons[reason] = reasons.get(reason, 0) + int(n)
+        minutes[int(minute)] = (received, reasons)
+    return Rejections(minutes)
 
 
 # -- history ------------------------------------------------------------------------------

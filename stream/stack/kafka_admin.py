@@ -27,8 +27,22 @@ def cluster_ready(settings: Settings) -> bool:
         client.close()
 
 
+# The raw topics (orders, logistics) take messages up to this size, above Kafka's default of
+# 1 MiB: an oversized message must reach the job to be counted and rejected (too_large, over
+# stream.job.rollup_sql.MAX_MESSAGE_BYTES) rather than be refused to its producer unseen.
+RAW_TOPIC_MAX_BYTES = 2 * 1024 * 1024
+
+
+def topic_configs(settings: Settings, name: str) -> dict[str, str]:
+    """Settings of a topic other than the broker's defaults (the raw topics' message size)."""
+    if name in (settings.orders_topic, settings.logistics_topic):
+        return {"max.message.bytes": str(RAW_TOPIC_MAX_BYTES)}
+    return {}
+
+
 def create_topics(settings: Settings, names: tuple[str, ...] | None = None) -> None:
-    """Create the pipeline's topics if missing, with ``settings.kafka_partitions`` partitions."""
+    """Create the pipeline's topics if missing, with ``settings.kafka_partitions`` partitions
+    (a topic that already exists is left as it is)."""
     client = admin(settings)
     try:
         existing = set(client.list_topics())
@@ -36,7 +50,8 @@ def create_topics(settings: Settings, names: tuple[str, ...] | None = None) -> N
         if wanted:
             try:
                 client.create_topics(
-                    [NewTopic(n, settings.kafka_partitions, 1) for n in wanted], timeout_ms=10000
+                    [NewTopic(n, settings.kafka_partitions, 1, topic_configs=topic_configs(settings, n))
+                     for n in wanted], timeout_ms=10000
                 )
             except TopicAlreadyExistsError:
                 pass

@@ -180,7 +180,8 @@ def test_the_alerts_page_shows_the_history_and_the_default_rules(clickhouse_sett
     assert alerts_page.firing_now(events) == []
     rules, note = alerts_page.load_rules(DEFAULT_PATH)  # the shipped config, as /alerts shows it
     assert note == "" and [(r["name"], r["kind"]) for r in rules] == [("throughput-drop", "drop"),
-                                                                     ("pipeline-stall", "stall")]
+                                                                     ("pipeline-stall", "stall"),
+                                                                     ("rejected-spike", "rejected")]
     layout = alerts_page.layout(Context(settings=clickhouse_settings, db=None, alerts_config=DEFAULT_PATH, state={}),
                                 {})
     assert "throughput-drop" in json.dumps(layout.to_plotly_json(), default=str)
