@@ -137,10 +137,11 @@ def logistics(run: Run, db: str, start: int, end: int, tier: Tier = MINUTE) -> d
 
 def pipeline(run: Run, db: str, start: int = 0, end: int = 2**32 - 1,
              tier: Tier = MINUTE) -> list[tuple[str, str, str, int]]:
-    """``(source, kind, reason, events)`` set aside by the pipeline: kind 'rejected' or 'late'."""
+    """``(source, kind, reason, events)`` set aside by the pipeline: kind 'rejected' or 'late'
+    (the table's 'received' rows, every message, are what the rejected-spike alert divides by)."""
     sql = f"""
         SELECT source, kind, reason, sum(events) AS n FROM {db}.{SET_ASIDE} FINAL
-        WHERE {_RANGE} GROUP BY source, kind, reason ORDER BY n DESC"""
+        WHERE {_RANGE} AND kind IN ('rejected', 'late') GROUP BY source, kind, reason ORDER BY n DESC"""
     return [(s, k, r, int(n)) for s, k, r, n in run(sql, _bounds(start, end), tier)]
 
 

@@ -7,14 +7,18 @@ Flink's batch mode on file sources.
 The path of one message:
 
 1. ``*_checked``: the message is parsed once by ``JSON_FIELDS`` (a small Java function,
-   ``stream/job/java``, that returns what ``JSON_VALUE`` would for each field) and every field
-   is checked; the first failed check becomes ``reject_reason`` (NULL for a valid event).
-2. Rejected messages go, with their reason, to the rejected topic and are counted.
+   ``stream/job/java``, that returns what ``JSON_VALUE`` would for each field, and what is wrong
+   with the message as a whole: too large, not UTF-8, nested too deep) and every field is
+   checked; the first failed check becomes ``reject_reason`` (NULL for a valid event).
+2. Rejected messages go, with their reason, to the rejected topic (at most MAX_MESSAGE_BYTES
+   of each) and are counted per minute of Kafka time, as is every message ('received').
 3. ``*_parsed``: the fields the rollups need (not the message text), and a ``late`` flag: an
    event is *late* when its time is at or behind the newest event time seen so far in its
    Kafka partition minus the delay. That is the partition's own watermark, computed before
    dedup so the partition's order holds, and kept in checkpointed state, so the split is the
-   same after a restart. (Flink's ``CURRENT_WATERMARK`` is not checkpointed.)
+   same after a restart. (Flink's ``CURRENT_WATERMARK`` is not checkpointed.) An event more
+   than ``late_ttl`` behind that newest time is rejected there (TOO_OLD): its window's late
+   state may have expired, and a correction would restart the row instead of adding to it.
 4. Valid events are deduplicated by ``event_id`` (first one wins; keyed state whose TTL is
    the dedup horizon).
 5. Every rollup is a continuously updated aggregate keyed by its window and dimensions, one
