@@ -70,6 +70,28 @@ def test_counts_add_late_rows_take_the_newest_version_and_fill_gaps_with_zero(en
     assert store.read_progress(run, db, WRITTEN + 1500, hint=T0 + 86400) == progress
 
 
+def test_rejections_per_minute_take_the_newest_version_of_each_row(engine):
+    run, insert, db = engine
+
+    def at(minute: int) -> datetime:
+        return datetime.fromtimestamp(T0 + 60 * minute, tz=timezone.utc).replace(tzinfo=None)
+
+    insert(f"INSERT INTO {db}.pipeline_events_per_minute (window_start, source, kind, reason, events, written_ms) "
+           "VALUES", [
+               (at(0), "orders", "received", "", 100, WRITTEN), (at(0), "orders", "received", "", 150, WRITTEN + 1),
+               (at(0), "logistics", "received", "", 50, WRITTEN),
+               (at(0), "orders", "rejected", "not_json", 30, WRITTEN), (at(0), "logistics", "rejected", "not_json", 2,
+                                                                         WRITTEN),
+               (at(0), "orders", "rejected", "too_large", 1, WRITTEN),
+               (at(0), "orders", "late", "", 7, WRITTEN),  # not a rejection
+               (at(1), "orders", "received", "", 10, WRITTEN), (at(2), "orders", "rejected", "not_json", 9, WRITTEN),
+           ])
+    found = store.read_rejections(run, db, T0, T0 + 120)
+    assert found.minutes == {T0: (200, {"not_json": 32, "too_large": 1}), T0 + 60: (10, {})}
+    assert found.over(T0, T0 + 120) == (210, {"not_json": 32, "too_large": 1})
+    assert store.read_rejections(run, db, T0 + 180, T0 + 240).minutes == {}
+
+
 def test_history_rows_are_rewritten_as_delivery_progresses(engine):
     run, insert, db = engine
     clock = iter(range(WRITTEN, WRITTEN + 100))
