@@ -536,3 +536,14 @@ def test_streaming_sql_is_unchanged_by_the_batch_parameters(tmp_path):
     assert [s.replace("ORDER BY kafka_offset", "ORDER BY pt").replace(rollup_sql.NO_WATERMARK, "CURRENT_WATERMARK(ts)")
             for s in batch] == default
     assert sum(s.count("ORDER BY kafka_offset") for s in batch) == 4
+
+
+def test_the_event_time_horizon_is_the_late_ttl():
+    assert rollup_sql.duration_s("7 d") == 604_800 and rollup_sql.duration_s("1 h") == 3600
+    assert rollup_sql.interval_sql(604_800) == "INTERVAL '7' DAY"
+    assert rollup_sql.interval_sql(302_400) == "INTERVAL '84' HOUR"  # half of it: when the text is carried
+    assert rollup_sql.interval_sql(86_400 * 120) == "INTERVAL '120' DAY(3)"
+    with pytest.raises(ValueError):
+        rollup_sql.duration_s("7 weeks")
+    parsed = rollup_sql.parsed_views("o", "l", rollup_sql.RollupOptions(late_ttl="2 d"))[1]
+    assert "valid AND ts < newest - INTERVAL '2' DAY AS too_old" in parsed
