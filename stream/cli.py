@@ -48,21 +48,19 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     settings = _settings()
     parts = launcher.select(args.parts)
-    processes.start_all(parts, settings, echo=_echo)
-    for part in parts:
-        if part.url(settings):
-            print(f"{part.name:<11} {part.url(settings)}")
-    if not args.wait:
-        return 0
-    print("running; press Ctrl-C to stop everything")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(5):
-        down = [st.name for st in (processes.state(p, settings) for p in parts) if not st.up]
-        if down:
-            log.warning("%s went down; see %s", ", ".join(down), settings.log_dir)
-    processes.stop_all(launcher.PARTS.values(), settings)
+    with processes.exclusive(settings):
+        processes.start_all(parts, settings, echo=_echo)
+        for part in parts:
+            if part.url(settings):
+                print(f"{part.name:<11} {part.url(settings)}")
+        if not args.wait:
+            return 0
+        print("running; a part that dies is started again; press Ctrl-C to stop everything")
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        processes.supervise(parts, settings, stop)
+        processes.stop_all(launcher.PARTS.values(), settings)
     return 0
 
 
