@@ -166,7 +166,10 @@ class KafkaSink:
         except KafkaError as exc:
             self._error = self._error or exc
         finally:
-            self.producer.close(timeout=0 if self.acked + self.failed < self.sent else 5)
+            try:  # messages still unacknowledged are given up on: they are counted below
+                self.producer.close(timeout=0 if self.acked + self.failed < self.sent else 5)
+            except KafkaError:
+                pass
         unacknowledged = self.sent - self.acked
         if unacknowledged:
             cause = type(self._error).__name__ if self._error else "none"
