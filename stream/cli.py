@@ -47,7 +47,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from stream.stack import launcher, processes
 
     settings = _settings()
-    parts = launcher.select(args.parts)
+    parts = launcher.select(args.parts, settings)
     with processes.exclusive(settings):
         processes.start_all(parts, settings, echo=_echo)
         for part in parts:
@@ -60,7 +60,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         processes.supervise(parts, settings, stop)
-        processes.stop_all(launcher.PARTS.values(), settings)
+        processes.stop_all(launcher.parts(settings).values(), settings)
     return 0
 
 
@@ -68,7 +68,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from stream.stack import launcher, processes
 
     settings = _settings()
-    states = [processes.state(p, settings) for p in launcher.PARTS.values()]
+    states = [processes.state(p, settings) for p in launcher.parts(settings).values()]
     for st in states:
         print(st.line())
     up = {st.name for st in states if st.up}
@@ -112,7 +112,8 @@ def _freshness_line(settings) -> str:
 def cmd_down(args: argparse.Namespace) -> int:
     from stream.stack import launcher, processes
 
-    processes.stop_all(launcher.PARTS.values(), _settings())
+    settings = _settings()
+    processes.stop_all(launcher.parts(settings).values(), settings)
     return 0
 
 

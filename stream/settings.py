@@ -32,6 +32,11 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "GMV_KAFKA_PORT": ("kafka_port", "Kafka client port (default 9092)"),
     "GMV_KAFKA_CONTROLLER_PORT": ("kafka_controller_port", "KRaft controller port (default 9093)"),
     "GMV_KAFKA_PARTITIONS": ("kafka_partitions", "partitions per topic created by gmv up (default 4)"),
+    "GMV_KAFKA_BROKERS": ("kafka_brokers", "brokers gmv up runs (default 1); broker N listens on "
+                                           "GMV_KAFKA_PORT + 2(N-1), its controller on "
+                                           "GMV_KAFKA_CONTROLLER_PORT + 2(N-1)"),
+    "GMV_KAFKA_REPLICATION": ("kafka_replication", "replicas of each topic (default: the brokers, at most 3); "
+                                                   "min.insync.replicas is this minus 1, at least 1"),
     "GMV_TOPIC_PREFIX": ("topic_prefix", "prefix of every topic name (default empty)"),
     "GMV_CLICKHOUSE_HOST": ("clickhouse_host", "host of the ClickHouse server (default 127.0.0.1)"),
     "GMV_CLICKHOUSE_PORT": ("clickhouse_port", "ClickHouse native TCP port (default 9000)"),
@@ -65,6 +70,8 @@ class Settings:
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     kafka_partitions: int = 4
+    kafka_brokers: int = 1
+    kafka_replication: int = 0  # 0: min(kafka_brokers, 3)
     topic_prefix: str = ""
     clickhouse_host: str = "127.0.0.1"
     clickhouse_port: int = 9000
@@ -85,6 +92,15 @@ class Settings:
             raise ConfigError(
                 f"{_label('kafka_partitions')}={self.kafka_partitions!r} is out of range; use 1-1000."
             )
+        if not 1 <= self.kafka_brokers <= 9:
+            raise ConfigError(f"{_label('kafka_brokers')}={self.kafka_brokers!r} is out of range; use 1-9.")
+        if not 0 <= self.kafka_replication <= 9:
+            raise ConfigError(f"{_label('kafka_replication')}={self.kafka_replication!r} is out of range; "
+                              "use 1-9 (0: automatic).")
+        for name in ("kafka_port", "kafka_controller_port"):
+            if getattr(self, name) + 2 * (self.kafka_brokers - 1) > 65535:
+                raise ConfigError(f"{_label(name)}={getattr(self, name)} leaves no room for "
+                                  f"{self.kafka_brokers} brokers' ports; use a lower port.")
         if not self.clickhouse_database.replace("_", "").isalnum():
             raise ConfigError(
                 f"{_label('clickhouse_database')}={self.clickhouse_database!r} is not a plain "
@@ -106,9 +122,24 @@ class Settings:
         return {name: str(getattr(self, field)) for name, (field, _) in ENV_VARS.items()}
 
     # Derived names, so no part writes a host, port or topic of its own.
+    def kafka_broker_ports(self, broker: int) -> tuple[int, int]:
+        """(client port, controller port) of local broker ``broker`` (0-based)."""
+        return self.kafka_port + 2 * broker, self.kafka_controller_port + 2 * broker
+
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.kafka_host}:{self.kafka_port}"
+        """Every broker, so a client finds the cluster while any one of them is down."""
+        return ",".join(f"{self.kafka_host}:{self.kafka_broker_ports(b)[0]}" for b in range(self.kafka_brokers))
+
+    @property
+    def kafka_replicas(self) -> int:
+        """Replicas of each topic: GMV_KAFKA_REPLICATION, else the local brokers (at most 3)."""
+        return self.kafka_replication or min(self.kafka_brokers, 3)
+
+    @property
+    def kafka_min_insync(self) -> int:
+        """Replicas that must have a message before it counts as written (acks=all)."""
+        return max(1, self.kafka_replicas - 1)
 
     @property
     def orders_topic(self) -> str:

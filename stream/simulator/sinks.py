@@ -90,7 +90,8 @@ class KafkaSink:
         self.bytes = 0
         self.sent = self.acked = self.failed = 0
         self._error: BaseException | None = None
-        if not port_answers(settings.kafka_port, settings.kafka_host, timeout=2.0):  # fail fast, not in 30 s
+        if not any(port_answers(settings.kafka_broker_ports(b)[0], settings.kafka_host, timeout=2.0)
+                   for b in range(settings.kafka_brokers)):  # fail fast, not in 30 s
             raise GmvError(f"cannot reach Kafka at {settings.kafka_bootstrap} (nothing listens there); start it "
                            "with `gmv up kafka` or point GMV_KAFKA_HOST/GMV_KAFKA_PORT at a broker.")
         try:

@@ -27,8 +27,18 @@ def cluster_ready(settings: Settings) -> bool:
         client.close()
 
 
+def whole_cluster_ready(settings: Settings) -> bool:
+    """True once every one of the settings' brokers has joined the cluster."""
+    client = admin(settings)
+    try:
+        return len(client.describe_cluster().get("brokers") or ()) >= settings.kafka_brokers
+    finally:
+        client.close()
+
+
 def create_topics(settings: Settings, names: tuple[str, ...] | None = None) -> None:
-    """Create the pipeline's topics if missing, with ``settings.kafka_partitions`` partitions."""
+    """Create the pipeline's topics if missing, with ``settings.kafka_partitions`` partitions,
+    ``settings.kafka_replicas`` replicas and ``min.insync.replicas`` one less (at least 1)."""
     client = admin(settings)
     try:
         existing = set(client.list_topics())
@@ -36,7 +46,9 @@ def create_topics(settings: Settings, names: tuple[str, ...] | None = None) -> N
         if wanted:
             try:
                 client.create_topics(
-                    [NewTopic(n, settings.kafka_partitions, 1) for n in wanted], timeout_ms=10000
+                    [NewTopic(n, settings.kafka_partitions, settings.kafka_replicas,
+                              topic_configs={"min.insync.replicas": str(settings.kafka_min_insync)})
+                     for n in wanted], timeout_ms=10000
                 )
             except TopicAlreadyExistsError:
                 pass
