@@ -193,8 +193,9 @@ _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 def parse_logins(text: str, label: str, lines: bool = False) -> dict[str, str]:
     """``name:password`` entries, comma-separated (the variable) or one a line (the file, where
-    lines starting with ``#`` are skipped); empty entries are skipped. A password may hold
-    colons, and commas in the file. Errors name the entry or the user, never a password."""
+    lines starting with ``#`` are skipped); empty entries are skipped, and spaces around a name or
+    a password. A password may hold colons, and commas in the file. Errors name the entry or
+    the user, never a password."""
     logins: dict[str, str] = {}
     entries = text.splitlines() if lines else text.split(",")
     where = "line" if lines else "entry"
@@ -203,7 +204,7 @@ def parse_logins(text: str, label: str, lines: bool = False) -> dict[str, str]:
         if not entry or (lines and entry.startswith("#")):
             continue
         name, colon, password = entry.partition(":")
-        name = name.strip()
+        name, password = name.strip(), password.strip()
         if not colon or not name or not password:
             raise ConfigError(f"{label}: {where} {number} is not name:password; give each user as "
                               "name:password.")
