@@ -15,7 +15,8 @@ loopback refuses to start without them (:func:`require_credentials`).
   the wall runs). That cookie lets a browser load the wall and nothing else: ``GET /``, Dash's
   scripts, layout and dependency list, the assets, and two kinds of callback request, the
   router's for the path ``/`` and the wall page's own (its outputs' ids start with
-  ``wall-``). Explore, its CSV download, alerts and their callbacks answer 401 to it.
+  ``wall-``). Explore, its CSV download, alerts and their callbacks answer it 403 (not 401:
+  a wall's browser shows no login prompt and no request of it hangs on one).
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ KIOSK_RENEW_AFTER_S = 86400  # a running wall's cookie is re-issued once it is a
 KIOSK_GET_PATHS = frozenset({"/", "/_dash-layout", "/_dash-dependencies", "/_favicon.ico"})
 KIOSK_GET_PREFIXES = ("/assets/", "/_dash-component-suites/")
 CALLBACKS_PATH = "/_dash-update-component"
+KIOSK_REFUSED = "The kiosk pass opens the wall only; explore and alerts need a login, from another browser.\n"
 
 
 def is_loopback(host: str) -> bool:
@@ -135,15 +137,19 @@ class DashboardAuth(BasicAuth):
                 self.logins.check(given.username or "", given.password or ""):
             flask.g.gmv_role = "user"
             return True
-        if self.kiosk is not None and self._kiosk_may():
-            age = self.kiosk.age(request.cookies.get(KIOSK_COOKIE, ""))
-            if age is not None:
-                flask.g.gmv_role = "kiosk"
-                flask.g.gmv_kiosk_renew = age > KIOSK_RENEW_AFTER_S
-                return True
+        age = self.kiosk.age(request.cookies.get(KIOSK_COOKIE, "")) if self.kiosk is not None else None
+        if age is not None:
+            if not self._kiosk_may():
+                flask.g.gmv_role = "kiosk-refused"
+                return False
+            flask.g.gmv_role = "kiosk"
+            flask.g.gmv_kiosk_renew = age > KIOSK_RENEW_AFTER_S
+            return True
         return False
 
     def login_request(self) -> flask.Response:
+        if flask.g.get("gmv_role") == "kiosk-refused":  # known, but not for this: no login prompt on a wall
+            return flask.Response(KIOSK_REFUSED, status=403, mimetype="text/plain")
         return flask.Response("Login required.\n", status=401, mimetype="text/plain",
                               headers={"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'})
 

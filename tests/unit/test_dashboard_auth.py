@@ -95,18 +95,22 @@ def test_the_kiosk_cookie_reaches_the_wall_and_its_callbacks(app, kiosk):
 
 
 def test_the_kiosk_cookie_opens_neither_explore_nor_csv_nor_alerts(app, kiosk):
-    for path in ("/explore", "/alerts", "/explore?kiosk=1"):
-        assert kiosk.get(path).status_code == 401, path
+    """Refused with 403 and no login prompt (a wall's browser has nobody to answer one)."""
+    for path in ("/explore", "/alerts", "/explore?kiosk=1", "/_reload-hash", "/static/x.js"):
+        response = kiosk.get(path)
+        assert response.status_code == 403, path
+        assert "WWW-Authenticate" not in response.headers and response.text == auth.KIOSK_REFUSED
     for pathname in ("/explore", "/alerts", "/nowhere"):
         body = callback_body(app, "shell-page", {"shell-url.pathname": pathname, **ROUTER})
-        assert kiosk.post(CALLBACKS, json=body).status_code == 401, pathname
+        assert kiosk.post(CALLBACKS, json=body).status_code == 403, pathname
     for output, values in (("explore-table", {}), ("explore-download", {"explore-csv.n_clicks": 1}),
                            ("explore-brand", {"explore-brand.search_value": "a"}), ("alerts-history", {})):
-        assert post(kiosk, app, output, values).status_code == 401, output
-    # a wall callback's key with another page's path smuggled in, or a second input, is refused too
+        assert post(kiosk, app, output, values).status_code == 403, output
+    # the router's key with another page's path put first among two inputs is refused too
     body = callback_body(app, "shell-page", {"shell-url.pathname": "/", **ROUTER})
     body["inputs"] = [{"id": "shell-url", "property": "pathname", "value": "/explore"}, *body["inputs"]]
-    assert kiosk.post(CALLBACKS, json=body).status_code == 401
+    assert kiosk.post(CALLBACKS, json=body).status_code == 403
+    assert kiosk.post(CALLBACKS, data="not json", content_type="text/plain").status_code in (403, 415)
 
 
 def test_a_wrong_or_forged_kiosk_pass_is_refused(app):
@@ -125,7 +129,8 @@ def test_a_running_wall_gets_its_cookie_renewed(app, kiosk, monkeypatch):
     assert "Set-Cookie" not in kiosk.get("/_dash-layout").headers
     monkeypatch.setattr(auth, "KIOSK_RENEW_AFTER_S", -1)
     assert kiosk.get("/_dash-layout").headers["Set-Cookie"].startswith(f"{auth.KIOSK_COOKIE}=")
-    assert "Set-Cookie" not in kiosk.get("/explore").headers  # refused: nothing renewed
+    refused = kiosk.get("/explore")
+    assert refused.status_code == 403 and "Set-Cookie" not in refused.headers  # nothing renewed
 
 
 def test_logins_compare_digests_only():
