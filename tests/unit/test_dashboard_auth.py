@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 
 import pytest
 
@@ -162,3 +163,20 @@ def test_beyond_loopback_it_refuses_to_start_without_credentials(monkeypatch, ca
     err_lines = capsys.readouterr().err.strip().splitlines()
     assert len(err_lines) == 1 and err_lines[0].startswith("gmv: dashboard: --host 0.0.0.0 serves other machines")
     assert "GMV_DASHBOARD_USERS=name:password" in err_lines[0] and "GMV_DASHBOARD_KIOSK_TOKEN" in err_lines[0]
+
+
+def test_gmv_up_counts_a_login_prompt_as_healthy(app):
+    from werkzeug.serving import make_server
+
+    from stream.stack import launcher
+
+    server = make_server("127.0.0.1", probes.free_port(), app.server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_port
+        assert launcher._dashboard_healthy(load(env={}, dashboard_port=port, dashboard_kiosk_token=TOKEN))
+        assert not launcher._dashboard_healthy(load(env={}, dashboard_port=port))  # 401 where none was asked for
+    finally:
+        server.shutdown()
+        thread.join(10)
