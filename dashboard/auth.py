@@ -125,7 +125,9 @@ class DashboardAuth(BasicAuth):
                  kiosk_callbacks: frozenset[str], router_callback: str) -> None:
         self.logins, self.kiosk = logins, kiosk
         self.kiosk_callbacks, self.router_callback = kiosk_callbacks, router_callback
-        app.server.before_request(self._kiosk_entry)  # runs before dash-auth's check, added next
+        # these two run before dash-auth's check, added next
+        app.server.before_request(self._malformed_callback)
+        app.server.before_request(self._kiosk_entry)
         # auth_func satisfies BasicAuth's constructor; is_authorized below is what decides
         super().__init__(app, auth_func=logins.check)
         app.server.after_request(self._renew_kiosk_cookie)
@@ -175,11 +177,23 @@ class DashboardAuth(BasicAuth):
         pathname = inputs[0].get("value")
         return isinstance(pathname, str) and (pathname.rstrip("/") or "/") == "/"
 
+    def _malformed_callback(self) -> Response | None:
+        """400 for a callback request that is not a JSON object naming its output and inputs
+        (dash-auth reads ``body["output"]`` before deciding, and would fail with a 500)."""
+        request = flask.request
+        if request.path != CALLBACKS_PATH or request.method != "POST":
+            return None
+        body = request.get_json(silent=True)
+        if isinstance(body, dict) and isinstance(body.get("output"), str) and isinstance(body.get("inputs"), list):
+            return None
+        return flask.Response("Not a Dash callback request.\n", status=400, mimetype="text/plain")
+
     def _kiosk_entry(self) -> Response | None:
         """``GET /?kiosk=TOKEN``: the cookie, and a redirect to the same wall without the token."""
         request = flask.request
         given = request.args.get("kiosk", "")
-        if self.kiosk is None or request.path != "/" or not given or given in KIOSK_FLAGS:
+        if self.kiosk is None or request.method not in ("GET", "HEAD") or request.path != "/" or not given \
+                or given in KIOSK_FLAGS:
             return None
         if not self.kiosk.matches(given):
             log.warning("kiosk: a wrong token from %s", request.remote_addr)

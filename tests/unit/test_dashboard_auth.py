@@ -111,7 +111,13 @@ def test_the_kiosk_cookie_opens_neither_explore_nor_csv_nor_alerts(app, kiosk):
     body = callback_body(app, "shell-page", {"shell-url.pathname": "/", **ROUTER})
     body["inputs"] = [{"id": "shell-url", "property": "pathname", "value": "/explore"}, *body["inputs"]]
     assert kiosk.post(CALLBACKS, json=body).status_code == 403
-    assert kiosk.post(CALLBACKS, data="not json", content_type="text/plain").status_code in (403, 415)
+
+
+def test_a_malformed_callback_request_is_a_400_not_a_crash(app, kiosk):
+    for client in (app.server.test_client(), kiosk):
+        for body in ({"data": "not json", "content_type": "text/plain"}, {"json": [1, 2]}, {"json": {"inputs": []}},
+                     {"json": {"output": "wall-payload.data", "inputs": "x"}}):
+            assert client.post(CALLBACKS, **body).status_code == 400, body
 
 
 def test_a_wrong_or_forged_kiosk_pass_is_refused(app):
