@@ -311,13 +311,20 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from stream import probes
 
     settings = _settings()
+    from dashboard.auth import require_credentials
+
+    require_credentials(settings, args.host)  # beyond loopback: logins or a kiosk token, or one line here
+    users = len(settings.dashboard_logins())  # a bad users file stops here, in one line
     if probes.port_in_use(settings.dashboard_port, args.host):
         raise GmvError(f"dashboard: port {settings.dashboard_port} is in use by another process; stop that "
                        "process or set GMV_DASHBOARD_PORT to a free port.")
     from dashboard.app import serve
 
-    logging.getLogger("gmv.dashboard").info("dashboard on http://%s:%s/ (Ctrl-C stops it)",
-                                            args.host, settings.dashboard_port)
+    access = "no login (loopback)" if not settings.dashboard_login_required else (
+        f"login required ({users} user{'s' if users != 1 else ''}), kiosk token "
+        + ("set: wall screens open /?kiosk=TOKEN" if settings.dashboard_kiosk_token else "not set"))
+    logging.getLogger("gmv.dashboard").info("dashboard on http://%s:%s/, %s (Ctrl-C stops it)",
+                                            args.host, settings.dashboard_port, access)
     serve(settings, host=args.host)
     return 0
 

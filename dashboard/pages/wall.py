@@ -23,6 +23,7 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from dashboard import figures, fmt, snapshot
 from dashboard import queries as q
+from dashboard.auth import KIOSK_FLAGS
 from dashboard.db import DataUnavailable
 from dashboard.pages import Context, Page
 
@@ -143,7 +144,7 @@ def _counter(status: str) -> html.Div:
 
 def layout(ctx: Context, params: dict[str, str]):
     """The wall; ``?kiosk=1`` hides every control, ``?units=yuan|wan|yi`` picks the GMV unit."""
-    kiosk = params.get("kiosk", "") in ("1", "true", "yes")
+    kiosk = params.get("kiosk", "") in KIOSK_FLAGS
     units = params.get("units") if params.get("units") in fmt.UNITS else "yuan"
     controls = dcc.RadioItems(
         id="wall-units", value=units, inline=True, className="wall-units",
@@ -224,4 +225,4 @@ def register(app, ctx: Context) -> None:
         Input("wall-units", "value"), State("wall-url", "search"), prevent_initial_call=True)
 
 
-PAGE = Page(path="/", name="Wall", layout=layout, register=register)
+PAGE = Page(path="/", name="Wall", layout=layout, register=register, kiosk=True)

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -258,14 +259,21 @@ JOB = _gmv_part("job", ("job",), _job_healthy, lambda s: f"http://127.0.0.1:{s.f
 # -- Dashboard ------------------------------------------------------------------------------
 
 
+def _dashboard_prepare(settings: Settings) -> None:
+    settings.dashboard_logins()  # a bad GMV_DASHBOARD_USERS_FILE stops `gmv up` with its one-line error
+
+
 def _dashboard_healthy(settings: Settings) -> bool:
-    with urllib.request.urlopen(f"http://127.0.0.1:{settings.dashboard_port}/", timeout=2) as response:
-        return response.status == 200
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{settings.dashboard_port}/", timeout=2) as response:
+            return response.status == 200
+    except urllib.error.HTTPError as exc:  # with credentials configured it asks for them: it is up
+        return exc.code == 401 and settings.dashboard_login_required
 
 
 DASHBOARD = _gmv_part("dashboard", ("dashboard",), _dashboard_healthy,
                       lambda s: f"http://127.0.0.1:{s.dashboard_port}/ (wall; /explore, /alerts)",
-                      port="dashboard_port")
+                      port="dashboard_port", prepare=_dashboard_prepare)
 
 # -- Alerts ---------------------------------------------------------------------------------
 
