@@ -5,10 +5,12 @@
    real webhook receiver must get exactly one "firing" page and exactly one "resolved".
 2. The dashboard (``gmv dashboard``, a real process) is killed with SIGKILL under a wall open
    in headless Chromium: the page says it lost the server, and once the server is back it
-   shows newer numbers by itself, as the same page (no reload).
+   shows newer numbers by itself, as the same page (no reload). Then the same with a server
+   that hangs (SIGSTOP, then SIGCONT).
 
 Each test prints its recovery time (``pytest -s`` shows it), from the fault to the recovery
-page arriving / the wall showing fresh numbers again.
+page arriving / the wall showing fresh numbers again. Rollup rows are written by the test
+(no Kafka or Flink here): the faults are in the alert service and the dashboard.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import signal
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -46,7 +48,8 @@ def part_settings(settings, tmp_path):
 
 def kill_9(part, settings) -> None:
     """SIGKILL the part's whole process group (as the kernel's OOM killer or a crash would end
-    it: no handler runs) and wait until it is gone; the stale pid file stays, as after a crash."""
+    it: no handler runs) and wait until no process of it is left; the stale pid file stays, as
+    after a crash (``processes.start`` clears it)."""
     pid = processes.state(part, settings).pid
     assert pid, f"{part.name} is not running"
     os.killpg(pid, signal.SIGKILL)
@@ -91,6 +94,11 @@ backoff_seconds = 0.2
 """
 
 
+def utc(epoch_s: int) -> datetime:
+    """A DateTime column's value: UTC, without tzinfo."""
+    return datetime.fromtimestamp(epoch_s, timezone.utc).replace(tzinfo=None)
+
+
 class Feeder:
     """The pipeline's part in this test: orders_per_second rows written as the loader writes
     them (``written_ms`` now), ``EVENT_SECONDS_PER_TICK`` windows every ``TICK_S``, at
@@ -104,13 +112,11 @@ class Feeder:
         self.thread = threading.Thread(target=self._run, name="feeder", daemon=True)
 
     def write(self, seconds: int) -> None:
-        written = int(time.time() * 1000)
+        written, table = int(time.time() * 1000), synthetic.ORDERS_SECOND.table
         rows = [synthetic.row(synthetic.ORDERS_SECOND, written, late=0, orders_created=self.rate,
-                              orders_paid=self.rate, gmv_fen=self.rate * 10_000,
-                              window_start=synthetic.utc_naive(datetime.fromtimestamp(self.next_window + i, FESTIVAL_TZ)))
+                              orders_paid=self.rate, gmv_fen=self.rate * 10_000, window_start=utc(self.next_window + i))
                 for i in range(seconds)]
-        insert(self.settings, {synthetic.ORDERS_SECOND.table: (synthetic.COLUMNS_BY_TABLE[synthetic.ORDERS_SECOND.table],
-                                                               rows)})
+        insert(self.settings, {table: (synthetic.COLUMNS_BY_TABLE[table], rows)})
         self.next_window += seconds
 
     def _run(self) -> None:
@@ -199,6 +205,7 @@ def test_alert_service_restarts_while_firing_page_once_and_still_send_the_recove
             fault = time.monotonic()
             feeder.rate = NORMAL
             processes.start(launcher.ALERTS, settings)
+            up_s = time.monotonic() - fault
             assert receiver.wait(lambda got: pages(receiver) == ["firing", "resolved"], 30), pages(receiver)
             recovery_s = time.monotonic() - fault
             pid = processes.state(launcher.ALERTS, settings).pid
@@ -215,4 +222,106 @@ def test_alert_service_restarts_while_firing_page_once_and_still_send_the_recove
     log = processes.log_path(settings, "alerts").read_text()
     assert "Traceback" not in log
     assert log.count(f"still firing from before the restart: {DROP}") == 3  # one per restart
-    print(f"\nalert service: SIGKILL -> recovery page delivered in {recovery_s:.2f} s (process start included)")
+    print(f"\nalert service: SIGKILL, started again at once: healthy (evaluating) after {up_s:.2f} s; the "
+          f"recovery page delivered {recovery_s:.2f} s after the kill")
+
+
+# -- 2. the dashboard ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser(tmp_path):
+    driver = chromium(profile=tempfile.mkdtemp(dir=tmp_path))
+    yield driver
+    driver.quit()
+
+
+def gmv_fen(browser) -> int | None:
+    value = browser.find_element(By.ID, "wall-gmv").get_attribute("data-fen")
+    return int(value) if value else None
+
+
+def stale(browser) -> bool:
+    return "stale" in browser.find_element(By.ID, "wall-root").get_attribute("class").split()
+
+
+def newer_second(settings, seconds_after: int, gmv: int) -> None:
+    """One more orders_per_second row, ``seconds_after`` the known set's newest, written now."""
+    table = synthetic.ORDERS_SECOND.table
+    window = synthetic.utc_naive(synthetic.KNOWN_NOW + timedelta(seconds=seconds_after))
+    row = synthetic.row(synthetic.ORDERS_SECOND, int(time.time() * 1000), late=0, orders_created=1, orders_paid=1,
+                        gmv_fen=gmv, window_start=window)
+    insert(settings, {table: (synthetic.COLUMNS_BY_TABLE[table], [row])})
+
+
+def assert_only_failed_polls(entries: list[dict]) -> None:
+    """The browser console during an outage: the wall's polls that failed (the network error,
+    and Dash's "Callback failed" for each), and nothing else."""
+    assert entries, "no poll failed"
+    unexpected = [e for e in entries if "_dash-update-component" not in e["message"]
+                  and "Callback failed: the server did not respond" not in e["message"]]
+    assert unexpected == [], unexpected
+
+
+def test_a_wall_open_through_a_dashboard_restart_shows_it_lost_the_server_then_recovers_without_reload(
+        clickhouse_settings, tmp_path, browser):
+    settings = part_settings(clickhouse_settings, tmp_path)
+    insert(settings, synthetic.known_rows(int(time.time() * 1000)))
+    known = synthetic.KNOWN["festival_gmv_fen"]
+    try:
+        processes.start(launcher.DASHBOARD, settings)
+        browser.get(f"http://127.0.0.1:{settings.dashboard_port}/")
+        wait_until(lambda: gmv_fen(browser) == known, what="the wall's GMV")
+        page = browser.execute_script("window.__marker = 1; return performance.timeOrigin;")
+        assert console(browser) == []
+
+        kill_9(launcher.DASHBOARD, settings)
+        fault = time.monotonic()
+        wait_until(lambda: stale(browser), what="the wall marked stale after its server died")
+        noticed_s = time.monotonic() - fault
+        banner = browser.find_element(By.ID, "wall-banner")
+        assert "banner-error" in banner.get_attribute("class").split()
+        assert "dashboard server" in banner.text and "as of 2021-11-11 20:00:05 CST" in banner.text, banner.text
+        assert gmv_fen(browser) == known  # the last numbers stay, greyed
+
+        newer_second(settings, 1, 12_345)  # the festival goes on while the server is down
+        began = time.monotonic()
+        processes.start(launcher.DASHBOARD, settings)
+        up = time.monotonic()
+        wait_until(lambda: gmv_fen(browser) == known + 12_345 and not stale(browser), what="fresh numbers again")
+        fresh = time.monotonic()
+        assert browser.execute_script("return [window.__marker, performance.timeOrigin];") == [1, page], \
+            "the page was reloaded"
+        assert "banner-hidden" in banner.get_attribute("class").split()
+        assert browser.find_element(By.ID, "wall-asof").text == "as of 2021-11-11 20:00:06 CST"
+        assert_only_failed_polls(console(browser))
+
+        newer_second(settings, 2, 1_000)  # and it keeps polling: the next second shows too, cleanly
+        wait_until(lambda: gmv_fen(browser) == known + 13_345, what="the next tick")
+        assert console(browser) == []
+
+        # a server that hangs instead (SIGSTOP: connections accepted by the kernel, never answered)
+        pid = processes.state(launcher.DASHBOARD, settings).pid
+        os.killpg(pid, signal.SIGSTOP)
+        try:
+            hung = time.monotonic()
+            wait_until(lambda: stale(browser), timeout=20, what="the wall marked stale under a hung server")
+            hung_noticed_s = time.monotonic() - hung
+            assert "did not answer for 10 s" in banner.text, banner.text
+            newer_second(settings, 3, 1_000)
+        finally:
+            os.killpg(pid, signal.SIGCONT)
+        resumed = time.monotonic()
+        wait_until(lambda: gmv_fen(browser) == known + 14_345 and not stale(browser), what="fresh after SIGCONT")
+        resumed_s = time.monotonic() - resumed
+        assert browser.execute_script("return window.__marker;") == 1
+        assert_only_failed_polls(console(browser))
+        newer_second(settings, 4, 1_000)
+        wait_until(lambda: gmv_fen(browser) == known + 15_345, what="the next tick")
+        assert console(browser) == []
+    finally:
+        processes.stop(launcher.DASHBOARD, settings)
+    print(f"\ndashboard: SIGKILL -> wall marked stale in {noticed_s:.2f} s; started again after {began - fault:.2f} s "
+          f"(healthy {up - began:.2f} s later); fresh numbers {fresh - up:.2f} s after it was healthy, "
+          f"{fresh - fault:.2f} s after the kill")
+    print(f"dashboard: SIGSTOP -> wall marked stale in {hung_noticed_s:.2f} s; SIGCONT -> fresh in {resumed_s:.2f} s")
