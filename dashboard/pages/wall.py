@@ -4,14 +4,16 @@ Polling, and the two traps of polling dashboards:
 
 - ``wall-tick`` fires every second in the browser; a clientside callback turns a tick into a
   request (``wall-request``, with a sequence number) only when no request is in flight, so a
-  slow answer never piles up requests (an answer lost for 10 s frees the slot again);
+  slow answer never piles up requests (``assets/gmv.js`` aborts a poll unanswered for 10 s);
 - the server answers from one payload shared by every screen (:class:`WallFeed`, cached for
   a second, single flight), so 50 screens cost the database what one costs;
 - a clientside callback applies an answer only if its data is not older than what is shown
   (``as_of_ms``, then ``seq``), so two racing answers never put older numbers over newer.
 
 If ClickHouse cannot answer, the answer says so; the page keeps its last numbers, greys
-them and says since when they are stale.
+them and says since when they are stale. If the dashboard server itself does not answer (a
+restart, a hang, a proxy's 5xx), ``assets/gmv.js`` answers the poll on the page to the same
+effect, and the page polls on: the first answer of the server back makes it fresh, no reload.
 """
 from __future__ import annotations
 
