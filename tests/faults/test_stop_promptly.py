@@ -52,25 +52,30 @@ def test_simulator_stops_promptly_with_kafka_gone_and_counts_what_it_did_not_del
     assert (tmp_path / "ledger.jsonl").exists()  # the ground truth of what it made is still written
 
 
-def test_job_stops_promptly_with_kafka_and_clickhouse_gone(tmp_path):
+def test_job_alerts_and_dashboard_stop_promptly_with_kafka_and_clickhouse_gone(tmp_path):
     settings = fresh_settings(tmp_path / "home")
-    processes.start(launcher.KAFKA, settings)
-    processes.start(launcher.CLICKHOUSE, settings)
+    servers, parts = (launcher.KAFKA, launcher.CLICKHOUSE), (launcher.JOB, launcher.ALERTS, launcher.DASHBOARD)
+    took: dict[str, float] = {}
     try:
-        processes.start(launcher.JOB, settings)
-        job_pid = processes.state(launcher.JOB, settings).pid
-        for part in (launcher.KAFKA, launcher.CLICKHOUSE):
+        for part in (*servers, *parts):
+            processes.start(part, settings)
+        pids = {part.name: processes.state(part, settings).pid for part in parts}
+        for part in servers:
             os.killpg(processes.state(part, settings).pid, signal.SIGKILL)
-        assert wait_for(lambda: not port_answers(settings.kafka_port), 30)
-        t0 = time.monotonic()
-        os.kill(job_pid, signal.SIGTERM)
-        # the job's whole process group (gmv job, Flink's JVM, the Python workers) has exited
-        stopped = wait_for(lambda: not processes._group_alive(job_pid), 60, interval=0.2)
-        took = time.monotonic() - t0
+        assert wait_for(lambda: not port_answers(settings.kafka_port)
+                        and not port_answers(settings.clickhouse_port), 30)
+        for name, pid in pids.items():
+            t0 = time.monotonic()
+            os.kill(pid, signal.SIGTERM)
+            # the part's whole process group (for the job: gmv job, Flink's JVM, its workers) has exited
+            if wait_for(lambda pid=pid: not processes._group_alive(pid), 60, interval=0.2):
+                took[name] = time.monotonic() - t0
     finally:
-        for part in (launcher.JOB, launcher.CLICKHOUSE, launcher.KAFKA):
+        for part in (*parts, *servers):
             processes.stop(part, settings)
-    print(f"job stopped {took:.1f} s after SIGTERM with Kafka and ClickHouse gone")
-    assert stopped and took < PROMPT_S
-    log = (settings.log_dir / "job.log").read_text(errors="replace")
-    assert "Traceback" not in log.split("==== gmv: starting job")[-1], log[-3000:]
+    print("stopped after SIGTERM with Kafka and ClickHouse gone: "
+          + ", ".join(f"{name} {s:.1f} s" for name, s in took.items()))
+    assert set(took) == set(pids) and all(s < PROMPT_S for s in took.values()), took
+    for name in pids:
+        log = (settings.log_dir / f"{name}.log").read_text(errors="replace")
+        assert "Traceback" not in log.split(f"==== gmv: starting {name}")[-1], log[-3000:]
