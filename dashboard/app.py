@@ -2,7 +2,8 @@
 
 ``create_app(settings)`` builds a complete app (its own database access and cache), so
 tests and the benchmark can run several in one process; ``serve(settings)`` runs one with
-waitress on ``settings.dashboard_port`` (``gmv dashboard``).
+waitress on ``settings.dashboard_port`` (``gmv dashboard``). When the settings configure
+credentials, the app asks for them (:mod:`dashboard.auth`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from urllib.parse import parse_qsl
 import dash
 from dash import Input, Output, State, dcc, html
 
+from dashboard import auth
 from dashboard.cache import SharedCache
 from dashboard.db import Database
 from dashboard.pages import Context, Page, registry
@@ -44,6 +46,9 @@ def create_app(settings: Settings, *, alerts_config: Path | None = None,
     _register_router(app, ctx, pages)
     for page in pages:
         page.register(app, ctx)
+    # logins and the kiosk wall, when credentials are configured (not on loopback by default)
+    auth.protect(app, settings, router_output="shell-page",
+                 kiosk_prefixes=[p.id_prefix for p in pages if p.kiosk])
     app.server.extensions["gmv"] = ctx  # the benchmark and tests read ctx.db's counters here
     return app
 
@@ -65,7 +70,9 @@ def _register_router(app: dash.Dash, ctx: Context, pages: list[Page]) -> None:
     def route(pathname, search):
         params = dict(parse_qsl((search or "").lstrip("?")))
         page = by_path.get((pathname or "/").rstrip("/") or "/")
-        kiosk = params.get("kiosk", "") in ("1", "true", "yes")
+        if auth.is_kiosk():  # a wall screen on its kiosk cookie: no navigation, no controls
+            params["kiosk"] = "1"
+        kiosk = params.get("kiosk", "") in auth.KIOSK_FLAGS
         links = [f"shell-link{' active' if p is page else ''}" for p in pages]
         nav = "shell-nav hidden" if kiosk else "shell-nav"
         if page is None:
@@ -75,8 +82,12 @@ def _register_router(app: dash.Dash, ctx: Context, pages: list[Page]) -> None:
 
 
 def serve(settings: Settings, host: str = "127.0.0.1") -> None:
-    """Serve the dashboard on ``settings.dashboard_port`` until interrupted (``gmv dashboard``)."""
+    """Serve the dashboard on ``settings.dashboard_port`` until interrupted (``gmv dashboard``).
+
+    Beyond loopback it refuses to start without credentials (:func:`auth.require_credentials`)."""
     from waitress import serve as waitress_serve
+
+    auth.require_credentials(settings, host)
 
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" chatter
     app = create_app(settings)

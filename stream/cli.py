@@ -47,22 +47,20 @@ def cmd_up(args: argparse.Namespace) -> int:
     from stream.stack import launcher, processes
 
     settings = _settings()
-    parts = launcher.select(args.parts)
-    processes.start_all(parts, settings, echo=_echo)
-    for part in parts:
-        if part.url(settings):
-            print(f"{part.name:<11} {part.url(settings)}")
-    if not args.wait:
-        return 0
-    print("running; press Ctrl-C to stop everything")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(5):
-        down = [st.name for st in (processes.state(p, settings) for p in parts) if not st.up]
-        if down:
-            log.warning("%s went down; see %s", ", ".join(down), settings.log_dir)
-    processes.stop_all(launcher.PARTS.values(), settings)
+    parts = launcher.select(args.parts, settings)
+    with processes.exclusive(settings):
+        processes.start_all(parts, settings, echo=_echo)
+        for part in parts:
+            if part.url(settings):
+                print(f"{part.name:<11} {part.url(settings)}")
+        if not args.wait:
+            return 0
+        print("running; a part that dies is started again; press Ctrl-C to stop everything")
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        processes.supervise(parts, settings, stop)
+        processes.stop_all(launcher.parts(settings).values(), settings)
     return 0
 
 
@@ -70,7 +68,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from stream.stack import launcher, processes
 
     settings = _settings()
-    states = [processes.state(p, settings) for p in launcher.PARTS.values()]
+    states = [processes.state(p, settings) for p in launcher.parts(settings).values()]
     for st in states:
         print(st.line())
     up = {st.name for st in states if st.up}
@@ -114,7 +112,8 @@ def _freshness_line(settings) -> str:
 def cmd_down(args: argparse.Namespace) -> int:
     from stream.stack import launcher, processes
 
-    processes.stop_all(launcher.PARTS.values(), _settings())
+    settings = _settings()
+    processes.stop_all(launcher.parts(settings).values(), settings)
     return 0
 
 
@@ -312,13 +311,20 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from stream import probes
 
     settings = _settings()
+    from dashboard.auth import require_credentials
+
+    require_credentials(settings, args.host)  # beyond loopback: logins or a kiosk token, or one line here
+    users = len(settings.dashboard_logins())  # a bad users file stops here, in one line
     if probes.port_in_use(settings.dashboard_port, args.host):
         raise GmvError(f"dashboard: port {settings.dashboard_port} is in use by another process; stop that "
                        "process or set GMV_DASHBOARD_PORT to a free port.")
     from dashboard.app import serve
 
-    logging.getLogger("gmv.dashboard").info("dashboard on http://%s:%s/ (Ctrl-C stops it)",
-                                            args.host, settings.dashboard_port)
+    access = "no login (loopback)" if not settings.dashboard_login_required else (
+        f"login required ({users} user{'s' if users != 1 else ''}), kiosk token "
+        + ("set: wall screens open /?kiosk=TOKEN" if settings.dashboard_kiosk_token else "not set"))
+    logging.getLogger("gmv.dashboard").info("dashboard on http://%s:%s/, %s (Ctrl-C stops it)",
+                                            args.host, settings.dashboard_port, access)
     serve(settings, host=args.host)
     return 0
 

@@ -32,6 +32,11 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "GMV_KAFKA_PORT": ("kafka_port", "Kafka client port (default 9092)"),
     "GMV_KAFKA_CONTROLLER_PORT": ("kafka_controller_port", "KRaft controller port (default 9093)"),
     "GMV_KAFKA_PARTITIONS": ("kafka_partitions", "partitions per topic created by gmv up (default 4)"),
+    "GMV_KAFKA_BROKERS": ("kafka_brokers", "brokers gmv up runs (default 1); broker N listens on "
+                                           "GMV_KAFKA_PORT + 2(N-1), its controller on "
+                                           "GMV_KAFKA_CONTROLLER_PORT + 2(N-1)"),
+    "GMV_KAFKA_REPLICATION": ("kafka_replication", "replicas of each topic (default: the brokers, at most 3); "
+                                                   "min.insync.replicas is this minus 1, at least 1"),
     "GMV_TOPIC_PREFIX": ("topic_prefix", "prefix of every topic name (default empty)"),
     "GMV_CLICKHOUSE_HOST": ("clickhouse_host", "host of the ClickHouse server (default 127.0.0.1)"),
     "GMV_CLICKHOUSE_PORT": ("clickhouse_port", "ClickHouse native TCP port (default 9000)"),
@@ -40,6 +45,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "GMV_CLICKHOUSE_WRITER_PASSWORD": ("writer_password", "password of the gmv_writer user"),
     "GMV_CLICKHOUSE_READER_PASSWORD": ("reader_password", "password of the read-only gmv_reader user"),
     "GMV_DASHBOARD_PORT": ("dashboard_port", "port of the Dash app (default 8050)"),
+    "GMV_DASHBOARD_USERS": ("dashboard_users", "dashboard logins, name:password,... (required beyond loopback)"),
+    "GMV_DASHBOARD_USERS_FILE": ("dashboard_users_file", "file of dashboard logins, one name:password a line"),
+    "GMV_DASHBOARD_KIOSK_TOKEN": ("dashboard_kiosk_token", "token a wall screen opens /?kiosk=TOKEN with"),
     "GMV_FLINK_PORT": ("flink_port", "REST port of the local Flink cluster (default 8081)"),
     "GMV_START_TIMEOUT": ("start_timeout", "seconds a server may take to become healthy (default 90)"),
 }
@@ -65,6 +73,8 @@ class Settings:
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     kafka_partitions: int = 4
+    kafka_brokers: int = 1
+    kafka_replication: int = 0  # 0: min(kafka_brokers, 3)
     topic_prefix: str = ""
     clickhouse_host: str = "127.0.0.1"
     clickhouse_port: int = 9000
@@ -73,6 +83,9 @@ class Settings:
     writer_password: str = field(default="gmv-writer-local", repr=False)
     reader_password: str = field(default="gmv-reader-local", repr=False)
     dashboard_port: int = 8050
+    dashboard_users: str = field(default="", repr=False)
+    dashboard_users_file: Path | None = None
+    dashboard_kiosk_token: str = field(default="", repr=False)
     flink_port: int = 8081
     start_timeout: float = 90.0
 
@@ -85,6 +98,15 @@ class Settings:
             raise ConfigError(
                 f"{_label('kafka_partitions')}={self.kafka_partitions!r} is out of range; use 1-1000."
             )
+        if not 1 <= self.kafka_brokers <= 9:
+            raise ConfigError(f"{_label('kafka_brokers')}={self.kafka_brokers!r} is out of range; use 1-9.")
+        if not 0 <= self.kafka_replication <= 9:
+            raise ConfigError(f"{_label('kafka_replication')}={self.kafka_replication!r} is out of range; "
+                              "use 1-9 (0: automatic).")
+        for name in ("kafka_port", "kafka_controller_port"):
+            if getattr(self, name) + 2 * (self.kafka_brokers - 1) > 65535:
+                raise ConfigError(f"{_label(name)}={getattr(self, name)} leaves no room for "
+                                  f"{self.kafka_brokers} brokers' ports; use a lower port.")
         if not self.clickhouse_database.replace("_", "").isalnum():
             raise ConfigError(
                 f"{_label('clickhouse_database')}={self.clickhouse_database!r} is not a plain "
@@ -94,6 +116,8 @@ class Settings:
             raise ConfigError(f"{_label('start_timeout')} must be a positive number of seconds.")
         if self.jars_dir is None:
             object.__setattr__(self, "jars_dir", self.home / "jars")
+        parse_logins(self.dashboard_users, _label("dashboard_users"))  # the file is read when the dashboard starts
+        _check_kiosk_token(self.dashboard_kiosk_token)
 
     def replace(self, **changes: object) -> Settings:
         """A copy with some fields changed (and validated again)."""
@@ -103,12 +127,56 @@ class Settings:
 
     def to_env(self) -> dict[str, str]:
         """These settings as GMV_* variables, so a child process loads exactly the same."""
-        return {name: str(getattr(self, field)) for name, (field, _) in ENV_VARS.items()}
+        return {name: "" if getattr(self, field) is None else str(getattr(self, field))
+                for name, (field, _) in ENV_VARS.items()}
+
+    @property
+    def dashboard_login_required(self) -> bool:
+        """Whether the dashboard asks for credentials: logins or a kiosk token are configured."""
+        return bool(self.dashboard_users or self.dashboard_users_file or self.dashboard_kiosk_token)
+
+    def dashboard_logins(self) -> dict[str, str]:
+        """The dashboard's logins, name -> password, from ``GMV_DASHBOARD_USERS`` and the file
+        ``GMV_DASHBOARD_USERS_FILE`` (read now). Raises :class:`ConfigError` in one line."""
+        logins = parse_logins(self.dashboard_users, _label("dashboard_users"))
+        path = self.dashboard_users_file
+        if path is None:
+            return logins
+        label = _label("dashboard_users_file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{label}={str(path)!r} cannot be read ({exc.__class__.__name__}: "
+                              f"{getattr(exc, 'strerror', None) or exc}); point it at a UTF-8 file of "
+                              "name:password lines.") from None
+        from_file = parse_logins(text, label, lines=True)
+        twice = sorted(set(logins) & set(from_file))
+        if twice:
+            raise ConfigError(f"dashboard user {twice[0]!r} is in both {_label('dashboard_users')} and {label}; "
+                              "keep one.")
+        if not from_file:
+            raise ConfigError(f"{label}={str(path)!r} lists no user; write one name:password a line.")
+        return {**logins, **from_file}
 
     # Derived names, so no part writes a host, port or topic of its own.
+    def kafka_broker_ports(self, broker: int) -> tuple[int, int]:
+        """(client port, controller port) of local broker ``broker`` (0-based)."""
+        return self.kafka_port + 2 * broker, self.kafka_controller_port + 2 * broker
+
     @property
     def kafka_bootstrap(self) -> str:
-        return f"{self.kafka_host}:{self.kafka_port}"
+        """Every broker, so a client finds the cluster while any one of them is down."""
+        return ",".join(f"{self.kafka_host}:{self.kafka_broker_ports(b)[0]}" for b in range(self.kafka_brokers))
+
+    @property
+    def kafka_replicas(self) -> int:
+        """Replicas of each topic: GMV_KAFKA_REPLICATION, else the local brokers (at most 3)."""
+        return self.kafka_replication or min(self.kafka_brokers, 3)
+
+    @property
+    def kafka_min_insync(self) -> int:
+        """Replicas that must have a message before it counts as written (acks=all)."""
+        return max(1, self.kafka_replicas - 1)
 
     @property
     def orders_topic(self) -> str:
@@ -149,9 +217,54 @@ def _label(field_name: str) -> str:
     return _ENV_BY_FIELD.get(field_name, field_name)
 
 
+MIN_PASSWORD = 8  # characters of a dashboard password
+MIN_KIOSK_TOKEN = 16  # characters of the kiosk token
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
+
+
+def parse_logins(text: str, label: str, lines: bool = False) -> dict[str, str]:
+    """``name:password`` entries, comma-separated (the variable) or one a line (the file, where
+    lines starting with ``#`` are skipped); empty entries are skipped, and spaces around a name or
+    a password. A password may hold colons, and commas in the file. Errors name the entry or
+    the user, never a password."""
+    logins: dict[str, str] = {}
+    entries = text.splitlines() if lines else text.split(",")
+    where = "line" if lines else "entry"
+    for number, entry in enumerate(entries, 1):
+        entry = entry.strip()
+        if not entry or (lines and entry.startswith("#")):
+            continue
+        name, colon, password = entry.partition(":")
+        name, password = name.strip(), password.strip()
+        if not colon or not name or not password:
+            raise ConfigError(f"{label}: {where} {number} is not name:password; give each user as "
+                              "name:password.")
+        if any(c.isspace() for c in name):
+            raise ConfigError(f"{label}: {where} {number}: the user name {name!r} has a space; use a name "
+                              "without spaces.")
+        if len(password) < MIN_PASSWORD:
+            raise ConfigError(f"{label}: the password of user {name!r} is shorter than {MIN_PASSWORD} "
+                              "characters; use a longer one.")
+        if name in logins:
+            raise ConfigError(f"{label}: user {name!r} is listed twice; keep one.")
+        logins[name] = password
+    return logins
+
+
+def _check_kiosk_token(token: str) -> None:
+    if not token:
+        return
+    label = _label("dashboard_kiosk_token")
+    if len(token) < MIN_KIOSK_TOKEN or not set(token) <= _TOKEN_CHARS:
+        raise ConfigError(f"{label} must be at least {MIN_KIOSK_TOKEN} URL-safe characters (letters, digits, "
+                          "- _ . ~); make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(24))'.")
+
+
 def _convert(field_name: str, raw: str) -> object:
     kind = {f.name: f.type for f in dataclasses.fields(Settings)}[field_name]
     env_name = _label(field_name)
+    if "None" in str(kind) and raw == "":
+        return None
     if "Path" in str(kind):
         return Path(raw).expanduser().resolve()
     if kind in ("int", int):

@@ -1,7 +1,8 @@
 /* Clientside callbacks of the dashboard (see dashboard/pages/wall.py for the why). */
 (function () {
   "use strict";
-  var STUCK_MS = 10000; // a request unanswered this long is given up, so polling resumes
+  var STUCK_MS = 10000; // a wall poll unanswered this long is aborted (see serverLost), so polling resumes
+  var LOST_MS = 2 * STUCK_MS; // a poll neither answered nor failed by then (Dash lost it) is given up
   var BASE_W = 1920, BASE_H = 1080; // the wall is laid out for 1080p and scaled up from there
 
   function noUpdates(n) {
@@ -33,14 +34,56 @@
     return (rootClass || "wall").split(" ").filter(function (c) { return c !== "stale"; }).join(" ");
   }
 
+  /* A wall poll the dashboard server does not answer (it is restarting or hangs, or a proxy
+     in front of it says 502) must not leave the screen showing its last numbers as if live,
+     and Dash tells no callback that a request failed, nor gives up on one that hangs (and
+     runs no further tick while it hangs). So the wall's polls are watched here: one without
+     an answer for STUCK_MS is aborted, and one that failed is answered on the page itself
+     with a payload saying the server is lost. The wall greys its numbers and polls again on
+     the next tick; the first poll the server answers makes it fresh again, with no reload. */
+  function serverLost(seq, why) {
+    window.dash_clientside.set_props("wall-payload", {data: {
+      seq: seq, ok: false, has_data: false, server_lost: true,
+      error: "The dashboard server " + why + "; trying again every second."}});
+  }
+
+  function wallPollSeq(url, init) {
+    var body = init && init.body;
+    if (String(url).indexOf("_dash-update-component") < 0 || typeof body !== "string" ||
+        body.indexOf('"wall-payload.data"') < 0) return null;
+    try {
+      return JSON.parse(body).inputs[0].value.seq;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  var pageFetch = window.fetch;
+  window.fetch = function (url, init) {
+    var seq = wallPollSeq(url, init);
+    if (seq === null) return pageFetch.apply(this, arguments);
+    var abort = new AbortController();
+    var timer = setTimeout(function () { abort.abort(); }, STUCK_MS);
+    var response = pageFetch.call(this, url, Object.assign({}, init, {signal: abort.signal}));
+    response.then(function (res) {
+      clearTimeout(timer);
+      if (!res.ok) serverLost(seq, "answered HTTP " + res.status);
+    }, function () {
+      clearTimeout(timer);
+      serverLost(seq, abort.signal.aborted ? "did not answer for " + STUCK_MS / 1000 + " s" : "cannot be reached");
+    });
+    return response; // Dash handles this same response (or failure) as before
+  };
+
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     gmv: {
-      /* A tick becomes a request only when the previous one has been answered. */
+      /* A tick becomes a request only when the previous one has been answered (or failed:
+         then serverLost answers it). */
       wallTick: function (n, request, shown) {
         request = request || {seq: 0, t: 0};
         var answered = (shown && shown.answered) || 0;
         var now = Date.now();
-        if (request.seq > answered && now - request.t < STUCK_MS) {
+        if (request.seq > answered && now - request.t < LOST_MS) {
           return window.dash_clientside.no_update;
         }
         return {seq: request.seq + 1, t: now};
@@ -63,14 +106,15 @@
         if (older && !byUnits) return [next].concat(noUpdates(n - 1));
 
         var base = baseClass(rootClass);
+        var silent = "No answer from " + (payload.server_lost ? "the dashboard server" : "ClickHouse");
         if (!payload.ok && shown.as_of_ms >= 0) {
           // Down: keep the last numbers, grey them, say since when.
-          var msg = "No answer from ClickHouse: the numbers below are stale, " +
-            (shown.asof_text || "") + ". " + (payload.error || "");
+          var msg = silent + ": the numbers below are stale, " + (shown.asof_text || "") + ". " +
+            (payload.error || "");
           return [next, base + " stale", msg, "banner banner-error"].concat(noUpdates(n - 4));
         }
         if (!payload.has_data) {
-          var text = payload.ok ? payload.message : "No answer from ClickHouse. " + (payload.error || "");
+          var text = payload.ok ? payload.message : silent + ". " + (payload.error || "");
           return [next, base, text, payload.ok ? "banner banner-info" : "banner banner-error"]
             .concat(noUpdates(n - 4));
         }

@@ -36,6 +36,12 @@ class Page:
     name: str
     layout: Callable[[Context, dict[str, str]], Any]  # (context, query parameters) -> component
     register: Callable[[dash.Dash, Context], None]
+    kiosk: bool = False  # a kiosk cookie (GMV_DASHBOARD_KIOSK_TOKEN) opens it and reaches its callbacks
+
+    @property
+    def id_prefix(self) -> str:
+        """Every component id of the page starts with this (``wall-``, ``explore-``, ...)."""
+        return f"{self.name.lower()}-"
 
 
 def registry() -> list[Page]:

@@ -4,14 +4,16 @@ Polling, and the two traps of polling dashboards:
 
 - ``wall-tick`` fires every second in the browser; a clientside callback turns a tick into a
   request (``wall-request``, with a sequence number) only when no request is in flight, so a
-  slow answer never piles up requests (an answer lost for 10 s frees the slot again);
+  slow answer never piles up requests (``assets/gmv.js`` aborts a poll unanswered for 10 s);
 - the server answers from one payload shared by every screen (:class:`WallFeed`, cached for
   a second, single flight), so 50 screens cost the database what one costs;
 - a clientside callback applies an answer only if its data is not older than what is shown
   (``as_of_ms``, then ``seq``), so two racing answers never put older numbers over newer.
 
 If ClickHouse cannot answer, the answer says so; the page keeps its last numbers, greys
-them and says since when they are stale.
+them and says since when they are stale. If the dashboard server itself does not answer (a
+restart, a hang, a proxy's 5xx), ``assets/gmv.js`` answers the poll on the page to the same
+effect, and the page polls on: the first answer of the server back makes it fresh, no reload.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from dashboard import figures, fmt, snapshot
 from dashboard import queries as q
+from dashboard.auth import KIOSK_FLAGS
 from dashboard.db import DataUnavailable
 from dashboard.pages import Context, Page
 
@@ -143,7 +146,7 @@ def _counter(status: str) -> html.Div:
 
 def layout(ctx: Context, params: dict[str, str]):
     """The wall; ``?kiosk=1`` hides every control, ``?units=yuan|wan|yi`` picks the GMV unit."""
-    kiosk = params.get("kiosk", "") in ("1", "true", "yes")
+    kiosk = params.get("kiosk", "") in KIOSK_FLAGS
     units = params.get("units") if params.get("units") in fmt.UNITS else "yuan"
     controls = dcc.RadioItems(
         id="wall-units", value=units, inline=True, className="wall-units",
@@ -224,4 +227,4 @@ def register(app, ctx: Context) -> None:
         Input("wall-units", "value"), State("wall-url", "search"), prevent_initial_call=True)
 
 
-PAGE = Page(path="/", name="Wall", layout=layout, register=register)
+PAGE = Page(path="/", name="Wall", layout=layout, register=register, kiosk=True)

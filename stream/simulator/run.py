@@ -6,6 +6,7 @@ shell that paces it against the wall clock, sends to a sink and keeps the ledger
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from stream.contract import FESTIVAL_TZ
+from stream.errors import GmvError
 from stream.simulator import catalog as catalog_mod
 from stream.simulator import curve as curve_mod
 from stream.simulator import events as ev
@@ -276,6 +278,9 @@ class _Progress:
 
 HEARTBEAT_EVERY_S = 0.5
 END_HEARTBEAT_AHEAD_MS = 61_000
+# On Ctrl-C or SIGTERM, how long the messages in flight get to be acknowledged before the run
+# says how many were not: a stop must be prompt even with Kafka gone.
+STOP_FLUSH_S = 5.0
 
 
 def run(config: FestivalConfig, options: RunOptions, sink, ledger_path: Path | None = None,
@@ -294,6 +299,7 @@ def run(config: FestivalConfig, options: RunOptions, sink, ledger_path: Path | N
     began = clock()
     last_beat, newest_ms = began, 0
     progress = _Progress(status, status_every_s, clock)
+    interrupted = False
     try:
         for batch in _batches(sim, options, clock, began, sleep, wall_ms):
             if options.events is not None and stats.messages + len(batch) >= options.events:
@@ -313,14 +319,24 @@ def run(config: FestivalConfig, options: RunOptions, sink, ledger_path: Path | N
             if options.events is not None and stats.messages >= options.events:
                 break
     except KeyboardInterrupt:
-        pass  # a live run stopped by Ctrl-C still flushes and writes its ledger
-    finally:
+        interrupted = True  # a run stopped by Ctrl-C or SIGTERM still flushes and writes its ledger
+    except BaseException:
+        with contextlib.suppress(GmvError):  # the first error is the one to report
+            sink.close(timeout_s=STOP_FLUSH_S)
+        raise
+    undelivered: GmvError | None = None
+    try:
         if hasattr(sink, "heartbeat") and newest_ms:
             sink.heartbeat(newest_ms + END_HEARTBEAT_AHEAD_MS)  # closes the last second and minute
-        sink.close()
-        stats.seconds = clock() - began
+        # Stopped: a few seconds for what is in flight, so a stop with Kafka gone is still prompt.
+        sink.close(timeout_s=STOP_FLUSH_S if interrupted else 60.0)
+    except GmvError as exc:
+        undelivered = exc
+    stats.seconds = clock() - began
     if ledger is not None and ledger_path is not None:
         ledger.write(ledger_path, stats.summary())
+    if undelivered is not None:
+        raise undelivered
     return stats
 
 

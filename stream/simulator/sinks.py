@@ -23,7 +23,7 @@ class NullSink:
     def send(self, topics: Sequence[int], keys: Sequence[bytes], values: Sequence[bytes]) -> None:
         self.messages += len(values)
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 60.0) -> None:
         pass
 
 
@@ -36,7 +36,7 @@ class MemorySink:
     def send(self, topics: Sequence[int], keys: Sequence[bytes], values: Sequence[bytes]) -> None:
         self.messages.extend(zip(topics, keys, values))
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 60.0) -> None:
         pass
 
 
@@ -56,7 +56,7 @@ class StdoutSink:
             except BrokenPipeError:  # `gmv simulate --sink stdout | head` is fine
                 raise GmvError("stdout was closed by the reader.") from None
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 60.0) -> None:
         try:
             self.stream.flush()
         except BrokenPipeError:
@@ -71,7 +71,15 @@ def compression() -> str:
 
 
 class KafkaSink:
-    """Batched, compressed, acks=all producer keyed by order id, to the settings' topics."""
+    """Batched, compressed, acks=all producer keyed by order id, to the settings' topics.
+
+    Idempotent with retries: through a broker restart, messages wait in the producer's buffer and
+    are sent again until acknowledged (up to ``DELIVERY_TIMEOUT_MS``), and the broker drops a
+    retried copy it already has, so each message lands once. Every message's outcome is counted,
+    so a run that ends with messages unacknowledged says how many.
+    """
+
+    DELIVERY_TIMEOUT_MS = 120_000
 
     def __init__(self, settings: Settings, linger_ms: int = 20, batch_size: int = 512 * 1024):
         from kafka import KafkaProducer
@@ -80,8 +88,10 @@ class KafkaSink:
         self.settings = settings
         self.topics = (settings.orders_topic, settings.logistics_topic)
         self.bytes = 0
+        self.sent = self.acked = self.failed = 0
         self._error: BaseException | None = None
-        if not port_answers(settings.kafka_port, settings.kafka_host, timeout=2.0):  # fail fast, not in 30 s
+        if not any(port_answers(settings.kafka_broker_ports(b)[0], settings.kafka_host, timeout=2.0)
+                   for b in range(settings.kafka_brokers)):  # fail fast, not in 30 s
             raise GmvError(f"cannot reach Kafka at {settings.kafka_bootstrap} (nothing listens there); start it "
                            "with `gmv up kafka` or point GMV_KAFKA_HOST/GMV_KAFKA_PORT at a broker.")
         try:
@@ -89,6 +99,8 @@ class KafkaSink:
                 bootstrap_servers=settings.kafka_bootstrap, client_id="gmv-simulator", acks="all",
                 linger_ms=linger_ms, batch_size=batch_size, compression_type=compression(),
                 max_block_ms=15_000, request_timeout_ms=15_000, bootstrap_timeout_ms=10_000,
+                enable_idempotence=True, retries=2**31 - 1, delivery_timeout_ms=self.DELIVERY_TIMEOUT_MS,
+                reconnect_backoff_max_ms=1000,  # back within a second of the broker (default: up to 30 s)
             )
         except KafkaError as exc:
             raise GmvError(f"cannot reach Kafka at {settings.kafka_bootstrap} ({type(exc).__name__}); "
@@ -109,17 +121,22 @@ class KafkaSink:
                                "`gmv up kafka` creates the pipeline's topics.")
 
     def _failed(self, exc: BaseException) -> None:
+        self.failed += 1
         self._error = self._error or exc
+
+    def _acked(self, _metadata) -> None:
+        self.acked += 1
 
     def send(self, topics: Sequence[int], keys: Sequence[bytes], values: Sequence[bytes]) -> None:
         from kafka.errors import KafkaError
 
         if self._error is not None:
             self._raise()
-        send, names = self.producer.send, self.topics
+        send, names, acked, failed = self.producer.send, self.topics, self._acked, self._failed
         try:
             for topic, key, value in zip(topics, keys, values):
-                send(names[topic], value=value, key=key).add_errback(self._failed)
+                send(names[topic], value=value, key=key).add_callback(acked).add_errback(failed)
+                self.sent += 1
         except KafkaError as exc:
             self._failed(exc)
             self._raise()
@@ -140,15 +157,24 @@ class KafkaSink:
         raise GmvError(f"sending to Kafka at {self.settings.kafka_bootstrap} failed "
                        f"({type(self._error).__name__}: {self._error}); is the broker up?")
 
-    def close(self) -> None:
-        """Wait until every message is acknowledged (or fail with one line)."""
+    def close(self, timeout_s: float = 60.0) -> None:
+        """Wait up to ``timeout_s`` until every message is acknowledged; if some are not, fail with
+        one line that says how many (and that the ledger counts them)."""
         from kafka.errors import KafkaError
 
         try:
-            self.producer.flush(timeout=60)
+            self.producer.flush(timeout=timeout_s)
         except KafkaError as exc:
-            self._failed(exc)
+            self._error = self._error or exc
         finally:
-            self.producer.close(timeout=5)
-        if self._error is not None:
-            self._raise()
+            try:  # messages still unacknowledged are given up on: they are counted below
+                self.producer.close(timeout=0 if self.acked + self.failed < self.sent else 5)
+            except KafkaError:
+                pass
+        unacknowledged = self.sent - self.acked
+        if unacknowledged:
+            cause = type(self._error).__name__ if self._error else "none"
+            raise GmvError(f"{unacknowledged:,} of {self.sent:,} messages were not delivered to Kafka at "
+                           f"{self.settings.kafka_bootstrap} ({self.failed:,} refused, the rest unacknowledged "
+                           f"after {timeout_s:.0f} s; last error: {cause}); the ledger counts them, so "
+                           "`gmv verify` will report them missing.")

@@ -1,6 +1,7 @@
 """The parts of the local stack, in start order, and what each needs to run.
 
-Kafka: a single-node KRaft broker, ``java -cp 'jars/kafka/*' kafka.Kafka``.
+Kafka: KRaft brokers, ``java -cp 'jars/kafka/*' kafka.Kafka``: one by default, GMV_KAFKA_BROKERS
+of them (parts kafka, kafka-2, ...) each also a voter of the controller quorum.
 ClickHouse: the system's ``clickhouse-server`` with a config written from
 ``infra/clickhouse/`` into the state folder.
 """
@@ -12,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from string import Template
 
 from stream import logs
 from stream.errors import GmvError
+from stream.probes import wait_for
 from stream.settings import ENV_VARS, INFRA_DIR, Settings
 from stream.stack import jars
 from stream.stack.processes import Part
@@ -57,71 +60,115 @@ def java_binary() -> str:
     return found
 
 
-def _kafka_dir(settings: Settings) -> Path:
-    return settings.home / "kafka"
+def _broker_name(broker: int) -> str:
+    """Part name of local broker ``broker`` (0-based): kafka, kafka-2, kafka-3, ..."""
+    return "kafka" if broker == 0 else f"kafka-{broker + 1}"
 
 
-def _kafka_prepare(settings: Settings) -> None:
+def _kafka_dir(settings: Settings, broker: int = 0) -> Path:
+    return settings.home / _broker_name(broker)
+
+
+def _cluster_id(settings: Settings) -> str:
+    """The KRaft cluster id every local broker formats its storage with (made once, kept)."""
+    path = settings.home / "kafka" / "cluster.id"
+    first = settings.data_dir / "kafka" / "meta.properties"  # a first broker formatted before this file existed
+    if not path.exists() and first.exists():
+        found = [line.split("=", 1)[1] for line in first.read_text().splitlines() if line.startswith("cluster.id=")]
+        if found:
+            path.write_text(found[0].strip())
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+    return path.read_text().strip()
+
+
+def _kafka_prepare(settings: Settings, broker: int) -> None:
     java = java_binary()
     classpath = jars.classpath(settings, "kafka")
-    config_dir = _kafka_dir(settings)
-    data_dir = settings.data_dir / "kafka"
+    config_dir = _kafka_dir(settings, broker)
+    data_dir = settings.data_dir / _broker_name(broker)
     config_dir.mkdir(parents=True, exist_ok=True)
+    port, controller_port = settings.kafka_broker_ports(broker)
+    voters = ",".join(f"{b + 1}@127.0.0.1:{settings.kafka_broker_ports(b)[1]}" for b in range(settings.kafka_brokers))
     template = Template((INFRA_DIR / "kafka" / "server.properties").read_text())
     (config_dir / "server.properties").write_text(
         template.substitute(
+            node_id=broker + 1,
+            voters=voters,
             host=settings.kafka_host,
-            port=settings.kafka_port,
-            controller_port=settings.kafka_controller_port,
+            port=port,
+            controller_port=controller_port,
             data_dir=data_dir,
             partitions=settings.kafka_partitions,
+            replication=settings.kafka_replicas,
+            min_isr=settings.kafka_min_insync,
         )
     )
     if (data_dir / "meta.properties").exists():
         return
-    # First start: format the KRaft storage with a new cluster id. It is passed as --cluster-id=ID
+    # First start: format the KRaft storage with the cluster's id. It is passed as --cluster-id=ID
     # because a base64 id can start with "-", which the tool's parser would take for an option.
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     result = subprocess.run(
         [java, "-cp", ":".join(map(str, classpath)), "kafka.tools.StorageTool", "format",
-         f"--cluster-id={cluster_id}", "-c", str(config_dir / "server.properties")],
+         f"--cluster-id={_cluster_id(settings)}", "-c", str(config_dir / "server.properties")],
         capture_output=True, text=True, check=False,
     )
     if result.returncode != 0:
-        raise GmvError(f"kafka: formatting storage in {data_dir} failed: "
+        raise GmvError(f"{_broker_name(broker)}: formatting storage in {data_dir} failed: "
                        f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}")
 
 
-def _kafka_command(settings: Settings) -> list[str]:
+def _kafka_command(settings: Settings, broker: int) -> list[str]:
     classpath = ":".join(map(str, jars.classpath(settings, "kafka")))
     return [
         java_binary(), *KAFKA_HEAP, "-XX:+UseG1GC", "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={INFRA_DIR / 'kafka' / 'log4j2.yaml'}",
-        "-cp", classpath, "kafka.Kafka", str(_kafka_dir(settings) / "server.properties"),
+        "-cp", classpath, "kafka.Kafka", str(_kafka_dir(settings, broker) / "server.properties"),
     ]
 
 
-def _kafka_healthy(settings: Settings) -> bool:
+def _kafka_healthy(settings: Settings, broker: int) -> bool:
+    from stream.probes import port_answers
     from stream.stack.kafka_admin import cluster_ready
 
-    return cluster_ready(settings)
+    if settings.kafka_brokers == 1:
+        return cluster_ready(settings)
+    # One broker of several serves clients only once a quorum of controllers has a leader, which
+    # needs the next brokers up too: its own controller answering is its health. The last broker
+    # waits for the whole cluster (see _kafka_after_start).
+    return port_answers(settings.kafka_broker_ports(broker)[1])
 
 
-def _kafka_after_start(settings: Settings) -> None:
-    from stream.stack.kafka_admin import create_topics
+def _kafka_after_start(settings: Settings, broker: int) -> None:
+    from stream.stack.kafka_admin import create_topics, whole_cluster_ready
 
+    if broker != settings.kafka_brokers - 1:
+        return
+    if settings.kafka_brokers > 1 and not wait_for(lambda: whole_cluster_ready(settings), settings.start_timeout):
+        raise GmvError(f"kafka: the {settings.kafka_brokers} brokers did not form a cluster within "
+                       f"{settings.start_timeout:.0f} s; read {settings.log_dir}/kafka*.log for the cause.")
     create_topics(settings)
 
 
-KAFKA = Part(
-    name="kafka",
-    ports=lambda s: {"GMV_KAFKA_PORT": s.kafka_port, "GMV_KAFKA_CONTROLLER_PORT": s.kafka_controller_port},
-    prepare=_kafka_prepare,
-    command=_kafka_command,
-    healthy=_kafka_healthy,
-    after_start=_kafka_after_start,
-    url=lambda s: f"kafka://{s.kafka_bootstrap}",
-)
+def kafka_broker(broker: int) -> Part:
+    """Local broker ``broker`` (0-based) of the GMV_KAFKA_BROKERS that gmv up runs."""
+    return Part(
+        name=_broker_name(broker),
+        # setting to change -> port (a later broker's ports follow from the first one's)
+        ports=lambda s: dict(zip((f"GMV_KAFKA_PORT (+{2 * broker})", f"GMV_KAFKA_CONTROLLER_PORT (+{2 * broker})")
+                                 if broker else ("GMV_KAFKA_PORT", "GMV_KAFKA_CONTROLLER_PORT"),
+                                 s.kafka_broker_ports(broker))),
+        prepare=lambda s: _kafka_prepare(s, broker),
+        command=lambda s: _kafka_command(s, broker),
+        healthy=lambda s: _kafka_healthy(s, broker),
+        after_start=lambda s: _kafka_after_start(s, broker),
+        url=lambda s: f"kafka://{s.kafka_host}:{s.kafka_broker_ports(broker)[0]}",
+    )
+
+
+KAFKA = kafka_broker(0)
+
 
 # -- ClickHouse ----------------------------------------------------------------------------
 
@@ -212,14 +259,21 @@ JOB = _gmv_part("job", ("job",), _job_healthy, lambda s: f"http://127.0.0.1:{s.f
 # -- Dashboard ------------------------------------------------------------------------------
 
 
+def _dashboard_prepare(settings: Settings) -> None:
+    settings.dashboard_logins()  # a bad GMV_DASHBOARD_USERS_FILE stops `gmv up` with its one-line error
+
+
 def _dashboard_healthy(settings: Settings) -> bool:
-    with urllib.request.urlopen(f"http://127.0.0.1:{settings.dashboard_port}/", timeout=2) as response:
-        return response.status == 200
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{settings.dashboard_port}/", timeout=2) as response:
+            return response.status == 200
+    except urllib.error.HTTPError as exc:  # with credentials configured it asks for them: it is up
+        return exc.code == 401 and settings.dashboard_login_required
 
 
 DASHBOARD = _gmv_part("dashboard", ("dashboard",), _dashboard_healthy,
                       lambda s: f"http://127.0.0.1:{s.dashboard_port}/ (wall; /explore, /alerts)",
-                      port="dashboard_port")
+                      port="dashboard_port", prepare=_dashboard_prepare)
 
 # -- Alerts ---------------------------------------------------------------------------------
 
@@ -272,18 +326,22 @@ SIMULATOR = _gmv_part(
 )
 
 PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE, JOB, SIMULATOR, DASHBOARD, ALERTS)}
-# Names the CLI accepts; parts that do not exist yet are refused with a clear message.
-PART_NAMES = ("kafka", "clickhouse", "job", "simulator", "alerts", "dashboard")
 
 
-def select(names: list[str] | None) -> list[Part]:
-    """Parts named on the command line (all of them when none), in start order."""
+def parts(settings: Settings) -> dict[str, Part]:
+    """Every part for these settings, in start order: GMV_KAFKA_BROKERS brokers, then the rest."""
+    brokers = [kafka_broker(b) for b in range(settings.kafka_brokers)]
+    return {p.name: p for p in (*brokers, *(p for name, p in PARTS.items() if name != "kafka"))}
+
+
+def select(names: list[str] | None, settings: Settings) -> list[Part]:
+    """Parts named on the command line (all of them when none), in start order. Naming
+    ``kafka`` with several brokers means every broker; ``kafka-2`` means that one."""
+    available = parts(settings)
     if not names:
-        return list(PARTS.values())
-    unknown = [n for n in names if n not in PART_NAMES]
+        return list(available.values())
+    unknown = [n for n in names if n not in available]
     if unknown:
-        raise GmvError(f"unknown part {unknown[0]!r}; parts are: {', '.join(PART_NAMES)}.")
-    missing = [n for n in names if n not in PARTS]
-    if missing:
-        raise GmvError(f"part {missing[0]!r} is not built yet; available now: {', '.join(PARTS)}.")
-    return [p for name, p in PARTS.items() if name in names]
+        raise GmvError(f"unknown part {unknown[0]!r}; parts are: {', '.join(available)}.")
+    wanted = set(names) | ({n for n in available if n.startswith("kafka")} if "kafka" in names else set())
+    return [p for name, p in available.items() if name in wanted]

@@ -7,13 +7,16 @@ health check.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,11 +47,13 @@ class PartState:
     up: bool
     pid: int | None
     ports: tuple[int, ...]
+    restarts: int = 0  # times `gmv up --wait` started it again after it died
 
     def line(self) -> str:
         state = "up" if self.up else ("DOWN" if self.started else "down")
         ports = ",".join(str(p) for p in self.ports) or "-"
-        return f"{self.name:<11} {state:<5} port {ports:<11} pid {self.pid or '-'}"
+        restarts = f"  restarted {self.restarts}x" if self.restarts else ""
+        return f"{self.name:<11} {state:<5} port {ports:<11} pid {self.pid or '-'}{restarts}"
 
 
 # -- pid files ---------------------------------------------------------------------------
@@ -69,10 +74,42 @@ def _read_pid_file(settings: Settings, name: str) -> dict | None:
         return None
 
 
+def _write_pid_file(settings: Settings, name: str, info: dict) -> None:
+    """Written whole or not at all (a reader never sees half a file): a temp file, then rename."""
+    path = _pid_file(settings, name)
+    temp = path.with_suffix(f".tmp{os.getpid()}")
+    temp.write_text(json.dumps(info))
+    os.replace(temp, path)
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When the process started (clock ticks since boot, /proc/PID/stat field 22): with the pid,
+    what tells our process from a stranger that reused its pid."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _is_ours(info: dict) -> bool:
+    """Whether the pid file's process is alive and is the one we started (same start time)."""
+    pid = int(info["pid"])
+    if not _alive(pid):
+        return False
+    recorded = info.get("start_ticks")
+    return recorded is None or _start_ticks(pid) == recorded
+
+
+# pid -> exit status of a child reaped by _alive (so a supervisor can say how a part died)
+EXIT_STATUS: dict[int, int] = {}
+
+
 def _alive(pid: int) -> bool:
     try:
         # Reap it first if it is our own exited child, or kill(0) would see a zombie as alive.
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+        reaped, status = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            EXIT_STATUS[pid] = status
             return False
     except ChildProcessError:
         pass
@@ -97,8 +134,8 @@ def state(part: Part, settings: Settings) -> PartState:
     if info is None:
         return PartState(part.name, False, False, None, ports)
     pid = int(info["pid"])
-    up = _alive(pid) and _safe_healthy(part, settings)
-    return PartState(part.name, True, up, pid, tuple(info.get("ports", ports)))
+    up = _is_ours(info) and _safe_healthy(part, settings)
+    return PartState(part.name, True, up, pid, tuple(info.get("ports", ports)), int(info.get("restarts", 0)))
 
 
 def _safe_healthy(part: Part, settings: Settings) -> bool:
@@ -109,7 +146,8 @@ def _safe_healthy(part: Part, settings: Settings) -> bool:
         return False
 
 
-def start(part: Part, settings: Settings, echo: Callable[[str], None] = lambda line: None) -> PartState:
+def start(part: Part, settings: Settings, echo: Callable[[str], None] = lambda line: None,
+          restarts: int = 0) -> PartState:
     """Start ``part`` in the background and return once it is healthy.
 
     Idempotent: a part that is already up is left alone. Raises :class:`GmvError`
@@ -147,8 +185,9 @@ def start(part: Part, settings: Settings, echo: Callable[[str], None] = lambda l
             env={**os.environ, **settings.to_env(), **part.env(settings)},
             start_new_session=True,  # own process group: `gmv down` stops its children too
         )
-    info = {"pid": proc.pid, "ports": list(part.ports(settings).values()), "log": str(logfile), "cmd": cmd}
-    _pid_file(settings, part.name).write_text(json.dumps(info))
+    info = {"pid": proc.pid, "start_ticks": _start_ticks(proc.pid), "ports": list(part.ports(settings).values()),
+            "log": str(logfile), "cmd": cmd, "restarts": restarts}
+    _write_pid_file(settings, part.name, info)
     healthy = wait_for(
         lambda: proc.poll() is not None or _safe_healthy(part, settings), settings.start_timeout
     )
@@ -174,7 +213,12 @@ def stop(part: Part, settings: Settings, timeout: float = 30.0) -> bool:
     if info is None:
         return False
     pid = int(info["pid"])
-    was_alive = _alive(pid)
+    was_alive = _is_ours(info)
+    if _alive(pid) and not was_alive:  # the pid now belongs to a stranger: never signal it
+        log.warning("%s: pid %d is no longer the process gmv started; not signalling it", part.name, pid)
+        _pid_file(settings, part.name).unlink(missing_ok=True)
+        return False
+    _write_pid_file(settings, part.name, {**info, "stopping": True})  # a supervisor leaves it be
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pid, sig)
@@ -211,3 +255,102 @@ def stop_all(parts: Iterable[Part], settings: Settings, echo: Callable[[str], No
     for part in reversed(list(parts)):
         if stop(part, settings):
             echo(f"{part.name:<11} stopped")
+
+
+# -- one `gmv up` per state folder, and its supervision ------------------------------------
+
+
+@contextlib.contextmanager
+def exclusive(settings: Settings) -> Iterator[None]:
+    """Hold the state folder's lock: a second `gmv up` on the same folder stops with one line
+    instead of racing the first one to start (and supervise) the same parts."""
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.run_dir / "up.lock"
+    with open(path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "?"
+            raise GmvError(f"another `gmv up` (pid {holder}) manages {settings.run_dir}; stop it first "
+                           "(Ctrl-C there, or `gmv down`), or set GMV_HOME to another folder.") from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _how_it_ended(pid: int) -> str:
+    status = EXIT_STATUS.pop(pid, None)
+    if status is None:
+        return "its process is gone"
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exited with code {os.WEXITSTATUS(status)}"
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines()[-20:] if line.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip()[:200] if lines else ""
+
+
+@dataclass
+class _Watch:
+    restarts: int = 0
+    backoff: float = 1.0
+    next_try: float = 0.0
+    up_since: float = 0.0
+
+
+def supervise(parts: Iterable[Part], settings: Settings, stop: threading.Event,
+              every_s: float = 2.0, max_backoff_s: float = 60.0) -> None:
+    """Until ``stop``: start again any part whose process died (not one `gmv down` is stopping),
+    with backoff doubling from 1 s to ``max_backoff_s`` (back to 1 s once it stayed up a minute),
+    logging how it ended and its log's last line. A part alive but not answering its health check
+    is only reported: it may be waiting for a neighbour. Returns early when `gmv down` has stopped
+    every part."""
+    parts = list(parts)
+    watches = {part.name: _Watch(up_since=time.monotonic()) for part in parts}
+    reported: set[str] = set()
+    while not stop.wait(every_s):
+        infos = {part.name: _read_pid_file(settings, part.name) for part in parts}
+        if all(info is None for info in infos.values()):
+            log.info("every part was stopped (gmv down); nothing left to supervise")
+            return
+        for part in parts:
+            info, watch, now = infos[part.name], watches[part.name], time.monotonic()
+            if info is None or info.get("stopping"):
+                continue
+            if _is_ours(info):
+                if now - watch.up_since > 60:
+                    watch.backoff = 1.0
+                if _safe_healthy(part, settings):
+                    reported.discard(part.name)
+                elif part.name not in reported:
+                    reported.add(part.name)
+                    log.warning("%s is running but not answering its health check; see %s",
+                                part.name, log_path(settings, part.name))
+                continue
+            if now < watch.next_try:
+                continue
+            watch.restarts = int(info.get("restarts", 0)) + 1
+            log.warning("%s died (%s; last log line: %s); starting it again (restart %d)", part.name,
+                        _how_it_ended(int(info["pid"])), _last_line(log_path(settings, part.name)) or "-",
+                        watch.restarts)
+            try:
+                start(part, settings, restarts=watch.restarts)
+                watch.up_since = time.monotonic()
+                log.info("%s is up again after restart %d", part.name, watch.restarts)
+            except GmvError as exc:
+                _write_pid_file(settings, part.name, {**info, "restarts": watch.restarts, "pid": info["pid"]})
+                log.warning("%s: restart %d failed (%s); next try in %.0f s", part.name, watch.restarts, exc,
+                            watch.backoff)
+                watch.next_try = time.monotonic() + watch.backoff
+                watch.backoff = min(watch.backoff * 2, max_backoff_s)

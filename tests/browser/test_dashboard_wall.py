@@ -150,15 +150,19 @@ var olderData = g.wallApply(answer(6, 1000), "yuan", shown, ids, "wall");
 var olderSeq = g.wallApply(answer(4, 3000), "yuan", shown, ids, "wall");
 var newer = g.wallApply(answer(7, 3000), "yuan", shown, ids, "wall");
 var down = g.wallApply({seq: 8, ok: false, has_data: false, error: "gone"}, "yuan", newer[0], ids, "wall");
+var lost = g.wallApply({seq: 9, ok: false, has_data: false, server_lost: true, error: "Gone."}, "yuan", newer[0],
+                       ids, "wall");
 var now = Date.now();
 return {
   olderData: [applied(olderData), olderData[0].answered, olderData[0].as_of_ms],
   olderSeq: applied(olderSeq),
   newer: [applied(newer), newer[4], newer[0].as_of_ms],
   down: [down[1], down[4] === nu],
+  lost: [lost[1], lost[2], lost[4] === nu, lost[0].answered],
   tickInFlight: g.wallTick(1, {seq: 3, t: now}, {answered: 2}) === nu,
   tickAnswered: g.wallTick(1, {seq: 3, t: now}, {answered: 3}).seq,
-  tickLost: g.wallTick(1, {seq: 3, t: now - 11000}, {answered: 2}).seq,
+  tickAborted: g.wallTick(1, {seq: 3, t: now - 11000}, {answered: 2}) === nu,  // gmv.js answers it: wait
+  tickLost: g.wallTick(1, {seq: 3, t: now - 21000}, {answered: 2}).seq,
 };
 """
 
@@ -172,6 +176,9 @@ def test_clientside_guards_never_show_older_data_nor_pile_up(browser, dashboard,
     assert result["olderSeq"] is False  # an answer to an older request is not shown
     assert result["newer"] == [True, "¥3000", 3000]
     assert result["down"] == ["wall stale", True]  # kept, greyed
+    # a poll the dashboard server did not answer (gmv.js answers it on the page): kept, greyed, said
+    assert result["lost"] == ["wall stale", "No answer from the dashboard server: the numbers below are stale, "
+                              "as of 3000. Gone.", True, 9]
     assert result["tickInFlight"] is True  # no second request while one is in flight
-    assert result["tickAnswered"] == 4 and result["tickLost"] == 4
+    assert result["tickAnswered"] == 4 and result["tickLost"] == 4 and result["tickAborted"] is True
     assert console(browser) == []

@@ -174,3 +174,44 @@ def test_bench_refuses_a_bad_record_count():
     result = subprocess.run([*GMV, "bench", "--records", "0"], capture_output=True, text=True, check=False)
     assert result.returncode == 2 and "must be at least 1" in result.stderr
 
+
+
+def test_up_wait_restarts_a_part_that_died_and_holds_the_folder(tmp_path):
+    """`gmv up --wait` (what `make run` runs) supervises: a part killed -9 is started again by
+    itself, `gmv status` counts the restart, and a second `gmv up` on the folder is refused."""
+    env = stack_env(tmp_path)
+    supervisor = subprocess.Popen([*GMV, "up", "--wait", "clickhouse"], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    pid_file = tmp_path / "run" / "clickhouse.json"
+    try:
+        assert wait_for(lambda: gmv(env, "status").stdout.split("\n")[1].split()[1:2] == ["up"], 120), \
+            gmv(env, "status").stdout
+        first = json.loads(pid_file.read_text())["pid"]
+        message = one_line_error(gmv(env, "up", "clickhouse"))
+        assert "another `gmv up`" in message and str(supervisor.pid) in message
+        os.kill(first, signal.SIGKILL)
+        assert wait_for(lambda: "restarted 1x" in gmv(env, "status").stdout
+                        and gmv(env, "status").returncode == 0, 120), gmv(env, "status").stdout
+        assert json.loads(pid_file.read_text())["pid"] != first
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        out, _ = supervisor.communicate(timeout=60)
+    assert supervisor.returncode == 0, out
+    assert "clickhouse died (killed by SIGKILL" in out, out
+    assert processes_under(tmp_path) == []
+
+
+def test_down_never_signals_a_stranger_that_reused_the_pid(tmp_path):
+    """A pid file whose process is gone, its pid now someone else's: `gmv down` leaves that alone."""
+    env = stack_env(tmp_path)
+    stranger = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    try:
+        (tmp_path / "run").mkdir()
+        (tmp_path / "run" / "clickhouse.json").write_text(json.dumps(
+            {"pid": stranger.pid, "start_ticks": 1, "ports": [], "cmd": ["clickhouse-server"]}))
+        assert gmv(env, "down").returncode == 0
+        assert stranger.poll() is None  # still running: not ours, not signalled
+        assert not (tmp_path / "run" / "clickhouse.json").exists()
+    finally:
+        stranger.kill()
+        stranger.wait()

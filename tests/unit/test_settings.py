@@ -61,3 +61,64 @@ def test_settings_are_frozen_and_replace_revalidates():
 def test_to_env_round_trips(tmp_path):
     s = load(env={}, home=tmp_path, kafka_port=12345, topic_prefix="p-", writer_password="pw")
     assert load(env=s.to_env()) == s
+
+
+def test_dashboard_logins_from_the_variable_and_the_file(tmp_path):
+    users = tmp_path / "users"
+    users.write_text("# wall room\n\nlead:pass,with,commas\n  night:  spaces inside ok  \n")
+    s = load(env={"GMV_DASHBOARD_USERS": "ops:correct-horse, dev:pass:with:colons,",
+                  "GMV_DASHBOARD_USERS_FILE": str(users), "GMV_DASHBOARD_KIOSK_TOKEN": "t" * 16})
+    assert s.dashboard_login_required
+    assert s.dashboard_logins() == {"ops": "correct-horse", "dev": "pass:with:colons", "lead": "pass,with,commas",
+                                    "night": "spaces inside ok"}
+    for secret in ("correct-horse", "pass,with", "t" * 16):
+        assert secret not in repr(s)
+    assert load(env=s.to_env()) == s
+    bare = load(env={})
+    assert not bare.dashboard_login_required and bare.dashboard_logins() == {}
+    assert load(env=bare.to_env()) == bare and bare.to_env()["GMV_DASHBOARD_USERS_FILE"] == ""
+
+
+@pytest.mark.parametrize(
+    "env, words",
+    [
+        ({"GMV_DASHBOARD_USERS": "ops"}, ["GMV_DASHBOARD_USERS", "entry 1", "name:password"]),
+        ({"GMV_DASHBOARD_USERS": "ops:correct-horse,:nameless-pw"}, ["GMV_DASHBOARD_USERS", "entry 2"]),
+        ({"GMV_DASHBOARD_USERS": "ops:short"}, ["GMV_DASHBOARD_USERS", "'ops'", "shorter than 8"]),
+        ({"GMV_DASHBOARD_USERS": "ops:correct-horse,ops:other-horse"}, ["'ops'", "twice"]),
+        ({"GMV_DASHBOARD_USERS": "the ops:correct-horse"}, ["'the ops'", "space"]),
+        ({"GMV_DASHBOARD_KIOSK_TOKEN": "short"}, ["GMV_DASHBOARD_KIOSK_TOKEN", "at least 16", "token_urlsafe"]),
+        ({"GMV_DASHBOARD_KIOSK_TOKEN": "not a url-safe token!"}, ["GMV_DASHBOARD_KIOSK_TOKEN", "URL-safe"]),
+    ],
+)
+def test_bad_dashboard_credentials_give_one_line_without_the_secret(env, words):
+    with pytest.raises(ConfigError) as err:
+        load(env=env)
+    message = str(err.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message
+    for secret in ("correct-horse", "other-horse", "nameless-pw", "'short'", "url-safe token"):
+        assert secret not in message
+
+
+def test_a_bad_users_file_is_one_line_when_read(tmp_path):
+    missing = load(env={"GMV_DASHBOARD_USERS_FILE": str(tmp_path / "nope")})
+    assert missing.dashboard_login_required
+    checks = [(missing, ["GMV_DASHBOARD_USERS_FILE", "cannot be read", "No such file"])]
+    for text, words in (("# nobody yet\n", ["lists no user"]), ("ops:correct-horse\nbroken\n", ["line 2"]),
+                        ("ops:tiny\n", ["'ops'", "shorter than 8"])):
+        path = tmp_path / f"users{len(checks)}"
+        path.write_text(text)
+        checks.append((load(env={"GMV_DASHBOARD_USERS_FILE": str(path)}), ["GMV_DASHBOARD_USERS_FILE", *words]))
+    path = tmp_path / "both"
+    path.write_text("ops:other-horse\n")
+    checks.append((load(env={"GMV_DASHBOARD_USERS_FILE": str(path), "GMV_DASHBOARD_USERS": "ops:correct-horse"}),
+                   ["'ops'", "both"]))
+    for settings, words in checks:
+        with pytest.raises(ConfigError) as err:
+            settings.dashboard_logins()
+        message = str(err.value)
+        assert "\n" not in message and "horse" not in message and "tiny" not in message
+        for word in words:
+            assert word in message, (message, word)

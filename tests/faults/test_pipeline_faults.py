@@ -1,0 +1,96 @@
+"""Faults under load, through the real stack: a seeded stream with a ledger, one fault injected
+mid-stream, then `gmv verify` exact to the fen and the wall (the dashboard's own poll over HTTP)
+showing the ledger's GMV. No command is typed after the part that was killed is started again.
+
+Kafka and ClickHouse here are private to this module (killing them disturbs no other test); each
+case has its own topics and database and starts its own job. Each prints how long the pipeline
+took to recover: from the fault until the wall showed the ledger's GMV.
+"""
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+
+from stream.job import runner
+from stream.probes import wait_for
+from stream.stack import clickhouse, kafka_admin, launcher, migrations, processes
+from tests.support.faults import finish, kill_9, sent_some, start_simulator
+from tests.support.stack import fresh_settings, unique_suffix
+
+pytestmark = pytest.mark.slow
+
+@pytest.fixture(scope="module")
+def fault_stack(tmp_path_factory):
+    settings = fresh_settings(tmp_path_factory.mktemp("faults"))
+    processes.start(launcher.KAFKA, settings)
+    processes.start(launcher.CLICKHOUSE, settings)
+    yield settings
+    for part in (launcher.DASHBOARD, launcher.JOB, launcher.CLICKHOUSE, launcher.KAFKA):
+        processes.stop(part, settings)
+
+
+@pytest.fixture
+def pipeline(fault_stack):
+    """This case's topics, database, job and dashboard on the module's Kafka and ClickHouse."""
+    settings = fault_stack.replace(topic_prefix=f"f{unique_suffix()}-", clickhouse_database=f"f_{unique_suffix()}")
+    kafka_admin.create_topics(settings)
+    with clickhouse.connect(settings, "admin") as client:
+        migrations.apply(client, settings.clickhouse_database)
+    processes.start(launcher.JOB, settings)
+    processes.start(launcher.DASHBOARD, settings)
+    yield settings
+    processes.stop(launcher.DASHBOARD, settings)
+    processes.stop(launcher.JOB, settings)
+
+
+def test_kafka_broker_kill_9_then_started_again_under_the_simulator(pipeline, tmp_path):
+    ledger = tmp_path / "ledger.jsonl"
+    simulator = start_simulator(pipeline, ledger)
+    assert wait_for(lambda: sent_some(pipeline), 60)
+    assert simulator.poll() is None, "the simulator finished before the fault"
+    fault_at = time.monotonic()
+    kill_9(launcher.KAFKA, pipeline)
+    time.sleep(10)  # the outage itself (what is being tested), not a synchronisation
+    processes.start(launcher.KAFKA, pipeline)  # `gmv up kafka`; nothing else is typed after it
+    recovered = finish(pipeline, simulator, ledger, fault_at)
+    print(f"kafka kill -9, down 10 s: exact and the wall showed the ledger's GMV {recovered:.1f} s after the kill")
+
+
+def test_clickhouse_kill_9_then_started_again(pipeline, tmp_path):
+    ledger = tmp_path / "ledger.jsonl"
+    simulator = start_simulator(pipeline, ledger)
+    assert wait_for(lambda: sent_some(pipeline), 60)
+    fault_at = time.monotonic()
+    kill_9(launcher.CLICKHOUSE, pipeline)
+    time.sleep(10)  # the outage itself
+    processes.start(launcher.CLICKHOUSE, pipeline)
+    recovered = finish(pipeline, simulator, ledger, fault_at)
+    print(f"clickhouse kill -9, down 10 s: exact and the wall showed the ledger's GMV {recovered:.1f} s after the kill")
+
+
+def checkpoint_in_progress(settings) -> bool:
+    """Whether the job has a checkpoint under way right now (Flink's REST API)."""
+    for job in runner.running_jobs("127.0.0.1", settings.flink_port):
+        url = f"http://127.0.0.1:{settings.flink_port}/jobs/{job['jid']}/checkpoints"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                counts = json.load(response)["counts"]
+        except (OSError, ValueError, KeyError):
+            return False
+        return counts.get("in_progress", 0) > 0 and counts.get("completed", 0) > 0
+    return False
+
+
+def test_job_kill_9_during_a_checkpoint(pipeline, tmp_path):
+    ledger = tmp_path / "ledger.jsonl"
+    simulator = start_simulator(pipeline, ledger)
+    assert wait_for(lambda: sent_some(pipeline), 60)
+    assert wait_for(lambda: checkpoint_in_progress(pipeline), 60, interval=0.02)
+    fault_at = time.monotonic()
+    kill_9(launcher.JOB, pipeline)  # the job, its loader and Flink's JVM, mid-checkpoint
+    processes.start(launcher.JOB, pipeline)  # resumes from the last completed checkpoint
+    recovered = finish(pipeline, simulator, ledger, fault_at)
+    print(f"job kill -9 during a checkpoint: exact, the wall showed the ledger's GMV {recovered:.1f} s after the kill")

@@ -1,0 +1,107 @@
+"""What the fault cases share: a paced seeded stream with a ledger, the kill, and the checks that
+follow (every message in Kafka once, `gmv verify` exact, the wall showing the ledger's GMV)."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from stream import probes
+from stream.probes import wait_for
+from stream.stack import kafka_admin, processes
+from tests.support.stack import FAULTS, differences, pipeline_diagnosis
+
+# ~40 s of sending at this pace: the fault lands while the simulator is still sending.
+EVENTS, ORDERS_PER_S = 40_000, 800
+
+
+def start_simulator(settings, ledger) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "stream.cli", "simulate", "--clock", "replay", "--start", "2021-11-11T19:55+08:00",
+           "--speed", "60", "--rate", str(ORDERS_PER_S), "--scale", "0.01", "--events", str(EVENTS),
+           "--seed", "23", "--ledger", str(ledger), "--status-every", "0", *FAULTS]
+    return subprocess.Popen(cmd, env={**os.environ, **settings.to_env()}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def kill_9(part, settings) -> None:
+    """kill -9 of the part's whole process group, as a crash would leave it (pid file and all)."""
+    os.killpg(processes.state(part, settings).pid, signal.SIGKILL)
+    assert wait_for(lambda: not probes.port_answers(next(iter(part.ports(settings).values()))), 30)
+
+
+def wall_gmv_fen(settings) -> int | None:
+    """The festival GMV the wall shows: its poll callback, posted over HTTP as the browser does."""
+    body = {"output": "wall-payload.data", "outputs": {"id": "wall-payload", "property": "data"},
+            "inputs": [{"id": "wall-request", "property": "data", "value": {"seq": 1, "t": 0}}],
+            "changedPropIds": ["wall-request.data"], "state": []}
+    request = urllib.request.Request(f"http://127.0.0.1:{settings.dashboard_port}/_dash-update-component",
+                                     data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            payload = json.loads(response.read())["response"]["wall-payload"]["data"]
+    except OSError:
+        return None
+    return payload["gmv"]["fen"] if payload.get("ok") and payload.get("has_data") else None
+
+
+def ledger_gmv(ledger) -> int:
+    from stream.contract import MEASURES
+    from stream.job.verify import ledger_totals
+
+    with open(ledger) as f:
+        expected, _ = ledger_totals(f)
+    at = MEASURES.index("gmv_fen")
+    return sum(v[at] for k, v in expected.items() if k[0] == "orders_second")
+
+
+def finish(settings, simulator: subprocess.Popen, ledger, fault_at: float, timeout: float = 240) -> float:
+    """The simulator delivered everything; the rollups equal the ledger and the wall shows its GMV.
+    Returns the recovery time (s from the fault until the wall showed the ledger's GMV)."""
+    out, _ = simulator.communicate(timeout=timeout)
+    assert simulator.returncode == 0, out
+    assert "not delivered" not in out, out
+    sent = int(re.search(r"sent (\d+) events", out).group(1))
+    assert messages_in_kafka(settings) == sent  # each message once: none lost, none sent twice
+    found: list = []
+
+    def exact() -> bool:
+        found[:] = differences(settings, ledger)
+        return not found
+
+    if not wait_for(exact, timeout, interval=2):
+        raise AssertionError(f"{len(found)} differences, first: {found[:3]}\n{pipeline_diagnosis(settings)}")
+    expected = ledger_gmv(ledger)
+    assert wait_for(lambda: wall_gmv_fen(settings) == expected, 60), (wall_gmv_fen(settings), expected)
+    recovered = time.monotonic() - fault_at
+    return recovered
+
+
+def messages_in_kafka(settings) -> int:
+    """Messages in the raw topics, heartbeats left out (they are not events)."""
+    from kafka import KafkaConsumer
+
+    topics = (settings.orders_topic, settings.logistics_topic)
+    total = sum(kafka_admin.end_offsets(settings, topics).values())
+    consumer = KafkaConsumer(*topics, bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                             auto_offset_reset="earliest", max_poll_records=20000)
+    read = events = 0
+    deadline = time.monotonic() + 60
+    try:
+        while read < total:
+            assert time.monotonic() < deadline, f"read {read} of {total} messages back"
+            for records in consumer.poll(timeout_ms=500).values():
+                read += len(records)
+                events += sum(not r.value.startswith(b'{"heartbeat"') for r in records)
+        return events
+    finally:
+        consumer.close()
+
+
+def sent_some(settings) -> bool:
+    ends = kafka_admin.end_offsets(settings, (settings.orders_topic,))
+    return sum(ends.values()) >= EVENTS // 5
