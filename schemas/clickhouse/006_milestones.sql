@@ -6,8 +6,9 @@
 -- cumulative GMV at the end of passed_second; first_second: passed_second as first recorded (a
 -- late correction can move the milestone earlier); recorded_ms / moved_ms: wall clock when it
 -- was first recorded / last moved (0: never); announce: its webhook announcement, 'waiting'
--- (until its second is settled), 'pending', 'delivered', 'failed' or 'none' (no webhook
--- announces milestones), announced_ms when it was queued, attempts the tries in all.
+-- (until its second is settled), 'pending', 'delivered', 'failed', 'none' (no webhook
+-- announces milestones) or 'old' (first found over an hour after its second: not announced),
+-- announced_ms when it was queued, attempts the tries in all.
 -- ReplacingMergeTree(written_ms) keyed by the figure alone: a moved milestone, or one whose
 -- announcement progressed, replaces its row. Read with FINAL.
 CREATE TABLE IF NOT EXISTS ${database}.milestones

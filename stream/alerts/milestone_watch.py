@@ -16,7 +16,9 @@ Announcements: a milestone is announced once its second is settled (behind the d
 horizon: ``margin_seconds`` of event time behind a window written ``settle_seconds`` ago), so a
 second still filling is not announced and then moved by the rest of its own rows; then once
 per figure, ever: the table keeps each figure's announcement (``waiting`` -> ``pending`` ->
-``delivered`` / ``failed``, or ``none``), which the service reads back on start. A milestone
+``delivered`` / ``failed``, or ``none``), which the service reads back on start. A figure first
+found more than an hour of event time after its second (the service started on a festival
+already under way, or was down that long) is recorded as ``old`` and not announced. A milestone
 that a late correction moves later is rewritten (the wall follows) but not announced again.
 Announcements still ``pending`` when the service stopped are sent again on start (at least
 once, within an hour; ``X-Gmv-Milestone`` lets a receiver drop a repeat).
@@ -115,7 +117,7 @@ class MilestoneWatch:
         found = self._locate(split)
         now = self.now_ms()
         with self._lock:
-            changed = ms.reconcile(found, self.stored, now)
+            changed = ms.reconcile(found, self.stored, now, progress.newest_window)
             for record in changed:
                 self._log_change(self.stored.get(record.figure_fen), record)
                 self._write(record)

@@ -34,8 +34,11 @@ WAN, YI, WAN_YI = 10**4 * YUAN, 10**8 * YUAN, 10**12 * YUAN  # 万, 亿, 万亿 
 DEFAULT_FIGURES_FEN = tuple(10**e for e in range(7, 15))
 
 # Announcement states of a stored milestone (its webhook), as in alert_events' delivery column
-# plus WAITING: the milestone's second is not settled yet (the pipeline may still fill it).
-WAITING, PENDING, DELIVERED, FAILED, NONE = "waiting", "pending", "delivered", "failed", "none"
+# plus WAITING: the milestone's second is not settled yet (the pipeline may still fill it), and
+# OLD: first found more than NEWS_WITHIN_S of event time after its second (the service started on
+# a festival already under way, or was stopped for over an hour): recorded, not announced.
+WAITING, PENDING, DELIVERED, FAILED, NONE, OLD = "waiting", "pending", "delivered", "failed", "none", "old"
+NEWS_WITHIN_S = 3600
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ class Record:
     first_second: int  # the second as first recorded (a late correction may have moved it since)
     recorded_ms: int  # wall clock: when the service first recorded it
     moved_ms: int = 0  # wall clock: when it last moved (0: never)
-    announce: str = WAITING  # waiting | pending | delivered | failed | none
+    announce: str = WAITING  # waiting | pending | delivered | failed | none | old
     announced_ms: int = 0  # wall clock: when its announcement was queued (0: not yet)
     attempts: int = 0  # webhook tries in all
 
@@ -102,16 +105,20 @@ class Record:
         return self.second != self.first_second
 
 
-def reconcile(found: Iterable[Milestone], stored: Mapping[int, Record], now_ms: int) -> list[Record]:
+def reconcile(found: Iterable[Milestone], stored: Mapping[int, Record], now_ms: int,
+              newest: int | None = None) -> list[Record]:
     """The records to write: a figure reached for the first time, or one whose second (or the
     cumulative GMV at that second) changed. A moved milestone keeps its first second, when it was
-    first recorded and its announcement (a move is never announced again). Figures stored but not
-    in ``found`` are left alone."""
+    first recorded and its announcement (a move is never announced again). A figure found for the
+    first time more than NEWS_WITHIN_S before ``newest`` (the newest window, event time) is old
+    news: stored as OLD, never announced. Figures stored but not in ``found`` are left alone."""
     changed = []
     for m in found:
         old = stored.get(m.figure_fen)
         if old is None:
-            changed.append(Record(m.figure_fen, m.second, m.gmv_fen, m.second, now_ms))
+            news = newest is None or newest - m.second <= NEWS_WITHIN_S
+            changed.append(Record(m.figure_fen, m.second, m.gmv_fen, m.second, now_ms,
+                                  announce=WAITING if news else OLD))
         elif (old.second, old.gmv_fen) != (m.second, m.gmv_fen):
             moved_ms = now_ms if old.second != m.second else old.moved_ms
             changed.append(dataclasses.replace(old, second=m.second, gmv_fen=m.gmv_fen, moved_ms=moved_ms))

@@ -82,6 +82,14 @@ def test_reconcile_writes_new_and_moved_milestones_keeping_the_first_second_and_
     assert ms.reconcile([], stored, 102) == []  # a figure no longer found is left as stored
 
 
+def test_a_milestone_first_found_over_an_hour_after_its_second_is_recorded_but_not_announced():
+    found = [Milestone(1000, T0, 1000), Milestone(2000, T0 + 100, 2000)]
+    old, news = ms.reconcile(found, {}, now_ms=7, newest=T0 + 3_700)  # e.g. the service started late
+    assert (old.announce, news.announce) == (ms.OLD, ms.WAITING)
+    assert [r.figure_fen for r in ms.due({1000: old, 2000: news}, T0 + 3_700)] == [2000]
+    assert ms.reconcile(found, {}, 7, newest=T0 + 3_600)[0].announce == ms.WAITING  # exactly an hour: news
+
+
 def test_announcements_wait_until_the_second_is_settled_and_happen_once():
     stored = {1000: Record(1000, T0 + 3, 1100, T0 + 3, 5),
               2000: Record(2000, T0 + 9, 2100, T0 + 9, 6),
@@ -90,7 +98,7 @@ def test_announcements_wait_until_the_second_is_settled_and_happen_once():
     assert [r.figure_fen for r in ms.due(stored, T0 + 4)] == [1000]  # T0 + 9 may still be filling
     assert [r.figure_fen for r in ms.due(stored, T0 + 10)] == [1000, 2000]
     pending = {f: Record(f, T0, f, T0, 1, announce=a) for f, a in
-               ((1, ms.PENDING), (2, ms.FAILED), (3, ms.NONE), (4, ms.DELIVERED))}
+               ((1, ms.PENDING), (2, ms.FAILED), (3, ms.NONE), (4, ms.DELIVERED), (5, ms.OLD))}
     assert ms.due(pending, T0 + 100) == []
 
 
