@@ -40,7 +40,7 @@ from stream.alerts.config import AlertsConfig
 from stream.alerts.delivery import NONE, PENDING, Deliverable, Dispatcher
 from stream.alerts.expected import festival_shape
 from stream.alerts.milestone_watch import MilestoneWatch
-from stream.alerts.milestones import label
+from stream.alerts.milestones import label as figure_label
 from stream.alerts.rules import (
     FIRING,
     Alert,
@@ -165,7 +165,7 @@ class AlertService:
                  self.config.service.interval_seconds, self.db)
         figures = self.config.milestones.figures_fen
         if figures:
-            log.info("milestones: %s, announced to %d webhooks", ", ".join(label(f) for f in figures),
+            log.info("milestones: %s, announced to %d webhooks", ", ".join(figure_label(f) for f in figures),
                      len(self.config.milestone_targets()))
 
     def _try_restore(self) -> None:
