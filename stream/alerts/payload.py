@@ -102,7 +102,9 @@ def milestone_payload(record: ms.Record, dashboard_url: str) -> dict:
     link = explore_link(dashboard_url, record.second, record.second + 1)
     message = ms.message(record)
     return {
-        "kind": "milestone",
+        "rule": "milestone",  # rule, severity, state, message and text as in an alert's body, so a
+        "kind": "milestone",  # receiver written for alerts takes a milestone too
+        "severity": "info",
         "state": "passed",
         "figure_fen": record.figure_fen,
         "figure": ms.label(record.figure_fen),
@@ -118,7 +120,8 @@ def milestone_payload(record: ms.Record, dashboard_url: str) -> dict:
 
 def milestone_headers(record: ms.Record, body: bytes, secret: str | None) -> dict[str, str]:
     out = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
-           MILESTONE_HEADER: str(record.figure_fen)}
+           MILESTONE_HEADER: str(record.figure_fen),
+           EVENT_HEADER: f"milestone/passed/{record.figure_fen}"}  # one per figure, ever: a receiver dedupes on it
     if secret:
         out[SIGNATURE_HEADER] = signature(body, secret)
     return out

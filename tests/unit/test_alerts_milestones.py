@@ -161,8 +161,10 @@ def test_the_webhook_body_names_the_figure_and_the_second_and_is_signed():
     record = Record(10_000_000_000, T0 + 192, 10_000_012_345, T0 + 195, recorded_ms=1_700_000_000_000,
                     announce=ms.PENDING)
     doc = payload.milestone_payload(record, "http://wall.example:8050")
-    assert {k: doc[k] for k in ("kind", "state", "figure_fen", "figure", "second", "second_epoch", "gmv_fen")} == {
-        "kind": "milestone", "state": "passed", "figure_fen": 10_000_000_000, "figure": "¥1亿",
+    assert {k: doc[k] for k in ("rule", "kind", "severity", "state", "figure_fen", "figure", "second",
+                                "second_epoch", "gmv_fen")} == {
+        "rule": "milestone", "kind": "milestone", "severity": "info", "state": "passed",
+        "figure_fen": 10_000_000_000, "figure": "¥1亿",
         "second": "2021-11-11T00:03:12+08:00", "second_epoch": T0 + 192, "gmv_fen": 10_000_012_345}
     assert doc["message"] == ("festival GMV passed ¥1亿 at 11-11 00:03:12 CST "
                               "(¥100,000,123.45 by the end of that second)")
@@ -172,6 +174,7 @@ def test_the_webhook_body_names_the_figure_and_the_second_and_is_signed():
     assert json.loads(body) == doc
     headers = payload.milestone_headers(record, body, "s3cret")
     assert headers["X-Gmv-Milestone"] == "10000000000"
+    assert headers["X-Gmv-Alert"] == "milestone/passed/10000000000"  # the same on every retry and restart
     assert payload.verify(body, "s3cret", headers["X-Signature"])
     assert "X-Signature" not in payload.milestone_headers(record, body, None)
     assert record.label == "milestone ¥1亿"
