@@ -189,6 +189,11 @@ class Alert:
     def window_end(self) -> int:
         return self.window_start + self.window_seconds
 
+    @property
+    def label(self) -> str:
+        """How delivery logs name it: ``pipeline-stall firing``."""
+        return f"{self.rule} {self.state}"
+
 
 @dataclass(frozen=True)
 class DropMeasure:

@@ -12,7 +12,9 @@ One evaluation (:meth:`AlertService.step`):
    messages received and rejected per minute over the span the rejected-spike rules need;
 4. :func:`stream.alerts.rules.evaluate` for every rule; each alert is written to
    ``alert_events`` (delivery ``pending``) and queued for its webhooks, whose outcome
-   rewrites the row (``delivered`` / ``failed``, attempts).
+   rewrites the row (``delivered`` / ``failed``, attempts);
+5. the GMV milestones (:mod:`stream.alerts.milestone_watch`): each round figure's first second,
+   written to ``milestones`` when it is passed or moves, announced once to the webhooks.
 
 On start the rules' states come back from ``alert_events`` (a firing alert stays firing
 across a restart, cooldowns hold) and alerts still ``pending`` are delivered again. A
@@ -36,8 +38,10 @@ import numpy as np
 from stream.alerts import payload as payload_mod
 from stream.alerts import store
 from stream.alerts.config import AlertsConfig
-from stream.alerts.delivery import NONE, PENDING, Dispatcher
+from stream.alerts.delivery import NONE, PENDING, Deliverable, Dispatcher
 from stream.alerts.expected import festival_shape
+from stream.alerts.milestone_watch import MilestoneWatch
+from stream.alerts.milestones import label as figure_label
 from stream.alerts.rules import (
     FIRING,
     Alert,
@@ -106,6 +110,7 @@ class Reading:
     freshness: Freshness
     windows: Windows | None
     rejections: Rejections | None = None
+    progress: store.Progress | None = None  # None: the table is empty, or ClickHouse did not answer
 
 
 class AlertService:
@@ -129,6 +134,11 @@ class AlertService:
         self.dispatcher = Dispatcher(config.webhooks, self._delivered)
         self.states: dict[str, RuleState] = {rule.name: RuleState() for rule in config.rules}
         self.dashboard_url = config.service.dashboard_url or f"http://127.0.0.1:{settings.dashboard_port}"
+        self.milestones = MilestoneWatch(
+            config.milestones, config.milestone_targets(), self.run, self.db,
+            store.Recorder(insert or self._writer.execute, self.db, self.now_ms, table=store.MILESTONES,
+                           columns=store.MILESTONE_COLUMNS),
+            self.dispatcher, self.now_ms, secret, self.dashboard_url)
         self.heartbeat = heartbeat
         self.evaluations = 0
         self.alerts: list[Alert] = []  # every alert this service raised (a handful a day; tests read it)
@@ -158,6 +168,10 @@ class AlertService:
         log.info("alerts: %d rules (%s), %d webhooks, every %.1f s on %s", len(self.config.rules),
                  ", ".join(f"{r.name}:{r.kind}" for r in self.config.rules), len(self.config.webhooks),
                  self.config.service.interval_seconds, self.db)
+        figures = self.config.milestones.figures_fen
+        if figures:
+            log.info("milestones: %s, announced to %d webhooks", ", ".join(figure_label(f) for f in figures),
+                     len(self.config.milestone_targets()))
 
     def _try_restore(self) -> None:
         """Rules' states from alert_events; until ClickHouse answers, every rule starts clear and
@@ -200,6 +214,7 @@ class AlertService:
     def close(self) -> None:
         self.dispatcher.close()
         self.recorder.flush()
+        self.milestones.flush()
         self._reader.close()
         self._writer.close()
 
@@ -239,7 +254,10 @@ class AlertService:
             if alert is not None:
                 raised.append(alert)
                 self._raise(alert)
+        if reading.freshness.reachable:
+            self.milestones.step(reading.progress, self._horizon(reading.progress))
         self.recorder.flush()
+        self.milestones.flush()
         self.evaluations += 1
         self.last = reading
         self._status(now_ms, reading)
@@ -267,7 +285,7 @@ class AlertService:
         self._hint = progress.newest_window
         self._freshness = Freshness(progress.newest_written_ms, progress.newest_window,
                                     watching_since_ms=self._watch_from_ms)
-        return Reading(self._freshness, windows, rejections)
+        return Reading(self._freshness, windows, rejections, progress)
 
     def _rejections(self, now_ms: int) -> Rejections | None:
         spans = [rejected_span(r, now_ms) for r in self.config.rules if isinstance(r, RejectRule)]
@@ -275,13 +293,19 @@ class AlertService:
             return None
         return store.read_rejections(self.run, self.db, min(s for s, _ in spans), max(e for _, e in spans))
 
+    def _horizon(self, progress: store.Progress | None) -> int | None:
+        """The exclusive end of the windows the pipeline has finished (None: none yet)."""
+        if progress is None or progress.settled_window is None:
+            return None
+        return progress.settled_window - self.config.service.margin_seconds + 1
+
     def _windows(self, progress: store.Progress | None) -> Windows | None:
         drops = [r for r in self.config.rules if isinstance(r, DropRule)]
         if progress is None or not drops:
             return None
-        if progress.settled_window is None:
+        horizon = self._horizon(progress)
+        if horizon is None:
             return Windows(0, np.zeros(0, dtype=np.int64), None, self._oldest)
-        horizon = progress.settled_window - self.config.service.margin_seconds + 1
         if self._oldest is None or self._oldest >= horizon:  # until known (a table can also restart)
             self._oldest = store.read_oldest(self.run, self.db)
         start = horizon - max(r.history_seconds for r in drops)
@@ -305,7 +329,8 @@ class AlertService:
         body = payload_mod.encode(payload_mod.payload(alert, self.dashboard_url))
         self.dispatcher.submit(alert, body, payload_mod.headers(alert, body, self.secret), hooks)
 
-    def _delivered(self, alert: Alert, delivery: str, attempts: int) -> None:
+    def _delivered(self, alert: Deliverable, delivery: str, attempts: int) -> None:
+        assert isinstance(alert, Alert)
         self.recorder.record(store.Row(alert, delivery, attempts))
 
     def _status(self, now_ms: int, reading: Reading) -> None:
@@ -313,7 +338,8 @@ class AlertService:
             _write_heartbeat(self.heartbeat, {
                 "pid": os.getpid(), "evaluated_ms": now_ms, "evaluations": self.evaluations,
                 "newest_window": reading.freshness.newest_window, "reachable": reading.freshness.reachable,
-                "firing": sorted(n for n, st in self.states.items() if st.firing)})
+                "firing": sorted(n for n, st in self.states.items() if st.firing),
+                "milestones": sorted(self.milestones.stored)})
         if time.monotonic() - self._last_status >= STATUS_EVERY_S:
             self._last_status = time.monotonic()
             fresh = reading.freshness

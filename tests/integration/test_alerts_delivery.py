@@ -239,3 +239,61 @@ def test_clickhouse_down_pages_a_stall_and_the_history_is_written_when_it_is_bac
                 service.close()
     finally:
         processes.stop(launcher.CLICKHOUSE, settings)
+
+
+def milestone_config(url: str):
+    return parse({
+        "service": {"dashboard_url": "http://wall.example:8050", "margin_seconds": 0, "settle_seconds": 0},
+        "webhooks": [{"name": "ops", "url": url, "attempts": 2, "backoff_seconds": 0.05, "timeout_seconds": 2}],
+        "milestones": {"figures_fen": [50_000, 100_000, 10**12]},
+    })
+
+
+def gmv_seconds(settings, *rows: tuple[int, int, int]) -> None:
+    """orders_per_second rows from (second, late, gmv_fen), written a second ago."""
+    written = int(time.time() * 1000) - 1000
+    values = [(datetime.fromtimestamp(s, tz=timezone.utc).replace(tzinfo=None), late, 1, 1, fen, 0, 0, 0, written)
+              for s, late, fen in rows]
+    with clickhouse.connect(settings, "writer") as client:
+        client.execute(f"INSERT INTO {settings.clickhouse_database}.orders_per_second VALUES", values)
+
+
+def test_each_milestone_is_announced_once_signed_not_again_when_it_moves_nor_after_a_restart(
+        clickhouse_settings, service_factory):
+    gmv_seconds(clickhouse_settings, *[(T0 + i, 0, 1_000) for i in range(120)])  # ¥500 in T0+49, ¥1,000 in T0+99
+    db = clickhouse_settings.clickhouse_database
+    with Receiver() as receiver:
+        cfg = milestone_config(receiver.url)
+        service = service_factory(cfg)
+        service.step()
+        assert receiver.wait(lambda got: len(got) == 2, 10), receiver.received
+        with clickhouse.connect(clickhouse_settings, "writer") as client:
+            assert wait_for(lambda: [r.announce for r in store.read_milestones(client.execute, db)]
+                            == ["delivered", "delivered"], 10)
+        first, second = receiver.received
+        for got in (first, second):
+            expected = hmac.new(SECRET.encode(), got.body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(got.headers["X-Signature"], expected)  # as the alerts are signed
+        assert [g.headers["X-Gmv-Milestone"] for g in (first, second)] == ["50000", "100000"]
+        body = first.json()
+        assert {k: body[k] for k in ("kind", "figure", "figure_fen", "second_epoch", "gmv_fen")} == {
+            "kind": "milestone", "figure": "¥500", "figure_fen": 50_000, "second_epoch": T0 + 49, "gmv_fen": 50_000}
+        assert body["second"] == "2021-11-11T00:00:49+08:00" and "passed ¥500 at 11-11 00:00:49 CST" in body["text"]
+        assert urlsplit(body["link"]).netloc == "wall.example:8050"
+
+        # a late correction moves both milestones earlier: the table follows, nothing is announced again
+        gmv_seconds(clickhouse_settings, (T0 + 5, 1, 20_000))
+        service.step()
+        with clickhouse.connect(clickhouse_settings, "writer") as client:
+            moved = store.read_milestones(client.execute, db)
+        assert [(r.second, r.first_second, r.announce) for r in moved] == [
+            (T0 + 29, T0 + 49, "delivered"), (T0 + 79, T0 + 99, "delivered")]
+        assert service.dispatcher.idle() and len(receiver.received) == 2
+        service.close()
+
+        # a restart reads the announcements back: still nothing sent again
+        again = service_factory(cfg)
+        again.step()
+        again.step()
+        assert again.dispatcher.idle() and len(receiver.received) == 2
+        assert again.milestones.stored[100_000].second == T0 + 79
