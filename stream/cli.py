@@ -8,6 +8,7 @@ argument exits 2 (argparse's usage error). Every command logs through one setup
 from __future__ import annotations
 
 import argparse
+import os
 import logging
 import signal
 import sys
@@ -424,6 +425,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `gmv status | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
 
 
 if __name__ == "__main__":
