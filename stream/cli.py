@@ -8,8 +8,8 @@ argument exits 2 (argparse's usage error). Every command logs through one setup
 from __future__ import annotations
 
 import argparse
-import os
 import logging
+import os
 import signal
 import sys
 import threading
