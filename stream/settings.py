@@ -126,9 +126,14 @@ class Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     def to_env(self) -> dict[str, str]:
-        """These settings as GMV_* variables, so a child process loads exactly the same."""
+        """These settings as GMV_* variables, so a child process loads exactly the same: each one
+        that is not at its default, and each one this process's environment sets (which the child
+        inherits). Defaults are left out so a checkout that predates a setting (`gmv bench
+        --against`) still accepts the environment."""
+        defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
         return {name: "" if getattr(self, field) is None else str(getattr(self, field))
-                for name, (field, _) in ENV_VARS.items()}
+                for name, (field, _) in ENV_VARS.items()
+                if getattr(self, field) != defaults[field] or name in os.environ or field == "home"}
 
     @property
     def dashboard_login_required(self) -> bool:

@@ -76,7 +76,16 @@ def test_dashboard_logins_from_the_variable_and_the_file(tmp_path):
     assert load(env=s.to_env()) == s
     bare = load(env={})
     assert not bare.dashboard_login_required and bare.dashboard_logins() == {}
-    assert load(env=bare.to_env()) == bare and bare.to_env()["GMV_DASHBOARD_USERS_FILE"] == ""
+    assert load(env=bare.to_env()) == bare and "GMV_DASHBOARD_USERS_FILE" not in bare.to_env()
+
+
+def test_to_env_leaves_defaults_out_unless_the_environment_sets_them(tmp_path, monkeypatch):
+    """A child inherits this process's environment: a variable set there is always passed on (with
+    the settings' value); one at its default is left out, so an older checkout accepts the rest."""
+    s = load(env={}, home=tmp_path, kafka_port=12345)
+    assert set(s.to_env()) == {"GMV_HOME", "GMV_JARS_DIR", "GMV_KAFKA_PORT"}
+    monkeypatch.setenv("GMV_KAFKA_BROKERS", "3")
+    assert s.to_env()["GMV_KAFKA_BROKERS"] == "1"  # the settings' value wins over the inherited one
 
 
 @pytest.mark.parametrize(
