@@ -42,6 +42,13 @@ def test_wall_shows_the_exact_festival_gmv(browser, dashboard, known):
     assert browser.find_element(By.ID, "wall-ops-peak").text == "10"
     assert browser.find_element(By.ID, "wall-parcels-created").text == "42"
     assert "fresh-green" in browser.find_element(By.ID, "wall-fresh").get_attribute("class")
+    text = {i: browser.find_element(By.ID, i).text for i in (
+        "wall-vip-share", "wall-vip-gmv", "wall-deposits", "wall-deposits-gmv", "wall-finals", "wall-finals-gmv")}
+    (finals, finals_fen), (deposits, deposits_fen) = synthetic.KNOWN["finals"], synthetic.KNOWN["deposits"]
+    assert text == {"wall-vip-share": synthetic.KNOWN["vip_share"],
+                    "wall-vip-gmv": fmt.money(synthetic.KNOWN["vip_gmv_fen"]),
+                    "wall-deposits": str(deposits), "wall-deposits-gmv": fmt.money(deposits_fen),
+                    "wall-finals": str(finals), "wall-finals-gmv": fmt.money(finals_fen)}
     assert console(browser) == []
 
 
@@ -73,6 +80,14 @@ def test_kiosk_fits_the_screen_without_controls_or_scrolling(browser, dashboard,
         " w.scrollHeight, w.clientHeight, w.scrollWidth, w.clientWidth];")
     assert sizes[0] <= sizes[2] and sizes[1] <= sizes[3], f"page scrolls: {sizes}"
     assert sizes[4] <= sizes[5] and sizes[6] <= sizes[7], f"wall overflows: {sizes}"
+    wait_until(lambda: browser.find_element(By.ID, "wall-vip-share").text == synthetic.KNOWN["vip_share"],
+               what="the VIP share")
+    cut = browser.execute_script(  # a text wider than its box (cut off, or over its neighbour)
+        "return Array.from(document.querySelectorAll('#wall-root .panel *, #wall-root .kpi *'))"
+        ".filter(e => e instanceof HTMLElement && !e.children.length && e.textContent.trim()"
+        " && e.scrollWidth > e.clientWidth + 1)"
+        ".map(e => (e.id || e.className) + ': ' + e.textContent);")
+    assert cut == []
     assert console(browser) == []
 
 

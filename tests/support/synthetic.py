@@ -481,6 +481,12 @@ KNOWN = {  # totals of known_rows
     "orders_now": 0,
     "peak": (10, int(datetime(2021, 11, 11, 20, 0, 0, tzinfo=FESTIVAL_TZ).timestamp())),
     "logistics": {"created": 42, "delivered": 9, "exception": 1},
+    # the cube's rows today (the superseded one dropped, the late one added): the VIP (APASS) row
+    # of 1,000,000 fen of 4,042,348 is 24.738%; one final payment, no deposit
+    "vip_gmv_fen": 1_000_000,
+    "vip_share": "24.7%",
+    "finals": (1, 1_012_345),  # (paid, fen)
+    "deposits": (0, 0),
 }
 
 
