@@ -8,6 +8,7 @@ Money arrives in integer fen and becomes yuan only here, for display.
 from __future__ import annotations
 
 import functools
+import html
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +47,15 @@ def _layout(font_size: int = 15, **extra) -> dict:
     for key, value in extra.items():
         base[key] = {**base[key], **value} if isinstance(value, dict) and key in base else value
     return base
+
+
+def shown(name: str) -> str:
+    """A value from the data (a brand, a category) as Plotly text. Plotly reads some markup in
+    its text: ``<a href>`` becomes a link, ``<b>`` bold, ``<br>`` a new line, ``&lt;`` a ``<``
+    (unknown tags such as ``<img>`` stay text). Escaped, every name shows exactly as written:
+    Plotly turns ``&lt;``, ``&gt;`` and ``&amp;`` back into the characters, and nothing in a name
+    is ever markup."""
+    return html.escape(name, quote=False)
 
 
 def _value(row_value: int, metric: str) -> float:
@@ -112,23 +122,24 @@ def ranked_bars(rows: Sequence, metric: str = "gmv_fen", top: int = 10, color: s
         return message("no data", font_size)
     i = q.MEASURES.index(metric) + 1
     ranked = sorted(rows, key=lambda r: (-int(r[i]), str(r[0])))
-    shown = [(str(r[0]), int(r[i])) for r in ranked[:top]]
+    bars = [(str(r[0]), int(r[i])) for r in ranked[:top]]
     if others and len(ranked) > top:
-        shown.append((f"{len(ranked) - top} others", sum(int(r[i]) for r in ranked[top:])))
-    shown.reverse()  # plotly draws the first bar at the bottom
+        bars.append((f"{len(ranked) - top} others", sum(int(r[i]) for r in ranked[top:])))
+    bars.reverse()  # plotly draws the first bar at the bottom
     colors = [ACCENT_2 if name == selected else (MUTED if name.endswith(" others") else color)
-              for name, _ in shown]
-    top_value = max((_value(v, metric) for _, v in shown), default=1) or 1
-    trace = {
-        "type": "bar", "orientation": "h", "y": [(labels or {}).get(n, n.replace("_", " ")) for n, _ in shown],
-        "x": [_value(v, metric) for _, v in shown], "text": [_label(v, metric) for _, v in shown],
+              for name, _ in bars]
+    top_value = max((_value(v, metric) for _, v in bars), default=1) or 1
+    # inside a bar, a thin space after the label: 万 and 亿 clear the bar's end
+    texts = [_label(v, metric) + ("\u2009" if inside_labels else "") for _, v in bars]
+    trace: dict[str, Any] = {
+        "type": "bar", "orientation": "h", "y": [shown((labels or {}).get(n, n.replace("_", " "))) for n, _ in bars],
+        "x": [_value(v, metric) for _, v in bars], "text": texts,
         "textposition": "outside", "marker": {"color": colors}, "cliponaxis": False,
         "hovertemplate": "%{y}: %{text}<extra></extra>", "textfont": {"color": TEXT},
-        "customdata": [n for n, _ in shown],
+        "customdata": [n for n, _ in bars],
     }
     if inside_labels:  # an empty bar has no inside: its "¥0" goes right of it
-        trace["textposition"] = ["auto" if v > 0 else "outside" for _, v in shown]
-        trace["text"] = [t + "\u2009" for t in trace["text"]]  # a thin space: 万 and 亿 clear the bar's end
+        trace["textposition"] = ["auto" if v > 0 else "outside" for _, v in bars]
         trace["insidetextfont"], trace["insidetextanchor"] = {"color": BACKGROUND}, "end"
     # Room right of the longest bar for its label (outside labels: so every label has the same size).
     return {"data": [trace], "layout": _layout(
@@ -143,7 +154,7 @@ def channel_donut(rows: list, metric: str = "gmv_fen", font_size: int = 15) -> d
     i = q.MEASURES.index(metric) + 1
     names = [str(r[0]) for r in rows]
     trace = {
-        "type": "pie", "hole": 0.55, "labels": [n.replace("_", " ") for n in names],
+        "type": "pie", "hole": 0.55, "labels": [shown(n.replace("_", " ")) for n in names],
         "values": [_value(int(r[i]), metric) for r in rows], "sort": True,
         "marker": {"colors": [CHANNEL_COLORS.get(n, COOL) for n in names],
                    "line": {"color": "#0b0f1a", "width": 2}},

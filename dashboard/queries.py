@@ -137,10 +137,11 @@ def logistics(run: Run, db: str, start: int, end: int, tier: Tier = MINUTE) -> d
 
 def pipeline(run: Run, db: str, start: int = 0, end: int = 2**32 - 1,
              tier: Tier = MINUTE) -> list[tuple[str, str, str, int]]:
-    """``(source, kind, reason, events)`` set aside by the pipeline: kind 'rejected' or 'late'."""
+    """``(source, kind, reason, events)`` set aside by the pipeline: kind 'rejected' or 'late'
+    (the table's 'received' rows, every message, are what the rejected-spike alert divides by)."""
     sql = f"""
         SELECT source, kind, reason, sum(events) AS n FROM {db}.{SET_ASIDE} FINAL
-        WHERE {_RANGE} GROUP BY source, kind, reason ORDER BY n DESC"""
+        WHERE {_RANGE} AND kind IN ('rejected', 'late') GROUP BY source, kind, reason ORDER BY n DESC"""
     return [(s, k, r, int(n)) for s, k, r, n in run(sql, _bounds(start, end), tier)]
 
 
@@ -319,3 +320,24 @@ def alert_events(run: Run, db: str, limit: int = 500, tier: Tier = MINUTE) -> li
     sql = f"SELECT {cols} FROM {db}.alert_events FINAL ORDER BY event_ms DESC, rule LIMIT {int(limit)}"
     return [dict(zip(ALERT_COLUMNS, r)) for r in run(sql, {}, tier)]
 
+
+
+# -- milestones -----------------------------------------------------------------------------
+
+
+class Passed(NamedTuple):
+    """A GMV milestone as the alert service stored it (table ``milestones``, migration 006)."""
+
+    figure_fen: int
+    second: int  # epoch s: the first second whose cumulative festival GMV reaches the figure
+    gmv_fen: int  # the cumulative GMV at the end of that second
+    first_second: int  # the second as first recorded (a late correction may have moved it since)
+    recorded_ms: int  # wall clock: when the service first recorded it
+    moved_ms: int  # wall clock: when it last moved (0: never)
+
+
+def milestones(run: Run, db: str, tier: Tier = LIVE) -> list[Passed]:
+    """Every GMV milestone passed so far (newest version of each row), smallest figure first."""
+    sql = (f"SELECT figure_fen, toUInt32(passed_second), gmv_fen, toUInt32(first_second), recorded_ms, moved_ms "
+           f"FROM {db}.milestones FINAL ORDER BY figure_fen")
+    return [Passed(*map(int, r)) for r in run(sql, {}, tier)]

@@ -17,12 +17,16 @@ correction to a window older than the split shows up within the settled tier's 3
 from __future__ import annotations
 
 import heapq
+import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from dashboard import fmt
 from dashboard import queries as q
+
+log = logging.getLogger(__name__)
 
 LAST_SECONDS = 600  # the "orders per second, last 10 minutes" chart
 
@@ -47,6 +51,7 @@ class WallSnapshot:
     logistics: dict[str, int] = field(default_factory=dict)  # today, events per parcel status
     pipeline_today: dict[str, int] = field(default_factory=dict)  # kind -> events
     pipeline_total: dict[str, int] = field(default_factory=dict)
+    milestones: list[q.Passed] = field(default_factory=list)  # GMV milestones passed, smallest first
 
 
 def split_of(now_s: int) -> int:
@@ -78,6 +83,7 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
         "logistics": (q.logistics, run, db, day0, day1, q.MINUTE),
         "pipeline_today": (q.pipeline, run, db, day0, day1, q.MINUTE),
         "pipeline_total": (q.pipeline, run, db, 0, 2**32 - 1, q.SETTLED),
+        "milestones": (_milestones, run, db),
         **{name: (_day_breakdown, run, db, dim, day0, minute, limit) for name, dim, limit in _BREAKDOWNS},
         "splits": (_day_splits, run, db, day0, minute),
     }
@@ -92,7 +98,7 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
         orders_now=next((n for s, n, _ in reversed(last) if s == now_s - 1), 0),
         peak=max(((r.peak_orders, r.peak_second) for r in today), default=(0, now_s)),
         logistics=got["logistics"], pipeline_today=_by_kind(got["pipeline_today"]),
-        pipeline_total=_by_kind(got["pipeline_total"]), splits=got["splits"],
+        pipeline_total=_by_kind(got["pipeline_total"]), milestones=got["milestones"], splits=got["splits"],
         **{name: got[name] for name, _, _ in _BREAKDOWNS},
     )
 
@@ -191,6 +197,21 @@ def _by_value(rows: tuple[tuple, ...], keys: int = 1) -> dict:
 # (field of WallSnapshot, dimension, how many values it shows)
 _BREAKDOWNS = (("brands", "brand", 10), ("categories", "category", 50), ("provinces", "province", 50),
                ("channels", "channel", 50))
+
+
+_WARNED = [float("-inf")]  # when a failed read of the milestones was last logged (once a minute)
+
+
+def _milestones(run: q.Run, db: str) -> list[q.Passed]:
+    """The milestones, or none when they cannot be read (a database from before migration 006):
+    the wall's numbers do not depend on them, so they never make the whole wall stale."""
+    try:
+        return q.milestones(run, db)
+    except Exception as exc:  # noqa: BLE001 - logged (once a minute); the rest of the wall goes on
+        if time.monotonic() - _WARNED[0] >= 60:
+            _WARNED[0] = time.monotonic()
+            log.warning("wall: milestones not read (%s)", str(exc).splitlines()[0][:200] if str(exc) else exc)
+        return []
 
 
 def _by_kind(rows: list[tuple[str, str, str, int]]) -> dict[str, int]:

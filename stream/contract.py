@@ -166,12 +166,17 @@ ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
            SECONDS_LANE, in_ledger=True),
     Rollup("logistics_minute", "logistics_per_minute", 60, _WINDOW + _texts("status") + _LATE, _EVENTS,
            MINUTES_LANE, in_ledger=True),
-    # What the pipeline set aside per minute: kind 'rejected' (with its reason) or 'late'.
+    # What the pipeline set aside per minute: kind 'rejected' (with its reason) or 'late'; and
+    # kind 'received', every message that reached the job (what a rejected share is of).
     Rollup("pipeline_events", "pipeline_events_per_minute", 60,
            _WINDOW + _texts("source", "kind", "reason"), _EVENTS, MINUTES_LANE),
 )}
 ORDER_ROLLUPS = tuple(r for r in ROLLUPS.values() if r.values == _ORDER_VALUES)
 
 # The rejected messages themselves go to the rejected topic (not a rollup): these fields.
+# ``msg`` is the message, cut to its first 64 KiB when longer (``truncated`` = 1; ``msg_chars``
+# is the whole message's length in characters); ``msg_base64`` holds the exact bytes of a
+# message that is not UTF-8 (reason bad_encoding), empty otherwise.
 REJECTED_FIELDS = (Column("source", TEXT), Column("reason", TEXT), Column("kafka_partition", COUNT),
-                   Column("kafka_offset", COUNT), Column("kafka_time", TEXT), Column("msg", TEXT))
+                   Column("kafka_offset", COUNT), Column("kafka_time", TEXT), Column("msg", TEXT),
+                   Column("truncated", FLAG), Column("msg_chars", COUNT), Column("msg_base64", TEXT))

@@ -137,6 +137,18 @@
         return out;
       },
 
+      /* The milestones' banner and timeline (built on the server, see milestones_view in
+         pages/wall.py), with wallApply's guard: an answer older than what is shown, or one
+         saying ClickHouse or the server does not answer, changes nothing. */
+      milestonesApply: function (payload, shown) {
+        var skip = noUpdates(6);
+        shown = shown || {seq: 0, as_of_ms: -1};
+        if (!payload || !payload.ok || !payload.has_data || !payload.milestones) return skip;
+        if ((payload.seq || 0) < (shown.seq || 0) || payload.as_of_ms < shown.as_of_ms) return skip;
+        var m = payload.milestones;
+        return [m.banner, m.banner_class, m.title, m.second, m.figure, m.timeline];
+      },
+
       /* The unit is part of the URL, so a link (or a kiosk's start page) keeps it. */
       unitsToUrl: function (units, search) {
         var params = new URLSearchParams(search || "");

@@ -99,17 +99,39 @@ def _total_text(rows: list[tuple]) -> str:
             f"{fmt.count(sums['orders_paid'])} paid · {fmt.count(sums['refunds'])} refunds")
 
 
-def to_csv(rows: list[tuple]) -> str:
-    """The table as CSV: exact integer fen next to the yuan text, times in CST (ISO 8601)."""
+# A spreadsheet reads a cell that starts with one of these as a formula (a tab or carriage
+# return can hide one): =HYPERLINK(...), +cmd|' /C calc'!A0, -2+3, @SUM(...).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(value: str) -> str:
+    """A text cell of the CSV: one that starts like a formula gets a leading ``'``, so a
+    spreadsheet shows it as the text it is instead of running it. Numbers never pass here."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def to_csv(rows: list[tuple], filters: dict[str, str] | None = None) -> str:
+    """The table as CSV: times in CST (ISO 8601), the selection's filters (a column each, so the
+    file says what it holds), exact integer fen next to the yuan amount. Text cells (the time and
+    the filter values, such as a brand's name) are neutralised against formula injection
+    (:func:`text_cell`); the numbers are written as they are."""
+    filters = filters or {}
     out = io.StringIO()
     writer = csv.writer(out)
     money = [i for i, m in enumerate(ORDER_MEASURES) if m.is_money]
-    writer.writerow(["window_start_cst", *q.MEASURES,
+    writer.writerow(["window_start_cst", *filters, *q.MEASURES,
                      *(ORDER_MEASURES[i].name.removesuffix("_fen") + "_yuan" for i in money)])
+    selection = [text_cell(str(v)) for v in filters.values()]
     for b, *measures in rows:
-        writer.writerow([fmt.local(b).isoformat(), *measures,
-                         *(fmt.yuan(measures[i])[1:].replace(",", "") for i in money)])
+        writer.writerow([text_cell(fmt.local(b).isoformat()), *selection, *(int(m) for m in measures),
+                         *(_yuan_number(measures[i]) for i in money)])
     return out.getvalue()
+
+
+def _yuan_number(fen: int) -> str:
+    """``-123456`` fen -> ``-1234.56``: the yuan amount as a plain number (exact, signed)."""
+    whole, cents = divmod(abs(int(fen)), 100)
+    return f"{'-' if fen < 0 else ''}{whole}.{cents:02d}"
 
 
 # -- layout ----------------------------------------------------------------------------------
@@ -283,7 +305,7 @@ def register(app, ctx: Context) -> None:
     def download(_clicks, search):
         state, notes = es.parse(search)
         rows = view(ctx, state, notes)["rows"]
-        return dcc.send_string(to_csv(rows), "gmv-explore.csv", type="text/csv")
+        return dcc.send_string(to_csv(rows, state.filters()), "gmv-explore.csv", type="text/csv")
 
 
 def _outputs(ctx: Context, state: es.ExploreState, notes: list[str]) -> tuple:

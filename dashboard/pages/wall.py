@@ -28,6 +28,7 @@ from dashboard import queries as q
 from dashboard.auth import KIOSK_FLAGS
 from dashboard.db import DataUnavailable
 from dashboard.pages import Context, Page
+from stream.alerts.milestones import label as figure_label
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ def build_payload(snap: snapshot.WallSnapshot, now_ms: int) -> dict:
         "as_of_ms": snap.written_ms, "now_s": snap.now_s, "built_ms": now_ms,
         "gmv": {"fen": fen, **{unit: fmt.money(fen, unit) for unit in fmt.UNITS}},
         "fresh": level, "texts": _texts(snap, age_ms), "figures": _figures(snap),
+        "milestones": milestones_view(snap.milestones, snap.day_start_s, now_ms),
     }
 
 
@@ -156,6 +158,69 @@ def _split_bars(snap: snapshot.WallSnapshot, dim: str, color: str) -> dict:
                                labels={str(r[0]): explore_state.label(dim, str(r[0])) for r in rows})
 
 
+# -- milestones: a banner and a timeline ------------------------------------------------------
+
+MILESTONE_NEW_S = 60  # the banner stands out this long after a milestone was first recorded
+
+
+def _at(second: int, day0: int) -> str:
+    """A second as the wall says it: ``20:00:47``, with the date when it is not today's."""
+    return fmt.hms(second) if second >= day0 else fmt.local(second).strftime("%m-%d %H:%M:%S")
+
+
+def _milestone_note(p: q.Passed, day0: int) -> str:
+    note = (f"festival GMV reached {figure_label(p.figure_fen)} first in the second {fmt.clock(p.second)} "
+            f"({fmt.yuan(p.gmv_fen)} by its end)")
+    if p.first_second != p.second:
+        note += f"; first recorded as {_at(p.first_second, day0)}, moved by a late correction"
+    return note
+
+
+def milestones_view(passed: list[q.Passed], day0: int, now_ms: int) -> dict:
+    """The banner (the newest milestone: its figure and second; it stands out for
+    MILESTONE_NEW_S after it was first recorded) and the timeline (every milestone passed, in
+    time order), for :func:`_milestone_banner` and :func:`_milestone_timeline`."""
+    if not passed:
+        return {"banner": "", "banner_class": "milestone milestone-none", "title": "", "second": "",
+                "figure": "", "timeline": [html.Span("none passed yet", className="ms-none")]}
+    newest = max(passed, key=lambda p: p.figure_fen)
+    fresh = now_ms - newest.recorded_ms < MILESTONE_NEW_S * 1000
+    timeline = [html.Span([html.Span(figure_label(p.figure_fen), className="ms-figure"),
+                           html.Span(_at(p.second, day0), className="ms-time")],
+                          className="ms-item" + (" ms-moved" if p.first_second != p.second else ""),
+                          title=_milestone_note(p, day0), **{"data-second": str(p.second)})
+                for p in sorted(passed, key=lambda p: (p.second, p.figure_fen))]
+    return {
+        "banner": f"{figure_label(newest.figure_fen)} passed at {_at(newest.second, day0)} CST",
+        "banner_class": "milestone milestone-new" if fresh else "milestone",
+        "title": _milestone_note(newest, day0), "second": str(newest.second), "figure": str(newest.figure_fen),
+        "timeline": timeline,
+    }
+
+
+def _milestone_banner() -> html.Div:
+    """The newest GMV milestone, in the hero's title row (filled by ``gmv.milestonesApply``)."""
+    return html.Div("", id="wall-milestone", className="milestone milestone-none", title="",
+                    **{"data-second": "", "data-figure": ""})
+
+
+def _milestone_timeline() -> html.Div:
+    """Every GMV milestone passed, with its second, under the big number."""
+    return html.Div([html.Span("GMV milestones", className="ms-label"),
+                     html.Div([], id="wall-milestones", className="ms-list")], className="milestones")
+
+
+def _register_milestones(app) -> None:
+    """Banner and timeline from each answer, with the wall's own guard: never an older answer
+    over a newer one, and nothing changed while ClickHouse or the server does not answer."""
+    app.clientside_callback(
+        ClientsideFunction("gmv", "milestonesApply"),
+        [Output("wall-milestone", "children"), Output("wall-milestone", "className"),
+         Output("wall-milestone", "title"), Output("wall-milestone", "data-second"),
+         Output("wall-milestone", "data-figure"), Output("wall-milestones", "children")],
+        Input("wall-payload", "data"), State("wall-shown", "data"))
+
+
 # -- layout ----------------------------------------------------------------------------------
 
 
@@ -200,13 +265,14 @@ def layout(ctx: Context, params: dict[str, str]):
         options=[{"label": "¥", "value": "yuan"}, {"label": "万", "value": "wan"}, {"label": "亿", "value": "yi"}],
         style={"display": "none"} if kiosk else {})
     header = html.Div([
-        html.Div([html.Span("11.11", className="brand-mark"), html.Span("GMV · festival so far")],
-                 className="hero-title"),
+        html.Div([html.Span("11.11", className="brand-mark"), html.Span("GMV · festival so far"),
+                  _milestone_banner()], className="hero-title"),
         html.Div("–", id="wall-gmv", className="hero-number", title="", **{"data-fen": ""}),
         html.Div([html.Span("", id="wall-asof", className="asof"),
                   html.Span([html.Span(className="dot"), html.Span("", id="wall-fresh-text")],
                             id="wall-fresh", className="fresh fresh-none"),
                   controls], className="hero-meta"),
+        _milestone_timeline(),
     ], className="hero")
     kpis = html.Div([
         _kpi("GMV today", "wall-gmv-today"), _kpi("orders so far", "wall-orders-total"),
@@ -277,6 +343,7 @@ def register(app, ctx: Context) -> None:
     app.clientside_callback(
         ClientsideFunction("gmv", "unitsToUrl"), Output("wall-url", "search"),
         Input("wall-units", "value"), State("wall-url", "search"), prevent_initial_call=True)
+    _register_milestones(app)
 
 
 PAGE = Page(path="/", name="Wall", layout=layout, register=register, kiosk=True)

@@ -1,5 +1,5 @@
 """The alert service (``gmv alerts``): page someone when throughput drops, never when the
-pipeline merely lags.
+pipeline merely lags; record and announce the festival's GMV milestones.
 
 - :mod:`stream.alerts.rules`: the pure core, ``evaluate(rule, data, state, now_ms)``;
 - :mod:`stream.alerts.expected`: the festival curve's shape, the "expected" baseline;
@@ -7,7 +7,10 @@ pipeline merely lags.
 - :mod:`stream.alerts.payload`: the webhook body, its link and its signature;
 - :mod:`stream.alerts.delivery`: HTTP POST with timeouts, retries and backoff;
 - :mod:`stream.alerts.store`: reads of the rollups and the ``alert_events`` history;
-- :mod:`stream.alerts.service`: the shell that ties them together every second.
+- :mod:`stream.alerts.service`: the shell that ties them together every second;
+- :mod:`stream.alerts.milestones`: GMV milestones, the pure core (per-second GMV -> the first
+  second each round figure is reached); :mod:`stream.alerts.milestone_watch`: their shell (the
+  ``milestones`` table, one announcement per figure).
 
 ``docs/alerts.md`` explains the rules, the payload and how a drop is told from a stall.
 """

@@ -2,7 +2,8 @@
 
 Where: ``gmv alerts --config PATH``, else ``$GMV_ALERTS_CONFIG``, else ``infra/alerts.toml``
 (commented; it documents every key). Sections: ``[service]``, ``[[rules]]`` (each with a
-``kind``: ``drop`` or ``stall``) and ``[[webhooks]]``. An unknown key or a bad value raises
+``kind``: ``drop``, ``stall`` or ``rejected``), ``[[webhooks]]`` and ``[milestones]`` (the round figures of
+festival GMV to record and announce). An unknown key or a bad value raises
 :class:`AlertsConfigError` with one line naming the file, the entry and the key. Webhook URLs
 must be http or https; they are never echoed (a URL may carry a token), only their host.
 """
@@ -19,7 +20,9 @@ from urllib.parse import urlsplit
 
 import tomllib
 
-from stream.alerts.rules import BASELINES, SEVERITIES, DropRule, Rule, StallRule
+from stream.alerts.milestones import DEFAULT_FIGURES_FEN
+from stream.alerts.milestones import label as figure_label
+from stream.alerts.rules import BASELINES, SEVERITIES, DropRule, RejectRule, Rule, StallRule
 from stream.errors import GmvError
 from stream.settings import INFRA_DIR
 
@@ -57,15 +60,33 @@ class Webhook:
         return f"{parts.scheme}://{parts.netloc}/…"
 
 
+MAX_FIGURES = 100
+
+
+@dataclass(frozen=True)
+class MilestoneOptions:
+    """``[milestones]``: the round figures of festival GMV (integer fen, ascending) whose passing
+    is recorded (table ``milestones``, the wall) and announced, and the webhooks that announce
+    them (None: every webhook; empty: none)."""
+
+    figures_fen: tuple[int, ...] = DEFAULT_FIGURES_FEN
+    webhooks: tuple[str, ...] | None = None
+
+
 @dataclass(frozen=True)
 class AlertsConfig:
     path: Path
     service: ServiceOptions
     rules: tuple[Rule, ...]
     webhooks: tuple[Webhook, ...]
+    milestones: MilestoneOptions = MilestoneOptions()
 
     def targets(self, severity: str) -> tuple[Webhook, ...]:
         return tuple(w for w in self.webhooks if severity in w.severities)
+
+    def milestone_targets(self) -> tuple[Webhook, ...]:
+        names = self.milestones.webhooks
+        return tuple(w for w in self.webhooks if names is None or w.name in names)
 
 
 def config_path(flag: str | Path | None = None, env: Mapping[str, str] | None = None) -> Path:
@@ -91,7 +112,7 @@ def load(path: Path) -> AlertsConfig:
 
 def parse(data: dict[str, Any], path: Path = Path("<config>")) -> AlertsConfig:
     check = _Checker(path)
-    check.keys("the file", data, {"service", "rules", "webhooks"})
+    check.keys("the file", data, {"service", "rules", "webhooks", "milestones"})
     service = check.build("[service]", ServiceOptions, _table(check, data, "service", "[service]"))
     if service.dashboard_url:
         check.http_url("[service]", "dashboard_url", service.dashboard_url)
@@ -102,7 +123,8 @@ def parse(data: dict[str, Any], path: Path = Path("<config>")) -> AlertsConfig:
         duplicate = next((n for n in names if names.count(n) > 1), None)
         if duplicate:
             check.fail(what, f"the name {duplicate!r} is used twice; give each a name of its own")
-    return AlertsConfig(path=path, service=service, rules=rules, webhooks=webhooks)
+    milestones = check.milestones(_table(check, data, "milestones", "[milestones]"), webhooks)
+    return AlertsConfig(path=path, service=service, rules=rules, webhooks=webhooks, milestones=milestones)
 
 
 def _table(check: _Checker, data: dict, key: str, where: str) -> dict:
@@ -132,6 +154,9 @@ _LIMITS: dict[str, tuple[str, float | None, float | None]] = {
     "min_expected_orders": ("number", 0, None),
     "cooldown_seconds": ("number", 0, None),
     "stale_seconds": ("positive", 0.0, None),
+    "window_minutes": ("int", 1, 60),
+    "above_percent": ("positive", 0.0, 100),
+    "min_rejected": ("int", 1, None),
     "timeout_seconds": ("positive", 0.0, 120),
     "attempts": ("int", 1, 20),
     "backoff_seconds": ("number", 0, 600),
@@ -206,7 +231,7 @@ class _Checker:
 
     def rule(self, index: int, body: dict) -> Rule:
         where = f"rules[{index}]" + (f" ({body['name']})" if isinstance(body.get("name"), str) else "")
-        kinds = {"drop": DropRule, "stall": StallRule}
+        kinds = {"drop": DropRule, "stall": StallRule, "rejected": RejectRule}
         kind = body.get("kind")
         if kind not in kinds:
             self.fail(where, f"kind = {kind!r} must be one of {', '.join(kinds)}")
@@ -216,7 +241,40 @@ class _Checker:
         if isinstance(rule, DropRule) and rule.recover_percent < rule.below_percent:
             self.fail(where, f"recover_percent = {rule.recover_percent:g} must be at least below_percent "
                       f"= {rule.below_percent:g} (a drop clears at recover_percent)")
+        if isinstance(rule, RejectRule) and rule.recover_percent > rule.above_percent:
+            self.fail(where, f"recover_percent = {rule.recover_percent:g} must be at most above_percent "
+                      f"= {rule.above_percent:g} (a rejected spike clears at recover_percent or less)")
         return rule
+
+    def milestones(self, body: dict, hooks: tuple[Webhook, ...]) -> MilestoneOptions:
+        where = "[milestones]"
+        self.keys(where, body, {"figures_fen", "webhooks"})
+        figures = body.get("figures_fen", list(DEFAULT_FIGURES_FEN))
+        if not isinstance(figures, list):
+            self.fail(where, "figures_fen must be a list of amounts in fen, e.g. [10_000_000, 10_000_000_000] "
+                      "(¥10万 and ¥1亿)")
+        if len(figures) > MAX_FIGURES:
+            self.fail(where, f"figures_fen lists {len(figures)} figures; at most {MAX_FIGURES}")
+        for i, fen in enumerate(figures):
+            if not isinstance(fen, int) or isinstance(fen, bool):
+                self.fail(where, f"figures_fen[{i}] = {fen!r} must be a whole number of fen, without quotes "
+                          "(1 yuan = 100 fen; ¥1亿 = 10_000_000_000)")
+            if fen <= 0:
+                self.fail(where, f"figures_fen[{i}] = {fen} must be above 0 fen")
+        repeated = next((f for f in figures if figures.count(f) > 1), None)
+        if repeated is not None:
+            self.fail(where, f"figures_fen lists {repeated} ({figure_label(repeated)}) twice")
+        names = body.get("webhooks")
+        if names is not None:
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                self.fail(where, "webhooks must be a list of [[webhooks]] names (empty: announce nowhere)")
+            known = [hook.name for hook in hooks]
+            unknown = [n for n in names if n not in known]
+            if unknown:
+                self.fail(where, f"webhooks names {unknown[0]!r}, which no [[webhooks]] entry has; "
+                          f"known: {', '.join(known) or 'none'}")
+        return MilestoneOptions(figures_fen=tuple(sorted(figures)),
+                                webhooks=None if names is None else tuple(names))
 
     def webhook(self, index: int, body: dict) -> Webhook:
         where = f"webhooks[{index}]" + (f" ({body['name']})" if isinstance(body.get("name"), str) else "")

@@ -4,7 +4,9 @@ backoff, and a log line for every attempt that fails and for the outcome.
 Each webhook has its own worker thread and queue, so a receiver that is down delays only
 its own deliveries, and each receiver gets one rule's alerts in the order they happened.
 When every webhook an alert went to is done, ``on_done(alert, delivery, attempts)`` is
-called with ``delivered`` (all took it) or ``failed`` and the attempts made in all.
+called with ``delivered`` (all took it) or ``failed`` and the attempts made in all. What is
+delivered is anything with a ``label`` for the logs: an alert (``pipeline-stall firing``) or a
+milestone's announcement (``milestone ¥1亿``), each with its own ``on_done``.
 
 Retried: network errors, timeouts, HTTP 5xx, 408 and 429. Any other status (a 4xx, or a
 redirect, which is not followed) fails at once: trying again would not help. Logs name a
@@ -21,14 +23,24 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from stream.alerts.config import Webhook
-from stream.alerts.rules import Alert
 
 log = logging.getLogger("gmv.alerts.delivery")
 
 DELIVERED, FAILED, PENDING, NONE = "delivered", "failed", "pending", "none"
 RETRY_STATUSES = frozenset({408, 429})
+
+
+class Deliverable(Protocol):
+    """What is POSTed: an alert or a milestone; logs name it by its label."""
+
+    @property
+    def label(self) -> str: ...
+
+
+OnDone = Callable[[Deliverable, str, int], None]  # (item, delivered | failed, attempts in all)
 
 
 @dataclass(frozen=True)
@@ -80,11 +92,11 @@ def backoff(hook: Webhook, attempt: int) -> float:
     return min(hook.backoff_seconds * 2 ** (attempt - 1), hook.max_backoff_seconds)
 
 
-def deliver(hook: Webhook, alert: Alert, body: bytes, headers: dict[str, str],
+def deliver(hook: Webhook, item: Deliverable, body: bytes, headers: dict[str, str],
             stop: threading.Event | None = None) -> Outcome:
     """POST to ``hook`` until it takes it, a try fails for good, or ``hook.attempts`` are spent."""
     stop = stop or threading.Event()
-    what = f"webhook {hook.name} ({hook.where}): {alert.rule} {alert.state}"
+    what = f"webhook {hook.name} ({hook.where}): {item.label}"
     for attempt in range(1, hook.attempts + 1):
         began = time.monotonic()
         delivered, retry, detail = _attempt(hook, body, headers)
@@ -106,20 +118,21 @@ def deliver(hook: Webhook, alert: Alert, body: bytes, headers: dict[str, str],
 
 @dataclass
 class _Job:
-    alert: Alert
+    item: Deliverable
     body: bytes
     headers: dict[str, str]
     waiting: int  # webhooks not done yet
+    on_done: OnDone
     delivered: bool = True
     attempts: int = 0
     stopped: bool = False
 
 
 class Dispatcher:
-    """One worker thread per webhook; ``submit`` queues an alert for the webhooks it goes to."""
+    """One worker thread per webhook; ``submit`` queues an alert (or a milestone) for the webhooks
+    it goes to; ``on_done`` is called when they are all done (or the one given to ``submit``)."""
 
-    def __init__(self, hooks: tuple[Webhook, ...],
-                 on_done: Callable[[Alert, str, int], None]) -> None:
+    def __init__(self, hooks: tuple[Webhook, ...], on_done: OnDone) -> None:
         self.on_done = on_done
         self.stop_event = threading.Event()
         self._lock = threading.Lock()
@@ -133,8 +146,9 @@ class Dispatcher:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, alert: Alert, body: bytes, headers: dict[str, str], hooks: tuple[Webhook, ...]) -> None:
-        job = _Job(alert, body, headers, waiting=len(hooks))
+    def submit(self, item: Deliverable, body: bytes, headers: dict[str, str], hooks: tuple[Webhook, ...],
+               on_done: OnDone | None = None) -> None:
+        job = _Job(item, body, headers, waiting=len(hooks), on_done=on_done or self.on_done)
         with self._lock:
             self._busy += len(hooks)
         for hook in hooks:
@@ -162,7 +176,7 @@ class Dispatcher:
             if job is None or self.stop_event.is_set():
                 return
             try:
-                outcome = deliver(hook, job.alert, job.body, job.headers, self.stop_event)
+                outcome = deliver(hook, job.item, job.body, job.headers, self.stop_event)
             except Exception as exc:  # a bug must not kill the worker: count it as a failed delivery
                 log.exception("webhook %s: delivery crashed", hook.name)
                 outcome = Outcome(False, 1, type(exc).__name__)
@@ -177,8 +191,8 @@ class Dispatcher:
             done = job.waiting == 0
         if done and not job.stopped:
             try:
-                self.on_done(job.alert, DELIVERED if job.delivered else FAILED, job.attempts)
+                job.on_done(job.item, DELIVERED if job.delivered else FAILED, job.attempts)
             except Exception:
-                log.exception("recording the delivery of %s %s failed", job.alert.rule, job.alert.state)
+                log.exception("recording the delivery of %s failed", job.item.label)
         with self._lock:
             self._busy -= 1

@@ -13,14 +13,17 @@ import json
 from datetime import datetime
 from urllib.parse import urlencode
 
+from stream.alerts import milestones as ms
 from stream.alerts.rules import FIRING, Alert
 from stream.contract import FESTIVAL_TZ
 
 SECRET_ENV = "GMV_WEBHOOK_SECRET"  # shared secret of the X-Signature header; never logged or stored
 SIGNATURE_HEADER = "X-Signature"
 EVENT_HEADER = "X-Gmv-Alert"  # rule/state/event_ms: the same on every retry, so receivers can dedupe
+MILESTONE_HEADER = "X-Gmv-Milestone"  # the figure in fen: the same on every retry and restart
 USER_AGENT = "gmv-alerts/1"
 MINUTE = 60
+UNITS = {"drop": "orders/s", "stall": "seconds since the newest rollup", "rejected": "% of messages rejected"}
 
 
 def explore_link(dashboard_url: str, window_start: int, window_end: int) -> str:
@@ -57,7 +60,7 @@ def payload(alert: Alert, dashboard_url: str) -> dict:
         "state": alert.state,
         "observed": round(alert.observed, 3),
         "baseline": round(alert.baseline, 3),
-        "unit": "orders/s" if alert.kind == "drop" else "seconds since the newest rollup",
+        "unit": UNITS.get(alert.kind, ""),
         "window_start": _iso(alert.window_start),
         "window_end": _iso(alert.window_end),
         "window_start_epoch": alert.window_start,
@@ -87,6 +90,39 @@ def verify(body: bytes, secret: str, header: str | None) -> bool:
 def headers(alert: Alert, body: bytes, secret: str | None) -> dict[str, str]:
     out = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
            EVENT_HEADER: f"{alert.rule}/{alert.state}/{alert.event_ms}"}
+    if secret:
+        out[SIGNATURE_HEADER] = signature(body, secret)
+    return out
+
+
+# -- milestones ---------------------------------------------------------------------------
+
+
+def milestone_payload(record: ms.Record, dashboard_url: str) -> dict:
+    """The JSON document POSTed when festival GMV passes a figure (once per figure)."""
+    link = explore_link(dashboard_url, record.second, record.second + 1)
+    message = ms.message(record)
+    return {
+        "rule": "milestone",  # rule, severity, state, message and text as in an alert's body, so a
+        "kind": "milestone",  # receiver written for alerts takes a milestone too
+        "severity": "info",
+        "state": "passed",
+        "figure_fen": record.figure_fen,
+        "figure": ms.label(record.figure_fen),
+        "second": _iso(record.second),
+        "second_epoch": record.second,
+        "gmv_fen": record.gmv_fen,
+        "recorded_ms": record.recorded_ms,
+        "message": message,
+        "link": link,
+        "text": f":tada: *GMV milestone {ms.label(record.figure_fen)}*: {message}. <{link}|Open the dashboard>",
+    }
+
+
+def milestone_headers(record: ms.Record, body: bytes, secret: str | None) -> dict[str, str]:
+    out = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
+           MILESTONE_HEADER: str(record.figure_fen),
+           EVENT_HEADER: f"milestone/passed/{record.figure_fen}"}  # one per figure, ever: a receiver dedupes on it
     if secret:
         out[SIGNATURE_HEADER] = signature(body, secret)
     return out

@@ -18,7 +18,14 @@ alert fired against, so a long outage never becomes its own baseline.
 ``stale_seconds``. A stalled or lagging pipeline writes no windows, so the drop rule sees
 nothing new and stays quiet: a lag pages as a stall, never as a drop.
 
-Both: a rule fires at most once per ``cooldown_seconds``; a firing rule resolves when its
+**Rejected spike**: the share of messages the job rejected (malformed, hostile) over the
+minute of ``now`` and the ``window_minutes - 1`` before it, minutes of Kafka time (when each
+message reached Kafka: the wall clock, in a replay too), from the ``pipeline_events`` rollup
+(kind 'rejected' against kind 'received'). It fires above ``above_percent`` % when at least
+``min_rejected`` messages were rejected, and clears at ``recover_percent`` % or less, or when
+fewer than ``min_rejected`` were.
+
+All: a rule fires at most once per ``cooldown_seconds``; a firing rule resolves when its
 condition clears. Not enough data (first windows, too few orders to judge, an empty table)
 changes nothing.
 """
@@ -78,7 +85,23 @@ class StallRule(_Named):
     kind: ClassVar[str] = "stall"
 
 
-Rule = DropRule | StallRule
+@dataclass(frozen=True)
+class RejectRule(_Named):
+    """More than ``above_percent`` % of the messages of the last ``window_minutes`` minutes rejected."""
+
+    window_minutes: int = 2
+    above_percent: float = 5.0
+    recover_percent: float = 2.0
+    min_rejected: int = 20  # fewer rejected messages than this never page
+    cooldown_seconds: float = 300.0
+    kind: ClassVar[str] = "rejected"
+
+    @property
+    def window_seconds(self) -> int:
+        return self.window_minutes * 60
+
+
+Rule = DropRule | StallRule | RejectRule
 
 
 @dataclass(frozen=True)
@@ -110,6 +133,24 @@ class Freshness:
     reachable: bool = True  # False: ClickHouse did not answer; these are the last values seen
     watching_since_ms: int | None = None  # when the service started looking: a stall must last
     # stale_seconds *while watched*, so restarting `gmv up` on old data does not page at once
+
+
+@dataclass(frozen=True)
+class Rejections:
+    """Messages received and rejected per minute of Kafka time, as read from ``pipeline_events``:
+    ``{minute (epoch s): (received, {reason: rejected})}``; minutes without rows are absent."""
+
+    minutes: dict[int, tuple[int, dict[str, int]]]
+
+    def over(self, start: int, end: int) -> tuple[int, dict[str, int]]:
+        """(received, rejected per reason) over the minutes in [start, end)."""
+        received, reasons = 0, {}  # type: int, dict[str, int]
+        for minute, (n, by_reason) in self.minutes.items():
+            if start <= minute < end:
+                received += n
+                for reason, k in by_reason.items():
+                    reasons[reason] = reasons.get(reason, 0) + k
+        return received, reasons
 
 
 @dataclass(frozen=True)
@@ -147,6 +188,11 @@ class Alert:
     @property
     def window_end(self) -> int:
         return self.window_start + self.window_seconds
+
+    @property
+    def label(self) -> str:
+        """How delivery logs name it: ``pipeline-stall firing``."""
+        return f"{self.rule} {self.state}"
 
 
 @dataclass(frozen=True)
@@ -260,7 +306,46 @@ def evaluate_stall(rule: StallRule, freshness: Freshness, state: RuleState,
     return transition(rule, age > rule.stale_seconds, state, now_ms, alert)
 
 
-# -- both ---------------------------------------------------------------------------------
+# -- rejected spike -----------------------------------------------------------------------
+
+
+def rejected_span(rule: RejectRule, now_ms: int) -> tuple[int, int]:
+    """[start, end) in epoch s: the minute of ``now_ms`` and the ``window_minutes - 1`` before it."""
+    end = now_ms // 60_000 * 60 + 60
+    return end - rule.window_seconds, end
+
+
+def evaluate_rejected(rule: RejectRule, data: Rejections, state: RuleState,
+                      now_ms: int) -> tuple[Alert | None, RuleState]:
+    start, end = rejected_span(rule, now_ms)
+    received, reasons = data.over(start, end)
+    rejected = sum(reasons.values())
+    share = 100.0 * rejected / max(received, rejected, 1)
+    if rejected >= rule.min_rejected and share > rule.above_percent:
+        bad: bool | None = True
+    elif rejected < rule.min_rejected or share <= rule.recover_percent:
+        bad = False
+    else:
+        bad = None  # between the two thresholds: keep the state
+    if bad is None:
+        return None, state
+    top = ", ".join(f"{reason} {n:,}" for reason, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+    when = f"over the {rule.window_minutes} min from {_local(start)}"
+
+    def alert(kind: str) -> Alert:
+        if kind == FIRING:
+            message = (f"{share:.1f}% of messages rejected ({rejected:,} of {received:,}; {top}) {when} "
+                       f"(alert above {rule.above_percent:g}%); they are kept in the rejected topic")
+        else:
+            message = (f"rejected messages back to {share:.1f}% ({rejected:,} of {received:,}) {when} "
+                       f"(clears at {rule.recover_percent:g}%)")
+        return Alert(rule.name, rule.kind, rule.severity, kind, share, float(rule.above_percent), start,
+                     rule.window_seconds, message, now_ms)
+
+    return transition(rule, bad, state, now_ms, alert)
+
+
+# -- all ----------------------------------------------------------------------------------
 
 
 def transition(rule: Rule, bad: bool, state: RuleState, now_ms: int, alert: Callable[[str], Alert],
@@ -277,13 +362,17 @@ def transition(rule: Rule, bad: bool, state: RuleState, now_ms: int, alert: Call
     return None, state
 
 
-def evaluate(rule: Rule, data: Windows | Freshness, state: RuleState, now_ms: int,
+def evaluate(rule: Rule, data: Windows | Freshness | Rejections, state: RuleState, now_ms: int,
              shape: Shape = festival_shape) -> tuple[Alert | None, RuleState]:
     """One evaluation of ``rule`` at ``now_ms`` (epoch ms, wall clock): ``(alert or None, new state)``."""
     if isinstance(rule, DropRule):
         if not isinstance(data, Windows):
             raise TypeError("a drop rule is evaluated on Windows")
         return evaluate_drop(rule, data, state, now_ms, shape)
+    if isinstance(rule, RejectRule):
+        if not isinstance(data, Rejections):
+            raise TypeError("a rejected-spike rule is evaluated on Rejections")
+        return evaluate_rejected(rule, data, state, now_ms)
     if not isinstance(data, Freshness):
         raise TypeError("a stall rule is evaluated on Freshness")
     return evaluate_stall(rule, data, state, now_ms)

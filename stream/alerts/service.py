@@ -8,10 +8,13 @@ One evaluation (:meth:`AlertService.step`):
    windows before it are judged, so a window the pipeline has not finished (or whose rows
    the loader has not all written yet) never reads as a drop. Event time, not the wall
    clock, is "now" for a drop: a replayed 2021 festival is judged like a live one;
-3. orders per second over the span the drop rules need (``FINAL``, late rows added in);
+3. orders per second over the span the drop rules need (``FINAL``, late rows added in), and
+   messages received and rejected per minute over the span the rejected-spike rules need;
 4. :func:`stream.alerts.rules.evaluate` for every rule; each alert is written to
    ``alert_events`` (delivery ``pending``) and queued for its webhooks, whose outcome
-   rewrites the row (``delivered`` / ``failed``, attempts).
+   rewrites the row (``delivered`` / ``failed``, attempts);
+5. the GMV milestones (:mod:`stream.alerts.milestone_watch`): each round figure's first second,
+   written to ``milestones`` when it is passed or moves, announced once to the webhooks.
 
 On start the rules' states come back from ``alert_events`` (a firing alert stays firing
 across a restart, cooldowns hold) and alerts still ``pending`` are delivered again. A
@@ -35,19 +38,24 @@ import numpy as np
 from stream.alerts import payload as payload_mod
 from stream.alerts import store
 from stream.alerts.config import AlertsConfig
-from stream.alerts.delivery import NONE, PENDING, Dispatcher
+from stream.alerts.delivery import NONE, PENDING, Deliverable, Dispatcher
 from stream.alerts.expected import festival_shape
+from stream.alerts.milestone_watch import MilestoneWatch
+from stream.alerts.milestones import label as figure_label
 from stream.alerts.rules import (
     FIRING,
     Alert,
     DropRule,
     Freshness,
     Level,
+    Rejections,
+    RejectRule,
     Rule,
     RuleState,
     Shape,
     Windows,
     evaluate,
+    rejected_span,
 )
 from stream.settings import Settings
 from stream.stack import clickhouse
@@ -101,6 +109,8 @@ class Reading:
 
     freshness: Freshness
     windows: Windows | None
+    rejections: Rejections | None = None
+    progress: store.Progress | None = None  # None: the table is empty, or ClickHouse did not answer
 
 
 class AlertService:
@@ -124,6 +134,11 @@ class AlertService:
         self.dispatcher = Dispatcher(config.webhooks, self._delivered)
         self.states: dict[str, RuleState] = {rule.name: RuleState() for rule in config.rules}
         self.dashboard_url = config.service.dashboard_url or f"http://127.0.0.1:{settings.dashboard_port}"
+        self.milestones = MilestoneWatch(
+            config.milestones, config.milestone_targets(), self.run, self.db,
+            store.Recorder(insert or self._writer.execute, self.db, self.now_ms, table=store.MILESTONES,
+                           columns=store.MILESTONE_COLUMNS),
+            self.dispatcher, self.now_ms, secret, self.dashboard_url)
         self.heartbeat = heartbeat
         self.evaluations = 0
         self.alerts: list[Alert] = []  # every alert this service raised (a handful a day; tests read it)
@@ -153,6 +168,10 @@ class AlertService:
         log.info("alerts: %d rules (%s), %d webhooks, every %.1f s on %s", len(self.config.rules),
                  ", ".join(f"{r.name}:{r.kind}" for r in self.config.rules), len(self.config.webhooks),
                  self.config.service.interval_seconds, self.db)
+        figures = self.config.milestones.figures_fen
+        if figures:
+            log.info("milestones: %s, announced to %d webhooks", ", ".join(figure_label(f) for f in figures),
+                     len(self.config.milestone_targets()))
 
     def _try_restore(self) -> None:
         """Rules' states from alert_events; until ClickHouse answers, every rule starts clear and
@@ -195,6 +214,7 @@ class AlertService:
     def close(self) -> None:
         self.dispatcher.close()
         self.recorder.flush()
+        self.milestones.flush()
         self._reader.close()
         self._writer.close()
 
@@ -223,14 +243,21 @@ class AlertService:
         reading = self._read(now_ms)
         raised = []
         for rule in self.config.rules:
-            data = reading.windows if isinstance(rule, DropRule) else reading.freshness
+            data: Windows | Freshness | Rejections | None = reading.freshness
+            if isinstance(rule, DropRule):
+                data = reading.windows
+            elif isinstance(rule, RejectRule):
+                data = reading.rejections
             if data is None:
                 continue
             alert, self.states[rule.name] = evaluate(rule, data, self.states[rule.name], now_ms, self.shape)
             if alert is not None:
                 raised.append(alert)
                 self._raise(alert)
+        if reading.freshness.reachable:
+            self.milestones.step(reading.progress, self._horizon(reading.progress))
         self.recorder.flush()
+        self.milestones.flush()
         self.evaluations += 1
         self.last = reading
         self._status(now_ms, reading)
@@ -242,6 +269,7 @@ class AlertService:
             progress = store.read_progress(self.run, self.db, now_ms - int(service.settle_seconds * 1000),
                                            self._hint)
             windows = self._windows(progress)
+            rejections = self._rejections(now_ms)
         except Exception as exc:  # noqa: BLE001 - any failure to read is "not answering"
             if self._reachable:
                 log.error("alerts: ClickHouse is not answering (%s); drops are not judged meanwhile", _short(exc))
@@ -253,19 +281,31 @@ class AlertService:
         self._reachable = True
         if progress is None:
             self._freshness = Freshness(None, watching_since_ms=self._watch_from_ms)
-            return Reading(self._freshness, None)
+            return Reading(self._freshness, None, rejections)
         self._hint = progress.newest_window
         self._freshness = Freshness(progress.newest_written_ms, progress.newest_window,
                                     watching_since_ms=self._watch_from_ms)
-        return Reading(self._freshness, windows)
+        return Reading(self._freshness, windows, rejections, progress)
+
+    def _rejections(self, now_ms: int) -> Rejections | None:
+        spans = [rejected_span(r, now_ms) for r in self.config.rules if isinstance(r, RejectRule)]
+        if not spans:
+            return None
+        return store.read_rejections(self.run, self.db, min(s for s, _ in spans), max(e for _, e in spans))
+
+    def _horizon(self, progress: store.Progress | None) -> int | None:
+        """The exclusive end of the windows the pipeline has finished (None: none yet)."""
+        if progress is None or progress.settled_window is None:
+            return None
+        return progress.settled_window - self.config.service.margin_seconds + 1
 
     def _windows(self, progress: store.Progress | None) -> Windows | None:
         drops = [r for r in self.config.rules if isinstance(r, DropRule)]
         if progress is None or not drops:
             return None
-        if progress.settled_window is None:
+        horizon = self._horizon(progress)
+        if horizon is None:
             return Windows(0, np.zeros(0, dtype=np.int64), None, self._oldest)
-        horizon = progress.settled_window - self.config.service.margin_seconds + 1
         if self._oldest is None or self._oldest >= horizon:  # until known (a table can also restart)
             self._oldest = store.read_oldest(self.run, self.db)
         start = horizon - max(r.history_seconds for r in drops)
@@ -289,7 +329,8 @@ class AlertService:
         body = payload_mod.encode(payload_mod.payload(alert, self.dashboard_url))
         self.dispatcher.submit(alert, body, payload_mod.headers(alert, body, self.secret), hooks)
 
-    def _delivered(self, alert: Alert, delivery: str, attempts: int) -> None:
+    def _delivered(self, alert: Deliverable, delivery: str, attempts: int) -> None:
+        assert isinstance(alert, Alert)
         self.recorder.record(store.Row(alert, delivery, attempts))
 
     def _status(self, now_ms: int, reading: Reading) -> None:
@@ -297,7 +338,8 @@ class AlertService:
             _write_heartbeat(self.heartbeat, {
                 "pid": os.getpid(), "evaluated_ms": now_ms, "evaluations": self.evaluations,
                 "newest_window": reading.freshness.newest_window, "reachable": reading.freshness.reachable,
-                "firing": sorted(n for n, st in self.states.items() if st.firing)})
+                "firing": sorted(n for n, st in self.states.items() if st.firing),
+                "milestones": sorted(self.milestones.stored)})
         if time.monotonic() - self._last_status >= STATUS_EVERY_S:
             self._last_status = time.monotonic()
             fresh = reading.freshness

@@ -6,8 +6,13 @@ parameters. Only what ClickHouse 18.16 and current servers both accept (see DESI
 
 - :func:`read_progress`: how far the pipeline got, and how long ago (stall and completeness);
 - :func:`read_counts`: orders created per second, late corrections added in (``FINAL``);
+- :func:`read_rejections`: messages received and rejected per minute (``pipeline_events``);
 - :func:`read_history` / :class:`Recorder`: the ``alert_events`` table (migration 004), one row
-  per state change, rewritten (same key, newer ``written_ms``) as its delivery progresses.
+  per state change, rewritten (same key, newer ``written_ms``) as its delivery progresses;
+- :func:`read_minute_gmv`, :func:`read_second_gmv`: GMV per minute and per second (``FINAL``,
+  late rows added in), for the milestones;
+- :func:`read_milestones` / :class:`MilestoneRow`: the ``milestones`` table (migration 006), one
+  row per figure, rewritten when its second moves or its announcement progresses.
 """
 from __future__ import annotations
 
@@ -19,10 +24,12 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from stream.alerts.rules import Alert
+from stream.alerts.milestones import Record
+from stream.alerts.rules import Alert, Rejections
 from stream.contract import ROLLUPS
 
 SECONDS = ROLLUPS["orders_second"].table
+PIPELINE = ROLLUPS["pipeline_events"].table
 
 log = logging.getLogger("gmv.alerts.store")
 
@@ -81,6 +88,75 @@ def read_counts(run: Run, db: str, start: int, end: int) -> np.ndarray:
     return counts
 
 
+def read_rejections(run: Run, db: str, start: int, end: int) -> Rejections:
+    """Messages received (every one but heartbeats) and rejected, per reason, in each minute of
+    Kafka time in [start, end): both sources added, newest version of each row (``FINAL``)."""
+    sql = (f"SELECT toUInt32(window_start) AS m, kind, reason, sum(events) FROM {db}.{PIPELINE} FINAL "
+           f"WHERE window_start >= toDateTime(%(start)s) AND window_start < toDateTime(%(end)s) "
+           f"AND kind IN ('received', 'rejected') GROUP BY m, kind, reason")
+    minutes: dict[int, tuple[int, dict[str, int]]] = {}
+    for minute, kind, reason, n in run(sql, {"start": int(start), "end": int(end)}):
+        received, reasons = minutes.get(int(minute), (0, {}))
+        if kind == "received":
+            received += int(n)
+        else:
+            reasons[reason] = reasons.get(reason, 0) + int(n)
+        minutes[int(minute)] = (received, reasons)
+    return Rejections(minutes)
+
+
+# -- GMV for the milestones -----------------------------------------------------------------
+
+
+def read_minute_gmv(run: Run, db: str, start: int | None = None) -> list[tuple[int, int]]:
+    """``(minute, gmv_fen)`` of every minute from ``start`` (epoch s; None: all of them) that has
+    rows: on-time and late rows summed, newest version of each (``FINAL``)."""
+    where = "" if start is None else " WHERE window_start >= toDateTime(%(start)s)"
+    sql = (f"SELECT intDiv(toUInt32(window_start), 60) * 60 AS m, sum(gmv_fen) FROM {db}.{SECONDS} FINAL"
+           f"{where} GROUP BY m ORDER BY m")
+    return [(int(m), int(fen)) for m, fen in run(sql, {} if start is None else {"start": int(start)})]
+
+
+def read_second_gmv(run: Run, db: str, start: int, end: int) -> list[tuple[int, int]]:
+    """``(second, gmv_fen)`` of each second of [start, end) that has rows (late rows added in, ``FINAL``)."""
+    sql = (f"SELECT toUInt32(window_start) AS s, sum(gmv_fen) FROM {db}.{SECONDS} FINAL "
+           f"WHERE window_start >= toDateTime(%(start)s) AND window_start < toDateTime(%(end)s) GROUP BY s ORDER BY s")
+    return [(int(s), int(fen)) for s, fen in run(sql, {"start": int(start), "end": int(end)})]
+
+
+MILESTONES = "milestones"
+MILESTONE_COLUMNS = ("figure_fen", "passed_second", "gmv_fen", "first_second", "recorded_ms", "moved_ms",
+                     "announce", "announced_ms", "attempts")
+
+
+def _utc(epoch_s: int) -> datetime:
+    return datetime.fromtimestamp(epoch_s, tz=timezone.utc).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class MilestoneRow:
+    """One milestones row (``written_ms`` is set when it is written); the key is the figure."""
+
+    record: Record
+
+    def values(self, written_ms: int) -> tuple:
+        r = self.record
+        return (r.figure_fen, _utc(r.second), r.gmv_fen, _utc(r.first_second), r.recorded_ms, r.moved_ms,
+                r.announce, r.announced_ms, r.attempts, written_ms)
+
+    @property
+    def key(self) -> tuple:
+        return (self.record.figure_fen,)
+
+
+def read_milestones(run: Run, db: str) -> list[Record]:
+    """Every stored milestone (newest version of each row), smallest figure first."""
+    cols = ", ".join(f"toUInt32({c})" if c.endswith("_second") else c for c in MILESTONE_COLUMNS)
+    rows = run(f"SELECT {cols} FROM {db}.{MILESTONES} FINAL ORDER BY figure_fen", {})
+    return [Record(int(f), int(s), int(g), int(first), int(rec), int(moved), str(ann), int(ann_ms), int(att))
+            for f, s, g, first, rec, moved, ann, ann_ms, att in rows]
+
+
 # -- history ------------------------------------------------------------------------------
 
 COLUMNS = ("event_ms", "rule", "severity", "state", "observed", "baseline", "window_start", "window_seconds",
@@ -114,19 +190,22 @@ def read_history(run: Run, db: str, limit: int = 1000) -> list[dict]:
 
 
 class Recorder:
-    """Writes history rows; keeps them (in order) while ClickHouse is down and writes them later.
+    """Writes history rows (or, given ``table`` and ``columns``, the rows of another table, such
+    as :class:`MilestoneRow`); keeps them (in order) while ClickHouse is down and writes them later.
 
     A row's versions get increasing ``written_ms`` so the newest (delivered/failed after
     pending) wins in the ReplacingMergeTree even within one millisecond.
     """
 
-    def __init__(self, insert: Callable[[str, list], object], db: str, now_ms: Callable[[], int]) -> None:
+    def __init__(self, insert: Callable[[str, list], object], db: str, now_ms: Callable[[], int],
+                 table: str = "alert_events", columns: tuple[str, ...] = COLUMNS) -> None:
         self.insert, self.db, self.now_ms = insert, db, now_ms
+        self.table, self.columns = table, columns
         self._lock = threading.Lock()
         self._queue: list[tuple] = []
         self._versions: dict[tuple, int] = {}
 
-    def record(self, row: Row) -> None:
+    def record(self, row: Row | MilestoneRow) -> None:
         with self._lock:
             version = max(self.now_ms(), self._versions.get(row.key, 0) + 1)
             self._versions[row.key] = version
@@ -145,9 +224,10 @@ class Recorder:
                 return True
             rows = list(self._queue)
             try:
-                self.insert(f"INSERT INTO {self.db}.alert_events ({', '.join(COLUMNS)}, written_ms) VALUES", rows)
+                self.insert(f"INSERT INTO {self.db}.{self.table} ({', '.join(self.columns)}, written_ms) VALUES",
+                            rows)
             except Exception as exc:  # noqa: BLE001 - keep the rows whatever went wrong, retry later
-                log.warning("alert history not written yet (%d rows kept): %s", len(rows),
+                log.warning("%s not written yet (%d rows kept): %s", self.table, len(rows),
                             str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
                 return False
             del self._queue[:len(rows)]

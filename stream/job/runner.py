@@ -146,18 +146,17 @@ def _rejected_sink(settings: Settings) -> str:
 
 def statements(settings: Settings, options: JobOptions) -> tuple[list[str], list[str]]:
     """(DDL and views, INSERTs) of the whole job for these settings."""
+    ropts = rollup_sql.RollupOptions(options.watermark_delay_ms, options.late_ttl)
     ddl = [
-        rollup_sql.JSON_FIELDS_FUNCTION,
+        *rollup_sql.FUNCTIONS,
         _kafka_source("orders_raw", settings.orders_topic, settings, options),
         _kafka_source("logistics_raw", settings.logistics_topic, settings, options),
         *[_upsert_sink(name, topic, settings) for name, topic in settings.rollup_topics.items()],
         _rejected_sink(settings),
-        *rollup_sql.parsed_views("orders_raw", "logistics_raw",
-                              rollup_sql.RollupOptions(options.watermark_delay_ms)),
-        *rollup_sql.valid_views(),
+        *rollup_sql.parsed_views("orders_raw", "logistics_raw", ropts),
+        *rollup_sql.valid_views(ropts),
     ]
     sinks = {name: f"sink_{name}" for name in settings.rollup_topics} | {"rejected": "sink_rejected"}
-    ropts = rollup_sql.RollupOptions(options.watermark_delay_ms, options.late_ttl)
     return ddl, rollup_sql.rollup_inserts(sinks, ropts)
 
 

@@ -36,9 +36,25 @@ def whole_cluster_ready(settings: Settings) -> bool:
         client.close()
 
 
+# The raw topics (orders, logistics) take messages up to this size, above Kafka's default of
+# 1 MiB: an oversized message must reach the job to be counted and rejected (too_large, over
+# stream.job.rollup_sql.MAX_MESSAGE_BYTES) rather than be refused to its producer unseen.
+RAW_TOPIC_MAX_BYTES = 2 * 1024 * 1024
+
+
+def topic_configs(settings: Settings, name: str) -> dict[str, str]:
+    """A topic's settings: ``min.insync.replicas`` one less than the replicas (at least 1), and
+    for the raw topics the message size."""
+    configs = {"min.insync.replicas": str(settings.kafka_min_insync)}
+    if name in (settings.orders_topic, settings.logistics_topic):
+        configs["max.message.bytes"] = str(RAW_TOPIC_MAX_BYTES)
+    return configs
+
+
 def create_topics(settings: Settings, names: tuple[str, ...] | None = None) -> None:
     """Create the pipeline's topics if missing, with ``settings.kafka_partitions`` partitions,
-    ``settings.kafka_replicas`` replicas and ``min.insync.replicas`` one less (at least 1)."""
+    ``settings.kafka_replicas`` replicas and :func:`topic_configs` (a topic that already exists
+    is left as it is)."""
     client = admin(settings)
     try:
         existing = set(client.list_topics())
@@ -47,7 +63,7 @@ def create_topics(settings: Settings, names: tuple[str, ...] | None = None) -> N
             try:
                 client.create_topics(
                     [NewTopic(n, settings.kafka_partitions, settings.kafka_replicas,
-                              topic_configs={"min.insync.replicas": str(settings.kafka_min_insync)})
+                              topic_configs=topic_configs(settings, n))
                      for n in wanted], timeout_ms=10000
                 )
             except TopicAlreadyExistsError:

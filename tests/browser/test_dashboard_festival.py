@@ -1,6 +1,7 @@
 """Every page on a generated festival (two days of rollups, thousands of brands, an alert
 history), the one the README's pictures show: each page draws all its charts with no console
-entry, and the wall's GMV is the sum of the generated rows (superseded versions left out).
+entry, and the wall's GMV is the sum of the generated rows (superseded versions left out), its
+newest milestone the one those rows pass.
 The pictures go to tmp_path; ``make screenshots`` (bench/screenshots.py) writes docs/*.png."""
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 import pytest
 from selenium.webdriver.common.by import By
 
+from stream.alerts import milestones as ms
 from stream.alerts.config import DEFAULT_PATH
 from stream.contract import ROLLUPS, VERSION_COLUMN
 from tests.support import showcase
@@ -17,15 +19,19 @@ from tests.support.browser import console, select_one, wait_until
 pytestmark = pytest.mark.slow
 
 
-def newest_versions_sum(cols: dict, measure: str) -> int:
-    """Sum of ``measure`` over the newest version of each key row, straight from the generated columns."""
+def newest_versions(cols: dict, measure: str) -> dict[tuple, int]:
+    """``measure`` of the newest version of each key row (window_start, late), from the generated columns."""
     keys = [c.name for c in ROLLUPS["orders_second"].keys]
     newest: dict[tuple, tuple[int, int]] = {}
     for key, written, value in zip(zip(*(cols[k].tolist() for k in keys)), cols[VERSION_COLUMN].tolist(),
                                    cols[measure].tolist()):
         if key not in newest or written > newest[key][0]:
             newest[key] = (written, value)
-    return sum(value for _, value in newest.values())
+    return {key: value for key, (_, value) in newest.items()}
+
+
+def newest_versions_sum(cols: dict, measure: str) -> int:
+    return sum(newest_versions(cols, measure).values())
 
 
 def test_every_page_draws_the_festival(browser, dashboard, clickhouse_settings, tmp_path):
@@ -38,6 +44,11 @@ def test_every_page_draws_the_festival(browser, dashboard, clickhouse_settings, 
     browser.get(url + "/")
     fen = wait_until(lambda: browser.find_element(By.ID, "wall-gmv").get_attribute("data-fen"), what="the wall")
     assert int(fen) == truth
+    seconds = newest_versions(tables[ROLLUPS["orders_second"].table], "gmv_fen")
+    *_, newest = ms.milestones([(key[0], fen) for key, fen in seconds.items()], ms.DEFAULT_FIGURES_FEN)
+    banner = browser.find_element(By.ID, "wall-milestone")
+    assert (banner.get_attribute("data-figure"), banner.get_attribute("data-second")) == (
+        str(newest.figure_fen), str(newest.second))
     browser.get(url + "/alerts")
     rules = wait_until(lambda: browser.find_element(By.ID, "alerts-rules").text, what="the rules")
     assert "throughput-drop" in rules and "pipeline-stall" in rules

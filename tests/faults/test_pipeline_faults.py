@@ -71,6 +71,16 @@ def test_clickhouse_kill_9_then_started_again(pipeline, tmp_path):
     print(f"clickhouse kill -9, down 10 s: exact and the wall showed the ledger's GMV {recovered:.1f} s after the kill")
 
 
+def checkpoint_counts(settings) -> list:
+    """The job's checkpoint counts (Flink's REST API): for a failure's message."""
+    found = []
+    for job in runner.running_jobs("127.0.0.1", settings.flink_port):
+        url = f"http://127.0.0.1:{settings.flink_port}/jobs/{job['jid']}/checkpoints"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            found.append(json.load(response)["counts"])
+    return found
+
+
 def checkpoint_in_progress(settings) -> bool:
     """Whether the job has a checkpoint under way right now (Flink's REST API)."""
     for job in runner.running_jobs("127.0.0.1", settings.flink_port):
@@ -88,7 +98,7 @@ def test_job_kill_9_during_a_checkpoint(pipeline, tmp_path):
     ledger = tmp_path / "ledger.jsonl"
     simulator = start_simulator(pipeline, ledger)
     assert wait_for(lambda: sent_some(pipeline), 60)
-    assert wait_for(lambda: checkpoint_in_progress(pipeline), 60, interval=0.02)
+    assert wait_for(lambda: checkpoint_in_progress(pipeline), 120, interval=0.02), checkpoint_counts(pipeline)
     fault_at = time.monotonic()
     kill_9(launcher.JOB, pipeline)  # the job, its loader and Flink's JVM, mid-checkpoint
     processes.start(launcher.JOB, pipeline)  # resumes from the last completed checkpoint

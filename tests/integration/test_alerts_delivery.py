@@ -26,6 +26,10 @@ from stream.probes import wait_for
 from stream.stack import clickhouse, launcher, processes
 from tests.support.stack import fresh_settings
 
+# the columns these rows give (measures added later take their default, 0)
+SECOND_COLUMNS = ("(window_start, late, orders_created, orders_paid, gmv_fen, refunds, refund_fen, cancellations, "
+                  "written_ms)")
+
 pytestmark = pytest.mark.slow
 
 SECRET = "s3cret-for-tests-7f2a"
@@ -48,7 +52,8 @@ def stale_rollups(settings, age_s: float = 60) -> None:
     written = int((time.time() - age_s) * 1000)
     row = (datetime.fromtimestamp(T0, tz=timezone.utc).replace(tzinfo=None), 0, 5, 4, 500, 0, 0, 0, written)
     with clickhouse.connect(settings, "writer") as client:
-        client.execute(f"INSERT INTO {settings.clickhouse_database}.orders_per_second VALUES", [row])
+        client.execute(f"INSERT INTO {settings.clickhouse_database}.orders_per_second {SECOND_COLUMNS} VALUES",
+                       [row])
 
 
 def history(settings) -> list[dict]:
@@ -180,7 +185,8 @@ def test_the_alerts_page_shows_the_history_and_the_default_rules(clickhouse_sett
     assert alerts_page.firing_now(events) == []
     rules, note = alerts_page.load_rules(DEFAULT_PATH)  # the shipped config, as /alerts shows it
     assert note == "" and [(r["name"], r["kind"]) for r in rules] == [("throughput-drop", "drop"),
-                                                                     ("pipeline-stall", "stall")]
+                                                                     ("pipeline-stall", "stall"),
+                                                                     ("rejected-spike", "rejected")]
     layout = alerts_page.layout(Context(settings=clickhouse_settings, db=None, alerts_config=DEFAULT_PATH, state={}),
                                 {})
     assert "throughput-drop" in json.dumps(layout.to_plotly_json(), default=str)
@@ -238,3 +244,62 @@ def test_clickhouse_down_pages_a_stall_and_the_history_is_written_when_it_is_bac
                 service.close()
     finally:
         processes.stop(launcher.CLICKHOUSE, settings)
+
+
+def milestone_config(url: str):
+    return parse({
+        "service": {"dashboard_url": "http://wall.example:8050", "margin_seconds": 0, "settle_seconds": 0},
+        "webhooks": [{"name": "ops", "url": url, "attempts": 2, "backoff_seconds": 0.05, "timeout_seconds": 2}],
+        "milestones": {"figures_fen": [50_000, 100_000, 10**12]},
+    })
+
+
+def gmv_seconds(settings, *rows: tuple[int, int, int]) -> None:
+    """orders_per_second rows from (second, late, gmv_fen), written a second ago."""
+    written = int(time.time() * 1000) - 1000
+    values = [(datetime.fromtimestamp(s, tz=timezone.utc).replace(tzinfo=None), late, 1, 1, fen, 0, 0, 0, written)
+              for s, late, fen in rows]
+    with clickhouse.connect(settings, "writer") as client:
+        client.execute(f"INSERT INTO {settings.clickhouse_database}.orders_per_second {SECOND_COLUMNS} VALUES",
+                       values)
+
+
+def test_each_milestone_is_announced_once_signed_not_again_when_it_moves_nor_after_a_restart(
+        clickhouse_settings, service_factory):
+    gmv_seconds(clickhouse_settings, *[(T0 + i, 0, 1_000) for i in range(120)])  # ¥500 in T0+49, ¥1,000 in T0+99
+    db = clickhouse_settings.clickhouse_database
+    with Receiver() as receiver:
+        cfg = milestone_config(receiver.url)
+        service = service_factory(cfg)
+        service.step()
+        assert receiver.wait(lambda got: len(got) == 2, 10), receiver.received
+        with clickhouse.connect(clickhouse_settings, "writer") as client:
+            assert wait_for(lambda: [r.announce for r in store.read_milestones(client.execute, db)]
+                            == ["delivered", "delivered"], 10)
+        first, second = receiver.received
+        for got in (first, second):
+            expected = hmac.new(SECRET.encode(), got.body, hashlib.sha256).hexdigest()
+            assert hmac.compare_digest(got.headers["X-Signature"], expected)  # as the alerts are signed
+        assert [g.headers["X-Gmv-Milestone"] for g in (first, second)] == ["50000", "100000"]
+        body = first.json()
+        assert {k: body[k] for k in ("kind", "figure", "figure_fen", "second_epoch", "gmv_fen")} == {
+            "kind": "milestone", "figure": "¥500", "figure_fen": 50_000, "second_epoch": T0 + 49, "gmv_fen": 50_000}
+        assert body["second"] == "2021-11-11T00:00:49+08:00" and "passed ¥500 at 11-11 00:00:49 CST" in body["text"]
+        assert urlsplit(body["link"]).netloc == "wall.example:8050"
+
+        # a late correction moves both milestones earlier: the table follows, nothing is announced again
+        gmv_seconds(clickhouse_settings, (T0 + 5, 1, 20_000))
+        service.step()
+        with clickhouse.connect(clickhouse_settings, "writer") as client:
+            moved = store.read_milestones(client.execute, db)
+        assert [(r.second, r.first_second, r.announce) for r in moved] == [
+            (T0 + 29, T0 + 49, "delivered"), (T0 + 79, T0 + 99, "delivered")]
+        assert service.dispatcher.idle() and len(receiver.received) == 2
+        service.close()
+
+        # a restart reads the announcements back: still nothing sent again
+        again = service_factory(cfg)
+        again.step()
+        again.step()
+        assert again.dispatcher.idle() and len(receiver.received) == 2
+        assert again.milestones.stored[100_000].second == T0 + 79

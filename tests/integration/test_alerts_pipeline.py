@@ -9,7 +9,8 @@ One run (one Flink start, to keep the suite short), in two acts:
 2. the job is stopped while the simulator goes on sending: a stall alert, and no drop alert
    (the cooldowns are 1 s here, so a false drop would show).
 
-Every delivery is signed; the receiver recomputes the HMAC.
+Every delivery is signed; the receiver recomputes the HMAC. Meanwhile the GMV milestones (the
+default figures) are recorded from the real rollups, exactly, and each is announced once.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from datetime import datetime
 
 import pytest
 
+from stream.alerts import milestones as ms
 from stream.alerts import store
 from stream.alerts.config import parse
 from stream.alerts.receiver import Receiver
@@ -110,6 +112,25 @@ def test_an_outage_pages_once_and_recovers_and_a_stopped_job_pages_a_stall_not_a
                store.read_history(clickhouse.connect(settings, "writer").execute, settings.clickhouse_database)]
     assert sorted(history) == [("pipeline-stall", "firing", "delivered"), ("throughput-drop", "firing", "delivered"),
                                ("throughput-drop", "resolved", "delivered")]
+    check_milestones(settings, received)
+
+
+def check_milestones(settings, received) -> None:
+    """The milestones table holds what the rollups pass (exactly: recomputed here from every second,
+    late rows added), and every milestone announced was announced once."""
+    with clickhouse.connect(settings, "writer") as client:
+        stored = store.read_milestones(client.execute, settings.clickhouse_database)
+        rows = client.execute(f"SELECT toUInt32(window_start), gmv_fen FROM {settings.clickhouse_database}"
+                              ".orders_per_second FINAL")
+    expected = ms.milestones(rows, ms.DEFAULT_FIGURES_FEN)
+    assert expected, "the run passed no milestone"
+    assert [(r.figure_fen, r.second, r.gmv_fen) for r in stored] == [(m.figure_fen, m.second, m.gmv_fen)
+                                                                      for m in expected]
+    announced = [int(r.headers["X-Gmv-Milestone"]) for r in received if r.json()["rule"] == "milestone"]
+    assert announced and len(set(announced)) == len(announced), announced
+    assert set(announced) == {r.figure_fen for r in stored if r.announce == ms.DELIVERED}
+    print(f"milestones: {', '.join(f'{ms.label(r.figure_fen)} at {ms.when(r.second)}' for r in stored)}; "
+          f"{len(announced)} announced once each")
 
 
 def report_latency(settings, fired, resolved) -> None:

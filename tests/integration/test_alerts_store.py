@@ -70,6 +70,28 @@ def test_counts_add_late_rows_take_the_newest_version_and_fill_gaps_with_zero(en
     assert store.read_progress(run, db, WRITTEN + 1500, hint=T0 + 86400) == progress
 
 
+def test_rejections_per_minute_take_the_newest_version_of_each_row(engine):
+    run, insert, db = engine
+
+    def at(minute: int) -> datetime:
+        return datetime.fromtimestamp(T0 + 60 * minute, tz=timezone.utc).replace(tzinfo=None)
+
+    insert(f"INSERT INTO {db}.pipeline_events_per_minute (window_start, source, kind, reason, events, written_ms) "
+           "VALUES", [
+               (at(0), "orders", "received", "", 100, WRITTEN), (at(0), "orders", "received", "", 150, WRITTEN + 1),
+               (at(0), "logistics", "received", "", 50, WRITTEN),
+               (at(0), "orders", "rejected", "not_json", 30, WRITTEN), (at(0), "logistics", "rejected", "not_json", 2,
+                                                                         WRITTEN),
+               (at(0), "orders", "rejected", "too_large", 1, WRITTEN),
+               (at(0), "orders", "late", "", 7, WRITTEN),  # not a rejection
+               (at(1), "orders", "received", "", 10, WRITTEN), (at(2), "orders", "rejected", "not_json", 9, WRITTEN),
+           ])
+    found = store.read_rejections(run, db, T0, T0 + 120)
+    assert found.minutes == {T0: (200, {"not_json": 32, "too_large": 1}), T0 + 60: (10, {})}
+    assert found.over(T0, T0 + 120) == (210, {"not_json": 32, "too_large": 1})
+    assert store.read_rejections(run, db, T0 + 180, T0 + 240).minutes == {}
+
+
 def test_history_rows_are_rewritten_as_delivery_progresses(engine):
     run, insert, db = engine
     clock = iter(range(WRITTEN, WRITTEN + 100))
@@ -142,3 +164,53 @@ def test_one_evaluation_judges_only_complete_windows(engine):
         assert (row["rule"], row["delivery"], first["rule"], first["delivery"]) == ("stall", "none", "drop", "none")
     finally:
         service.close()
+
+
+MILESTONES = parse({"service": {"margin_seconds": 0, "settle_seconds": 0},
+                    "milestones": {"figures_fen": [50_000, 100_000, 150_000, 10**12]}})
+
+
+def test_milestones_follow_the_rollups_late_rows_move_them_and_a_restart_keeps_them(engine):
+    """Three minutes at 1,000 fen a second: ¥500 is passed in T0+49, ¥1,000 in T0+99, ¥1,500 in
+    T0+149. A late row moves them; one older than the span read every second, at the next full sum."""
+    run, insert, db = engine
+    now = {"ms": WRITTEN}
+    insert_seconds(insert, db, *[(T0 + i, 0, 10, WRITTEN - 1000) for i in range(180)])  # 10 orders: 1,000 fen
+    settings = load(env={}, clickhouse_database=db)
+    service = AlertService(MILESTONES, settings, clock=lambda: now["ms"] / 1000, run=run, insert=insert)
+    sums = {"at": 0.0}
+    service.milestones.clock = lambda: sums["at"]  # when the whole table is summed again
+    service.start()
+    try:
+        service.step()
+        stored = store.read_milestones(run, db)
+        assert [(r.figure_fen, r.second, r.gmv_fen, r.first_second, r.moved_ms, r.announce) for r in stored] == [
+            (50_000, T0 + 49, 50_000, T0 + 49, 0, "none"), (100_000, T0 + 99, 100_000, T0 + 99, 0, "none"),
+            (150_000, T0 + 149, 150_000, T0 + 149, 0, "none")]  # settled, no webhook: "none"
+        assert [(p.figure_fen, p.second) for p in q.milestones(run, db)] == [
+            (50_000, T0 + 49), (100_000, T0 + 99), (150_000, T0 + 149)]  # as the wall reads them
+        # a late correction for T0+10: 30,000 fen more from there on
+        insert_seconds(insert, db, (T0 + 10, 1, 300, WRITTEN))
+        now["ms"] += 1000
+        service.step()
+        moved = store.read_milestones(run, db)
+        assert [(r.second, r.gmv_fen, r.first_second, r.moved_ms, r.announce) for r in moved] == [
+            (T0 + 19, 50_000, T0 + 49, WRITTEN + 1000, "none"), (T0 + 69, 100_000, T0 + 99, WRITTEN + 1000, "none"),
+            (T0 + 119, 150_000, T0 + 149, WRITTEN + 1000, "none")]
+        # two hours earlier, outside the span read every evaluation: seen at the next full sum
+        insert_seconds(insert, db, (T0 - 7200, 1, 400, WRITTEN))
+        service.step()
+        assert store.read_milestones(run, db)[0].second == T0 + 19
+        sums["at"] += 30
+        service.step()
+        assert [r.second for r in store.read_milestones(run, db)] == [T0 + 9, T0 + 29, T0 + 79]
+    finally:
+        service.close()
+    again = AlertService(MILESTONES, settings, clock=lambda: now["ms"] / 1000, run=run, insert=insert)
+    again.start()
+    try:
+        again.step()
+        assert again.milestones.stored == {r.figure_fen: r for r in store.read_milestones(run, db)}
+        assert again.milestones.step(service.last.progress, None) == []  # restored: nothing to rewrite
+    finally:
+        again.close()

@@ -5,9 +5,11 @@ end-to-end tests (real Kafka, minutes) make.
 No Kafka, no ClickHouse: the raw topics are JSON-lines files with the Kafka source's columns
 (``msg``, ``kafka_ts``, ``kafka_partition``, ``kafka_offset`` and the same computed ``ts``), and
 each sink is a JSON-lines folder read back afterwards. The views and INSERTs are the streaming
-job's, unchanged but for one parameter: arrival order is ``kafka_offset`` here, ``PROCTIME()`` in
-the job (in batch processing time says nothing about order). The input files are written in
-reverse, so nothing leans on read order.
+job's, unchanged but for two parameters: arrival order is ``kafka_offset`` here, ``PROCTIME()`` in
+the job (in batch processing time says nothing about order), and there is no watermark (the job
+reads ``CURRENT_WATERMARK``). The message is written in base64, so that a message that is not
+UTF-8 reaches the SQL as its bytes. The input files are written in reverse, so nothing leans on
+read order.
 
 Covered, by orders in two seconds of one minute and one second of the next:
 - created, paid, a pre-sale deposit and its final payment, cancelled and refunded, over two
@@ -20,11 +22,15 @@ Covered, by orders in two seconds of one minute and one second of the next:
   one of them put there by a heartbeat, one exactly at the bound) in ``late = 1`` rows of their
   own windows and in pipeline_events as kind 'late';
 - every reason the SQL rejects an order for, and two for parcels, in the rejected sink with the
-  message, its partition, offset and Kafka time, and counted per minute of Kafka time;
+  message, its partition, offset and Kafka time, and counted per minute of Kafka time; among
+  them the hostile and odd ones: 1.2 MB, nested 100 deep, not UTF-8, numbers past 2^63, NaN and
+  -Infinity, a field twice, 1970, 2100, and an event eight days behind its partition;
+- every message but heartbeats counted per minute of Kafka time ('received');
 - heartbeats, neither counted nor rejected.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -113,8 +119,25 @@ BAD_WAVE = broken(BASE, '"wave":"wave1"', '"wave":"wave3"')
 BAD_PHASE = broken(BASE, '"presale_phase":"none"', '"presale_phase":"balance"')
 NO_ITEMS = broken(BASE, '"items":1', '"items":0')
 DISCOUNT_OVER_LIST = broken(BASE, '"discount_fen":3000', '"discount_fen":20000')
+# the same field twice (a reader would take one or the other: which?); the quoted one is first
+DUPLICATE = broken(BASE, '"paid_fen":12900', '"paid_fen":"1","paid_fen":12900')
 # sent at T0 + 60.150 s, claims T0 + 120.151 s: 1 ms past the allowed minute ahead of Kafka time
 FUTURE = broken(BASE, f'"event_time":{T0 + 2000}', f'"event_time":{T0 + 120151}')
+
+# Hostile and odd messages (README: "Hostile and odd input")
+YEAR_2100 = broken(BASE, f'"event_time":{T0 + 2000}', '"event_time":4102444800000')
+YEAR_1970 = broken(BASE, f'"event_time":{T0 + 2000}', '"event_time":1000')  # before MIN_EVENT_TIME_MS
+# a valid event eight days behind the newest event time of its partition (partition 0)
+EIGHT_DAYS_OLD = broken(BASE, f'"event_time":{T0 + 2000}', f'"event_time":{T0 - 8 * 86_400_000}')
+BEYOND_2_63 = broken(BASE, '"paid_fen":12900', '"paid_fen":18446744073709551616')  # 2^64
+TIME_BEYOND_2_63 = broken(BASE, f'"event_time":{T0 + 2000}', '"event_time":99999999999999999999')
+NAN = broken(BASE, '"paid_fen":12900', '"paid_fen":NaN')  # not JSON: JSON has no NaN or Infinity
+INFINITY = broken(BASE, '"list_fen":15900', '"list_fen":-Infinity')
+# the odd brand names are fine (the real-pipeline test counts them); a field given twice is not
+ODD_BRAND_TWICE = broken(BASE, '"brand":"Xiaomi"', '"brand":"<img src=x onerror=alert(1)>","brand":"花西子🌸"')
+DEEP = broken(BASE, '"items":1', '"items":1,"extra":' + "[" * 100 + "]" * 100)
+TOO_LARGE = broken(BASE, '"items":1', '"items":1,"padding":"' + "花" * 400_000 + '"')  # 1.2 MB
+BAD_UTF8 = broken(BASE, '"brand":"Xiaomi"', '"brand":"Xiaomi\udcff"').encode("utf-8", "surrogateescape")
 
 # (partition, offset, Kafka time in ms after T0, message)
 ORDERS = [
@@ -145,6 +168,18 @@ ORDERS = [
     (2, 12, 60050, NO_ITEMS),
     (2, 13, 60100, DISCOUNT_OVER_LIST),
     (2, 14, 60150, FUTURE),
+    (2, 15, 60200, DUPLICATE),
+    (2, 16, 60250, YEAR_2100),
+    (2, 17, 60300, YEAR_1970),
+    (2, 18, 60350, BEYOND_2_63),
+    (2, 19, 60400, TIME_BEYOND_2_63),
+    (2, 20, 60450, NAN),
+    (2, 21, 60500, INFINITY),
+    (2, 22, 60550, ODD_BRAND_TWICE),
+    (2, 23, 60600, DEEP),
+    (2, 24, 60650, TOO_LARGE),
+    (2, 25, 60700, BAD_UTF8),
+    (0, 8, 61150, EIGHT_DAYS_OLD),  # partition 0 has seen T0 + 61 s: too old
 ]
 
 # -- parcels -----------------------------------------------------------------------------------
@@ -181,7 +216,8 @@ COLUMNS = {
     "logistics_second": ("window_start", "status", "late", "events"),
     "logistics_minute": ("window_start", "status", "late", "events"),
     "pipeline_events": ("window_start", "source", "kind", "reason", "events"),
-    "rejected": ("source", "reason", "kafka_partition", "kafka_offset", "kafka_time", "msg"),
+    "rejected": ("source", "reason", "kafka_partition", "kafka_offset", "kafka_time", "msg", "truncated",
+                 "msg_chars", "msg_base64"),
 }
 CREATED_ONLY = (1, 0, 0, 0, 0, 0, 0)
 
@@ -281,7 +317,14 @@ EXPECTED = {
         (A, "orders", "rejected", "bad_presale_phase", 1),
         (B, "orders", "rejected", "bad_items", 1),
         (B, "orders", "rejected", "discount_exceeds_list", 1),
-        (B, "orders", "rejected", "event_time_in_future", 1),
+        (B, "orders", "rejected", "event_time_in_future", 2),
+        (B, "orders", "rejected", "duplicate_field", 2),
+        (B, "orders", "rejected", "event_time_too_old", 2),
+        (B, "orders", "rejected", "bad_number", 2),
+        (B, "orders", "rejected", "not_json", 2),
+        (B, "orders", "rejected", "too_deep", 1),
+        (B, "orders", "rejected", "too_large", 1),
+        (B, "orders", "rejected", "bad_encoding", 1),
         (A, "logistics", "rejected", "bad_status", 1),
         (A, "logistics", "rejected", "wrong_type", 1),
         # late, per minute of event time
@@ -305,12 +348,58 @@ EXPECTED = {
         ("orders", "bad_items", 2, 12, "2021-11-10 16:01:00.050", NO_ITEMS),
         ("orders", "discount_exceeds_list", 2, 13, "2021-11-10 16:01:00.100", DISCOUNT_OVER_LIST),
         ("orders", "event_time_in_future", 2, 14, "2021-11-10 16:01:00.150", FUTURE),
+        ("orders", "duplicate_field", 2, 15, "2021-11-10 16:01:00.200", DUPLICATE),
         ("logistics", "bad_status", 1, 0, "2021-11-10 16:00:03.050", UNKNOWN_PARCEL_STATUS),
         ("logistics", "wrong_type", 1, 1, "2021-11-10 16:00:03.100", STRING_TIME),
+        ("orders", "event_time_in_future", 2, 16, "2021-11-10 16:01:00.250", YEAR_2100),
+        ("orders", "event_time_too_old", 2, 17, "2021-11-10 16:01:00.300", YEAR_1970),
+        ("orders", "bad_number", 2, 18, "2021-11-10 16:01:00.350", BEYOND_2_63),
+        ("orders", "bad_number", 2, 19, "2021-11-10 16:01:00.400", TIME_BEYOND_2_63),
+        ("orders", "not_json", 2, 20, "2021-11-10 16:01:00.450", NAN),
+        ("orders", "not_json", 2, 21, "2021-11-10 16:01:00.500", INFINITY),
+        ("orders", "duplicate_field", 2, 22, "2021-11-10 16:01:00.550", ODD_BRAND_TWICE),
+        ("orders", "too_deep", 2, 23, "2021-11-10 16:01:00.600", DEEP),
+        ("orders", "too_large", 2, 24, "2021-11-10 16:01:00.650", TOO_LARGE),
+        ("orders", "bad_encoding", 2, 25, "2021-11-10 16:01:00.700", BAD_UTF8),
+        ("orders", "event_time_too_old", 0, 8, "2021-11-10 16:01:01.150", EIGHT_DAYS_OLD),
     ],
 }
 
-BATCH = rollup_sql.RollupOptions(arrival_order="kafka_offset")
+
+def _kept(source, reason, partition, offset, kafka_time, msg) -> tuple:
+    """A rejected record as the sink writes it: the message (its first MAX_MESSAGE_BYTES bytes,
+    cut at a character, when longer), whether it was cut, its length, and its exact bytes in
+    base64 when they are not UTF-8 (the text shows U+FFFD for them)."""
+    data = msg if isinstance(msg, bytes) else msg.encode()
+    text = data.decode("utf-8", "replace")
+    cut = rollup_sql.MAX_MESSAGE_BYTES
+    if len(data) > cut:
+        while data[cut] & 0xC0 == 0x80:
+            cut -= 1
+        text = data[:cut].decode()
+    return (source, reason, partition, offset, kafka_time, text, int(len(data) > rollup_sql.MAX_MESSAGE_BYTES),
+            len(data.decode("utf-8", "replace")),
+            base64.b64encode(data).decode() if reason == "bad_encoding" else "")
+
+
+EXPECTED["rejected"] = [_kept(*r) for r in EXPECTED["rejected"]]
+
+
+def _received(messages: list) -> list[tuple]:
+    """Every message but heartbeats, per minute of Kafka time (counted here from the lists)."""
+    minutes: dict[int, int] = {}
+    for _, _, ms, msg in messages:
+        if not (isinstance(msg, str) and msg.startswith('{"heartbeat":true')):
+            minute = (T0 + ms) // 60_000 * 60
+            minutes[minute] = minutes.get(minute, 0) + 1
+    return sorted(minutes.items())
+
+
+EXPECTED["pipeline_events"] += [(m, source, "received", "", n)
+                                for source, messages in (("orders", ORDERS), ("logistics", LOGISTICS))
+                                for m, n in _received(messages)]
+
+BATCH = rollup_sql.RollupOptions(arrival_order="kafka_offset", watermark=rollup_sql.NO_WATERMARK)
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -324,11 +413,16 @@ def _source_table(name: str, folder: Path, messages: list) -> str:
     """A raw topic as a file: the Kafka source's columns (metadata become plain columns), its
     computed ``ts`` and watermark as the job declares them. Lines in reverse arrival order."""
     folder.mkdir()
-    lines = [json.dumps({"msg": msg, "kafka_ts": _kafka_time(ms), "kafka_partition": p, "kafka_offset": o})
+    lines = [json.dumps({"msg64": base64.b64encode(msg if isinstance(msg, bytes) else msg.encode()).decode(),
+                         "kafka_ts": _kafka_time(ms), "kafka_partition": p, "kafka_offset": o})
              for p, o, ms, msg in reversed(messages)]
     (folder / "messages.json").write_text("\n".join(lines) + "\n")
     columns, metadata = re.subn(r" METADATA FROM '\w+' VIRTUAL", "", rollup_sql.source_columns(BATCH))
     assert metadata == 3, columns
+    # The message's bytes arrive in base64 (FROM_BASE64 keeps them as they are, invalid UTF-8
+    # too, as the job's raw Kafka format does).
+    columns = columns.replace("msg STRING,", "msg64 STRING,\n    msg AS FROM_BASE64(msg64),", 1)
+    columns = columns.replace("JSON_FIELDS(msg,", "JSON_FIELDS(FROM_BASE64(msg64),", 1)
     return f"""CREATE TEMPORARY TABLE {name} ({columns}
 ) WITH ('connector' = 'filesystem', 'path' = '{folder.as_uri()}', 'format' = 'json',
         'json.timestamp-format.standard' = 'ISO-8601')"""
@@ -366,7 +460,7 @@ def outputs(stack_settings, tmp_path_factory) -> dict[str, list[dict]]:
             EnvironmentSettings.new_instance().in_batch_mode().with_configuration(config).build())
     sinks = {name: f"sink_{name}" for name in COLUMNS}
     ddl = [
-        rollup_sql.JSON_FIELDS_FUNCTION,
+        *rollup_sql.FUNCTIONS,
         _source_table("orders_raw", tmp / "orders", ORDERS),
         _source_table("logistics_raw", tmp / "logistics", LOGISTICS),
         *[_sink_table(name, tmp / "out" / name) for name in sinks],
@@ -419,8 +513,10 @@ def test_expected_columns_are_the_contracts():
 def test_every_reject_reason_of_the_sql_is_covered():
     """Each reason the orders' CASE can give (but the unreachable 'invalid') has its message here;
     the parcels' two are reasons their CASE gives (it is built by the same code)."""
-    orders, _, logistics, _ = rollup_sql.parsed_views("o", "l", rollup_sql.RollupOptions())
-    views = {"orders": orders, "logistics": logistics}  # the *_checked views give the reasons
+    orders, _, orders_rejected, logistics, _, logistics_rejected = rollup_sql.parsed_views(
+        "o", "l", rollup_sql.RollupOptions())
+    # the *_checked views give the reasons, and the *_rejected views add the partition's TOO_OLD
+    views = {"orders": orders + orders_rejected, "logistics": logistics + logistics_rejected}
     reasons = {source: set(re.findall(r"THEN '(\w+)'", view)) - {rollup_sql.HEARTBEAT, "invalid"}
                for source, view in views.items()}
     expected = {source: {r for s, r, *_ in EXPECTED["rejected"] if s == source} for source in views}
@@ -428,12 +524,26 @@ def test_every_reject_reason_of_the_sql_is_covered():
     assert expected["logistics"] <= reasons["logistics"]
 
 
-def test_streaming_sql_is_unchanged_by_the_arrival_order_parameter(tmp_path):
-    """The job keeps ordering by PROCTIME; the batch parameter only swaps those four ORDER BYs."""
+def test_streaming_sql_is_unchanged_by_the_batch_parameters(tmp_path):
+    """The job keeps ordering by PROCTIME and reads the watermark; the batch parameters only swap
+    those four ORDER BYs and the two watermarks."""
     ddl, _ = runner.statements(load(env={}, home=tmp_path), runner.JobOptions())
     job = "\n".join(ddl)
     assert job.count("ORDER BY pt") == 4 and "kafka_offset)" not in job and "ORDER BY kafka_offset" not in job
+    assert job.count("CURRENT_WATERMARK(ts)") == 2 and rollup_sql.NO_WATERMARK not in job
     default = [*rollup_sql.parsed_views("o", "l", rollup_sql.RollupOptions()), *rollup_sql.valid_views()]
     batch = [*rollup_sql.parsed_views("o", "l", BATCH), *rollup_sql.valid_views(BATCH)]
-    assert [s.replace("ORDER BY kafka_offset", "ORDER BY pt") for s in batch] == default
+    assert [s.replace("ORDER BY kafka_offset", "ORDER BY pt").replace(rollup_sql.NO_WATERMARK, "CURRENT_WATERMARK(ts)")
+            for s in batch] == default
     assert sum(s.count("ORDER BY kafka_offset") for s in batch) == 4
+
+
+def test_the_event_time_horizon_is_the_late_ttl():
+    assert rollup_sql.duration_s("7 d") == 604_800 and rollup_sql.duration_s("1 h") == 3600
+    assert rollup_sql.interval_sql(604_800) == "INTERVAL '7' DAY"
+    assert rollup_sql.interval_sql(302_400) == "INTERVAL '84' HOUR"  # half of it: when the text is carried
+    assert rollup_sql.interval_sql(86_400 * 120) == "INTERVAL '120' DAY(3)"
+    with pytest.raises(ValueError):
+        rollup_sql.duration_s("7 weeks")
+    parsed = rollup_sql.parsed_views("o", "l", rollup_sql.RollupOptions(late_ttl="2 d"))[1]
+    assert "valid AND ts < newest - INTERVAL '2' DAY AS too_old" in parsed

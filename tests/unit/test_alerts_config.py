@@ -8,7 +8,7 @@ import pytest
 
 from stream import cli
 from stream.alerts.config import DEFAULT_PATH, AlertsConfigError, config_path, load, parse
-from stream.alerts.rules import DropRule, StallRule
+from stream.alerts.rules import DropRule, RejectRule, StallRule
 from stream.errors import GmvError
 from stream.settings import load as load_settings
 from stream.stack import launcher
@@ -21,10 +21,11 @@ GOOD = {
 
 def test_the_shipped_default_config_loads():
     cfg = load(DEFAULT_PATH)
-    drop, stall = cfg.rules
-    assert isinstance(drop, DropRule) and isinstance(stall, StallRule)
+    drop, stall, spike = cfg.rules
+    assert isinstance(drop, DropRule) and isinstance(stall, StallRule) and isinstance(spike, RejectRule)
     assert (drop.name, drop.window_seconds, drop.below_percent, drop.baseline) == ("throughput-drop", 60, 50, "curve")
     assert (stall.name, stall.stale_seconds) == ("pipeline-stall", 30)
+    assert (spike.name, spike.window_minutes, spike.above_percent, spike.min_rejected) == ("rejected-spike", 2, 5, 20)
     assert cfg.webhooks == () and cfg.service.interval_seconds == 1.0
 
 
@@ -67,7 +68,12 @@ BAD = [
     (with_rule(baseline="mean"), "baseline = 'mean' is not one of median, curve, both"),
     (with_rule(severity="page"), "severity = 'page' is not one of critical, warning, info"),
     (with_rule(stale_seconds=30), "unknown key 'stale_seconds'"),  # a stall key on a drop rule
-    (with_rule(kind="latency"), "kind = 'latency' must be one of drop, stall"),
+    (with_rule(kind="latency"), "kind = 'latency' must be one of drop, stall, rejected"),
+    ({"rules": [{"name": "spike", "kind": "rejected", "above_percent": 5, "recover_percent": 6}]},
+     "rules[0] (spike): recover_percent = 6 must be at most above_percent = 5"),
+    ({"rules": [{"name": "spike", "kind": "rejected", "window_minutes": 0}]}, "window_minutes = 0 is out of range"),
+    ({"rules": [{"name": "spike", "kind": "rejected", "min_rejected": 2.5}]}, "min_rejected = 2.5 must be a whole"),
+    ({"rules": [{"name": "spike", "kind": "rejected", "above_percent": 150}]}, "above_percent = 150 is out of range"),
     ({"rules": [{"kind": "stall"}]}, "every rule needs a name"),
     ({"rules": [{"name": "two words", "kind": "stall"}]}, "name 'two words' must be 1-64 letters"),
     ({"rules": [{"name": "a", "kind": "stall"}, {"name": "a", "kind": "drop"}]}, "rules: the name 'a' is used twice"),

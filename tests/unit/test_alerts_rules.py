@@ -11,11 +11,14 @@ from stream.alerts.rules import (
     DropRule,
     Freshness,
     Level,
+    Rejections,
+    RejectRule,
     RuleState,
     StallRule,
     Windows,
     evaluate,
     measure_drop,
+    rejected_span,
 )
 
 T0 = 1_636_560_000  # 2021-11-11 00:00 CST
@@ -203,3 +206,63 @@ def test_a_rule_gets_the_data_of_its_kind():
         evaluate(STALL, windows(1, 1, 1, 1, 1), RuleState(), NOW_MS)
     with pytest.raises(TypeError):
         evaluate(DROP, Freshness(NOW_MS), RuleState(), NOW_MS)
+
+
+# -- rejected spike ---------------------------------------------------------------------------
+
+SPIKE = RejectRule("spike", window_minutes=2, above_percent=5, recover_percent=2, min_rejected=20,
+                   cooldown_seconds=60)
+MINUTE_NOW = NOW_MS // 60_000 * 60  # the minute of NOW_MS, epoch s
+SPIKE_FIRING = RuleState(firing=True, fired_ms=NOW_MS - 5_000)
+
+
+def minutes(*rows) -> Rejections:
+    """Rejections from ``(minutes before now's, received, {reason: rejected})`` rows."""
+    return Rejections({MINUTE_NOW - 60 * back: (received, reasons) for back, received, reasons in rows})
+
+
+SPIKE_CASES = [
+    ("nothing read", minutes(), RuleState(), None, False),
+    ("a steady 1%", minutes((0, 2000, {"not_json": 20}), (1, 6000, {"not_json": 60})), RuleState(), None, False),
+    ("a 10 s burst of nothing but malformed messages in a steady stream",
+     minutes((0, 1600, {"not_json": 500, "missing_field": 9}), (1, 6000, {"not_json": 60})), RuleState(), FIRING, True),
+    ("above the share but too few to page", minutes((0, 40, {"not_json": 19})), RuleState(), None, False),
+    ("only older minutes are bad", minutes((2, 1000, {"not_json": 900}), (0, 1000, {})), RuleState(), None, False),
+    ("firing, still bad", minutes((0, 1000, {"not_json": 100})), SPIKE_FIRING, None, True),
+    ("firing, between the thresholds", minutes((0, 1000, {"not_json": 30})), SPIKE_FIRING, None, True),
+    ("firing, back to 2%", minutes((0, 1000, {"not_json": 20})), SPIKE_FIRING, RESOLVED, False),
+    ("firing, no messages any more", minutes(), SPIKE_FIRING, RESOLVED, False),
+    ("cooldown", minutes((0, 1000, {"not_json": 100})), COOLING, None, False),
+    ("rejected rows ahead of their received rows", minutes((0, 10, {"too_large": 50})), RuleState(), FIRING, True),
+]
+
+
+@pytest.mark.parametrize("data, state, outcome, firing_after", [c[1:] for c in SPIKE_CASES],
+                         ids=[c[0] for c in SPIKE_CASES])
+def test_rejected_spike_rule(data, state, outcome, firing_after):
+    alert, new_state = evaluate(SPIKE, data, state, NOW_MS)
+    assert (alert.state if alert else None) == outcome
+    assert new_state.firing == firing_after
+    if alert:
+        assert alert.kind == "rejected" and alert.baseline == 5
+        assert (alert.window_start, alert.window_seconds) == (MINUTE_NOW - 60, 120)
+    if alert and alert.state == FIRING:
+        assert "of messages rejected" in alert.message and "rejected topic" in alert.message
+
+
+def test_the_burst_pages_with_its_share_and_its_main_reasons():
+    data = minutes((0, 1600, {"not_json": 500, "missing_field": 9}), (1, 6000, {"not_json": 60}))
+    alert, _ = evaluate(SPIKE, data, RuleState(), NOW_MS)
+    assert alert is not None
+    assert alert.observed == pytest.approx(100 * 569 / 7600)
+    assert "7.5% of messages rejected (569 of 7,600; not_json 560, missing_field 9)" in alert.message
+
+
+def test_the_rejected_span_is_the_minute_of_now_and_those_before_it():
+    assert rejected_span(SPIKE, NOW_MS) == (MINUTE_NOW - 60, MINUTE_NOW + 60)
+    assert rejected_span(RejectRule("one", window_minutes=1), MINUTE_NOW * 1000) == (MINUTE_NOW, MINUTE_NOW + 60)
+
+
+def test_a_rejected_spike_rule_gets_rejections():
+    with pytest.raises(TypeError):
+        evaluate(SPIKE, Freshness(NOW_MS), RuleState(), NOW_MS)

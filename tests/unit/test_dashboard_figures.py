@@ -57,3 +57,15 @@ def test_inside_labels_go_in_their_bar_when_they_fit_and_an_empty_bar_keeps_its_
     assert [t.strip() for t in bar["text"]] == ["¥0", "¥30.0万"]
     assert bar["insidetextfont"]["color"] == figures.BACKGROUND and bar["y"] == ["flash sale", "coupon"]
     assert figures.ranked_bars([ROW])["data"][0]["textposition"] == "outside"  # explore's bars: unchanged
+
+
+def test_names_from_the_data_reach_plotly_as_text_not_markup():
+    odd = [("<img src=x onerror=alert(1)>", 1, 1, 300, 0, 0, 0), ("花西子🌸", 1, 1, 200, 0, 0, 0),
+           ("Beauty & <b>Cosmetics</b>", 1, 1, 100, 0, 0, 0)]
+    trace = figures.ranked_bars(odd, top=10)["data"][0]
+    # Plotly shows &lt; &gt; &amp; as the characters; a tag it would read (or drop) never reaches it
+    assert trace["y"] == ["Beauty &amp; &lt;b&gt;Cosmetics&lt;/b&gt;", "花西子🌸", "&lt;img src=x onerror=alert(1)&gt;"]
+    assert trace["customdata"] == ["Beauty & <b>Cosmetics</b>", "花西子🌸", "<img src=x onerror=alert(1)>"]  # clicks
+    assert not any("<" in label for label in trace["y"])
+    donut = figures.channel_donut([("<i>app</i>", 1, 1, 100, 0, 0, 0)])["data"][0]
+    assert donut["labels"] == ["&lt;i&gt;app&lt;/i&gt;"]

