@@ -260,13 +260,14 @@ def test_any_combination_of_the_cubes_fields_is_the_orders_summed(festival):
 
 def test_the_walls_splits_of_a_day_are_the_orders_summed(festival):
     """The wall's VIP, pre-sale, promotion and wave splits of a day (the minutes before the open
-    one from the settled tier, the rest from the moving one), against the generator's orders: a
+    one from the settled tier, in two reads cut at the hour's split; the rest from the moving
+    one), against the generator's orders: a
     pre-sale evening's deposits (Nov 10) and wave 2's final payments (Nov 11)."""
     run, db, orders = festival
     start, _ = CUBE_SPAN
     nov10 = start - 22 * 3600
     for day0, minute in ((nov10, start + 30 * 60), (nov10 + 86400, nov10 + 86400 + 30 * 60)):
-        splits = snapshot._day_splits(run, db, day0, minute)
+        splits = snapshot._day_splits(run, db, day0, minute, snapshot.split_of(minute))
         today = (orders["t"] >= day0) & (orders["t"] < day0 + 86400)
         for dim in snapshot.FESTIVAL_FIELDS:
             assert {v: dict(zip(MEASURES, rest)) for v, *rest in splits[dim]} == {

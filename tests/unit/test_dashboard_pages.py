@@ -97,6 +97,13 @@ def test_day_splits_add_the_settled_day_and_the_open_minute_per_value():
                                        ("deposit", *sums(gmv_fen=600, deposits_paid=3))]
     assert [v for v, *_ in splits["promotion"]] == ["presale_deposit", "coupon", "cross_store"]  # by GMV
     assert [(v, r[q.MEASURES.index("gmv_fen")]) for v, *r in splits["wave"]] == [("wave2", 1900), ("presale", 600)]
+    asked.clear()  # with the hour's split, the settled minutes come in two reads (the same rows twice here)
+    split = snapshot.split_of(NOW)
+    twice = snapshot._day_splits(run, "gmv", DAY0, minute, split)
+    assert sorted(asked, key=lambda a: a[0]) == [(DAY0, split, q.SETTLED), (split, minute, q.SETTLED),
+                                                 (minute, DAY0 + 86400, q.MOVING)]
+    assert twice["vip"] == [("0", *sums(orders_created=6, orders_paid=5, gmv_fen=2900)),
+                            ("1", *sums(orders_created=1, gmv_fen=1100, deposits_paid=5))]
     asked.clear()  # in the day's first minute, nothing is settled yet: the open minute alone
     assert snapshot._day_splits(run, "gmv", DAY0, DAY0)["vip"] == [
         ("0", *sums(orders_paid=1, gmv_fen=900)), ("1", *sums(orders_created=1, gmv_fen=100, deposits_paid=1))]
