@@ -29,7 +29,7 @@ VALUE_LABELS: dict[str, dict[str, str]] = {
     "vip": {"1": "VIP (APASS)", "0": "not VIP"},
     "wave": {"presale": "pre-sale", "wave1": "wave 1 (Nov 1-3)", "wave2": "wave 2 (Nov 11)", "other": "other days"},
     "presale_phase": {"none": "not pre-sale", "deposit": "deposit", "final": "final payment"},
-    "promotion": {"none": "no promotion", "presale_deposit": "pre-sale deposit"},
+    "promotion": {"none": "no promotion", "cross_store": "cross-store", "presale_deposit": "pre-sale deposit"},
 }
 _TIME_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d")
 

@@ -23,6 +23,7 @@ ACCENT = "#ff6a2b"  # festival orange-red
 ACCENT_2 = "#ffb02e"
 COOL = "#3fb6ff"
 GOOD = "#35d07f"
+BACKGROUND = "#0b0f1a"  # the page's: text on a bright bar
 CHANNEL_COLORS = {"app": "#ff6a2b", "livestream": "#ff3d7f", "mini_program": "#ffb02e", "web": "#3fb6ff"}
 FONT = "'GMV CJK Units', Inter, 'Noto Sans CJK SC', 'Noto Sans', 'DejaVu Sans', sans-serif"
 METRICS = {m.name: (m.label, m.is_money) for m in ORDER_MEASURES}  # measure -> (label, is money)
@@ -110,10 +111,13 @@ def orders_last_minutes(last: list, now_s: int, span_s: int = 600) -> dict:
 
 def ranked_bars(rows: Sequence, metric: str = "gmv_fen", top: int = 10, color: str = ACCENT,
                 selected: str | None = None, others: bool = False, font_size: int = 15,
-                labels: dict[str, str] | None = None) -> dict:
+                labels: dict[str, str] | None = None, inside_labels: bool = False) -> dict:
     """Horizontal bars of ``(value, *MEASURES)`` rows, largest on top, labelled with the amount.
     ``others`` adds one bar summing the rows past ``top``; ``selected`` is highlighted;
-    ``labels`` names values on the axis (else a value's underscores become spaces)."""
+    ``labels`` names values on the axis (else a value's underscores become spaces).
+    ``inside_labels``: a label goes inside its bar (dark on it) when it fits there, else right of
+    it, so no label is cut off however narrow the panel (the wall's); else every label is right
+    of its bar, in a room kept for it."""
     if not rows:
         return message("no data", font_size)
     i = q.MEASURES.index(metric) + 1
@@ -125,16 +129,21 @@ def ranked_bars(rows: Sequence, metric: str = "gmv_fen", top: int = 10, color: s
     colors = [ACCENT_2 if name == selected else (MUTED if name.endswith(" others") else color)
               for name, _ in bars]
     top_value = max((_value(v, metric) for _, v in bars), default=1) or 1
-    trace = {
+    # inside a bar, a thin space after the label: 万 and 亿 clear the bar's end
+    texts = [_label(v, metric) + ("\u2009" if inside_labels else "") for _, v in bars]
+    trace: dict[str, Any] = {
         "type": "bar", "orientation": "h", "y": [shown((labels or {}).get(n, n.replace("_", " "))) for n, _ in bars],
-        "x": [_value(v, metric) for _, v in bars], "text": [_label(v, metric) for _, v in bars],
+        "x": [_value(v, metric) for _, v in bars], "text": texts,
         "textposition": "outside", "marker": {"color": colors}, "cliponaxis": False,
         "hovertemplate": "%{y}: %{text}<extra></extra>", "textfont": {"color": TEXT},
         "customdata": [n for n, _ in bars],
     }
-    # Room right of the longest bar for its label, so every label has the same size.
+    if inside_labels:  # an empty bar has no inside: its "¥0" goes right of it
+        trace["textposition"] = ["auto" if v > 0 else "outside" for _, v in bars]
+        trace["insidetextfont"], trace["insidetextanchor"] = {"color": BACKGROUND}, "end"
+    # Room right of the longest bar for its label (outside labels: so every label has the same size).
     return {"data": [trace], "layout": _layout(
-        font_size, xaxis={"visible": False, "range": [0, top_value * 1.32]},
+        font_size, xaxis={"visible": False, "range": [0, top_value * (1.12 if inside_labels else 1.32)]},
         yaxis={"automargin": True, "color": TEXT, "gridcolor": "rgba(0,0,0,0)"}, bargap=0.22)}
 
 

@@ -55,6 +55,19 @@ def count(n: int) -> str:
     return f"{int(n):,}"
 
 
+def share(part: int, whole: int, places: int = 1) -> str:
+    """``part`` of ``whole`` (non-negative integers, fen or counts) in percent: ``share(1, 8)`` ->
+    ``"12.5%"``. Rounded half up with integer arithmetic, so it is exactly the fen ratio's rounding;
+    a dash (as the wall shows before its first answer) when ``whole`` is 0 (nothing to take a share of)."""
+    if whole <= 0:
+        return "–"
+    scale = 10 ** places
+    quotient, rest = divmod(int(part) * 100 * scale, int(whole))
+    quotient += 2 * rest >= whole
+    units, fraction = divmod(quotient, scale)
+    return f"{units}.{fraction:0{places}d}%" if places else f"{units}%"
+
+
 def local(epoch_s: int) -> datetime:
     return datetime.fromtimestamp(int(epoch_s), FESTIVAL_TZ)
 

@@ -262,17 +262,32 @@ def breakdown(run: Run, db: str, dim: str, start: int, end: int, filters: dict[s
     return _typed_rows(run(sql, {**params, **_bounds(start, end)}, tier))
 
 
+def cube_sums(run: Run, db: str, dims: tuple[str, ...], start: int, end: int,
+              tier: Tier = EXPLORE) -> tuple[tuple, ...]:
+    """``(*values of dims, *MEASURES)`` for each combination of ``dims`` (fields of the cube)
+    sold in [start, end); values are text (a flag's are '1' and '0'). A few fields of few values
+    each give a few dozen rows, from which a reader takes each field's split at once."""
+    if not dims or any(d not in CUBE_DIMENSIONS for d in dims):
+        raise ValueError(f"not fields of the cube: {dims!r}")
+    columns = ", ".join(dims)
+    sql = f"""
+        SELECT {columns}, {_SUMS} FROM {db}.{CUBE} FINAL WHERE {_RANGE}
+        GROUP BY {columns} ORDER BY {columns}"""
+    return _typed_rows(run(sql, _bounds(start, end), tier), keys=len(dims))
+
+
 # A cached answer is the same list object on every hit: typed once per answer, not per poll
 # (the wall's settled brands are thousands of rows). id -> (raw rows, typed rows).
 _TYPED: dict[int, tuple[list, tuple]] = {}
 
 
-def _typed_rows(rows: list[tuple]) -> tuple[tuple, ...]:
-    """``(value as text, *measures as int)`` of each row, shared by every caller of one answer."""
+def _typed_rows(rows: list[tuple], keys: int = 1) -> tuple[tuple, ...]:
+    """``(*keys as text, *measures as int)`` of each row (the first ``keys`` columns are values),
+    shared by every caller of one answer."""
     known = _TYPED.get(id(rows))
     if known is not None and known[0] is rows:
         return known[1]
-    typed = tuple((str(v), *map(int, rest)) for v, *rest in rows)
+    typed = tuple((*map(str, r[:keys]), *map(int, r[keys:])) for r in rows)
     if len(_TYPED) >= 64:
         _TYPED.clear()
     _TYPED[id(rows)] = (rows, typed)

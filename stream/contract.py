@@ -48,14 +48,15 @@ EVENT_ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
 @dataclass(frozen=True)
 class Measure:
     """One order measure: over the distinct valid order events of a window, the events whose
-    status is ``status`` (and whose pre-sale phase is not ``except_phase``), counted, or their
-    ``amount`` field summed (integer fen)."""
+    status is ``status`` (and whose pre-sale phase is not ``except_phase``, or is ``phase``),
+    counted, or their ``amount`` field summed (integer fen)."""
 
     name: str
     label: str  # what the dashboard calls it
     status: str
     amount: str | None = None
     except_phase: str | None = None
+    phase: str | None = None
 
     @property
     def is_money(self) -> bool:
@@ -70,6 +71,8 @@ ORDER_MEASURES = (
     Measure("refunds", "refunds", "refunded"),
     Measure("refund_fen", "refunded amount", "refunded", amount="paid_fen"),
     Measure("cancellations", "cancellations", "cancelled"),
+    # pre-sale deposits paid: the paid events that orders_paid leaves out (their amounts are in gmv_fen)
+    Measure("deposits_paid", "deposits paid", "paid", phase="deposit"),
 )
 MEASURES = tuple(m.name for m in ORDER_MEASURES)
 MEASURE_BY_NAME = {m.name: m for m in ORDER_MEASURES}

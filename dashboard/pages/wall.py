@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
-from dashboard import figures, fmt, snapshot
+from dashboard import explore_state, figures, fmt, snapshot
 from dashboard import queries as q
 from dashboard.auth import KIOSK_FLAGS
 from dashboard.db import DataUnavailable
@@ -35,11 +35,16 @@ log = logging.getLogger(__name__)
 POLL_MS = 1000
 FRESH_S, AMBER_S = 15, 60  # newest rollup younger than this: green; than AMBER_S: amber; else red
 FIGURES = ("wall-fig-minutes", "wall-fig-last", "wall-fig-brands", "wall-fig-category",
-           "wall-fig-province", "wall-fig-channel")
+           "wall-fig-province", "wall-fig-channel", "wall-fig-promotion", "wall-fig-wave")
+# VIP (APASS) and pre-sale, today: (value id, money id, label)
+FESTIVAL_ROWS = (("wall-vip-share", "wall-vip-gmv", "VIP (APASS) share"),
+                 ("wall-deposits", "wall-deposits-gmv", "deposits paid"),
+                 ("wall-finals", "wall-finals-gmv", "final payments paid"))
 TEXTS = ("wall-asof", "wall-fresh-text", "wall-gmv-today", "wall-orders-total", "wall-ops-now",
          "wall-ops-peak", "wall-ops-peak-at", "wall-paid-today",
          *(f"wall-parcels-{s}" for s in q.PARCEL_STATUSES),
-         "wall-rejected", "wall-late", "wall-rejected-total", "wall-late-total")
+         "wall-rejected", "wall-late", "wall-rejected-total", "wall-late-total",
+         *(i for value, money, _ in FESTIVAL_ROWS for i in (value, money)))
 PARCEL_LABELS = {"created": "parcels created", "picked_up": "picked up", "in_transit": "in transit",
                  "out_for_delivery": "out for delivery", "delivered": "delivered", "exception": "exceptions"}
 
@@ -107,18 +112,50 @@ def _texts(snap: snapshot.WallSnapshot, age_ms: int) -> dict[str, str]:
         "wall-late-total": f"{fmt.count(snap.pipeline_total.get('late', 0))} so far",
     }
     texts.update({f"wall-parcels-{s}": fmt.count(snap.logistics.get(s, 0)) for s in q.PARCEL_STATUSES})
+    texts.update(festival_texts(snap.splits))
     return texts
+
+
+def festival_texts(splits: dict[str, list[tuple]]) -> dict[str, str]:
+    """VIP (APASS) share of today's GMV and the VIP GMV; pre-sale deposits and final payments
+    paid today, and the GMV of each. All from one read of the cube (``splits``), so the share's
+    two sides are the same rows; money stays exact fen until it is text."""
+    vip, phases = splits.get("vip", []), splits.get("presale_phase", [])
+    vip_fen = snapshot.measure(vip, "1", "gmv_fen")
+    return {
+        "wall-vip-share": fmt.share(vip_fen, sum(snapshot.measure(vip, v, "gmv_fen") for v, *_ in vip)),
+        "wall-vip-gmv": fmt.money(vip_fen),
+        # a deposit is a paid event but not yet a paid order: counted by its own measure
+        "wall-deposits": fmt.count(snapshot.measure(phases, "deposit", "deposits_paid")),
+        "wall-deposits-gmv": fmt.money(snapshot.measure(phases, "deposit", "gmv_fen")),
+        "wall-finals": fmt.count(snapshot.measure(phases, "final", "orders_paid")),
+        "wall-finals-gmv": fmt.money(snapshot.measure(phases, "final", "gmv_fen")),
+    }
 
 
 def _figures(snap: snapshot.WallSnapshot) -> dict[str, dict]:
     return {
         "wall-fig-minutes": figures.gmv_per_minute(snap.minutes, snap.day_start_s, snap.now_s),
         "wall-fig-last": figures.orders_last_minutes(snap.last, snap.now_s, snapshot.LAST_SECONDS),
-        "wall-fig-brands": figures.ranked_bars(snap.brands, top=10),
-        "wall-fig-category": figures.ranked_bars(snap.categories, top=8, others=True, color=figures.ACCENT_2),
-        "wall-fig-province": figures.ranked_bars(snap.provinces, top=8, others=True, color=figures.COOL),
+        "wall-fig-brands": figures.ranked_bars(snap.brands, top=10, inside_labels=True),
+        "wall-fig-category": figures.ranked_bars(snap.categories, top=8, others=True, color=figures.ACCENT_2,
+                                                 inside_labels=True),
+        "wall-fig-province": figures.ranked_bars(snap.provinces, top=8, others=True, color=figures.COOL,
+                                                 inside_labels=True),
         "wall-fig-channel": figures.channel_donut(snap.channels),
+        "wall-fig-promotion": _split_bars(snap, "promotion", figures.ACCENT_2),
+        "wall-fig-wave": _split_bars(snap, "wave", figures.COOL),
     }
+
+
+def _split_bars(snap: snapshot.WallSnapshot, dim: str, color: str) -> dict:
+    """Today's GMV by every value of a festival field (those that sold nothing today at zero, so
+    the panel keeps its bars where they were), named as explore names them."""
+    rows = snap.splits.get(dim, [])
+    sold = {str(r[0]) for r in rows}
+    rows = [*rows, *((v, *[0] * len(q.MEASURES)) for v in explore_state.ENUMS[dim] if v not in sold)]
+    return figures.ranked_bars(rows, top=len(rows), color=color, inside_labels=True,
+                               labels={str(r[0]): explore_state.label(dim, str(r[0])) for r in rows})
 
 
 # -- milestones: a banner and a timeline ------------------------------------------------------
@@ -203,6 +240,16 @@ def _kpi(label: str, value_id: str, sub_id: str | None = None, cls: str = "") ->
     return html.Div(parts, className=f"kpi {cls}")
 
 
+def _festival_panel() -> html.Div:
+    """VIP share and pre-sale counts as rows: the number, then what it is and its GMV."""
+    cells = []
+    for value_id, money_id, label in FESTIVAL_ROWS:
+        cells += [html.Div("–", id=value_id, className="fest-value"),
+                  html.Div([html.Div(label, className="fest-label"),
+                            html.Div("–", id=money_id, className="fest-money")])]
+    return _panel("VIP and pre-sale · today", html.Div(cells, className="fest-rows"), "p-presale")
+
+
 def _counter(status: str) -> html.Div:
     cls = "counter counter-bad" if status == "exception" else "counter"
     return html.Div([html.Div("–", id=f"wall-parcels-{status}", className="counter-value"),
@@ -242,7 +289,7 @@ def layout(ctx: Context, params: dict[str, str]):
         _panel("by channel · today", _graph("wall-fig-channel"), "p-channel"),
         html.Div([
             _panel("logistics · parcel events today", html.Div([_counter(s) for s in q.PARCEL_STATUSES],
-                                                               className="counters"), "p-logistics"),
+                                                               className="counters counters-2"), "p-logistics"),
             _panel("pipeline · events set aside today", html.Div([
                 html.Div([html.Div("–", id="wall-rejected", className="counter-value"),
                           html.Div("rejected", className="counter-label"),
@@ -252,6 +299,11 @@ def layout(ctx: Context, params: dict[str, str]):
                           html.Div("", id="wall-late-total", className="counter-sub")], className="counter"),
             ], className="counters counters-2"), "p-pipeline"),
         ], className="wall-side"),
+        html.Div([
+            _festival_panel(),
+            _panel("by promotion · GMV today", _graph("wall-fig-promotion"), "p-promotion"),
+            _panel("by sales wave · GMV today", _graph("wall-fig-wave"), "p-wave"),
+        ], className="wall-fest"),
     ], className="wall-grid")
     return html.Div([
         dcc.Location(id="wall-url", refresh=False),

@@ -104,6 +104,8 @@ def _measure_sql(m: Measure) -> str:
     condition = f"status = '{m.status}'"
     if m.except_phase:
         condition += f" AND presale_phase <> '{m.except_phase}'"
+    if m.phase:
+        condition += f" AND presale_phase = '{m.phase}'"
     return f"CAST(SUM(CASE WHEN {condition} THEN {m.amount or 1} ELSE 0 END) AS BIGINT) AS {m.name}"
 
 

@@ -61,6 +61,8 @@ def order_measures(rows: np.ndarray) -> np.ndarray:
         hit = rows["status"] == ev.ORDER_STATUSES.index(measure.status)
         if measure.except_phase:
             hit &= rows["phase"] != ev.PHASES.index(measure.except_phase)
+        if measure.phase:
+            hit &= rows["phase"] == ev.PHASES.index(measure.phase)
         columns.append(np.where(hit, rows[measure.amount], 0) if measure.amount else hit)
     return np.stack(columns, axis=1).astype(np.int64)
 

@@ -3,7 +3,9 @@
 Each file ``NNN_name.sql`` holds statements separated by ``;`` at the end of a
 line; ``${database}`` stands for the rollup database, so tests can give each
 test a database of its own. Applied versions are recorded in
-``<database>.schema_migrations``; every statement is also ``IF NOT EXISTS``.
+``<database>.schema_migrations``; every statement is also ``IF NOT EXISTS``, but for
+``ALTER TABLE ... ADD COLUMN`` (18.16 has no ``IF NOT EXISTS`` there): such a statement is
+skipped when its column exists, so a migration cut short can be applied again.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from stream.settings import SCHEMAS_DIR
 
 MIGRATIONS_DIR = SCHEMAS_DIR / "clickhouse"
 _NAME = re.compile(r"^(\d{3})_([a-z0-9_]+)\.sql$")
+_ADD_COLUMN = re.compile(r"^ALTER TABLE (\w+)\.(\w+) ADD COLUMN (\w+) ", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -61,10 +64,22 @@ def apply(client, database: str) -> list[int]:
         if migration.version in done:
             continue
         for statement in migration.statements(database):
-            client.execute(statement)
+            if not _column_exists(client, statement):
+                client.execute(statement)
         client.execute(
             f"INSERT INTO {database}.schema_migrations (version, name, applied_at) VALUES",
             [(migration.version, migration.name, datetime.now(timezone.utc).replace(tzinfo=None))],
         )
         applied.append(migration.version)
     return applied
+
+
+def _column_exists(client, statement: str) -> bool:
+    """Whether ``statement`` adds a column (``ALTER TABLE db.t ADD COLUMN c ...``) that exists."""
+    match = _ADD_COLUMN.match(statement)
+    if not match:
+        return False
+    database, table, column = match.groups()  # \w+ each: safe to put into the SQL text
+    rows = client.execute(f"SELECT count() FROM system.columns "
+                          f"WHERE database = '{database}' AND table = '{table}' AND name = '{column}'")
+    return bool(rows and int(rows[0][0]))

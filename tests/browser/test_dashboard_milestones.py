@@ -15,6 +15,10 @@ from stream.alerts.service import AlertService
 from stream.stack import clickhouse
 from tests.support.browser import console, select_one, wait_until
 
+# the columns these rows give (measures added later take their default, 0)
+SECOND_COLUMNS = ("(window_start, late, orders_created, orders_paid, gmv_fen, refunds, refund_fen, cancellations, "
+                  "written_ms)")
+
 pytestmark = pytest.mark.slow
 
 T = 1_636_632_000  # 2021-11-11 20:00:00 CST
@@ -28,7 +32,8 @@ def seconds(settings, *rows: tuple[int, int, int]) -> None:
     values = [(datetime.fromtimestamp(s, tz=timezone.utc).replace(tzinfo=None), late, 1, 1, fen, 0, 0, 0, written)
               for s, late, fen in rows]
     with clickhouse.connect(settings, "writer") as client:
-        client.execute(f"INSERT INTO {settings.clickhouse_database}.orders_per_second VALUES", values)
+        client.execute(f"INSERT INTO {settings.clickhouse_database}.orders_per_second {SECOND_COLUMNS} VALUES",
+                       values)
 
 
 @pytest.fixture

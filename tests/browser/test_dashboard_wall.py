@@ -16,6 +16,16 @@ from tests.support.browser import console, insert, select_one, set_viewport, wai
 pytestmark = pytest.mark.slow
 
 
+def cut_texts(browser) -> list[str]:
+    """Texts of the panels and numbers wider or taller than their box: cut off, or drawn over a
+    neighbour (a panel's title squeezed by what is under it)."""
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll('#wall-root .panel *, #wall-root .kpi *'))"
+        ".filter(e => e instanceof HTMLElement && !e.children.length && e.textContent.trim()"
+        " && (e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1))"
+        ".map(e => (e.id || e.className) + ': ' + e.textContent);")
+
+
 def gmv_fen(browser) -> int | None:
     value = browser.find_element(By.ID, "wall-gmv").get_attribute("data-fen")
     return int(value) if value else None
@@ -42,6 +52,14 @@ def test_wall_shows_the_exact_festival_gmv(browser, dashboard, known):
     assert browser.find_element(By.ID, "wall-ops-peak").text == "10"
     assert browser.find_element(By.ID, "wall-parcels-created").text == "42"
     assert "fresh-green" in browser.find_element(By.ID, "wall-fresh").get_attribute("class")
+    text = {i: browser.find_element(By.ID, i).text for i in (
+        "wall-vip-share", "wall-vip-gmv", "wall-deposits", "wall-deposits-gmv", "wall-finals", "wall-finals-gmv")}
+    (finals, finals_fen), (deposits, deposits_fen) = synthetic.KNOWN["finals"], synthetic.KNOWN["deposits"]
+    assert text == {"wall-vip-share": synthetic.KNOWN["vip_share"],
+                    "wall-vip-gmv": fmt.money(synthetic.KNOWN["vip_gmv_fen"]),
+                    "wall-deposits": str(deposits), "wall-deposits-gmv": fmt.money(deposits_fen),
+                    "wall-finals": str(finals), "wall-finals-gmv": fmt.money(finals_fen)}
+    assert cut_texts(browser) == []  # 1920x1080 with the navigation bar: the least room
     assert console(browser) == []
 
 
@@ -73,6 +91,9 @@ def test_kiosk_fits_the_screen_without_controls_or_scrolling(browser, dashboard,
         " w.scrollHeight, w.clientHeight, w.scrollWidth, w.clientWidth];")
     assert sizes[0] <= sizes[2] and sizes[1] <= sizes[3], f"page scrolls: {sizes}"
     assert sizes[4] <= sizes[5] and sizes[6] <= sizes[7], f"wall overflows: {sizes}"
+    wait_until(lambda: browser.find_element(By.ID, "wall-vip-share").text == synthetic.KNOWN["vip_share"],
+               what="the VIP share")
+    assert cut_texts(browser) == []
     assert console(browser) == []
 
 

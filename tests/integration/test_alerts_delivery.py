@@ -26,6 +26,10 @@ from stream.probes import wait_for
 from stream.stack import clickhouse, launcher, processes
 from tests.support.stack import fresh_settings
 
+# the columns these rows give (measures added later take their default, 0)
+SECOND_COLUMNS = ("(window_start, late, orders_created, orders_paid, gmv_fen, refunds, refund_fen, cancellations, "
+                  "written_ms)")
+
 pytestmark = pytest.mark.slow
 
 SECRET = "s3cret-for-tests-7f2a"
@@ -48,7 +52,8 @@ def stale_rollups(settings, age_s: float = 60) -> None:
     written = int((time.time() - age_s) * 1000)
     row = (datetime.fromtimestamp(T0, tz=timezone.utc).replace(tzinfo=None), 0, 5, 4, 500, 0, 0, 0, written)
     with clickhouse.connect(settings, "writer") as client:
-        client.execute(f"INSERT INTO {settings.clickhouse_database}.orders_per_second VALUES", [row])
+        client.execute(f"INSERT INTO {settings.clickhouse_database}.orders_per_second {SECOND_COLUMNS} VALUES",
+                       [row])
 
 
 def history(settings) -> list[dict]:
@@ -255,7 +260,8 @@ def gmv_seconds(settings, *rows: tuple[int, int, int]) -> None:
     values = [(datetime.fromtimestamp(s, tz=timezone.utc).replace(tzinfo=None), late, 1, 1, fen, 0, 0, 0, written)
               for s, late, fen in rows]
     with clickhouse.connect(settings, "writer") as client:
-        client.execute(f"INSERT INTO {settings.clickhouse_database}.orders_per_second VALUES", values)
+        client.execute(f"INSERT INTO {settings.clickhouse_database}.orders_per_second {SECOND_COLUMNS} VALUES",
+                       values)
 
 
 def test_each_milestone_is_announced_once_signed_not_again_when_it_moves_nor_after_a_restart(

@@ -26,6 +26,10 @@ from stream.simulator.run import RunOptions, Simulation, run
 from stream.simulator.sinks import NullSink
 from stream.stack import clickhouse
 
+# the columns these rows give (measures added later take their default, 0)
+SECOND_COLUMNS = ("(window_start, late, orders_created, orders_paid, gmv_fen, refunds, refund_fen, cancellations, "
+                  "written_ms)")
+
 pytestmark = pytest.mark.slow
 
 START_MS = local_ms(2021, 11, 10, 19) + 45 * 60_000  # Nov 10 19:45 CST: the 20:00 spike...
@@ -97,4 +101,4 @@ def write_seconds(writer, db: str, seconds: dict[int, int], since: int, until: i
     rows = [(datetime.fromtimestamp(s, tz=timezone.utc).replace(tzinfo=None), 0, seconds[s], seconds[s], 0, 0, 0, 0,
              written_ms) for s in range(max(since, min(seconds)), until) if s in seconds]
     if rows:
-        writer.execute(f"INSERT INTO {db}.orders_per_second VALUES", rows)
+        writer.execute(f"INSERT INTO {db}.orders_per_second {SECOND_COLUMNS} VALUES", rows)

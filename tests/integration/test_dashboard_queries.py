@@ -83,6 +83,12 @@ def test_wall_snapshot_equals_a_plain_select(engine):
     assert {k: v for k, v in snap.logistics.items() if v} == synthetic.KNOWN["logistics"]
     assert snap.pipeline_today == {"rejected": 3, "late": 1}
     assert [b[0] for b in snap.brands] == ["Lumora Home", "Kalon Lab", "Verix Studio"]
+    # the cube's VIP split and final payments today (its late row added, its superseded one dropped)
+    vip, phases = snap.splits["vip"], snap.splits["presale_phase"]
+    assert snapshot.measure(vip, "1", "gmv_fen") == synthetic.KNOWN["vip_gmv_fen"]
+    assert sum(snapshot.measure(vip, v, "gmv_fen") for v in "01") == synthetic.KNOWN["today_gmv_fen"]
+    assert (snapshot.measure(phases, "final", "orders_paid"), snapshot.measure(phases, "final", "gmv_fen")) == \
+        synthetic.KNOWN["finals"]
 
 
 def test_breakdowns_single_dimension_and_pairs(engine):
@@ -250,6 +256,24 @@ def test_any_combination_of_the_cubes_fields_is_the_orders_summed(festival):
                                                                              limit=100)}
             assert bars == {str(v): _sums(orders, under & (orders[dim] == v)) for v in set(orders[dim][under])}, (
                 dim, filters)
+
+
+def test_the_walls_splits_of_a_day_are_the_orders_summed(festival):
+    """The wall's VIP, pre-sale, promotion and wave splits of a day (the minutes before the open
+    one from the settled tier, in two reads cut at the hour's split; the rest from the moving
+    one), against the generator's orders: a
+    pre-sale evening's deposits (Nov 10) and wave 2's final payments (Nov 11)."""
+    run, db, orders = festival
+    start, _ = CUBE_SPAN
+    nov10 = start - 22 * 3600
+    for day0, minute in ((nov10, start + 30 * 60), (nov10 + 86400, nov10 + 86400 + 30 * 60)):
+        splits = snapshot._day_splits(run, db, day0, minute, snapshot.split_of(minute))
+        today = (orders["t"] >= day0) & (orders["t"] < day0 + 86400)
+        for dim in snapshot.FESTIVAL_FIELDS:
+            assert {v: dict(zip(MEASURES, rest)) for v, *rest in splits[dim]} == {
+                str(v): _sums(orders, today & (orders[dim] == v)) for v in set(orders[dim][today])}, (day0, dim)
+    assert _sums(orders, orders["t"] < nov10 + 86400)["deposits_paid"] > 0
+    assert _sums(orders, (orders["t"] >= nov10 + 86400) & (orders["presale_phase"] == "final"))["orders_paid"] > 0
 
 
 def test_vip_is_a_flag_bound_as_an_integer(festival):

@@ -101,7 +101,7 @@ def hostile(now_ms: int, rng: random.Random) -> list[tuple[str, bytes, str]]:
 
 
 def expected_totals(events: list[dict]) -> dict[str, int]:
-    """The six measures over the valid orders, counted here (README, the ledger's definitions)."""
+    """The measures over the valid orders, counted here (README, the ledger's definitions)."""
     totals = dict.fromkeys(MEASURES, 0)
     for e in events:
         totals["orders_created"] += e["status"] == "created"
@@ -110,11 +110,12 @@ def expected_totals(events: list[dict]) -> dict[str, int]:
         totals["refunds"] += e["status"] == "refunded"
         totals["refund_fen"] += e["paid_fen"] if e["status"] == "refunded" else 0
         totals["cancellations"] += e["status"] == "cancelled"
+        totals["deposits_paid"] += e["status"] == "paid" and e["presale_phase"] == "deposit"
     return totals
 
 
 def clickhouse_totals(settings, brand: str | None = None) -> dict[str, int]:
-    """The six measures over all windows (late rows added in, newest versions): of every order
+    """The measures over all windows (late rows added in, newest versions): of every order
     from orders_per_second, or of one brand from its per-minute rows."""
     sums = ", ".join(f"sum({m})" for m in MEASURES)
     table, where = ("orders_per_minute", "WHERE dimension = 'brand' AND value = %(brand)s") if brand else \

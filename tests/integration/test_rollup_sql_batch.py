@@ -205,7 +205,7 @@ LOGISTICS = [
 ]
 
 # -- expected rows, counted by hand --------------------------------------------------------------
-MEASURES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations")
+MEASURES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations", "deposits_paid")
 COLUMNS = {
     "orders_second": ("window_start", "late", *MEASURES),
     "orders_minute": ("window_start", "dimension", "value", "late", *MEASURES),
@@ -219,75 +219,75 @@ COLUMNS = {
     "rejected": ("source", "reason", "kafka_partition", "kafka_offset", "kafka_time", "msg", "truncated",
                  "msg_chars", "msg_base64"),
 }
-CREATED_ONLY = (1, 0, 0, 0, 0, 0)
+CREATED_ONLY = (1, 0, 0, 0, 0, 0, 0)
 
 EXPECTED = {
     "orders_second": [
-        # e1 created; e2 paid 12900; e3 a deposit: GMV 5000, not yet a paid order
-        (A, 0, 1, 1, 17900, 0, 0, 0),
+        # e1 created; e2 paid 12900; e3 a deposit: GMV 5000 and a deposit paid, not yet a paid order
+        (A, 0, 1, 1, 17900, 0, 0, 0, 1),
         # e4 final payment 45000: a paid order; e5 cancelled
-        (A + 1, 0, 0, 1, 45000, 0, 0, 1),
+        (A + 1, 0, 0, 1, 45000, 0, 0, 1, 0),
         # e6 refunded 12900; e8 created; e9 paid 89900
-        (B + 1, 0, 1, 1, 89900, 1, 12900, 0),
+        (B + 1, 0, 1, 1, 89900, 1, 12900, 0, 0),
         (A + 1, 1, *CREATED_ONLY),  # e7, late
         (B + 1, 1, *CREATED_ONLY),  # e10, late
     ],
     "orders_minute": [
-        (A, "category", "beauty", 0, 1, 1, 12900, 0, 0, 0),
-        (A, "category", "electronics", 0, 0, 1, 50000, 0, 0, 1),
-        (A, "province", "Zhejiang", 0, 1, 1, 12900, 0, 0, 1),
-        (A, "province", "Guangdong", 0, 0, 1, 50000, 0, 0, 0),
-        (A, "channel", "app", 0, 1, 1, 12900, 0, 0, 0),
-        (A, "channel", "livestream", 0, 0, 1, 50000, 0, 0, 0),
-        (A, "channel", "web", 0, 0, 0, 0, 0, 0, 1),
-        (A, "brand", "Perfect Diary", 0, 1, 1, 12900, 0, 0, 0),
-        (A, "brand", "Xiaomi", 0, 0, 1, 50000, 0, 0, 0),
-        (A, "brand", "Huawei", 0, 0, 0, 0, 0, 0, 1),
+        (A, "category", "beauty", 0, 1, 1, 12900, 0, 0, 0, 0),
+        (A, "category", "electronics", 0, 0, 1, 50000, 0, 0, 1, 1),
+        (A, "province", "Zhejiang", 0, 1, 1, 12900, 0, 0, 1, 0),
+        (A, "province", "Guangdong", 0, 0, 1, 50000, 0, 0, 0, 1),
+        (A, "channel", "app", 0, 1, 1, 12900, 0, 0, 0, 0),
+        (A, "channel", "livestream", 0, 0, 1, 50000, 0, 0, 0, 1),
+        (A, "channel", "web", 0, 0, 0, 0, 0, 0, 1, 0),
+        (A, "brand", "Perfect Diary", 0, 1, 1, 12900, 0, 0, 0, 0),
+        (A, "brand", "Xiaomi", 0, 0, 1, 50000, 0, 0, 0, 1),
+        (A, "brand", "Huawei", 0, 0, 0, 0, 0, 0, 1, 0),
         (A, "category", "beauty", 1, *CREATED_ONLY),
         (A, "province", "Guangdong", 1, *CREATED_ONLY),
         (A, "channel", "mini_program", 1, *CREATED_ONLY),
         (A, "brand", "Perfect Diary", 1, *CREATED_ONLY),
-        (B, "category", "beauty", 0, 0, 0, 0, 1, 12900, 0),
-        (B, "category", "electronics", 0, 1, 1, 89900, 0, 0, 0),
-        (B, "province", "Zhejiang", 0, 0, 0, 0, 1, 12900, 0),
-        (B, "province", "Guangdong", 0, 1, 1, 89900, 0, 0, 0),
-        (B, "channel", "app", 0, 0, 0, 0, 1, 12900, 0),
-        (B, "channel", "web", 0, 1, 1, 89900, 0, 0, 0),
-        (B, "brand", "Perfect Diary", 0, 0, 0, 0, 1, 12900, 0),
-        (B, "brand", "Huawei", 0, 1, 1, 89900, 0, 0, 0),
+        (B, "category", "beauty", 0, 0, 0, 0, 1, 12900, 0, 0),
+        (B, "category", "electronics", 0, 1, 1, 89900, 0, 0, 0, 0),
+        (B, "province", "Zhejiang", 0, 0, 0, 0, 1, 12900, 0, 0),
+        (B, "province", "Guangdong", 0, 1, 1, 89900, 0, 0, 0, 0),
+        (B, "channel", "app", 0, 0, 0, 0, 1, 12900, 0, 0),
+        (B, "channel", "web", 0, 1, 1, 89900, 0, 0, 0, 0),
+        (B, "brand", "Perfect Diary", 0, 0, 0, 0, 1, 12900, 0, 0),
+        (B, "brand", "Huawei", 0, 1, 1, 89900, 0, 0, 0, 0),
         (B, "category", "beauty", 1, *CREATED_ONLY),
         (B, "province", "Zhejiang", 1, *CREATED_ONLY),
         (B, "channel", "livestream", 1, *CREATED_ONLY),
         (B, "brand", "Perfect Diary", 1, *CREATED_ONLY),
     ],
     "orders_minute_pair": [
-        (A, "category", "beauty", "brand", "Perfect Diary", 0, 1, 1, 12900, 0, 0, 0),
-        (A, "category", "electronics", "brand", "Xiaomi", 0, 0, 1, 50000, 0, 0, 0),
-        (A, "category", "electronics", "brand", "Huawei", 0, 0, 0, 0, 0, 0, 1),
-        (A, "province", "Zhejiang", "channel", "app", 0, 1, 1, 12900, 0, 0, 0),
-        (A, "province", "Guangdong", "channel", "livestream", 0, 0, 1, 50000, 0, 0, 0),
-        (A, "province", "Zhejiang", "channel", "web", 0, 0, 0, 0, 0, 0, 1),
+        (A, "category", "beauty", "brand", "Perfect Diary", 0, 1, 1, 12900, 0, 0, 0, 0),
+        (A, "category", "electronics", "brand", "Xiaomi", 0, 0, 1, 50000, 0, 0, 0, 1),
+        (A, "category", "electronics", "brand", "Huawei", 0, 0, 0, 0, 0, 0, 1, 0),
+        (A, "province", "Zhejiang", "channel", "app", 0, 1, 1, 12900, 0, 0, 0, 0),
+        (A, "province", "Guangdong", "channel", "livestream", 0, 0, 1, 50000, 0, 0, 0, 1),
+        (A, "province", "Zhejiang", "channel", "web", 0, 0, 0, 0, 0, 0, 1, 0),
         (A, "category", "beauty", "brand", "Perfect Diary", 1, *CREATED_ONLY),
         (A, "province", "Guangdong", "channel", "mini_program", 1, *CREATED_ONLY),
-        (B, "category", "beauty", "brand", "Perfect Diary", 0, 0, 0, 0, 1, 12900, 0),
-        (B, "category", "electronics", "brand", "Huawei", 0, 1, 1, 89900, 0, 0, 0),
-        (B, "province", "Zhejiang", "channel", "app", 0, 0, 0, 0, 1, 12900, 0),
-        (B, "province", "Guangdong", "channel", "web", 0, 1, 1, 89900, 0, 0, 0),
+        (B, "category", "beauty", "brand", "Perfect Diary", 0, 0, 0, 0, 1, 12900, 0, 0),
+        (B, "category", "electronics", "brand", "Huawei", 0, 1, 1, 89900, 0, 0, 0, 0),
+        (B, "province", "Zhejiang", "channel", "app", 0, 0, 0, 0, 1, 12900, 0, 0),
+        (B, "province", "Guangdong", "channel", "web", 0, 1, 1, 89900, 0, 0, 0, 0),
         (B, "category", "beauty", "brand", "Perfect Diary", 1, *CREATED_ONLY),
         (B, "province", "Zhejiang", "channel", "livestream", 1, *CREATED_ONLY),
     ],
     "orders_minute_cube": [
         # e1 and e2: one order, so one row of fields
-        (A, "beauty", "Zhejiang", "app", 0, "none", "wave1", "none", 0, 1, 1, 12900, 0, 0, 0),
+        (A, "beauty", "Zhejiang", "app", 0, "none", "wave1", "none", 0, 1, 1, 12900, 0, 0, 0, 0),
         # o3's deposit and final payment differ in their pre-sale phase
         (A, "electronics", "Guangdong", "livestream", 0, "presale_deposit", "presale", "deposit", 0,
-         0, 0, 5000, 0, 0, 0),
+         0, 0, 5000, 0, 0, 0, 1),
         (A, "electronics", "Guangdong", "livestream", 0, "presale_deposit", "presale", "final", 0,
-         0, 1, 45000, 0, 0, 0),
-        (A, "electronics", "Zhejiang", "web", 0, "none", "wave1", "none", 0, 0, 0, 0, 0, 0, 1),
+         0, 1, 45000, 0, 0, 0, 0),
+        (A, "electronics", "Zhejiang", "web", 0, "none", "wave1", "none", 0, 0, 0, 0, 0, 0, 1, 0),
         (A, "beauty", "Guangdong", "mini_program", 0, "none", "wave1", "none", 1, *CREATED_ONLY),  # e7
-        (B, "beauty", "Zhejiang", "app", 0, "none", "wave1", "none", 0, 0, 0, 0, 1, 12900, 0),
-        (B, "electronics", "Guangdong", "web", 1, "flash_sale", "wave2", "none", 0, 1, 1, 89900, 0, 0, 0),
+        (B, "beauty", "Zhejiang", "app", 0, "none", "wave1", "none", 0, 0, 0, 0, 1, 12900, 0, 0),
+        (B, "electronics", "Guangdong", "web", 1, "flash_sale", "wave2", "none", 0, 1, 1, 89900, 0, 0, 0, 0),
         (B, "beauty", "Zhejiang", "livestream", 0, "livestream_deal", "wave1", "none", 1, *CREATED_ONLY),  # e10
     ],
     "logistics_second": [

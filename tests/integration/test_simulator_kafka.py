@@ -48,7 +48,7 @@ def consume_all(settings, expected: int, timeout: float = 60.0) -> list:
 def plain_totals(records, settings) -> dict:
     """Per-second order measures, logistics counts, malformed per topic: parse, validate, dedupe."""
     schemas = {settings.orders_topic: validator("order"), settings.logistics_topic: validator("logistics")}
-    seen, seconds, parcels, bad = set(), defaultdict(lambda: [0] * 6), Counter(), Counter()
+    seen, seconds, parcels, bad = set(), defaultdict(lambda: [0] * 7), Counter(), Counter()
     heartbeats = Counter()
     for record in records:
         try:
@@ -72,7 +72,7 @@ def plain_totals(records, settings) -> dict:
         row = seconds[event["event_time"] // 1000]
         for i, value in enumerate((status == "created", status == "paid" and event["presale_phase"] != "deposit",
                                    paid * (status == "paid"), status == "refunded", paid * (status == "refunded"),
-                                   status == "cancelled")):
+                                   status == "cancelled", status == "paid" and event["presale_phase"] == "deposit")):
             row[i] += int(value)
     assert heartbeats[settings.orders_topic] >= settings.kafka_partitions  # at least the closing one
     return {"seconds": dict(seconds), "parcels": dict(parcels), "bad": bad}

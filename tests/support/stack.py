@@ -62,11 +62,12 @@ def unique_suffix() -> str:
 FAULTS = ["--duplicates", "0.02", "--late", "0.02", "--late-by", "30", "--malformed", "0.01"]
 
 
-def simulate(settings, ledger, events=200_000, seed=11) -> None:
-    """A compressed festival evening into the settings' topics, with ground truth in ``ledger``."""
+def simulate(settings, ledger, events=200_000, seed=11, start="2021-11-11T19:50+08:00", scale=0.01) -> None:
+    """A compressed festival evening (or the replay from ``start``) into the settings' topics,
+    with ground truth in ``ledger``."""
     started = time.monotonic()
     cmd = [sys.executable, "-m", "stream.cli", "simulate", "--clock", "replay",
-           "--start", "2021-11-11T19:50+08:00", "--speed", "120", "--rate", "max", "--scale", "0.01",
+           "--start", start, "--speed", "120", "--rate", "max", "--scale", str(scale),
            "--events", str(events), "--seed", str(seed), "--ledger", str(ledger), *FAULTS]
     result = subprocess.run(cmd, env={**os.environ, **settings.to_env()}, capture_output=True, text=True,
                             timeout=300, check=False)

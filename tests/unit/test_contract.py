@@ -37,6 +37,7 @@ def test_measures_read_declared_fields_and_values():
     for m in contract.ORDER_MEASURES:
         assert m.status in contract.ORDER_STATUSES
         assert m.except_phase is None or m.except_phase in contract.PRESALE_PHASES
+        assert m.phase is None or m.phase in contract.PRESALE_PHASES
         assert m.amount is None or order[m.amount]["type"] == "integer"
     for dim in contract.DIMENSIONS:
         assert dim in order

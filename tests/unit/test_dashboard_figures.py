@@ -19,6 +19,7 @@ def rows(n):
     figures.orders_last_minutes([(NOW - 3, 7, 100), (NOW, 5, 50)], NOW),
     figures.ranked_bars(rows(30), top=10, others=True),
     figures.ranked_bars([], top=10),
+    figures.ranked_bars([*rows(5), ("nothing", 0, 0, 0, 0, 0, 0)], top=6, inside_labels=True),
     figures.channel_donut([("app", 3, 3, 300, 0, 0, 0), ("mini_program", 1, 1, 100, 0, 0, 0)]),
     figures.timeseries([(DAY0, 1, 1, 100, 0, 0, 0)], "gmv_fen", 300, DAY0, DAY0 + 86400),
     figures.timeseries([], "orders_created", 60, DAY0, DAY0 + 3600),
@@ -46,6 +47,16 @@ def test_money_labels_come_from_integer_fen():
 def test_last_minutes_fill_missing_seconds_with_zero():
     fig = figures.orders_last_minutes([(NOW - 3, 7, 100), (NOW, 5, 50)], NOW, span_s=5)
     assert fig["data"][0]["y"] == [0, 7, 0, 0, 5]
+
+
+def test_inside_labels_go_in_their_bar_when_they_fit_and_an_empty_bar_keeps_its_label_outside():
+    fig = figures.ranked_bars([("coupon", 1, 1, 300_000_00, 0, 0, 0), ("flash_sale", 0, 0, 0, 0, 0, 0)],
+                              inside_labels=True, labels={"coupon": "coupon"})
+    bar = fig["data"][0]
+    assert bar["textposition"] == ["outside", "auto"]  # bottom (empty) first: plotly draws upwards
+    assert [t.strip() for t in bar["text"]] == ["¥0", "¥30.0万"]
+    assert bar["insidetextfont"]["color"] == figures.BACKGROUND and bar["y"] == ["flash sale", "coupon"]
+    assert figures.ranked_bars([ROW])["data"][0]["textposition"] == "outside"  # explore's bars: unchanged
 
 
 def test_names_from_the_data_reach_plotly_as_text_not_markup():

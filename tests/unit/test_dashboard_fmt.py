@@ -35,3 +35,19 @@ def test_shanghai_day_and_clock():
 
 def test_ages():
     assert [fmt.age(ms) for ms in (300, 12_400, 600_000, 3 * 3600_000)] == ["300 ms", "12 s", "10 min", "3 h"]
+
+
+@pytest.mark.parametrize("part, whole, places, text", [
+    (1, 8, 1, "12.5%"),
+    (30_735_220, 470_944_167, 1, "6.5%"),  # a simulated run's VIP share of GMV
+    (1, 3, 2, "33.33%"),
+    (2, 3, 1, "66.7%"),
+    (1, 2000, 1, "0.1%"),  # 0.05% rounds half up
+    (1, 2001, 1, "0.0%"),
+    (5, 5, 1, "100.0%"),
+    (0, 5, 0, "0%"),
+    (3, 0, 1, "–"),  # nothing sold: no share to show
+    (10**15 + 1, 2 * 10**15, 3, "50.000%"),  # integers all the way: no float rounding
+])
+def test_shares_round_half_up_on_the_integers(part, whole, places, text):
+    assert fmt.share(part, whole, places) == text

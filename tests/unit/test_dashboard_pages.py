@@ -6,6 +6,7 @@ from dashboard import queries as q
 from dashboard import snapshot
 from dashboard.app import create_app
 from dashboard.pages import Context, alerts, explore, registry, wall
+from stream.contract import PROMOTIONS, WAVES
 from stream.settings import load
 
 NOW = 1636632005
@@ -64,6 +65,79 @@ def test_wall_payload_carries_exact_fen_and_freshness():
     assert set(payload["texts"]) == set(wall.TEXTS) and set(payload["figures"]) == set(wall.FIGURES)
     assert wall.build_payload(_snapshot(1_000_000), now_ms=1_030_000)["fresh"] == "amber"
     assert wall.build_payload(_snapshot(1_000_000), now_ms=1_090_000)["fresh"] == "red"
+
+
+def sums(**measures) -> tuple[int, ...]:
+    """Every measure of the contract, in its order: the ones named, the others 0."""
+    return tuple(measures.get(m, 0) for m in q.MEASURES)
+
+
+def test_day_splits_add_the_settled_day_and_the_open_minute_per_value():
+    """The wall's VIP, pre-sale, promotion and wave splits: one cube read per tier (the day before
+    the open minute settled, the open minute moving), added up per combination, then per field."""
+    minute = NOW // 60 * 60
+    settled = [(1, "deposit", "presale_deposit", "presale", *sums(gmv_fen=500, deposits_paid=2)),
+               (0, "none", "coupon", "wave2", *sums(orders_created=3, orders_paid=2, gmv_fen=1000))]
+    moving = [(1, "deposit", "presale_deposit", "presale", *sums(gmv_fen=100, deposits_paid=1)),
+              (0, "final", "presale_deposit", "wave2", *sums(orders_paid=1, gmv_fen=900)),
+              (1, "none", "cross_store", "wave2", *sums(orders_created=1))]
+    asked = []
+
+    def run(sql, params, tier):
+        assert "GROUP BY vip, presale_phase, promotion, wave" in sql
+        asked.append((params["start"], params["end"], tier))
+        return settled if tier is q.SETTLED else moving
+
+    splits = snapshot._day_splits(run, "gmv", DAY0, minute)
+    assert sorted(asked, key=lambda a: a[0]) == [(DAY0, minute, q.SETTLED), (minute, DAY0 + 86400, q.MOVING)]
+    assert splits["vip"] == [("0", *sums(orders_created=3, orders_paid=3, gmv_fen=1900)),
+                             ("1", *sums(orders_created=1, gmv_fen=600, deposits_paid=3))]
+    assert splits["presale_phase"] == [("none", *sums(orders_created=4, orders_paid=2, gmv_fen=1000)),
+                                       ("final", *sums(orders_paid=1, gmv_fen=900)),
+                                       ("deposit", *sums(gmv_fen=600, deposits_paid=3))]
+    assert [v for v, *_ in splits["promotion"]] == ["presale_deposit", "coupon", "cross_store"]  # by GMV
+    assert [(v, r[q.MEASURES.index("gmv_fen")]) for v, *r in splits["wave"]] == [("wave2", 1900), ("presale", 600)]
+    asked.clear()  # with the hour's split, the settled minutes come in two reads (the same rows twice here)
+    split = snapshot.split_of(NOW)
+    twice = snapshot._day_splits(run, "gmv", DAY0, minute, split)
+    assert sorted(asked, key=lambda a: a[0]) == [(DAY0, split, q.SETTLED), (split, minute, q.SETTLED),
+                                                 (minute, DAY0 + 86400, q.MOVING)]
+    assert twice["vip"] == [("0", *sums(orders_created=6, orders_paid=5, gmv_fen=2900)),
+                            ("1", *sums(orders_created=1, gmv_fen=1100, deposits_paid=5))]
+    asked.clear()  # in the day's first minute, nothing is settled yet: the open minute alone
+    assert snapshot._day_splits(run, "gmv", DAY0, DAY0)["vip"] == [
+        ("0", *sums(orders_paid=1, gmv_fen=900)), ("1", *sums(orders_created=1, gmv_fen=100, deposits_paid=1))]
+    assert asked == [(DAY0, DAY0 + 86400, q.MOVING)]
+
+
+def test_wall_vip_and_presale_texts_are_exact_and_count_deposits_apart():
+    splits = {
+        "vip": [("0", *sums(gmv_fen=470_944_167 - 30_735_220)), ("1", *sums(gmv_fen=30_735_220))],
+        # a deposit is never a paid order: its count is deposits_paid, a final's is orders_paid
+        "presale_phase": [("none", *sums(orders_paid=900, gmv_fen=400_000_000)),
+                          ("final", *sums(orders_paid=7_187, gmv_fen=161_246_600)),
+                          ("deposit", *sums(deposits_paid=4, gmv_fen=9_400, orders_created=9))],
+    }
+    assert wall.festival_texts(splits) == {
+        "wall-vip-share": "6.5%", "wall-vip-gmv": "¥307,352.20",
+        "wall-deposits": "4", "wall-deposits-gmv": "¥94.00",
+        "wall-finals": "7,187", "wall-finals-gmv": "¥1,612,466.00",
+    }
+    # nothing sold today yet: no share to take, zeros elsewhere
+    assert wall.festival_texts({}) == {"wall-vip-share": "–", "wall-vip-gmv": "¥0.00", "wall-deposits": "0",
+                                       "wall-deposits-gmv": "¥0.00", "wall-finals": "0", "wall-finals-gmv": "¥0.00"}
+
+
+def test_wall_promotion_and_wave_bars_show_every_value_by_its_name():
+    snap = _snapshot(1_000_000)
+    snap.splits.update({"promotion": [("cross_store", *sums(gmv_fen=5000)), ("coupon", *sums(gmv_fen=3000))],
+                        "wave": [("wave2", *sums(gmv_fen=8000))]})
+    figs = wall.build_payload(snap, now_ms=1_000_000)["figures"]
+    promotion, wave = figs["wall-fig-promotion"]["data"][0], figs["wall-fig-wave"]["data"][0]
+    assert promotion["y"][-2:] == ["coupon", "cross-store"] and len(promotion["y"]) == len(PROMOTIONS)
+    assert "pre-sale deposit" in promotion["y"] and "no promotion" in promotion["y"]
+    assert wave["y"][-1] == "wave 2 (Nov 11)" and sorted(wave["customdata"]) == sorted(WAVES)
+    assert [t.strip() for t in wave["text"]][:-1] == ["¥0"] * 3
 
 
 def test_the_factory_builds_independent_apps(tmp_path: Path):
@@ -141,7 +215,7 @@ def test_csv_text_cells_that_start_like_a_formula_are_neutralised_and_numbers_ne
         "category": "+cmd|' /C calc'!A0", "province": "-2+3", "channel": "@SUM(A1:A9)",
         "promotion": "\t=1+1", "wave": "\r=1+1",
     }
-    rows = [(DAY0, 3, 2, -129_00, 0, 5, 1)]  # a negative amount, as no rollup holds, stays a number
+    rows = [(DAY0, 3, 2, -129_00, 0, 5, 1, 0)]  # a negative amount, as no rollup holds, stays a number
     parsed = list(csv.DictReader(io.StringIO(explore.to_csv(rows, hostile))))
     assert len(parsed) == 1
     row = parsed[0]
@@ -156,7 +230,7 @@ def test_csv_odd_brand_names_are_kept_as_they_are():
     import io
 
     for brand in ("<img src=x onerror=alert(1)>", "花西子🌸", "Perfect Diary", "3CE", "a=b", "x-y"):
-        text = explore.to_csv([(DAY0, 1, 1, 12_345, 0, 0, 0)], {"category": "beauty", "brand": brand})
+        text = explore.to_csv([(DAY0, 1, 1, 12_345, 0, 0, 0, 0)], {"category": "beauty", "brand": brand})
         header, row = list(csv.reader(io.StringIO(text)))
         assert header[:3] == ["window_start_cst", "category", "brand"]
         assert row[1:3] == ["beauty", brand] and row[5] == "12345" and row[-2] == "123.45"

@@ -11,7 +11,8 @@ def message(rollup: str, key: dict, value: dict | None) -> tuple[str, bytes, byt
 
 def second(window: int, late: int, gmv_fen: int) -> dict:
     return {"window_start": window, "late": late, "orders_created": 1, "orders_paid": 1,
-            "gmv_fen": gmv_fen, "refunds": 0, "refund_fen": 0, "cancellations": 0}
+            "gmv_fen": gmv_fen, "refunds": 0, "refund_fen": 0, "cancellations": 0,
+            "deposits_paid": 0}
 
 
 def test_the_last_value_of_a_key_wins_and_money_stays_exact_integers():
@@ -21,8 +22,8 @@ def test_the_last_value_of_a_key_wins_and_money_stays_exact_integers():
         message("orders_second", {"window_start": 1636560000, "late": 0}, second(1636560000, 0, big)),
         message("orders_second", {"window_start": 1636560000, "late": 1}, second(1636560000, 1, 7)),
     ], written_ms=1234)
-    assert rows == {"orders_second": [(1636560000, 0, 1, 1, big, 0, 0, 0, 1234),
-                                      (1636560000, 1, 1, 1, 7, 0, 0, 0, 1234)]}
+    assert rows == {"orders_second": [(1636560000, 0, 1, 1, big, 0, 0, 0, 0, 1234),
+                                      (1636560000, 1, 1, 1, 7, 0, 0, 0, 0, 1234)]}
 
 
 def test_tombstones_are_skipped():

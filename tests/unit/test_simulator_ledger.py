@@ -33,6 +33,7 @@ def contribution(event: dict) -> list[int]:
         int(status == "refunded"),
         paid if status == "refunded" else 0,
         int(status == "cancelled"),
+        int(status == "paid" and event["presale_phase"] == "deposit"),
     ]
 
 
@@ -50,7 +51,7 @@ def parse(value: bytes) -> dict | None:
 
 def recompute(values) -> dict:
     """Ledger rows (as a dict keyed like the ledger's lines) and summary counts from raw bytes."""
-    rows: dict[tuple, list[int]] = defaultdict(lambda: [0] * 6)
+    rows: dict[tuple, list[int]] = defaultdict(lambda: [0] * 7)
     parcels: Counter = Counter()
     seen: set[str] = set()
     counts = Counter()
@@ -99,10 +100,11 @@ def read_ledger(path) -> dict:
     return {"rows": rows, "parcels": parcels, "summary": summary}
 
 
-def faulty_run(tmp_path, events: int = 40_000, **faults) -> tuple[MemorySink, dict]:
+def faulty_run(tmp_path, events: int = 40_000, start_ms: int = local_ms(2021, 11, 11, 19),
+               **faults) -> tuple[MemorySink, dict]:
     faults = {"duplicates": 0.05, "late": 0.05, "late_by_s": 20.0, "malformed": 0.03, **faults}
     sink = MemorySink()
-    options = RunOptions(clock=ClockSpec("replay", local_ms(2021, 11, 11, 19, ), 120), rate=800, paced=False,
+    options = RunOptions(clock=ClockSpec("replay", start_ms, 120), rate=800, paced=False,
                          events=events, seed=11, faults=Faults(**faults))
     run(DEFAULT.replace(delay_compression=500.0), options, sink, tmp_path / "ledger.jsonl")
     return sink, read_ledger(tmp_path / "ledger.jsonl")
@@ -123,6 +125,17 @@ def test_ledger_equals_what_a_plain_reader_recomputes(tmp_path):
     bad = Counter(topic for topic, _, value in sink.messages if parse(value) is None)
     assert summary["malformed_sent"] == {"orders": bad[0], "logistics": bad[1]}
     assert sum(summary["malformed_by_kind"].values()) == counts["malformed"]
+
+
+def test_deposits_paid_are_counted_apart_from_paid_orders(tmp_path):
+    """A pre-sale evening (Nov 10, 20:00): deposits are paid events that are not yet paid orders."""
+    sink, ledger = faulty_run(tmp_path, events=10_000, start_ms=local_ms(2021, 11, 10, 20))
+    assert ledger["rows"] == recompute(value for _, _, value in sink.messages)["rows"]
+    paid, deposits = MEASURES.index("orders_paid"), MEASURES.index("deposits_paid")
+    cube = {k: v for k, v in ledger["rows"].items() if k[0] == "orders_minute_cube"}
+    assert sum(v[deposits] for k, v in cube.items() if k[-1] == "deposit") > 0
+    assert all(v[paid] == 0 for k, v in cube.items() if k[-1] == "deposit")
+    assert all(v[deposits] == 0 for k, v in cube.items() if k[-1] != "deposit")
 
 
 def test_ledger_rows_are_windowed_and_without_zero_rows(tmp_path):
