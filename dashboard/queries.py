@@ -281,16 +281,33 @@ def cube_sums(run: Run, db: str, dims: tuple[str, ...], start: int, end: int,
 _TYPED: dict[int, tuple[list, tuple]] = {}
 
 
+def _remember(memo: dict, key, value, most: int) -> None:
+    """Keep ``value`` under ``key``, dropping the least recently used entries beyond ``most`` (the
+    answers refreshed every second must not push out the settled ones asked for on every poll)."""
+    memo.pop(key, None)
+    memo[key] = value
+    for old in list(memo)[: max(0, len(memo) - most)]:
+        memo.pop(old, None)
+
+
+def _recall(memo: dict, rows):
+    """The memo's value for this very ``rows`` object (None if absent), marked as just used."""
+    known = memo.get(id(rows))
+    if known is None or known[0] is not rows:
+        return None
+    memo.pop(id(rows), None)
+    memo[id(rows)] = known
+    return known[1]
+
+
 def _typed_rows(rows: list[tuple], keys: int = 1) -> tuple[tuple, ...]:
     """``(*keys as text, *measures as int)`` of each row (the first ``keys`` columns are values),
     shared by every caller of one answer."""
-    known = _TYPED.get(id(rows))
-    if known is not None and known[0] is rows:
-        return known[1]
+    known = _recall(_TYPED, rows)
+    if known is not None:
+        return known
     typed = tuple((*map(str, r[:keys]), *map(int, r[keys:])) for r in rows)
-    if len(_TYPED) >= 64:
-        _TYPED.clear()
-    _TYPED[id(rows)] = (rows, typed)
+    _remember(_TYPED, id(rows), (rows, typed), 64)
     return typed
 
 

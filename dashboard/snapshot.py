@@ -192,13 +192,11 @@ _SETTLED_MAPS: dict[int, tuple[tuple, dict]] = {}
 
 
 def _by_value(rows: tuple[tuple, ...], keys: int = 1) -> dict:
-    known = _SETTLED_MAPS.get(id(rows))
-    if known is not None and known[0] is rows:
-        return known[1]
+    known = q._recall(_SETTLED_MAPS, rows)
+    if known is not None:
+        return known
     by_value = {(r[0] if keys == 1 else r[:keys]): r[keys:] for r in rows}
-    if len(_SETTLED_MAPS) >= 16:
-        _SETTLED_MAPS.clear()
-    _SETTLED_MAPS[id(rows)] = (rows, by_value)
+    q._remember(_SETTLED_MAPS, id(rows), (rows, by_value), 16)
     return by_value
 
 
