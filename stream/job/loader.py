@@ -28,6 +28,8 @@ TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     name: (rollup.table, rollup.column_names) for name, rollup in ROLLUPS.items()
 }
 CONSUMER_GROUP = "gmv-loader"
+# A lane idle this long checks that its partitions hold nothing unread (see Loader._check_not_stalled).
+STALL_CHECK_S = 10.0
 
 # Each lane is a consumer and a ClickHouse connection of its own. The per-second rollups load on
 # their own lane, never queued behind the breakdowns: those are most of the rows (each batch of the
@@ -62,6 +64,15 @@ def batch_rows(messages: Iterable[tuple[str, bytes | None, bytes | None]], writt
         rollup: [to_row(TABLES[rollup][1], v, written_ms) for v in by_key.values()]
         for rollup, by_key in latest.items()
     }
+
+
+def unread(end_offsets: dict, positions: dict) -> int:
+    """Messages waiting past the lane's position, summed over its partitions."""
+    return sum(max(0, end - positions.get(tp, end)) for tp, end in end_offsets.items())
+
+
+class LaneStalled(RuntimeError):
+    """The consumer polls nothing while its partitions hold unread messages."""
 
 
 def insert(client, database: str, rows: dict[str, list[tuple]]) -> int:
@@ -138,13 +149,30 @@ class Loader:
                 delay = min(delay * 2, 5.0)
         raise InterruptedError("stopped before the batch was written")
 
+    def _check_not_stalled(self) -> None:
+        """Raise :class:`LaneStalled` when the partitions hold messages this consumer is not getting.
+
+        kafka-python's poll() swallows some fetch failures (a request timed out, then a connection
+        object already collected) and keeps returning nothing; only an exception makes the lane
+        reconnect, so the lane compares its position with the end offsets when it has been idle."""
+        partitions = list(self.consumer.assignment())
+        ends = self.consumer.end_offsets(partitions)
+        waiting = unread(ends, {tp: self.consumer.position(tp) for tp in partitions})
+        if waiting:
+            raise LaneStalled(f"polled nothing for {STALL_CHECK_S:.0f} s while {waiting} messages wait "
+                              f"in its partitions")
+
     def run(self) -> None:
         try:
+            idle_since = time.monotonic()
             while not self.stop.is_set():
                 polled = self.consumer.poll(timeout_ms=200)
                 messages = [(self.topic_to_rollup[tp.topic], m.key, m.value)
                             for tp, records in polled.items() for m in records]
                 if not messages:
+                    if time.monotonic() - idle_since >= STALL_CHECK_S:
+                        self._check_not_stalled()
+                        idle_since = time.monotonic()
                     continue
                 rows = batch_rows(messages, int(time.time() * 1000))
                 try:
@@ -152,6 +180,7 @@ class Loader:
                 except InterruptedError:
                     return  # offsets not committed: the batch is loaded again on restart
                 self.consumer.commit()
+                idle_since = time.monotonic()
         finally:
             self.consumer.close(autocommit=False)
             if self.client is not None:

@@ -41,3 +41,9 @@ def test_every_rollup_is_loaded_by_exactly_one_lane():
     laned = [rollup for lane in loader.LANES for rollup in lane]
     assert sorted(laned) == sorted(loader.TABLES) == sorted(Settings().rollup_topics)
     assert loader.LANES[0] == ("orders_second", "logistics_second")  # the wall's seconds first
+
+
+def test_unread_counts_messages_past_the_position_of_each_partition():
+    ends = {"a": 10, "b": 5, "c": 7}
+    assert loader.unread(ends, {"a": 10, "b": 5, "c": 7}) == 0
+    assert loader.unread(ends, {"a": 4, "b": 5, "c": 9}) == 6  # a position past the end counts 0
