@@ -184,6 +184,11 @@ class Settings:
         return max(1, self.kafka_replicas - 1)
 
     @property
+    def history_database(self) -> str:
+        """Last year's festival, in the same tables as the rollups (see stream/history.py)."""
+        return f"{self.clickhouse_database}_history"
+
+    @property
     def orders_topic(self) -> str:
         return self.topic_prefix + ORDERS_TOPIC
 
