@@ -3,6 +3,7 @@
 Examples::
 
     gmv simulate --clock live --rate 200                      # into the pipeline's topics
+    gmv simulate --clock festival --rate 500                  # Nov 11 from 19:58 at 4x (make run)
     gmv simulate --clock replay --start 2021-11-11T00:00+08:00 --speed 1440 --rate 2000 \\
         --duration 60 --ledger var/ledger.jsonl                # Nov 11 in a minute
     gmv simulate --sink null --events 1000000 --seed 1        # how fast can it generate?
@@ -23,6 +24,9 @@ from stream.errors import GmvError
 log = logging.getLogger("gmv.simulator")
 
 DEFAULT_REPLAY_SPEED = 60.0
+# --clock festival: 4 festival seconds a wall second: the 20:00 spike comes 30 s into a first run,
+# the festival's last four hours take an hour.
+FESTIVAL_CLOCK_SPEED = 4.0
 STATUS_EVERY_S = 5.0  # wall seconds between status lines
 REPLAY_DELAY_COMPRESSION = 24.0  # a replayed day shows its parcels delivered
 
@@ -77,11 +81,13 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.error = lambda message: _fail(p.prog, message)  # one line, not the whole usage
     p.parse_known_args = _strict(p)  # unknown flags too, instead of gmv's usage
     when = p.add_argument_group("clock")
-    when.add_argument("--clock", choices=("live", "replay"), default="live",
-                      help="live: event time is now; replay: festival time from --start at --speed (default live)")
+    when.add_argument("--clock", choices=("live", "replay", "festival"), default="live",
+                      help="live: event time is now; replay: festival time from --start at --speed; festival: "
+                      "Nov 11 from 19:58 China time (a past year's), continuing after the newest event already in "
+                      "the topics (default live)")
     when.add_argument("--start", type=_moment, help="replay start (default: Nov 11 00:00 Asia/Shanghai)")
-    when.add_argument("--speed", type=_positive, help=f"replay: festival seconds per wall second "
-                      f"(default {DEFAULT_REPLAY_SPEED:g})")
+    when.add_argument("--speed", type=_positive, help=f"replay and festival: festival seconds per wall second "
+                      f"(default {DEFAULT_REPLAY_SPEED:g} replay, {FESTIVAL_CLOCK_SPEED:g} festival)")
     how = p.add_argument_group("volume and length")
     how.add_argument("--rate", type=_rate, help="orders per wall second averaged over the run, or 'max' "
                      "(default: the festival's real volume x --scale; unpaced with --sink null)")
@@ -126,7 +132,9 @@ def _strict(parser: argparse.ArgumentParser):
 def _conflict(args: argparse.Namespace) -> str | None:
     """What is wrong with a combination of arguments, if anything."""
     if args.clock == "live" and (args.start or args.speed):
-        return "--start and --speed only apply to --clock replay."
+        return "--start and --speed only apply to --clock replay (and --speed to --clock festival)."
+    if args.clock == "festival" and args.start:
+        return "--clock festival picks its own start; use --clock replay --start for another."
     if args.malformed >= 1:
         return "--malformed must be below 1 (some messages must be valid)."
     if args.outage:
@@ -144,9 +152,12 @@ def _fail(prog: str, message: str):
     raise SystemExit(2)
 
 
-def build(args: argparse.Namespace, now_ms: int | None = None):
-    """The festival config and run options that ``args`` ask for (raises GmvError)."""
-    from stream.simulator.clock import ClockSpec
+def build(args: argparse.Namespace, now_ms: int | None = None, newest_ms: int | None = None):
+    """The festival config and run options that ``args`` ask for (raises GmvError).
+
+    ``newest_ms``: the newest event time already in the topics (``--clock festival`` continues
+    after it)."""
+    from stream.simulator.clock import ClockSpec, festival_clock_start
     from stream.simulator.config import DEFAULT, FESTIVAL_TZ
     from stream.simulator.faults import Faults, Outage
     from stream.simulator.run import RunOptions
@@ -154,16 +165,21 @@ def build(args: argparse.Namespace, now_ms: int | None = None):
     problem = _conflict(args)  # checked when parsing already; here for callers that build a Namespace
     if problem:
         raise GmvError(problem)
-    if args.clock == "replay":
+    now_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
+    if args.clock == "festival":
+        start_ms = festival_clock_start(now_ms, newest_ms)
+        spec = ClockSpec("replay", start_ms, args.speed or FESTIVAL_CLOCK_SPEED)
+        year = datetime.fromtimestamp(start_ms / 1000, FESTIVAL_TZ).year
+    elif args.clock == "replay":
         start = args.start or datetime(DEFAULT.year, 11, 11, tzinfo=FESTIVAL_TZ)
         start_ms = int(start.timestamp() * 1000)
         spec = ClockSpec("replay", start_ms, args.speed or DEFAULT_REPLAY_SPEED)
         year = start.astimezone(FESTIVAL_TZ).year
     else:
-        start_ms = now_ms if now_ms is not None else time.time_ns() // 1_000_000
+        start_ms = now_ms
         spec = ClockSpec("live", start_ms, 1.0)
         year = datetime.fromtimestamp(start_ms / 1000, FESTIVAL_TZ).year
-    compression = args.delay_compression or (REPLAY_DELAY_COMPRESSION if args.clock == "replay" else 1.0)
+    compression = args.delay_compression or (1.0 if args.clock == "live" else REPLAY_DELAY_COMPRESSION)
     config = DEFAULT.replace(year=year, delay_compression=compression,
                              **({"scale": args.scale} if args.scale else {}))
     outage = Outage.parse(args.outage, args.outage_depth) if args.outage else None
@@ -196,8 +212,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     ``--sink stdout`` keeps stdout to the events) and prints what it sent and its rate at the end."""
     from stream.simulator.run import run
 
-    config, options = build(args)
     sink = _sink(args.sink)
+    newest_ms = None
+    if args.clock == "festival" and args.sink == "kafka":
+        from stream import settings
+        from stream.simulator.sinks import newest_event_ms
+
+        newest_ms = newest_event_ms(settings.load())
+    from stream.contract import FESTIVAL_TZ
+
+    config, options = build(args, newest_ms=newest_ms)
+    if args.clock == "festival":
+        log.info("festival clock: from %s China time at %gx%s",
+                 datetime.fromtimestamp(options.clock.start_ms / 1000, FESTIVAL_TZ).strftime("%Y-%m-%d %H:%M:%S"),
+                 options.clock.speed, " (after the newest event already in the topics)" if newest_ms else "")
     signal.signal(signal.SIGTERM, _interrupt)  # `gmv down`: stop like Ctrl-C, flushing and writing the ledger
     stats = run(config, options, sink, args.ledger, status=log.info, status_every_s=args.status_every)
     report = sys.stderr if args.sink == "stdout" else sys.stdout

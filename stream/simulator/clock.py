@@ -4,7 +4,9 @@
 - ``replay``: festival time starts at ``start`` and runs ``speed`` times faster than the
   wall clock. Ticks are planned in festival time from the curve alone (never from the
   wall clock), so the same seed and arguments give the same events however fast the
-  sink is; pacing only decides *when* each tick is sent.
+  sink is; pacing only decides *when* each tick is sent. ``--clock festival`` is a replay
+  from :func:`festival_clock_start` (Nov 11's evening: a first ``make run`` shows the
+  festival within minutes).
 
 ``--rate R`` fixes the factor so that R orders arrive per wall second on average over
 the planned span (``--duration``; else about an hour of wall time, at most a festival
@@ -14,14 +16,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import numpy as np
 
+from stream.contract import FESTIVAL_TZ
 from stream.errors import GmvError
 from stream.simulator import curve as curve_mod
 from stream.simulator.curve import Curve
 
 OPEN_ENDED_WALL_S = 3600.0
+# `--clock festival` starts on Nov 11 at 19:58 China time: two minutes before the 20:00 spike.
+FESTIVAL_CLOCK_FROM = (11, 11, 19, 58)  # month, day, hour, minute
 # Events sent per order in the first minutes of a run (created, then paid or cancelled);
 # parcels follow hours later, so a run bounded by --events mostly sends these.
 SHORT_RUN_EVENTS_PER_ORDER = 2.0
@@ -48,6 +54,22 @@ class ClockSpec:
     def festival_ms(self, wall_s: float) -> int:
         """Festival time reached ``wall_s`` seconds into the run."""
         return self.start_ms + round(wall_s * self.festival_speed * 1000)
+
+
+def festival_clock_start(now_ms: int, newest_ms: int | None = None) -> int:
+    """Where ``--clock festival`` starts (epoch ms): Nov 11 19:58 China time of the latest year in
+    which that moment is a day or more past (so festival time, running faster than the wall
+    clock, stays behind it for days); or, when the topics already hold events from there on,
+    the second after the newest of them, so a run continues where the last one stopped."""
+    now = datetime.fromtimestamp(now_ms / 1000, FESTIVAL_TZ)
+    month, day, hour, minute = FESTIVAL_CLOCK_FROM
+    year = now.year
+    while datetime(year, month, day, hour, minute, tzinfo=FESTIVAL_TZ) > now - timedelta(days=1):
+        year -= 1
+    start_ms = int(datetime(year, month, day, hour, minute, tzinfo=FESTIVAL_TZ).timestamp() * 1000)
+    if newest_ms is not None and newest_ms >= start_ms:
+        return (newest_ms // 1000 + 1) * 1000
+    return start_ms
 
 
 def run_tag(seed: int, spec: ClockSpec) -> str:

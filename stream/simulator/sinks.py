@@ -6,6 +6,7 @@ key bytes (the order id) and value bytes (the event's JSON, or a malformed messa
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Sequence
 from typing import BinaryIO
 
@@ -68,6 +69,40 @@ def compression() -> str:
     from kafka.codec import has_lz4
 
     return "lz4" if has_lz4() else "gzip"
+
+
+def newest_event_ms(settings: Settings, timeout_s: float = 10.0) -> int | None:
+    """The newest event time (epoch ms) among the last messages of the event topics' partitions
+    (heartbeats count: they carry the event time reached), or None when the topics are empty."""
+    import orjson
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False,
+                             request_timeout_ms=int(timeout_s * 1000) + 1000)
+    try:
+        consumer.topics()  # a metadata request: a fresh consumer knows no partitions before one
+        parts = [TopicPartition(topic, p) for topic in (settings.orders_topic, settings.logistics_topic)
+                 for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        ends = {tp: end for tp, end in consumer.end_offsets(parts).items() if end > 0}
+        if not ends:
+            return None
+        consumer.assign(list(ends))
+        for tp, end in ends.items():
+            consumer.seek(tp, end - 1)
+        newest, waiting = None, set(ends)
+        deadline = time.monotonic() + timeout_s
+        while waiting and time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=200).items():
+                waiting.discard(tp)
+                for record in records:
+                    try:
+                        event_ms = int(orjson.loads(record.value)["event_time"])
+                    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+                        continue  # a malformed message says nothing about time
+                    newest = event_ms if newest is None else max(newest, event_ms)
+        return newest
+    finally:
+        consumer.close()
 
 
 class KafkaSink:

@@ -299,7 +299,7 @@ def _alerts_url(settings: Settings) -> str:
 
 ALERTS = _gmv_part("alerts", ("alerts",), _alerts_healthy, _alerts_url, prepare=_alerts_prepare)
 
-# -- a live simulator, so `make run` shows a moving festival ----------------------------------
+# -- a simulator on the festival clock, so `make run` shows the festival within minutes --------
 
 LIVE_RATE = 500  # orders per second
 LIVE_STATUS_EVERY_S = 60  # its status line into simulator.log once a minute (`gmv simulate`: every 5 s)
@@ -319,10 +319,10 @@ def _orders_flowing(settings: Settings) -> bool:
 
 SIMULATOR = _gmv_part(
     "simulator",
-    ("simulate", "--clock", "live", "--rate", str(LIVE_RATE), "--sink", "kafka",
+    ("simulate", "--clock", "festival", "--rate", str(LIVE_RATE), "--sink", "kafka",
      "--status-every", str(LIVE_STATUS_EVERY_S)),
     _orders_flowing,
-    lambda s: f"live festival stream, {LIVE_RATE} orders/s into {s.orders_topic}",
+    lambda s: f"Nov 11 from 19:58 China time at 4x (festival clock), {LIVE_RATE} orders/s into {s.orders_topic}",
 )
 
 PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE, JOB, SIMULATOR, DASHBOARD, ALERTS)}

@@ -97,3 +97,33 @@ def test_simulated_events_round_trip_through_kafka(kafka_settings, tmp_path):
     assert summary["malformed_sent"] == {"orders": truth["bad"][kafka_settings.orders_topic],
                                          "logistics": truth["bad"][kafka_settings.logistics_topic]}
     assert summary["duplicates_sent"] > 0
+
+
+def test_a_second_festival_clock_run_continues_after_the_first(kafka_settings):
+    """`make run`'s clock: Nov 11 from 19:58; started again, it goes on after the newest event in
+    the topics instead of sending the same evening twice."""
+    import os
+    import subprocess
+    import sys
+
+    from stream.simulator.sinks import newest_event_ms
+
+    def festival_run() -> None:
+        cmd = [sys.executable, "-m", "stream.cli", "simulate", "--clock", "festival", "--rate", "max",
+               "--scale", "0.01", "--events", "3000", "--status-every", "0"]
+        result = subprocess.run(cmd, env={**os.environ, **kafka_settings.to_env()}, capture_output=True,
+                                text=True, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+
+    assert newest_event_ms(kafka_settings) is None
+    festival_run()
+    first = [json.loads(r.value) for r in consume_all(kafka_settings, 3000)]
+    first_times = [e["event_time"] for e in first if "heartbeat" not in e]
+    newest_after_first = newest_event_ms(kafka_settings)
+    assert newest_after_first is not None and newest_after_first >= max(first_times)
+    festival_run()
+    both = [json.loads(r.value) for r in consume_all(kafka_settings, 6000)]
+    first_ids = {e["event_id"] for e in first if "heartbeat" not in e}
+    second = [e for e in both if "heartbeat" not in e and e["event_id"] not in first_ids]
+    assert len(second) == 3000  # no event id of the first run again
+    assert min(e["event_time"] for e in second) > newest_after_first

@@ -112,3 +112,38 @@ def test_status_every_0_is_quiet(capfd):
                      "--batch-orders", "500", "--status-every", "0"])
     out, err = capfd.readouterr()
     assert code == 0 and "gmv.simulator" not in err and "sent 20000 events" in out
+
+
+def cst_ms(*parts: int) -> int:
+    from datetime import datetime
+
+    from stream.contract import FESTIVAL_TZ
+
+    return int(datetime(*parts, tzinfo=FESTIVAL_TZ).timestamp() * 1000)
+
+
+def test_the_festival_clock_starts_at_1958_on_the_latest_nov_11_a_day_past():
+    from stream.simulator.clock import festival_clock_start
+
+    assert festival_clock_start(cst_ms(2026, 11, 27, 9)) == cst_ms(2026, 11, 11, 19, 58)
+    assert festival_clock_start(cst_ms(2026, 11, 12, 10)) == cst_ms(2025, 11, 11, 19, 58)  # not a day past yet
+    assert festival_clock_start(cst_ms(2026, 3, 1)) == cst_ms(2025, 11, 11, 19, 58)
+
+
+def test_the_festival_clock_continues_after_the_newest_event_in_the_topics():
+    from stream.simulator.clock import festival_clock_start
+
+    now = cst_ms(2026, 11, 27, 9)
+    assert festival_clock_start(now, newest_ms=cst_ms(2026, 11, 11, 20, 30) + 250) == cst_ms(2026, 11, 11, 20, 30, 1)
+    assert festival_clock_start(now, newest_ms=cst_ms(2021, 11, 11)) == cst_ms(2026, 11, 11, 19, 58)  # older: ignored
+
+
+def test_clock_festival_takes_a_speed_but_not_a_start(capsys):
+    code, _out, err = gmv(["simulate", "--clock", "festival", "--start", "2021-11-11T00:00+08:00",
+                           "--sink", "null", "--events", "10"], capsys)
+    assert code == 2 and "--clock festival picks its own start" in err
+    args = cli.build_parser().parse_args(["simulate", "--clock", "festival", "--speed", "2", "--sink", "null"])
+    from stream.simulator.cli import build
+
+    _config, options = build(args, now_ms=cst_ms(2026, 11, 27, 9))
+    assert options.clock.start_ms == cst_ms(2026, 11, 11, 19, 58) and options.clock.speed == 2
