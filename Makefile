@@ -42,7 +42,7 @@ test: setup  ## run every test (unit, integration, browser)
 test-fast: $(VENV)/.installed  ## only the tests that need no servers
 	$(VENV)/bin/pytest -m "not slow"
 
-screenshots: system-packages $(VENV)/.installed  ## the README's pictures (docs/wall.png, explore.png, alerts.png) from a generated festival
+screenshots: setup  ## the README's pictures (docs/wall.png, explore.png, alerts.png) from a real run of the whole pipeline (~5 min)
 	$(PY) bench/screenshots.py --out docs
 
 lint: $(VENV)/.installed  ## ruff (rules in pyproject.toml) and mypy

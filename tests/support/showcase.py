@@ -2,10 +2,9 @@
 
 Generated rollups of Nov 10 and Nov 11 2021 up to 21:18:42 CST (as if replayed and written
 just now), plus an alert history of the rules in ``infra/alerts.toml`` and the GMV milestones
-of the default figures, as the alert service records them. ``bench/screenshots.py``
-(``make screenshots``) writes docs/wall.png, docs/explore.png and docs/alerts.png with
-:func:`take`; tests/browser/test_dashboard_festival.py takes the same pictures into its tmp_path
-and checks what the pages show.
+of the default figures, as the alert service records them. tests/browser/test_dashboard_festival.py
+takes pictures of the pages with :func:`take` into its tmp_path and checks what they show (the
+README's pictures come from a real run instead: bench/screenshots.py).
 """
 from __future__ import annotations
 
