@@ -2,12 +2,23 @@
 of real outages.
 
     .venv/bin/python bench/alerts_false_positives.py [--days 11] [--scale 0.01] [--config infra/alerts.toml]
+        [--baselines last_year,curve,median]
 
 Orders created per second come from the simulator's own arrival process (``Simulation.arrivals``,
 the same code and curve ``gmv simulate`` uses; an order's ``created`` event is at its arrival,
 so these are the ledger's ``orders_created`` per second; ``tests/integration/test_alerts_replay.py``
 checks that on a real ledger). Default: the whole festival, Nov 1-11 2021, at 1/100 of the
 real volume.
+
+Last year's history (the ``last_year`` baseline) is made the same way for last year's calendar
+(Nov 1-11 2020: its own flash-sale timetable, another seed) at ``1 / (1 + --growth)`` of this
+year's volume (+26%: the press figure for 2020 on 2019), and given to the rule exactly as the
+service gives it: last year's orders per second at :func:`stream.history.same_moment_last_year`
+of each second, in :class:`Windows`, with the span the history covers. The bench may import the
+simulator (``stream/alerts`` does not). For comparison in the same run it can also measure
+``curve``, the baseline the service had before it read history: the simulator's own expected
+curve (:func:`festival_shape` below) in place of last year's orders, with the same arithmetic,
+and ``median`` and ``both``.
 
 The rules of ``--config`` are evaluated once a second as the live service would: event time runs
 with the wall clock, the job writes a second ``--lag`` seconds after it ends, the service judges
@@ -29,13 +40,32 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import dataclasses
+import functools
+
 from stream.alerts import config as config_mod
-from stream.alerts.expected import festival_shape
 from stream.alerts.rules import FIRING, DropRule, RuleState, Windows, evaluate, measure_drop
+from stream.history import same_moment_last_year
+from stream.simulator import curve as curve_mod
 from stream.simulator import orders as orders_mod
 from stream.simulator.clock import ClockSpec
 from stream.simulator.config import DEFAULT, FESTIVAL_TZ
 from stream.simulator.run import RunOptions, Simulation
+
+CREATED_COMPONENTS = ("base", "spike", "surge", "flash")  # what makes orders *created* (finals do not)
+
+
+def festival_shape(start: int, end: int) -> np.ndarray:
+    """The simulator's expected orders created (real volume) in each second of [start, end): the
+    reference series of the old ``curve`` baseline (formerly stream/alerts/expected.py)."""
+    curve = _curve(datetime.fromtimestamp(start, FESTIVAL_TZ).year)
+    parts = curve_mod.components(curve, np.arange(start, end, dtype=np.float64) + 0.5, {})
+    return np.sum([parts[name] for name in CREATED_COMPONENTS], axis=0)
+
+
+@functools.lru_cache(maxsize=4)
+def _curve(year: int) -> curve_mod.Curve:
+    return curve_mod.build(DEFAULT.replace(year=year))
 
 
 def orders_created(start: int, seconds: int, scale: float, seed: int) -> np.ndarray:
@@ -55,23 +85,39 @@ def orders_created(start: int, seconds: int, scale: float, seed: int) -> np.ndar
     return counts
 
 
-def replay(rule: DropRule, counts: np.ndarray, start: int, shape_all: np.ndarray, service, lag: int,
-           step: int) -> tuple[list, int, int]:
-    """Evaluate ``rule`` once every ``step`` s over the replay; (alerts, evaluations, judged)."""
-    def shape(a, b):
-        return shape_all[a - start:b - start]
+@dataclasses.dataclass
+class Replayed:
+    alerts: list
+    evaluations: int = 0
+    judged: int = 0
+    fallbacks: int = 0  # judged against the median for want of history (0: history covers it all)
+    closest: float = float("inf")  # the lowest observed / baseline of a judged window, not firing
+    closest_at: int = 0
 
-    state, alerts, evaluations, judged = RuleState(), [], 0, 0
+
+def replay(rule: DropRule, counts: np.ndarray, start: int, reference: np.ndarray | None, service, lag: int,
+           step: int) -> Replayed:
+    """Evaluate ``rule`` once every ``step`` s over the replay. ``reference``: last year's orders per
+    second at the same moments (or the curve), aligned with ``counts``, covering all of it."""
+    out = Replayed([])
+    state = RuleState()
+    covered = (start, start + len(counts)) if reference is not None else None
     behind = lag + int(np.ceil(service.settle_seconds)) + service.margin_seconds
     for now in range(start + rule.history_seconds + behind, start + len(counts), step):
-        data = Windows(start, counts, now - behind, start)
-        alert, state = evaluate(rule, data, state, now * 1000, shape)
-        evaluations += 1
-        m = measure_drop(rule, data, state.level if state.firing else None, shape)
-        judged += m is not None and m.baseline * rule.window_seconds >= rule.min_expected_orders
+        data = Windows(start, counts, now - behind, start, reference, covered)
+        was_firing = state.firing
+        alert, state = evaluate(rule, data, state, now * 1000)
+        out.evaluations += 1
+        m = measure_drop(rule, data, state.level if was_firing else None)
+        judged = m is not None and m.baseline * rule.window_seconds >= rule.min_expected_orders
+        out.judged += judged
+        if judged and m is not None:
+            out.fallbacks += m.fallback
+            if not was_firing and m.observed / m.baseline < out.closest:
+                out.closest, out.closest_at = m.observed / m.baseline, m.span_start
         if alert is not None:
-            alerts.append(alert)
-    return alerts, evaluations, judged
+            out.alerts.append(alert)
+    return out
 
 
 def cut_outages(counts: np.ndarray, n: int, length: int, depth: float, seed: int) -> tuple[np.ndarray, list[int]]:
@@ -96,7 +142,10 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.01, help="simulated orders per real order (default 0.01)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--config", type=Path, default=config_mod.DEFAULT_PATH)
-    parser.add_argument("--baseline", choices=("median", "curve", "both"), help="override the rules' baseline")
+    parser.add_argument("--baselines", default="last_year,curve,median",
+                        help="comma-separated baselines to measure each drop rule with (default "
+                             "last_year,curve,median; also both); curve: the simulator's own curve, as before")
+    parser.add_argument("--growth", type=float, default=0.26, help="this year's volume on last year's (default 0.26)")
     parser.add_argument("--lag", type=int, default=1, help="seconds from a window's end to its row (default 1)")
     parser.add_argument("--step", type=int, default=1, help="evaluate every STEP seconds (default 1, as live)")
     parser.add_argument("--outages", type=int, default=20)
@@ -105,33 +154,50 @@ def main() -> None:
     args = parser.parse_args()
 
     cfg = config_mod.load(args.config)
-    rules = [r for r in cfg.rules if isinstance(r, DropRule)]
-    if args.baseline:
-        rules = [DropRule(**{**r.__dict__, "baseline": args.baseline}) for r in rules]
+    baselines = [b.strip() for b in args.baselines.split(",") if b.strip()]
+    unknown = [b for b in baselines if b not in ("last_year", "curve", "median", "both")]
+    if unknown:
+        parser.error(f"--baselines: {', '.join(unknown)} is not one of last_year, curve, median, both")
     start = int(datetime.fromisoformat(args.start).timestamp())
     seconds = int(args.days * 86400)
     began = time.monotonic()
     counts = orders_created(start, seconds, args.scale, args.seed)
-    shape_all = festival_shape(start, start + seconds)
     print(f"replay {local(start)} + {args.days:g} days (CST), scale {args.scale:g}: "
           f"{counts.sum():,} orders created, mean {counts.mean():.1f}/s, busiest second {counts.max():,} "
           f"(generated in {time.monotonic() - began:.0f} s)")
+    references: dict[str, np.ndarray | None] = {"median": None}
+    if {"last_year", "both"} & set(baselines):
+        began = time.monotonic()
+        then = same_moment_last_year(start)
+        last = orders_created(then, seconds, args.scale / (1 + args.growth), args.seed + 1000)
+        references["last_year"] = references["both"] = last
+        print(f"last year {datetime.fromtimestamp(then, FESTIVAL_TZ):%Y-%m-%d %H:%M} + {args.days:g} days, "
+              f"{1 + args.growth:g}x less: {last.sum():,} orders created, busiest second {last.max():,} "
+              f"(this year / last year {counts.sum() / max(last.sum(), 1):.3f}; "
+              f"generated in {time.monotonic() - began:.0f} s)")
+    if "curve" in baselines:
+        references["curve"] = festival_shape(start, start + seconds)
     length = int(args.outage_minutes * 60)
     cut, starts = cut_outages(counts, args.outages, length, args.depth, args.seed)
-    for rule in rules:
+    for base_rule, baseline in [(r, b) for r in cfg.rules if isinstance(r, DropRule) for b in baselines]:
+        # "curve" is judged with last_year's arithmetic on the curve instead of last year's orders
+        rule = dataclasses.replace(base_rule, baseline="last_year" if baseline == "curve" else baseline)
+        reference = references[baseline]
         began = time.monotonic()
-        alerts, evaluations, judged = replay(rule, counts, start, shape_all, cfg.service, args.lag, args.step)
-        fired = [a for a in alerts if a.state == FIRING]
-        print(f"\nrule {rule.name} (baseline {rule.baseline}, {rule.window_seconds} s below {rule.below_percent:g}% "
+        normal = replay(rule, counts, start, reference, cfg.service, args.lag, args.step)
+        fired = [a for a in normal.alerts if a.state == FIRING]
+        print(f"\nrule {rule.name} (baseline {baseline}, {rule.window_seconds} s below {rule.below_percent:g}% "
               f"of {rule.baseline_windows} windows, min {rule.min_expected_orders:g} orders, "
               f"cooldown {rule.cooldown_seconds:g} s)")
-        print(f"  normal traffic: {len(fired)} false positives in {evaluations:,} evaluations "
-              f"({judged / max(evaluations, 1):.1%} judged; the rest had too few orders) "
+        print(f"  normal traffic: {len(fired)} false positives in {normal.evaluations:,} evaluations "
+              f"({normal.judged / max(normal.evaluations, 1):.1%} judged; the rest had too few orders; "
+              f"{normal.fallbacks:,} judged on the median for want of history); lowest observed / baseline "
+              f"while not firing {normal.closest:.0%} at {local(normal.closest_at)} "
               f"[{time.monotonic() - began:.0f} s]")
         for a in fired[:20]:
             print(f"    {local(a.window_start)}  observed {a.observed:,.1f}/s  baseline {a.baseline:,.1f}/s")
-        alerts, _, _ = replay(rule, cut, start, shape_all, cfg.service, args.lag, args.step)
-        fired_at = [a.event_ms // 1000 for a in alerts if a.state == FIRING]
+        outages = replay(rule, cut, start, reference, cfg.service, args.lag, args.step)
+        fired_at = [a.event_ms // 1000 for a in outages.alerts if a.state == FIRING]
         delays, missed = [], []
         for s in starts:
             hits = [t - (start + s) for t in fired_at if start + s <= t < start + s + length + rule.window_seconds * 3]
