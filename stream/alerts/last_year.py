@@ -120,5 +120,8 @@ class LastYear:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:160] if text else type(exc).__name__
+    """The error's first sentence: clickhouse-driver puts the code on one line and the reason on
+    the next (``Code: 81.`` / ``DB::Exception: Database x doesn't exist. Stack trace: ...``)."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    text = text.split(" Stack trace:")[0].split(". Stack trace")[0].strip()
+    return text[:200] if text else type(exc).__name__
