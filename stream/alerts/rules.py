@@ -9,7 +9,8 @@ ClickHouse every second, calls it, records and delivers what it returns.
 against a baseline from the ``baseline_windows`` windows before them: their median rate
 (``median``); last year's orders in the same window (the same calendar moment a year earlier,
 from the history database) times today's ratio to last year, the median of the per-window
-ratios over those windows (``last_year``); or the lower of the two (``both``). Without
+ratios over those windows (``last_year``: where last year rose and today stays level, the
+median, see :func:`baseline_of`); or the lower of the two (``both``). Without
 history for the span, ``last_year`` and ``both`` judge against the median (the measure says
 so: :attr:`DropMeasure.fallback`). It fires when observed < ``below_percent`` % of the
 baseline, and clears at ``recover_percent`` % or more. A second with no row counts as zero orders (the job
@@ -111,9 +112,9 @@ class Windows:
     ``horizon``: the exclusive end of the complete windows (None: none complete yet);
     ``oldest``: the first window the rollups hold, where they begin (None: empty table).
     ``last_year``: last year's orders created in the same seconds (the same calendar moments a
-    year earlier, :func:`stream.history.same_moment_last_year`), aligned with ``counts`` (0
-    where no row); None when not read. ``history``: ``[first, end)``, in *today's* seconds,
-    of what last year's history covers (its first to its last second; None: no history).
+    year earlier, :func:`stream.history.same_moment_last_year`) from ``start`` on (0 where no
+    row); None when not read. ``history``: ``[first, end)``, in *today's* seconds, of what last
+    year's history covers (its first to its last second; None: no history).
     """
 
     start: int
@@ -131,10 +132,10 @@ class Windows:
 
     def last_year_between(self, start: int, end: int) -> np.ndarray | None:
         """Last year's counts for [start, end), or None when not read or not covered by history."""
-        if self.last_year is None or self.history is None or len(self.last_year) != len(self.counts):
+        if self.last_year is None or self.history is None:
             return None
         if start < self.history[0] or end > self.history[1] or start < self.start \
-                or end > self.start + len(self.counts):
+                or end > self.start + len(self.last_year):
             return None
         return self.last_year[start - self.start:end - self.start]
 
@@ -238,15 +239,25 @@ def ratio_to_last_year(rates: np.ndarray, last_year: np.ndarray) -> float | None
     return float(np.median(rates[had] / last_year[had]))
 
 
-def baseline_of(kind: str, median: float, from_last_year: float | None) -> tuple[float, str, bool]:
+RISING = 1.5  # last_year: today above this x its trailing median is rising, and must rise as last year did
+
+
+def baseline_of(kind: str, median: float, from_last_year: float | None, observed: float) -> tuple[float, str, bool]:
     """``(baseline, basis, fallback)`` for a rule's ``baseline`` kind: the trailing median, last
-    year's expectation (``ratio`` x last year's rate in the judged window), or the lower of the
-    two; without last year's expectation, the median (``fallback`` True)."""
+    year's expectation (``ratio`` x last year's rate, see :func:`measure_drop`), or the lower of
+    the two (``both``); without last year's expectation, the median (``fallback`` True).
+
+    ``last_year`` is last year's expectation where it is the lower (last year fell: the surge
+    fading, the night coming), and where today is rising (``observed`` above ``RISING`` x its
+    median: the midnight surge, which last year says should be a hundredfold, not tenfold).
+    Where last year rose and today stays level, it is the median: a rise today does not share
+    at all is last year's own (a flash sale at an hour it does not recur this year), and an
+    outage then shows against today's recent level anyway."""
     if kind == "median":
         return median, "median", False
     if from_last_year is None:
         return median, "median", True
-    if kind == "last_year":
+    if kind == "last_year" and (from_last_year <= median or observed > RISING * median):
         return from_last_year, "last_year", False
     return min(median, from_last_year), "both", False
 
@@ -269,12 +280,13 @@ def measure_drop(rule: DropRule, windows: Windows, level: Level | None = None) -
         return None
     rates = window_rates(counts, width)
     last = windows.last_year_between(first, end) if rule.baseline != "median" else None
-    last_rates = window_rates(last, width) if last is not None else None
     if level is None:
-        ratio = ratio_to_last_year(rates[:-1], last_rates[:-1]) if last_rates is not None else None
+        ratio = ratio_to_last_year(rates[:-1], window_rates(last[:-width], width)) if last is not None else None
         level = Level(median=float(np.median(rates[:-1])), ratio=ratio)
-    expected = level.ratio * float(last_rates[-1]) if level.ratio is not None and last_rates is not None else None
-    baseline, basis, fallback = baseline_of(rule.baseline, level.median, expected)
+    expected = None
+    if level.ratio is not None and last is not None:
+        expected = level.ratio * float(last[-width:].sum()) / width
+    baseline, basis, fallback = baseline_of(rule.baseline, level.median, expected, float(rates[-1]))
     return DropMeasure(observed=float(rates[-1]), baseline=baseline, span_start=end - width, level=level,
                        basis=basis, fallback=fallback)
 
@@ -295,7 +307,8 @@ def _drop_message(rule: DropRule, m: DropMeasure, state: str) -> str:
     ratio = m.level.ratio if m.level.ratio is not None else 0.0
     against = {"median": "the trailing median" + (" (no history for last year here)" if m.fallback else ""),
                "last_year": f"last year's same {rule.window_seconds} s x today's ratio {ratio:.2f}",
-               "both": f"the lower of the trailing median and last year's same {rule.window_seconds} s x {ratio:.2f}",
+               "both": f"the lower of the trailing median and last year's same {rule.window_seconds} s x "
+                       f"{ratio:.2f}",
                }[m.basis]
     when = f"over the {rule.window_seconds} s from {_local(m.span_start)}"
     if state == FIRING:

@@ -222,9 +222,10 @@ class AlertService:
             return None
         ratio = None
         if rule.baseline != "median":
-            last, _ = self.last_year.read(alert.window_start, alert.window_end)
-            rate = float(np.mean(last)) if last is not None else 0.0
-            ratio = alert.baseline / rate if rate > 0 else None
+            last, covered = self.last_year.read(alert.window_start, alert.window_end)
+            if last is not None and covered is not None and covered[0] <= alert.window_start \
+                    and alert.window_end <= covered[1] and last.sum() > 0:
+                ratio = alert.baseline / float(last.mean())
         return Level(median=alert.baseline, ratio=ratio)
 
     def close(self) -> None:

@@ -72,8 +72,8 @@ def test_a_dip_last_year_had_too_does_not_page_a_drop_it_did_not_have_does(click
     settings = clickhouse_settings
     now = {"ms": WALL_MS}
     with history_database(settings):
-        # last year: 100/s, a 30/s dip in window 4, 100/s again, and 100/s where today will drop
-        last_year(settings, [100, 100, 100, 100, 30, 100, 100, 100, 100, 100])
+        # last year: 100/s, a 30/s dip in window 4, 100/s again, and 90/s where today will drop
+        last_year(settings, [100, 100, 100, 100, 30, 100, 100, 100, 100, 90])
         today(settings, [126, 126, 126, 126, 38])  # today 1.26x last year, the same dip
         service = service_on(settings, now)
         try:
@@ -85,16 +85,16 @@ def test_a_dip_last_year_had_too_does_not_page_a_drop_it_did_not_have_does(click
             # the median calls it a drop (38 of 126); last year expected 1.26 x 30 = 37.8
             assert [(a.rule, a.state) for a in raised] == [("drop-median", FIRING)]
             assert service.baselines == {"drop-last-year": "last_year"}
-            # later, today drops to 20/s where last year held 100/s
+            # later, today drops to 20/s where last year held 90/s
             today(settings, [126, 126, 126, 126, 20], first_window=5)
             now["ms"] += 1000
             fired = [a for a in service.step() if a.rule == "drop-last-year"]
             assert [(a.state, a.window_start, a.observed) for a in fired] == [(FIRING, T0 + 9 * W, 20.0)]
-            assert fired[0].baseline == pytest.approx(126.0)  # 1.26 (median of the ratios) x 100/s
+            assert fired[0].baseline == pytest.approx(113.4)  # 1.26 (median of the ratios) x 90/s
             assert "last year's same 10 s x today's ratio 1.26" in fired[0].message
             (row,) = [r for r in store.read_history(service.run, settings.clickhouse_database)
                       if r["rule"] == "drop-last-year"]
-            assert row["baseline"] == pytest.approx(126.0)
+            assert row["baseline"] == pytest.approx(113.4)
         finally:
             service.close()
 

@@ -23,7 +23,8 @@ def test_the_shipped_default_config_loads():
     cfg = load(DEFAULT_PATH)
     drop, stall, spike = cfg.rules
     assert isinstance(drop, DropRule) and isinstance(stall, StallRule) and isinstance(spike, RejectRule)
-    assert (drop.name, drop.window_seconds, drop.below_percent, drop.baseline) == ("throughput-drop", 60, 50, "last_year")
+    assert (drop.name, drop.window_seconds, drop.below_percent, drop.baseline) == (
+        "throughput-drop", 60, 50, "last_year")
     assert (stall.name, stall.stale_seconds) == ("pipeline-stall", 30)
     assert (spike.name, spike.window_minutes, spike.above_percent, spike.min_rejected) == ("rejected-spike", 2, 5, 20)
     assert cfg.webhooks == () and cfg.service.interval_seconds == 1.0

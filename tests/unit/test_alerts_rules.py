@@ -7,6 +7,7 @@ import pytest
 from stream.alerts.rules import (
     FIRING,
     RESOLVED,
+    RISING,
     DropRule,
     Freshness,
     Level,
@@ -117,9 +118,10 @@ def test_a_new_drop_after_resolution_fires_once_the_cooldown_is_over():
 
 
 def with_last_year(data: Windows, *rates: float, covered: tuple[int, int] | None = None) -> Windows:
-    """``data`` with last year's orders at these orders/s in the same windows (all of a window's
-    orders in its last second, unlike today's: only the window's sum counts)."""
-    last = np.zeros(len(data.counts), dtype=np.int64)
+    """``data`` with last year's orders at these orders/s in the same windows, from T0 (all of a
+    window's orders in its last second, unlike today's: only the window's sum counts); rates past
+    today's windows are last year's future, known and read."""
+    last = np.zeros(len(rates) * W - (data.start - T0), dtype=np.int64)
     for i, rate in enumerate(rates):
         last[(i + 1) * W - 1 - (data.start - T0)] = round(rate * W)
     span = covered if covered is not None else (T0, T0 + len(rates) * W)
@@ -141,20 +143,25 @@ def test_window_rates_and_the_ratio_to_last_year_are_medians_of_windows():
     assert ratio_to_last_year(np.array([50, 7.0]), np.array([0, 0.0])) is None
 
 
-@pytest.mark.parametrize("kind, median, expected, outcome", [
-    ("median", 100.0, 40.0, (100.0, "median", False)),
-    ("last_year", 100.0, 40.0, (40.0, "last_year", False)),
-    ("last_year", 100.0, None, (100.0, "median", True)),  # no history: the median, and say so
-    ("both", 100.0, 40.0, (40.0, "both", False)),
-    ("both", 30.0, 40.0, (30.0, "both", False)),
-    ("both", 30.0, None, (30.0, "median", True)),
+@pytest.mark.parametrize("kind, median, expected, observed, outcome", [
+    ("median", 100.0, 40.0, 90.0, (100.0, "median", False)),
+    ("last_year", 100.0, 40.0, 90.0, (40.0, "last_year", False)),  # last year fell: so may today
+    ("last_year", 100.0, None, 90.0, (100.0, "median", True)),  # no history: the median, and say so
+    ("last_year", 100.0, 300.0, 90.0, (100.0, "both", False)),  # last year rose, today level: the median
+    ("last_year", 100.0, 300.0, 150.0, (100.0, "both", False)),  # ...up to RISING x the median
+    ("last_year", 100.0, 3000.0, 151.0, (3000.0, "last_year", False)),  # today rising: as last year did?
+    ("both", 100.0, 40.0, 90.0, (40.0, "both", False)),
+    ("both", 30.0, 40.0, 90.0, (30.0, "both", False)),
+    ("both", 100.0, 3000.0, 151.0, (100.0, "both", False)),
+    ("both", 30.0, None, 90.0, (30.0, "median", True)),
 ])
-def test_baseline_of_each_kind(kind, median, expected, outcome):
-    assert baseline_of(kind, median, expected) == outcome
+def test_baseline_of_each_kind(kind, median, expected, observed, outcome):
+    assert RISING == 1.5
+    assert baseline_of(kind, median, expected, observed) == outcome
 
 
 def test_last_year_baseline_is_last_years_same_window_times_todays_ratio():
-    # today 1.26x last year through the baseline windows; last year's judged window was busier
+    # today 1.26x last year through the baseline windows, and rising with last year in the judged one
     data = with_last_year(windows(126, 252, 126, 126, 200), 100, 200, 100, 100, 160)
     m = measure_drop(rule("last_year"), data)
     assert m.level.ratio == pytest.approx(1.26) and m.level.median == pytest.approx(126)
@@ -170,22 +177,38 @@ def test_a_decay_last_year_had_too_is_a_drop_only_for_the_median(baseline, outco
     assert (alert.state if alert else None) == outcome
 
 
-@pytest.mark.parametrize("baseline, outcome", [("median", FIRING), ("last_year", FIRING), ("both", FIRING)])
-def test_a_drop_last_year_did_not_have_pages_on_every_baseline(baseline, outcome):
-    data = with_last_year(windows(126, 126, 126, 126, 30), 100, 100, 100, 100, 100)
+@pytest.mark.parametrize("baseline, expected", [("median", 126), ("last_year", 1.26 * 95), ("both", 1.26 * 95)])
+def test_a_drop_last_year_did_not_have_pages_on_every_baseline(baseline, expected):
+    data = with_last_year(windows(126, 126, 126, 126, 30), 100, 100, 100, 100, 95)
     alert, _ = evaluate(rule(baseline), data, RuleState(), NOW_MS)
-    assert (alert.state if alert else None) == outcome
-    if alert:
-        assert alert.baseline == pytest.approx(126) and alert.observed == pytest.approx(30)
-        assert ("last year's same 10 s x today's ratio 1.26" in alert.message) == (baseline == "last_year")
+    assert alert.state == FIRING
+    assert alert.baseline == pytest.approx(expected) and alert.observed == pytest.approx(30)
+    assert ("last year's same 10 s x today's ratio 1.26" in alert.message) == (baseline == "last_year")
 
 
 @pytest.mark.parametrize("baseline, outcome", [("median", None), ("last_year", FIRING), ("both", None)])
-def test_a_rise_last_year_had_that_did_not_come(baseline, outcome):
-    # last year's 20:00 spike tripled the orders; today's judged window stayed flat
-    data = with_last_year(windows(100, 100, 100, 100, 100), 100, 100, 100, 100, 300)
+def test_a_surge_that_came_at_a_tenth_of_last_years(baseline, outcome):
+    # midnight: last year jumped 100-fold; today only 10-fold (an outage at the surge) pages on last year
+    data = with_last_year(windows(10, 10, 10, 10, 100), 8, 8, 8, 8, 800)
     alert, _ = evaluate(rule(baseline), data, RuleState(), NOW_MS)
     assert (alert.state if alert else None) == outcome
+    if alert:
+        assert alert.baseline == pytest.approx(1000) and "last year's same 10 s x today's ratio 1.25" in alert.message
+
+
+@pytest.mark.parametrize("today, last, outcome", [
+    ((100, 100, 100, 100, 100), (100, 100, 100, 100, 300), None),  # last year's flash sale, not today's
+    ((100, 100, 100, 100, 100), (100, 100, 300, 250, 220), None),  # ...a long one, over the baseline too
+    ((100, 100, 100, 100, 40), (100, 100, 100, 100, 300), FIRING),  # an outage meanwhile: below today's level
+])
+def test_a_rise_only_last_year_had_is_judged_against_todays_median(today, last, outcome):
+    data = with_last_year(windows(*today), *last)
+    alert, _ = evaluate(rule("last_year"), data, RuleState(), NOW_MS)
+    assert (alert.state if alert else None) == outcome
+    m = measure_drop(rule("last_year"), data)
+    assert (m.basis, m.baseline) == ("both", pytest.approx(100))
+    if alert:
+        assert "the lower of the trailing median and last year's same 10 s x 1.00" in alert.message
 
 
 @pytest.mark.parametrize("covered, fallback", [
@@ -216,13 +239,13 @@ def test_firing_on_last_year_keeps_the_ratio_it_fired_with_and_follows_last_year
     alert, state = evaluate(rule("last_year"), with_last_year(windows(126, 126, 126, 126, 20), 100, 100, 100, 100,
                                                               100), RuleState(), NOW_MS)
     assert alert.state == FIRING and state.level.ratio == pytest.approx(1.26)
-    # later: today is down throughout, last year's judged window was twice as busy: expected 1.26 x 200
-    later = with_last_year(windows(20, 20, 20, 20, 170), 100, 100, 100, 100, 200)
+    # later: today is down throughout, last year fell to half by then: expected 1.26 x 50
+    later = with_last_year(windows(20, 20, 20, 20, 40), 100, 100, 100, 100, 50)
     again, state = evaluate(rule("last_year"), later, state, NOW_MS + 1000)
-    assert again is None and state.firing  # 170 of 252: between 50% and 70%
-    back, _ = evaluate(rule("last_year"), with_last_year(windows(20, 20, 20, 20, 180), 100, 100, 100, 100, 200),
+    assert again is None and state.firing  # 40 of 63: between 50% and 70%
+    back, _ = evaluate(rule("last_year"), with_last_year(windows(20, 20, 20, 20, 45), 100, 100, 100, 100, 50),
                        state, NOW_MS + 2000)
-    assert back.state == RESOLVED and back.baseline == pytest.approx(252)
+    assert back.state == RESOLVED and back.baseline == pytest.approx(63)
 
 
 def test_too_few_orders_expected_from_last_year_are_not_judged():
