@@ -49,10 +49,8 @@ from stream.alerts import config as config_mod
 from stream.alerts.rules import FIRING, DropRule, RuleState, Windows, evaluate, measure_drop
 from stream.history import same_moment_last_year
 from stream.simulator import curve as curve_mod
-from stream.simulator import orders as orders_mod
-from stream.simulator.clock import ClockSpec
 from stream.simulator.config import DEFAULT, FESTIVAL_TZ
-from stream.simulator.run import RunOptions, Simulation
+from tests.support.last_year import orders_created
 
 CREATED_COMPONENTS = ("base", "spike", "surge", "flash")  # what makes orders *created* (finals do not)
 
@@ -68,23 +66,6 @@ def festival_shape(start: int, end: int) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def _curve(year: int) -> curve_mod.Curve:
     return curve_mod.build(DEFAULT.replace(year=year))
-
-
-def orders_created(start: int, seconds: int, scale: float, seed: int) -> np.ndarray:
-    """Orders created in each second of [start, start + seconds), as the simulator makes them."""
-    config = DEFAULT.replace(year=datetime.fromtimestamp(start, FESTIVAL_TZ).year, scale=scale)
-    options = RunOptions(clock=ClockSpec("replay", start * 1000, 86400.0), rate=None, paced=False, seed=seed,
-                         batch_orders=1 << 21)
-    sim = Simulation(config, options)
-    counts = np.zeros(seconds, dtype=np.int64)
-    end_ms = (start + seconds) * 1000
-    while sim.frontier < end_ms:
-        tick_end = min(sim.next_replay_end(), end_ms)
-        t0, _, origins = sim.arrivals(tick_end)
-        sim.frontier = tick_end
-        created = t0[origins != orders_mod.GHOST_FINAL] // 1000 - start  # ghosts enter at their final payment
-        counts += np.bincount(created, minlength=seconds)[:seconds]
-    return counts
 
 
 @dataclasses.dataclass

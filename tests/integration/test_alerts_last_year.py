@@ -97,6 +97,15 @@ def test_a_dip_last_year_had_too_does_not_page_a_drop_it_did_not_have_does(click
             assert row["baseline"] == pytest.approx(113.4)
         finally:
             service.close()
+        # a restart while it fires: the alert stays firing, with the ratio that gives its baseline
+        restarted = service_on(settings, now)
+        try:
+            state = restarted.states["drop-last-year"]
+            assert state.firing and state.level.ratio == pytest.approx(1.26)
+            now["ms"] += 1000
+            assert [a for a in restarted.step() if a.rule == "drop-last-year"] == []  # no second page
+        finally:
+            restarted.close()
 
 
 def test_without_history_the_rule_judges_against_the_median_and_says_so_once(clickhouse_settings, caplog,
