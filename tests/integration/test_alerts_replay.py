@@ -88,6 +88,7 @@ def test_a_replayed_festival_night_fires_no_alert(clickhouse_settings, tmp_path,
         judged, evaluations, fallbacks = replay_night(service, drop, seconds, start, end, now)
     assert service.alerts == []
     assert fallbacks == 0 and service.baselines == {drop.name: "last_year"}  # last year's, throughout
+    print(f"\nno alert in {evaluations} evaluations, {judged} of them judged, on last year's history")
     # not vacuous: the drop rule judged most of the night (all but the first baseline and the deepest trough)
     assert judged / evaluations > 0.8, (judged, evaluations)
 
