@@ -20,7 +20,7 @@ by default, and on request ``both`` and ``curve``: the simulator's own expected 
 (:func:`festival_shape` below, formerly the service's ``curve`` baseline) in place of last
 year's orders, through today's ``last_year`` arithmetic (which judges against the median where
 the reference rises and today does not, so not quite the old rule; the old rule's figures come
-from the bench of a commit before this one).
+from this bench on a commit before this one, such as main 8721f70).
 
 The rules of ``--config`` are evaluated once a second as the live service would: event time runs
 with the wall clock, the job writes a second ``--lag`` seconds after it ends, the service judges
@@ -28,11 +28,15 @@ windows ``margin_seconds`` behind the newest one written ``settle_seconds`` ago,
 on that clock. Every alert fired is a false positive (there is no outage in the traffic).
 Then ``--outages`` outages (``--depth`` of the orders lost for ``--outage-minutes``) are cut
 into the same traffic at random times, and the bench reports how many were caught and how
-long after their start.
+long after their start; then one outage at a time at each of the festival's turning points
+(``--at``: the midnight surge, the 20:00 spikes, the end of wave 1). It also prints the closest
+call: the lowest observed / baseline of a window judged while the rule was not firing.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import sys
 import time
 from datetime import datetime
@@ -41,9 +45,6 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import dataclasses
-import functools
 
 from stream.alerts import config as config_mod
 from stream.alerts.rules import FIRING, DropRule, RuleState, Windows, evaluate, measure_drop
