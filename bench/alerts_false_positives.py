@@ -47,6 +47,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stream.alerts import config as config_mod
+from stream.alerts.last_year import BLOCK_S, spread_minutes
 from stream.alerts.rules import FIRING, DropRule, RuleState, Windows, evaluate, measure_drop
 from stream.history import same_moment_last_year
 from stream.simulator import curve as curve_mod
@@ -153,6 +154,12 @@ def main() -> None:
                         help="comma-separated baselines to measure each drop rule with (default "
                              "last_year,median; also both, curve: the simulator's own curve as last year)")
     parser.add_argument("--growth", type=float, default=0.26, help="this year's volume on last year's (default 0.26)")
+    parser.add_argument("--history-weight", type=int, default=1,
+                        help="last year sampled: each simulated order counted this many times, as gmv simulate "
+                             "--history does past its budget (default 1: not sampled)")
+    parser.add_argument("--history-per-minute", action="store_true",
+                        help="last year as per-minute totals on each minute's first second (a CSV of minutes "
+                             "imported), spread over the minute as the service spreads them")
     parser.add_argument("--lag", type=int, default=1, help="seconds from a window's end to its row (default 1)")
     parser.add_argument("--step", type=int, default=1, help="evaluate every STEP seconds (default 1, as live)")
     parser.add_argument("--outages", type=int, default=20)
@@ -171,6 +178,8 @@ def main() -> None:
         parser.error(f"--baselines: {', '.join(unknown)} is not one of last_year, curve, median, both")
     start = int(datetime.fromisoformat(args.start).timestamp())
     seconds = int(args.days * 86400)
+    if args.history_per_minute and (seconds % BLOCK_S or start % 60):
+        parser.error("--history-per-minute needs whole hours from the start of a minute (--days a multiple of 1/24)")
     began = time.monotonic()
     counts = orders_created(start, seconds, args.scale, args.seed)
     print(f"replay {local(start)} + {args.days:g} days (CST), scale {args.scale:g}: "
@@ -180,9 +189,16 @@ def main() -> None:
     if {"last_year", "both"} & set(baselines):
         began = time.monotonic()
         then = same_moment_last_year(start)
-        last = orders_created(then, seconds, args.scale / (1 + args.growth), args.seed + 1000)
+        weight = args.history_weight
+        last = weight * orders_created(then, seconds, args.scale / (1 + args.growth) / weight, args.seed + 1000)
+        if args.history_per_minute:
+            minutes = np.zeros_like(last)
+            minutes[::60] = last.reshape(-1, 60).sum(axis=1)
+            last = np.concatenate([spread_minutes(b) for b in np.split(minutes, len(minutes) // BLOCK_S)])
         references["last_year"] = references["both"] = last
-        print(f"last year {datetime.fromtimestamp(then, FESTIVAL_TZ):%Y-%m-%d %H:%M} + {args.days:g} days, "
+        how = (f", sampled: each order counted {weight}x" if weight > 1 else "") + \
+            (", as per-minute totals" if args.history_per_minute else "")
+        print(f"last year {datetime.fromtimestamp(then, FESTIVAL_TZ):%Y-%m-%d %H:%M} + {args.days:g} days{how}, "
               f"{1 + args.growth:g}x less: {last.sum():,} orders created, busiest second {last.max():,} "
               f"(this year / last year {counts.sum() / max(last.sum(), 1):.3f}; "
               f"generated in {time.monotonic() - began:.0f} s)")

@@ -13,6 +13,9 @@ the shift is constant across a festival):
   second without a row, as for today) and kept while the extent stays the same: history is
   not written while the festival it is compared with runs, so the service reads it about once
   an hour instead of every second;
+- history imported as per-minute totals (``gmv history import`` takes them in orders_per_second,
+  each at its minute's first second) is spread evenly over its minute (:func:`spread_minutes`),
+  so a window that does not start on the minute gets its share of each minute it overlaps;
 - a history database that is missing, empty or unreadable is "no history", with a one-line
   :attr:`LastYear.why`; the drop rules then judge against the median and the service says so
   once (:mod:`stream.alerts.service`). Reading history never raises.
@@ -33,9 +36,22 @@ from stream.history import year_shift_s
 
 log = logging.getLogger("gmv.alerts.last_year")
 
-BLOCK_S = 3600  # last year's seconds read at once
+BLOCK_S = 3600  # last year's seconds read at once (a whole number of minutes)
 KEEP_BLOCKS = 6
 REFRESH_S = 60.0
+MINUTE_EVIDENCE = 10  # rows, all on a minute's first second, that make a block per-minute totals
+
+
+def spread_minutes(counts: np.ndarray) -> np.ndarray:
+    """``counts`` (per second, from a minute's first second) as they are when every row sits on a
+    minute's first second and there are at least ``MINUTE_EVIDENCE`` of them: per-minute totals,
+    spread evenly over their minute (floats); per-second counts otherwise, unchanged. (Ten
+    per-second rows falling on minute starts by chance: about 60^-10.)"""
+    minutes = counts.reshape(-1, 60)
+    rows = np.count_nonzero(minutes)
+    if rows < MINUTE_EVIDENCE or np.count_nonzero(minutes[:, 1:]):
+        return counts
+    return np.repeat(minutes[:, 0] / 60.0, 60)
 
 
 def _day(epoch_s: int) -> str:
@@ -112,7 +128,7 @@ class LastYear:
         if first in self._blocks:
             self._blocks.move_to_end(first)
             return self._blocks[first]
-        counts = store.read_counts(self.run, self.db, first, first + BLOCK_S)
+        counts = spread_minutes(store.read_counts(self.run, self.db, first, first + BLOCK_S))
         self._blocks[first] = counts
         while len(self._blocks) > KEEP_BLOCKS:
             self._blocks.popitem(last=False)

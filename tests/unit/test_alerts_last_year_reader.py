@@ -8,7 +8,7 @@ from datetime import datetime
 
 import numpy as np
 
-from stream.alerts.last_year import BLOCK_S, LastYear
+from stream.alerts.last_year import BLOCK_S, LastYear, spread_minutes
 from stream.contract import FESTIVAL_TZ
 from stream.history import same_moment_last_year
 
@@ -104,3 +104,23 @@ def test_a_block_that_cannot_be_read_is_no_history_not_an_error():
     history.fail = ConnectionError("connection refused")
     assert reader.read(T0, T0 + 10) == (None, None)
     assert reader.why == "h cannot be read (connection refused)"
+
+
+def test_per_minute_totals_are_spread_over_their_minute():
+    minutes = np.zeros(3600, dtype=np.int64)
+    minutes[::60] = np.arange(60) * 60  # minute m: 60 m orders, all on its first second
+    spread = spread_minutes(minutes)
+    assert spread.tolist() == np.repeat(np.arange(60.0), 60).tolist() and spread.sum() == minutes.sum()
+    seconds = minutes.copy()
+    seconds[61] = 1  # one row off a minute's first second: per-second counts, as read
+    assert spread_minutes(seconds) is seconds
+    few = np.zeros(3600, dtype=np.int64)
+    few[: 60 * 9: 60] = 5  # nine rows on minute starts could be chance at a trickle: left alone
+    assert spread_minutes(few) is few
+
+
+def test_history_imported_per_minute_gives_each_window_its_share_of_the_minutes_it_overlaps():
+    minute0 = LY0 - 30  # 10:00:00 last year; T0 is 10:00:30
+    history = FakeHistory({minute0 + 60 * m: 600 for m in range(-30, 30)})  # 10 orders/s, per minute
+    counts, _ = LastYear(history, "h").read(T0, T0 + 60)  # half of 10:00, half of 10:01
+    assert counts.sum() == 600 and set(counts.tolist()) == {10.0}
