@@ -199,7 +199,7 @@ def main() -> None:
         how = (f", sampled: each order counted {weight}x" if weight > 1 else "") + \
             (", as per-minute totals" if args.history_per_minute else "")
         print(f"last year {datetime.fromtimestamp(then, FESTIVAL_TZ):%Y-%m-%d %H:%M} + {args.days:g} days{how}, "
-              f"{1 + args.growth:g}x less: {last.sum():,} orders created, busiest second {last.max():,} "
+              f"{1 + args.growth:g}x less: {last.sum():,.0f} orders created, busiest second {last.max():,.0f} "
               f"(this year / last year {counts.sum() / max(last.sum(), 1):.3f}; "
               f"generated in {time.monotonic() - began:.0f} s)")
     if "curve" in baselines:
