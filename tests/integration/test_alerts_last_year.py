@@ -166,3 +166,34 @@ def test_history_that_does_not_cover_the_moment_is_no_history(clickhouse_setting
             assert service.last.windows.history == (T0 - 8 * 86400, T0 - 8 * 86400 + 600)
         finally:
             service.close()
+
+
+def test_history_of_per_minute_totals_is_spread_over_each_minute(clickhouse_settings):
+    """Last year imported as minutes (each total on its minute's first second, as `gmv history
+    import` takes them): windows that do not start on the minute get their share of each."""
+    settings = clickhouse_settings
+    now = {"ms": WALL_MS}
+    config = parse({"service": {"margin_seconds": 0, "settle_seconds": 0},
+                    "rules": [{"name": "drop", "kind": "drop", "window_seconds": 60, "baseline_windows": 4,
+                               "baseline": "last_year", "min_expected_orders": 50, "cooldown_seconds": 0}]})
+    with history_database(settings):
+        # last year: 100/s, then 40/s from 10:04 on, as per-minute totals
+        insert_seconds(settings, settings.history_database,
+                       [(LY0 + 60 * m, 0, 6000 if m < 4 else 2400, 1_600_000_000_000) for m in range(-20, 20)])
+        offset = T0 + 30  # today's windows run from :30 to :30
+        insert_seconds(settings, settings.clickhouse_database,
+                       [(offset + s, 0, 126 if s < 240 else 38, WALL_MS - 10_000) for s in range(300)])
+        service = AlertService(config, settings, clock=lambda: now["ms"] / 1000)
+        service.start()
+        try:
+            assert service.step() == []  # 38/s where last year had fallen to 40/s: 1.26 x 40 = 50.4 expected
+            windows = service.last.windows
+            assert windows.last_year_between(offset, offset + 300).tolist() == [100.0] * 210 + [40.0] * 90
+            # then today falls to 10/s
+            insert_seconds(settings, settings.clickhouse_database,
+                           [(offset + 300 + s, 0, 10, WALL_MS - 10_000) for s in range(60)])
+            now["ms"] += 1000
+            (fired,) = service.step()
+            assert fired.observed == 10.0 and fired.baseline == pytest.approx(1.26 * 40)
+        finally:
+            service.close()
