@@ -22,7 +22,6 @@ the shift is constant across a festival):
 """
 from __future__ import annotations
 
-import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -33,8 +32,6 @@ import numpy as np
 from stream.alerts import store
 from stream.contract import FESTIVAL_TZ
 from stream.history import year_shift_s
-
-log = logging.getLogger("gmv.alerts.last_year")
 
 BLOCK_S = 3600  # last year's seconds read at once (a whole number of minutes)
 KEEP_BLOCKS = 6
