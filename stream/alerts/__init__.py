@@ -2,7 +2,8 @@
 pipeline merely lags; record and announce the festival's GMV milestones.
 
 - :mod:`stream.alerts.rules`: the pure core, ``evaluate(rule, data, state, now_ms)``;
-- :mod:`stream.alerts.expected`: the festival curve's shape, the "expected" baseline;
+- :mod:`stream.alerts.last_year`: last year's orders per second from the history database, the
+  ``last_year`` baseline of the drop rules (nothing here imports the simulator);
 - :mod:`stream.alerts.config`: the TOML rules file, validated (``infra/alerts.toml``);
 - :mod:`stream.alerts.payload`: the webhook body, its link and its signature;
 - :mod:`stream.alerts.delivery`: HTTP POST with timeouts, retries and backoff;

@@ -188,6 +188,10 @@ class _Checker:
         if key == "severity":
             return self.choice(where, key, value, SEVERITIES)
         if key == "baseline":
+            if value == "curve":
+                self.fail(where, "baseline = 'curve' is gone (it was the simulator's own curve, which real orders "
+                          "do not follow); use 'last_year' (last year's same window, from the history database) "
+                          "or 'median'")
             return self.choice(where, key, value, BASELINES)
         if key == "severities":
             if not isinstance(value, list) or not value:

@@ -7,9 +7,13 @@ ClickHouse every second, calls it, records and delivers what it returns.
 
 **Drop**: orders created per second over the last ``window_seconds`` of *complete* windows,
 against a baseline from the ``baseline_windows`` windows before them: their median rate
-(``median``), the festival curve scaled by the median of rate / curve (``curve``), or the lower
-of the two (``both``). It fires when observed < ``below_percent`` % of the baseline, and
-clears at ``recover_percent`` % or more. A second with no row counts as zero orders (the job
+(``median``); last year's orders in the same window (the same calendar moment a year earlier,
+from the history database) times today's ratio to last year, the median of the per-window
+ratios over those windows (``last_year``: where last year rose and today stays level, the
+median, see :func:`baseline_of`); or the lower of the two (``both``). Without
+history for the span, ``last_year`` and ``both`` judge against the median (the measure says
+so: :attr:`DropMeasure.fallback`). It fires when observed < ``below_percent`` % of the
+baseline, and clears at ``recover_percent`` % or more. A second with no row counts as zero orders (the job
 writes no row for an empty second), so only windows the pipeline has finished are judged:
 :class:`Windows` says up to where (``horizon``). While firing, the baseline stays the one the
 alert fired against, so a long outage never becomes its own baseline.
@@ -39,14 +43,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from stream.alerts.expected import festival_shape
 from stream.contract import FESTIVAL_TZ
 
 SEVERITIES = ("critical", "warning", "info")
-BASELINES = ("median", "curve", "both")
+BASELINES = ("median", "last_year", "both")
 FIRING, RESOLVED = "firing", "resolved"
-
-Shape = Callable[[int, int], np.ndarray]  # (start, end) epoch s -> expected orders per second
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class DropRule(_Named):
     window_seconds: int = 60
     below_percent: float = 50.0
     recover_percent: float = 70.0
-    baseline: str = "curve"  # median | curve | both
+    baseline: str = "last_year"  # median | last_year | both
     baseline_windows: int = 10
     min_expected_orders: float = 100.0  # judge only windows expected to hold this many orders
     cooldown_seconds: float = 600.0
@@ -109,19 +110,34 @@ class Windows:
     """Orders created per second over [start, start + len(counts)) (0 where no row), as read.
 
     ``horizon``: the exclusive end of the complete windows (None: none complete yet);
-    ``oldest``: the first window the rollups hold, where history begins (None: empty table).
+    ``oldest``: the first window the rollups hold, where they begin (None: empty table).
+    ``last_year``: last year's orders created in the same seconds (the same calendar moments a
+    year earlier, :func:`stream.history.same_moment_last_year`) from ``start`` on (0 where no
+    row); None when not read. ``history``: ``[first, end)``, in *today's* seconds, of what last
+    year's history covers (its first to its last second; None: no history).
     """
 
     start: int
     counts: np.ndarray
     horizon: int | None
     oldest: int | None
+    last_year: np.ndarray | None = None
+    history: tuple[int, int] | None = None
 
     def between(self, start: int, end: int) -> np.ndarray | None:
         """Counts of [start, end), or None when they were not read."""
         if start < self.start or end > self.start + len(self.counts):
             return None
         return self.counts[start - self.start:end - self.start]
+
+    def last_year_between(self, start: int, end: int) -> np.ndarray | None:
+        """Last year's counts for [start, end), or None when not read or not covered by history."""
+        if self.last_year is None or self.history is None:
+            return None
+        if start < self.history[0] or end > self.history[1] or start < self.start \
+                or end > self.start + len(self.last_year):
+            return None
+        return self.last_year[start - self.start:end - self.start]
 
 
 @dataclass(frozen=True)
@@ -155,11 +171,11 @@ class Rejections:
 
 @dataclass(frozen=True)
 class Level:
-    """What a drop is judged against: the earlier windows' median rate (orders/s) and their
-    median rate per unit of the festival curve."""
+    """What a drop is judged against: the earlier windows' median rate (orders/s), and today's
+    ratio to last year over them (the median of the per-window ratios; None: no history)."""
 
     median: float
-    per_curve: float
+    ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -201,13 +217,52 @@ class DropMeasure:
     baseline: float
     span_start: int
     level: Level
+    basis: str = "median"  # what the baseline is: median | last_year | both
+    fallback: bool = False  # the rule asked for last year, which had no history here: median
 
 
 # -- drop ---------------------------------------------------------------------------------
 
 
-def measure_drop(rule: DropRule, windows: Windows, level: Level | None = None,
-                 shape: Shape = festival_shape) -> DropMeasure | None:
+def window_rates(counts: np.ndarray, width: int) -> np.ndarray:
+    """Orders per second of each consecutive ``width``-second window of ``counts``."""
+    return counts.reshape(len(counts) // width, width).sum(axis=1) / width
+
+
+def ratio_to_last_year(rates: np.ndarray, last_year: np.ndarray) -> float | None:
+    """Today's rate per unit of last year's: the median over the windows where last year had
+    orders (one window's flash sale or dip, today or last year, moves it little); None when
+    last year had none in any of them."""
+    had = last_year > 0
+    if not had.any():
+        return None
+    return float(np.median(rates[had] / last_year[had]))
+
+
+RISING = 1.5  # last_year: today above this x its trailing median is rising, and must rise as last year did
+
+
+def baseline_of(kind: str, median: float, from_last_year: float | None, observed: float) -> tuple[float, str, bool]:
+    """``(baseline, basis, fallback)`` for a rule's ``baseline`` kind: the trailing median, last
+    year's expectation (``ratio`` x last year's rate, see :func:`measure_drop`), or the lower of
+    the two (``both``); without last year's expectation, the median (``fallback`` True).
+
+    ``last_year`` is last year's expectation where it is the lower (last year fell: the surge
+    fading, the night coming), and where today is rising (``observed`` above ``RISING`` x its
+    median: the midnight surge, which last year says should be a hundredfold, not tenfold).
+    Where last year rose and today stays level, it is the median: a rise today does not share
+    at all is last year's own (a flash sale at an hour it does not recur this year), and an
+    outage then shows against today's recent level anyway."""
+    if kind == "median":
+        return median, "median", False
+    if from_last_year is None:
+        return median, "median", True
+    if kind == "last_year" and (from_last_year <= median or observed > RISING * median):
+        return from_last_year, "last_year", False
+    return min(median, from_last_year), "both", False
+
+
+def measure_drop(rule: DropRule, windows: Windows, level: Level | None = None) -> DropMeasure | None:
     """Observed rate of the newest complete window and its baseline; None without enough data.
 
     ``level``: a baseline to keep (the one a firing alert fired against) instead of the
@@ -223,17 +278,17 @@ def measure_drop(rule: DropRule, windows: Windows, level: Level | None = None,
     counts = windows.between(first, end)
     if counts is None:
         return None
-    n = (end - first) // width
-    rates = counts.reshape(n, width).sum(axis=1) / width
-    expected = None
-    if rule.baseline != "median":
-        expected = np.maximum(shape(first, end).reshape(n, width).mean(axis=1), 1e-12)
+    rates = window_rates(counts, width)
+    last = windows.last_year_between(first, end) if rule.baseline != "median" else None
     if level is None:
-        per_curve = float(np.median(rates[:-1] / expected[:-1])) if expected is not None else 0.0
-        level = Level(median=float(np.median(rates[:-1])), per_curve=per_curve)
-    on_curve = level.per_curve * float(expected[-1]) if expected is not None else 0.0
-    baseline = {"median": level.median, "curve": on_curve, "both": min(level.median, on_curve)}[rule.baseline]
-    return DropMeasure(observed=float(rates[-1]), baseline=baseline, span_start=end - width, level=level)
+        ratio = ratio_to_last_year(rates[:-1], window_rates(last[:-width], width)) if last is not None else None
+        level = Level(median=float(np.median(rates[:-1])), ratio=ratio)
+    expected = None
+    if level.ratio is not None and last is not None:
+        expected = level.ratio * float(last[-width:].sum()) / width
+    baseline, basis, fallback = baseline_of(rule.baseline, level.median, expected, float(rates[-1]))
+    return DropMeasure(observed=float(rates[-1]), baseline=baseline, span_start=end - width, level=level,
+                       basis=basis, fallback=fallback)
 
 
 def drop_condition(rule: DropRule, measure: DropMeasure | None) -> bool | None:
@@ -249,8 +304,12 @@ def drop_condition(rule: DropRule, measure: DropMeasure | None) -> bool | None:
 
 def _drop_message(rule: DropRule, m: DropMeasure, state: str) -> str:
     share = m.observed / m.baseline * 100 if m.baseline else 0.0
-    against = {"median": "the trailing median", "curve": "the festival curve's expectation",
-               "both": "the lower of the trailing median and the festival curve"}[rule.baseline]
+    ratio = m.level.ratio if m.level.ratio is not None else 0.0
+    against = {"median": "the trailing median" + (" (no history for last year here)" if m.fallback else ""),
+               "last_year": f"last year's same {rule.window_seconds} s x today's ratio {ratio:.2f}",
+               "both": f"the lower of the trailing median and last year's same {rule.window_seconds} s x "
+                       f"{ratio:.2f}",
+               }[m.basis]
     when = f"over the {rule.window_seconds} s from {_local(m.span_start)}"
     if state == FIRING:
         return (f"orders/s fell to {m.observed:,.1f}, {share:.0f}% of {against} {m.baseline:,.1f} "
@@ -259,9 +318,8 @@ def _drop_message(rule: DropRule, m: DropMeasure, state: str) -> str:
             f"(clears at {rule.recover_percent:g}%), {when}")
 
 
-def evaluate_drop(rule: DropRule, windows: Windows, state: RuleState, now_ms: int,
-                  shape: Shape = festival_shape) -> tuple[Alert | None, RuleState]:
-    measure = measure_drop(rule, windows, state.level if state.firing else None, shape)
+def evaluate_drop(rule: DropRule, windows: Windows, state: RuleState, now_ms: int) -> tuple[Alert | None, RuleState]:
+    measure = measure_drop(rule, windows, state.level if state.firing else None)
     condition = drop_condition(rule, measure)
     if condition is None or measure is None:  # no measure gives no condition; the test tells mypy
         return None, state
@@ -362,13 +420,13 @@ def transition(rule: Rule, bad: bool, state: RuleState, now_ms: int, alert: Call
     return None, state
 
 
-def evaluate(rule: Rule, data: Windows | Freshness | Rejections, state: RuleState, now_ms: int,
-             shape: Shape = festival_shape) -> tuple[Alert | None, RuleState]:
+def evaluate(rule: Rule, data: Windows | Freshness | Rejections, state: RuleState,
+             now_ms: int) -> tuple[Alert | None, RuleState]:
     """One evaluation of ``rule`` at ``now_ms`` (epoch ms, wall clock): ``(alert or None, new state)``."""
     if isinstance(rule, DropRule):
         if not isinstance(data, Windows):
             raise TypeError("a drop rule is evaluated on Windows")
-        return evaluate_drop(rule, data, state, now_ms, shape)
+        return evaluate_drop(rule, data, state, now_ms)
     if isinstance(rule, RejectRule):
         if not isinstance(data, Rejections):
             raise TypeError("a rejected-spike rule is evaluated on Rejections")

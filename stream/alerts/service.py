@@ -8,13 +8,20 @@ One evaluation (:meth:`AlertService.step`):
    windows before it are judged, so a window the pipeline has not finished (or whose rows
    the loader has not all written yet) never reads as a drop. Event time, not the wall
    clock, is "now" for a drop: a replayed 2021 festival is judged like a live one;
-3. orders per second over the span the drop rules need (``FINAL``, late rows added in), and
-   messages received and rejected per minute over the span the rejected-spike rules need;
+3. orders per second over the span the drop rules need (``FINAL``, late rows added in), last
+   year's for the same calendar moments when a rule's baseline is ``last_year`` or ``both``
+   (:mod:`stream.alerts.last_year`, from ``Settings.history_database``), and messages received
+   and rejected per minute over the span the rejected-spike rules need;
 4. :func:`stream.alerts.rules.evaluate` for every rule; each alert is written to
    ``alert_events`` (delivery ``pending``) and queued for its webhooks, whose outcome
    rewrites the row (``delivered`` / ``failed``, attempts);
 5. the GMV milestones (:mod:`stream.alerts.milestone_watch`): each round figure's first second,
    written to ``milestones`` when it is passed or moves, announced once to the webhooks.
+
+Without history for the span judged, a ``last_year`` rule judges against the trailing median
+and the service says so once (a log line naming the rule, the moment and why: no history
+database, no rows, not that date), and once again when history covers it; the heartbeat's
+``baselines`` shows what each drop rule judges against now.
 
 On start the rules' states come back from ``alert_events`` (a firing alert stays firing
 across a restart, cooldowns hold) and alerts still ``pending`` are delivered again. A
@@ -31,6 +38,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +47,7 @@ from stream.alerts import payload as payload_mod
 from stream.alerts import store
 from stream.alerts.config import AlertsConfig
 from stream.alerts.delivery import NONE, PENDING, Deliverable, Dispatcher
-from stream.alerts.expected import festival_shape
+from stream.alerts.last_year import LastYear
 from stream.alerts.milestone_watch import MilestoneWatch
 from stream.alerts.milestones import label as figure_label
 from stream.alerts.rules import (
@@ -52,11 +60,12 @@ from stream.alerts.rules import (
     RejectRule,
     Rule,
     RuleState,
-    Shape,
     Windows,
     evaluate,
     rejected_span,
 )
+from stream.contract import FESTIVAL_TZ
+from stream.history import same_moment_last_year
 from stream.settings import Settings
 from stream.stack import clickhouse
 
@@ -121,16 +130,18 @@ class AlertService:
     """
 
     def __init__(self, config: AlertsConfig, settings: Settings, *, secret: str | None = None,
-                 clock: Callable[[], float] = time.time, shape: Shape = festival_shape,
+                 clock: Callable[[], float] = time.time,
                  run: Callable[..., list] | None = None, insert: Callable[[str, list], object] | None = None,
                  heartbeat: Path | None = None, watch_from_ms: int | None = None) -> None:
         self.config, self.settings, self.secret = config, settings, secret
-        self.clock, self.shape = clock, shape
+        self.clock = clock
         self.db = settings.clickhouse_database
         # Lazy: a connection opens on first use, so one that an injected run/insert replaces never does.
         self._reader, self._writer = _Connection(settings), _Connection(settings)
         self.run = run or self._reader.execute
         self.recorder = store.Recorder(insert or self._writer.execute, self.db, self.now_ms)
+        self.last_year = LastYear(self.run, settings.history_database, clock)
+        self.baselines: dict[str, str] = {}  # drop rule -> what it judges against now (heartbeat, log)
         self.dispatcher = Dispatcher(config.webhooks, self._delivered)
         self.states: dict[str, RuleState] = {rule.name: RuleState() for rule in config.rules}
         self.dashboard_url = config.service.dashboard_url or f"http://127.0.0.1:{settings.dashboard_port}"
@@ -205,11 +216,17 @@ class AlertService:
             log.info("alerts: still firing from before the restart: %s", ", ".join(firing))
 
     def _level(self, rule: Rule, alert: Alert) -> Level | None:
-        """The baseline a restored firing drop alert keeps (its recorded baseline)."""
+        """The baseline a restored firing drop alert keeps (its recorded baseline; for last year,
+        the ratio that gives it from last year's rate in the alert's window, when history has it)."""
         if not isinstance(rule, DropRule):
             return None
-        expected = float(np.mean(self.shape(alert.window_start, alert.window_end)))
-        return Level(median=alert.baseline, per_curve=alert.baseline / max(expected, 1e-12))
+        ratio = None
+        if rule.baseline != "median":
+            last, covered = self.last_year.read(alert.window_start, alert.window_end)
+            if last is not None and covered is not None and covered[0] <= alert.window_start \
+                    and alert.window_end <= covered[1] and last.sum() > 0:
+                ratio = alert.baseline / float(last.mean())
+        return Level(median=alert.baseline, ratio=ratio)
 
     def close(self) -> None:
         self.dispatcher.close()
@@ -250,7 +267,9 @@ class AlertService:
                 data = reading.rejections
             if data is None:
                 continue
-            alert, self.states[rule.name] = evaluate(rule, data, self.states[rule.name], now_ms, self.shape)
+            if isinstance(rule, DropRule) and isinstance(data, Windows):
+                self._say_baseline(rule, data)
+            alert, self.states[rule.name] = evaluate(rule, data, self.states[rule.name], now_ms)
             if alert is not None:
                 raised.append(alert)
                 self._raise(alert)
@@ -309,7 +328,29 @@ class AlertService:
         if self._oldest is None or self._oldest >= horizon:  # until known (a table can also restart)
             self._oldest = store.read_oldest(self.run, self.db)
         start = horizon - max(r.history_seconds for r in drops)
-        return Windows(start, store.read_counts(self.run, self.db, start, horizon), horizon, self._oldest)
+        counts = store.read_counts(self.run, self.db, start, horizon)
+        if all(r.baseline == "median" for r in drops):
+            return Windows(start, counts, horizon, self._oldest)
+        last, covered = self.last_year.read(start, horizon)
+        return Windows(start, counts, horizon, self._oldest, last, covered)
+
+    def _say_baseline(self, rule: DropRule, windows: Windows) -> None:
+        """Log once what a drop rule judges against, and again whenever that changes: last year,
+        or the trailing median for want of history (and why)."""
+        if rule.baseline == "median" or windows.horizon is None:
+            return
+        first = windows.horizon - rule.history_seconds
+        if windows.last_year_between(first, windows.horizon) is not None:
+            now, line = rule.baseline, f"judged against last year ({self.last_year.describe()})"
+        else:
+            now = "median (no history)"
+            why = self.last_year.describe() if windows.history is not None else self.last_year.why
+            line = (f"no history for last year's {_local(same_moment_last_year(first))} CST ({why}); judged "
+                    "against the trailing median until there is (history: `gmv simulate` for last year, or "
+                    "`gmv history import PATH`)")
+        if self.baselines.get(rule.name) != now:
+            self.baselines[rule.name] = now
+            (log.info if now != "median (no history)" else log.warning)("alerts: %s: %s", rule.name, line)
 
     # -- alerts: record, deliver ----------------------------------------------------------------
 
@@ -339,7 +380,7 @@ class AlertService:
                 "pid": os.getpid(), "evaluated_ms": now_ms, "evaluations": self.evaluations,
                 "newest_window": reading.freshness.newest_window, "reachable": reading.freshness.reachable,
                 "firing": sorted(n for n, st in self.states.items() if st.firing),
-                "milestones": sorted(self.milestones.stored)})
+                "milestones": sorted(self.milestones.stored), "baselines": dict(self.baselines)})
         if time.monotonic() - self._last_status >= STATUS_EVERY_S:
             self._last_status = time.monotonic()
             fresh = reading.freshness
@@ -348,6 +389,10 @@ class AlertService:
             log.info("alerts: %d evaluations; newest rollup written %s; drops judged up to %s; firing: %s",
                      self.evaluations, age, horizon, ", ".join(n for n, s in self.states.items() if s.firing)
                      or "none")
+
+
+def _local(epoch_s: int) -> str:
+    return datetime.fromtimestamp(epoch_s, FESTIVAL_TZ).strftime("%Y-%m-%d %H:%M")
 
 
 def _alert_of(row: dict, rule: Rule) -> Alert:

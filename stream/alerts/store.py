@@ -5,7 +5,10 @@ in the tests) and the database name (a validated identifier from settings); valu
 parameters. Only what ClickHouse 18.16 and current servers both accept (see DESIGN.md).
 
 - :func:`read_progress`: how far the pipeline got, and how long ago (stall and completeness);
-- :func:`read_counts`: orders created per second, late corrections added in (``FINAL``);
+- :func:`read_counts`: orders created per second, late corrections added in (``FINAL``); the
+  same on the history database gives last year's (:mod:`stream.alerts.last_year`);
+- :func:`read_extent`: the first and last second of a database's orders_per_second, and a
+  fingerprint that changes when rows are added (what last year's history covers);
 - :func:`read_rejections`: messages received and rejected per minute (``pipeline_events``);
 - :func:`read_history` / :class:`Recorder`: the ``alert_events`` table (migration 004), one row
   per state change, rewritten (same key, newer ``written_ms``) as its delivery progresses;
@@ -74,6 +77,28 @@ def read_oldest(run: Run, db: str) -> int | None:
     """The first window of orders_per_second (where history begins), None when empty."""
     rows = run(f"SELECT toUInt32(min(window_start)), count() FROM {db}.{SECONDS}", {})
     return int(rows[0][0]) if rows and int(rows[0][1]) else None
+
+
+@dataclass(frozen=True)
+class Extent:
+    """The first and last window of orders_per_second (epoch s), its rows and newest ``written_ms``."""
+
+    first: int
+    last: int
+    rows: int
+    written_ms: int
+
+
+def read_extent(run: Run, db: str) -> Extent | None:
+    """What orders_per_second holds, from first to last second; None when it is empty. No
+    ``FINAL``: a replaced version spans the same windows, and the count and newest write
+    still change when rows are added."""
+    rows = run(f"SELECT toUInt32(min(window_start)), toUInt32(max(window_start)), count(), max(written_ms) "
+               f"FROM {db}.{SECONDS}", {})
+    if not rows or not int(rows[0][2]):
+        return None
+    first, last, n, written = rows[0]
+    return Extent(int(first), int(last), int(n), int(written))
 
 
 def read_counts(run: Run, db: str, start: int, end: int) -> np.ndarray:

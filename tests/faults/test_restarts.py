@@ -76,7 +76,7 @@ window_seconds = {WINDOW}
 baseline_windows = 6
 below_percent = 50
 recover_percent = 70
-baseline = "curve"
+baseline = "median"
 min_expected_orders = 100
 cooldown_seconds = 1        # short, so a page sent again after a restart is not hidden by a cooldown
 

@@ -70,6 +70,17 @@ def test_counts_add_late_rows_take_the_newest_version_and_fill_gaps_with_zero(en
     assert store.read_progress(run, db, WRITTEN + 1500, hint=T0 + 86400) == progress
 
 
+def test_extent_is_the_first_and_last_second_and_changes_when_rows_are_added(engine):
+    run, insert, db = engine
+    assert store.read_extent(run, db) is None
+    insert_seconds(insert, db, (T0 + 5, 0, 10, WRITTEN), (T0 + 3, 1, 2, WRITTEN + 1), (T0 + 90, 0, 0, WRITTEN))
+    assert store.read_extent(run, db) == store.Extent(T0 + 3, T0 + 90, 3, WRITTEN + 1)
+    insert_seconds(insert, db, (T0 + 5, 0, 11, WRITTEN + 7))  # a newer version: same span, new fingerprint
+    extent = store.read_extent(run, db)
+    assert (extent.first, extent.last, extent.written_ms) == (T0 + 3, T0 + 90, WRITTEN + 7)
+    assert extent.rows in (3, 4)  # 3 once a merge has replaced the older version
+
+
 def test_rejections_per_minute_take_the_newest_version_of_each_row(engine):
     run, insert, db = engine
 

@@ -43,13 +43,13 @@ def alert_rows(now_ms: int) -> list[tuple]:
          "rollups flowing again: the newest was written 1.2 s ago; newest window 11-11 19:58:50 CST",
          "delivered", 1),
         (-1_200_000, "throughput-drop", "critical", "firing", 38.0, 92.5, _at(21, 0, 0), 60,
-         ("orders/s fell to 38.0, 41% of the festival curve's expectation 92.5 (alert below 50%), "
+         ("orders/s fell to 38.0, 41% of last year's same 60 s x today's ratio 1.26 92.5 (alert below 50%), "
           "over the 60 s from 11-11 21:00:00 CST"), "failed", 4),
         (-1_020_000, "throughput-drop", "critical", "resolved", 88.0, 92.5, _at(21, 3, 0), 60,
-         ("orders/s back to 88.0, 95% of the festival curve's expectation 92.5 (clears at 70%), "
+         ("orders/s back to 88.0, 95% of last year's same 60 s x today's ratio 1.26 92.5 (clears at 70%), "
           "over the 60 s from 11-11 21:03:00 CST"), "delivered", 1),
         (-60_000, "throughput-drop", "critical", "firing", 41.5, 90.1, _at(21, 17, 0), 60,
-         ("orders/s fell to 41.5, 46% of the festival curve's expectation 90.1 (alert below 50%), "
+         ("orders/s fell to 41.5, 46% of last year's same 60 s x today's ratio 1.27 90.1 (alert below 50%), "
           "over the 60 s from 11-11 21:17:00 CST"), "pending", 0),
     ]
     return [(now_ms + off, *rest, now_ms) for off, *rest in rows]

@@ -23,7 +23,8 @@ def test_the_shipped_default_config_loads():
     cfg = load(DEFAULT_PATH)
     drop, stall, spike = cfg.rules
     assert isinstance(drop, DropRule) and isinstance(stall, StallRule) and isinstance(spike, RejectRule)
-    assert (drop.name, drop.window_seconds, drop.below_percent, drop.baseline) == ("throughput-drop", 60, 50, "curve")
+    assert (drop.name, drop.window_seconds, drop.below_percent, drop.baseline) == (
+        "throughput-drop", 60, 50, "last_year")
     assert (stall.name, stall.stale_seconds) == ("pipeline-stall", 30)
     assert (spike.name, spike.window_minutes, spike.above_percent, spike.min_rejected) == ("rejected-spike", 2, 5, 20)
     assert cfg.webhooks == () and cfg.service.interval_seconds == 1.0
@@ -65,7 +66,10 @@ BAD = [
     (with_rule(below_percent="50%"), "below_percent = '50%' must be a number"),
     (with_rule(below_percent=True), "below_percent = True must be a number"),
     (with_rule(below_percent=60, recover_percent=55), "recover_percent = 55 must be at least below_percent = 60"),
-    (with_rule(baseline="mean"), "baseline = 'mean' is not one of median, curve, both"),
+    (with_rule(baseline="mean"), "baseline = 'mean' is not one of median, last_year, both"),
+    (with_rule(baseline="curve"), "baseline = 'curve' is gone (it was the simulator's own curve, which real orders "
+     "do not follow); use 'last_year'"),
+    (with_rule(baseline=3), "baseline = 3 is not one of median, last_year, both"),
     (with_rule(severity="page"), "severity = 'page' is not one of critical, warning, info"),
     (with_rule(stale_seconds=30), "unknown key 'stale_seconds'"),  # a stall key on a drop rule
     (with_rule(kind="latency"), "kind = 'latency' must be one of drop, stall, rejected"),

@@ -16,7 +16,7 @@ from stream.alerts.rules import Alert
 
 T = 1_636_632_090  # 2021-11-11 20:01:30 CST
 DROP = Alert("throughput-drop", "drop", "critical", "firing", 12.345678, 45.6, T, 60,
-             "orders/s fell to 12.3, 27% of the festival curve's expectation 45.6", 1_700_000_000_123)
+             "orders/s fell to 12.3, 27% of last year's same 60 s x today's ratio 1.26 45.6", 1_700_000_000_123)
 
 
 def test_the_payload_has_what_a_pager_needs():

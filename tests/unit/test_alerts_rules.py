@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stream.alerts.expected import festival_shape
 from stream.alerts.rules import (
     FIRING,
     RESOLVED,
+    RISING,
     DropRule,
     Freshness,
     Level,
@@ -16,9 +16,12 @@ from stream.alerts.rules import (
     RuleState,
     StallRule,
     Windows,
+    baseline_of,
     evaluate,
     measure_drop,
+    ratio_to_last_year,
     rejected_span,
+    window_rates,
 )
 
 T0 = 1_636_560_000  # 2021-11-11 00:00 CST
@@ -26,10 +29,6 @@ NOW_MS = 1_700_000_000_000
 W, K = 10, 4  # window seconds, baseline windows
 DROP = DropRule("drop", window_seconds=W, baseline_windows=K, below_percent=50, recover_percent=70,
                 baseline="median", min_expected_orders=50, cooldown_seconds=60)
-
-
-def FLAT(start, end):
-    return np.ones(end - start)
 
 
 def windows(*rates: float, oldest: int | None = T0, horizon_shift: int = 0, read_from: int = T0) -> Windows:
@@ -42,7 +41,7 @@ def windows(*rates: float, oldest: int | None = T0, horizon_shift: int = 0, read
     return Windows(read_from, counts[read_from - T0:], horizon, oldest)
 
 
-FIRING_STATE = RuleState(firing=True, fired_ms=NOW_MS - 5_000, level=Level(median=100.0, per_curve=0.0))
+FIRING_STATE = RuleState(firing=True, fired_ms=NOW_MS - 5_000, level=Level(median=100.0))
 COOLING = RuleState(fired_ms=NOW_MS - 30_000)  # fired (and resolved) 30 s ago; cooldown is 60 s
 
 DROP_CASES = [
@@ -75,7 +74,7 @@ DROP_CASES = [
 @pytest.mark.parametrize("data, state, outcome, firing_after", [c[1:] for c in DROP_CASES],
                          ids=[c[0] for c in DROP_CASES])
 def test_drop_rule(data, state, outcome, firing_after):
-    alert, new_state = evaluate(DROP, data, state, NOW_MS, shape=FLAT)
+    alert, new_state = evaluate(DROP, data, state, NOW_MS)
     assert (alert.state if alert else None) == outcome
     assert new_state.firing == firing_after
     if alert:
@@ -90,74 +89,170 @@ def test_drop_rule(data, state, outcome, firing_after):
 
 def test_cooldown_is_remembered_then_cleared():
     dropped = windows(100, 100, 100, 100, 20)
-    _, suppressed = evaluate(DROP, dropped, COOLING, NOW_MS, shape=FLAT)
+    _, suppressed = evaluate(DROP, dropped, COOLING, NOW_MS)
     assert suppressed.suppressed and not suppressed.firing
-    _, cleared = evaluate(DROP, windows(100, 100, 100, 100, 100), suppressed, NOW_MS, shape=FLAT)
+    _, cleared = evaluate(DROP, windows(100, 100, 100, 100, 100), suppressed, NOW_MS)
     assert not cleared.suppressed and cleared.fired_ms == COOLING.fired_ms
 
 
 def test_firing_keeps_the_baseline_it_fired_against():
-    alert, state = evaluate(DROP, windows(100, 100, 100, 100, 10), RuleState(), NOW_MS, shape=FLAT)
+    alert, state = evaluate(DROP, windows(100, 100, 100, 100, 10), RuleState(), NOW_MS)
     assert alert.state == FIRING and alert.baseline == pytest.approx(100)
     # ten windows later the outage fills the whole baseline span: still judged against 100/s
-    again, state = evaluate(DROP, windows(10, 10, 10, 10, 10), state, NOW_MS + 1000, shape=FLAT)
+    again, state = evaluate(DROP, windows(10, 10, 10, 10, 10), state, NOW_MS + 1000)
     assert again is None and state.firing
-    back, state = evaluate(DROP, windows(10, 10, 10, 10, 75), state, NOW_MS + 2000, shape=FLAT)
+    back, state = evaluate(DROP, windows(10, 10, 10, 10, 75), state, NOW_MS + 2000)
     assert back.state == RESOLVED and back.baseline == pytest.approx(100) and back.observed == pytest.approx(75)
 
 
 def test_a_new_drop_after_resolution_fires_once_the_cooldown_is_over():
-    _, state = evaluate(DROP, windows(100, 100, 100, 100, 10), RuleState(), NOW_MS, shape=FLAT)
-    _, state = evaluate(DROP, windows(100, 100, 100, 100, 100), state, NOW_MS + 1000, shape=FLAT)
+    _, state = evaluate(DROP, windows(100, 100, 100, 100, 10), RuleState(), NOW_MS)
+    _, state = evaluate(DROP, windows(100, 100, 100, 100, 100), state, NOW_MS + 1000)
     assert not state.firing
-    assert evaluate(DROP, windows(100, 100, 100, 100, 10), state, NOW_MS + 2000, shape=FLAT)[0] is None
-    alert, _ = evaluate(DROP, windows(100, 100, 100, 100, 10), state, NOW_MS + 61_000, shape=FLAT)
+    assert evaluate(DROP, windows(100, 100, 100, 100, 10), state, NOW_MS + 2000)[0] is None
+    alert, _ = evaluate(DROP, windows(100, 100, 100, 100, 10), state, NOW_MS + 61_000)
     assert alert.state == FIRING
 
 
-# -- baselines: median, the festival curve, both ---------------------------------------------
+# -- baselines: median, last year, both -----------------------------------------------------
 
 
-def decaying(start: int, end: int) -> np.ndarray:
-    """A curve that halves every window (like the surge fading after midnight)."""
-    return 0.5 ** ((np.arange(start, end) - T0) // W)
+def with_last_year(data: Windows, *rates: float, covered: tuple[int, int] | None = None) -> Windows:
+    """``data`` with last year's orders at these orders/s in the same windows, from T0 (all of a
+    window's orders in its last second, unlike today's: only the window's sum counts); rates past
+    today's windows are last year's future, known and read."""
+    last = np.zeros(len(rates) * W - (data.start - T0), dtype=np.int64)
+    for i, rate in enumerate(rates):
+        last[(i + 1) * W - 1 - (data.start - T0)] = round(rate * W)
+    span = covered if covered is not None else (T0, T0 + len(rates) * W)
+    return Windows(data.start, data.counts, data.horizon, data.oldest, last, span)
 
 
-@pytest.mark.parametrize("baseline, outcome", [("median", FIRING), ("curve", None), ("both", None)])
-def test_an_expected_decay_is_a_drop_only_for_the_median(baseline, outcome):
-    rule = DropRule("drop", window_seconds=W, baseline_windows=K, baseline=baseline, min_expected_orders=10)
-    data = windows(1600, 800, 400, 200, 100)  # exactly the curve's shape
-    alert, _ = evaluate(rule, data, RuleState(), NOW_MS, shape=decaying)
+def rule(baseline: str, **changes) -> DropRule:
+    return DropRule("drop", window_seconds=W, baseline_windows=K, baseline=baseline, min_expected_orders=10,
+                    **changes)
+
+
+def test_window_rates_and_the_ratio_to_last_year_are_medians_of_windows():
+    assert window_rates(np.array([10, 0, 0, 20, 5, 5]), 3).tolist() == pytest.approx([10 / 3, 10])
+    # one window of last year's flash sale (0.5) and one of today's (3.0) move the median little
+    assert ratio_to_last_year(np.array([126, 130, 60, 375, 124.0]), np.array([100, 100, 120, 125, 100.0])) \
+        == pytest.approx(1.26)
+    # windows where last year had no orders do not count; none at all: no ratio
+    assert ratio_to_last_year(np.array([50, 7.0]), np.array([0, 5.0])) == pytest.approx(1.4)
+    assert ratio_to_last_year(np.array([50, 7.0]), np.array([0, 0.0])) is None
+
+
+@pytest.mark.parametrize("kind, median, expected, observed, outcome", [
+    ("median", 100.0, 40.0, 90.0, (100.0, "median", False)),
+    ("last_year", 100.0, 40.0, 90.0, (40.0, "last_year", False)),  # last year fell: so may today
+    ("last_year", 100.0, None, 90.0, (100.0, "median", True)),  # no history: the median, and say so
+    ("last_year", 100.0, 300.0, 90.0, (100.0, "both", False)),  # last year rose, today level: the median
+    ("last_year", 100.0, 300.0, 150.0, (100.0, "both", False)),  # ...up to RISING x the median
+    ("last_year", 100.0, 3000.0, 151.0, (3000.0, "last_year", False)),  # today rising: as last year did?
+    ("both", 100.0, 40.0, 90.0, (40.0, "both", False)),
+    ("both", 30.0, 40.0, 90.0, (30.0, "both", False)),
+    ("both", 100.0, 3000.0, 151.0, (100.0, "both", False)),
+    ("both", 30.0, None, 90.0, (30.0, "median", True)),
+])
+def test_baseline_of_each_kind(kind, median, expected, observed, outcome):
+    assert RISING == 1.5
+    assert baseline_of(kind, median, expected, observed) == outcome
+
+
+def test_last_year_baseline_is_last_years_same_window_times_todays_ratio():
+    # today 1.26x last year through the baseline windows, and rising with last year in the judged one
+    data = with_last_year(windows(126, 252, 126, 126, 200), 100, 200, 100, 100, 160)
+    m = measure_drop(rule("last_year"), data)
+    assert m.level.ratio == pytest.approx(1.26) and m.level.median == pytest.approx(126)
+    assert m.baseline == pytest.approx(1.26 * 160) and m.observed == pytest.approx(200)
+    assert (m.basis, m.fallback) == ("last_year", False)
+
+
+@pytest.mark.parametrize("baseline, outcome", [("median", FIRING), ("last_year", None), ("both", None)])
+def test_a_decay_last_year_had_too_is_a_drop_only_for_the_median(baseline, outcome):
+    # the surge fading after midnight: halving every window, last year as today at 1/1.25
+    data = with_last_year(windows(1600, 800, 400, 200, 100), 1280, 640, 320, 160, 80)
+    alert, _ = evaluate(rule(baseline), data, RuleState(), NOW_MS)
     assert (alert.state if alert else None) == outcome
 
 
-@pytest.mark.parametrize("baseline, outcome", [("median", None), ("curve", FIRING), ("both", None)])
-def test_a_rise_the_curve_expected_but_that_did_not_come(baseline, outcome):
-    rule = DropRule("drop", window_seconds=W, baseline_windows=K, baseline=baseline, min_expected_orders=10)
-    def rising(start, end):
-        return np.where(np.arange(start, end) >= T0 + K * W, 10.0, 1.0)
+@pytest.mark.parametrize("baseline, expected", [("median", 126), ("last_year", 1.26 * 95), ("both", 1.26 * 95)])
+def test_a_drop_last_year_did_not_have_pages_on_every_baseline(baseline, expected):
+    data = with_last_year(windows(126, 126, 126, 126, 30), 100, 100, 100, 100, 95)
+    alert, _ = evaluate(rule(baseline), data, RuleState(), NOW_MS)
+    assert alert.state == FIRING
+    assert alert.baseline == pytest.approx(expected) and alert.observed == pytest.approx(30)
+    assert ("last year's same 10 s x today's ratio 1.26" in alert.message) == (baseline == "last_year")
 
-    alert, _ = evaluate(rule, windows(100, 100, 100, 100, 100), RuleState(), NOW_MS, shape=rising)
+
+@pytest.mark.parametrize("baseline, outcome", [("median", None), ("last_year", FIRING), ("both", None)])
+def test_a_surge_that_came_at_a_tenth_of_last_years(baseline, outcome):
+    # midnight: last year jumped 100-fold; today only 10-fold (an outage at the surge) pages on last year
+    data = with_last_year(windows(10, 10, 10, 10, 100), 8, 8, 8, 8, 800)
+    alert, _ = evaluate(rule(baseline), data, RuleState(), NOW_MS)
     assert (alert.state if alert else None) == outcome
+    if alert:
+        assert alert.baseline == pytest.approx(1000) and "last year's same 10 s x today's ratio 1.25" in alert.message
 
 
-def test_curve_baseline_scales_the_curve_by_the_observed_level():
-    rule = DropRule("drop", window_seconds=W, baseline_windows=K, baseline="curve")
-    m = measure_drop(rule, windows(1600, 800, 400, 200, 40), shape=decaying)
-    assert m.baseline == pytest.approx(100) and m.observed == pytest.approx(40)
-    assert m.level.per_curve == pytest.approx(1600) and m.level.median == pytest.approx(600)
+@pytest.mark.parametrize("today, last, outcome", [
+    ((100, 100, 100, 100, 100), (100, 100, 100, 100, 300), None),  # last year's flash sale, not today's
+    ((100, 100, 100, 100, 100), (100, 100, 300, 250, 220), None),  # ...a long one, over the baseline too
+    ((100, 100, 100, 100, 40), (100, 100, 100, 100, 300), FIRING),  # an outage meanwhile: below today's level
+])
+def test_a_rise_only_last_year_had_is_judged_against_todays_median(today, last, outcome):
+    data = with_last_year(windows(*today), *last)
+    alert, _ = evaluate(rule("last_year"), data, RuleState(), NOW_MS)
+    assert (alert.state if alert else None) == outcome
+    m = measure_drop(rule("last_year"), data)
+    assert (m.basis, m.baseline) == ("both", pytest.approx(100))
+    if alert:
+        assert "the lower of the trailing median and last year's same 10 s x 1.00" in alert.message
 
 
-def test_the_festival_shape_has_the_spike_the_surge_and_the_trough():
-    def at(hhmm_s):
-        return float(festival_shape(hhmm_s, hhmm_s + 1)[0])
+@pytest.mark.parametrize("covered, fallback", [
+    (None, True),  # no history at all
+    ((T0 + W, T0 + 5 * W), True),  # history begins inside the baseline windows
+    ((T0, T0 + 4 * W), True),  # history ends before the judged window
+    ((T0 - 86400, T0 + 86400), False),
+])
+def test_without_history_for_the_whole_span_last_year_falls_back_to_the_median(covered, fallback):
+    data = with_last_year(windows(100, 100, 100, 100, 30), 100, 100, 100, 100, 100, covered=covered)
+    if covered is None:
+        data = Windows(data.start, data.counts, data.horizon, data.oldest, data.last_year, None)
+    alert, state = evaluate(rule("last_year"), data, RuleState(), NOW_MS)
+    m = measure_drop(rule("last_year"), data)
+    assert m.fallback == fallback and m.basis == ("median" if fallback else "last_year")
+    assert alert.state == FIRING and alert.baseline == pytest.approx(100)  # median 100; last year 1.0 x 100
+    assert ("no history for last year here" in alert.message) == fallback
+    assert state.level.ratio == (None if fallback else pytest.approx(1.0))
 
-    eve, spike = at(T0 - 4 * 3600 - 60), at(T0 - 4 * 3600 + 30)  # Nov 10 19:59 and 20:00:30
-    hush, surge, trough = at(T0 - 120), at(T0), at(T0 + 4 * 3600)  # 23:58, 00:00, 04:00
-    assert spike > 2.5 * eve
-    assert surge > 100 * hush
-    assert trough < 0.25 * at(T0 + 21 * 3600)  # 04:00 vs 21:00 the same day
-    assert len(festival_shape(T0, T0 + 600)) == 600
+
+def test_last_year_rows_not_read_are_no_history():
+    data = windows(100, 100, 100, 100, 30)  # last_year None: the service did not read it
+    m = measure_drop(rule("last_year"), data)
+    assert m.fallback and m.baseline == pytest.approx(100)
+
+
+def test_firing_on_last_year_keeps_the_ratio_it_fired_with_and_follows_last_years_shape():
+    alert, state = evaluate(rule("last_year"), with_last_year(windows(126, 126, 126, 126, 20), 100, 100, 100, 100,
+                                                              100), RuleState(), NOW_MS)
+    assert alert.state == FIRING and state.level.ratio == pytest.approx(1.26)
+    # later: today is down throughout, last year fell to half by then: expected 1.26 x 50
+    later = with_last_year(windows(20, 20, 20, 20, 40), 100, 100, 100, 100, 50)
+    again, state = evaluate(rule("last_year"), later, state, NOW_MS + 1000)
+    assert again is None and state.firing  # 40 of 63: between 50% and 70%
+    back, _ = evaluate(rule("last_year"), with_last_year(windows(20, 20, 20, 20, 45), 100, 100, 100, 100, 50),
+                       state, NOW_MS + 2000)
+    assert back.state == RESOLVED and back.baseline == pytest.approx(63)
+
+
+def test_too_few_orders_expected_from_last_year_are_not_judged():
+    # the median would judge (100/s), last year expects 1.0 x 0.5/s: 5 orders, under min_expected_orders
+    data = with_last_year(windows(100, 100, 100, 100, 0), 100, 100, 100, 100, 0.5)
+    assert evaluate(rule("last_year"), data, RuleState(), NOW_MS)[0] is None
+    assert evaluate(rule("median"), data, RuleState(), NOW_MS)[0].state == FIRING
 
 
 # -- stall ------------------------------------------------------------------------------------
