@@ -30,7 +30,7 @@ from datetime import datetime
 import numpy as np
 
 from stream.alerts import store
-from stream.contract import FESTIVAL_TZ
+from stream.contract import FESTIVAL_TZ, ROLLUPS
 from stream.history import year_shift_s
 
 BLOCK_S = 3600  # last year's seconds read at once (a whole number of minutes)
@@ -111,7 +111,7 @@ class LastYear:
             self._lost(f"{self.db} cannot be read ({_short(exc)})")
             return
         if extent is None:
-            self._lost(f"{self.db}.orders_per_second has no rows")
+            self._lost(f"{self.db}.{ROLLUPS['orders_second'].table} has no rows")
             return
         if extent != self.extent:
             self._blocks.clear()
