@@ -94,17 +94,26 @@ def gmv_per_minute(minutes: list, day_start_s: int, now_s: int) -> dict:
                  "line": {"color": ACCENT_2, "width": 1, "dash": "dot"}}])}
 
 
-def orders_last_minutes(last: list, now_s: int, span_s: int = 600) -> dict:
-    """Orders created per second over the last ``span_s`` seconds (missing seconds are zero)."""
+def orders_last_minutes(last: list, now_s: int, span_s: int = 600,
+                        buyers: list[tuple[int, int]] | None = None) -> dict:
+    """Orders created per second over the last ``span_s`` seconds (missing seconds are zero), and,
+    given ``(second, new buyers)`` rows, the new buyers of each second as a second line."""
     by_second = {int(s): int(n) for s, n, *_ in last}
     seconds = list(range(now_s - span_s + 1, now_s + 1))
+    x = [_iso(s) for s in seconds]
     trace = {
-        "type": "scatter", "mode": "lines", "x": [_iso(s) for s in seconds],
+        "type": "scatter", "mode": "lines", "x": x, "name": "orders / s",
         "y": [by_second.get(s, 0) for s in seconds], "line": {"color": COOL, "width": 1.5},
         "fill": "tozeroy", "fillcolor": "rgba(63,182,255,0.18)",
         "hovertemplate": "%{x|%H:%M:%S}<br>%{y:,} orders/s<extra></extra>",
     }
-    return {"data": [trace], "layout": _layout(
+    data = [trace]
+    if buyers is not None:
+        new = {int(s): int(n) for s, n in buyers}
+        data.append({"type": "scatter", "mode": "lines", "x": x, "name": "new buyers / s",
+                     "y": [new.get(s, 0) for s in seconds], "line": {"color": GOOD, "width": 1.2},
+                     "hovertemplate": "%{x|%H:%M:%S}<br>%{y:,} new buyers/s<extra></extra>"})
+    return {"data": data, "layout": _layout(
         xaxis={"type": "date", "tickformat": "%H:%M", "range": [_iso(seconds[0]), _iso(now_s)]},
         yaxis={"rangemode": "tozero", "tickformat": "~s"})}
 

@@ -179,9 +179,9 @@ ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
     # ``vip`` is 1 when any of their paid events of that day (of that minute) is a VIP's. No late
     # split: a late event earlier than a consumer's first moves them (their old second's row is
     # lowered, to 0 when it empties), so these rows can go down, never below 0.
-    Rollup("buyers_second", "buyers_per_second", 1, _WINDOW + (Column("vip", FLAG),),
+    Rollup("buyers_second", "buyers_per_second", 1, (*_WINDOW, Column("vip", FLAG)),
            (Column("new_buyers", COUNT),), SECONDS_LANE, in_ledger=True),
-    Rollup("buyers_minute", "buyers_per_minute", 60, _WINDOW + (Column("vip", FLAG),),
+    Rollup("buyers_minute", "buyers_per_minute", 60, (*_WINDOW, Column("vip", FLAG)),
            (Column("buyers", COUNT),), MINUTES_LANE, in_ledger=True),
     Rollup("pipeline_events", "pipeline_events_per_minute", 60,
            _WINDOW + _texts("source", "kind", "reason"), _EVENTS, MINUTES_LANE),

@@ -13,6 +13,7 @@ import pytest
 
 from dashboard import queries as q
 from dashboard import snapshot
+from dashboard.pages import wall
 from dashboard.db import Database
 from stream.contract import FESTIVAL_TZ, MEASURES
 from stream.stack import clickhouse, migrations
@@ -89,6 +90,26 @@ def test_wall_snapshot_equals_a_plain_select(engine):
     assert sum(snapshot.measure(vip, v, "gmv_fen") for v in "01") == synthetic.KNOWN["today_gmv_fen"]
     assert (snapshot.measure(phases, "final", "orders_paid"), snapshot.measure(phases, "final", "gmv_fen")) == \
         synthetic.KNOWN["finals"]
+    # buyers: today's settled and live halves added per VIP flag, the last complete minute's repeats
+    buyers = snap.buyers
+    assert buyers.today == synthetic.KNOWN["buyers_today"]
+    assert (buyers.minute, buyers.minute_buyers, buyers.minute_new) == (NOW_S - 65, *synthetic.KNOWN["minute_buyers"])
+    texts = wall.buyer_texts(buyers, snap.now_s)
+    assert texts["wall-buyers"] == "17" and texts["wall-vip-buyers-share"] == synthetic.KNOWN["buyers_vip_share"]
+    assert texts["wall-buyers-new"] == f"+{synthetic.KNOWN['new_buyers_now']} new in the last second"
+    assert texts["wall-repeat-share"] == synthetic.KNOWN["repeat_share"]
+
+
+def test_buyers_per_bucket_and_only_the_vip_filter(engine):
+    run, db, _ = engine
+    minute = NOW_S - 65  # 19:59
+    assert q.buyer_series(run, db, {}, minute, minute + 120, 60) == [(minute, 8, 3), (minute + 60, 0, 10)]
+    assert q.buyer_series(run, db, {"vip": "1"}, minute, minute + 120, 60) == [(minute, 2, 0), (minute + 60, 0, 2)]
+    assert q.buyer_series(run, db, {}, minute, minute + 120, 3600) == [(NOW_S // 3600 * 3600 - 3600, 8, 3),
+                                                                       (NOW_S // 3600 * 3600, 0, 10)]
+    with pytest.raises(q.Unanswerable, match="by VIP only, so nothing holds buyers by category"):
+        q.buyer_series(run, db, {"category": "Apparel", "vip": "1"}, minute, minute + 120, 60)
+    assert q.new_buyers(run, db, 0, 2**32 - 1) == {0: 22, 1: 2}
 
 
 def test_breakdowns_single_dimension_and_pairs(engine):

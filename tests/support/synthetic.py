@@ -54,6 +54,8 @@ ORDERS_CUBE = ROLLUPS["orders_minute_cube"]
 LOGISTICS_SECOND = ROLLUPS["logistics_second"]
 LOGISTICS_MINUTE = ROLLUPS["logistics_minute"]
 PIPELINE = ROLLUPS["pipeline_events"]
+NEW_BUYERS = ROLLUPS["buyers_second"]
+BUYERS = ROLLUPS["buyers_minute"]
 
 
 def columns(rollup: Rollup) -> tuple[str, ...]:
@@ -464,7 +466,18 @@ def known_rows(written_ms: int) -> dict[str, tuple[str, list[tuple]]]:
                 row(PIPELINE, w, window_start=minute, source="orders", kind="late", reason="", events=1),
                 # every message the job got: not something set aside, so never shown as such
                 row(PIPELINE, w, window_start=minute, source="orders", kind="received", reason="", events=40)]
+    # new buyers per second: a superseded version, and a second whose buyer moved to an earlier
+    # one (its newest version is 0); buyers of the minute 19:59 (the wall's last complete minute)
+    new_buyers = [row(NEW_BUYERS, written, window_start=window, vip=vip, new_buyers=n)
+                  for window, vip, n, written in (
+                      (at(18, 30, 0), 0, 4, w), (at(19, 59, 30), 0, 3, w), (at(20, 0, 0), 0, 5, w),
+                      (at(20, 0, 0), 0, 99, w - 900), (at(20, 0, 1), 1, 2, w), (at(20, 0, 2), 0, 0, w),
+                      (at(20, 0, 2), 0, 1, w - 500), (at(20, 0, 4), 0, 3, w), (at(23, 59, 59, day=10), 0, 7, w))]
+    buyers = [row(BUYERS, written, window_start=at(19, 59, 0), vip=vip, buyers=n)
+              for vip, n, written in ((0, 6, w), (1, 2, w), (0, 50, w - 900))]
     return {
+        NEW_BUYERS.table: (COLUMNS_BY_TABLE[NEW_BUYERS.table], new_buyers),
+        BUYERS.table: (COLUMNS_BY_TABLE[BUYERS.table], buyers),
         ORDERS_SECOND.table: (COLUMNS_BY_TABLE[ORDERS_SECOND.table], ops),
         ORDERS_MINUTE.table: (COLUMNS_BY_TABLE[ORDERS_MINUTE.table], per_minute),
         ORDERS_PAIR.table: (COLUMNS_BY_TABLE[ORDERS_PAIR.table], pair_rows),
@@ -489,6 +502,13 @@ KNOWN = {  # totals of known_rows
     "vip_share": "24.7%",
     "finals": (1, 1_012_345),  # (paid, fen)
     "deposits": (0, 0),
+    # buyers today per VIP flag (yesterday's, the superseded and the moved-away rows left out); the
+    # newest complete second's new buyers; the minute 19:59's buyers, 3 of them new, 5 repeat
+    "buyers_today": {0: 15, 1: 2},
+    "buyers_vip_share": "11.8%",
+    "new_buyers_now": 3,
+    "minute_buyers": (8, 3),
+    "repeat_share": "62.5%",
 }
 
 
