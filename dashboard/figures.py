@@ -27,6 +27,13 @@ BACKGROUND = "#0b0f1a"  # the page's: text on a bright bar
 CHANNEL_COLORS = {"app": "#ff6a2b", "livestream": "#ff3d7f", "mini_program": "#ffb02e", "web": "#3fb6ff"}
 FONT = "'GMV CJK Units', Inter, 'Noto Sans CJK SC', 'Noto Sans', 'DejaVu Sans', sans-serif"
 METRICS = {m.name: (m.label, m.is_money) for m in ORDER_MEASURES}  # measure -> (label, is money)
+# buyer counts (explore's buyers metrics); bars of them are (value, count) rows
+METRICS |= {"buyers": ("buyers per minute", False), "new_buyers": ("new buyers", False)}
+
+
+def _column(metric: str) -> int:
+    """Where ``metric`` is in a row: after the key, at its measure's place; a buyers row has one count."""
+    return q.MEASURES.index(metric) + 1 if metric in q.MEASURES else 1
 
 
 @functools.lru_cache(maxsize=8192)  # a day's minutes, formatted on every poll otherwise
@@ -129,7 +136,7 @@ def ranked_bars(rows: Sequence, metric: str = "gmv_fen", top: int = 10, color: s
     of its bar, in a room kept for it."""
     if not rows:
         return message("no data", font_size)
-    i = q.MEASURES.index(metric) + 1
+    i = _column(metric)
     ranked = sorted(rows, key=lambda r: (-int(r[i]), str(r[0])))
     bars = [(str(r[0]), int(r[i])) for r in ranked[:top]]
     if others and len(ranked) > top:
@@ -177,10 +184,11 @@ def channel_donut(rows: list, metric: str = "gmv_fen", font_size: int = 15) -> d
 
 
 def timeseries(rows: list[tuple], metric: str, bucket_s: int, start_s: int, end_s: int) -> dict:
-    """``metric`` per bucket from ``(bucket, *MEASURES)`` rows, as bars over [start, end)."""
+    """``metric`` per bucket from ``(bucket, *MEASURES)`` rows (or ``(bucket, buyers, new buyers)``
+    rows for a buyers metric), as bars over [start, end)."""
     if not rows:
         return message("no rollups in this time range for this selection")
-    i = q.MEASURES.index(metric) + 1
+    i = q.MEASURES.index(metric) + 1 if metric in q.MEASURES else (1 if metric == "buyers" else 2)
     label, money = METRICS[metric]
     trace = {
         "type": "bar", "x": [_iso(r[0] + bucket_s / 2) for r in rows], "y": [_value(r[i], metric) for r in rows],

@@ -322,3 +322,23 @@ def test_brand_goes_with_its_category_and_nothing_else(festival):
         q.breakdown(run, db, "brand", start, end, {"province": "Guangdong"})
     with pytest.raises(q.Unanswerable, match="nothing holds brand by channel"):
         q.breakdown(run, db, "channel", start, end, {"brand": brand})
+
+
+def test_explore_shows_buyers_under_a_vip_filter_and_says_why_not_under_others(engine):
+    from types import SimpleNamespace
+
+    from dashboard import explore_state as es
+    from dashboard.pages import explore
+
+    run, db, _ = engine
+    ctx = SimpleNamespace(db=SimpleNamespace(run=run, database=db))
+    state = es.ExploreState(range="1h", metric="new_buyers")
+    v = explore.view(ctx, state, [])
+    assert v["total"] == "13 new buyers (each consumer once a day) · busiest minute 8 buyers"  # 3 + 10 in the hour
+    assert v["series"]["data"][0]["y"][-2:] == [3, 10]
+    assert v["bars"]["vip"]["data"][0]["x"] == [2, 11] and "VIP only" in v["bars"]["category"]["layout"]["annotations"][0]["text"]
+    assert len(v["table"]) == 1 and v["table"][0]["gmv_fen"] == "¥40,423.48"  # the table keeps the order measures
+    v = explore.view(ctx, state.replace(metric="buyers", vip="1"), [])
+    assert v["series"]["data"][0]["y"] == [2, 0] and v["total"].startswith("2 new buyers")
+    v = explore.view(ctx, state.replace(category="Apparel"), [])
+    assert v["total"].startswith("The rollups keep buyers per second and minute by VIP only") and not v["series"]["data"]
