@@ -42,8 +42,8 @@ FESTIVAL_ROWS = (("wall-vip-share", "wall-vip-gmv", "VIP (APASS) share"),
                  ("wall-finals", "wall-finals-gmv", "final payments paid"))
 # Buyers today: (value id, detail id, label)
 BUYER_ROWS = (("wall-buyers", "wall-buyers-new", "unique buyers today"),
-              ("wall-vip-buyers-share", "wall-vip-buyers", "VIP (APASS) share of buyers"),
-              ("wall-repeat-share", "wall-repeat-buyers", "repeat buyers, last full minute"))
+              ("wall-vip-buyers-share", "wall-vip-buyers", "VIP share of buyers"),
+              ("wall-repeat-share", "wall-repeat-buyers", "repeat, last minute"))
 TEXTS = ("wall-asof", "wall-fresh-text", "wall-gmv-today", "wall-orders-total", "wall-ops-now",
          "wall-ops-peak", "wall-ops-peak-at", "wall-paid-today",
          *(f"wall-parcels-{s}" for s in q.PARCEL_STATUSES),
@@ -128,14 +128,14 @@ def buyer_texts(buyers: snapshot.Buyers | None, now_s: int) -> dict[str, str]:
     if buyers is None:
         return {i: "–" for value, detail, _ in BUYER_ROWS for i in (value, detail)}
     new_now = next((n for s, n in buyers.last if s == now_s - 1), 0)
-    repeat, at = buyers.repeat, fmt.hms(buyers.minute)[:5]
+    repeat, at = buyers.repeat, fmt.hms(buyers.minute)[:5]  # the minute: said only while it has no share
     return {
         "wall-buyers": fmt.count(buyers.total),
-        "wall-buyers-new": f"+{fmt.count(new_now)} new in the last second",
+        "wall-buyers-new": f"+{fmt.count(new_now)} new / s",
         "wall-vip-buyers-share": fmt.share(buyers.today[1], buyers.total),
         "wall-vip-buyers": f"{fmt.count(buyers.today[1])} VIP buyers",
         "wall-repeat-share": fmt.share(repeat, buyers.minute_buyers) if repeat is not None else "–",
-        "wall-repeat-buyers": (f"{fmt.count(repeat)} of {fmt.count(buyers.minute_buyers)} at {at}"
+        "wall-repeat-buyers": (f"{fmt.count(repeat)} of {fmt.count(buyers.minute_buyers)}"
                                if repeat is not None else f"at {at}"),
     }
 
@@ -317,7 +317,7 @@ def layout(ctx: Context, params: dict[str, str]):
     ], className="kpis")
     grid = html.Div([
         _panel("GMV per minute · today (CST)", _graph("wall-fig-minutes"), "p-minutes"),
-        _panel("orders and new buyers per second · last 10 minutes", _graph("wall-fig-last"), "p-last"),
+        _panel("orders and new buyers / s · 10 min", _graph("wall-fig-last"), "p-last"),
         _panel("top 10 brands · GMV today", _graph("wall-fig-brands"), "p-brands"),
         _panel("by category · today", _graph("wall-fig-category"), "p-category"),
         _panel("by province · today", _graph("wall-fig-province"), "p-province"),

@@ -59,6 +59,12 @@ def test_wall_shows_the_exact_festival_gmv(browser, dashboard, known):
                     "wall-vip-gmv": fmt.money(synthetic.KNOWN["vip_gmv_fen"]),
                     "wall-deposits": str(deposits), "wall-deposits-gmv": fmt.money(deposits_fen),
                     "wall-finals": str(finals), "wall-finals-gmv": fmt.money(finals_fen)}
+    buyers = {i: browser.find_element(By.ID, i).text for i in ("wall-buyers", "wall-vip-buyers-share",
+                                                                "wall-buyers-new", "wall-repeat-share")}
+    assert buyers == {"wall-buyers": str(sum(synthetic.KNOWN["buyers_today"].values())),
+                      "wall-vip-buyers-share": synthetic.KNOWN["buyers_vip_share"],
+                      "wall-buyers-new": f"+{synthetic.KNOWN['new_buyers_now']} new / s",
+                      "wall-repeat-share": synthetic.KNOWN["repeat_share"]}
     assert cut_texts(browser) == []  # 1920x1080 with the navigation bar: the least room
     assert console(browser) == []
 

@@ -96,7 +96,7 @@ def test_wall_snapshot_equals_a_plain_select(engine):
     assert (buyers.minute, buyers.minute_buyers, buyers.minute_new) == (NOW_S - 65, *synthetic.KNOWN["minute_buyers"])
     texts = wall.buyer_texts(buyers, snap.now_s)
     assert texts["wall-buyers"] == "17" and texts["wall-vip-buyers-share"] == synthetic.KNOWN["buyers_vip_share"]
-    assert texts["wall-buyers-new"] == f"+{synthetic.KNOWN['new_buyers_now']} new in the last second"
+    assert texts["wall-buyers-new"] == f"+{synthetic.KNOWN['new_buyers_now']} new / s"
     assert texts["wall-repeat-share"] == synthetic.KNOWN["repeat_share"]
 
 

@@ -60,9 +60,9 @@ def _snapshot(written_ms: int) -> snapshot.WallSnapshot:
 
 def test_the_walls_buyers_are_exact_counts_and_shares():
     texts = wall.build_payload(_snapshot(written_ms=1_000_000), now_ms=1_003_000)["texts"]
-    assert texts["wall-buyers"] == "1,234,567" and texts["wall-buyers-new"] == "+12 new in the last second"
+    assert texts["wall-buyers"] == "1,234,567" and texts["wall-buyers-new"] == "+12 new / s"
     assert texts["wall-vip-buyers-share"] == "0.0%" and texts["wall-vip-buyers"] == "7 VIP buyers"
-    assert texts["wall-repeat-share"] == "77.8%" and texts["wall-repeat-buyers"] == "7 of 9 at 19:59"
+    assert texts["wall-repeat-share"] == "77.8%" and texts["wall-repeat-buyers"] == "7 of 9"
     moving = snapshot.Buyers(today={0: 0, 1: 0}, last=[], minute=NOW - 65, minute_buyers=1, minute_new=2)
     assert wall.buyer_texts(moving, NOW)["wall-repeat-share"] == "–"  # the two tables out of step: no share
     assert wall.buyer_texts(None, NOW)["wall-buyers"] == "–"
