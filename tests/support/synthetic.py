@@ -289,6 +289,7 @@ def _generate(fest: Festival, keep: list | None) -> dict[str, dict[str, np.ndarr
              "channel": np.array([c for c, _ in CHANNELS], dtype=object),
              "vip": np.array([0, 1], dtype=np.int64), "promotion": np.array(PROMOTIONS, dtype=object),
              "wave": np.array(WAVES, dtype=object), "presale_phase": np.array(PRESALE_PHASES, dtype=object)}
+    buyers_rng = np.random.default_rng(fest.seed + 1)  # its own, so the other tables stay as they were
     for day0 in range(t0, t1, 86400):
         o = _orders(fest, day0, min(day0 + 86400, t1), rng, brand_p)
         o["category"] = cat_of_brand[o["brand"]]
@@ -297,6 +298,7 @@ def _generate(fest: Festival, keep: list | None) -> dict[str, dict[str, np.ndarr
             o["t"] - day0, weights=o["paid"], minlength=min(86400, t1 - day0))
         _orders_tables(out, o, values, names)
         _pipeline(out, o, rng)
+        _buyers(out, o, buyers_rng)
         if keep is not None:
             keep.append({"t": o["t"], "late": o["late"], **{d: names[d][o[d]] for d in names}, **values})
     _logistics(out, t0, paid, rng)
@@ -339,6 +341,31 @@ def _pipeline(out: _Tables, o: dict, rng) -> None:
         "events": np.concatenate([late_n * 2, rng.integers(1, 4, k)]).astype(np.int64),
         VERSION_COLUMN: out.offset_ms + (np.concatenate([late_min, rej_min]) + PIPELINE.window_s + 2) * 1000,
     })
+
+
+def _buyers(out: _Tables, o: dict, rng) -> None:
+    """Buyers of the paid orders: each order's consumer drawn from a pool about as large as the
+    orders (VIPs from a hundredth of it, so they buy again and again); new buyers per second at
+    each consumer's first paid second of their Shanghai day, distinct buyers per minute."""
+    paid = o["paid"]
+    t, n = o["t"][paid], int(paid.sum())
+    if not n:
+        return
+    pool = max(1000, n)
+    vips = pool // 100
+    consumer = np.where(o["vip"][paid] == 1, rng.integers(0, vips, n), rng.integers(vips, pool, n))
+    day = (t + UTC_OFFSET_S) // 86400
+    order = np.argsort(t, kind="stable")
+    _, first = np.unique((day * pool + consumer)[order], return_index=True)
+    first = order[first]
+    (s, v), sums = _aggregate([t[first], (consumer[first] < vips).astype(np.int64)],
+                              {"new_buyers": np.ones(len(first))})
+    out.add_plain(NEW_BUYERS, {"window_start": s, "vip": v, "new_buyers": sums["new_buyers"],
+                               VERSION_COLUMN: out.offset_ms + (s + 3) * 1000})
+    (m, c), _ = _aggregate([t - t % 60, consumer], {})
+    (m, v), sums = _aggregate([m, (c < vips).astype(np.int64)], {"buyers": np.ones(len(m))})
+    out.add_plain(BUYERS, {"window_start": m, "vip": v, "buyers": sums["buyers"],
+                           VERSION_COLUMN: out.offset_ms + (m + 62) * 1000})
 
 
 def _logistics(out: _Tables, t0: int, paid: np.ndarray, rng) -> None:
