@@ -70,7 +70,7 @@ class _Firsts:
             self.rows = len(self.parts[0][0])
 
     @staticmethod
-    def _reduce(keys: np.ndarray, times: np.ndarray, vip: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _reduce(keys: np.ndarray, times: np.ndarray, vip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if len(keys) == 0:
             return keys, times, vip
         order = np.argsort(keys, kind="stable")
@@ -78,10 +78,11 @@ class _Firsts:
         starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
         return keys[starts], np.minimum.reduceat(times, starts), np.maximum.reduceat(vip, starts)
 
-    def result(self) -> tuple[np.ndarray, ...]:
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if not self.parts:
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
-        return self._reduce(*(np.concatenate([p[i] for p in self.parts]) for i in range(3)))
+        keys, times, vip = (np.concatenate([p[i] for p in self.parts]) for i in range(3))
+        return self._reduce(keys, times, vip)
 
 
 # A consumer number in the low bits of a buyer key (the simulator's consumers are int32).
