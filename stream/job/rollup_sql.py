@@ -31,6 +31,8 @@ The path of one message:
    touched longer ago than that (a partition an hour behind the others) would start its row
    again. A late key is kept ``late_ttl`` (7 days) for further corrections. Totals are exact
    whatever the delay.
+6. Buyers (consumers with a paid event) are two aggregates deep instead, on-time and late
+   together: see :func:`buyers_inserts`.
 
 Windows are identified by their start in epoch seconds (UTC).
 """
