@@ -555,3 +555,16 @@ def test_the_event_time_horizon_is_the_late_ttl():
         rollup_sql.duration_s("7 weeks")
     parsed = rollup_sql.parsed_views("o", "l", rollup_sql.RollupOptions(late_ttl="2 d"))[1]
     assert "valid AND ts < newest - INTERVAL '2' DAY AS too_old" in parsed
+
+
+def test_the_buyers_state_outlives_the_late_horizon_by_a_day():
+    """Every operator of the buyers' two-level aggregates keeps its state the late horizon plus a
+    day (Flink treats a retraction on expired state as a first row), keyed by the Shanghai day."""
+    options = rollup_sql.RollupOptions(late_ttl="2 d")
+    assert rollup_sql.buyers_ttl(options) == "259200 s"
+    second, minute = rollup_sql.buyers_inserts({"buyers_second": "s", "buyers_minute": "m"}, options)
+    for insert in (second, minute):
+        assert insert.count("STATE_TTL(") == 2 and insert.count("'259200 s'") == 2
+        assert "WHERE status = 'paid'" in insert and "GROUP BY" in insert
+    assert "GROUP BY (event_time / 1000 + 28800) / 86400, consumer_id" in second
+    assert "GROUP BY event_time / 60000 * 60, consumer_id" in minute
