@@ -170,8 +170,6 @@ ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
            SECONDS_LANE, in_ledger=True),
     Rollup("logistics_minute", "logistics_per_minute", 60, _WINDOW + _texts("status") + _LATE, _EVENTS,
            MINUTES_LANE, in_ledger=True),
-    # What the pipeline set aside per minute: kind 'rejected' (with its reason) or 'late'; and
-    # kind 'received', every message that reached the job (what a rejected share is of).
     # Buyers: consumers with a paid event (a deposit or a final payment counts, as in gmv_fen).
     # buyers_second: the day's *new* buyers per second, each consumer counted once per festival
     # day (Asia/Shanghai), in the second of their first paid event that day, so the seconds add up
@@ -183,6 +181,8 @@ ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
            (Column("new_buyers", COUNT),), SECONDS_LANE, in_ledger=True),
     Rollup("buyers_minute", "buyers_per_minute", 60, (*_WINDOW, Column("vip", FLAG)),
            (Column("buyers", COUNT),), MINUTES_LANE, in_ledger=True),
+    # What the pipeline set aside per minute: kind 'rejected' (with its reason) or 'late'; and
+    # kind 'received', every message that reached the job (what a rejected share is of).
     Rollup("pipeline_events", "pipeline_events_per_minute", 60,
            _WINDOW + _texts("source", "kind", "reason"), _EVENTS, MINUTES_LANE),
 )}

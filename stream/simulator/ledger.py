@@ -61,13 +61,16 @@ class _Firsts:
     def __init__(self) -> None:
         self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.rows = 0
+        self.compacted = 0  # rows after the last compaction
 
     def add(self, keys: np.ndarray, times: np.ndarray, vip: np.ndarray) -> None:
         self.parts.append(self._reduce(keys, times.astype(np.int64), vip.astype(np.int64)))
         self.rows += len(self.parts[-1][0])
-        if self.rows > _COMPACT_EVERY and len(self.parts) > 1:
+        # Keys of a consumer and a minute hardly repeat, so a compaction keeps most rows: compact
+        # when the rows have doubled since the last one (amortised), not at every batch past a size.
+        if self.rows > max(_COMPACT_EVERY, 2 * self.compacted) and len(self.parts) > 1:
             self.parts = [self.result()]
-            self.rows = len(self.parts[0][0])
+            self.rows = self.compacted = len(self.parts[0][0])
 
     @staticmethod
     def _reduce(keys: np.ndarray, times: np.ndarray, vip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -215,3 +215,23 @@ def test_buyers_are_counted_once_a_shanghai_day_and_repeat_buyers_exist(tmp_path
         per_minute[window // 60 * 60] += n if kind == "buyers_minute" else -n
     assert any(n > 0 for n in per_minute.values())  # a minute's buyers beyond its new ones: repeats
     assert all(n >= 0 for n in per_minute.values())
+
+
+def test_buyer_firsts_survive_compaction(monkeypatch):
+    """The per-(period, consumer) firsts keep the earliest time and any VIP through compactions."""
+    import numpy as np
+
+    from stream.simulator import ledger
+
+    monkeypatch.setattr(ledger, "_COMPACT_EVERY", 50)
+    rng = np.random.default_rng(3)
+    firsts, truth = ledger._Firsts(), {}
+    for _ in range(40):
+        keys, times, vip = rng.integers(0, 300, 30), rng.integers(0, 10**6, 30), rng.integers(0, 2, 30)
+        firsts.add(keys, times, vip)
+        for k, t, v in zip(keys.tolist(), times.tolist(), vip.tolist()):
+            before = truth.get(k, (t, v))
+            truth[k] = (min(before[0], t), max(before[1], v))
+    assert firsts.compacted > 0
+    keys, times, vip = firsts.result()
+    assert dict(zip(keys.tolist(), zip(times.tolist(), vip.tolist()))) == truth
