@@ -114,7 +114,8 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
         "buyers_settled": (q.new_buyers, run, db, day0, split, q.SETTLED) if split > day0 else (dict,),
         "buyers_live": (q.new_buyers, run, db, max(day0, split), now_s + 1, q.LIVE),
         "buyers_last": (q.new_buyers_per_second, run, db, now_s - LAST_SECONDS + 1, now_s + 1, q.LIVE),
-        "buyers_minute": (q.buyers_per_minute, run, db, settled_minute, settled_minute + 60, q.LIVE),
+        # the last complete minute is settled: its key holds for a minute, refreshed in the background
+        "buyers_minute": (q.buyers_per_minute, run, db, settled_minute, settled_minute + 60, q.MINUTE),
     }
     got = _gather(calls, pool)
     festival = {m: got["settled"][m] + got["live"][m] for m in q.MEASURES}
