@@ -41,9 +41,9 @@ FESTIVAL_ROWS = (("wall-vip-share", "wall-vip-gmv", "VIP (APASS) share"),
                  ("wall-deposits", "wall-deposits-gmv", "deposits paid"),
                  ("wall-finals", "wall-finals-gmv", "final payments paid"))
 # Buyers today: (value id, detail id, label)
-BUYER_ROWS = (("wall-buyers", "wall-buyers-new", "unique buyers today"),
-              ("wall-vip-buyers-share", "wall-vip-buyers", "VIP share of buyers"),
-              ("wall-repeat-share", "wall-repeat-buyers", "repeat, last minute"))
+BUYER_ROWS = (("wall-buyers", "wall-buyers-new", "unique buyers"),
+              ("wall-vip-buyers-share", "wall-vip-buyers", "VIP (APASS) share"),
+              ("wall-repeat-share", "wall-repeat-buyers", "repeat, last min"))
 TEXTS = ("wall-asof", "wall-fresh-text", "wall-gmv-today", "wall-orders-total", "wall-ops-now",
          "wall-ops-peak", "wall-ops-peak-at", "wall-paid-today",
          *(f"wall-parcels-{s}" for s in q.PARCEL_STATUSES),
@@ -276,13 +276,13 @@ def _festival_panel() -> html.Div:
 
 
 def _buyers_panel() -> html.Div:
-    """Today's buyers as rows like the festival panel's: the number, then what it is."""
-    cells = []
-    for value_id, detail_id, label in BUYER_ROWS:
-        cells += [html.Div("–", id=value_id, className="fest-value"),
-                  html.Div([html.Div(label, className="fest-label"),
-                            html.Div("–", id=detail_id, className="fest-money")])]
-    return _panel("buyers · today", html.Div(cells, className="fest-rows"), "p-buyers")
+    """Today's buyers: the unique buyers across the panel, the VIP and repeat shares side by side
+    under it; each a number, what it is, and a detail line."""
+    cells = [html.Div([html.Div("–", id=value_id, className="counter-value"),
+                       html.Div(label, className="counter-label"),
+                       html.Div("–", id=detail_id, className="counter-sub")], className="counter")
+             for value_id, detail_id, label in BUYER_ROWS]
+    return _panel("buyers · today", html.Div(cells, className="buyers"), "p-buyers")
 
 
 def _counter(status: str) -> html.Div:

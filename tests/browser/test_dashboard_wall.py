@@ -11,19 +11,9 @@ from selenium.webdriver.common.by import By
 
 from dashboard import fmt
 from tests.support import synthetic
-from tests.support.browser import console, insert, select_one, set_viewport, wait_until
+from tests.support.browser import console, cut_texts, insert, select_one, set_viewport, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def cut_texts(browser) -> list[str]:
-    """Texts of the panels and numbers wider or taller than their box: cut off, or drawn over a
-    neighbour (a panel's title squeezed by what is under it)."""
-    return browser.execute_script(
-        "return Array.from(document.querySelectorAll('#wall-root .panel *, #wall-root .kpi *'))"
-        ".filter(e => e instanceof HTMLElement && !e.children.length && e.textContent.trim()"
-        " && (e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1))"
-        ".map(e => (e.id || e.className) + ': ' + e.textContent);")
 
 
 def gmv_fen(browser) -> int | None:
