@@ -391,18 +391,21 @@ def buyers_inserts(sinks: dict[str, str], options: RollupOptions) -> list[str]:
 
     Exact under any arrival order while the state lives: a key whose state expired would count a
     consumer again (inner), or take a retraction as a first row (outer: Flink's global aggregate
-    then stores a count of -1), so every operator keeps its state :func:`buyers_ttl`."""
+    then stores a count of -1), so every operator keeps its state :func:`buyers_ttl`. Should that
+    ever happen (a job stopped for longer than the horizon), the count written is held at 0, never
+    negative: ClickHouse's UInt64 column would refuse it and stall the loader's lane."""
     ttl = buyers_ttl(options)
     paid = f"FROM orders_valid AS b WHERE status = '{BUYER_STATUS}'"
     return [
         f"""INSERT INTO {sinks['buyers_second']}
-SELECT /*+ STATE_TTL('f' = '{ttl}') */ first_ms / 1000 AS window_start, vip, COUNT(*) AS new_buyers
+SELECT /*+ STATE_TTL('f' = '{ttl}') */ first_ms / 1000 AS window_start, vip,
+       GREATEST(COUNT(*), 0) AS new_buyers
 FROM (
     SELECT /*+ STATE_TTL('b' = '{ttl}') */ MIN(event_time) AS first_ms, MAX(vip) AS vip
     {paid} GROUP BY {FESTIVAL_DAY}, consumer_id
 ) AS f GROUP BY first_ms / 1000, vip""",
         f"""INSERT INTO {sinks['buyers_minute']}
-SELECT /*+ STATE_TTL('m' = '{ttl}') */ window_start, vip, COUNT(*) AS buyers
+SELECT /*+ STATE_TTL('m' = '{ttl}') */ window_start, vip, GREATEST(COUNT(*), 0) AS buyers
 FROM (
     SELECT /*+ STATE_TTL('b' = '{ttl}') */ {MINUTE} AS window_start, MAX(vip) AS vip
     {paid} GROUP BY {MINUTE}, consumer_id
