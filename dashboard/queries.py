@@ -178,10 +178,11 @@ def buyers_per_minute(run: Run, db: str, start: int, end: int, tier: Tier = LIVE
 
 
 def buyer_series(run: Run, db: str, filters: dict[str, str], start: int, end: int, bucket: int,
-                 tier: Tier = EXPLORE) -> list[tuple[int, int, int]]:
-    """``(bucket start, buyers, new buyers)`` per ``bucket`` seconds (a multiple of 60): the
-    distinct buyers of the bucket's busiest minute (of its only minute for 1-minute buckets), and
-    its new buyers (first paid event of their day). Only the VIP filter applies: raises
+                 tier: Tier = EXPLORE) -> list[tuple[int, int, int, int]]:
+    """``(bucket start, buyers, new buyers, minutes' buyers)`` per ``bucket`` seconds (a multiple
+    of 60): the distinct buyers of the bucket's busiest minute (of its only minute for 1-minute
+    buckets), its new buyers (first paid event of their day), and its minutes' buyers added up
+    (less the new buyers: the minutes' repeat buyers). Only the VIP filter applies: raises
     :class:`Unanswerable` for any other."""
     filters = check_filters(filters)
     others = [d for d in filters if d != "vip"]
@@ -191,16 +192,17 @@ def buyer_series(run: Run, db: str, filters: dict[str, str], start: int, end: in
     where, params = _in_cube(filters)
     params = {**params, **_bounds(start, end), "bucket": int(bucket)}
     busiest = run(f"""
-        SELECT intDiv(m, %(bucket)s) * %(bucket)s AS b, max(n) FROM (
+        SELECT intDiv(m, %(bucket)s) * %(bucket)s AS b, max(n), sum(n) FROM (
             SELECT toUInt32(window_start) AS m, sum(buyers) AS n FROM {db}.{BUYERS} FINAL
             WHERE {_RANGE}{where} GROUP BY m)
         GROUP BY b""", params, tier)
     new = run(f"""
         SELECT intDiv(toUInt32(window_start), %(bucket)s) * %(bucket)s AS b, sum(new_buyers)
         FROM {db}.{NEW_BUYERS} FINAL WHERE {_RANGE}{where} GROUP BY b""", params, tier)
-    buyers, firsts = {int(b): int(n) for b, n in busiest}, {int(b): int(n) for b, n in new}
-    return [(b, buyers.get(b, 0), firsts.get(b, 0)) for b in sorted(set(buyers) | set(firsts))
-            if buyers.get(b, 0) or firsts.get(b, 0)]
+    buyers = {int(b): (int(n), int(total)) for b, n, total in busiest}
+    firsts = {int(b): int(n) for b, n in new}
+    return [(b, buyers.get(b, (0, 0))[0], firsts.get(b, 0), buyers.get(b, (0, 0))[1])
+            for b in sorted(set(buyers) | set(firsts)) if buyers.get(b, (0, 0))[0] or firsts.get(b, 0)]
 
 
 # -- filters: which rollup answers a selection ---------------------------------------------

@@ -101,14 +101,17 @@ def _buyer_bar(run, db, dim: str, state: es.ExploreState, start: int, end: int) 
                                font_size=12, labels={v: es.label("vip", v) for v, _ in rows})
 
 
-def _buyers_text(points: list[tuple[int, int, int]], bucket: int) -> str:
+def _buyers_text(points: list[tuple[int, int, int, int]], bucket: int) -> str:
     """The headline under a buyers metric: new buyers in the range (each consumer once a Shanghai
-    day: a day's sum is its unique buyers), and the busiest minute's buyers."""
-    new = sum(p[2] for p in points)
+    day: a day's sum is its unique buyers), the busiest minute's buyers, and the repeat buyers'
+    share of the minutes' buyers (those who had paid earlier that day)."""
+    new, minutes = sum(p[2] for p in points), sum(p[3] for p in points)
     busiest = max(points, key=lambda p: (p[1], -p[0]), default=None)
     peak = (f" · busiest minute {fmt.count(busiest[1])} buyers"
             f"{' (each bar: its bucket’s busiest minute)' if bucket > 60 else ''}") if busiest and busiest[1] else ""
-    return f"{fmt.count(new)} new buyers (each consumer once a day){peak}"
+    repeat = (f" · repeat buyers {fmt.share(minutes - new, minutes)} of the minutes’ buyers"
+              if minutes >= new and minutes else "")
+    return f"{fmt.count(new)} new buyers (each consumer once a day){peak}{repeat}"
 
 
 def _wrap(text: str, width: int) -> str:

@@ -103,10 +103,11 @@ def test_wall_snapshot_equals_a_plain_select(engine):
 def test_buyers_per_bucket_and_only_the_vip_filter(engine):
     run, db, _ = engine
     minute = NOW_S - 65  # 19:59
-    assert q.buyer_series(run, db, {}, minute, minute + 120, 60) == [(minute, 8, 3), (minute + 60, 0, 10)]
-    assert q.buyer_series(run, db, {"vip": "1"}, minute, minute + 120, 60) == [(minute, 2, 0), (minute + 60, 0, 2)]
-    assert q.buyer_series(run, db, {}, minute, minute + 120, 3600) == [(NOW_S // 3600 * 3600 - 3600, 8, 3),
-                                                                       (NOW_S // 3600 * 3600, 0, 10)]
+    assert q.buyer_series(run, db, {}, minute, minute + 120, 60) == [(minute, 8, 3, 8), (minute + 60, 0, 10, 0)]
+    assert q.buyer_series(run, db, {"vip": "1"}, minute, minute + 120, 60) == [(minute, 2, 0, 2),
+                                                                               (minute + 60, 0, 2, 0)]
+    assert q.buyer_series(run, db, {}, minute, minute + 120, 3600) == [(NOW_S // 3600 * 3600 - 3600, 8, 3, 8),
+                                                                       (NOW_S // 3600 * 3600, 0, 10, 0)]
     with pytest.raises(q.Unanswerable, match="by VIP only, so nothing holds buyers by category"):
         q.buyer_series(run, db, {"category": "Apparel", "vip": "1"}, minute, minute + 120, 60)
     assert q.new_buyers(run, db, 0, 2**32 - 1) == {0: 22, 1: 2}
@@ -334,11 +335,15 @@ def test_explore_shows_buyers_under_a_vip_filter_and_says_why_not_under_others(e
     ctx = SimpleNamespace(db=SimpleNamespace(run=run, database=db))
     state = es.ExploreState(range="1h", metric="new_buyers")
     v = explore.view(ctx, state, [])
-    assert v["total"] == "13 new buyers (each consumer once a day) · busiest minute 8 buyers"  # 3 + 10 in the hour
+    # 3 + 10 new buyers in the hour; the minute 19:59's 8 buyers, 3 of them new: 5 of 8 repeat
+    assert v["total"] == "13 new buyers (each consumer once a day) · busiest minute 8 buyers"
     assert v["series"]["data"][0]["y"][-2:] == [3, 10]
     assert v["bars"]["vip"]["data"][0]["x"] == [2, 11]
     assert "VIP only" in v["bars"]["category"]["layout"]["annotations"][0]["text"]
     assert len(v["table"]) == 1 and v["table"][0]["gmv_fen"] == "¥40,423.48"  # the table keeps the order measures
+    minute = es.ExploreState(range="custom", start="2021-11-11T19:59", end="2021-11-11T20:00", metric="buyers")
+    assert explore.view(ctx, minute, [])["total"] == ("3 new buyers (each consumer once a day) · busiest minute 8 "
+                                                      "buyers · repeat buyers 62.5% of the minutes’ buyers")
     v = explore.view(ctx, state.replace(metric="buyers", vip="1"), [])
     assert v["series"]["data"][0]["y"] == [2, 0] and v["total"].startswith("2 new buyers")
     v = explore.view(ctx, state.replace(category="Apparel"), [])
