@@ -113,7 +113,8 @@ class Rollup:
     """One rollup: the job writes it to topic ``rollup-<name>``, the loader into ``table``.
 
     ``keys`` identify a row (window first; ``late`` = 1 marks corrections from late events,
-    which readers add in); ``values`` are what is counted. ``in_ledger``: the simulator's
+    which readers add in; the buyers rollups have no ``late``, their late events are counted with
+    the rest); ``values`` are what is counted. ``in_ledger``: the simulator's
     ledger has the same rows under the kind ``name``, so ``gmv verify`` compares them.
     """
 
