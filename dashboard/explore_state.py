@@ -19,7 +19,11 @@ from stream.contract import CHANNELS, FESTIVAL_TZ, ORDER_MEASURES, PRESALE_PHASE
 
 RANGES = {"1h": "last hour", "6h": "last 6 hours", "today": "today", "yesterday": "yesterday",
           "festival": "whole festival", "custom": "custom"}
-METRIC_NAMES = {m.name: m.label for m in ORDER_MEASURES}
+# Buyers (stream.contract's buyers rollups), kept by VIP only: "buyers" is the distinct buyers of
+# a minute (of a bucket's busiest minute), "new_buyers" those whose first paid event of their
+# Shanghai day it was (additive: a day's sum is its unique buyers).
+BUYER_METRICS = {"buyers": "buyers per minute", "new_buyers": "new buyers (first of their day)"}
+METRIC_NAMES = {m.name: m.label for m in ORDER_MEASURES} | BUYER_METRICS
 MAX_VALUE_CHARS = 120
 # The filters with a fixed set of values (no query needed for their options), and how the page
 # says a value where its spelling is not enough.

@@ -27,6 +27,13 @@ BACKGROUND = "#0b0f1a"  # the page's: text on a bright bar
 CHANNEL_COLORS = {"app": "#ff6a2b", "livestream": "#ff3d7f", "mini_program": "#ffb02e", "web": "#3fb6ff"}
 FONT = "'GMV CJK Units', Inter, 'Noto Sans CJK SC', 'Noto Sans', 'DejaVu Sans', sans-serif"
 METRICS = {m.name: (m.label, m.is_money) for m in ORDER_MEASURES}  # measure -> (label, is money)
+# buyer counts (explore's buyers metrics); bars of them are (value, count) rows
+METRICS |= {"buyers": ("buyers per minute", False), "new_buyers": ("new buyers", False)}
+
+
+def _column(metric: str) -> int:
+    """Where ``metric`` is in a row: after the key, at its measure's place; a buyers row has one count."""
+    return q.MEASURES.index(metric) + 1 if metric in q.MEASURES else 1
 
 
 @functools.lru_cache(maxsize=8192)  # a day's minutes, formatted on every poll otherwise
@@ -94,17 +101,26 @@ def gmv_per_minute(minutes: list, day_start_s: int, now_s: int) -> dict:
                  "line": {"color": ACCENT_2, "width": 1, "dash": "dot"}}])}
 
 
-def orders_last_minutes(last: list, now_s: int, span_s: int = 600) -> dict:
-    """Orders created per second over the last ``span_s`` seconds (missing seconds are zero)."""
+def orders_last_minutes(last: list, now_s: int, span_s: int = 600,
+                        buyers: list[tuple[int, int]] | None = None) -> dict:
+    """Orders created per second over the last ``span_s`` seconds (missing seconds are zero), and,
+    given ``(second, new buyers)`` rows, the new buyers of each second as a second line."""
     by_second = {int(s): int(n) for s, n, *_ in last}
     seconds = list(range(now_s - span_s + 1, now_s + 1))
+    x = [_iso(s) for s in seconds]
     trace = {
-        "type": "scatter", "mode": "lines", "x": [_iso(s) for s in seconds],
+        "type": "scatter", "mode": "lines", "x": x, "name": "orders / s",
         "y": [by_second.get(s, 0) for s in seconds], "line": {"color": COOL, "width": 1.5},
         "fill": "tozeroy", "fillcolor": "rgba(63,182,255,0.18)",
         "hovertemplate": "%{x|%H:%M:%S}<br>%{y:,} orders/s<extra></extra>",
     }
-    return {"data": [trace], "layout": _layout(
+    data = [trace]
+    if buyers is not None:
+        new = {int(s): int(n) for s, n in buyers}
+        data.append({"type": "scatter", "mode": "lines", "x": x, "name": "new buyers / s",
+                     "y": [new.get(s, 0) for s in seconds], "line": {"color": GOOD, "width": 1.2},
+                     "hovertemplate": "%{x|%H:%M:%S}<br>%{y:,} new buyers/s<extra></extra>"})
+    return {"data": data, "layout": _layout(
         xaxis={"type": "date", "tickformat": "%H:%M", "range": [_iso(seconds[0]), _iso(now_s)]},
         yaxis={"rangemode": "tozero", "tickformat": "~s"})}
 
@@ -120,7 +136,7 @@ def ranked_bars(rows: Sequence, metric: str = "gmv_fen", top: int = 10, color: s
     of its bar, in a room kept for it."""
     if not rows:
         return message("no data", font_size)
-    i = q.MEASURES.index(metric) + 1
+    i = _column(metric)
     ranked = sorted(rows, key=lambda r: (-int(r[i]), str(r[0])))
     bars = [(str(r[0]), int(r[i])) for r in ranked[:top]]
     if others and len(ranked) > top:
@@ -168,10 +184,11 @@ def channel_donut(rows: list, metric: str = "gmv_fen", font_size: int = 15) -> d
 
 
 def timeseries(rows: list[tuple], metric: str, bucket_s: int, start_s: int, end_s: int) -> dict:
-    """``metric`` per bucket from ``(bucket, *MEASURES)`` rows, as bars over [start, end)."""
+    """``metric`` per bucket from ``(bucket, *MEASURES)`` rows (or ``(bucket, buyers, new buyers)``
+    rows for a buyers metric), as bars over [start, end)."""
     if not rows:
         return message("no rollups in this time range for this selection")
-    i = q.MEASURES.index(metric) + 1
+    i = q.MEASURES.index(metric) + 1 if metric in q.MEASURES else (1 if metric == "buyers" else 2)
     label, money = METRICS[metric]
     trace = {
         "type": "bar", "x": [_iso(r[0] + bucket_s / 2) for r in rows], "y": [_value(r[i], metric) for r in rows],

@@ -53,6 +53,8 @@ PAIR = ROLLUPS["orders_minute_pair"].table
 CUBE = ROLLUPS["orders_minute_cube"].table
 PARCELS = ROLLUPS["logistics_minute"].table
 SET_ASIDE = ROLLUPS["pipeline_events"].table
+NEW_BUYERS = ROLLUPS["buyers_second"].table
+BUYERS = ROLLUPS["buyers_minute"].table
 _SUMS = ", ".join(f"sum({m})" for m in MEASURES)
 _RANGE = "window_start >= toDateTime(%(start)s) AND window_start < toDateTime(%(end)s)"
 
@@ -143,6 +145,64 @@ def pipeline(run: Run, db: str, start: int = 0, end: int = 2**32 - 1,
         SELECT source, kind, reason, sum(events) AS n FROM {db}.{SET_ASIDE} FINAL
         WHERE {_RANGE} AND kind IN ('rejected', 'late') GROUP BY source, kind, reason ORDER BY n DESC"""
     return [(s, k, r, int(n)) for s, k, r, n in run(sql, _bounds(start, end), tier)]
+
+
+# -- buyers ---------------------------------------------------------------------------------
+# buyers_per_second: the consumers whose first paid event of their Shanghai day falls in each
+# second (new buyers), so a day's seconds add up to its unique buyers; buyers_per_minute: the
+# distinct buyers of each minute. Both by VIP flag only, on-time and late together (no late column).
+
+
+def new_buyers(run: Run, db: str, start: int, end: int, tier: Tier = SETTLED) -> dict[int, int]:
+    """New buyers over [start, end) per VIP flag, ``{0: n, 1: n}``: within one festival day, the
+    day's unique buyers of that span (each consumer once a day, in the second they first paid)."""
+    sql = f"SELECT vip, sum(new_buyers) FROM {db}.{NEW_BUYERS} FINAL WHERE {_RANGE} GROUP BY vip"
+    found = {int(v): int(n) for v, n in run(sql, _bounds(start, end), tier)}
+    return {0: found.get(0, 0), 1: found.get(1, 0)}
+
+
+def new_buyers_per_second(run: Run, db: str, start: int, end: int, tier: Tier = LIVE) -> list[tuple[int, int]]:
+    """``(second, new buyers)`` for each second of [start, end) that has any."""
+    sql = f"""
+        SELECT toUInt32(window_start) AS s, sum(new_buyers) AS n FROM {db}.{NEW_BUYERS} FINAL
+        WHERE {_RANGE} GROUP BY s HAVING n > 0 ORDER BY s"""
+    return [(int(s), int(n)) for s, n in run(sql, _bounds(start, end), tier)]
+
+
+def buyers_per_minute(run: Run, db: str, start: int, end: int, tier: Tier = LIVE) -> dict[int, int]:
+    """Distinct buyers of each minute of [start, end) (VIPs and others: each buyer is one of them)."""
+    sql = f"""
+        SELECT toUInt32(window_start) AS m, sum(buyers) FROM {db}.{BUYERS} FINAL
+        WHERE {_RANGE} GROUP BY m"""
+    return {int(m): int(n) for m, n in run(sql, _bounds(start, end), tier)}
+
+
+def buyer_series(run: Run, db: str, filters: dict[str, str], start: int, end: int, bucket: int,
+                 tier: Tier = EXPLORE) -> list[tuple[int, int, int, int]]:
+    """``(bucket start, buyers, new buyers, minutes' buyers)`` per ``bucket`` seconds (a multiple
+    of 60): the distinct buyers of the bucket's busiest minute (of its only minute for 1-minute
+    buckets), its new buyers (first paid event of their day), and its minutes' buyers added up
+    (less the new buyers: the minutes' repeat buyers). Only the VIP filter applies: raises
+    :class:`Unanswerable` for any other."""
+    filters = check_filters(filters)
+    others = [d for d in filters if d != "vip"]
+    if others:
+        raise Unanswerable(f"The rollups keep buyers per second and minute by VIP only, so nothing holds "
+                           f"buyers by {_name(others)}: clear that filter or pick an order measure.")
+    where, params = _in_cube(filters)
+    params = {**params, **_bounds(start, end), "bucket": int(bucket)}
+    busiest = run(f"""
+        SELECT intDiv(m, %(bucket)s) * %(bucket)s AS b, max(n), sum(n) FROM (
+            SELECT toUInt32(window_start) AS m, sum(buyers) AS n FROM {db}.{BUYERS} FINAL
+            WHERE {_RANGE}{where} GROUP BY m)
+        GROUP BY b""", params, tier)
+    new = run(f"""
+        SELECT intDiv(toUInt32(window_start), %(bucket)s) * %(bucket)s AS b, sum(new_buyers)
+        FROM {db}.{NEW_BUYERS} FINAL WHERE {_RANGE}{where} GROUP BY b""", params, tier)
+    buyers = {int(b): (int(n), int(total)) for b, n, total in busiest}
+    firsts = {int(b): int(n) for b, n in new}
+    return [(b, buyers.get(b, (0, 0))[0], firsts.get(b, 0), buyers.get(b, (0, 0))[1])
+            for b in sorted(set(buyers) | set(firsts)) if buyers.get(b, (0, 0))[0] or firsts.get(b, 0)]
 
 
 # -- filters: which rollup answers a selection ---------------------------------------------

@@ -53,6 +53,29 @@ class WallSnapshot:
     pipeline_today: dict[str, int] = field(default_factory=dict)  # kind -> events
     pipeline_total: dict[str, int] = field(default_factory=dict)
     milestones: list[q.Passed] = field(default_factory=list)  # GMV milestones passed, smallest first
+    buyers: Buyers | None = None
+
+
+@dataclass(frozen=True)
+class Buyers:
+    """Today's buyers: consumers with a paid event (each counted once a Shanghai day)."""
+
+    today: dict[int, int]  # unique buyers today per VIP flag {0: n, 1: n}
+    last: list[tuple[int, int]]  # (second, new buyers) of the last 10 minutes, seconds with any
+    minute: int  # the last complete minute (the one before the open one), epoch s
+    minute_buyers: int  # its distinct buyers
+    minute_new: int  # of them, new buyers (their first paid event today was in it)
+
+    @property
+    def total(self) -> int:
+        return sum(self.today.values())
+
+    @property
+    def repeat(self) -> int | None:
+        """Buyers of the last complete minute who had paid earlier today (None while its two tables
+        disagree: more new buyers than buyers, a moment when one lane has loaded and not the other)."""
+        repeat = self.minute_buyers - self.minute_new
+        return repeat if repeat >= 0 else None
 
 
 def split_of(now_s: int) -> int:
@@ -75,6 +98,7 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
     split = split_of(now_s)
     minute = now_s // 60 * 60
     day1 = day0 + fmt.DAY_S
+    settled_minute = last_complete_minute(now_s)
     calls: dict[str, tuple] = {
         "recent": (q.minutes, run, db, split, now_s + 1, q.LIVE),
         "settled": (q.totals, run, db, 0, split, q.SETTLED),
@@ -87,6 +111,11 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
         "milestones": (_milestones, run, db),
         **{name: (_day_breakdown, run, db, dim, day0, minute, limit) for name, dim, limit in _BREAKDOWNS},
         "splits": (_day_splits, run, db, day0, minute, split),
+        "buyers_settled": (q.new_buyers, run, db, day0, split, q.SETTLED) if split > day0 else (dict,),
+        "buyers_live": (q.new_buyers, run, db, max(day0, split), now_s + 1, q.LIVE),
+        "buyers_last": (q.new_buyers_per_second, run, db, now_s - LAST_SECONDS + 1, now_s + 1, q.LIVE),
+        # the last complete minute is settled: its key holds for a minute, refreshed in the background
+        "buyers_minute": (q.buyers_per_minute, run, db, settled_minute, settled_minute + 60, q.MINUTE),
     }
     got = _gather(calls, pool)
     festival = {m: got["settled"][m] + got["live"][m] for m in q.MEASURES}
@@ -100,8 +129,28 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
         peak=max(((r.peak_orders, r.peak_second) for r in today), default=(0, now_s)),
         logistics=got["logistics"], pipeline_today=_by_kind(got["pipeline_today"]),
         pipeline_total=_by_kind(got["pipeline_total"]), milestones=got["milestones"], splits=got["splits"],
+        buyers=_buyers(got, settled_minute),
         **{name: got[name] for name, _, _ in _BREAKDOWNS},
     )
+
+
+# A minute counts as complete this long after it ended: its last events have reached both buyers
+# tables by then (they load on different lanes), so its repeat buyers are not read mid-update.
+MINUTE_SETTLE_S = 5
+
+
+def last_complete_minute(now_s: int) -> int:
+    """The newest minute that ended at least MINUTE_SETTLE_S before ``now_s`` (epoch s)."""
+    return (now_s - MINUTE_SETTLE_S) // 60 * 60 - 60
+
+
+def _buyers(got: dict, last_minute: int) -> Buyers:
+    """Today's buyers from the snapshot's answers: the settled and live halves of the day added
+    per VIP flag; the last complete minute's buyers, and its new buyers from the last seconds."""
+    today = {vip: got["buyers_settled"].get(vip, 0) + got["buyers_live"][vip] for vip in (0, 1)}
+    new = sum(n for s, n in got["buyers_last"] if last_minute <= s < last_minute + 60)
+    return Buyers(today=today, last=got["buyers_last"], minute=last_minute,
+                  minute_buyers=got["buyers_minute"].get(last_minute, 0), minute_new=new)
 
 
 def _gather(calls: dict[str, tuple], pool: Executor | None) -> dict:

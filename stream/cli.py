@@ -304,6 +304,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(f"verify: {len(differences)} of {report['keys']} keys differ", file=sys.stderr)
         return 1
     print(f"verify: exact: {report['keys']} windows x dimensions match, GMV {report['gmv_fen']} fen, "
+          f"{report['buyers']} buyers (unique per festival day, summed), "
           f"rejected {report['rejected']}")
     return 0
 

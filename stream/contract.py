@@ -77,6 +77,10 @@ ORDER_MEASURES = (
 MEASURES = tuple(m.name for m in ORDER_MEASURES)
 MEASURE_BY_NAME = {m.name: m for m in ORDER_MEASURES}
 
+# A buyer is a consumer with an order event of this status (deposits and finals both count, as
+# in gmv_fen); the buyers rollups below count them per festival day (UTC_OFFSET_S) and minute.
+BUYER_STATUS = "paid"
+
 # Order fields with a per-minute breakdown (one row per dimension value).
 DIMENSIONS = ("category", "province", "channel", "brand")
 # Drill-down pairs (parent, child) with a per-minute row per pair of values.
@@ -109,7 +113,8 @@ class Rollup:
     """One rollup: the job writes it to topic ``rollup-<name>``, the loader into ``table``.
 
     ``keys`` identify a row (window first; ``late`` = 1 marks corrections from late events,
-    which readers add in); ``values`` are what is counted. ``in_ledger``: the simulator's
+    which readers add in; the buyers rollups have no ``late``, their late events are counted with
+    the rest); ``values`` are what is counted. ``in_ledger``: the simulator's
     ledger has the same rows under the kind ``name``, so ``gmv verify`` compares them.
     """
 
@@ -166,6 +171,17 @@ ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
            SECONDS_LANE, in_ledger=True),
     Rollup("logistics_minute", "logistics_per_minute", 60, _WINDOW + _texts("status") + _LATE, _EVENTS,
            MINUTES_LANE, in_ledger=True),
+    # Buyers: consumers with a paid event (a deposit or a final payment counts, as in gmv_fen).
+    # buyers_second: the day's *new* buyers per second, each consumer counted once per festival
+    # day (Asia/Shanghai), in the second of their first paid event that day, so the seconds add up
+    # to the day's unique buyers. buyers_minute: the distinct buyers of each minute. A buyer's
+    # ``vip`` is 1 when any of their paid events of that day (of that minute) is a VIP's. No late
+    # split: a late event earlier than a consumer's first moves them (their old second's row is
+    # lowered, to 0 when it empties), so these rows can go down, never below 0.
+    Rollup("buyers_second", "buyers_per_second", 1, (*_WINDOW, Column("vip", FLAG)),
+           (Column("new_buyers", COUNT),), SECONDS_LANE, in_ledger=True),
+    Rollup("buyers_minute", "buyers_per_minute", 60, (*_WINDOW, Column("vip", FLAG)),
+           (Column("buyers", COUNT),), MINUTES_LANE, in_ledger=True),
     # What the pipeline set aside per minute: kind 'rejected' (with its reason) or 'late'; and
     # kind 'received', every message that reached the job (what a rejected share is of).
     Rollup("pipeline_events", "pipeline_events_per_minute", 60,

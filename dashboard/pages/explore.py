@@ -52,6 +52,13 @@ def view(ctx: Context, state: es.ExploreState, notes: list[str]) -> dict:
         total = _total_text(rows)
     except q.Unanswerable as exc:  # no numbers at all: the sentence instead
         rows, series_fig, total = [], figures.message(_wrap(str(exc), 90)), str(exc)
+    if state.metric in es.BUYER_METRICS:  # the chart and headline from the buyers rollups; the table stays
+        try:
+            points = q.buyer_series(run, db, state.filters(), start, end, bucket)
+            series_fig = figures.timeseries(points, state.metric, bucket, start, end)
+            total = _buyers_text(points, bucket)
+        except q.Unanswerable as exc:
+            series_fig, total = figures.message(_wrap(str(exc), 90)), str(exc)
     bars = {dim: _bar(run, db, dim, state, start, end) for dim in ALL_BARS}
     return {
         "series": series_fig, "bars": bars, "rows": rows,
@@ -64,6 +71,8 @@ def view(ctx: Context, state: es.ExploreState, notes: list[str]) -> dict:
 
 def _bar(run, db, dim: str, state: es.ExploreState, start: int, end: int) -> dict:
     compact = dim in COMPACT_BARS
+    if state.metric in es.BUYER_METRICS:
+        return _buyer_bar(run, db, dim, state, start, end)
     try:
         rows = q.breakdown(run, db, dim, start, end, state.filters(), order_by=state.metric, limit=50)
     except q.Unanswerable as exc:
@@ -73,6 +82,36 @@ def _bar(run, db, dim: str, state: es.ExploreState, start: int, end: int) -> dic
                                color=figures.COOL if dim in ("province", "channel", "vip", "wave") else figures.ACCENT,
                                others=dim != "brand", font_size=12 if compact else 13,
                                labels={str(r[0]): es.label(dim, str(r[0])) for r in rows})
+
+
+def _buyer_bar(run, db, dim: str, state: es.ExploreState, start: int, end: int) -> dict:
+    """Under a buyers metric: the new buyers by VIP flag (the only field the buyers rollups keep;
+    under any other filter, nothing), and a sentence in every other field's chart."""
+    if dim != "vip":
+        return figures.message(_wrap(f"Buyers are kept by VIP only, not by {q.FILTER_NAMES.get(dim, dim)}: "
+                                     "pick an order measure to split by it.", 34 if dim in COMPACT_BARS else 40),
+                               12 if dim in COMPACT_BARS else 13)
+    others = [d for d in state.filters() if d != "vip"]
+    if others:
+        return figures.message(_wrap(f"No buyers by {' and '.join(q.FILTER_NAMES.get(d, d) for d in others)}.",
+                                     34), 12)
+    by_vip = q.new_buyers(run, db, start, end, q.EXPLORE)
+    rows = [(str(v), n) for v, n in by_vip.items() if n]
+    return figures.ranked_bars(rows, "new_buyers", top=2, selected=state.vip or None, color=figures.COOL,
+                               font_size=12, labels={v: es.label("vip", v) for v, _ in rows})
+
+
+def _buyers_text(points: list[tuple[int, int, int, int]], bucket: int) -> str:
+    """The headline under a buyers metric: new buyers in the range (each consumer once a Shanghai
+    day: a day's sum is its unique buyers), the busiest minute's buyers, and the repeat buyers'
+    share of the minutes' buyers (those who had paid earlier that day)."""
+    new, minutes = sum(p[2] for p in points), sum(p[3] for p in points)
+    busiest = max(points, key=lambda p: (p[1], -p[0]), default=None)
+    peak = (f" · busiest minute {fmt.count(busiest[1])} buyers"
+            f"{' (each bar: its bucket’s busiest minute)' if bucket > 60 else ''}") if busiest and busiest[1] else ""
+    repeat = (f" · repeat buyers {fmt.share(minutes - new, minutes)} of the minutes’ buyers"
+              if minutes >= new and minutes else "")
+    return f"{fmt.count(new)} new buyers (each consumer once a day){peak}{repeat}"
 
 
 def _wrap(text: str, width: int) -> str:

@@ -40,11 +40,16 @@ FIGURES = ("wall-fig-minutes", "wall-fig-last", "wall-fig-brands", "wall-fig-cat
 FESTIVAL_ROWS = (("wall-vip-share", "wall-vip-gmv", "VIP (APASS) share"),
                  ("wall-deposits", "wall-deposits-gmv", "deposits paid"),
                  ("wall-finals", "wall-finals-gmv", "final payments paid"))
+# Buyers today: (value id, detail id, label)
+BUYER_ROWS = (("wall-buyers", "wall-buyers-new", "unique buyers"),
+              ("wall-vip-buyers-share", "wall-vip-buyers", "VIP (APASS) share"),
+              ("wall-repeat-share", "wall-repeat-buyers", "repeat, last min"))
 TEXTS = ("wall-asof", "wall-fresh-text", "wall-gmv-today", "wall-orders-total", "wall-ops-now",
          "wall-ops-peak", "wall-ops-peak-at", "wall-paid-today",
          *(f"wall-parcels-{s}" for s in q.PARCEL_STATUSES),
          "wall-rejected", "wall-late", "wall-rejected-total", "wall-late-total",
-         *(i for value, money, _ in FESTIVAL_ROWS for i in (value, money)))
+         *(i for value, money, _ in FESTIVAL_ROWS for i in (value, money)),
+         *(i for value, detail, _ in BUYER_ROWS for i in (value, detail)))
 PARCEL_LABELS = {"created": "parcels created", "picked_up": "picked up", "in_transit": "in transit",
                  "out_for_delivery": "out for delivery", "delivered": "delivered", "exception": "exceptions"}
 
@@ -113,7 +118,26 @@ def _texts(snap: snapshot.WallSnapshot, age_ms: int) -> dict[str, str]:
     }
     texts.update({f"wall-parcels-{s}": fmt.count(snap.logistics.get(s, 0)) for s in q.PARCEL_STATUSES})
     texts.update(festival_texts(snap.splits))
+    texts.update(buyer_texts(snap.buyers, snap.now_s))
     return texts
+
+
+def buyer_texts(buyers: snapshot.Buyers | None, now_s: int) -> dict[str, str]:
+    """Unique buyers today (exact), the new ones of the newest complete second, the VIP share of
+    today's buyers, and the repeat buyers' share of the last complete minute (dashes: no answer)."""
+    if buyers is None:
+        return {i: "–" for value, detail, _ in BUYER_ROWS for i in (value, detail)}
+    new_now = next((n for s, n in buyers.last if s == now_s - 1), 0)
+    repeat, at = buyers.repeat, fmt.hms(buyers.minute)[:5]  # the minute: said only while it has no share
+    return {
+        "wall-buyers": fmt.count(buyers.total),
+        "wall-buyers-new": f"+{fmt.count(new_now)} new / s",
+        "wall-vip-buyers-share": fmt.share(buyers.today[1], buyers.total),
+        "wall-vip-buyers": f"{fmt.count(buyers.today[1])} VIP buyers",
+        "wall-repeat-share": fmt.share(repeat, buyers.minute_buyers) if repeat is not None else "–",
+        "wall-repeat-buyers": (f"{fmt.count(repeat)} of {fmt.count(buyers.minute_buyers)}"
+                               if repeat is not None else f"at {at}"),
+    }
 
 
 def festival_texts(splits: dict[str, list[tuple]]) -> dict[str, str]:
@@ -136,7 +160,8 @@ def festival_texts(splits: dict[str, list[tuple]]) -> dict[str, str]:
 def _figures(snap: snapshot.WallSnapshot) -> dict[str, dict]:
     return {
         "wall-fig-minutes": figures.gmv_per_minute(snap.minutes, snap.day_start_s, snap.now_s),
-        "wall-fig-last": figures.orders_last_minutes(snap.last, snap.now_s, snapshot.LAST_SECONDS),
+        "wall-fig-last": figures.orders_last_minutes(snap.last, snap.now_s, snapshot.LAST_SECONDS,
+                                                     buyers=snap.buyers.last if snap.buyers else None),
         "wall-fig-brands": figures.ranked_bars(snap.brands, top=10, inside_labels=True),
         "wall-fig-category": figures.ranked_bars(snap.categories, top=8, others=True, color=figures.ACCENT_2,
                                                  inside_labels=True),
@@ -250,6 +275,16 @@ def _festival_panel() -> html.Div:
     return _panel("VIP and pre-sale · today", html.Div(cells, className="fest-rows"), "p-presale")
 
 
+def _buyers_panel() -> html.Div:
+    """Today's buyers: the unique buyers across the panel, the VIP and repeat shares side by side
+    under it; each a number, what it is, and a detail line."""
+    cells = [html.Div([html.Div("–", id=value_id, className="counter-value"),
+                       html.Div(label, className="counter-label"),
+                       html.Div("–", id=detail_id, className="counter-sub")], className="counter")
+             for value_id, detail_id, label in BUYER_ROWS]
+    return _panel("buyers · today", html.Div(cells, className="buyers"), "p-buyers")
+
+
 def _counter(status: str) -> html.Div:
     cls = "counter counter-bad" if status == "exception" else "counter"
     return html.Div([html.Div("–", id=f"wall-parcels-{status}", className="counter-value"),
@@ -282,7 +317,7 @@ def layout(ctx: Context, params: dict[str, str]):
     ], className="kpis")
     grid = html.Div([
         _panel("GMV per minute · today (CST)", _graph("wall-fig-minutes"), "p-minutes"),
-        _panel("orders per second · last 10 minutes", _graph("wall-fig-last"), "p-last"),
+        _panel("orders and new buyers / s · 10 min", _graph("wall-fig-last"), "p-last"),
         _panel("top 10 brands · GMV today", _graph("wall-fig-brands"), "p-brands"),
         _panel("by category · today", _graph("wall-fig-category"), "p-category"),
         _panel("by province · today", _graph("wall-fig-province"), "p-province"),
@@ -300,6 +335,7 @@ def layout(ctx: Context, params: dict[str, str]):
             ], className="counters counters-2"), "p-pipeline"),
         ], className="wall-side"),
         html.Div([
+            _buyers_panel(),
             _festival_panel(),
             _panel("by promotion · GMV today", _graph("wall-fig-promotion"), "p-promotion"),
             _panel("by sales wave · GMV today", _graph("wall-fig-wave"), "p-wave"),

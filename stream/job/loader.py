@@ -53,13 +53,19 @@ def batch_rows(messages: Iterable[tuple[str, bytes | None, bytes | None]], writt
                ) -> dict[str, list[tuple]]:
     """Rows per rollup from (rollup, key, value) messages, keeping the last value per key.
 
-    Tombstones (value None) are skipped: counts only grow, so the job never deletes a key.
+    A tombstone (value None: the job deleted the key, as the buyers rollups do when a second's
+    or a minute's last buyer moves to an earlier one) is written as the key with every value 0,
+    which replaces the row the key had. (The other rollups only grow, so never delete a key.)
     """
     latest: dict[str, dict[bytes, dict]] = {}
     for rollup, key, value in messages:
         if value is None:
-            continue
-        latest.setdefault(rollup, {})[key or b""] = orjson.loads(value)
+            if not key:
+                continue  # nothing to replace
+            row = dict.fromkeys(ROLLUPS[rollup].value_names, 0) | orjson.loads(key)
+        else:
+            row = orjson.loads(value)
+        latest.setdefault(rollup, {})[key or b""] = row
     return {
         rollup: [to_row(TABLES[rollup][1], v, written_ms) for v in by_key.values()]
         for rollup, by_key in latest.items()

@@ -31,6 +31,8 @@ The path of one message:
    touched longer ago than that (a partition an hour behind the others) would start its row
    again. A late key is kept ``late_ttl`` (7 days) for further corrections. Totals are exact
    whatever the delay.
+6. Buyers (consumers with a paid event) are two aggregates deep instead, on-time and late
+   together: see :func:`buyers_inserts`.
 
 Windows are identified by their start in epoch seconds (UTC).
 """
@@ -39,6 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stream.contract import (
+    BUYER_STATUS,
     CHANNELS,
     COUNT,
     CUBE_DIMENSIONS,
@@ -54,6 +57,7 @@ from stream.contract import (
     REJECTED_FIELDS,
     ROLLUPS,
     TEXT,
+    UTC_OFFSET_S,
     WAVES,
     WINDOW,
     Column,
@@ -260,7 +264,7 @@ FROM {name}_parsed WHERE too_old"""
 
 
 # What the aggregates read from a valid event (the rest is only checked).
-ORDER_KEEP = ("event_id", "event_time", "status", "brand", "category", "province", "channel", "vip",
+ORDER_KEEP = ("event_id", "event_time", "consumer_id", "status", "brand", "category", "province", "channel", "vip",
               "promotion", "wave", "presale_phase", "paid_fen")
 LOGISTICS_KEEP = ("event_id", "event_time", "status")
 
@@ -293,7 +297,7 @@ def valid_views(options: RollupOptions = RollupOptions()) -> list[str]:
     """Deduplicated valid events, typed, with a ``late`` flag from the watermark."""
     orders = f"""
 CREATE TEMPORARY VIEW orders_valid AS
-SELECT event_id, CAST(event_time AS BIGINT) AS event_time, ts, late, status, brand, category, province,
+SELECT event_id, CAST(event_time AS BIGINT) AS event_time, ts, late, consumer_id, status, brand, category, province,
        channel, CASE WHEN vip = 'true' THEN 1 ELSE 0 END AS vip, promotion, wave, presale_phase,
        CAST(paid_fen AS BIGINT) AS paid_fen
 FROM (
@@ -362,6 +366,53 @@ def _aggregates(sinks: dict[str, str]) -> list[tuple[str, str, str, str, str, st
     ]
 
 
+def buyers_ttl(options: RollupOptions) -> str:
+    """State TTL of the buyers' aggregates: the late horizon plus a day. A consumer's key of a day
+    is written first at the earliest at the day's start, and an event of that day is accepted
+    until it is ``late_ttl`` behind its partition's newest event, so its state must outlive the
+    last write by a day more than the horizon (the minutes' keys keep the same, for one rule)."""
+    return f"{duration_s(options.late_ttl) + 86_400} s"
+
+
+# Festival day of an event (days since the epoch in Asia/Shanghai): the buyers' day.
+FESTIVAL_DAY = f"(event_time / 1000 + {UTC_OFFSET_S}) / 86400"
+
+
+def buyers_inserts(sinks: dict[str, str], options: RollupOptions) -> list[str]:
+    """INSERTs of the buyers rollups (stream.contract: buyers_second, buyers_minute), each two
+    aggregates over the deduplicated paid events, on-time and late together.
+
+    ``buyers_second``: per (festival day, consumer) the first paid event's time (and whether any
+    was a VIP's), then per second of that first time the consumers counted: new buyers per
+    second, which add up to the day's unique buyers. A late event earlier than a consumer's first
+    moves them: the inner aggregate retracts its old row and the outer one lowers that second's
+    count (to 0: the row is deleted, which the loader writes as a 0 row). ``buyers_minute``: per
+    (minute, consumer), then per minute the consumers counted: each minute's distinct buyers.
+
+    Exact under any arrival order while the state lives: a key whose state expired would count a
+    consumer again (inner), or take a retraction as a first row (outer: Flink's global aggregate
+    then stores a count of -1), so every operator keeps its state :func:`buyers_ttl`. Should that
+    ever happen (a job stopped for longer than the horizon), the count written is held at 0, never
+    negative: ClickHouse's UInt64 column would refuse it and stall the loader's lane."""
+    ttl = buyers_ttl(options)
+    paid = f"FROM orders_valid AS b WHERE status = '{BUYER_STATUS}'"
+    return [
+        f"""INSERT INTO {sinks['buyers_second']}
+SELECT /*+ STATE_TTL('f' = '{ttl}') */ first_ms / 1000 AS window_start, vip,
+       GREATEST(COUNT(*), 0) AS new_buyers
+FROM (
+    SELECT /*+ STATE_TTL('b' = '{ttl}') */ MIN(event_time) AS first_ms, MAX(vip) AS vip
+    {paid} GROUP BY {FESTIVAL_DAY}, consumer_id
+) AS f GROUP BY first_ms / 1000, vip""",
+        f"""INSERT INTO {sinks['buyers_minute']}
+SELECT /*+ STATE_TTL('m' = '{ttl}') */ window_start, vip, GREATEST(COUNT(*), 0) AS buyers
+FROM (
+    SELECT /*+ STATE_TTL('b' = '{ttl}') */ {MINUTE} AS window_start, MAX(vip) AS vip
+    {paid} GROUP BY {MINUTE}, consumer_id
+) AS m GROUP BY window_start, vip""",
+    ]
+
+
 def rollup_inserts(sinks: dict[str, str], options: RollupOptions) -> list[str]:
     """INSERT statements, one per (rollup, on-time|late), into the named sink tables.
 
@@ -378,6 +429,7 @@ FROM {stream}_{'late' if late else 'ontime'} AS l GROUP BY {window}{grouping}"""
     ]
     return [
         *inserts,
+        *buyers_inserts(sinks, options),
         # late and rejected counts per minute
         *[
             f"""INSERT INTO {sinks['pipeline_events']}

@@ -1,7 +1,8 @@
 """``gmv verify``: compare the ClickHouse rollups with the simulator's ledger, exactly.
 
 Both sides become ``{(kind, window, dims...): (measures...)}`` maps; every key of
-either side must match to the fen. Rollups are read with FINAL and the late
+either side must match to the fen (and every count: the buyers rollups too, whose new buyers
+per second add up to each festival day's unique buyers). Rollups are read with FINAL and the late
 corrections (``late = 1``) added in, as the dashboard reads them.
 """
 from __future__ import annotations
@@ -115,5 +116,7 @@ def verify(client, database: str, ledger_path: Path) -> tuple[list[Difference], 
     differences += pair_mismatches(client, database)
     gmv_at = MEASURES.index("gmv_fen")
     gmv = sum(v[gmv_at] for k, v in expected.items() if k[0] == "orders_second")
-    report = {"keys": len(expected), "gmv_fen": gmv, "rejected": rejected}
+    buyers_at = ROLLUPS["buyers_second"].value_names.index("new_buyers")
+    buyers = sum(v[buyers_at] for k, v in expected.items() if k[0] == "buyers_second")
+    report = {"keys": len(expected), "gmv_fen": gmv, "buyers": buyers, "rejected": rejected}
     return differences, report

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stream.contract import CUBE_DIMENSIONS, DIMENSIONS, MEASURES, ORDER_MEASURES
+from stream.contract import BUYER_STATUS, CUBE_DIMENSIONS, DIMENSIONS, MEASURES, ORDER_MEASURES, UTC_OFFSET_S
 from stream.simulator import events as ev
 from stream.simulator.catalog import Catalog
 
@@ -54,6 +54,55 @@ class _Table:
         return _reduce(np.concatenate([k for k, _ in self.parts]), np.concatenate([v for _, v in self.parts]))
 
 
+class _Firsts:
+    """Per key (a window or a day, and a consumer, packed in one integer: see ``_CONSUMER_BITS``):
+    the earliest event time and whether any event was a VIP's."""
+
+    def __init__(self) -> None:
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.rows = 0
+        self.compacted = 0  # rows after the last compaction
+
+    def add(self, keys: np.ndarray, times: np.ndarray, vip: np.ndarray) -> None:
+        self.parts.append(self._reduce(keys, times.astype(np.int64), vip.astype(np.int64)))
+        self.rows += len(self.parts[-1][0])
+        # Keys of a consumer and a minute hardly repeat, so a compaction keeps most rows: compact
+        # when the rows have doubled since the last one (amortised), not at every batch past a size.
+        if self.rows > max(_COMPACT_EVERY, 2 * self.compacted) and len(self.parts) > 1:
+            self.parts = [self.result()]
+            self.rows = self.compacted = len(self.parts[0][0])
+
+    @staticmethod
+    def _reduce(keys: np.ndarray, times: np.ndarray, vip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if len(keys) == 0:
+            return keys, times, vip
+        order = np.argsort(keys, kind="stable")
+        keys, times, vip = keys[order], times[order], vip[order]
+        starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+        return keys[starts], np.minimum.reduceat(times, starts), np.maximum.reduceat(vip, starts)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not self.parts:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
+        keys, times, vip = (np.concatenate([p[i] for p in self.parts]) for i in range(3))
+        return self._reduce(keys, times, vip)
+
+
+# A consumer number in the low bits of a buyer key (the simulator's consumers are int32).
+_CONSUMER_BITS = 32
+
+
+def buyer_counts(firsts: _Firsts, window_of, width: int) -> list[tuple[int, int, int]]:
+    """``(window, vip, consumers)`` from per-(period, consumer) firsts: each consumer counted in
+    the window ``window_of(first time)`` (epoch seconds), as a VIP if any of their events was."""
+    _, times, vip = firsts.result()
+    if len(times) == 0:
+        return []
+    codes = window_of(times) * 2 + vip
+    found, counts = np.unique(codes, return_counts=True)
+    return [(int(c) // 2 * width, int(c) % 2, int(n)) for c, n in zip(found, counts)]
+
+
 def order_measures(rows: np.ndarray) -> np.ndarray:
     """What each order event contributes to each measure of the contract (n x measures, int64)."""
     columns = []
@@ -79,6 +128,9 @@ class Ledger:
         assert not too_many, "the ledger's cube packs each field in 5 bits: at most 31 categories and provinces"
         self.logistics_seconds = _Table(1)
         self.logistics_minutes = _Table(1)
+        # buyers: per (festival day, consumer) and per (minute, consumer), from the paid events
+        self.buyer_days = _Firsts()
+        self.buyer_minutes = _Firsts()
 
     def add(self, rows: np.ndarray) -> None:
         """Count rows that were sent (valid, first delivery only)."""
@@ -92,6 +144,11 @@ class Ledger:
             codes = [o[d].astype(np.int64) + _DIM_BASE[d] for d in DIMENSIONS]
             self.order_minutes.add(np.concatenate([minute + c for c in codes]), np.tile(measures, (len(codes), 1)))
             self.order_cube.add(_cube_codes(orders), measures)
+            paid = ev.take(orders, orders["status"] == ev.ORDER_STATUSES.index(BUYER_STATUS))
+            consumer, t, vip = paid["o"]["consumer"].astype(np.int64), paid["t"], paid["o"]["vip"]
+            day = (t // 1000 + UTC_OFFSET_S) // 86_400
+            self.buyer_days.add((day << _CONSUMER_BITS) | consumer, t, vip)
+            self.buyer_minutes.add(((t // 60_000) << _CONSUMER_BITS) | consumer, t, vip)
         if len(parcels):
             status = parcels["status"].astype(np.int64)
             ones = np.ones((len(parcels), 1), dtype=np.int64)
@@ -144,6 +201,11 @@ class Ledger:
                 window, status = divmod(k, 8)
                 out.append(_line({"kind": kind, "window": window * width, "status": ev.LOGISTICS_STATUSES[status],
                                   "events": n}))
+        # new buyers per second (each consumer once a day, at their first paid second), buyers per minute
+        for window, vip, n in buyer_counts(self.buyer_days, lambda t: t // 1000, 1):
+            out.append(_line({"kind": "buyers_second", "window": window, "vip": vip, "new_buyers": n}))
+        for window, vip, n in buyer_counts(self.buyer_minutes, lambda t: t // 60_000, 60):
+            out.append(_line({"kind": "buyers_minute", "window": window, "vip": vip, "buyers": n}))
         out.append(_line({"kind": "summary", **summary}))
         return out
 

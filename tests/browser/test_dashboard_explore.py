@@ -180,3 +180,19 @@ def test_brand_by_province_says_why_and_shows_no_numbers(browser, dashboard, kno
     lines = path.read_text().splitlines()
     assert len(lines) == 1 and lines[0].startswith("window_start_cst,")  # a header, no zeros
     assert console(browser) == []
+
+
+def test_buyers_answer_the_vip_filter_and_say_why_not_another(browser, dashboard, known):
+    """New buyers from the buyers rollups: by VIP, exact; with a category, the sentence instead."""
+    span = "/explore?range=custom&from=2021-11-11T19:00&to=2021-11-11T21:00&metric=new_buyers"
+    url = dashboard(known).url
+    browser.get(url + span)
+    wait_until(lambda: text(browser, "explore-total").startswith("13 new buyers"), what="the hour's new buyers")
+    wait_until(lambda: bar_names(browser, "vip") == ["1", "0"], what="new buyers by VIP")
+    assert "VIP only" in annotation(browser, "category")
+    browser.get(url + span + "&vip=1")
+    wait_until(lambda: text(browser, "explore-total").startswith("2 new buyers"), what="the VIPs' new buyers")
+    browser.get(url + span + "&category=Apparel")
+    sentence = "The rollups keep buyers per second and minute by VIP only, so nothing holds buyers by category"
+    wait_until(lambda: text(browser, "explore-total").startswith(sentence), what="the sentence as the headline")
+    assert console(browser) == []

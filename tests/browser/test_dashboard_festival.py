@@ -14,14 +14,18 @@ from stream.alerts import milestones as ms
 from stream.alerts.config import DEFAULT_PATH
 from stream.contract import ROLLUPS, VERSION_COLUMN
 from tests.support import showcase
-from tests.support.browser import console, select_one, wait_until
+from tests.support.browser import console, cut_texts, select_one, wait_until
 
 pytestmark = pytest.mark.slow
 
 
 def newest_versions(cols: dict, measure: str) -> dict[tuple, int]:
     """``measure`` of the newest version of each key row (window_start, late), from the generated columns."""
-    keys = [c.name for c in ROLLUPS["orders_second"].keys]
+    return newest_of(cols, [c.name for c in ROLLUPS["orders_second"].keys], measure)
+
+
+def newest_of(cols: dict, keys: list[str], measure: str) -> dict[tuple, int]:
+    """``measure`` of the newest version of each row of ``keys``."""
     newest: dict[tuple, tuple[int, int]] = {}
     for key, written, value in zip(zip(*(cols[k].tolist() for k in keys)), cols[VERSION_COLUMN].tolist(),
                                    cols[measure].tolist()):
@@ -46,6 +50,15 @@ def test_every_page_draws_the_festival(browser, dashboard, clickhouse_settings, 
     assert int(fen) == truth
     seconds = newest_versions(tables[ROLLUPS["orders_second"].table], "gmv_fen")
     *_, newest = ms.milestones([(key[0], fen) for key, fen in seconds.items()], ms.DEFAULT_FIGURES_FEN)
+    # today's buyers at a festival's size, their texts within their boxes at 1920x1080
+    buyers = ROLLUPS["buyers_second"]
+    new = newest_of(tables[buyers.table], [c.name for c in buyers.keys], "new_buyers")
+    now_s = max(key[0] for key in seconds)
+    day0 = (now_s + 8 * 3600) // 86400 * 86400 - 8 * 3600
+    today = sum(n for (second, _), n in new.items() if second >= day0)
+    assert today > 100_000
+    wait_until(lambda: browser.find_element(By.ID, "wall-buyers").text == f"{today:,}", what=f"{today:,} buyers")
+    assert cut_texts(browser) == []
     banner = browser.find_element(By.ID, "wall-milestone")
     assert (banner.get_attribute("data-figure"), banner.get_attribute("data-second")) == (
         str(newest.figure_fen), str(newest.second))

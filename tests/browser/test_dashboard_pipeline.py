@@ -2,7 +2,8 @@
 
 The numbers the wall shows are compared with the simulator's ledger file, read here on its own
 (not with the dashboard's code): the festival's GMV, and today's VIP (APASS) share and GMV,
-pre-sale deposits and final payments paid and their GMV, to the fen."""
+pre-sale deposits and final payments paid and their GMV, to the fen; today's unique buyers and the
+VIP (APASS) share of them, exactly."""
 from __future__ import annotations
 
 import json
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.slow
 # its settled and open-minute halves both count.
 START, SCALE = "2021-11-10T23:50+08:00", 0.001
 FESTIVAL_TEXTS = ("wall-vip-share", "wall-vip-gmv", "wall-deposits", "wall-deposits-gmv", "wall-finals",
-                  "wall-finals-gmv")
+                  "wall-finals-gmv", "wall-buyers", "wall-vip-buyers-share")
 
 
 def ledger_today(ledger: Path) -> dict[str, int | str]:
@@ -39,9 +40,16 @@ def ledger_today(ledger: Path) -> dict[str, int | str]:
     def total(measure: str, **where) -> int:
         return sum(r[measure] for r in cube if all(r[k] == v for k, v in where.items()))
 
+    def percent(part: int, whole: int) -> str:  # floor of x + 1/2: half up, one decimal
+        tenths = int(Fraction(1000 * part, whole) + Fraction(1, 2))
+        return f"{tenths // 10}.{tenths % 10}%"
+
+    # buyers: each consumer once a day, in the second of their first paid event
+    new = [r for r in lines if r["kind"] == "buyers_second" and day0 <= r["window"] < day0 + 86400]
+    buyers, vip_buyers = sum(r["new_buyers"] for r in new), sum(r["new_buyers"] for r in new if r["vip"])
     vip, gmv = total("gmv_fen", vip=1), total("gmv_fen")
-    tenths = int(Fraction(1000 * vip, gmv) + Fraction(1, 2))  # floor of x + 1/2: half up
-    return {"wall-vip-share": f"{tenths // 10}.{tenths % 10}%", "wall-vip-gmv": vip,
+    return {"wall-buyers": buyers, "wall-vip-buyers-share": percent(vip_buyers, buyers),
+            "wall-vip-share": percent(vip, gmv), "wall-vip-gmv": vip,
             "wall-deposits": total("deposits_paid", presale_phase="deposit"),
             "wall-deposits-gmv": total("gmv_fen", presale_phase="deposit"),
             "wall-finals": total("orders_paid", presale_phase="final"),
@@ -68,9 +76,10 @@ def test_the_wall_shows_the_pipelines_exact_numbers(running_job, browser, dashbo
     assert truth == summary["gmv_fen"] > 0
     today = ledger_today(ledger)
     assert today["wall-deposits"] > 0 and today["wall-finals"] > 0 and today["wall-vip-gmv"] > 0
+    assert today["wall-buyers"] > 0 and today["wall-vip-buyers-share"] != "0.0%"
 
     browser.get(dashboard(running_job).url + "/")
     wait_until(lambda: browser.find_element(By.ID, "wall-gmv").get_attribute("data-fen") == str(truth),
                what="the wall's GMV")
-    wait_until(lambda: shown(browser) == today, what=f"the wall's VIP and pre-sale numbers {today}")
+    wait_until(lambda: shown(browser) == today, what=f"the wall's VIP, pre-sale and buyers numbers {today}")
     assert console(browser) == []

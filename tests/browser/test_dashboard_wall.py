@@ -11,19 +11,9 @@ from selenium.webdriver.common.by import By
 
 from dashboard import fmt
 from tests.support import synthetic
-from tests.support.browser import console, insert, select_one, set_viewport, wait_until
+from tests.support.browser import console, cut_texts, insert, select_one, set_viewport, wait_until
 
 pytestmark = pytest.mark.slow
-
-
-def cut_texts(browser) -> list[str]:
-    """Texts of the panels and numbers wider or taller than their box: cut off, or drawn over a
-    neighbour (a panel's title squeezed by what is under it)."""
-    return browser.execute_script(
-        "return Array.from(document.querySelectorAll('#wall-root .panel *, #wall-root .kpi *'))"
-        ".filter(e => e instanceof HTMLElement && !e.children.length && e.textContent.trim()"
-        " && (e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1))"
-        ".map(e => (e.id || e.className) + ': ' + e.textContent);")
 
 
 def gmv_fen(browser) -> int | None:
@@ -59,6 +49,12 @@ def test_wall_shows_the_exact_festival_gmv(browser, dashboard, known):
                     "wall-vip-gmv": fmt.money(synthetic.KNOWN["vip_gmv_fen"]),
                     "wall-deposits": str(deposits), "wall-deposits-gmv": fmt.money(deposits_fen),
                     "wall-finals": str(finals), "wall-finals-gmv": fmt.money(finals_fen)}
+    buyers = {i: browser.find_element(By.ID, i).text for i in ("wall-buyers", "wall-vip-buyers-share",
+                                                                "wall-buyers-new", "wall-repeat-share")}
+    assert buyers == {"wall-buyers": str(sum(synthetic.KNOWN["buyers_today"].values())),
+                      "wall-vip-buyers-share": synthetic.KNOWN["buyers_vip_share"],
+                      "wall-buyers-new": f"+{synthetic.KNOWN['new_buyers_now']} new / s",
+                      "wall-repeat-share": synthetic.KNOWN["repeat_share"]}
     assert cut_texts(browser) == []  # 1920x1080 with the navigation bar: the least room
     assert console(browser) == []
 

@@ -14,6 +14,7 @@ import pytest
 from dashboard import queries as q
 from dashboard import snapshot
 from dashboard.db import Database
+from dashboard.pages import wall
 from stream.contract import FESTIVAL_TZ, MEASURES
 from stream.stack import clickhouse, migrations
 from tests.support import synthetic
@@ -89,6 +90,27 @@ def test_wall_snapshot_equals_a_plain_select(engine):
     assert sum(snapshot.measure(vip, v, "gmv_fen") for v in "01") == synthetic.KNOWN["today_gmv_fen"]
     assert (snapshot.measure(phases, "final", "orders_paid"), snapshot.measure(phases, "final", "gmv_fen")) == \
         synthetic.KNOWN["finals"]
+    # buyers: today's settled and live halves added per VIP flag, the last complete minute's repeats
+    buyers = snap.buyers
+    assert buyers.today == synthetic.KNOWN["buyers_today"]
+    assert (buyers.minute, buyers.minute_buyers, buyers.minute_new) == (NOW_S - 65, *synthetic.KNOWN["minute_buyers"])
+    texts = wall.buyer_texts(buyers, snap.now_s)
+    assert texts["wall-buyers"] == "17" and texts["wall-vip-buyers-share"] == synthetic.KNOWN["buyers_vip_share"]
+    assert texts["wall-buyers-new"] == f"+{synthetic.KNOWN['new_buyers_now']} new / s"
+    assert texts["wall-repeat-share"] == synthetic.KNOWN["repeat_share"]
+
+
+def test_buyers_per_bucket_and_only_the_vip_filter(engine):
+    run, db, _ = engine
+    minute = NOW_S - 65  # 19:59
+    assert q.buyer_series(run, db, {}, minute, minute + 120, 60) == [(minute, 8, 3, 8), (minute + 60, 0, 10, 0)]
+    assert q.buyer_series(run, db, {"vip": "1"}, minute, minute + 120, 60) == [(minute, 2, 0, 2),
+                                                                               (minute + 60, 0, 2, 0)]
+    assert q.buyer_series(run, db, {}, minute, minute + 120, 3600) == [(NOW_S // 3600 * 3600 - 3600, 8, 3, 8),
+                                                                       (NOW_S // 3600 * 3600, 0, 10, 0)]
+    with pytest.raises(q.Unanswerable, match="by VIP only, so nothing holds buyers by category"):
+        q.buyer_series(run, db, {"category": "Apparel", "vip": "1"}, minute, minute + 120, 60)
+    assert q.new_buyers(run, db, 0, 2**32 - 1) == {0: 22, 1: 2}
 
 
 def test_breakdowns_single_dimension_and_pairs(engine):
@@ -301,3 +323,29 @@ def test_brand_goes_with_its_category_and_nothing_else(festival):
         q.breakdown(run, db, "brand", start, end, {"province": "Guangdong"})
     with pytest.raises(q.Unanswerable, match="nothing holds brand by channel"):
         q.breakdown(run, db, "channel", start, end, {"brand": brand})
+
+
+def test_explore_shows_buyers_under_a_vip_filter_and_says_why_not_under_others(engine):
+    from types import SimpleNamespace
+
+    from dashboard import explore_state as es
+    from dashboard.pages import explore
+
+    run, db, _ = engine
+    ctx = SimpleNamespace(db=SimpleNamespace(run=run, database=db))
+    state = es.ExploreState(range="1h", metric="new_buyers")
+    v = explore.view(ctx, state, [])
+    # 3 + 10 new buyers in the hour; the minute 19:59's 8 buyers, 3 of them new: 5 of 8 repeat
+    assert v["total"] == "13 new buyers (each consumer once a day) · busiest minute 8 buyers"
+    assert v["series"]["data"][0]["y"][-2:] == [3, 10]
+    assert v["bars"]["vip"]["data"][0]["x"] == [2, 11]
+    assert "VIP only" in v["bars"]["category"]["layout"]["annotations"][0]["text"]
+    assert len(v["table"]) == 1 and v["table"][0]["gmv_fen"] == "¥40,423.48"  # the table keeps the order measures
+    minute = es.ExploreState(range="custom", start="2021-11-11T19:59", end="2021-11-11T20:00", metric="buyers")
+    assert explore.view(ctx, minute, [])["total"] == ("3 new buyers (each consumer once a day) · busiest minute 8 "
+                                                      "buyers · repeat buyers 62.5% of the minutes’ buyers")
+    v = explore.view(ctx, state.replace(metric="buyers", vip="1"), [])
+    assert v["series"]["data"][0]["y"] == [2, 0] and v["total"].startswith("2 new buyers")
+    v = explore.view(ctx, state.replace(category="Apparel"), [])
+    assert v["total"].startswith("The rollups keep buyers per second and minute by VIP only")
+    assert not v["series"]["data"]

@@ -6,12 +6,15 @@ ledger, to the fen.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
+import time
 
 import pytest
 
 from stream import probes
+from stream.contract import ROLLUPS
 from stream.job import runner, verify
 from stream.probes import wait_for
 from stream.stack import clickhouse, kafka_admin, launcher, migrations, processes
@@ -91,3 +94,49 @@ def test_every_migration_and_verify_query_runs_on_a_current_clickhouse():
         assert verify.pair_mismatches(client, "gmv_verify") == []
     finally:
         client.close()
+
+
+def paid(event_id: str, consumer: str, event_ms: int, vip: bool = False) -> bytes:
+    """A valid paid order event of ``consumer`` (schemas/order.schema.json)."""
+    return json.dumps({
+        "event_id": event_id, "event_time": event_ms, "order_id": event_id.split(":")[0], "consumer_id": consumer,
+        "status": "paid", "brand": "Xiaomi", "category": "electronics", "province": "Zhejiang", "channel": "app",
+        "vip": vip, "items": 1, "list_fen": 1000, "discount_fen": 0, "paid_fen": 1000, "promotion": "none",
+        "wave": "wave2", "presale_phase": "none"}).encode()
+
+
+def buyer_rows(settings) -> dict[tuple, int]:
+    """Every buyers row (newest versions), zero rows too: {(table, second, vip): count}."""
+    found = {}
+    with clickhouse.connect(settings, "reader") as client:
+        for rollup, column in (("buyers_second", "new_buyers"), ("buyers_minute", "buyers")):
+            table = ROLLUPS[rollup].table
+            for window, vip, n in client.execute(f"SELECT toUInt32(window_start) AS w, vip, sum({column}) FROM "
+                                                 f"{settings.clickhouse_database}.{table} FINAL GROUP BY w, vip"):
+                found[(rollup, window, vip)] = int(n)
+    return found
+
+
+def test_a_late_payment_moves_its_buyer_to_the_earlier_second(running_job):
+    """Consumer a pays at T+10 s, then a late payment of a at T+5 s arrives: a is a new buyer of
+    T+5 s, no longer of T+10 s (that row goes to 0, not left at 1). VIP b pays twice in the minute:
+    one new buyer, one buyer of the minute. c pays at T+20 s on time."""
+    from kafka import KafkaProducer
+
+    minute = (int(time.time()) - 120) // 60 * 60
+    t = minute * 1000
+    producer = KafkaProducer(bootstrap_servers=running_job.kafka_bootstrap)
+    send = lambda value: producer.send(running_job.orders_topic, value=value, partition=0)  # noqa: E731
+    for value in (paid("a1:p", "a", t + 10_000), paid("b1:p", "b", t + 12_000, vip=True),
+                  paid("b2:p", "b", t + 15_000, vip=True), paid("c1:p", "c", t + 20_000)):
+        send(value)
+    producer.flush()
+    before = {("buyers_second", minute + 10, 0): 1, ("buyers_second", minute + 12, 1): 1,
+              ("buyers_second", minute + 20, 0): 1, ("buyers_minute", minute, 0): 2, ("buyers_minute", minute, 1): 1}
+    assert wait_for(lambda: buyer_rows(running_job) == before, 120), buyer_rows(running_job)
+    send(paid("a2:p", "a", t + 5_000))  # late: 15 s behind its partition's newest event
+    send(paid("a2:p", "a", t + 5_000))  # and redelivered
+    producer.flush()
+    producer.close()
+    after = {**before, ("buyers_second", minute + 10, 0): 0, ("buyers_second", minute + 5, 0): 1}
+    assert wait_for(lambda: buyer_rows(running_job) == after, 120), buyer_rows(running_job)

@@ -26,7 +26,9 @@ Covered, by orders in two seconds of one minute and one second of the next:
   them the hostile and odd ones: 1.2 MB, nested 100 deep, not UTF-8, numbers past 2^63, NaN and
   -Infinity, a field twice, 1970, 2100, and an event eight days behind its partition;
 - every message but heartbeats counted per minute of Kafka time ('received');
-- heartbeats, neither counted nor rejected.
+- heartbeats, neither counted nor rejected;
+- buyers: new buyers per second (a consumer once a day, at the first of their paid events) and
+  distinct buyers per minute, by VIP.
 """
 from __future__ import annotations
 
@@ -215,6 +217,8 @@ COLUMNS = {
                            "presale_phase", "late", *MEASURES),
     "logistics_second": ("window_start", "status", "late", "events"),
     "logistics_minute": ("window_start", "status", "late", "events"),
+    "buyers_second": ("window_start", "vip", "new_buyers"),
+    "buyers_minute": ("window_start", "vip", "buyers"),
     "pipeline_events": ("window_start", "source", "kind", "reason", "events"),
     "rejected": ("source", "reason", "kafka_partition", "kafka_offset", "kafka_time", "msg", "truncated",
                  "msg_chars", "msg_base64"),
@@ -303,6 +307,10 @@ EXPECTED = {
         (B, "in_transit", 0, 1),
         (A, "delivered", 1, 1),
     ],
+    # buyers: consumers with a valid paid event (c1: e2 and its redelivery; c3: the deposit e3 and
+    # the final payment e4, a second later; c8: e9, a VIP), each once a day at their first second
+    "buyers_second": [(A, 0, 2), (B + 1, 1, 1)],
+    "buyers_minute": [(A, 0, 2), (B, 1, 1)],
     "pipeline_events": [
         # rejected, per minute of Kafka time
         (A, "orders", "rejected", "not_json", 2),
@@ -547,3 +555,16 @@ def test_the_event_time_horizon_is_the_late_ttl():
         rollup_sql.duration_s("7 weeks")
     parsed = rollup_sql.parsed_views("o", "l", rollup_sql.RollupOptions(late_ttl="2 d"))[1]
     assert "valid AND ts < newest - INTERVAL '2' DAY AS too_old" in parsed
+
+
+def test_the_buyers_state_outlives_the_late_horizon_by_a_day():
+    """Every operator of the buyers' two-level aggregates keeps its state the late horizon plus a
+    day (Flink treats a retraction on expired state as a first row), keyed by the Shanghai day."""
+    options = rollup_sql.RollupOptions(late_ttl="2 d")
+    assert rollup_sql.buyers_ttl(options) == "259200 s"
+    second, minute = rollup_sql.buyers_inserts({"buyers_second": "s", "buyers_minute": "m"}, options)
+    for insert in (second, minute):
+        assert insert.count("STATE_TTL(") == 2 and insert.count("'259200 s'") == 2
+        assert "WHERE status = 'paid'" in insert and "GROUP BY" in insert
+    assert "GROUP BY (event_time / 1000 + 28800) / 86400, consumer_id" in second
+    assert "GROUP BY event_time / 60000 * 60, consumer_id" in minute

@@ -47,6 +47,16 @@ def console(driver) -> list[dict]:
     return driver.get_log("browser")
 
 
+def cut_texts(browser) -> list[str]:
+    """Texts of the panels and numbers wider or taller than their box: cut off, or drawn over a
+    neighbour (a panel's title squeezed by what is under it)."""
+    return browser.execute_script(
+        "return Array.from(document.querySelectorAll('#wall-root .panel *, #wall-root .kpi *'))"
+        ".filter(e => e instanceof HTMLElement && !e.children.length && e.textContent.trim()"
+        " && (e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1))"
+        ".map(e => (e.id || e.className) + ': ' + e.textContent);")
+
+
 def set_viewport(driver, width: int, height: int) -> None:
     driver.set_window_size(width, height)
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",

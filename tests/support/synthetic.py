@@ -54,6 +54,8 @@ ORDERS_CUBE = ROLLUPS["orders_minute_cube"]
 LOGISTICS_SECOND = ROLLUPS["logistics_second"]
 LOGISTICS_MINUTE = ROLLUPS["logistics_minute"]
 PIPELINE = ROLLUPS["pipeline_events"]
+NEW_BUYERS = ROLLUPS["buyers_second"]
+BUYERS = ROLLUPS["buyers_minute"]
 
 
 def columns(rollup: Rollup) -> tuple[str, ...]:
@@ -287,6 +289,7 @@ def _generate(fest: Festival, keep: list | None) -> dict[str, dict[str, np.ndarr
              "channel": np.array([c for c, _ in CHANNELS], dtype=object),
              "vip": np.array([0, 1], dtype=np.int64), "promotion": np.array(PROMOTIONS, dtype=object),
              "wave": np.array(WAVES, dtype=object), "presale_phase": np.array(PRESALE_PHASES, dtype=object)}
+    buyers_rng = np.random.default_rng(fest.seed + 1)  # its own, so the other tables stay as they were
     for day0 in range(t0, t1, 86400):
         o = _orders(fest, day0, min(day0 + 86400, t1), rng, brand_p)
         o["category"] = cat_of_brand[o["brand"]]
@@ -295,6 +298,7 @@ def _generate(fest: Festival, keep: list | None) -> dict[str, dict[str, np.ndarr
             o["t"] - day0, weights=o["paid"], minlength=min(86400, t1 - day0))
         _orders_tables(out, o, values, names)
         _pipeline(out, o, rng)
+        _buyers(out, o, buyers_rng)
         if keep is not None:
             keep.append({"t": o["t"], "late": o["late"], **{d: names[d][o[d]] for d in names}, **values})
     _logistics(out, t0, paid, rng)
@@ -337,6 +341,31 @@ def _pipeline(out: _Tables, o: dict, rng) -> None:
         "events": np.concatenate([late_n * 2, rng.integers(1, 4, k)]).astype(np.int64),
         VERSION_COLUMN: out.offset_ms + (np.concatenate([late_min, rej_min]) + PIPELINE.window_s + 2) * 1000,
     })
+
+
+def _buyers(out: _Tables, o: dict, rng) -> None:
+    """Buyers of the paid orders: each order's consumer drawn from a pool about as large as the
+    orders (VIPs from a hundredth of it, so they buy again and again); new buyers per second at
+    each consumer's first paid second of their Shanghai day, distinct buyers per minute."""
+    paid = o["paid"]
+    t, n = o["t"][paid], int(paid.sum())
+    if not n:
+        return
+    pool = max(1000, n)
+    vips = pool // 100
+    consumer = np.where(o["vip"][paid] == 1, rng.integers(0, vips, n), rng.integers(vips, pool, n))
+    day = (t + UTC_OFFSET_S) // 86400
+    order = np.argsort(t, kind="stable")
+    _, first = np.unique((day * pool + consumer)[order], return_index=True)
+    first = order[first]
+    (s, v), sums = _aggregate([t[first], (consumer[first] < vips).astype(np.int64)],
+                              {"new_buyers": np.ones(len(first))})
+    out.add_plain(NEW_BUYERS, {"window_start": s, "vip": v, "new_buyers": sums["new_buyers"],
+                               VERSION_COLUMN: out.offset_ms + (s + 3) * 1000})
+    (m, c), _ = _aggregate([t - t % 60, consumer], {})
+    (m, v), sums = _aggregate([m, (c < vips).astype(np.int64)], {"buyers": np.ones(len(m))})
+    out.add_plain(BUYERS, {"window_start": m, "vip": v, "buyers": sums["buyers"],
+                           VERSION_COLUMN: out.offset_ms + (m + 62) * 1000})
 
 
 def _logistics(out: _Tables, t0: int, paid: np.ndarray, rng) -> None:
@@ -464,7 +493,18 @@ def known_rows(written_ms: int) -> dict[str, tuple[str, list[tuple]]]:
                 row(PIPELINE, w, window_start=minute, source="orders", kind="late", reason="", events=1),
                 # every message the job got: not something set aside, so never shown as such
                 row(PIPELINE, w, window_start=minute, source="orders", kind="received", reason="", events=40)]
+    # new buyers per second: a superseded version, and a second whose buyer moved to an earlier
+    # one (its newest version is 0); buyers of the minute 19:59 (the wall's last complete minute)
+    new_buyers = [row(NEW_BUYERS, written, window_start=window, vip=vip, new_buyers=n)
+                  for window, vip, n, written in (
+                      (at(18, 30, 0), 0, 4, w), (at(19, 59, 30), 0, 3, w), (at(20, 0, 0), 0, 5, w),
+                      (at(20, 0, 0), 0, 99, w - 900), (at(20, 0, 1), 1, 2, w), (at(20, 0, 2), 0, 0, w),
+                      (at(20, 0, 2), 0, 1, w - 500), (at(20, 0, 4), 0, 3, w), (at(23, 59, 59, day=10), 0, 7, w))]
+    buyers = [row(BUYERS, written, window_start=at(19, 59, 0), vip=vip, buyers=n)
+              for vip, n, written in ((0, 6, w), (1, 2, w), (0, 50, w - 900))]
     return {
+        NEW_BUYERS.table: (COLUMNS_BY_TABLE[NEW_BUYERS.table], new_buyers),
+        BUYERS.table: (COLUMNS_BY_TABLE[BUYERS.table], buyers),
         ORDERS_SECOND.table: (COLUMNS_BY_TABLE[ORDERS_SECOND.table], ops),
         ORDERS_MINUTE.table: (COLUMNS_BY_TABLE[ORDERS_MINUTE.table], per_minute),
         ORDERS_PAIR.table: (COLUMNS_BY_TABLE[ORDERS_PAIR.table], pair_rows),
@@ -489,6 +529,13 @@ KNOWN = {  # totals of known_rows
     "vip_share": "24.7%",
     "finals": (1, 1_012_345),  # (paid, fen)
     "deposits": (0, 0),
+    # buyers today per VIP flag (yesterday's, the superseded and the moved-away rows left out); the
+    # newest complete second's new buyers; the minute 19:59's buyers, 3 of them new, 5 repeat
+    "buyers_today": {0: 15, 1: 2},
+    "buyers_vip_share": "11.8%",
+    "new_buyers_now": 3,
+    "minute_buyers": (8, 3),
+    "repeat_share": "62.5%",
 }
 
 

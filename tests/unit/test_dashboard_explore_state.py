@@ -150,3 +150,9 @@ def test_the_state_and_the_queries_agree_on_what_combines():
         assert answered is es.combines(dims), dims
     assert len(asked) == sum(es.combines([d for i, d in enumerate(q.FILTERS) if n >> i & 1])
                              for n in range(1 << len(q.FILTERS)))
+
+
+def test_the_buyers_metrics_round_trip_through_the_url():
+    for metric in ("buyers", "new_buyers"):
+        state, notes = es.parse(f"?metric={metric}&vip=1")
+        assert notes == [] and state.metric == metric and es.parse(state.to_search())[0] == state

@@ -17,6 +17,7 @@ def rows(n):
 @pytest.mark.parametrize("fig", [
     figures.gmv_per_minute([q.Minute(DAY0 + 60 * i, 100 * i, i, i, i, DAY0 + 60 * i) for i in range(30)], DAY0, NOW),
     figures.orders_last_minutes([(NOW - 3, 7, 100), (NOW, 5, 50)], NOW),
+    figures.orders_last_minutes([(NOW - 3, 7, 100)], NOW, buyers=[(NOW - 3, 4)]),
     figures.ranked_bars(rows(30), top=10, others=True),
     figures.ranked_bars([], top=10),
     figures.ranked_bars([*rows(5), ("nothing", 0, 0, 0, 0, 0, 0)], top=6, inside_labels=True),
@@ -45,8 +46,9 @@ def test_money_labels_come_from_integer_fen():
 
 
 def test_last_minutes_fill_missing_seconds_with_zero():
-    fig = figures.orders_last_minutes([(NOW - 3, 7, 100), (NOW, 5, 50)], NOW, span_s=5)
+    fig = figures.orders_last_minutes([(NOW - 3, 7, 100), (NOW, 5, 50)], NOW, span_s=5, buyers=[(NOW - 1, 3)])
     assert fig["data"][0]["y"] == [0, 7, 0, 0, 5]
+    assert fig["data"][1]["y"] == [0, 0, 0, 3, 0] and fig["data"][1]["name"] == "new buyers / s"
 
 
 def test_inside_labels_go_in_their_bar_when_they_fit_and_an_empty_bar_keeps_its_label_outside():

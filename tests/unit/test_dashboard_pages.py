@@ -53,7 +53,19 @@ def _snapshot(written_ms: int) -> snapshot.WallSnapshot:
         festival=dict.fromkeys(q.MEASURES, 0) | {"gmv_fen": 4_142_348, "orders_created": 26},
         today={"gmv_fen": 4_042_348, "orders_created": 23, "orders_paid": 20}, minutes=minutes,
         last=[(NOW - 5, 10, 1), (NOW, 5, 2)], orders_now=5, peak=(10, NOW - 5),
-        brands=[("Lumora Home", 1, 1, 2_500_000, 0, 0, 0)], logistics={"created": 42})
+        brands=[("Lumora Home", 1, 1, 2_500_000, 0, 0, 0)], logistics={"created": 42},
+        buyers=snapshot.Buyers(today={0: 1_234_560, 1: 7}, last=[(NOW - 65, 2), (NOW - 1, 12)], minute=NOW - 65,
+                               minute_buyers=9, minute_new=2))
+
+
+def test_the_walls_buyers_are_exact_counts_and_shares():
+    texts = wall.build_payload(_snapshot(written_ms=1_000_000), now_ms=1_003_000)["texts"]
+    assert texts["wall-buyers"] == "1,234,567" and texts["wall-buyers-new"] == "+12 new / s"
+    assert texts["wall-vip-buyers-share"] == "0.0%" and texts["wall-vip-buyers"] == "7 VIP buyers"
+    assert texts["wall-repeat-share"] == "77.8%" and texts["wall-repeat-buyers"] == "7 of 9"
+    moving = snapshot.Buyers(today={0: 0, 1: 0}, last=[], minute=NOW - 65, minute_buyers=1, minute_new=2)
+    assert wall.buyer_texts(moving, NOW)["wall-repeat-share"] == "–"  # the two tables out of step: no share
+    assert wall.buyer_texts(None, NOW)["wall-buyers"] == "–"
 
 
 def test_wall_payload_carries_exact_fen_and_freshness():

@@ -26,9 +26,16 @@ def test_the_last_value_of_a_key_wins_and_money_stays_exact_integers():
                                       (1636560000, 1, 1, 1, 7, 0, 0, 0, 0, 1234)]}
 
 
-def test_tombstones_are_skipped():
-    key = {"window_start": 1636560000, "status": "created", "late": 0}
-    assert loader.batch_rows([message("logistics_second", key, None)], written_ms=1) == {}
+def test_a_tombstone_is_its_key_with_every_value_zero_and_the_last_message_of_a_key_wins():
+    """The buyers rollups delete a second's key when its last buyer moves to an earlier second: the
+    row must become 0 in ClickHouse (replacing the old count), not be skipped."""
+    key = {"window_start": 1636560000, "vip": 1}
+    rows = loader.batch_rows([message("buyers_second", key, {**key, "new_buyers": 2}),
+                              message("buyers_second", key, None)], written_ms=5)
+    assert rows == {"buyers_second": [(1636560000, 1, 0, 5)]}
+    rows = loader.batch_rows([message("buyers_second", key, None),
+                              message("buyers_second", key, {**key, "new_buyers": 3})], written_ms=6)
+    assert rows == {"buyers_second": [(1636560000, 1, 3, 6)]}
 
 
 def test_rows_follow_the_insert_column_order_with_written_ms_last():
@@ -40,7 +47,7 @@ def test_rows_follow_the_insert_column_order_with_written_ms_last():
 def test_every_rollup_is_loaded_by_exactly_one_lane():
     laned = [rollup for lane in loader.LANES for rollup in lane]
     assert sorted(laned) == sorted(loader.TABLES) == sorted(Settings().rollup_topics)
-    assert loader.LANES[0] == ("orders_second", "logistics_second")  # the wall's seconds first
+    assert loader.LANES[0] == ("orders_second", "logistics_second", "buyers_second")  # the wall's seconds
 
 
 def test_unread_counts_messages_past_the_position_of_each_partition():

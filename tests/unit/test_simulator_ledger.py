@@ -54,6 +54,7 @@ def recompute(values) -> dict:
     rows: dict[tuple, list[int]] = defaultdict(lambda: [0] * 7)
     parcels: Counter = Counter()
     seen: set[str] = set()
+    seen_orders: list[dict] = []
     counts = Counter()
     for value in values:
         event = parse(value)
@@ -71,17 +72,42 @@ def recompute(values) -> dict:
             parcels[("logistics_minute", minute, event["status"])] += 1
             continue
         counts["orders"] += 1
+        seen_orders.append(event)
         counts["gmv_fen"] += contribution(event)[2]
         cube = ("orders_minute_cube", minute, event["category"], event["province"], event["channel"],
                 int(event["vip"]), event["promotion"], event["wave"], event["presale_phase"])
         for key in [("orders_second", second), cube] + [("orders_minute", minute, d, event[d])
                                                          for d in ("category", "province", "channel", "brand")]:
             rows[key] = [a + b for a, b in zip(rows[key], contribution(event))]
-    return {"rows": {k: v for k, v in rows.items() if any(v)}, "parcels": dict(parcels), "counts": counts}
+    return {"rows": {k: v for k, v in rows.items() if any(v)}, "parcels": dict(parcels), "counts": counts,
+            "buyers": buyers(seen_orders)}
+
+
+def buyers(events: list[dict]) -> dict[tuple, int]:
+    """Buyers as docs/simulator.md says: consumers with a paid event; per Shanghai day (UTC+8)
+    each counted once, in the second of their first paid event (a VIP if any was); per minute
+    each counted once (a VIP if any of that minute's was)."""
+    first: dict[tuple, tuple[int, int]] = {}
+    minute: dict[tuple, int] = {}
+    for e in events:
+        if e["status"] != "paid":
+            continue
+        t, vip = e["event_time"], int(e["vip"])
+        day = (t // 1000 + 8 * 3600) // 86400
+        before = first.get((day, e["consumer_id"]), (t, vip))
+        first[(day, e["consumer_id"])] = (min(before[0], t), max(before[1], vip))
+        key = (t // 60000 * 60, e["consumer_id"])
+        minute[key] = max(minute.get(key, 0), vip)
+    out: Counter = Counter()
+    for t, vip in first.values():
+        out[("buyers_second", t // 1000, vip)] += 1
+    for (window, _), vip in minute.items():
+        out[("buyers_minute", window, vip)] += 1
+    return dict(out)
 
 
 def read_ledger(path) -> dict:
-    rows, parcels, summary = {}, {}, None
+    rows, parcels, summary, buyer_rows = {}, {}, None, {}
     for line in path.read_text().splitlines():
         obj = json.loads(line)
         kind = obj["kind"]
@@ -92,12 +118,16 @@ def read_ledger(path) -> dict:
         elif kind == "orders_minute_cube":
             fields = ("category", "province", "channel", "vip", "promotion", "wave", "presale_phase")
             rows[(kind, obj["window"], *(obj[f] for f in fields))] = [obj[m] for m in MEASURES]
+        elif kind == "buyers_second":
+            buyer_rows[(kind, obj["window"], obj["vip"])] = obj["new_buyers"]
+        elif kind == "buyers_minute":
+            buyer_rows[(kind, obj["window"], obj["vip"])] = obj["buyers"]
         elif kind.startswith("logistics_"):
             parcels[(kind, obj["window"], obj["status"])] = obj["events"]
         else:
             assert kind == "summary" and summary is None
             summary = obj
-    return {"rows": rows, "parcels": parcels, "summary": summary}
+    return {"rows": rows, "parcels": parcels, "summary": summary, "buyers": buyer_rows}
 
 
 def faulty_run(tmp_path, events: int = 40_000, start_ms: int = local_ms(2021, 11, 11, 19),
@@ -115,6 +145,7 @@ def test_ledger_equals_what_a_plain_reader_recomputes(tmp_path):
     truth = recompute(value for _, _, value in sink.messages)
     assert ledger["rows"] == truth["rows"]
     assert ledger["parcels"] == truth["parcels"]
+    assert ledger["buyers"] == truth["buyers"]
     summary, counts = ledger["summary"], truth["counts"]
     assert summary["order_events"] == counts["orders"] and summary["logistics_events"] == counts["logistics"]
     assert summary["duplicates_sent"] == counts["duplicates"]
@@ -168,3 +199,39 @@ def test_an_outage_is_in_the_ledger(tmp_path):
     in_ledger = sum(v[0] for k, v in ledger.items()
                     if k[0] == "orders_second" and 4 <= (k[1] * 1000 - start) // 60_000 < 8)
     assert in_ledger == sum(created[m] for m in range(4, 8))
+
+
+def test_buyers_are_counted_once_a_shanghai_day_and_repeat_buyers_exist(tmp_path):
+    """Across midnight in Shanghai: a consumer who paid on both days is a new buyer of each; the
+    VIPs (few consumers, many orders) pay again within the day, so minutes hold repeat buyers."""
+    sink, ledger = faulty_run(tmp_path, events=20_000, start_ms=local_ms(2021, 11, 11) - 2 * 60_000)
+    truth = recompute(value for _, _, value in sink.messages)["buyers"]
+    assert ledger["buyers"] == truth
+    midnight = local_ms(2021, 11, 11) // 1000
+    new = {k: v for k, v in truth.items() if k[0] == "buyers_second"}
+    assert sum(v for k, v in new.items() if k[1] < midnight) > 0 < sum(v for k, v in new.items() if k[1] >= midnight)
+    per_minute = Counter()
+    for (kind, window, _), n in truth.items():
+        per_minute[window // 60 * 60] += n if kind == "buyers_minute" else -n
+    assert any(n > 0 for n in per_minute.values())  # a minute's buyers beyond its new ones: repeats
+    assert all(n >= 0 for n in per_minute.values())
+
+
+def test_buyer_firsts_survive_compaction(monkeypatch):
+    """The per-(period, consumer) firsts keep the earliest time and any VIP through compactions."""
+    import numpy as np
+
+    from stream.simulator import ledger
+
+    monkeypatch.setattr(ledger, "_COMPACT_EVERY", 50)
+    rng = np.random.default_rng(3)
+    firsts, truth = ledger._Firsts(), {}
+    for _ in range(40):
+        keys, times, vip = rng.integers(0, 300, 30), rng.integers(0, 10**6, 30), rng.integers(0, 2, 30)
+        firsts.add(keys, times, vip)
+        for k, t, v in zip(keys.tolist(), times.tolist(), vip.tolist()):
+            before = truth.get(k, (t, v))
+            truth[k] = (min(before[0], t), max(before[1], v))
+    assert firsts.compacted > 0
+    keys, times, vip = firsts.result()
+    assert dict(zip(keys.tolist(), zip(times.tolist(), vip.tolist()))) == truth

@@ -144,3 +144,17 @@ def test_a_row_names_its_columns():
         synthetic.row(ROLLUPS["orders_second"], 1, window_start=0, late=0, gmv=5)
     assert synthetic.row(ROLLUPS["orders_second"], 9, window_start=0, late=0, gmv_fen=5) == (
         0, 0, *(5 if m == "gmv_fen" else 0 for m in MEASURES), 9)
+
+
+def test_buyers_are_at_most_the_paid_orders_and_each_minute_holds_its_new_buyers(with_orders):
+    tables, orders = with_orders
+    new = newest(tables[ROLLUPS["buyers_second"].table], "buyers_second")
+    minutes = newest(tables[ROLLUPS["buyers_minute"].table], "buyers_minute")
+    paid = int(orders["orders_paid"].sum() + orders["deposits_paid"].sum())
+    assert 0 < sum(r["new_buyers"] for r in new) < paid  # VIPs buy again
+    per_minute: dict[int, int] = {}
+    for r in minutes:
+        per_minute[r["window_start"]] = per_minute.get(r["window_start"], 0) + r["buyers"]
+    for r in new:
+        per_minute[r["window_start"] // 60 * 60] -= r["new_buyers"]
+    assert min(per_minute.values()) >= 0 and max(per_minute.values()) > 0  # repeat buyers, never negative
