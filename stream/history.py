@@ -8,9 +8,9 @@ day, China time) one year earlier.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from stream.contract import FESTIVAL_TZ
+from stream.contract import FESTIVAL_PERIODS, FESTIVAL_TZ, LATE_COLUMN, ROLLUPS, SPIKE_HOUR, VERSION_COLUMN
 
 
 def same_moment_last_year(epoch_s: int) -> int:
@@ -26,3 +26,65 @@ def year_shift_s(epoch_s: int) -> int:
     """Seconds to add to a moment of last year to land on the same moment of ``epoch_s``'s year
     (365 or 366 days; constant across a festival)."""
     return epoch_s - same_moment_last_year(epoch_s)
+
+
+# -- the festival's calendar: its events and its span -----------------------------------------
+
+_OPENINGS = {"presale": "pre-sale opens", "wave1": "wave 1 opens", "wave2": "midnight of the 11th"}
+FESTIVAL_ENDS = "festival ends"
+SPIKE = f"{SPIKE_HOUR}:00 spike"
+
+
+def _local_s(year: int, month: int, day: int, hour: int = 0) -> int:
+    return int((datetime(year, month, day, tzinfo=FESTIVAL_TZ) + timedelta(hours=hour)).timestamp())
+
+
+def festival_span(year: int) -> tuple[int, int]:
+    """``(start, end)`` epoch seconds of ``year``'s festival: the first period's start (the pre-sale's
+    opening) to the last one's end (midnight after the 11th)."""
+    return (min(_local_s(year, *p.start) for p in FESTIVAL_PERIODS),
+            max(_local_s(year, *p.end) for p in FESTIVAL_PERIODS))
+
+
+def calendar(year: int) -> list[tuple[int, str]]:
+    """``year``'s festival events as ``(epoch s, name)`` in time order: each period's opening
+    (pre-sale, wave 1, wave 2 at midnight of the 11th), the spike at SPIKE_HOUR on every festival
+    day that is not also an opening, and the festival's end."""
+    events = {_local_s(year, *p.start): _OPENINGS[p.wave] for p in FESTIVAL_PERIODS}
+    for p in FESTIVAL_PERIODS:
+        start, end = _local_s(year, *p.start), _local_s(year, *p.end)
+        day = datetime.fromtimestamp(start, FESTIVAL_TZ).replace(hour=0)
+        while (spike := int(day.timestamp()) + SPIKE_HOUR * 3600) < end:
+            if spike >= start:
+                events.setdefault(spike, SPIKE)
+            day += timedelta(days=1)
+    events[festival_span(year)[1]] = FESTIVAL_ENDS
+    return sorted(events.items())
+
+
+def next_event(epoch_s: int) -> tuple[int, str]:
+    """The first event of the festival calendar after ``epoch_s`` (this year's, else next year's)."""
+    year = datetime.fromtimestamp(epoch_s, FESTIVAL_TZ).year
+    return next(e for y in (year, year + 1) for e in calendar(y) if e[0] > epoch_s)
+
+
+# -- writing history: rollup rows, column by column ------------------------------------------
+
+
+def insert(client, database: str, tables: dict[str, dict[str, list]], written_ms: int, batch: int = 500_000) -> int:
+    """Insert rollup rows given as columns into ``database``: ``tables`` maps a rollup name to its
+    columns, shaped like the simulator's ledger (``window`` epoch seconds, the rollup's dimensions
+    and values; ``late`` is 0). Columnar inserts of up to ``batch`` rows; returns the rows written."""
+    count = 0
+    for name, columns in tables.items():
+        rollup = ROLLUPS[name]
+        n = len(columns["window"])
+        if not n:
+            continue
+        ordered = [columns["window"] if c == "window_start" else [0] * n if c == LATE_COLUMN else columns[c]
+                   for c in rollup.column_names] + [[written_ms] * n]
+        sql = f"INSERT INTO {database}.{rollup.table} ({', '.join(rollup.column_names)}, {VERSION_COLUMN}) VALUES"
+        for i in range(0, n, batch):
+            client.execute(sql, [c[i:i + batch] for c in ordered], columnar=True)
+        count += n
+    return count
