@@ -127,6 +127,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     try:
         with clickhouse.connect(settings, "writer") as client:
             applied = migrations.apply(client, settings.clickhouse_database)
+            migrations.apply(client, settings.history_database)  # last year's festival: the same tables
     except (NetworkError, SocketTimeoutError, OSError, EOFError) as exc:
         raise GmvError(f"cannot reach ClickHouse at {settings.clickhouse_host}:{settings.clickhouse_port} "
                        f"({exc}); start it with `gmv up clickhouse`.") from None
@@ -308,6 +309,51 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    """``gmv history import PATH ...``: CSV files of last year's rollups, validated whole, then
+    inserted (the history database created and migrated first); ``gmv history status``."""
+    from stream import history
+    from stream.stack import clickhouse, migrations
+
+    settings = _settings()
+    if args.action == "status":
+        with history.reaching(settings), clickhouse.connect(settings, "reader") as client:
+            lines = history.status_lines(client, settings.history_database)
+        print(f"history database {settings.history_database}")
+        print("\n".join(lines))
+        return 0
+    import time
+
+    from stream import history_csv
+
+    files = []
+    for path in args.paths:
+        try:
+            files.append((str(path), path.read_text(encoding="utf-8-sig")))
+        except UnicodeDecodeError as exc:
+            raise GmvError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8.") from None
+        except OSError as exc:
+            raise GmvError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    try:
+        parsed = history_csv.parse(files)  # every row checked before anything is written
+    except history_csv.HistoryCsvError as exc:
+        shown = exc.problems[:history_csv.SHOWN_PROBLEMS]
+        for problem in shown:
+            print(f"gmv: {problem}", file=sys.stderr)
+        more = len(exc.problems) - len(shown)
+        print(f"gmv: {len(exc.problems)} problem{'s' if len(exc.problems) > 1 else ''}"
+              + (f" ({more} not shown)" if more else "") + "; nothing was imported.", file=sys.stderr)
+        return 1
+    with history.reaching(settings), clickhouse.connect(settings, "writer") as client:
+        migrations.apply(client, settings.history_database)
+        rows = history.insert(client, settings.history_database, parsed.tables, time.time_ns() // 1_000_000,
+                              batch=10_000_000)
+    for name, rollup, n in parsed.files:
+        print(f"{name}: {n:,} rows of {rollup}")
+    print(f"imported {rows:,} rows into {settings.history_database} (gmv history status shows what it holds)")
+    return 0
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from stream import probes
 
@@ -397,6 +443,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", type=Path, help="where to write the figures (default $GMV_HOME/bench/); "
                        "the PNG goes beside it")
     bench.set_defaults(func=cmd_bench)
+    from stream import history_csv
+
+    hist = sub.add_parser("history", help="last year's festival: import it from CSV, or see what it holds",
+                          description="Last year's festival in the history database (GMV_CLICKHOUSE_DATABASE"
+                          "_history), which the wall compares with.\n\n" + history_csv.FORMAT,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    hist_sub = hist.add_subparsers(dest="action", required=True, metavar="ACTION")
+    importing = hist_sub.add_parser("import", help="load CSV files of last year's rollups (all or nothing)",
+                                     description=hist.description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    importing.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    hist_sub.add_parser("status", help="what the history database holds")
+    hist.set_defaults(func=cmd_history)
     dash_cmd = sub.add_parser("dashboard", help="run the Dash app in the foreground on GMV_DASHBOARD_PORT")
     dash_cmd.add_argument("--host", default="127.0.0.1",
                           help="address to listen on (0.0.0.0 to serve wall screens on other machines)")

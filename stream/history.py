@@ -8,9 +8,12 @@ day, China time) one year earlier.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from stream.contract import FESTIVAL_PERIODS, FESTIVAL_TZ, LATE_COLUMN, ROLLUPS, SPIKE_HOUR, VERSION_COLUMN
+from stream.errors import GmvError
 
 
 def same_moment_last_year(epoch_s: int) -> int:
@@ -88,3 +91,52 @@ def insert(client, database: str, tables: dict[str, dict[str, list]], written_ms
             client.execute(sql, [c[i:i + batch] for c in ordered], columnar=True)
         count += n
     return count
+
+
+@contextmanager
+def reaching(settings) -> Iterator[None]:
+    """ClickHouse's connection failures and refusals as one-line :class:`GmvError`s."""
+    from clickhouse_driver.errors import Error, NetworkError, ServerException, SocketTimeoutError
+
+    try:
+        yield
+    except (NetworkError, SocketTimeoutError, OSError, EOFError) as exc:
+        raise GmvError(f"cannot reach ClickHouse at {settings.clickhouse_host}:{settings.clickhouse_port} "
+                       f"({_first_line(exc)}); start it with `gmv up clickhouse`.") from None
+    except (ServerException, Error) as exc:
+        raise GmvError(f"ClickHouse refused to write the history ({_first_line(exc)}).") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def status_lines(client, database: str) -> list[str]:
+    """What the history database holds, one line per rollup table with rows (rows, first and last
+    window in China time, GMV for the per-second totals); a hint when it holds nothing."""
+    exists = client.execute("SELECT count() FROM system.databases WHERE name = %(db)s", {"db": database})
+    lines = []
+    for rollup in ROLLUPS.values() if exists and exists[0][0] else ():
+        found = client.execute("SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(t)s",
+                               {"db": database, "t": rollup.table})
+        if not found[0][0]:
+            continue
+        gmv = ", sum(gmv_fen)" if "gmv_fen" in rollup.value_names else ""
+        rows, first, last, *money = client.execute(
+            f"SELECT count(), toUInt32(min(window_start)), toUInt32(max(window_start)){gmv} "
+            f"FROM {database}.{rollup.table} FINAL")[0]
+        if rows:
+            lines.append(f"{rollup.table:<28} {rows:>10,} rows  {_local(first)} → {_local(last)} CST"
+                         + (f"  GMV {_yuan(money[0])}" if money and rollup.name == "orders_second" else ""))
+    return lines or [f"{database} holds no history yet: write last year's festival with `gmv simulate "
+                     "--only-history` or import your own with `gmv history import PATH`."]
+
+
+def _local(epoch_s: int) -> str:
+    return datetime.fromtimestamp(int(epoch_s), FESTIVAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _yuan(fen: int) -> str:
+    whole, cents = divmod(int(fen), 100)
+    return f"¥{whole:,}.{cents:02d}"

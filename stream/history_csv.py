@@ -1,25 +1,8 @@
 """Last year's festival from CSV (``gmv history import PATH``): parsing and validation, no I/O
-beyond reading the text.
+beyond reading the text. The format is :data:`FORMAT` (``gmv history import --help`` prints it).
 
-A file is one rollup, named by its header (the first line that is not empty or a ``#`` comment):
-
-- ``window_start`` and measures: per-second totals (``orders_per_second``). A file of per-minute
-  totals goes in the same way, each minute at its first second: sums over a minute and longer are
-  exact, a read of single seconds sees the minute in its first one;
-- ``window_start,dimension,value`` and measures: per-minute breakdowns (``orders_per_minute``;
-  ``dimension`` is category, province, channel or brand);
-- ``window_start`` plus every cube field (category, province, channel, vip, promotion, wave,
-  presale_phase) and measures: the per-minute cube (``orders_per_minute_cube``);
-- ``window_start,status,events``: parcel events per minute and status (``logistics_per_minute``).
-
-Measures are the contract's (orders_created, orders_paid, gmv_fen, refunds, refund_fen,
-cancellations, deposits_paid), any of them, in any order; one left out is 0. ``window_start`` is
-epoch seconds or ISO 8601 with its UTC offset (``2020-11-11T00:00:00+08:00``); a minute rollup's
-windows start on the minute. Counts and amounts are whole non-negative numbers: money is integer
-fen (``12345`` is ¥123.45), never ``123.45``. A key (window and dimensions) appears once.
-
-Every problem is one line naming ``file:line``; :func:`parse` raises on the first one found, after
-reading everything, and says how many more there are.
+:func:`parse` reads every row of every file and raises on the first problem (one line naming
+``file:line``, and how many more there are), so an import loads all of it or nothing.
 """
 from __future__ import annotations
 
@@ -42,6 +25,27 @@ from stream.contract import (
 )
 from stream.errors import GmvError
 
+FORMAT = """\
+A file is one rollup, named by its header (the first line that is not empty or a # comment):
+  window_start + measures                      per-second totals (orders_per_second); per-minute
+                                               totals go in the same way, each at its minute's
+                                               first second (sums over minutes stay exact)
+  window_start,dimension,value + measures      per-minute breakdowns (orders_per_minute); dimension
+                                               is category, province, channel or brand
+  window_start + category,province,channel,vip,promotion,wave,presale_phase + measures
+                                               the per-minute cube (orders_per_minute_cube)
+  window_start,status,events                   parcel events per minute (logistics_per_minute)
+Measures: any of orders_created, orders_paid, gmv_fen, refunds, refund_fen, cancellations,
+deposits_paid, in any order (one left out is 0). window_start: epoch seconds, or ISO 8601 with
+its offset (2020-11-11T00:00:00+08:00); a per-minute rollup's windows start on the minute.
+Counts and amounts are whole numbers, 0 or more; money is integer fen (12345 is ¥123.45, never
+123.45). Each window and key appears once. Example:
+  window_start,gmv_fen,orders_created,orders_paid
+  2020-11-11T00:00:00+08:00,1834500,120,97
+Every file is checked before anything is written: one bad row and nothing is imported. Import
+the same file again and its rows replace themselves (nothing counts twice).
+"""
+
 WINDOW = "window_start"
 # rollup -> the key columns (besides window_start) its header names
 KEYS = {
@@ -56,12 +60,17 @@ ENUMS: dict[str, tuple[str, ...]] = {"channel": CHANNELS, "vip": ("0", "1"), "pr
 OLDEST, NEWEST = 946684800, 4102444800  # 2000-01-01 and 2100-01-01 UTC: a window outside is a mistake
 MAX_DIGITS = 18  # below 2^63: fits Int64 (fen) and UInt64 (counts)
 MAX_TEXT = 200  # characters of a dimension value
-SHOWN_PROBLEMS = 1  # problems named in the error (the rest are counted)
+SHOWN_PROBLEMS = 10  # problems `gmv history import` prints, one a line (the rest are counted)
 _WHOLE = re.compile(r"[0-9]+")
 
 
 class HistoryCsvError(GmvError):
-    """A file that cannot be imported; the message is one line: ``file:line: the problem``."""
+    """Files that cannot be imported: the message is one line (``file:line: the problem``, and how
+    many more there are); ``problems`` lists each, one line each."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 @dataclass
@@ -221,7 +230,7 @@ def parse(files: list[tuple[str, str]]) -> Parsed:
         parsed.files.append((name, rollup, rows))
     if problems:
         more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
-        raise HistoryCsvError(f"{problems[0]}{more}; nothing was imported.")
+        raise HistoryCsvError(f"{problems[0]}{more}; nothing was imported.", problems)
     return parsed
 
 

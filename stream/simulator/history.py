@@ -152,7 +152,7 @@ def write(settings, config: FestivalConfig, options: RunOptions, growth_pct: flo
     columns = simulate(config, the_plan, options.seed).columns()
     tables = weighted({kind: columns[kind] for kind in WRITTEN}, the_plan.weight)
     simulated = time.monotonic() - began
-    with clickhouse.connect(settings, "writer") as client:
+    with history.reaching(settings), clickhouse.connect(settings, "writer") as client:
         migrations.apply(client, settings.history_database)
         count = history.insert(client, settings.history_database, tables, written_ms=time.time_ns() // 1_000_000)
     gmv = sum(tables["orders_second"]["gmv_fen"])

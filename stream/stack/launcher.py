@@ -231,6 +231,7 @@ def _clickhouse_after_start(settings: Settings) -> None:
 
     with clickhouse.connect(settings, "writer") as client:
         migrations.apply(client, settings.clickhouse_database)
+        migrations.apply(client, settings.history_database)  # last year's rollups, read by the wall and alerts
 
 
 CLICKHOUSE = Part(
