@@ -77,16 +77,23 @@ def message(text: str, font_size: int = 15) -> dict:
 # -- wall ------------------------------------------------------------------------------------
 
 
-def gmv_per_minute(minutes: list, day_start_s: int, now_s: int) -> dict:
-    """Today's GMV per minute as an area over the whole Shanghai day (the day fills as it goes)."""
+def gmv_per_minute(minutes: list, day_start_s: int, now_s: int, last_year: dict[int, int] | None = None) -> dict:
+    """Today's GMV per minute as an area over the whole Shanghai day (the day fills as it goes);
+    with ``last_year`` (GMV per minute, at this year's minutes), last year's same day dashed under it."""
     rows = [q.Minute(*m) for m in minutes]
+    behind = [] if not last_year else [{
+        "type": "scatter", "mode": "lines", "x": [_iso(m) for m in sorted(last_year)],
+        "y": [last_year[m] / 100 for m in sorted(last_year)], "name": "last year",
+        "line": {"color": MUTED, "width": 1.2, "dash": "dash", "shape": "hv"},
+        "hovertemplate": "%{x|%H:%M} last year<br>¥%{y:,.2f}<extra></extra>",
+    }]
     trace = {
         "type": "scatter", "mode": "lines", "x": [_iso(r.minute) for r in rows],
         "y": [r.gmv_fen / 100 for r in rows], "line": {"color": ACCENT, "width": 1.5, "shape": "hv"},
         "fill": "tozeroy", "fillcolor": "rgba(255,106,43,0.28)",
         "hovertemplate": "%{x|%H:%M} CST<br>¥%{y:,.2f}<extra></extra>",
     }
-    return {"data": [trace], "layout": _layout(
+    return {"data": [*behind, trace], "layout": _layout(
         xaxis={"type": "date", "range": [_iso(day_start_s), _iso(day_start_s + fmt.DAY_S)],
                "tickformat": "%H:%M", "dtick": 3 * 3600 * 1000},
         yaxis={"tickprefix": "¥", "tickformat": "~s", "rangemode": "tozero"},

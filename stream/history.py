@@ -33,9 +33,10 @@ def year_shift_s(epoch_s: int) -> int:
 
 # -- the festival's calendar: its events and its span -----------------------------------------
 
-_OPENINGS = {"presale": "pre-sale opens", "wave1": "wave 1 opens", "wave2": "midnight of the 11th"}
-FESTIVAL_ENDS = "festival ends"
-SPIKE = f"{SPIKE_HOUR}:00 spike"
+# what the countdown counts down to: "03:59:12 to midnight of the 11th"
+_OPENINGS = {"presale": "the pre-sale's opening", "wave1": "wave 1's opening", "wave2": "midnight of the 11th"}
+FESTIVAL_ENDS = "the festival's end"
+SPIKE = f"the {SPIKE_HOUR}:00 spike"
 
 
 def _local_s(year: int, month: int, day: int, hour: int = 0) -> int:

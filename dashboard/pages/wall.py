@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
-from dashboard import explore_state, figures, fmt, snapshot
+from dashboard import explore_state, figures, fmt, lastyear, snapshot
 from dashboard import queries as q
 from dashboard.auth import KIOSK_FLAGS
 from dashboard.db import DataUnavailable
@@ -44,7 +44,7 @@ TEXTS = ("wall-asof", "wall-fresh-text", "wall-gmv-today", "wall-orders-total", 
          "wall-ops-peak", "wall-ops-peak-at", "wall-paid-today",
          *(f"wall-parcels-{s}" for s in q.PARCEL_STATUSES),
          "wall-rejected", "wall-late", "wall-rejected-total", "wall-late-total",
-         *(i for value, money, _ in FESTIVAL_ROWS for i in (value, money)))
+         *(i for value, money, _ in FESTIVAL_ROWS for i in (value, money)), *lastyear.TEXTS)
 PARCEL_LABELS = {"created": "parcels created", "picked_up": "picked up", "in_transit": "in transit",
                  "out_for_delivery": "out for delivery", "delivered": "delivered", "exception": "exceptions"}
 
@@ -72,7 +72,8 @@ class WallFeed:
             return {**(last or {}), "ok": False, "error": str(exc), "has_data": bool(last and last.get("has_data"))}
 
     def _build(self) -> dict:
-        snap = snapshot.wall_snapshot(self.ctx.db.run, self.ctx.db.database, self.hint, self.pool)
+        snap = snapshot.wall_snapshot(self.ctx.db.run, self.ctx.db.database, self.hint, self.pool,
+                                      self.ctx.settings.history_database)
         if snap is None:
             return {"ok": True, "has_data": False, "as_of_ms": 0, "error": None,
                     "message": "waiting for data: the rollup tables are empty"}
@@ -113,6 +114,8 @@ def _texts(snap: snapshot.WallSnapshot, age_ms: int) -> dict[str, str]:
     }
     texts.update({f"wall-parcels-{s}": fmt.count(snap.logistics.get(s, 0)) for s in q.PARCEL_STATUSES})
     texts.update(festival_texts(snap.splits))
+    texts.update(lastyear.texts(snap.history, snap.festival["gmv_fen"], {m.minute: m.gmv_fen for m in snap.minutes},
+                                snap.day_start_s, snap.now_s))
     return texts
 
 
@@ -135,7 +138,8 @@ def festival_texts(splits: dict[str, list[tuple]]) -> dict[str, str]:
 
 def _figures(snap: snapshot.WallSnapshot) -> dict[str, dict]:
     return {
-        "wall-fig-minutes": figures.gmv_per_minute(snap.minutes, snap.day_start_s, snap.now_s),
+        "wall-fig-minutes": figures.gmv_per_minute(snap.minutes, snap.day_start_s, snap.now_s,
+                                                   snap.history.minutes if snap.history else None),
         "wall-fig-last": figures.orders_last_minutes(snap.last, snap.now_s, snapshot.LAST_SECONDS),
         "wall-fig-brands": figures.ranked_bars(snap.brands, top=10, inside_labels=True),
         "wall-fig-category": figures.ranked_bars(snap.categories, top=8, others=True, color=figures.ACCENT_2,
@@ -196,6 +200,15 @@ def milestones_view(passed: list[q.Passed], day0: int, now_ms: int) -> dict:
         "title": _milestone_note(newest, day0), "second": str(newest.second), "figure": str(newest.figure_fen),
         "timeline": timeline,
     }
+
+
+def _last_year() -> html.Div:
+    """Beside the big number: against last year (+x%), the projection and its range, the
+    countdown to the festival's next event (texts of :mod:`dashboard.lastyear`)."""
+    pairs = (("wall-ly-growth", "wall-ly-vs"), ("wall-ly-projection", "wall-ly-range"),
+             ("wall-countdown", "wall-countdown-what"))
+    return html.Div([html.Div("", id=i, className="ly-value" if n == 0 else "ly-label")
+                     for pair in pairs for n, i in enumerate(pair)], className="hero-ly")
 
 
 def _milestone_banner() -> html.Div:
@@ -268,6 +281,7 @@ def layout(ctx: Context, params: dict[str, str]):
         html.Div([html.Span("11.11", className="brand-mark"), html.Span("GMV · festival so far"),
                   _milestone_banner()], className="hero-title"),
         html.Div("–", id="wall-gmv", className="hero-number", title="", **{"data-fen": ""}),
+        _last_year(),
         html.Div([html.Span("", id="wall-asof", className="asof"),
                   html.Span([html.Span(className="dot"), html.Span("", id="wall-fresh-text")],
                             id="wall-fresh", className="fresh fresh-none"),
