@@ -174,9 +174,11 @@ def channel_donut(rows: list, metric: str = "gmv_fen", font_size: int = 15) -> d
 # -- explore ----------------------------------------------------------------------------------
 
 
-def timeseries(rows: list[tuple], metric: str, bucket_s: int, start_s: int, end_s: int) -> dict:
-    """``metric`` per bucket from ``(bucket, *MEASURES)`` rows, as bars over [start, end)."""
-    if not rows:
+def timeseries(rows: list[tuple], metric: str, bucket_s: int, start_s: int, end_s: int,
+               last_year: list[tuple] | None = None) -> dict:
+    """``metric`` per bucket from ``(bucket, *MEASURES)`` rows, as bars over [start, end); with
+    ``last_year`` (rows of the same shape, at this year's buckets), last year's as a dashed line."""
+    if not rows and not last_year:
         return message("no rollups in this time range for this selection")
     i = q.MEASURES.index(metric) + 1
     label, money = METRICS[metric]
@@ -186,7 +188,13 @@ def timeseries(rows: list[tuple], metric: str, bucket_s: int, start_s: int, end_
         "hovertemplate": "%{x|%Y-%m-%d %H:%M} CST<br>" + label
                          + (": ¥%{y:,.2f}" if money else ": %{y:,}") + "<extra></extra>",
     }
-    return {"data": [trace], "layout": _layout(
+    over = [] if not last_year else [{
+        "type": "scatter", "mode": "lines", "name": "last year", "x": [_iso(r[0] + bucket_s / 2) for r in last_year],
+        "y": [_value(r[i], metric) for r in last_year], "line": {"color": COOL, "width": 2, "dash": "dash"},
+        "hovertemplate": "%{x|%m-%d %H:%M} last year<br>" + label
+                         + (": ¥%{y:,.2f}" if money else ": %{y:,}") + "<extra></extra>",
+    }]
+    return {"data": [trace, *over], "layout": _layout(
         14, xaxis={"type": "date", "range": [_iso(start_s), _iso(end_s)]},
         yaxis={"tickprefix": "¥" if money else "", "tickformat": "~s", "rangemode": "tozero"},
         dragmode="zoom", uirevision="explore")}
