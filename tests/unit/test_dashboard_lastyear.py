@@ -47,8 +47,8 @@ def test_last_year_so_far_counts_to_the_second_at_both_ends():
     day0 = at(2021, 11, 11)
     start, now = day0 + 20 * 60 + 30, day0 + 25 * 60 + 10  # 00:20:30 to 00:25:10
     minutes = {day0 + m * 60: 1000 * m for m in range(0, 30)}
-    seconds = {s: 1 for s in range(day0 + 20 * 60, day0 + 21 * 60)} | {s: 7 for s in range(day0 + 25 * 60,
-                                                                                          day0 + 26 * 60)}
+    seconds = dict.fromkeys(range(day0 + 20 * 60, day0 + 21 * 60), 1) | dict.fromkeys(range(day0 + 25 * 60,
+                                                                                            day0 + 26 * 60), 7)
     # minutes 21..24 whole, the last 30 s of minute 20, the first 11 s of minute 25 (now included)
     assert so_far(start, now, 0, minutes, seconds) == 1000 * (21 + 22 + 23 + 24) + 30 + 7 * 11
     # start before today: the sum before midnight, and every minute of today up to now's
