@@ -8,7 +8,7 @@ day, China time) one year earlier.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -92,6 +92,24 @@ def insert(client, database: str, tables: dict[str, dict[str, list]], written_ms
             client.execute(sql, [c[i:i + batch] for c in ordered], columnar=True)
         count += n
     return count
+
+
+def clear(client, database: str, names: Iterable[str], start_s: int, end_s: int, timeout_s: float = 120.0) -> None:
+    """Delete the rows of rollups ``names`` in [start_s, end_s) from ``database`` (before a span is
+    written again, so what it holds is exactly what was written last), waiting for the deletion."""
+    from stream.probes import wait_for
+
+    where = f"window_start >= toDateTime({int(start_s)}) AND window_start < toDateTime({int(end_s)})"
+    for name in names:
+        table = ROLLUPS[name].table
+        if not client.execute(f"SELECT count() FROM {database}.{table} WHERE {where}")[0][0]:
+            continue
+        client.execute(f"ALTER TABLE {database}.{table} DELETE WHERE {where}")
+        pending = (f"SELECT count() FROM system.mutations WHERE database = '{database}' AND table = '{table}' "
+                   "AND is_done = 0")
+        if not wait_for(lambda sql=pending: client.execute(sql)[0][0] == 0, timeout_s, interval=0.2):
+            raise GmvError(f"ClickHouse did not delete {database}.{table}'s old rows within {timeout_s:.0f} s; "
+                           "try again.")
 
 
 @contextmanager

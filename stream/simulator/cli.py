@@ -108,7 +108,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     last = p.add_argument_group("last year (the history database, see docs/dashboard.md)")
     last.add_argument("--history", action="store_true",
                       help="first write last year's festival into the history database (GMV_CLICKHOUSE_DATABASE"
-                      "_history): last year's calendar, this run's volume / (1 + growth), straight into rollup rows")
+                      "_history): last year's calendar, this run's volume / (1 + growth), straight into rollup rows "
+                      "(if ClickHouse cannot take it, a warning, and the stream goes on)")
     last.add_argument("--only-history", action="store_true", help="write last year's festival, then stop (no Kafka)")
     last.add_argument("--growth", type=_growth, default=None, metavar="PCT",
                       help="this year on last year, percent (default 26: last year's volume is this year's / 1.26)")
@@ -230,10 +231,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from stream.simulator.run import run
 
     config, options = build(args)
-    if args.history or args.only_history:
+    if args.only_history:
         _write_history(args, config, options)
-        if args.only_history:
-            return 0
+        return 0
+    if args.history:
+        try:
+            _write_history(args, config, options)
+        except GmvError as exc:  # the stream is worth more than last year: it goes on
+            log.warning("history: last year not written (%s); the stream goes on without it", exc)
     sink = _sink(args.sink)
     signal.signal(signal.SIGTERM, _interrupt)  # `gmv down`: stop like Ctrl-C, flushing and writing the ledger
     stats = run(config, options, sink, args.ledger, status=log.info, status_every_s=args.status_every)

@@ -142,18 +142,20 @@ def records(tables: dict[str, dict[str, list]]) -> Iterator[dict]:
 def write(settings, config: FestivalConfig, options: RunOptions, growth_pct: float = DEFAULT_GROWTH_PCT,
           budget: int = DEFAULT_BUDGET, ledger_path=None, echo=print) -> Plan:
     """Plan, simulate and insert last year's festival into ``settings.history_database`` (migrated
-    first); with ``ledger_path``, also the ledger of what was written (JSON Lines)."""
+    first; rows already in last year's span of the rollups written are deleted first, so the span
+    holds exactly what this run wrote); with ``ledger_path``, also the ledger of what was written."""
     from stream import history
     from stream.stack import clickhouse, migrations
 
     began = time.monotonic()
     the_plan = plan(config, options, growth_pct, budget)
-    echo(f"history: simulating {the_plan.line()}")
-    columns = simulate(config, the_plan, options.seed).columns()
-    tables = weighted({kind: columns[kind] for kind in WRITTEN}, the_plan.weight)
-    simulated = time.monotonic() - began
     with history.reaching(settings), clickhouse.connect(settings, "writer") as client:
-        migrations.apply(client, settings.history_database)
+        migrations.apply(client, settings.history_database)  # first: a ClickHouse that is down says so at once
+        echo(f"history: simulating {the_plan.line()}")
+        columns = simulate(config, the_plan, options.seed).columns()
+        tables = weighted({kind: columns[kind] for kind in WRITTEN}, the_plan.weight)
+        simulated = time.monotonic() - began
+        history.clear(client, settings.history_database, WRITTEN, the_plan.start_s, the_plan.end_s)
         count = history.insert(client, settings.history_database, tables, written_ms=time.time_ns() // 1_000_000)
     gmv = sum(tables["orders_second"]["gmv_fen"])
     if ledger_path is not None:

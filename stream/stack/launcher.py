@@ -320,10 +320,12 @@ def _orders_flowing(settings: Settings) -> bool:
 
 SIMULATOR = _gmv_part(
     "simulator",
+    # --history: last year's day first (about 7 s), so the wall compares with it from the start
     ("simulate", "--clock", "live", "--rate", str(LIVE_RATE), "--sink", "kafka",
-     "--status-every", str(LIVE_STATUS_EVERY_S)),
+     "--status-every", str(LIVE_STATUS_EVERY_S), "--history"),
     _orders_flowing,
-    lambda s: f"live festival stream, {LIVE_RATE} orders/s into {s.orders_topic}",
+    lambda s: f"live festival stream, {LIVE_RATE} orders/s into {s.orders_topic}, last year in "
+              f"{s.history_database}",
 )
 
 PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE, JOB, SIMULATOR, DASHBOARD, ALERTS)}
