@@ -117,3 +117,25 @@ def test_last_years_day_is_dashed_under_today_and_over_explores_bars():
     fig = figures.timeseries(rows, "gmv_fen", 60, day0, day0 + 3600, last_year=[(day0, 2, 2, 700, 0, 0, 0, 0)])
     go.Figure(fig)
     assert fig["data"][1]["y"] == [7.0] and fig["data"][1]["line"]["dash"] == "dash"
+
+
+def test_explores_overlay_lives_in_the_url():
+    from dashboard import explore_state as es
+    from dashboard.pages import explore
+
+    state, notes = es.parse("?range=festival&vip=1&ly=1")
+    assert state.last_year == "1" and notes == [] and state.to_search() == "?range=festival&vip=1&ly=1"
+    state, notes = es.parse("?ly=yes")
+    assert state.last_year == "" and notes == ["ignored ly='yes': use ly=1 to overlay last year"]
+    controls = {"range": "today", "metric": "gmv_fen", "last_year": ["1"]}
+    assert explore._controls_search(controls) == "?range=today&metric=gmv_fen&ly=1"
+    assert "ly" not in explore._controls_search({**controls, "last_year": []})
+
+
+def test_which_rollup_a_selection_needs_from_the_history():
+    assert q.series_table({}) == q.SECONDS
+    assert q.series_table({"brand": "X"}) == q.BREAKDOWN
+    assert q.series_table({"vip": "1", "wave": "wave2"}) == q.CUBE
+    assert q.series_table({"category": "Apparel", "brand": "X"}) == q.PAIR
+    with pytest.raises(q.Unanswerable):
+        q.series_table({"brand": "X", "province": "Hebei"})
