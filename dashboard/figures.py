@@ -77,16 +77,20 @@ def message(text: str, font_size: int = 15) -> dict:
 # -- wall ------------------------------------------------------------------------------------
 
 
-def gmv_per_minute(minutes: list, day_start_s: int, now_s: int, last_year: dict[int, int] | None = None) -> dict:
+@functools.lru_cache(maxsize=4)  # the same day of last year on every poll: built once
+def _last_year_trace(minutes: tuple[int, ...], fens: tuple[int, ...]) -> dict:
+    return {"type": "scatter", "mode": "lines", "x": [_iso(m) for m in minutes], "y": [f / 100 for f in fens],
+            "name": "last year", "line": {"color": MUTED, "width": 1.2, "dash": "dash", "shape": "hv"},
+            "hovertemplate": "%{x|%H:%M} last year<br>¥%{y:,.2f}<extra></extra>"}
+
+
+def gmv_per_minute(minutes: list, day_start_s: int, now_s: int,
+                   last_year: tuple[tuple[int, ...], tuple[int, ...]] | None = None) -> dict:
     """Today's GMV per minute as an area over the whole Shanghai day (the day fills as it goes);
-    with ``last_year`` (GMV per minute, at this year's minutes), last year's same day dashed under it."""
+    with ``last_year`` (its minutes, at this year's times, and their GMV in fen), last year's same
+    day dashed under it."""
     rows = [q.Minute(*m) for m in minutes]
-    behind = [] if not last_year else [{
-        "type": "scatter", "mode": "lines", "x": [_iso(m) for m in sorted(last_year)],
-        "y": [last_year[m] / 100 for m in sorted(last_year)], "name": "last year",
-        "line": {"color": MUTED, "width": 1.2, "dash": "dash", "shape": "hv"},
-        "hovertemplate": "%{x|%H:%M} last year<br>¥%{y:,.2f}<extra></extra>",
-    }]
+    behind = [_last_year_trace(*last_year)] if last_year and last_year[0] else []
     trace = {
         "type": "scatter", "mode": "lines", "x": [_iso(r.minute) for r in rows],
         "y": [r.gmv_fen / 100 for r in rows], "line": {"color": ACCENT, "width": 1.5, "shape": "hv"},

@@ -28,8 +28,11 @@ it is written again), so a poll of the wall costs no history query of its own bu
 """
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import accumulate
 
 from dashboard import fmt
 from dashboard import queries as q
@@ -42,13 +45,39 @@ RANGE_MIN_S = 600  # a window shorter than this (cut at the start or midnight) g
 
 
 @dataclass(frozen=True)
+class Sums:
+    """GMV by time (minutes, say), sorted, with prefix sums: any span's sum in O(log n)."""
+
+    times: tuple[int, ...]
+    fens: tuple[int, ...]
+    prefix: tuple[int, ...]
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[int, int]]) -> Sums:
+        """From ``(time, fen)`` pairs (sorted here; a time given twice is added up)."""
+        merged: dict[int, int] = {}
+        for t, fen in pairs:
+            merged[t] = merged.get(t, 0) + fen
+        times = tuple(sorted(merged))
+        fens = tuple(merged[t] for t in times)
+        return cls(times, fens, tuple(accumulate(fens, initial=0)))
+
+    def pairs(self) -> list[tuple[int, int]]:
+        return list(zip(self.times, self.fens))
+
+    def between(self, lo: int, hi: int) -> int:
+        """The GMV of the times in [lo, hi)."""
+        return self.prefix[bisect_left(self.times, max(hi, lo))] - self.prefix[bisect_left(self.times, lo)]
+
+
+@dataclass(frozen=True)
 class History:
     """What the history says about now (every time is this year's; amounts in fen)."""
 
     start_s: int  # the span compared starts here
     year: int  # last year
     last_fen: int  # last year's GMV over [start, now], a year back
-    minutes: dict[int, int]  # last year's GMV per minute of today's day (this year's minutes)
+    minutes: Sums  # last year's GMV per minute of today's day (this year's minutes)
     total_fen: int | None  # last year's GMV from start to the festival's end (None: no festival under way)
     end_s: int | None  # the festival's end (this year)
     before_start_fen: int  # today's GMV before start (0 when the history covers the rollups' whole span)
@@ -66,7 +95,7 @@ def read(run: q.Run, db: str, history_db: str, now_s: int, day0: int) -> History
     if start > now_s:
         return None
     day1, minute = day0 + fmt.DAY_S, now_s // 60 * 60
-    minutes = {m + shift: fen for m, fen, *_ in q.minutes(run, history_db, day0 - shift, day1 - shift, HISTORY)}
+    minutes = _shifted(q.minutes(run, history_db, day0 - shift, day1 - shift, HISTORY), shift)
     seconds = dict(_seconds(run, history_db, minute, shift))
     if start > day0 and start % 60 and start // 60 * 60 != minute:
         seconds.update(_seconds(run, history_db, start // 60 * 60, shift))
@@ -81,19 +110,31 @@ def read(run: q.Run, db: str, history_db: str, now_s: int, day0: int) -> History
                    total_fen=total, end_s=fest_end if total is not None else None, before_start_fen=before)
 
 
+# The cache hands out the same rows object while an answer lasts: its Sums are built once.
+_SHIFTED: dict[int, tuple[list, Sums]] = {}
+
+
+def _shifted(rows: list[q.Minute], shift: int) -> Sums:
+    """Last year's minutes (``q.minutes`` rows) moved a year on, as :class:`Sums` (memoized)."""
+    known = q._recall(_SHIFTED, rows)
+    if known is None:
+        known = Sums.of((m + shift, fen) for m, fen, *_ in rows)
+        q._remember(_SHIFTED, id(rows), (rows, known), 8)
+    return known
+
+
 def _seconds(run: q.Run, history_db: str, minute: int, shift: int) -> list[tuple[int, int]]:
     """Last year's GMV per second of this year's ``minute`` (cached for the minute, and beyond)."""
     rows = q.per_second(run, history_db, minute - shift, minute + 60 - shift, HISTORY)
     return [(s + shift, fen) for s, _orders, fen in rows]
 
 
-def so_far(start: int, now: int, before_day_fen: int, minutes: dict[int, int], seconds: dict[int, int]) -> int:
+def so_far(start: int, now: int, before_day_fen: int, minutes: Sums, seconds: dict[int, int]) -> int:
     """Last year's GMV over [start, now] (this year's times): before today's midnight (a sum given
     when ``start`` is before it), today's whole minutes in [start, now's minute), and the seconds
     of the minute ``start`` falls in and of now's minute that lie in [start, now]."""
     now_minute = now // 60 * 60
-    total = before_day_fen
-    total += sum(fen for m, fen in minutes.items() if start <= m < now_minute)
+    total = before_day_fen + minutes.between(start, now_minute)
     total += sum(fen for s, fen in seconds.items()
                  if start <= s <= now and not start <= s // 60 * 60 < now_minute)
     return total
@@ -143,30 +184,21 @@ def projection(today_fen: int, last_fen: int, total_fen: int, recent: list[tuple
     return Projection(at(ratio), at(min(ratios)), at(max(ratios)), len(ratios) - 1)
 
 
-def recent_windows(today: dict[int, int], last: dict[int, int], start: int, day0: int, now: int,
-                   windows: int = RANGE_WINDOWS, width_s: int = RANGE_WINDOW_S,
-                   min_s: int = RANGE_MIN_S) -> list[tuple[int, int]]:
+def recent_windows(today: Sums, last: Sums, start: int, day0: int, now: int, windows: int = RANGE_WINDOWS,
+                   width_s: int = RANGE_WINDOW_S, min_s: int = RANGE_MIN_S) -> list[tuple[int, int]]:
     """``(today fen, last year fen)`` over each of the last ``windows`` spans of ``width_s`` whole
     minutes before now's minute, cut at ``start`` (rounded up to a minute) and at ``day0``; those
     at least ``min_s`` long with last-year GMV. ``today`` and ``last`` are GMV per minute."""
     end = now // 60 * 60
     floor = max(-(-start // 60) * 60, day0)
-    bottom = max(floor, end - windows * width_s)
-
-    def per_window(by_minute: dict[int, int]) -> list[int]:
-        sums = [0] * windows
-        for m, fen in by_minute.items():
-            if bottom <= m < end:
-                sums[(end - 1 - m) // width_s] += fen
-        return sums
-
-    ours, theirs = per_window(today), per_window(last)
     out = []
     for k in range(windows):
-        if end - k * width_s - max(end - (k + 1) * width_s, floor) < min_s:
+        hi, lo = end - k * width_s, max(end - (k + 1) * width_s, floor)
+        if hi - lo < min_s:
             break
-        if theirs[k] > 0:
-            out.append((ours[k], theirs[k]))
+        theirs = last.between(lo, hi)
+        if theirs > 0:
+            out.append((today.between(lo, hi), theirs))
     return out
 
 
@@ -179,9 +211,14 @@ def countdown(now_s: int) -> tuple[str, str]:
     return (f"{days} d {clock}" if days else clock), what
 
 
-def texts(history: History | None, today_fen: int, today_minutes: dict[int, int], day0: int,
+def _minute_of(row: tuple[int, ...]) -> int:
+    return row[0]
+
+
+def texts(history: History | None, today_fen: int, today_minutes: Sequence[tuple[int, ...]], day0: int,
           now_s: int) -> dict[str, str]:
-    """The wall's texts about last year, by element id (see :data:`TEXTS`)."""
+    """The wall's texts about last year, by element id (see :data:`TEXTS`); ``today_minutes`` are
+    today's ``(minute, GMV fen, ...)`` rows in time order (the wall's ``q.Minute``s)."""
     left, what = countdown(now_s)
     out = {"wall-countdown": left, "wall-countdown-what": f"to {what}",
            "wall-ly-growth": "–", "wall-ly-vs": "no history of last year to compare with",
@@ -193,7 +230,10 @@ def texts(history: History | None, today_fen: int, today_minutes: dict[int, int]
     out |= {"wall-ly-growth": growth_text(ours, history.last_fen),
             "wall-ly-vs": f"vs {fmt.compact_money(history.last_fen)} this time in {history.year}{since}"}
     if history.total_fen is not None:
-        recent = recent_windows(today_minutes, history.minutes, history.start_s, day0, now_s)
+        recent_from = now_s // 60 * 60 - RANGE_WINDOWS * RANGE_WINDOW_S  # only the recent minutes are summed
+        tail = today_minutes[bisect_left(today_minutes, recent_from, key=_minute_of):]
+        recent = recent_windows(Sums.of((m, fen) for m, fen, *_ in tail), history.minutes, history.start_s, day0,
+                                now_s)
         shown = projection(ours, history.last_fen, history.total_fen, recent)
         if shown is not None:
             out |= {"wall-ly-projection": fmt.compact_money(shown.fen),

@@ -108,7 +108,15 @@ def minutes(run: Run, db: str, start: int, end: int, tier: Tier = LIVE) -> list[
             GROUP BY s
         )
         GROUP BY m ORDER BY m"""
-    return [Minute(*map(int, r)) for r in run(sql, _bounds(start, end), tier)]
+    rows = run(sql, _bounds(start, end), tier)
+    known = _recall(_MINUTES, rows)  # a cached answer is the same rows object: typed once
+    if known is None:
+        known = [Minute(*map(int, r)) for r in rows]
+        _remember(_MINUTES, id(rows), (rows, known), 16)
+    return known
+
+
+_MINUTES: dict[int, tuple[list, list[Minute]]] = {}
 
 
 def totals(run: Run, db: str, start: int = 0, end: int = 2**32 - 1, tier: Tier = SETTLED) -> dict[str, int]:

@@ -105,11 +105,19 @@ def clear(client, database: str, names: Iterable[str], start_s: int, end_s: int,
         if not client.execute(f"SELECT count() FROM {database}.{table} WHERE {where}")[0][0]:
             continue
         client.execute(f"ALTER TABLE {database}.{table} DELETE WHERE {where}")
-        pending = (f"SELECT count() FROM system.mutations WHERE database = '{database}' AND table = '{table}' "
-                   "AND is_done = 0")
-        if not wait_for(lambda sql=pending: client.execute(sql)[0][0] == 0, timeout_s, interval=0.2):
+        if not wait_for(_deleted(client, database, table), timeout_s, interval=0.2):
             raise GmvError(f"ClickHouse did not delete {database}.{table}'s old rows within {timeout_s:.0f} s; "
                            "try again.")
+
+
+def _deleted(client, database: str, table: str):
+    """A check that no mutation of ``database.table`` is still running."""
+    sql = f"SELECT count() FROM system.mutations WHERE database = '{database}' AND table = '{table}' AND is_done = 0"
+
+    def done() -> bool:
+        return client.execute(sql)[0][0] == 0
+
+    return done
 
 
 @contextmanager

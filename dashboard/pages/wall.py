@@ -114,8 +114,7 @@ def _texts(snap: snapshot.WallSnapshot, age_ms: int) -> dict[str, str]:
     }
     texts.update({f"wall-parcels-{s}": fmt.count(snap.logistics.get(s, 0)) for s in q.PARCEL_STATUSES})
     texts.update(festival_texts(snap.splits))
-    texts.update(lastyear.texts(snap.history, snap.festival["gmv_fen"], {m.minute: m.gmv_fen for m in snap.minutes},
-                                snap.day_start_s, snap.now_s))
+    texts.update(lastyear.texts(snap.history, snap.festival["gmv_fen"], snap.minutes, snap.day_start_s, snap.now_s))
     return texts
 
 
@@ -139,7 +138,7 @@ def festival_texts(splits: dict[str, list[tuple]]) -> dict[str, str]:
 def _figures(snap: snapshot.WallSnapshot) -> dict[str, dict]:
     return {
         "wall-fig-minutes": figures.gmv_per_minute(snap.minutes, snap.day_start_s, snap.now_s,
-                                                   snap.history.minutes if snap.history else None),
+                                                   _last_year_day(snap)),
         "wall-fig-last": figures.orders_last_minutes(snap.last, snap.now_s, snapshot.LAST_SECONDS),
         "wall-fig-brands": figures.ranked_bars(snap.brands, top=10, inside_labels=True),
         "wall-fig-category": figures.ranked_bars(snap.categories, top=8, others=True, color=figures.ACCENT_2,
@@ -150,6 +149,10 @@ def _figures(snap: snapshot.WallSnapshot) -> dict[str, dict]:
         "wall-fig-promotion": _split_bars(snap, "promotion", figures.ACCENT_2),
         "wall-fig-wave": _split_bars(snap, "wave", figures.COOL),
     }
+
+
+def _last_year_day(snap: snapshot.WallSnapshot) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    return (snap.history.minutes.times, snap.history.minutes.fens) if snap.history else None
 
 
 def _split_bars(snap: snapshot.WallSnapshot, dim: str, color: str) -> dict:

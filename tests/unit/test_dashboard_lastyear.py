@@ -11,7 +11,7 @@ import pytest
 
 from dashboard import figures, lastyear
 from dashboard import queries as q
-from dashboard.lastyear import History, growth_tenths, growth_text, projection, recent_windows, so_far
+from dashboard.lastyear import History, Sums, growth_tenths, growth_text, projection, recent_windows, so_far
 from stream.contract import FESTIVAL_TZ
 
 
@@ -46,7 +46,7 @@ def test_growth_agrees_with_exact_fractions():
 def test_last_year_so_far_counts_to_the_second_at_both_ends():
     day0 = at(2021, 11, 11)
     start, now = day0 + 20 * 60 + 30, day0 + 25 * 60 + 10  # 00:20:30 to 00:25:10
-    minutes = {day0 + m * 60: 1000 * m for m in range(0, 30)}
+    minutes = Sums.of((day0 + m * 60, 1000 * m) for m in range(0, 30))
     seconds = dict.fromkeys(range(day0 + 20 * 60, day0 + 21 * 60), 1) | dict.fromkeys(range(day0 + 25 * 60,
                                                                                             day0 + 26 * 60), 7)
     # minutes 21..24 whole, the last 30 s of minute 20, the first 11 s of minute 25 (now included)
@@ -68,8 +68,8 @@ def test_projection_takes_last_years_shape_and_the_range_the_recent_ratios():
 def test_recent_windows_are_whole_hours_before_now_cut_at_the_start_and_at_midnight():
     day0 = at(2021, 11, 11)
     now = day0 + 3 * 3600 + 30 * 60 + 12  # 03:30:12: windows end at 03:30
-    today = {day0 + m * 60: 2 for m in range(24 * 60)}
-    last = {day0 + m * 60: 1 for m in range(24 * 60)}
+    today = Sums.of((day0 + m * 60, 2) for m in range(24 * 60))
+    last = Sums.of((day0 + m * 60, 1) for m in range(24 * 60))
     windows = recent_windows(today, last, start=day0 - 86400, day0=day0, now=now)
     # 02:30-03:30, 01:30-02:30, 00:30-01:30, then 00:00-00:30 (cut at midnight, 30 minutes)
     assert windows == [(120, 60), (120, 60), (120, 60), (60, 30)]
@@ -77,7 +77,13 @@ def test_recent_windows_are_whole_hours_before_now_cut_at_the_start_and_at_midni
     assert recent_windows(today, last, start=day0 + 2 * 3600 + 55 * 60 + 1, day0=day0, now=now) == [(68, 34)]
     # one that starts at 03:21 leaves 9 minutes: shorter than RANGE_MIN_S, no ratio
     assert recent_windows(today, last, start=day0 + 3 * 3600 + 21 * 60, day0=day0, now=now) == []
-    assert recent_windows(today, {}, start=day0, day0=day0, now=now) == []  # no last-year GMV: no ratio
+    assert recent_windows(today, Sums.of([]), start=day0, day0=day0, now=now) == []  # no last-year GMV: no ratio
+
+
+def test_sums_add_any_span_and_merge_a_time_given_twice():
+    sums = Sums.of([(120, 5), (0, 1), (60, 2), (120, 10)])
+    assert sums.pairs() == [(0, 1), (60, 2), (120, 15)]
+    assert (sums.between(0, 120), sums.between(60, 121), sums.between(61, 120), sums.between(200, 100)) == (3, 17, 0, 0)
 
 
 def test_countdown_to_the_next_event():
@@ -88,19 +94,19 @@ def test_countdown_to_the_next_event():
 
 def test_wall_texts_with_and_without_history():
     now, day0 = at(2021, 11, 11, 0, 1, 30), at(2021, 11, 11)
-    none = lastyear.texts(None, 5000, {}, day0, now)
+    none = lastyear.texts(None, 5000, [], day0, now)
     assert none["wall-ly-growth"] == "–" and none["wall-ly-projection"] == ""
     assert none["wall-countdown"] == "19:58:30" and none["wall-countdown-what"] == "to the 20:00 spike"
-    history = History(start_s=day0, year=2020, last_fen=1000_00, minutes={day0: 60_000}, total_fen=10_000_00,
+    history = History(start_s=day0, year=2020, last_fen=1000_00, minutes=Sums.of([(day0, 60_000)]), total_fen=10_000_00,
                       end_s=at(2021, 11, 12), before_start_fen=0)
-    texts = lastyear.texts(history, 1263_00, {day0: 80_000}, day0, now)
+    texts = lastyear.texts(history, 1263_00, [(day0, 80_000)], day0, now)
     assert texts["wall-ly-growth"] == "+26.3%" and texts["wall-ly-vs"] == "vs ¥1,000 this time in 2020"
     assert texts["wall-ly-projection"] == "¥1.3万"  # ¥1,263 x ¥10,000 / ¥1,000
     # one minute of today is too short a window for a recent ratio: the range is the point
     assert texts["wall-ly-range"] == "projected at the end (¥1.3万–1.3万)"
-    later = History(start_s=day0 + 30, year=2020, last_fen=1000_00, minutes={}, total_fen=None, end_s=None,
+    later = History(start_s=day0 + 30, year=2020, last_fen=1000_00, minutes=Sums.of([]), total_fen=None, end_s=None,
                     before_start_fen=263_00)  # today's GMV before the span both years cover is left out
-    texts = lastyear.texts(later, 1263_00, {}, day0, now)
+    texts = lastyear.texts(later, 1263_00, [], day0, now)
     assert texts["wall-ly-growth"] == "+0.0%" and texts["wall-ly-vs"].endswith("since 11-11 00:00")
     assert texts["wall-ly-projection"] == ""  # no festival total: no projection
 
@@ -108,7 +114,7 @@ def test_wall_texts_with_and_without_history():
 def test_last_years_day_is_dashed_under_today_and_over_explores_bars():
     day0 = at(2021, 11, 11)
     minutes = [q.Minute(day0, 100, 1, 1, 1, day0)]
-    fig = figures.gmv_per_minute(minutes, day0, day0 + 59, {day0: 250, day0 + 60: 300})
+    fig = figures.gmv_per_minute(minutes, day0, day0 + 59, ((day0, day0 + 60), (250, 300)))
     go.Figure(fig)
     behind, today = fig["data"]
     assert behind["line"]["dash"] == "dash" and behind["y"] == [2.5, 3.0] and today["y"] == [1.0]
