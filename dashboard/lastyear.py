@@ -237,7 +237,7 @@ def texts(history: History | None, today_fen: int, today_minutes: Sequence[tuple
         shown = projection(ours, history.last_fen, history.total_fen, recent)
         if shown is not None:
             out |= {"wall-ly-projection": fmt.compact_money(shown.fen),
-                    "wall-ly-range": f"projected at the end ({span_text(shown.low_fen, shown.high_fen)})"}
+                    "wall-ly-range": f"projected · {span_text(shown.low_fen, shown.high_fen)}"}
     return out
 
 

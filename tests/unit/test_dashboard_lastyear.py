@@ -103,7 +103,7 @@ def test_wall_texts_with_and_without_history():
     assert texts["wall-ly-growth"] == "+26.3%" and texts["wall-ly-vs"] == "vs ¥1,000 this time in 2020"
     assert texts["wall-ly-projection"] == "¥1.3万"  # ¥1,263 x ¥10,000 / ¥1,000
     # one minute of today is too short a window for a recent ratio: the range is the point
-    assert texts["wall-ly-range"] == "projected at the end (¥1.3万–1.3万)"
+    assert texts["wall-ly-range"] == "projected · ¥1.3万–1.3万"
     later = History(start_s=day0 + 30, year=2020, last_fen=1000_00, minutes=Sums.of([]), total_fen=None, end_s=None,
                     before_start_fen=263_00)  # today's GMV before the span both years cover is left out
     texts = lastyear.texts(later, 1263_00, [], day0, now)
