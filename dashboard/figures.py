@@ -78,16 +78,16 @@ def message(text: str, font_size: int = 15) -> dict:
 
 
 @functools.lru_cache(maxsize=4)  # the same day of last year on every poll: built once
-def _last_year_trace(minutes: tuple[int, ...], fens: tuple[int, ...]) -> dict:
-    return {"type": "scatter", "mode": "lines", "x": [_iso(m) for m in minutes], "y": [f / 100 for f in fens],
+def _last_year_trace(times: tuple[int, ...], yuan: tuple[float, ...]) -> dict:
+    return {"type": "scatter", "mode": "lines", "x": [_iso(t) for t in times], "y": list(yuan),
             "name": "last year", "line": {"color": MUTED, "width": 1.2, "dash": "dash", "shape": "hv"},
-            "hovertemplate": "%{x|%H:%M} last year<br>¥%{y:,.2f}<extra></extra>"}
+            "hovertemplate": "%{x|%H:%M} last year<br>¥%{y:,.2f} a minute<extra></extra>"}
 
 
 def gmv_per_minute(minutes: list, day_start_s: int, now_s: int,
-                   last_year: tuple[tuple[int, ...], tuple[int, ...]] | None = None) -> dict:
+                   last_year: tuple[tuple[int, ...], tuple[float, ...]] | None = None) -> dict:
     """Today's GMV per minute as an area over the whole Shanghai day (the day fills as it goes);
-    with ``last_year`` (its minutes, at this year's times, and their GMV in fen), last year's same
+    with ``last_year`` (times, at this year's, and GMV per minute in yuan there), last year's same
     day dashed under it."""
     rows = [q.Minute(*m) for m in minutes]
     behind = [_last_year_trace(*last_year)] if last_year and last_year[0] else []

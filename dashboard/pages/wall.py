@@ -151,8 +151,8 @@ def _figures(snap: snapshot.WallSnapshot) -> dict[str, dict]:
     }
 
 
-def _last_year_day(snap: snapshot.WallSnapshot) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
-    return (snap.history.minutes.times, snap.history.minutes.fens) if snap.history else None
+def _last_year_day(snap: snapshot.WallSnapshot) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
+    return lastyear.curve(snap.history.minutes) if snap.history else None
 
 
 def _split_bars(snap: snapshot.WallSnapshot, dim: str, color: str) -> dict:

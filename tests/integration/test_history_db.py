@@ -150,7 +150,7 @@ def test_the_wall_compares_with_the_same_moment_last_year(known_history):
     assert texts["wall-ly-projection"] == "¥385"  # 3500 x 16499 / 1500 fen = ¥384.98, to the yuan
     assert texts["wall-countdown"] == "19:58:50" and texts["wall-countdown-what"] == "to the 20:00 spike"
     behind = payload["figures"]["wall-fig-minutes"]["data"][0]
-    assert behind["line"]["dash"] == "dash" and behind["y"] == [13.0, 102.99, 50.0]
+    assert behind["line"]["dash"] == "dash" and behind["y"] == [(13.0 + 102.99) / 5, 50.0 / 5]  # 5-minute means
     sent: list[str] = []
     execute = db._execute
     db._execute = lambda sql, params: sent.append(sql) or execute(sql, params)  # type: ignore[method-assign]

@@ -114,10 +114,12 @@ def test_wall_texts_with_and_without_history():
 def test_last_years_day_is_dashed_under_today_and_over_explores_bars():
     day0 = at(2021, 11, 11)
     minutes = [q.Minute(day0, 100, 1, 1, 1, day0)]
-    fig = figures.gmv_per_minute(minutes, day0, day0 + 59, ((day0, day0 + 60), (250, 300)))
+    day = Sums.of([(day0, 250), (day0 + 60, 300), (day0 + 600, 1000)])
+    assert lastyear.curve(day) == ((day0, day0 + 600), (1.1, 2.0))  # GMV a minute, the mean of 5 minutes
+    fig = figures.gmv_per_minute(minutes, day0, day0 + 59, lastyear.curve(day))
     go.Figure(fig)
     behind, today = fig["data"]
-    assert behind["line"]["dash"] == "dash" and behind["y"] == [2.5, 3.0] and today["y"] == [1.0]
+    assert behind["line"]["dash"] == "dash" and behind["y"] == [1.1, 2.0] and today["y"] == [1.0]
     assert len(figures.gmv_per_minute(minutes, day0, day0 + 59)["data"]) == 1
     rows = [(day0, 1, 1, 500, 0, 0, 0, 0)]
     fig = figures.timeseries(rows, "gmv_fen", 60, day0, day0 + 3600, last_year=[(day0, 2, 2, 700, 0, 0, 0, 0)])
