@@ -218,7 +218,8 @@ def _write_history(args: argparse.Namespace, config, options) -> None:
     history.write(settings.load(), config, options,
                   history.DEFAULT_GROWTH_PCT if args.growth is None else args.growth,
                   args.history_budget or history.DEFAULT_BUDGET, args.history_ledger,
-                  echo=lambda line: print(f"gmv simulate: {line}", flush=True))
+                  echo=lambda line: print(f"gmv simulate: {line}", flush=True,
+                                          file=sys.stderr if args.sink == "stdout" else sys.stdout))
 
 
 def _interrupt(signum, frame):

@@ -15,7 +15,6 @@ starts inside the festival, so the wall can compare, draw last year's day and pr
 """
 from __future__ import annotations
 
-import logging
 import math
 import time
 from collections.abc import Iterable, Iterator
@@ -32,8 +31,6 @@ from stream.simulator.clock import ClockSpec, orders_factor
 from stream.simulator.config import FestivalConfig
 from stream.simulator.ledger import Ledger
 from stream.simulator.run import RunOptions, Simulation
-
-log = logging.getLogger("gmv.simulator")
 
 DEFAULT_GROWTH_PCT = 26.0  # 2020 on 2019, as Alibaba reported it
 DEFAULT_BUDGET = 500_000  # simulated orders at most; beyond it, sampled (see the module's docstring)
