@@ -77,6 +77,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(_lag_line(settings))
     if "clickhouse" in up:
         print(_freshness_line(settings))
+        print(_history_line(settings))
     return 1 if any(st.started and not st.up for st in states) else 0
 
 
@@ -108,6 +109,28 @@ def _freshness_line(settings) -> str:
         return "freshness   no rollups yet"
     age = time.time() - newest[0] / 1000
     return f"freshness   newest rollup written {age:.1f} s ago (window {newest[1]} UTC)"
+
+
+def _history_line(settings) -> str:
+    """What last year's history covers (the per-second totals' first and last window), in one line."""
+    from stream import history
+    from stream.contract import ROLLUPS
+    from stream.stack import clickhouse
+
+    database = settings.history_database
+    try:
+        with clickhouse.connect(settings, "reader") as client:
+            found = client.execute("SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(t)s",
+                                   {"db": database, "t": ROLLUPS["orders_second"].table})[0][0]
+            first, last, rows = client.execute(
+                f"SELECT toUInt32(min(window_start)), toUInt32(max(window_start)), count() "
+                f"FROM {database}.{ROLLUPS['orders_second'].table}")[0] if found else (0, 0, 0)
+    except Exception as exc:  # noqa: BLE001 - status reports any failure as "unknown", never a traceback
+        return f"history     unknown ({str(exc).splitlines()[0]})"
+    if not rows:
+        return (f"history     none in {database}: the wall compares with nothing (gmv simulate --only-history, "
+                "or gmv history import PATH)")
+    return f"history     last year {history.local_text(first)} to {history.local_text(last)} CST in {database}"
 
 
 def cmd_down(args: argparse.Namespace) -> int:

@@ -154,13 +154,14 @@ def status_lines(client, database: str) -> list[str]:
             f"SELECT count(), toUInt32(min(window_start)), toUInt32(max(window_start)){gmv} "
             f"FROM {database}.{rollup.table} FINAL")[0]
         if rows:
-            lines.append(f"{rollup.table:<28} {rows:>10,} rows  {_local(first)} → {_local(last)} CST"
+            lines.append(f"{rollup.table:<28} {rows:>10,} rows  {local_text(first)} → {local_text(last)} CST"
                          + (f"  GMV {_yuan(money[0])}" if money and rollup.name == "orders_second" else ""))
     return lines or [f"{database} holds no history yet: write last year's festival with `gmv simulate "
                      "--only-history` or import your own with `gmv history import PATH`."]
 
 
-def _local(epoch_s: int) -> str:
+def local_text(epoch_s: int) -> str:
+    """``2020-11-11 00:00:00``: a moment as China time."""
     return datetime.fromtimestamp(int(epoch_s), FESTIVAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
