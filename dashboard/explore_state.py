@@ -52,6 +52,7 @@ class ExploreState:
     wave: str = ""
     presale_phase: str = ""
     metric: str = "gmv_fen"
+    last_year: str = ""  # "1": last year's same span drawn over the series (from the history)
 
     def filters(self) -> dict[str, str]:
         return {d: getattr(self, d) for d in q.FILTERS if getattr(self, d)}
@@ -67,6 +68,8 @@ class ExploreState:
         pairs += [(d, getattr(self, d)) for d in q.FILTERS if getattr(self, d)]
         if self.metric != "gmv_fen":
             pairs.append(("metric", self.metric))
+        if self.last_year:
+            pairs.append(("ly", "1"))
         return "?" + urlencode(pairs) if pairs else ""
 
 
@@ -88,7 +91,11 @@ def parse(search: str | None) -> tuple[ExploreState, list[str]]:
         notes.append(f"ignored metric={metric[:40]!r}: use one of {', '.join(METRIC_NAMES)}")
         metric = "gmv_fen"
     rng, start, end = _parse_range(params, notes)
-    return ExploreState(range=rng, start=start, end=end, metric=metric, **values), notes
+    last_year = params.get("ly", "")
+    if last_year not in ("", "1"):
+        notes.append(f"ignored ly={last_year[:40]!r}: use ly=1 to overlay last year")
+        last_year = ""
+    return ExploreState(range=rng, start=start, end=end, metric=metric, last_year=last_year, **values), notes
 
 
 def _parse_range(params: dict[str, str], notes: list[str]) -> tuple[str, str, str]:

@@ -84,16 +84,27 @@ def message(text: str, font_size: int = 15) -> dict:
 # -- wall ------------------------------------------------------------------------------------
 
 
-def gmv_per_minute(minutes: list, day_start_s: int, now_s: int) -> dict:
-    """Today's GMV per minute as an area over the whole Shanghai day (the day fills as it goes)."""
+@functools.lru_cache(maxsize=4)  # the same day of last year on every poll: built once
+def _last_year_trace(times: tuple[int, ...], yuan: tuple[float, ...]) -> dict:
+    return {"type": "scatter", "mode": "lines", "x": [_iso(t) for t in times], "y": list(yuan),
+            "name": "last year", "line": {"color": MUTED, "width": 1.2, "dash": "dash", "shape": "hv"},
+            "hovertemplate": "%{x|%H:%M} last year<br>¥%{y:,.2f} a minute<extra></extra>"}
+
+
+def gmv_per_minute(minutes: list, day_start_s: int, now_s: int,
+                   last_year: tuple[tuple[int, ...], tuple[float, ...]] | None = None) -> dict:
+    """Today's GMV per minute as an area over the whole Shanghai day (the day fills as it goes);
+    with ``last_year`` (times, at this year's, and GMV per minute in yuan there), last year's same
+    day dashed under it."""
     rows = [q.Minute(*m) for m in minutes]
+    behind = [_last_year_trace(*last_year)] if last_year and last_year[0] else []
     trace = {
         "type": "scatter", "mode": "lines", "x": [_iso(r.minute) for r in rows],
         "y": [r.gmv_fen / 100 for r in rows], "line": {"color": ACCENT, "width": 1.5, "shape": "hv"},
         "fill": "tozeroy", "fillcolor": "rgba(255,106,43,0.28)",
         "hovertemplate": "%{x|%H:%M} CST<br>¥%{y:,.2f}<extra></extra>",
     }
-    return {"data": [trace], "layout": _layout(
+    return {"data": [*behind, trace], "layout": _layout(
         xaxis={"type": "date", "range": [_iso(day_start_s), _iso(day_start_s + fmt.DAY_S)],
                "tickformat": "%H:%M", "dtick": 3 * 3600 * 1000},
         yaxis={"tickprefix": "¥", "tickformat": "~s", "rangemode": "tozero"},
@@ -183,10 +194,12 @@ def channel_donut(rows: list, metric: str = "gmv_fen", font_size: int = 15) -> d
 # -- explore ----------------------------------------------------------------------------------
 
 
-def timeseries(rows: list[tuple], metric: str, bucket_s: int, start_s: int, end_s: int) -> dict:
+def timeseries(rows: list[tuple], metric: str, bucket_s: int, start_s: int, end_s: int,
+               last_year: list[tuple] | None = None) -> dict:
     """``metric`` per bucket from ``(bucket, *MEASURES)`` rows (or ``(bucket, buyers, new buyers)``
-    rows for a buyers metric), as bars over [start, end)."""
-    if not rows:
+    rows for a buyers metric), as bars over [start, end); with ``last_year`` (rows of the same
+    shape, at this year's buckets), last year's as a dashed line."""
+    if not rows and not last_year:
         return message("no rollups in this time range for this selection")
     i = q.MEASURES.index(metric) + 1 if metric in q.MEASURES else (1 if metric == "buyers" else 2)
     label, money = METRICS[metric]
@@ -196,7 +209,13 @@ def timeseries(rows: list[tuple], metric: str, bucket_s: int, start_s: int, end_
         "hovertemplate": "%{x|%Y-%m-%d %H:%M} CST<br>" + label
                          + (": ¥%{y:,.2f}" if money else ": %{y:,}") + "<extra></extra>",
     }
-    return {"data": [trace], "layout": _layout(
+    over = [] if not last_year else [{
+        "type": "scatter", "mode": "lines", "name": "last year", "x": [_iso(r[0] + bucket_s / 2) for r in last_year],
+        "y": [_value(r[i], metric) for r in last_year], "line": {"color": COOL, "width": 2, "dash": "dash"},
+        "hovertemplate": "%{x|%m-%d %H:%M} last year<br>" + label
+                         + (": ¥%{y:,.2f}" if money else ": %{y:,}") + "<extra></extra>",
+    }]
+    return {"data": [trace, *over], "layout": _layout(
         14, xaxis={"type": "date", "range": [_iso(start_s), _iso(end_s)]},
         yaxis={"tickprefix": "¥" if money else "", "tickformat": "~s", "rangemode": "tozero"},
         dragmode="zoom", uirevision="explore")}

@@ -110,7 +110,15 @@ def minutes(run: Run, db: str, start: int, end: int, tier: Tier = LIVE) -> list[
             GROUP BY s
         )
         GROUP BY m ORDER BY m"""
-    return [Minute(*map(int, r)) for r in run(sql, _bounds(start, end), tier)]
+    rows = run(sql, _bounds(start, end), tier)
+    known = _recall(_MINUTES, rows)  # a cached answer is the same rows object: typed once
+    if known is None:
+        known = [Minute(*map(int, r)) for r in rows]
+        _remember(_MINUTES, id(rows), (rows, known), 16)
+    return known
+
+
+_MINUTES: dict[int, tuple[list, list[Minute]]] = {}
 
 
 def totals(run: Run, db: str, start: int = 0, end: int = 2**32 - 1, tier: Tier = SETTLED) -> dict[str, int]:
@@ -188,7 +196,7 @@ def buyer_series(run: Run, db: str, filters: dict[str, str], start: int, end: in
     others = [d for d in filters if d != "vip"]
     if others:
         raise Unanswerable(f"The rollups keep buyers per second and minute by VIP only, so nothing holds "
-                           f"buyers by {_name(others)}: clear that filter or pick an order measure.")
+                           f"buyers by {named(others)}: clear that filter or pick an order measure.")
     where, params = _in_cube(filters)
     params = {**params, **_bounds(start, end), "bucket": int(bucket)}
     busiest = run(f"""
@@ -231,14 +239,14 @@ def check_filters(filters: dict[str, str]) -> dict[str, str]:
     return found
 
 
-def _name(dims) -> str:
+def named(dims) -> str:
     return " and ".join(FILTER_NAMES.get(d, d) for d in dims)
 
 
 def _brand_by(dims: list[str]) -> Unanswerable:
     """Why brand does not combine with ``dims`` (fields other than brand and category)."""
     return Unanswerable(f"The rollups keep brand only per minute on its own and within its category, "
-                        f"so nothing holds brand by {_name(dims)}.")
+                        f"so nothing holds brand by {named(dims)}.")
 
 
 def _in_cube(filters: dict[str, str]) -> tuple[str, dict]:
@@ -247,23 +255,45 @@ def _in_cube(filters: dict[str, str]) -> tuple[str, dict]:
     return where, {f"f_{d}": int(v) if d in _FLAGS else v for d, v in filters.items()}
 
 
+def series_table(filters: dict[str, str]) -> str:
+    """The rollup table that answers a selection's series (see :func:`_series_source`); raises
+    :class:`Unanswerable` for a combination the rollups lack."""
+    filters = check_filters(filters)
+    if not filters:
+        return SECONDS
+    if len(filters) == 1 and next(iter(filters)) in DIMENSIONS:
+        return BREAKDOWN
+    if set(filters) <= set(CUBE_DIMENSIONS):
+        return CUBE
+    if set(filters) == {"category", "brand"}:
+        return PAIR
+    raise _brand_by([d for d in filters if d not in ("brand", "category")])
+
+
 def _series_source(db: str, filters: dict[str, str]) -> tuple[str, str, dict]:
     """FROM clause, extra WHERE and params selecting exactly the rows of ``filters``: the
     per-second totals, one per-minute dimension, any combination of the cube's fields, or a
     brand within its category."""
-    if not filters:
+    table = series_table(filters)
+    if table == SECONDS:
         return f"{db}.{SECONDS}", "", {}
-    if len(filters) == 1 and next(iter(filters)) in DIMENSIONS:
+    if table == BREAKDOWN:
         (dim, value), = filters.items()
         return (f"{db}.{BREAKDOWN}", " AND dimension = %(dim)s AND value = %(value)s",
                 {"dim": dim, "value": value})
-    if set(filters) <= set(CUBE_DIMENSIONS):
+    if table == CUBE:
         return (f"{db}.{CUBE}", *_in_cube(filters))
-    if set(filters) == {"category", "brand"}:
-        where = (" AND parent_dimension = %(pdim)s AND parent_value = %(pvalue)s"
-                 " AND dimension = %(cdim)s AND value = %(cvalue)s")
-        return f"{db}.{PAIR}", where, {**_BRAND_PAIR, "pvalue": filters["category"], "cvalue": filters["brand"]}
-    raise _brand_by([d for d in filters if d not in ("brand", "category")])
+    where = (" AND parent_dimension = %(pdim)s AND parent_value = %(pvalue)s"
+             " AND dimension = %(cdim)s AND value = %(cvalue)s")
+    return f"{db}.{PAIR}", where, {**_BRAND_PAIR, "pvalue": filters["category"], "cvalue": filters["brand"]}
+
+
+def has_rows(run: Run, db: str, table: str, tier: Tier = LOOKUP) -> bool:
+    """Whether ``db``'s rollup ``table`` holds any row (what a history supports)."""
+    if table not in (SECONDS, BREAKDOWN, PAIR, CUBE, PARCELS):
+        raise ValueError(f"not a rollup table: {table!r}")
+    rows = run(f"SELECT count() FROM {db}.{table}", {}, tier)
+    return bool(rows and int(rows[0][0]))
 
 
 def _breakdown_source(db: str, dim: str, filters: dict[str, str]) -> tuple[str, str, str, dict]:

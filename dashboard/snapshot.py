@@ -24,7 +24,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from dashboard import fmt
+from dashboard import fmt, lastyear
 from dashboard import queries as q
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class WallSnapshot:
     pipeline_total: dict[str, int] = field(default_factory=dict)
     milestones: list[q.Passed] = field(default_factory=list)  # GMV milestones passed, smallest first
     buyers: Buyers | None = None
+    history: lastyear.History | None = None  # last year at this moment (None: no history to compare with)
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,9 @@ def split_of(now_s: int) -> int:
 
 
 def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
-                  pool: Executor | None = None) -> WallSnapshot | None:
-    """The wall's numbers as of the newest window, or None when the rollups are empty.
+                  pool: Executor | None = None, history_db: str | None = None) -> WallSnapshot | None:
+    """The wall's numbers as of the newest window, or None when the rollups are empty; with
+    ``history_db``, last year's at the same moment too (:mod:`dashboard.lastyear`).
 
     With ``pool``, the queries after ``newest`` (none depends on another) run side by side, so a
     poll waits for the slowest of them rather than for their sum."""
@@ -116,6 +118,7 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
         "buyers_last": (q.new_buyers_per_second, run, db, now_s - LAST_SECONDS + 1, now_s + 1, q.LIVE),
         # the last complete minute is settled: its key holds for a minute, refreshed in the background
         "buyers_minute": (q.buyers_per_minute, run, db, settled_minute, settled_minute + 60, q.MINUTE),
+        "history": (_history, run, db, history_db, now_s, day0) if history_db else (lambda: None,),
     }
     got = _gather(calls, pool)
     festival = {m: got["settled"][m] + got["live"][m] for m in q.MEASURES}
@@ -130,6 +133,7 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
         logistics=got["logistics"], pipeline_today=_by_kind(got["pipeline_today"]),
         pipeline_total=_by_kind(got["pipeline_total"]), milestones=got["milestones"], splits=got["splits"],
         buyers=_buyers(got, settled_minute),
+        history=got["history"],
         **{name: got[name] for name, _, _ in _BREAKDOWNS},
     )
 
@@ -267,6 +271,21 @@ def _milestones(run: q.Run, db: str) -> list[q.Passed]:
             _WARNED[0] = time.monotonic()
             log.warning("wall: milestones not read (%s)", str(exc).splitlines()[0][:200] if str(exc) else exc)
         return []
+
+
+_HISTORY_WARNED = [float("-inf")]
+
+
+def _history(run: q.Run, db: str, history_db: str, now_s: int, day0: int) -> lastyear.History | None:
+    """Last year at this moment, or None when it cannot be read (no history database yet): the
+    wall's own numbers do not depend on it, so it never makes the wall stale (logged once a minute)."""
+    try:
+        return lastyear.read(run, db, history_db, now_s, day0)
+    except Exception as exc:  # noqa: BLE001 - logged (once a minute); the rest of the wall goes on
+        if time.monotonic() - _HISTORY_WARNED[0] >= 60:
+            _HISTORY_WARNED[0] = time.monotonic()
+            log.warning("wall: last year's history not read (%s)", str(exc).splitlines()[0][:200] if str(exc) else exc)
+        return None
 
 
 def _by_kind(rows: list[tuple[str, str, str, int]]) -> dict[str, int]:

@@ -77,6 +77,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(_lag_line(settings))
     if "clickhouse" in up:
         print(_freshness_line(settings))
+        print(_history_line(settings))
     return 1 if any(st.started and not st.up for st in states) else 0
 
 
@@ -110,6 +111,28 @@ def _freshness_line(settings) -> str:
     return f"freshness   newest rollup written {age:.1f} s ago (window {newest[1]} UTC)"
 
 
+def _history_line(settings) -> str:
+    """What last year's history covers (the per-second totals' first and last window), in one line."""
+    from stream import history
+    from stream.contract import ROLLUPS
+    from stream.stack import clickhouse
+
+    database = settings.history_database
+    try:
+        with clickhouse.connect(settings, "reader") as client:
+            found = client.execute("SELECT count() FROM system.tables WHERE database = %(db)s AND name = %(t)s",
+                                   {"db": database, "t": ROLLUPS["orders_second"].table})[0][0]
+            first, last, rows = client.execute(
+                f"SELECT toUInt32(min(window_start)), toUInt32(max(window_start)), count() "
+                f"FROM {database}.{ROLLUPS['orders_second'].table}")[0] if found else (0, 0, 0)
+    except Exception as exc:  # noqa: BLE001 - status reports any failure as "unknown", never a traceback
+        return f"history     unknown ({str(exc).splitlines()[0]})"
+    if not rows:
+        return (f"history     none in {database}: the wall compares with nothing (gmv simulate --only-history, "
+                "or gmv history import PATH)")
+    return f"history     last year {history.local_text(first)} to {history.local_text(last)} CST in {database}"
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     from stream.stack import launcher, processes
 
@@ -127,6 +150,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     try:
         with clickhouse.connect(settings, "writer") as client:
             applied = migrations.apply(client, settings.clickhouse_database)
+            migrations.apply(client, settings.history_database)  # last year's festival: the same tables
     except (NetworkError, SocketTimeoutError, OSError, EOFError) as exc:
         raise GmvError(f"cannot reach ClickHouse at {settings.clickhouse_host}:{settings.clickhouse_port} "
                        f"({exc}); start it with `gmv up clickhouse`.") from None
@@ -309,6 +333,51 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    """``gmv history import PATH ...``: CSV files of last year's rollups, validated whole, then
+    inserted (the history database created and migrated first); ``gmv history status``."""
+    from stream import history
+    from stream.stack import clickhouse, migrations
+
+    settings = _settings()
+    if args.action == "status":
+        with history.reaching(settings), clickhouse.connect(settings, "reader") as client:
+            lines = history.status_lines(client, settings.history_database)
+        print(f"history database {settings.history_database}")
+        print("\n".join(lines))
+        return 0
+    import time
+
+    from stream import history_csv
+
+    files = []
+    for path in args.paths:
+        try:
+            files.append((str(path), path.read_text(encoding="utf-8-sig")))
+        except UnicodeDecodeError as exc:
+            raise GmvError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8.") from None
+        except OSError as exc:
+            raise GmvError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    try:
+        parsed = history_csv.parse(files)  # every row checked before anything is written
+    except history_csv.HistoryCsvError as exc:
+        shown = exc.problems[:history_csv.SHOWN_PROBLEMS]
+        for problem in shown:
+            print(f"gmv: {problem}", file=sys.stderr)
+        more = len(exc.problems) - len(shown)
+        print(f"gmv: {len(exc.problems)} problem{'s' if len(exc.problems) > 1 else ''}"
+              + (f" ({more} not shown)" if more else "") + "; nothing was imported.", file=sys.stderr)
+        return 1
+    with history.reaching(settings), clickhouse.connect(settings, "writer") as client:
+        migrations.apply(client, settings.history_database)
+        rows = history.insert(client, settings.history_database, parsed.tables, time.time_ns() // 1_000_000,
+                              batch=10_000_000)
+    for name, rollup, n in parsed.files:
+        print(f"{name}: {n:,} rows of {rollup}")
+    print(f"imported {rows:,} rows into {settings.history_database} (gmv history status shows what it holds)")
+    return 0
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     from stream import probes
 
@@ -398,6 +467,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", type=Path, help="where to write the figures (default $GMV_HOME/bench/); "
                        "the PNG goes beside it")
     bench.set_defaults(func=cmd_bench)
+    from stream import history_csv
+
+    hist = sub.add_parser("history", help="last year's festival: import it from CSV, or see what it holds",
+                          description="Last year's festival in the history database (GMV_CLICKHOUSE_DATABASE"
+                          "_history), which the wall compares with.\n\n" + history_csv.FORMAT,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    hist_sub = hist.add_subparsers(dest="action", required=True, metavar="ACTION")
+    importing = hist_sub.add_parser("import", help="load CSV files of last year's rollups (all or nothing)",
+                                     description=hist.description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    importing.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    hist_sub.add_parser("status", help="what the history database holds")
+    hist.set_defaults(func=cmd_history)
     dash_cmd = sub.add_parser("dashboard", help="run the Dash app in the foreground on GMV_DASHBOARD_PORT")
     dash_cmd.add_argument("--host", default="127.0.0.1",
                           help="address to listen on (0.0.0.0 to serve wall screens on other machines)")

@@ -21,6 +21,27 @@ UTC_OFFSET_S = 8 * 3600
 FESTIVAL_TZ = timezone(timedelta(seconds=UTC_OFFSET_S), "CST")
 FESTIVAL_TZ_NAME = "Asia/Shanghai"
 
+# The festival's calendar, in its local time: sales periods as ``(month, day, hour)`` start and end.
+# 2021: pre-sale opened at 20:00 on Oct 20 (its final payments fall in wave 1) and on Nov 4 (in wave
+# 2); wave 1 is Nov 1-3, wave 2 is Nov 11 (the midnight surge). On every festival day sales spike at
+# ``SPIKE_HOUR``. The simulator draws its festival on it; the dashboard counts down to its next event
+# and projects to its end.
+@dataclass(frozen=True)
+class Period:
+    wave: str  # one of WAVES
+    start: tuple[int, int, int]
+    end: tuple[int, int, int]
+    finals_in: str = ""  # a pre-sale period: the wave in which its final payments fall
+
+
+FESTIVAL_PERIODS = (
+    Period("presale", (10, 20, 20), (11, 1, 0), finals_in="wave1"),
+    Period("wave1", (11, 1, 0), (11, 4, 0)),
+    Period("presale", (11, 4, 20), (11, 11, 0), finals_in="wave2"),
+    Period("wave2", (11, 11, 0), (11, 12, 0)),
+)
+SPIKE_HOUR = 20
+
 # -- topics ----------------------------------------------------------------------------------
 
 # Event topics (before the settings' prefix); each rollup has its own topic too (Rollup.topic).

@@ -48,13 +48,28 @@ def kafka_settings(kafka_server) -> Settings:
 
 @pytest.fixture
 def clickhouse_settings(clickhouse_server):
-    """Settings whose rollup database is migrated and belongs to this test alone."""
+    """Settings whose rollup database is migrated and belongs to this test alone (its history
+    database too, if the test makes one: dropped at the end)."""
     settings = clickhouse_server.replace(clickhouse_database=f"test_{unique_suffix()}")
     with clickhouse.connect(settings, "admin") as client:
         migrations.apply(client, settings.clickhouse_database)
     yield settings
+    _drop(settings)
+
+
+@pytest.fixture
+def history_settings(clickhouse_settings):
+    """``clickhouse_settings`` whose history database (last year's rollups, the same migrations)
+    is migrated too; both dropped at the end."""
+    with clickhouse.connect(clickhouse_settings, "admin") as client:
+        migrations.apply(client, clickhouse_settings.history_database)
+    return clickhouse_settings
+
+
+def _drop(settings: Settings) -> None:
     with clickhouse.connect(settings, "admin") as client:
-        client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+        for database in (settings.clickhouse_database, settings.history_database):
+            client.execute(f"DROP DATABASE IF EXISTS {database}")
 
 
 @pytest.fixture
@@ -67,8 +82,7 @@ def pipeline_settings(kafka_server, clickhouse_server):
     with clickhouse.connect(settings, "admin") as client:
         migrations.apply(client, settings.clickhouse_database)
     yield settings
-    with clickhouse.connect(settings, "admin") as client:
-        client.execute(f"DROP DATABASE IF EXISTS {settings.clickhouse_database}")
+    _drop(settings)
 
 
 @pytest.fixture

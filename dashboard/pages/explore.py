@@ -19,18 +19,19 @@ from urllib.parse import urlencode
 from dash import Input, Output, State, callback_context, dash_table, dcc, html
 
 from dashboard import explore_state as es
-from dashboard import figures, fmt
+from dashboard import figures, fmt, lastyear
 from dashboard import queries as q
 from dashboard.db import DataUnavailable
 from dashboard.pages import Context, Page
 from stream.contract import ORDER_MEASURES
+from stream.history import year_shift_s
 
 REFRESH_MS = 30_000
 BARS = ("category", "province", "channel", "brand")  # the big bars
 COMPACT_BARS = ("vip", "promotion", "wave", "presale_phase")  # a few values each: a smaller row
 ALL_BARS = BARS + COMPACT_BARS
 TABLE_COLUMNS = [("time", "time (CST)"), *((m.name, m.label) for m in ORDER_MEASURES)]
-CONTROLS = ("range", "from", "to", *q.FILTERS, "metric")
+CONTROLS = ("range", "from", "to", *q.FILTERS, "metric", "last_year")
 LOOKED_UP = ("category", "province")  # dropdowns whose options come from the rollups (brand: by search)
 FILTER_TITLES = {"brand": "brand (type to search)", "vip": "VIP (APASS)", "presale_phase": "pre-sale phase"}
 CHART_TITLES = {"vip": "VIP", "presale_phase": "pre-sale phase"}
@@ -46,13 +47,19 @@ def view(ctx: Context, state: es.ExploreState, notes: list[str]) -> dict:
     start, end = es.resolve(state, extent)
     bucket = es.bucket_for(start, end)
     notes = list(notes)
+    order_metric = state.metric not in es.BUYER_METRICS
     try:
         rows = q.series(run, db, state.filters(), start, end, bucket)
-        series_fig = figures.timeseries(rows, state.metric, bucket, start, end)
-        total = _total_text(rows)
+        last, note = (_last_year(ctx, state, start, end, bucket) if state.last_year and order_metric
+                      else (None, ""))
+        series_fig = figures.timeseries(rows, state.metric, bucket, start, end, last_year=last)
+        total = _total_text(rows) + (_vs_last_year(rows, last, state.metric, extent) if last else "")
+        notes += [note] if note else []
     except q.Unanswerable as exc:  # no numbers at all: the sentence instead
         rows, series_fig, total = [], figures.message(_wrap(str(exc), 90)), str(exc)
-    if state.metric in es.BUYER_METRICS:  # the chart and headline from the buyers rollups; the table stays
+    if not order_metric:  # the chart and headline from the buyers rollups; the table stays
+        if state.last_year:
+            notes.append("last year: the history keeps order measures, not buyers")
         try:
             points = q.buyer_series(run, db, state.filters(), start, end, bucket)
             series_fig = figures.timeseries(points, state.metric, bucket, start, end)
@@ -67,6 +74,48 @@ def view(ctx: Context, state: es.ExploreState, notes: list[str]) -> dict:
         "total": total, "notes": " · ".join(notes),
         "from": es.minute_text(start).replace("T", " "), "to": es.minute_text(end).replace("T", " "),
     }
+
+
+# What each rollup table holds, as a sentence about the history names it.
+HISTORY_HOLDS = {q.SECONDS: "per-second totals", q.BREAKDOWN: "per-minute breakdowns",
+                 q.PAIR: "brands within their category", q.CUBE: "per-minute cube rows"}
+
+
+def _last_year(ctx: Context, state: es.ExploreState, start: int, end: int,
+               bucket: int) -> tuple[list[tuple] | None, str]:
+    """Last year's series of the selection over the same calendar span (from the history, moved a
+    year on so it lies over this year's), or None and a note saying why there is none."""
+    history, filters = ctx.settings.history_database, state.filters()
+    shift = year_shift_s(start)
+    table = q.series_table(filters)  # the selection is answerable: the caller's query passed
+    try:
+        if not q.has_rows(ctx.db.run, history, table):
+            holds = f"it holds no {HISTORY_HOLDS[table]}"
+            if not filters:
+                return None, f"last year: the history is empty ({holds})"
+            return None, (f"last year: {q.named(filters)} {'is' if len(filters) == 1 else 'are'} not in the "
+                          f"history ({holds})")
+        rows = q.series(ctx.db.run, history, filters, start - shift, end - shift, bucket)
+    except DataUnavailable as exc:
+        return None, f"last year: the history cannot be read ({exc})"
+    if not rows:
+        return None, f"last year: the history has nothing from {fmt.local(start - shift):%Y-%m-%d %H:%M} to " \
+                     f"{fmt.local(end - shift):%Y-%m-%d %H:%M}"
+    return [(b + shift, *measures) for b, *measures in rows], ""
+
+
+def _vs_last_year(rows: list[tuple], last: list[tuple], metric: str, extent) -> str:
+    """`` · last year ¥1,234.56 (+26.3%)``: the metric over the span, last year, and the growth;
+    last year's buckets count up to the one holding this year's newest window (a span reaching
+    past now compares what both years have so far, to the bucket)."""
+    i = q.MEASURES.index(metric) + 1
+    newest = extent[1] if extent else 0
+    ours, theirs = sum(r[i] for r in rows), sum(r[i] for r in last if r[0] <= newest)
+    shown = fmt.yuan(theirs) if METRIC_MONEY[metric] else fmt.count(theirs)
+    return f" · last year {shown} ({lastyear.growth_text(ours, theirs)})"
+
+
+METRIC_MONEY = {m.name: m.is_money for m in ORDER_MEASURES}
 
 
 def _bar(run, db, dim: str, state: es.ExploreState, start: int, end: int) -> dict:
@@ -230,7 +279,10 @@ def layout(ctx: Context, params: dict[str, str]):
         _filter("measure", dcc.Dropdown(id="explore-metric", value=state.metric, clearable=False,
                                         options=[{"label": v, "value": k} for k, v in es.METRIC_NAMES.items()])),
         *[_filter(FILTER_TITLES.get(d, d), _dropdown(ctx, d, state), wide=d == "promotion") for d in COMPACT_BARS],
-        html.Div([html.Button("Reset", id="explore-reset", className="btn"),
+        html.Div([dcc.Checklist(id="explore-lastyear", options=[{"label": "overlay last year", "value": "1"}],
+                                value=["1"] if state.last_year else [], className="lastyear-toggle",
+                                labelStyle={"display": "flex", "alignItems": "center"}),
+                  html.Button("Reset", id="explore-reset", className="btn"),
                   html.Button("Download CSV", id="explore-csv", className="btn btn-primary")],
                  className="filter filter-buttons"),
     ], className="filters")
@@ -288,6 +340,8 @@ def _controls_search(c: dict) -> str:
     if rng == "custom":
         pairs.update({"from": (c.get("from") or "").strip(), "to": (c.get("to") or "").strip()})
     pairs.update({d: c[d] for d in q.FILTERS if c.get(d)})
+    if "1" in (c.get("last_year") or []):
+        pairs["ly"] = "1"
     return "?" + urlencode(pairs)
 
 
@@ -314,7 +368,8 @@ def _zoomed(state: es.ExploreState, relayout: dict | None) -> es.ExploreState:
 def register(app, ctx: Context) -> None:
     """The state callback (URL <-> controls -> charts), brand search, and CSV download."""
     control_ids = {"range": "explore-range", "from": "explore-from", "to": "explore-to",
-                   **{d: f"explore-{d}" for d in q.FILTERS}, "metric": "explore-metric"}
+                   **{d: f"explore-{d}" for d in q.FILTERS}, "metric": "explore-metric",
+                   "last_year": "explore-lastyear"}
     n_controls, n_bars = len(control_ids), len(ALL_BARS)
 
     @app.callback(
@@ -349,7 +404,8 @@ def register(app, ctx: Context) -> None:
 
 def _outputs(ctx: Context, state: es.ExploreState, notes: list[str]) -> tuple:
     def controls(start: str, end: str) -> tuple:  # the time inputs always show the window in use
-        return (state.range, start, end, *[getattr(state, d) or None for d in q.FILTERS], state.metric)
+        return (state.range, start, end, *[getattr(state, d) or None for d in q.FILTERS], state.metric,
+                ["1"] if state.last_year else [])
 
     options = [_options(ctx, d, getattr(state, d)) for d in LOOKED_UP]
     try:

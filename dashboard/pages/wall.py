@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
-from dashboard import explore_state, figures, fmt, snapshot
+from dashboard import explore_state, figures, fmt, lastyear, snapshot
 from dashboard import queries as q
 from dashboard.auth import KIOSK_FLAGS
 from dashboard.db import DataUnavailable
@@ -49,7 +49,7 @@ TEXTS = ("wall-asof", "wall-fresh-text", "wall-gmv-today", "wall-orders-total", 
          *(f"wall-parcels-{s}" for s in q.PARCEL_STATUSES),
          "wall-rejected", "wall-late", "wall-rejected-total", "wall-late-total",
          *(i for value, money, _ in FESTIVAL_ROWS for i in (value, money)),
-         *(i for value, detail, _ in BUYER_ROWS for i in (value, detail)))
+         *(i for value, detail, _ in BUYER_ROWS for i in (value, detail)), *lastyear.TEXTS)
 PARCEL_LABELS = {"created": "parcels created", "picked_up": "picked up", "in_transit": "in transit",
                  "out_for_delivery": "out for delivery", "delivered": "delivered", "exception": "exceptions"}
 
@@ -77,7 +77,8 @@ class WallFeed:
             return {**(last or {}), "ok": False, "error": str(exc), "has_data": bool(last and last.get("has_data"))}
 
     def _build(self) -> dict:
-        snap = snapshot.wall_snapshot(self.ctx.db.run, self.ctx.db.database, self.hint, self.pool)
+        snap = snapshot.wall_snapshot(self.ctx.db.run, self.ctx.db.database, self.hint, self.pool,
+                                      self.ctx.settings.history_database)
         if snap is None:
             return {"ok": True, "has_data": False, "as_of_ms": 0, "error": None,
                     "message": "waiting for data: the rollup tables are empty"}
@@ -119,6 +120,7 @@ def _texts(snap: snapshot.WallSnapshot, age_ms: int) -> dict[str, str]:
     texts.update({f"wall-parcels-{s}": fmt.count(snap.logistics.get(s, 0)) for s in q.PARCEL_STATUSES})
     texts.update(festival_texts(snap.splits))
     texts.update(buyer_texts(snap.buyers, snap.now_s))
+    texts.update(lastyear.texts(snap.history, snap.festival["gmv_fen"], snap.minutes, snap.day_start_s, snap.now_s))
     return texts
 
 
@@ -159,7 +161,8 @@ def festival_texts(splits: dict[str, list[tuple]]) -> dict[str, str]:
 
 def _figures(snap: snapshot.WallSnapshot) -> dict[str, dict]:
     return {
-        "wall-fig-minutes": figures.gmv_per_minute(snap.minutes, snap.day_start_s, snap.now_s),
+        "wall-fig-minutes": figures.gmv_per_minute(snap.minutes, snap.day_start_s, snap.now_s,
+                                                   _last_year_day(snap)),
         "wall-fig-last": figures.orders_last_minutes(snap.last, snap.now_s, snapshot.LAST_SECONDS,
                                                      buyers=snap.buyers.last if snap.buyers else None),
         "wall-fig-brands": figures.ranked_bars(snap.brands, top=10, inside_labels=True),
@@ -171,6 +174,10 @@ def _figures(snap: snapshot.WallSnapshot) -> dict[str, dict]:
         "wall-fig-promotion": _split_bars(snap, "promotion", figures.ACCENT_2),
         "wall-fig-wave": _split_bars(snap, "wave", figures.COOL),
     }
+
+
+def _last_year_day(snap: snapshot.WallSnapshot) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
+    return lastyear.curve(snap.history.minutes) if snap.history else None
 
 
 def _split_bars(snap: snapshot.WallSnapshot, dim: str, color: str) -> dict:
@@ -221,6 +228,15 @@ def milestones_view(passed: list[q.Passed], day0: int, now_ms: int) -> dict:
         "title": _milestone_note(newest, day0), "second": str(newest.second), "figure": str(newest.figure_fen),
         "timeline": timeline,
     }
+
+
+def _last_year() -> html.Div:
+    """Beside the big number: against last year (+x%), the projection and its range, the
+    countdown to the festival's next event (texts of :mod:`dashboard.lastyear`)."""
+    pairs = (("wall-ly-growth", "wall-ly-vs"), ("wall-ly-projection", "wall-ly-range"),
+             ("wall-countdown", "wall-countdown-what"))
+    return html.Div([html.Div("", id=i, className="ly-value" if n == 0 else "ly-label")
+                     for pair in pairs for n, i in enumerate(pair)], className="hero-ly")
 
 
 def _milestone_banner() -> html.Div:
@@ -303,6 +319,7 @@ def layout(ctx: Context, params: dict[str, str]):
         html.Div([html.Span("11.11", className="brand-mark"), html.Span("GMV · festival so far"),
                   _milestone_banner()], className="hero-title"),
         html.Div("–", id="wall-gmv", className="hero-number", title="", **{"data-fen": ""}),
+        _last_year(),
         html.Div([html.Span("", id="wall-asof", className="asof"),
                   html.Span([html.Span(className="dot"), html.Span("", id="wall-fresh-text")],
                             id="wall-fresh", className="fresh fresh-none"),

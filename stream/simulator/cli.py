@@ -59,6 +59,13 @@ def _not_negative(text: str) -> float:
     return value
 
 
+def _growth(text: str) -> float:
+    value = _number(text.removesuffix("%"))
+    if not value > -100:
+        raise argparse.ArgumentTypeError(f"{text!r} must be above -100 (percent)")
+    return value
+
+
 def _rate(text: str) -> float | str:
     return "max" if text == "max" else _positive(text)
 
@@ -104,6 +111,19 @@ def register(subparsers) -> argparse.ArgumentParser:
     out.add_argument("--status-every", type=_not_negative, default=STATUS_EVERY_S, metavar="S",
                      help=f"log a status line (sent, rate, festival time) on stderr every S wall seconds "
                      f"(default {STATUS_EVERY_S:g}; 0: none)")
+    last = p.add_argument_group("last year (the history database, see docs/dashboard.md)")
+    last.add_argument("--history", action="store_true",
+                      help="first write last year's festival into the history database (GMV_CLICKHOUSE_DATABASE"
+                      "_history): last year's calendar, this run's volume / (1 + growth), straight into rollup rows "
+                      "(if ClickHouse cannot take it, a warning, and the stream goes on)")
+    last.add_argument("--only-history", action="store_true", help="write last year's festival, then stop (no Kafka)")
+    last.add_argument("--growth", type=_growth, default=None, metavar="PCT",
+                      help="this year on last year, percent (default 26: last year's volume is this year's / 1.26)")
+    last.add_argument("--history-budget", type=count, default=None, metavar="N",
+                      help="simulated orders of last year at most (default 500,000); past it each simulated order "
+                      "counts for several (every count and amount multiplied alike)")
+    last.add_argument("--history-ledger", type=Path, metavar="PATH",
+                      help="write what the history holds (JSON Lines, as --ledger) here")
     bad = p.add_argument_group("faults")
     bad.add_argument("--duplicates", type=_share, default=0.0, metavar="P", help="redeliver a share P of events")
     bad.add_argument("--late", type=_share, default=0.0, metavar="P", help="send a share P of events late...")
@@ -135,6 +155,9 @@ def _conflict(args: argparse.Namespace) -> str | None:
         return "--start and --speed only apply to --clock replay (and --speed to --clock festival)."
     if args.clock == "festival" and args.start:
         return "--clock festival picks its own start; use --clock replay --start for another."
+    writes_history = args.history or args.only_history
+    if not writes_history and (args.growth is not None or args.history_budget or args.history_ledger):
+        return "--growth, --history-budget and --history-ledger only apply with --history or --only-history."
     if args.malformed >= 1:
         return "--malformed must be below 1 (some messages must be valid)."
     if args.outage:
@@ -203,6 +226,18 @@ def _sink(name: str):
     return sinks.KafkaSink(settings.load())
 
 
+def _write_history(args: argparse.Namespace, config, options) -> None:
+    """Last year's festival into the history database (see stream/simulator/history.py)."""
+    from stream import settings
+    from stream.simulator import history
+
+    history.write(settings.load(), config, options,
+                  history.DEFAULT_GROWTH_PCT if args.growth is None else args.growth,
+                  args.history_budget or history.DEFAULT_BUDGET, args.history_ledger,
+                  echo=lambda line: print(f"gmv simulate: {line}", flush=True,
+                                          file=sys.stderr if args.sink == "stdout" else sys.stdout))
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -212,9 +247,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     ``--sink stdout`` keeps stdout to the events) and prints what it sent and its rate at the end."""
     from stream.simulator.run import run
 
-    sink = _sink(args.sink)
+    sink = None if args.only_history else _sink(args.sink)  # Kafka down: one line at once
     newest_ms = None
-    if args.clock == "festival" and args.sink == "kafka":
+    if args.clock == "festival" and sink is not None and args.sink == "kafka":
         from stream import settings
         from stream.simulator.sinks import newest_event_ms
 
@@ -226,6 +261,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         log.info("festival clock: from %s China time at %gx%s",
                  datetime.fromtimestamp(options.clock.start_ms / 1000, FESTIVAL_TZ).strftime("%Y-%m-%d %H:%M:%S"),
                  options.clock.speed, " (after the newest event already in the topics)" if newest_ms else "")
+    if args.only_history:
+        _write_history(args, config, options)
+        return 0
+    if args.history:
+        try:
+            _write_history(args, config, options)
+        except GmvError as exc:  # the stream is worth more than last year: it goes on
+            log.warning("history: last year not written (%s); the stream goes on without it", exc)
     signal.signal(signal.SIGTERM, _interrupt)  # `gmv down`: stop like Ctrl-C, flushing and writing the ledger
     stats = run(config, options, sink, args.ledger, status=log.info, status_every_s=args.status_every)
     report = sys.stderr if args.sink == "stdout" else sys.stdout

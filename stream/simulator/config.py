@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from stream.contract import FESTIVAL_TZ
+from stream.contract import FESTIVAL_PERIODS, FESTIVAL_TZ
 from stream.errors import GmvError
 
 
@@ -84,13 +84,8 @@ CARRIERS = (
     ("Deppon", 0.03),
 )
 
-# 2021: pre-sale opened at 20:00 on Oct 20 (wave 1's deposits) and on Nov 4 (wave 2's).
-WINDOWS = (
-    Window("presale", (10, 20, 20), (11, 1, 0), final_wave="wave1"),
-    Window("wave1", (11, 1, 0), (11, 4, 0)),
-    Window("presale", (11, 4, 20), (11, 11, 0), final_wave="wave2"),
-    Window("wave2", (11, 11, 0), (11, 12, 0)),
-)
+# The festival's periods, declared in the contract (2021's calendar).
+WINDOWS = tuple(Window(p.wave, p.start, p.end, final_wave=p.finals_in) for p in FESTIVAL_PERIODS)
 
 # Parcel steps after payment: (status, median delay in seconds from the previous step).
 PARCEL_STEPS = (

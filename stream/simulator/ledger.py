@@ -8,6 +8,7 @@ batch is reduced to (key, sums) and the partial tables are merged now and then.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ def _reduce(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """Sum ``values`` rows per distinct key; keys come back sorted."""
     if len(keys) == 0:
         return keys, values
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys)  # sums do not depend on the order of equal keys
     keys, values = keys[order], values[order]
     starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     return keys[starts], np.add.reduceat(values, starts, axis=0)
@@ -155,59 +156,59 @@ class Ledger:
             self.logistics_seconds.add((parcels["t"] // 1000) * 8 + status, ones)
             self.logistics_minutes.add((parcels["t"] // 60_000) * 8 + status, ones)
 
-    def _dimension(self, code: int) -> tuple[str, str]:
-        for name in reversed(DIMENSIONS):
-            if code >= _DIM_BASE[name]:
-                index = code - _DIM_BASE[name]
-                names = {
-                    "brand": self.catalog.brand_names, "channel": ev.CHANNELS,
-                    "province": self.catalog.province_names, "category": self.catalog.category_names,
-                }[name]
-                return name, names[index]
-        raise ValueError(code)
-
-    def _cube_fields(self, key: int) -> dict:
+    def columns(self) -> dict[str, dict[str, list]]:
+        """The ledger's rows by kind, as columns of Python values (``window``, its keys, its
+        counts, in the order of the file's lines), all-zero rows left out. Decoded with numpy: a
+        festival's millions of rows take seconds, not minutes."""
+        out = {}
+        keys, sums = _nonzero(*self.order_seconds.result())
+        out["orders_second"] = {"window": keys.tolist(), **_measures(sums)}
+        keys, sums = _nonzero(*self.order_minutes.result())
+        codes = keys & ((1 << _CODE_BITS) - 1)
+        dims = np.searchsorted(np.array([_DIM_BASE[d] for d in DIMENSIONS]), codes, side="right") - 1
+        names = {"category": self.catalog.category_names, "province": self.catalog.province_names,
+                 "channel": ev.CHANNELS, "brand": self.catalog.brand_names}
+        value = np.empty(len(keys), dtype=object)
+        for i, dim in enumerate(DIMENSIONS):
+            hit = dims == i
+            value[hit] = np.asarray(names[dim], dtype=object)[codes[hit] - _DIM_BASE[dim]]
+        out["orders_minute"] = {"window": ((keys >> _CODE_BITS) * 60).tolist(),
+                                "dimension": np.asarray(DIMENSIONS, dtype=object)[dims].tolist(),
+                                "value": value.tolist(), **_measures(sums)}
+        keys, sums = _nonzero(*self.order_cube.result())
         names = {"category": self.catalog.category_names, "province": self.catalog.province_names,
                  "channel": ev.CHANNELS, "promotion": ev.PROMOTIONS, "wave": ev.WAVES, "presale_phase": ev.PHASES}
-        fields = {}
-        for i, dim in enumerate(reversed(CUBE_DIMENSIONS)):
-            code = (key >> (_CUBE_BITS * i)) & ((1 << _CUBE_BITS) - 1)
-            fields[dim] = code if dim == "vip" else names[dim][code]
-        return {d: fields[d] for d in CUBE_DIMENSIONS}
-
-    def lines(self, summary: dict) -> list[str]:
-        """Every ledger line (JSON text), all-zero rows left out, the summary last."""
-        out = []
-        keys, sums = self.order_seconds.result()
-        for k, v in zip(keys.tolist(), sums.tolist()):
-            if any(v):
-                out.append(_line({"kind": "orders_second", "window": k, **dict(zip(MEASURES, v))}))
-        keys, sums = self.order_minutes.result()
-        for k, v in zip(keys.tolist(), sums.tolist()):
-            if any(v):
-                dim, value = self._dimension(k & ((1 << _CODE_BITS) - 1))
-                out.append(_line({"kind": "orders_minute", "window": (k >> _CODE_BITS) * 60, "dimension": dim,
-                                  "value": value, **dict(zip(MEASURES, v))}))
-        keys, sums = self.order_cube.result()
-        for k, v in zip(keys.tolist(), sums.tolist()):
-            if any(v):
-                minute = k >> (_CUBE_BITS * len(CUBE_DIMENSIONS))
-                out.append(_line({"kind": "orders_minute_cube", "window": minute * 60,
-                                  **self._cube_fields(k), **dict(zip(MEASURES, v))}))
+        cube = {"window": ((keys >> (_CUBE_BITS * len(CUBE_DIMENSIONS))) * 60).tolist()}
+        for i, dim in enumerate(CUBE_DIMENSIONS):
+            code = (keys >> (_CUBE_BITS * (len(CUBE_DIMENSIONS) - 1 - i))) & ((1 << _CUBE_BITS) - 1)
+            cube[dim] = code.tolist() if dim == "vip" else np.asarray(names[dim], dtype=object)[code].tolist()
+        out["orders_minute_cube"] = {**cube, **_measures(sums)}
         for kind, table, width in (("logistics_second", self.logistics_seconds, 1),
                                    ("logistics_minute", self.logistics_minutes, 60)):
             keys, sums = table.result()
-            for k, (n,) in zip(keys.tolist(), sums.tolist()):
-                window, status = divmod(k, 8)
-                out.append(_line({"kind": kind, "window": window * width, "status": ev.LOGISTICS_STATUSES[status],
-                                  "events": n}))
+            window, status = np.divmod(keys, 8)
+            out[kind] = {"window": (window * width).tolist(),
+                         "status": np.asarray(ev.LOGISTICS_STATUSES, dtype=object)[status].tolist(),
+                         "events": sums[:, 0].tolist()}
         # new buyers per second (each consumer once a day, at their first paid second), buyers per minute
-        for window, vip, n in buyer_counts(self.buyer_days, lambda t: t // 1000, 1):
-            out.append(_line({"kind": "buyers_second", "window": window, "vip": vip, "new_buyers": n}))
-        for window, vip, n in buyer_counts(self.buyer_minutes, lambda t: t // 60_000, 60):
-            out.append(_line({"kind": "buyers_minute", "window": window, "vip": vip, "buyers": n}))
-        out.append(_line({"kind": "summary", **summary}))
+        for kind, firsts, window_of, width, count in (
+                ("buyers_second", self.buyer_days, lambda t: t // 1000, 1, "new_buyers"),
+                ("buyers_minute", self.buyer_minutes, lambda t: t // 60_000, 60, "buyers")):
+            rows = buyer_counts(firsts, window_of, width)
+            out[kind] = {"window": [r[0] for r in rows], "vip": [r[1] for r in rows], count: [r[2] for r in rows]}
         return out
+
+    def records(self) -> Iterator[dict]:
+        """Every row of the ledger as a dict (``kind``, ``window``, its keys and counts), in the
+        order of the file."""
+        for kind, columns in self.columns().items():
+            names = list(columns)
+            for values in zip(*columns.values()):
+                yield {"kind": kind, **dict(zip(names, values))}
+
+    def lines(self, summary: dict) -> list[str]:
+        """Every ledger line (JSON text), all-zero rows left out, the summary last."""
+        return [*map(_line, self.records()), _line({"kind": "summary", **summary})]
 
     def write(self, path: Path, summary: dict) -> None:
         """Write the ledger to ``path`` (replacing it) as JSON Lines."""
@@ -216,6 +217,15 @@ class Ledger:
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text("".join(line + "\n" for line in self.lines(summary)), encoding="utf-8")
         tmp.replace(path)
+
+
+def _nonzero(keys: np.ndarray, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = sums.any(axis=1)
+    return keys[keep], sums[keep]
+
+
+def _measures(sums: np.ndarray) -> dict[str, list]:
+    return {m: sums[:, i].tolist() for i, m in enumerate(MEASURES)}
 
 
 def _cube_codes(orders: np.ndarray) -> np.ndarray:

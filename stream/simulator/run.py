@@ -136,17 +136,22 @@ class Simulation:
         t0, origins = t0[order], origins[order]
         return t0, curve_mod.wave_codes(self.curve, t0 / 1000), origins
 
-    def batch(self, end_ms: int, fixed_orders: int | None = None) -> Batch:
-        """Advance festival time to ``end_ms`` and return what is sent meanwhile."""
+    def lifecycles(self, end_ms: int, fixed_orders: int | None = None) -> tuple[np.ndarray, int]:
+        """Every event (unsorted, due now or later) of the orders arriving in [frontier, end), and
+        how many orders arrived; the frontier stays where it is."""
         t0, waves, origins = self.arrivals(end_ms, fixed_orders)
         orders = orders_mod.draw_orders(self.config, self.catalog, self.rng, self.seq, waves, origins)
         self.seq += len(orders)
-        rows = orders_mod.lifecycle(self.config, self.curve, self.rng, orders, t0, waves, origins)
+        return orders_mod.lifecycle(self.config, self.curve, self.rng, orders, t0, waves, origins), len(orders)
+
+    def batch(self, end_ms: int, fixed_orders: int | None = None) -> Batch:
+        """Advance festival time to ``end_ms`` and return what is sent meanwhile."""
+        rows, arrived = self.lifecycles(end_ms, fixed_orders)
         self.pending.add(rows, rows["t"], self.frontier)
         due, _ = self.pending.release(end_ms, ev.empty_events())
         self.frontier = end_ms
         batch = self._with_faults(due)
-        batch.arrivals = len(orders)
+        batch.arrivals = arrived
         return batch
 
     def _with_faults(self, due: np.ndarray) -> Batch:

@@ -231,6 +231,7 @@ def _clickhouse_after_start(settings: Settings) -> None:
 
     with clickhouse.connect(settings, "writer") as client:
         migrations.apply(client, settings.clickhouse_database)
+        migrations.apply(client, settings.history_database)  # last year's rollups, read by the wall and alerts
 
 
 CLICKHOUSE = Part(
@@ -319,10 +320,12 @@ def _orders_flowing(settings: Settings) -> bool:
 
 SIMULATOR = _gmv_part(
     "simulator",
+    # --history: last year's day first (about 8 s), so the wall compares with it from the start
     ("simulate", "--clock", "festival", "--rate", str(LIVE_RATE), "--sink", "kafka",
-     "--status-every", str(LIVE_STATUS_EVERY_S)),
+     "--status-every", str(LIVE_STATUS_EVERY_S), "--history"),
     _orders_flowing,
-    lambda s: f"Nov 11 from 19:58 China time at 4x (festival clock), {LIVE_RATE} orders/s into {s.orders_topic}",
+    lambda s: f"Nov 11 from 19:58 China time at 4x (festival clock), {LIVE_RATE} orders/s into {s.orders_topic}, "
+              f"last year in {s.history_database}",
 )
 
 PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE, JOB, SIMULATOR, DASHBOARD, ALERTS)}

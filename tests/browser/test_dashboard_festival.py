@@ -62,6 +62,10 @@ def test_every_page_draws_the_festival(browser, dashboard, clickhouse_settings, 
     banner = browser.find_element(By.ID, "wall-milestone")
     assert (banner.get_attribute("data-figure"), banner.get_attribute("data-second")) == (
         str(newest.figure_fen), str(newest.second))
+    # last year's Nov 10-11 is in the history: the growth on it, a projection, the countdown to the end
+    wait_until(lambda: browser.find_element(By.ID, "wall-ly-growth").text.endswith("%"), what="the growth")
+    assert browser.find_element(By.ID, "wall-ly-projection").text.startswith("¥")
+    assert browser.find_element(By.ID, "wall-countdown").text == "02:41:19"  # 21:18:41 to midnight
     browser.get(url + "/alerts")
     rules = wait_until(lambda: browser.find_element(By.ID, "alerts-rules").text, what="the rules")
     assert "throughput-drop" in rules and "pipeline-stall" in rules

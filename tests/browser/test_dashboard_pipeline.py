@@ -3,11 +3,16 @@
 The numbers the wall shows are compared with the simulator's ledger file, read here on its own
 (not with the dashboard's code): the festival's GMV, and today's VIP (APASS) share and GMV,
 pre-sale deposits and final payments paid and their GMV, to the fen; today's unique buyers and the
-VIP (APASS) share of them, exactly."""
+VIP (APASS) share of them, exactly; and the festival's GMV against the same moment last year
+(+x%), from the stream's ledger and the ledger of the history that `gmv simulate --only-history`
+wrote for last year."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -67,8 +72,42 @@ def shown(browser) -> dict[str, int | str]:
     return out
 
 
+YEAR_S = 365 * 86400  # Nov 2020 to Nov 2021 (no Feb 29 between)
+
+
+def write_history(settings, history_ledger: Path) -> None:
+    """Last year's festival days of this run (Nov 10-11 2020), sampled to 100,000 simulated orders."""
+    result = subprocess.run(
+        [sys.executable, "-m", "stream.cli", "simulate", "--clock", "replay", "--start", START, "--scale", str(SCALE),
+         "--seed", "21", "--only-history", "--history-budget", "100000", "--history-ledger", str(history_ledger)],
+        env={**os.environ, **settings.to_env()}, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    print(result.stdout)
+
+
+def ledger_growth(ledger: Path, history_ledger: Path) -> str:
+    """The +x% the wall must show, from the two ledgers: festival GMV over [start, newest second]
+    against last year's over the same span a year back, where start is the later of the stream's
+    first second and the minute of the history's first second a year on; in tenths of a percent,
+    half up (towards +infinity) on the exact fraction."""
+    def seconds(path: Path) -> dict[int, int]:
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        return {r["window"]: r["gmv_fen"] for r in rows if r["kind"] == "orders_second"}
+
+    ours, theirs = seconds(ledger), seconds(history_ledger)
+    newest = max(ours)
+    start = max(min(ours), min(theirs) // 60 * 60 + YEAR_S)
+    today = sum(fen for s, fen in ours.items() if start <= s <= newest)
+    last = sum(fen for s, fen in theirs.items() if start - YEAR_S <= s <= newest - YEAR_S)
+    assert today > 0 and last > 0
+    x = Fraction(1000 * (today - last), last) + Fraction(1, 2)
+    tenths = x.numerator // x.denominator
+    return f"{'+' if tenths >= 0 else '-'}{abs(tenths) // 10}.{abs(tenths) % 10}%"
+
+
 def test_the_wall_shows_the_pipelines_exact_numbers(running_job, browser, dashboard, tmp_path):
-    ledger = tmp_path / "ledger.jsonl"
+    ledger, history_ledger = tmp_path / "ledger.jsonl", tmp_path / "history.jsonl"
+    write_history(running_job, history_ledger)
     simulate(running_job, ledger, events=50_000, seed=21, start=START, scale=SCALE)
     wait_exact(running_job, ledger)  # the rollups equal the ground truth, to the fen
     truth = select_one(running_job, "SELECT sum(gmv_fen) FROM {db}.orders_per_second FINAL")
@@ -82,4 +121,7 @@ def test_the_wall_shows_the_pipelines_exact_numbers(running_job, browser, dashbo
     wait_until(lambda: browser.find_element(By.ID, "wall-gmv").get_attribute("data-fen") == str(truth),
                what="the wall's GMV")
     wait_until(lambda: shown(browser) == today, what=f"the wall's VIP, pre-sale and buyers numbers {today}")
+    growth = ledger_growth(ledger, history_ledger)
+    wait_until(lambda: browser.find_element(By.ID, "wall-ly-growth").text == growth,
+               what=f"the wall's growth on last year {growth}")
     assert console(browser) == []

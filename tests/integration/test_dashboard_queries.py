@@ -349,3 +349,37 @@ def test_explore_shows_buyers_under_a_vip_filter_and_says_why_not_under_others(e
     v = explore.view(ctx, state.replace(category="Apparel"), [])
     assert v["total"].startswith("The rollups keep buyers per second and minute by VIP only")
     assert not v["series"]["data"]
+    v = explore.view(ctx, state.replace(last_year=True), [])  # the history holds no buyers: said, not drawn
+    assert v["notes"] == "last year: the history keeps order measures, not buyers"
+    assert v["total"].startswith("13 new buyers") and len(v["series"]["data"]) == 1
+
+
+def test_last_years_reads_on_both_engines(engine):
+    """The wall's reads of the history (dashboard/lastyear.py) and explore's has_rows, on a
+    history database migrated beside the rollups: last year so far counts to the second."""
+    from datetime import timezone
+
+    from dashboard import lastyear
+    from stream.contract import ROLLUPS
+
+    run, db, writer = engine
+    history = f"{db}_history"
+    migrations.apply(writer, history)
+    assert not q.has_rows(run, history, q.CUBE) and q.has_rows(run, db, q.CUBE)
+    first = q.extent(run, db)[0]
+    shift = 365 * 86400
+
+    def second(epoch_s: int, gmv: int) -> tuple:
+        window = datetime.fromtimestamp(epoch_s, timezone.utc).replace(tzinfo=None)
+        return synthetic.row(ROLLUPS["orders_second"], WRITTEN_MS, window_start=window, late=0, gmv_fen=gmv,
+                             orders_created=1)
+
+    table = ROLLUPS["orders_second"].table
+    writer.execute(f"INSERT INTO {history}.{table} ({', '.join(synthetic.columns(ROLLUPS['orders_second']))}) VALUES",
+                   [second(first - shift - 3600, 99),  # before the span this year covers
+                    second(first - shift, 1000), second(NOW_S - shift, 500), second(NOW_S - shift + 1, 7)])
+    read = lastyear.read(run, db, history, NOW_S, DAY0)
+    assert read is not None and read.start_s == first and read.year == 2020
+    assert read.last_fen == 1000 + 500 and read.before_start_fen == 0
+    assert read.total_fen == 1000 + 500 + 7  # to the festival's end
+    assert q.has_rows(run, history, q.SECONDS)

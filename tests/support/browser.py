@@ -51,7 +51,7 @@ def cut_texts(browser) -> list[str]:
     """Texts of the panels and numbers wider or taller than their box: cut off, or drawn over a
     neighbour (a panel's title squeezed by what is under it)."""
     return browser.execute_script(
-        "return Array.from(document.querySelectorAll('#wall-root .panel *, #wall-root .kpi *'))"
+        "return Array.from(document.querySelectorAll('#wall-root .panel *, #wall-root .kpi *, #wall-root .hero-ly *'))"
         ".filter(e => e instanceof HTMLElement && !e.children.length && e.textContent.trim()"
         " && (e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1))"
         ".map(e => (e.id || e.className) + ': ' + e.textContent);")

@@ -1,10 +1,12 @@
 """The festival the README's pictures show, and the walk through the pages that takes them.
 
 Generated rollups of Nov 10 and Nov 11 2021 up to 21:18:42 CST (as if replayed and written
-just now), plus an alert history of the rules in ``infra/alerts.toml`` and the GMV milestones
-of the default figures, as the alert service records them. tests/browser/test_dashboard_festival.py
-takes pictures of the pages with :func:`take` into its tmp_path and checks what they show (the
-README's pictures come from a real run instead: bench/screenshots.py).
+just now), plus an alert history of the rules in ``infra/alerts.toml``, the GMV milestones
+of the default figures, as the alert service records them, and last year's Nov 10-11 in the
+history database (simulated, as `gmv simulate --only-history` writes it).
+tests/browser/test_dashboard_festival.py takes pictures of the pages with :func:`take` into its
+tmp_path and checks what they show (the README's pictures come from a real run instead:
+bench/screenshots.py).
 """
 from __future__ import annotations
 
@@ -56,14 +58,30 @@ def alert_rows(now_ms: int) -> list[tuple]:
 
 
 def fill(settings, now_ms: int) -> dict[str, dict]:
-    """Write the festival's rollups and the alert history into ``settings``' database; returns
-    the generated columns per table."""
+    """Write the festival's rollups and the alert history into ``settings``' database, and last
+    year's Nov 10-11 into its history database (as `gmv simulate --only-history` writes it);
+    returns the generated columns per table."""
     tables = synthetic.generate(festival(now_ms))
     with clickhouse.connect(settings, "writer") as writer:
         synthetic.insert(writer, settings.clickhouse_database, tables)
         writer.execute(f"INSERT INTO {settings.clickhouse_database}.alert_events VALUES", alert_rows(now_ms))
     record_milestones(settings)
+    write_last_year(settings)
     return tables
+
+
+def write_last_year(settings) -> None:
+    """Last year's Nov 10-11 at about this festival's volume (12 orders/s a festival day; the
+    simulator's festival days average ~1,500 real orders/s), into the history database."""
+    from stream.simulator import history
+    from stream.simulator.clock import ClockSpec
+    from stream.simulator.config import DEFAULT
+    from stream.simulator.run import RunOptions
+
+    start = datetime(2021, 11, 10, tzinfo=FESTIVAL_TZ)
+    options = RunOptions(clock=ClockSpec("replay", int(start.timestamp()) * 1000, 600.0))
+    history.write(settings, DEFAULT.replace(year=2021, scale=12 / 1500, delay_compression=24.0), options,
+                  echo=lambda line: None)
 
 
 def record_milestones(settings) -> None:
