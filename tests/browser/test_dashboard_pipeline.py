@@ -5,7 +5,8 @@ The numbers the wall shows are compared with the simulator's ledger file, read h
 pre-sale deposits and final payments paid and their GMV, to the fen; today's unique buyers and the
 VIP (APASS) share of them, exactly; and the festival's GMV against the same moment last year
 (+x%), from the stream's ledger and the ledger of the history that `gmv simulate --only-history`
-wrote for last year."""
+wrote for last year; and the GMV milestones the alert service records from the rollups (the
+first second whose running total reaches each figure), on the banner and the timeline."""
 from __future__ import annotations
 
 import json
@@ -19,6 +20,8 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
+from stream.alerts.config import parse
+from stream.alerts.service import AlertService
 from tests.support.browser import console, select_one, wait_until
 from tests.support.stack import simulate, wait_exact
 
@@ -105,6 +108,35 @@ def ledger_growth(ledger: Path, history_ledger: Path) -> str:
     return f"{'+' if tenths >= 0 else '-'}{abs(tenths) // 10}.{abs(tenths) % 10}%"
 
 
+def ledger_milestones(ledger: Path) -> tuple[list[int], list[str]]:
+    """Two round figures the run passes (a tenth and a half of its GMV, in whole yuan) and, for
+    each, the first second whose running total of the ledger's per-second GMV reaches it."""
+    rows = [json.loads(line) for line in ledger.read_text().splitlines()]
+    seconds = sorted((r["window"], r["gmv_fen"]) for r in rows if r["kind"] == "orders_second")
+    total = sum(fen for _, fen in seconds)
+    figures = [total // 10 // 100 * 100, total // 2 // 100 * 100]
+    passed, running = [], 0
+    for second, fen in seconds:
+        running += fen
+        while len(passed) < len(figures) and running >= figures[len(passed)]:
+            passed.append(str(second))
+    return figures, passed
+
+
+def record_milestones(settings, figures: list[int]) -> None:
+    """One evaluation of the alert service (as `gmv alerts` runs it) with these figures."""
+    service = AlertService(parse({"milestones": {"figures_fen": figures}}), settings)
+    service.start()
+    try:
+        service.step()
+    finally:
+        service.close()
+
+
+TIMELINE_SECONDS = ("return Array.from(document.querySelectorAll('#wall-milestones .ms-item'))"
+                    ".map(i => i.dataset.second)")
+
+
 def test_the_wall_shows_the_pipelines_exact_numbers(running_job, browser, dashboard, tmp_path):
     ledger, history_ledger = tmp_path / "ledger.jsonl", tmp_path / "history.jsonl"
     write_history(running_job, history_ledger)
@@ -117,6 +149,9 @@ def test_the_wall_shows_the_pipelines_exact_numbers(running_job, browser, dashbo
     assert today["wall-deposits"] > 0 and today["wall-finals"] > 0 and today["wall-vip-gmv"] > 0
     assert today["wall-buyers"] > 0 and today["wall-vip-buyers-share"] != "0.0%"
 
+    figures, passed = ledger_milestones(ledger)
+    record_milestones(running_job, figures)
+
     browser.get(dashboard(running_job).url + "/")
     wait_until(lambda: browser.find_element(By.ID, "wall-gmv").get_attribute("data-fen") == str(truth),
                what="the wall's GMV")
@@ -124,4 +159,8 @@ def test_the_wall_shows_the_pipelines_exact_numbers(running_job, browser, dashbo
     growth = ledger_growth(ledger, history_ledger)
     wait_until(lambda: browser.find_element(By.ID, "wall-ly-growth").text == growth,
                what=f"the wall's growth on last year {growth}")
+    milestone = browser.find_element(By.ID, "wall-milestone")
+    wait_until(lambda: (milestone.get_attribute("data-figure"), milestone.get_attribute("data-second"))
+               == (str(figures[1]), passed[1]), what=f"the banner: {figures[1]} fen passed in {passed[1]}")
+    wait_until(lambda: browser.execute_script(TIMELINE_SECONDS) == passed, what=f"the timeline's seconds {passed}")
     assert console(browser) == []
