@@ -56,7 +56,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 print(f"{part.name:<11} {part.url(settings)}")
         if not args.wait:
             return 0
-        print("running; a part that dies is started again; press Ctrl-C to stop everything")
+        print("running; a part that dies is started again; press Ctrl-C to stop everything", flush=True)
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())

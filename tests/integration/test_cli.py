@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -183,9 +184,13 @@ def test_up_wait_restarts_a_part_that_died_and_holds_the_folder(tmp_path):
     supervisor = subprocess.Popen([*GMV, "up", "--wait", "clickhouse"], env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
     pid_file = tmp_path / "run" / "clickhouse.json"
+    lines: list[str] = []  # the supervisor's output so far, read as it comes
+    reader = threading.Thread(target=lambda: lines.extend(iter(supervisor.stdout.readline, "")), daemon=True)
+    reader.start()
     try:
-        assert wait_for(lambda: gmv(env, "status").stdout.split("\n")[1].split()[1:2] == ["up"], 120), \
-            gmv(env, "status").stdout
+        # supervising only once every part started, its migrations applied (killed before, the start fails)
+        assert wait_for(lambda: any(line.startswith("running; a part that dies") for line in lines), 120), lines
+        assert gmv(env, "status").stdout.split("\n")[1].split()[1:2] == ["up"]
         first = json.loads(pid_file.read_text())["pid"]
         message = one_line_error(gmv(env, "up", "clickhouse"))
         assert "another `gmv up`" in message and str(supervisor.pid) in message
@@ -195,7 +200,9 @@ def test_up_wait_restarts_a_part_that_died_and_holds_the_folder(tmp_path):
         assert json.loads(pid_file.read_text())["pid"] != first
     finally:
         supervisor.send_signal(signal.SIGTERM)
-        out, _ = supervisor.communicate(timeout=60)
+        supervisor.wait(timeout=60)
+        reader.join(10)
+    out = "".join(lines)
     assert supervisor.returncode == 0, out
     assert "clickhouse died (killed by SIGKILL" in out, out
     assert processes_under(tmp_path) == []
