@@ -16,7 +16,7 @@ import io
 import textwrap
 from urllib.parse import urlencode
 
-from dash import Input, Output, State, callback_context, dash_table, dcc, html
+from dash import Input, Output, State, callback_context, dash_table, dcc, html, no_update
 
 from dashboard import explore_state as es
 from dashboard import figures, fmt, lastyear
@@ -387,7 +387,12 @@ def register(app, ctx: Context) -> None:
         trigger = callback_context.triggered_id
         dim = trigger.removeprefix("explore-fig-") if isinstance(trigger, str) else ""
         state, notes = state_from_inputs(trigger, search, controls, clicks.get(dim), args[n_controls + n_bars])
-        return _outputs(ctx, state, notes)
+        out = _outputs(ctx, state, notes)
+        if trigger in control_ids.values() and not notes and state == es.parse(search)[0]:
+            # a control echoing the value this callback just gave it: nothing changed, so the note
+            # about the URL's ignored parameters stays on the page
+            out = (*out[:-1], no_update)
+        return out
 
     @app.callback(Output("explore-brand", "options"), Input("explore-brand", "search_value"),
                   Input("explore-brand", "value"), State("explore-url", "search"))
