@@ -15,10 +15,15 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from stream import logs
 from stream.argtypes import count
 from stream.errors import GmvError
+
+if TYPE_CHECKING:
+    from stream.job.runner import JobOptions
+    from stream.settings import Settings
 
 Command = Callable[[argparse.Namespace], int]
 # Commands that run until stopped: the client libraries' warnings show in their logs (see stream.logs)
@@ -253,7 +258,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
 
 
 def cmd_job(args: argparse.Namespace) -> int:
-    from stream.job import loader, runner
+    from stream.job import runner
     from stream.stack import clickhouse, kafka_admin, migrations
 
     settings = _settings()
@@ -265,6 +270,16 @@ def cmd_job(args: argparse.Namespace) -> int:
     with clickhouse.connect(settings, "writer") as client:
         migrations.apply(client, settings.clickhouse_database)
     resumed = runner.flink_config(settings, options).get("execution.state-recovery.path")
+    runner.clear_stale_scratch(settings)
+    try:
+        return _run_job(settings, options, resumed)
+    finally:  # the embedded JVM stops with this process; what it wrote in its scratch folder goes too
+        runner.remove_scratch(settings)
+
+
+def _run_job(settings: Settings, options: JobOptions, resumed: str | None) -> int:
+    from stream.job import loader, runner
+
     job_log = logging.getLogger("gmv.job")
     job_log.info("job: submitting to %s%s", options.cluster or "the embedded local cluster",
                  f", resuming from {resumed}" if resumed else "")

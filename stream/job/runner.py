@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,36 @@ def latest_checkpoint(settings: Settings) -> Path | None:
     if not completed:
         return None
     return max(completed, key=lambda p: p.stat().st_mtime).parent
+
+
+def scratch_dir(settings: Settings, pid: int | None = None) -> Path:
+    """The embedded cluster's scratch space for one job process: RocksDB's working copies, the
+    table planner's unpacked jar, blobs. Flink leaves it behind when its JVM is stopped rather
+    than closed (~280 MB a run), so it lives in the state folder and is removed: by the job at
+    exit, or by the next start when a kill left it (``clear_stale_scratch``)."""
+    return settings.home / "flink" / "tmp" / f"job-{os.getpid() if pid is None else pid}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clear_stale_scratch(settings: Settings) -> None:
+    """Remove the scratch folders of job processes that no longer run."""
+    for folder in scratch_dir(settings).parent.glob("job-*"):
+        pid = folder.name.removeprefix("job-")
+        if not pid.isdigit() or not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_scratch(settings: Settings) -> None:
+    shutil.rmtree(scratch_dir(settings), ignore_errors=True)
 
 
 def flink_config(settings: Settings, options: JobOptions) -> dict[str, str]:
@@ -161,8 +192,12 @@ def statements(settings: Settings, options: JobOptions) -> tuple[list[str], list
 
 
 def table_environment(settings: Settings, options: JobOptions):
-    # The embedded cluster lives in PyFlink's gateway JVM: cap its heap for a shared 2-core box.
+    # The embedded cluster lives in PyFlink's gateway JVM: cap its heap for a shared 2-core box,
+    # and keep its temporary files (Flink's io.tmp.dirs default to java.io.tmpdir) in the scratch folder.
     os.environ.setdefault("JVM_ARGS", f"-Xmx{options.jvm_heap} -Xms256m")
+    scratch = scratch_dir(settings)
+    scratch.mkdir(parents=True, exist_ok=True)
+    os.environ["JVM_ARGS"] += f" -Djava.io.tmpdir={scratch.resolve()}"
     # Flink's own log beside the other parts' logs (by default it goes inside the PyFlink package,
     # one file shared and overwritten by every job on the machine).
     flink_logs = settings.log_dir / "flink"
