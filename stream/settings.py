@@ -20,6 +20,14 @@ INFRA_DIR = PROJECT_ROOT / "infra"
 SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 
 
+def shown_path(path: Path) -> str:
+    """A path as a user reads it: relative to the project when inside it (``infra/alerts.toml``)."""
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
 class ConfigError(GmvError, ValueError):
     """A bad configuration value; its message is one sentence naming it and the fix."""
 

@@ -18,6 +18,7 @@ from dashboard import fmt
 from dashboard import queries as q
 from dashboard.db import DataUnavailable
 from dashboard.pages import Context, Page
+from stream.settings import shown_path
 
 REFRESH_MS = 10_000
 _SECRET = re.compile(r"secret|token|password|passwd|api_?key|auth|credential", re.IGNORECASE)
@@ -96,7 +97,7 @@ def _rules_block(ctx: Context) -> html.Div:
         return html.Div(note, className="rules-empty", id="alerts-rules-note")
     columns = list(dict.fromkeys(k for r in rules for k in r))
     return html.Div([
-        html.Div(f"from {ctx.alerts_config}", className="hint"),
+        html.Div(f"from {shown_path(ctx.alerts_config)}", className="hint"),
         dash_table.DataTable(id="alerts-rules", columns=[{"id": c, "name": c} for c in columns], data=rules,
                              **_TABLE_STYLE)])
 

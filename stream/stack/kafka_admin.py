@@ -97,10 +97,12 @@ def consumer_lag(settings: Settings, group: str, topics: tuple[str, ...]) -> int
                              enable_auto_commit=False)
     try:
         partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-        ends = consumer.end_offsets(partitions)
+        # Committed offsets first: the end offsets read after them can only be further on, so the
+        # lag is never negative (read the other way round, a commit in between showed "-16").
         committed = [consumer.committed(tp) for tp in partitions]
         if all(c is None for c in committed):
             return None
+        ends = consumer.end_offsets(partitions)
         return sum(ends[tp] - (c or 0) for tp, c in zip(partitions, committed))
     finally:
         consumer.close()

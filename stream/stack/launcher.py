@@ -294,8 +294,9 @@ def _alerts_healthy(settings: Settings) -> bool:
 
 def _alerts_url(settings: Settings) -> str:
     from stream.alerts.config import config_path
+    from stream.settings import shown_path
 
-    return f"rules {config_path()}, history in {settings.clickhouse_database}.alert_events"
+    return f"rules {shown_path(config_path())}, history in {settings.clickhouse_database}.alert_events"
 
 
 ALERTS = _gmv_part("alerts", ("alerts",), _alerts_healthy, _alerts_url, prepare=_alerts_prepare)

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from stream.settings import ConfigError, Settings, load
+from stream.settings import PROJECT_ROOT, ConfigError, Settings, load, shown_path
 
 
 def test_defaults_are_the_standard_ports():
@@ -131,3 +131,8 @@ def test_a_bad_users_file_is_one_line_when_read(tmp_path):
         assert "\n" not in message and "horse" not in message and "tiny" not in message
         for word in words:
             assert word in message, (message, word)
+
+
+def test_shown_path_is_relative_inside_the_project_and_whole_outside(tmp_path):
+    assert shown_path(PROJECT_ROOT / "infra" / "alerts.toml") == "infra/alerts.toml"
+    assert shown_path(tmp_path / "rules.toml") == str(tmp_path / "rules.toml")
