@@ -91,6 +91,20 @@ def _last_year_trace(times: tuple[int, ...], yuan: tuple[float, ...]) -> dict:
             "hovertemplate": "%{x|%H:%M} last year<br>¥%{y:,.2f} a minute<extra></extra>"}
 
 
+LAST_YEAR_AHEAD_S = 3600
+
+
+def _minute_scale_top(rows: list, last_year: tuple[tuple[int, ...], tuple[float, ...]] | None,
+                      now_s: int) -> float | None:
+    """The GMV-per-minute chart's top: today's highest minute, or last year's up to an hour from
+    now if higher. Last year's surges further ahead (midnight's is ~20x the evening's) leave the
+    top of the chart rather than flatten today's line; None (autorange) with nothing to show."""
+    highest = max((r.gmv_fen / 100 for r in rows), default=0.0)
+    if last_year:
+        highest = max([highest, *(y for t, y in zip(*last_year) if t <= now_s + LAST_YEAR_AHEAD_S)])
+    return highest * 1.08 if highest > 0 else None
+
+
 def gmv_per_minute(minutes: list, day_start_s: int, now_s: int,
                    last_year: tuple[tuple[int, ...], tuple[float, ...]] | None = None) -> dict:
     """Today's GMV per minute as an area over the whole Shanghai day (the day fills as it goes);
@@ -104,10 +118,13 @@ def gmv_per_minute(minutes: list, day_start_s: int, now_s: int,
         "fill": "tozeroy", "fillcolor": "rgba(255,106,43,0.28)",
         "hovertemplate": "%{x|%H:%M} CST<br>¥%{y:,.2f}<extra></extra>",
     }
+    yaxis: dict[str, object] = {"tickprefix": "¥", "tickformat": "~s", "rangemode": "tozero"}
+    if top := _minute_scale_top(rows, last_year, now_s):
+        yaxis["range"] = [0, top]
     return {"data": [*behind, trace], "layout": _layout(
         xaxis={"type": "date", "range": [_iso(day_start_s), _iso(day_start_s + fmt.DAY_S)],
                "tickformat": "%H:%M", "dtick": 3 * 3600 * 1000},
-        yaxis={"tickprefix": "¥", "tickformat": "~s", "rangemode": "tozero"},
+        yaxis=yaxis,
         shapes=[{"type": "line", "x0": _iso(now_s), "x1": _iso(now_s), "yref": "paper", "y0": 0, "y1": 1,
                  "line": {"color": ACCENT_2, "width": 1, "dash": "dot"}}])}
 
