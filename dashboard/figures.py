@@ -96,12 +96,14 @@ LAST_YEAR_AHEAD_S = 3600
 
 def _minute_scale_top(rows: list, last_year: tuple[tuple[int, ...], tuple[float, ...]] | None,
                       now_s: int) -> float | None:
-    """The GMV-per-minute chart's top: today's highest minute, or last year's up to an hour from
-    now if higher. Last year's surges further ahead (midnight's is ~20x the evening's) leave the
-    top of the chart rather than flatten today's line; None (autorange) with nothing to show."""
+    """The GMV-per-minute chart's top: today's highest minute, or last year's over the span today
+    covers so far and the next hour, if higher. Last year's surges outside it (its midnight is
+    ~20x an evening) leave the top of the chart rather than flatten today's line; None
+    (autorange) with nothing to show."""
     highest = max((r.gmv_fen / 100 for r in rows), default=0.0)
     if last_year:
-        highest = max([highest, *(y for t, y in zip(*last_year) if t <= now_s + LAST_YEAR_AHEAD_S)])
+        since = min((r.minute for r in rows), default=now_s)
+        highest = max([highest, *(y for t, y in zip(*last_year) if since <= t <= now_s + LAST_YEAR_AHEAD_S)])
     return highest * 1.08 if highest > 0 else None
 
 

@@ -73,10 +73,10 @@ def test_names_from_the_data_reach_plotly_as_text_not_markup():
     assert donut["labels"] == ["&lt;i&gt;app&lt;/i&gt;"]
 
 
-def test_gmv_per_minute_scales_to_today_and_last_year_up_to_an_hour_ahead():
+def test_gmv_per_minute_scales_to_today_and_last_year_over_todays_span_and_the_next_hour():
     today = [q.Minute(NOW - 120, 500_00, 1, 1, 1, NOW - 120), q.Minute(NOW - 60, 800_00, 1, 1, 1, NOW - 60)]
-    surge_later = ((NOW - 60, NOW + 1800, NOW + 4 * 3600), (600.0, 900.0, 20_000.0))  # yuan a minute
-    fig = figures.gmv_per_minute(today, DAY0, NOW, last_year=surge_later)
-    assert fig["layout"]["yaxis"]["range"] == [0, pytest.approx(900.0 * 1.08)]  # the surge 4 h ahead is off the top
+    last_year = ((DAY0, NOW - 60, NOW + 1800, NOW + 4 * 3600), (30_000.0, 600.0, 900.0, 20_000.0))  # yuan a minute
+    fig = figures.gmv_per_minute(today, DAY0, NOW, last_year=last_year)
+    assert fig["layout"]["yaxis"]["range"] == [0, pytest.approx(900.0 * 1.08)]  # midnight's and 4 h ahead: off the top
     assert figures.gmv_per_minute(today, DAY0, NOW)["layout"]["yaxis"]["range"] == [0, pytest.approx(800.0 * 1.08)]
     assert "range" not in figures.gmv_per_minute([], DAY0, NOW)["layout"]["yaxis"]  # nothing yet: autorange
