@@ -55,9 +55,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings()
     parts = launcher.select(args.parts, settings)
     with processes.exclusive(settings):
-        processes.start_all(parts, settings, echo=_echo)
+        # Under --wait a supervisor follows: a part that cannot start yet (a neighbour restarting,
+        # its port taken) is tried again by it, like one that dies later.
+        failed = processes.start_all(parts, settings, echo=_echo, keep_going=args.wait)
+        if failed and len(failed) == len(parts):
+            raise GmvError(f"no part started ({', '.join(failed)}); read the lines above for why.")
         for part in parts:
-            if part.url(settings):
+            if part.url(settings) and part.name not in failed:
                 print(f"{part.name:<11} {part.url(settings)}")
         if not args.wait:
             return 0
@@ -65,7 +69,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-        processes.supervise(parts, settings, stop)
+        processes.supervise(parts, settings, stop, pending=failed)
         processes.stop_all(launcher.parts(settings).values(), settings)
     return 0
 

@@ -12,6 +12,7 @@ import pytest
 from stream import probes
 from stream.settings import Settings
 from stream.stack import clickhouse, jars, kafka_admin, launcher, migrations, processes
+from tests.support.last_year import migrate_history
 from tests.support.stack import fresh_settings, unique_suffix
 
 
@@ -61,8 +62,7 @@ def clickhouse_settings(clickhouse_server):
 def history_settings(clickhouse_settings):
     """``clickhouse_settings`` whose history database (last year's rollups, the same migrations)
     is migrated too; both dropped at the end."""
-    with clickhouse.connect(clickhouse_settings, "admin") as client:
-        migrations.apply(client, clickhouse_settings.history_database)
+    migrate_history(clickhouse_settings)
     return clickhouse_settings
 
 

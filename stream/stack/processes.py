@@ -243,12 +243,26 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-def start_all(parts: Iterable[Part], settings: Settings, echo: Callable[[str], None] = print) -> None:
-    """Start each part in turn: "starting <part>..." (unless it is up already), then its state line."""
+def start_all(parts: Iterable[Part], settings: Settings, echo: Callable[[str], None] = print,
+              keep_going: bool = False) -> list[str]:
+    """Start each part in turn: "starting <part>..." (unless it is up already), then its state line.
+
+    The first part that cannot start raises its error; with ``keep_going`` (a supervisor follows)
+    it is reported in one line and the others are started: returns the names of those that did
+    not start, for :func:`supervise` to try again."""
+    failed = []
     for part in parts:
         t0 = time.monotonic()
-        st = start(part, settings, echo)
+        try:
+            st = start(part, settings, echo)
+        except GmvError as exc:
+            if not keep_going:
+                raise
+            echo(f"{part.name:<11} did not start: {exc} It is tried again while `gmv up` runs.")
+            failed.append(part.name)
+            continue
         echo(f"{st.line()}  healthy after {time.monotonic() - t0:.1f} s")
+    return failed
 
 
 def stop_all(parts: Iterable[Part], settings: Settings, echo: Callable[[str], None] = print) -> None:
@@ -310,22 +324,28 @@ class _Watch:
 
 
 def supervise(parts: Iterable[Part], settings: Settings, stop: threading.Event,
-              every_s: float = 2.0, max_backoff_s: float = 60.0) -> None:
+              every_s: float = 2.0, max_backoff_s: float = 60.0, pending: Iterable[str] = ()) -> None:
     """Until ``stop``: start again any part whose process died (not one `gmv down` is stopping),
     with backoff doubling from 1 s to ``max_backoff_s`` (back to 1 s once it stayed up a minute),
     logging how it ended and its log's last line. A part alive but not answering its health check
-    is only reported: it may be waiting for a neighbour. Returns early when `gmv down` has stopped
-    every part."""
+    is only reported: it may be waiting for a neighbour. ``pending`` parts did not start at all
+    (:func:`start_all`): they are started with the same backoff. Returns early when `gmv down` has
+    stopped every part."""
     parts = list(parts)
     watches = {part.name: _Watch(up_since=time.monotonic()) for part in parts}
+    waiting = set(pending)
     reported: set[str] = set()
     while not stop.wait(every_s):
         infos = {part.name: _read_pid_file(settings, part.name) for part in parts}
         if all(info is None for info in infos.values()):
             log.info("every part was stopped (gmv down); nothing left to supervise")
             return
+        stopping = any(info and info.get("stopping") for info in infos.values())
         for part in parts:
             info, watch, now = infos[part.name], watches[part.name], time.monotonic()
+            if info is None and part.name in waiting and not stopping and now >= watch.next_try:
+                _start_pending(part, settings, watch, waiting, max_backoff_s)
+                continue
             if info is None or info.get("stopping"):
                 continue
             if _is_ours(info):
@@ -354,3 +374,18 @@ def supervise(parts: Iterable[Part], settings: Settings, stop: threading.Event,
                             watch.backoff)
                 watch.next_try = time.monotonic() + watch.backoff
                 watch.backoff = min(watch.backoff * 2, max_backoff_s)
+
+
+def _start_pending(part: Part, settings: Settings, watch: _Watch, waiting: set[str], max_backoff_s: float) -> None:
+    """One more try at a part that did not start when `gmv up` began."""
+    watch.restarts += 1
+    try:
+        start(part, settings, restarts=watch.restarts)
+    except GmvError as exc:
+        log.warning("%s: start %d failed (%s); next try in %.0f s", part.name, watch.restarts + 1, exc, watch.backoff)
+        watch.next_try = time.monotonic() + watch.backoff
+        watch.backoff = min(watch.backoff * 2, max_backoff_s)
+        return
+    waiting.discard(part.name)
+    watch.up_since = time.monotonic()
+    log.info("%s is up (start %d; it could not start when gmv up began)", part.name, watch.restarts + 1)

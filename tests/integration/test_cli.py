@@ -188,7 +188,8 @@ def test_up_wait_restarts_a_part_that_died_and_holds_the_folder(tmp_path):
     reader = threading.Thread(target=lambda: lines.extend(iter(supervisor.stdout.readline, "")), daemon=True)
     reader.start()
     try:
-        # supervising only once every part started, its migrations applied (killed before, the start fails)
+        # supervising once every part started, its migrations applied (killed before, the supervisor
+        # would start it again too, but this test is about a part that dies later)
         assert wait_for(lambda: any(line.startswith("running; a part that dies") for line in lines), 120), lines
         assert gmv(env, "status").stdout.split("\n")[1].split()[1:2] == ["up"]
         first = json.loads(pid_file.read_text())["pid"]
@@ -205,6 +206,43 @@ def test_up_wait_restarts_a_part_that_died_and_holds_the_folder(tmp_path):
     out = "".join(lines)
     assert supervisor.returncode == 0, out
     assert "clickhouse died (killed by SIGKILL" in out, out
+    assert processes_under(tmp_path) == []
+
+
+def test_up_wait_starts_later_a_part_that_could_not_start_at_first(tmp_path):
+    """A part that cannot start when `gmv up --wait` begins (its port taken by another program) does
+    not stop the others: one line says why, and the supervisor starts it once it can."""
+    env = stack_env(tmp_path)
+    port = int(env["GMV_DASHBOARD_PORT"])
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    squatter.bind(("127.0.0.1", port))
+    squatter.listen()
+    supervisor = subprocess.Popen([*GMV, "up", "--wait", "clickhouse", "dashboard"], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(supervisor.stdout.readline, "")), daemon=True)
+    reader.start()
+
+    def state_of(name: str) -> str:
+        line = next(line for line in gmv(env, "status").stdout.splitlines() if line.startswith(name))
+        return line.split()[1]
+
+    try:
+        assert wait_for(lambda: any(line.startswith("running; a part that dies") for line in lines), 120), lines
+        refused = [line for line in lines if line.startswith("dashboard") and "did not start" in line]
+        assert refused and f"port {port} is in use" in refused[0], lines
+        assert (state_of("clickhouse"), state_of("dashboard")) == ("up", "down")
+        squatter.close()
+        assert wait_for(lambda: state_of("dashboard") == "up", 120), gmv(env, "status").stdout
+        assert gmv(env, "status").returncode == 0
+    finally:
+        squatter.close()
+        supervisor.send_signal(signal.SIGTERM)
+        supervisor.wait(timeout=60)
+        reader.join(10)
+    out = "".join(lines)
+    assert supervisor.returncode == 0, out
     assert processes_under(tmp_path) == []
 
 
