@@ -15,7 +15,7 @@ from selenium.webdriver.common.by import By
 from stream.contract import FESTIVAL_TZ
 from stream.stack import clickhouse
 from tests.support import synthetic
-from tests.support.browser import console, insert, select_one, wait_until
+from tests.support.browser import console, insert, select_one, wait_callbacks_settled, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -43,6 +43,7 @@ def annotation(browser, chart: str) -> str:
 
 
 def click_bar(browser, dim: str, name: str) -> None:
+    wait_callbacks_settled(browser)
     index = bar_names(browser, dim).index(name)
     bars = browser.find_elements(By.CSS_SELECTOR, f"#explore-fig-{dim} .bars .point path")
     # a real pointer click at the bar: Plotly's drag layer above it turns that into clickData

@@ -42,6 +42,20 @@ def wait_until(condition: Callable[[], object], timeout: float = DEADLINE_S, wha
         time.sleep(0.1)
 
 
+def wait_callbacks_settled(driver, polls: int = 3) -> None:
+    """Until no Dash callback has been in flight for ``polls`` polls in a row (the renderer shows
+    ``._dash-loading-callback`` while one is; a control echoing a value the page just gave it
+    starts another right after): a click on a chart being redrawn is lost with its old drag layer."""
+    idle = [0]
+
+    def settled() -> bool:
+        busy = driver.execute_script("return !!document.querySelector('._dash-loading-callback')")
+        idle[0] = 0 if busy else idle[0] + 1
+        return idle[0] >= polls
+
+    wait_until(settled, what="no Dash callback in flight")
+
+
 def console(driver) -> list[dict]:
     """Every browser console entry since the last call (any level: a clean page logs nothing)."""
     return driver.get_log("browser")
