@@ -18,6 +18,7 @@ from stream.errors import GmvError
 from stream.job import rollup_sql
 from stream.settings import Settings
 from stream.stack import jars
+from stream.stack.processes import pid_alive
 
 JOB_NAME = "gmv-rollups"
 CONSUMER_GROUP = "gmv-job"
@@ -68,21 +69,11 @@ def scratch_dir(settings: Settings, pid: int | None = None) -> Path:
     return settings.home / "flink" / "tmp" / f"job-{os.getpid() if pid is None else pid}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def clear_stale_scratch(settings: Settings) -> None:
     """Remove the scratch folders of job processes that no longer run."""
     for folder in scratch_dir(settings).parent.glob("job-*"):
         pid = folder.name.removeprefix("job-")
-        if not pid.isdigit() or not _alive(int(pid)):
+        if not pid.isdigit() or not pid_alive(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -94,17 +94,17 @@ def _start_ticks(pid: int) -> int | None:
 def _is_ours(info: dict) -> bool:
     """Whether the pid file's process is alive and is the one we started (same start time)."""
     pid = int(info["pid"])
-    if not _alive(pid):
+    if not pid_alive(pid):
         return False
     recorded = info.get("start_ticks")
     return recorded is None or _start_ticks(pid) == recorded
 
 
-# pid -> exit status of a child reaped by _alive (so a supervisor can say how a part died)
+# pid -> exit status of a child reaped by pid_alive (so a supervisor can say how a part died)
 EXIT_STATUS: dict[int, int] = {}
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         # Reap it first if it is our own exited child, or kill(0) would see a zombie as alive.
         reaped, status = os.waitpid(pid, os.WNOHANG)
@@ -214,7 +214,7 @@ def stop(part: Part, settings: Settings, timeout: float = 30.0) -> bool:
         return False
     pid = int(info["pid"])
     was_alive = _is_ours(info)
-    if _alive(pid) and not was_alive:  # the pid now belongs to a stranger: never signal it
+    if pid_alive(pid) and not was_alive:  # the pid now belongs to a stranger: never signal it
         log.warning("%s: pid %d is no longer the process gmv started; not signalling it", part.name, pid)
         _pid_file(settings, part.name).unlink(missing_ok=True)
         return False
@@ -232,7 +232,7 @@ def stop(part: Part, settings: Settings, timeout: float = 30.0) -> bool:
 
 def _group_alive(pgid: int) -> bool:
     """Whether any process of the group is still running (the leader may exit first)."""
-    _alive(pgid)  # reaps the leader if it is our child
+    pid_alive(pgid)  # reaps the leader if it is our child
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
