@@ -42,15 +42,6 @@ def _ephemeral_range() -> tuple[int, int]:
     return low, high
 
 
-def _bindable(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def free_port() -> int:
     """A port nothing uses now (for tests and for parallel local stacks), below the kernel's
     ephemeral range: a port from that range can be taken, between this choice and the server's
@@ -58,7 +49,7 @@ def free_port() -> int:
     below = _ephemeral_range()[0]
     for _ in range(200 if below - LOWEST_PORT >= 1000 else 0):
         port = random.randrange(LOWEST_PORT, below)
-        if port not in _HANDED_OUT and _bindable(port):
+        if port not in _HANDED_OUT and not port_in_use(port):
             break
     else:  # no room below the ephemeral range (or no luck): the kernel chooses
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -61,12 +61,12 @@ def latest_checkpoint(settings: Settings) -> Path | None:
     return max(completed, key=lambda p: p.stat().st_mtime).parent
 
 
-def scratch_dir(settings: Settings, pid: int | None = None) -> Path:
+def scratch_dir(settings: Settings) -> Path:
     """The embedded cluster's scratch space for one job process: RocksDB's working copies, the
     table planner's unpacked jar, blobs. Flink leaves it behind when its JVM is stopped rather
     than closed (~280 MB a run), so it lives in the state folder and is removed: by the job at
     exit, or by the next start when a kill left it (``clear_stale_scratch``)."""
-    return settings.home / "flink" / "tmp" / f"job-{os.getpid() if pid is None else pid}"
+    return settings.home / "flink" / "tmp" / f"job-{os.getpid()}"
 
 
 def clear_stale_scratch(settings: Settings) -> None:
