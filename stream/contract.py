@@ -11,7 +11,7 @@ counts it, the loader writes it and verify compares it, all from this declaratio
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta, timezone
 
 # -- time ------------------------------------------------------------------------------------
@@ -102,13 +102,15 @@ MEASURE_BY_NAME = {m.name: m for m in ORDER_MEASURES}
 # in gmv_fen); the buyers rollups below count them per festival day (UTC_OFFSET_S) and minute.
 BUYER_STATUS = "paid"
 
-# Order fields with a per-minute breakdown (one row per dimension value).
-DIMENSIONS = ("category", "province", "channel", "brand")
-# Drill-down pairs (parent, child) with a per-minute row per pair of values.
-PAIRS = (("category", "brand"), ("province", "channel"))
-# The low-cardinality order fields: a per-minute cube keyed by all of them at once answers any
-# combination of filters on them exactly (readers sum the rows that match). ``vip`` is 0 or 1.
+# The low-cardinality order fields (a few to a few dozen values each). The live path keeps a
+# per-minute row for each value of each of them on its own (``dimensions_minute``: ~65 rows a
+# minute whatever the rate); the explore path keeps the cube keyed by all of them at once, which
+# answers any combination of filters on them exactly (readers sum the rows that match). ``vip``
+# is 0 or 1.
 CUBE_DIMENSIONS = ("category", "province", "channel", "vip", "promotion", "wave", "presale_phase")
+# The high-cardinality field: hundreds of thousands of brands. Kept with its category (a brand may
+# sell in several), on the explore path, and as the live ranking of the top brands.
+BRAND = "brand"
 
 # -- rollups ---------------------------------------------------------------------------------
 
@@ -117,10 +119,23 @@ WINDOW, FLAG, COUNT, FEN, TEXT = "window", "flag", "count", "fen", "text"
 # Every rollup table also has this column: when the loader wrote the row (epoch ms). It is the
 # ReplacingMergeTree version, so a rewritten window replaces the older row.
 VERSION_COLUMN = "written_ms"
-# Key column of every event-time rollup: 1 marks a row of corrections from late events.
+# Key column of every event-time order and parcel rollup: 1 marks a row of corrections from late
+# events, which readers add in.
 LATE_COLUMN = "late"
-# Loader lanes: the per-second rollups load apart, never queued behind a minute's rows.
-SECONDS_LANE, MINUTES_LANE = "seconds", "minutes"
+
+# The two paths out of the job, each sized for its reader.
+# LIVE: a continuously updated aggregate: its rows move while their window is open (a changed row
+# is written at most once per mini-batch, about every half second), for the wall. EXPLORE: an
+# event-time window written once when it closes (the watermark passes its end), plus ``late = 1``
+# rows of corrections from events that arrive after that, for drill-down.
+LIVE, EXPLORE = "live", "explore"
+# Loader lanes, each a consumer and a ClickHouse connection of its own: the per-second rollups
+# never queue behind the live minutes, nor those behind the burst of rows a closing window brings.
+SECONDS_LANE, MINUTES_LANE, EXPLORE_LANE = "seconds", "minutes", "explore"
+
+# Grains of the time tiers (seconds), and how a tier's name says it.
+MINUTE_S, FIVE_MINUTES_S, HOUR_S, DAY_S = 60, 300, 3600, 86400
+GRAIN_NAMES = {1: "second", MINUTE_S: "minute", FIVE_MINUTES_S: "5min", HOUR_S: "hour", DAY_S: "day"}
 
 
 @dataclass(frozen=True)
@@ -130,13 +145,30 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Top:
+    """Rankings: the ``n`` values of ``of`` with the largest ``measure`` per window, over all of
+    them (key column ``ranking`` = '') and within each value of ``within`` (``ranking`` = that
+    value); ties broken by ``of`` ascending. Key columns: window, ``ranking``, ``of``."""
+
+    n: int
+    of: str  # the field ranked
+    measure: str
+    within: str  # the field of the per-value rankings
+
+
+@dataclass(frozen=True)
 class Rollup:
     """One rollup: the job writes it to topic ``rollup-<name>``, the loader into ``table``.
 
     ``keys`` identify a row (window first; ``late`` = 1 marks corrections from late events,
     which readers add in; the buyers rollups have no ``late``, their late events are counted with
-    the rest); ``values`` are what is counted. ``in_ledger``: the simulator's
-    ledger has the same rows under the kind ``name``, so ``gmv verify`` compares them.
+    the rest); ``values`` are what is counted. The grouping: one row per combination of the
+    ``by`` fields' values, or with ``each``, one row per value of each of those fields on its own
+    (key columns ``dimension`` and ``value``). ``path``: LIVE or EXPLORE (see above). ``tier_of``:
+    the finest rollup of the same grouping, of which this is a coarser time tier (the same rows
+    per ``window_s``), so a reader can take closed hours and days from it instead of summing the
+    finer windows. ``top``: a ranking instead of a grouping. ``in_ledger``: the simulator's ledger
+    has the same rows under the kind ``name``, so ``gmv verify`` compares them.
     """
 
     name: str
@@ -145,6 +177,11 @@ class Rollup:
     keys: tuple[Column, ...]
     values: tuple[Column, ...]
     lane: str
+    path: str = LIVE
+    by: tuple[str, ...] = ()
+    each: bool = False
+    tier_of: str = ""
+    top: Top | None = None
     in_ledger: bool = False
 
     @property
@@ -164,6 +201,15 @@ class Rollup:
     def value_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.values)
 
+    @property
+    def family(self) -> str:
+        """The name of the finest rollup of this grouping (this one's, when it is not a tier)."""
+        return self.tier_of or self.name
+
+    @property
+    def grain(self) -> str:
+        return GRAIN_NAMES[self.window_s]
+
     def topic(self, prefix: str = "") -> str:
         return f"{prefix}rollup-{self.name}"
 
@@ -172,26 +218,56 @@ def _texts(*names: str) -> tuple[Column, ...]:
     return tuple(Column(n, TEXT) for n in names)
 
 
+def _fields(*names: str) -> tuple[Column, ...]:
+    return tuple(Column(n, FLAG if n == "vip" else TEXT) for n in names)
+
+
 _WINDOW = (Column("window_start", WINDOW),)
 _LATE = (Column(LATE_COLUMN, FLAG),)
 _ORDER_VALUES = tuple(Column(m.name, FEN if m.is_money else COUNT) for m in ORDER_MEASURES)
 _EVENTS = (Column("events", COUNT),)
 
+
+def _tiers(rollup: Rollup, *tables: tuple[str, int]) -> tuple[Rollup, ...]:
+    """``rollup`` and its coarser time tiers ``(name, window_s)``: the same keys and values per
+    longer window, written when each closes (EXPLORE), in a table named after the tier."""
+    stem = rollup.table.rsplit("_per_", 1)[0]
+    return (rollup, *(replace(rollup, name=name, table=f"{stem}_per_{GRAIN_NAMES[window_s]}", window_s=window_s,
+                              path=EXPLORE, lane=EXPLORE_LANE, tier_of=rollup.name)
+                      for name, window_s in tables))
+
+
+TOP_BRANDS = Top(n=10, of=BRAND, measure="gmv_fen", within="category")
+
 ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
-    Rollup("orders_second", "orders_per_second", 1, _WINDOW + _LATE, _ORDER_VALUES, SECONDS_LANE,
-           in_ledger=True),
-    Rollup("orders_minute", "orders_per_minute", 60, _WINDOW + _texts("dimension", "value") + _LATE,
-           _ORDER_VALUES, MINUTES_LANE, in_ledger=True),
-    Rollup("orders_minute_pair", "orders_per_minute_pair", 60,
-           _WINDOW + _texts("parent_dimension", "parent_value", "dimension", "value") + _LATE,
-           _ORDER_VALUES, MINUTES_LANE),
-    Rollup("orders_minute_cube", "orders_per_minute_cube", 60,
-           _WINDOW + tuple(Column(d, FLAG if d == "vip" else TEXT) for d in CUBE_DIMENSIONS) + _LATE,
-           _ORDER_VALUES, MINUTES_LANE, in_ledger=True),
+    # Order totals: per second, live (the wall's GMV and orders per second); closed hours and days.
+    *_tiers(Rollup("orders_second", "orders_per_second", 1, _WINDOW + _LATE, _ORDER_VALUES, SECONDS_LANE,
+                   in_ledger=True),
+            ("orders_hour", HOUR_S), ("orders_day", DAY_S)),
+    # Each low-cardinality field on its own, per minute, live (the wall's breakdowns and splits).
+    *_tiers(Rollup("dimensions_minute", "orders_by_dimension_per_minute", MINUTE_S,
+                   _WINDOW + _texts("dimension", "value") + _LATE, _ORDER_VALUES, MINUTES_LANE,
+                   by=CUBE_DIMENSIONS, each=True, in_ledger=True),
+            ("dimensions_hour", HOUR_S), ("dimensions_day", DAY_S)),
+    # Every combination of them: the cube, per 5 minutes (explore draws 5-minute buckets from a
+    # few hours up), once each window closes.
+    *_tiers(Rollup("cube_5min", "orders_cube_per_5min", FIVE_MINUTES_S,
+                   _WINDOW + _fields(*CUBE_DIMENSIONS) + _LATE, _ORDER_VALUES, EXPLORE_LANE,
+                   path=EXPLORE, by=CUBE_DIMENSIONS, in_ledger=True),
+            ("cube_hour", HOUR_S), ("cube_day", DAY_S)),
+    # Brands with their category, per 5 minutes, once each window closes.
+    *_tiers(Rollup("brands_5min", "brands_per_5min", FIVE_MINUTES_S, _WINDOW + _texts("category", BRAND) + _LATE,
+                   _ORDER_VALUES, EXPLORE_LANE, path=EXPLORE, by=("category", BRAND), in_ledger=True),
+            ("brands_hour", HOUR_S), ("brands_day", DAY_S)),
+    # The festival day's (Asia/Shanghai) top brands by GMV, live: over all brands (ranking = '')
+    # and within each category (ranking = its name). A brand that leaves a ranking is written as a
+    # row of zeros.
+    Rollup("top_brands", "top_brands_per_day", DAY_S, _WINDOW + _texts("ranking", BRAND),
+           _texts("category") + _ORDER_VALUES, MINUTES_LANE, top=TOP_BRANDS, in_ledger=True),
     Rollup("logistics_second", "logistics_per_second", 1, _WINDOW + _texts("status") + _LATE, _EVENTS,
-           SECONDS_LANE, in_ledger=True),
-    Rollup("logistics_minute", "logistics_per_minute", 60, _WINDOW + _texts("status") + _LATE, _EVENTS,
-           MINUTES_LANE, in_ledger=True),
+           SECONDS_LANE, by=("status",), in_ledger=True),
+    Rollup("logistics_minute", "logistics_per_minute", MINUTE_S, _WINDOW + _texts("status") + _LATE, _EVENTS,
+           MINUTES_LANE, by=("status",), in_ledger=True),
     # Buyers: consumers with a paid event (a deposit or a final payment counts, as in gmv_fen).
     # buyers_second: the day's *new* buyers per second, each consumer counted once per festival
     # day (Asia/Shanghai), in the second of their first paid event that day, so the seconds add up
@@ -201,14 +277,21 @@ ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
     # lowered, to 0 when it empties), so these rows can go down, never below 0.
     Rollup("buyers_second", "buyers_per_second", 1, (*_WINDOW, Column("vip", FLAG)),
            (Column("new_buyers", COUNT),), SECONDS_LANE, in_ledger=True),
-    Rollup("buyers_minute", "buyers_per_minute", 60, (*_WINDOW, Column("vip", FLAG)),
+    Rollup("buyers_minute", "buyers_per_minute", MINUTE_S, (*_WINDOW, Column("vip", FLAG)),
            (Column("buyers", COUNT),), MINUTES_LANE, in_ledger=True),
     # What the pipeline set aside per minute: kind 'rejected' (with its reason) or 'late'; and
     # kind 'received', every message that reached the job (what a rejected share is of).
-    Rollup("pipeline_events", "pipeline_events_per_minute", 60,
+    Rollup("pipeline_events", "pipeline_events_per_minute", MINUTE_S,
            _WINDOW + _texts("source", "kind", "reason"), _EVENTS, MINUTES_LANE),
 )}
-ORDER_ROLLUPS = tuple(r for r in ROLLUPS.values() if r.values == _ORDER_VALUES)
+ORDER_ROLLUPS = tuple(r for r in ROLLUPS.values() if set(_ORDER_VALUES) <= set(r.values))
+
+
+def family(name: str) -> tuple[Rollup, ...]:
+    """A rollup and its time tiers, finest first (``name`` may be any of them)."""
+    base = ROLLUPS[name].family
+    return tuple(sorted((r for r in ROLLUPS.values() if r.family == base), key=lambda r: r.window_s))
+
 
 # The rejected messages themselves go to the rejected topic (not a rollup): these fields.
 # ``msg`` is the message, cut to its first 64 KiB when longer (``truncated`` = 1; ``msg_chars``

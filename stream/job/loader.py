@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import orjson
 
-from stream.contract import MINUTES_LANE, ROLLUPS, SECONDS_LANE, VERSION_COLUMN
+from stream.contract import EXPLORE_LANE, MINUTES_LANE, ROLLUPS, SECONDS_LANE, TEXT, VERSION_COLUMN
 from stream.errors import GmvError
 from stream.settings import Settings
 from stream.stack import clickhouse
@@ -31,12 +31,13 @@ CONSUMER_GROUP = "gmv-loader"
 # A lane idle this long checks that its partitions hold nothing unread (see Loader._check_not_stalled).
 STALL_CHECK_S = 10.0
 
-# Each lane is a consumer and a ClickHouse connection of its own. The per-second rollups load on
-# their own lane, never queued behind the breakdowns: those are most of the rows (each batch of the
-# job rewrites every brand, pair and cube row that changed), and on one lane the seconds once
-# waited seconds behind them.
+# Each lane is a consumer and a ClickHouse connection of its own (stream.contract's lanes): the
+# per-second rollups never queue behind the live minutes (on one lane the seconds once waited
+# seconds behind the breakdowns), nor those behind the burst of rows a closing window brings on the
+# explore path (every brand and cube row of the 5 minutes, hour or day at once).
 LANES: tuple[tuple[str, ...], ...] = tuple(
-    tuple(name for name, rollup in ROLLUPS.items() if rollup.lane == lane) for lane in (SECONDS_LANE, MINUTES_LANE)
+    tuple(name for name, rollup in ROLLUPS.items() if rollup.lane == lane)
+    for lane in (SECONDS_LANE, MINUTES_LANE, EXPLORE_LANE)
 )
 
 
@@ -49,20 +50,25 @@ def to_row(columns: tuple[str, ...], value: dict, written_ms: int) -> tuple:
     return (*(value[column] for column in columns), written_ms)
 
 
+# The values of a deleted key: what its row is rewritten with.
+_ZEROS = {name: {c.name: "" if c.kind == TEXT else 0 for c in rollup.values} for name, rollup in ROLLUPS.items()}
+
+
 def batch_rows(messages: Iterable[tuple[str, bytes | None, bytes | None]], written_ms: int
                ) -> dict[str, list[tuple]]:
     """Rows per rollup from (rollup, key, value) messages, keeping the last value per key.
 
     A tombstone (value None: the job deleted the key, as the buyers rollups do when a second's
-    or a minute's last buyer moves to an earlier one) is written as the key with every value 0,
-    which replaces the row the key had. (The other rollups only grow, so never delete a key.)
+    or a minute's last buyer moves to an earlier one, and the top brands when a brand leaves a
+    ranking) is written as the key with every value zero (0, or '' for text), which replaces the
+    row the key had. (The other rollups only grow, so never delete a key.)
     """
     latest: dict[str, dict[bytes, dict]] = {}
     for rollup, key, value in messages:
         if value is None:
             if not key:
                 continue  # nothing to replace
-            row = dict.fromkeys(ROLLUPS[rollup].value_names, 0) | orjson.loads(key)
+            row = _ZEROS[rollup] | orjson.loads(key)
         else:
             row = orjson.loads(value)
         latest.setdefault(rollup, {})[key or b""] = row

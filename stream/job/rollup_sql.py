@@ -1,4 +1,4 @@
-"""The job's logic as Flink SQL: raw Kafka messages in, rollup rows out.
+"""The job's logic as Flink SQL: raw Kafka messages in, deduplicated valid events out.
 
 Pure text builders, no I/O: ``stream/job/runner.py`` declares the connectors and runs
 these statements; tests/integration/test_rollup_sql_batch.py runs the same statements in
@@ -21,18 +21,8 @@ The path of one message:
    state may have expired, and a correction would restart the row instead of adding to it.
 4. Valid events are deduplicated by ``event_id`` (first one wins; keyed state whose TTL is
    the dedup horizon).
-5. Every rollup is a continuously updated aggregate keyed by its window and dimensions, one
-   for on-time events and one for late ones (``late = 1`` rows, which readers add in). With
-   mini-batch on (stream/job/runner.py), each emits the keys that changed in a batch, once:
-   a minute's breakdowns move while the minute is open and nothing fires when it closes.
-   Nothing waits for a watermark, so no event is ever dropped; the split only sets how long
-   a key's state lives. An on-time key goes idle soon after its window and its state expires
-   with the job's state TTL (the dedup horizon, 1 h): an on-time event whose window was last
-   touched longer ago than that (a partition an hour behind the others) would start its row
-   again. A late key is kept ``late_ttl`` (7 days) for further corrections. Totals are exact
-   whatever the delay.
-6. Buyers (consumers with a paid event) are two aggregates deep instead, on-time and late
-   together: see :func:`buyers_inserts`.
+5. The rollups over the valid events (on-time and late apart) are composed from their
+   declarations in ``stream.contract`` by ``stream/job/aggregates.py``.
 
 Windows are identified by their start in epoch seconds (UTC).
 """
@@ -41,27 +31,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stream.contract import (
-    BUYER_STATUS,
     CHANNELS,
     COUNT,
-    CUBE_DIMENSIONS,
-    DIMENSIONS,
     FEN,
     FLAG,
-    ORDER_MEASURES,
     ORDER_STATUSES,
-    PAIRS,
     PARCEL_STATUSES,
     PRESALE_PHASES,
     PROMOTIONS,
     REJECTED_FIELDS,
     ROLLUPS,
     TEXT,
-    UTC_OFFSET_S,
     WAVES,
     WINDOW,
     Column,
-    Measure,
 )
 
 # Events may not claim to happen more than this far after they reached Kafka: a clock gone
@@ -101,19 +84,6 @@ MESSAGE_HEAD_FUNCTION = ("CREATE TEMPORARY SYSTEM FUNCTION IF NOT EXISTS MESSAGE
 FUNCTIONS = (JSON_FIELDS_FUNCTION, MESSAGE_HEAD_FUNCTION)
 
 TOO_OLD = "event_time_too_old"
-
-
-def _measure_sql(m: Measure) -> str:
-    """One measure as a Flink aggregate, from its declaration in stream.contract."""
-    condition = f"status = '{m.status}'"
-    if m.except_phase:
-        condition += f" AND presale_phase <> '{m.except_phase}'"
-    if m.phase:
-        condition += f" AND presale_phase = '{m.phase}'"
-    return f"CAST(SUM(CASE WHEN {condition} THEN {m.amount or 1} ELSE 0 END) AS BIGINT) AS {m.name}"
-
-
-MEASURES_SQL = ",\n    ".join(_measure_sql(m) for m in ORDER_MEASURES)
 
 
 @dataclass(frozen=True)
@@ -322,152 +292,6 @@ SELECT * FROM {stream}_valid WHERE NOT late""")
 CREATE TEMPORARY VIEW {stream}_late AS
 SELECT * FROM {stream}_valid WHERE late""")
     return [orders, logistics, *splits]
-
-
-def _dimension_columns() -> str:
-    names = " ".join(f"WHEN GROUPING({d}) = 0 THEN '{d}'" for d in DIMENSIONS)
-    return f"CASE {names} END AS dimension, COALESCE({', '.join(DIMENSIONS)}) AS `value`"
-
-
-def _sets() -> str:
-    return "GROUPING SETS (" + ", ".join(f"({d})" for d in DIMENSIONS) + ")"
-
-
-def _pair_columns() -> str:
-    (p1, c1), (p2, c2) = PAIRS
-    return (f"CASE WHEN GROUPING({p1}) = 0 THEN '{p1}' ELSE '{p2}' END AS parent_dimension, "
-            f"COALESCE({p1}, {p2}) AS parent_value, "
-            f"CASE WHEN GROUPING({p1}) = 0 THEN '{c1}' ELSE '{c2}' END AS dimension, "
-            f"COALESCE({c1}, {c2}) AS `value`")
-
-
-def _pair_sets() -> str:
-    return "GROUPING SETS (" + ", ".join(f"({p}, {c})" for p, c in PAIRS) + ")"
-
-
-SECOND, MINUTE = "event_time / 1000", "event_time / 60000 * 60"  # window start, epoch seconds
-KAFKA_MINUTE = "UNIX_TIMESTAMP(DATE_FORMAT(kafka_ts, 'yyyy-MM-dd HH:mm:00'))"  # of a message's Kafka time
-# pipeline_events kinds: 'late' (per minute of event time), 'rejected' (with a reason) and
-# 'received' (every message but heartbeats), both per minute of Kafka time.
-RECEIVED = "received"
-
-
-def _aggregates(sinks: dict[str, str]) -> list[tuple[str, str, str, str, str, str]]:
-    """(sink, stream, window, key columns, grouping, values) of each event-time rollup."""
-    cube = ", ".join(CUBE_DIMENSIONS)
-    return [
-        (sinks["orders_second"], "orders", SECOND, "", "", MEASURES_SQL),
-        (sinks["orders_minute"], "orders", MINUTE, f"{_dimension_columns()}, ", f", {_sets()}", MEASURES_SQL),
-        (sinks["orders_minute_pair"], "orders", MINUTE, f"{_pair_columns()}, ", f", {_pair_sets()}",
-         MEASURES_SQL),
-        (sinks["orders_minute_cube"], "orders", MINUTE, f"{cube}, ", f", {cube}", MEASURES_SQL),
-        (sinks["logistics_second"], "logistics", SECOND, "status, ", ", status", "COUNT(*) AS events"),
-        (sinks["logistics_minute"], "logistics", MINUTE, "status, ", ", status", "COUNT(*) AS events"),
-    ]
-
-
-def buyers_ttl(options: RollupOptions) -> str:
-    """State TTL of the buyers' aggregates: the late horizon plus a day. A consumer's key of a day
-    is written first at the earliest at the day's start, and an event of that day is accepted
-    until it is ``late_ttl`` behind its partition's newest event, so its state must outlive the
-    last write by a day more than the horizon (the minutes' keys keep the same, for one rule)."""
-    return f"{duration_s(options.late_ttl) + 86_400} s"
-
-
-# Festival day of an event (days since the epoch in Asia/Shanghai): the buyers' day.
-FESTIVAL_DAY = f"(event_time / 1000 + {UTC_OFFSET_S}) / 86400"
-
-
-def buyers_inserts(sinks: dict[str, str], options: RollupOptions) -> list[str]:
-    """INSERTs of the buyers rollups (stream.contract: buyers_second, buyers_minute), each two
-    aggregates over the deduplicated paid events, on-time and late together.
-
-    ``buyers_second``: per (festival day, consumer) the first paid event's time (and whether any
-    was a VIP's), then per second of that first time the consumers counted: new buyers per
-    second, which add up to the day's unique buyers. A late event earlier than a consumer's first
-    moves them: the inner aggregate retracts its old row and the outer one lowers that second's
-    count (to 0: the row is deleted, which the loader writes as a 0 row). ``buyers_minute``: per
-    (minute, consumer), then per minute the consumers counted: each minute's distinct buyers.
-
-    Exact under any arrival order while the state lives: a key whose state expired would count a
-    consumer again (inner), or take a retraction as a first row (outer: Flink's global aggregate
-    then stores a count of -1), so every operator keeps its state :func:`buyers_ttl`. Should that
-    ever happen (a job stopped for longer than the horizon), the count written is held at 0, never
-    negative: ClickHouse's UInt64 column would refuse it and stall the loader's lane."""
-    ttl = buyers_ttl(options)
-    paid = f"FROM orders_valid AS b WHERE status = '{BUYER_STATUS}'"
-    return [
-        f"""INSERT INTO {sinks['buyers_second']}
-SELECT /*+ STATE_TTL('f' = '{ttl}') */ first_ms / 1000 AS window_start, vip,
-       GREATEST(COUNT(*), 0) AS new_buyers
-FROM (
-    SELECT /*+ STATE_TTL('b' = '{ttl}') */ MIN(event_time) AS first_ms, MAX(vip) AS vip
-    {paid} GROUP BY {FESTIVAL_DAY}, consumer_id
-) AS f GROUP BY first_ms / 1000, vip""",
-        f"""INSERT INTO {sinks['buyers_minute']}
-SELECT /*+ STATE_TTL('m' = '{ttl}') */ window_start, vip, GREATEST(COUNT(*), 0) AS buyers
-FROM (
-    SELECT /*+ STATE_TTL('b' = '{ttl}') */ {MINUTE} AS window_start, MAX(vip) AS vip
-    {paid} GROUP BY {MINUTE}, consumer_id
-) AS m GROUP BY window_start, vip""",
-    ]
-
-
-def rollup_inserts(sinks: dict[str, str], options: RollupOptions) -> list[str]:
-    """INSERT statements, one per (rollup, on-time|late), into the named sink tables.
-
-    ``sinks`` maps each rollup name of stream.contract, and ``rejected``, to a sink table name.
-    Each rollup is a continuous aggregate, on-time and late apart (see step 5 above).
-    """
-    hint = f"/*+ STATE_TTL('l' = '{options.late_ttl}') */"
-    inserts = [
-        f"""INSERT INTO {sink}
-SELECT {hint if late else ''} {window} AS window_start, {keys}{late} AS late, {values}
-FROM {stream}_{'late' if late else 'ontime'} AS l GROUP BY {window}{grouping}"""
-        for sink, stream, window, keys, grouping, values in _aggregates(sinks)
-        for late in (0, 1)
-    ]
-    return [
-        *inserts,
-        *buyers_inserts(sinks, options),
-        # late and rejected counts per minute
-        *[
-            f"""INSERT INTO {sinks['pipeline_events']}
-SELECT {hint} {MINUTE} AS window_start, '{stream}' AS source, 'late' AS kind,
-       '' AS reason, COUNT(*) AS events
-FROM {stream}_late AS l GROUP BY {MINUTE}"""
-            for stream in ("orders", "logistics")
-        ],
-        *[
-            f"""INSERT INTO {sinks['pipeline_events']}
-SELECT {hint} {KAFKA_MINUTE} AS window_start,
-       '{stream}' AS source, 'rejected' AS kind, reason, COUNT(*) AS events
-FROM {stream}_rejected AS l GROUP BY {KAFKA_MINUTE}, reason"""
-            for stream in ("orders", "logistics")
-        ],
-        # every message but heartbeats, per minute of Kafka time: what a rejected share is of
-        *[
-            f"""INSERT INTO {sinks['pipeline_events']}
-SELECT {hint} {KAFKA_MINUTE} AS window_start,
-       '{stream}' AS source, '{RECEIVED}' AS kind, '' AS reason, COUNT(*) AS events
-FROM {stream}_checked AS l WHERE reject_reason IS NULL OR reject_reason <> '{HEARTBEAT}'
-GROUP BY {KAFKA_MINUTE}"""
-            for stream in ("orders", "logistics")
-        ],
-        # the rejected messages themselves, kept with their reason (at most MAX_MESSAGE_BYTES of
-        # each; the bytes, in base64, of one that is not UTF-8)
-        *[
-            f"""INSERT INTO {sinks['rejected']}
-SELECT '{stream}' AS source, reason, kafka_partition, kafka_offset,
-       DATE_FORMAT(kafka_ts, 'yyyy-MM-dd HH:mm:ss.SSS') AS kafka_time,
-       MESSAGE_HEAD(msg, {MAX_MESSAGE_BYTES}) AS msg,
-       CASE WHEN reason = 'too_large' THEN 1 ELSE 0 END AS truncated,
-       CAST(COALESCE(CHAR_LENGTH(msg), 0) AS BIGINT) AS msg_chars,
-       CASE WHEN reason = 'bad_encoding' THEN TO_BASE64(msg) ELSE '' END AS msg_base64
-FROM {stream}_rejected"""
-            for stream in ("orders", "logistics")
-        ],
-    ]
 
 
 # Flink SQL type of each column kind of the contract.

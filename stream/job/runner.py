@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stream.errors import GmvError
-from stream.job import rollup_sql
+from stream.job import aggregates, rollup_sql
 from stream.settings import Settings
 from stream.stack import jars
 from stream.stack.processes import pid_alive
@@ -179,7 +179,8 @@ def statements(settings: Settings, options: JobOptions) -> tuple[list[str], list
         *rollup_sql.valid_views(ropts),
     ]
     sinks = {name: f"sink_{name}" for name in settings.rollup_topics} | {"rejected": "sink_rejected"}
-    return ddl, rollup_sql.rollup_inserts(sinks, ropts)
+    views, inserts = aggregates.rollup_statements(sinks, ropts)
+    return ddl + views, inserts
 
 
 def table_environment(settings: Settings, options: JobOptions):
