@@ -42,7 +42,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stream import probes
-from stream.contract import CUBE_DIMENSIONS, DIMENSIONS, PAIRS, ROLLUPS
+from stream.contract import CUBE_DIMENSIONS, ROLLUPS
 from stream.job import loader, runner
 from stream.probes import wait_for
 from stream.stack import clickhouse, kafka_admin, launcher, migrations, processes
@@ -206,18 +206,11 @@ def created_orders(settings) -> list[tuple[dict, int]]:
         consumer.close()
 
 
-def _pair_key(event: dict, parent: str, child: str) -> tuple:
-    return (parent, event[parent], child, event[child])
-
-
 # table -> (its key columns after window_start, the keys of one event's rows in it)
 KEYS = {
     "orders_second": ((), lambda e: [()]),
-    "orders_minute": (("dimension", "value"), lambda e: [(d, e[d]) for d in DIMENSIONS]),
-    "orders_minute_pair": (("parent_dimension", "parent_value", "dimension", "value"),
-                           lambda e: [_pair_key(e, p, c) for p, c in PAIRS]),
-    "orders_minute_cube": (CUBE_DIMENSIONS,
-                           lambda e: [tuple(int(e[d]) if d == "vip" else e[d] for d in CUBE_DIMENSIONS)]),
+    "dimensions_minute": (("dimension", "value"),
+                          lambda e: [(d, str(int(e[d])) if d == "vip" else e[d]) for d in CUBE_DIMENSIONS]),
 }
 
 

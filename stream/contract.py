@@ -11,6 +11,7 @@ counts it, the loader writes it and verify compares it, all from this declaratio
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta, timezone
 
@@ -154,6 +155,14 @@ class Top:
     of: str  # the field ranked
     measure: str
     within: str  # the field of the per-value rankings
+    # The count measures of the events ``measure`` sums: a value with none of them has no measure
+    # yet (NULL in the job) and ranks after every value with one, even one whose sum is 0.
+    events: tuple[str, ...]
+
+    def rank_key(self, value: str, row: Mapping[str, int]) -> tuple:
+        """Sorts a ranking's rows first to last: by ``measure``, largest first; a value with no
+        event of it after every value with one; ties by the value (as strings compare)."""
+        return (not any(row[e] for e in self.events), -row[self.measure], value)
 
 
 @dataclass(frozen=True)
@@ -237,7 +246,7 @@ def _tiers(rollup: Rollup, *tables: tuple[str, int]) -> tuple[Rollup, ...]:
                       for name, window_s in tables))
 
 
-TOP_BRANDS = Top(n=10, of=BRAND, measure="gmv_fen", within="category")
+TOP_BRANDS = Top(n=10, of=BRAND, measure="gmv_fen", within="category", events=("orders_paid", "deposits_paid"))
 
 ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
     # Order totals: per second, live (the wall's GMV and orders per second); closed hours and days.
@@ -285,6 +294,14 @@ ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
            _WINDOW + _texts("source", "kind", "reason"), _EVENTS, MINUTES_LANE),
 )}
 ORDER_ROLLUPS = tuple(r for r in ROLLUPS.values() if set(_ORDER_VALUES) <= set(r.values))
+
+
+def window_start(epoch_s: int, window_s: int) -> int:
+    """The start (epoch s) of the window of ``window_s`` seconds that holds ``epoch_s``: windows
+    align in UTC, but a day is a festival day, from midnight in Asia/Shanghai (whole hours from
+    UTC, so windows up to an hour align either way). Works on numpy arrays too."""
+    shift = UTC_OFFSET_S if window_s == DAY_S else 0
+    return (epoch_s + shift) // window_s * window_s - shift
 
 
 def family(name: str) -> tuple[Rollup, ...]:

@@ -14,7 +14,6 @@ from datetime import datetime
 from stream.contract import (
     CHANNELS,
     CUBE_DIMENSIONS,
-    DIMENSIONS,
     MEASURE_BY_NAME,
     MEASURES,
     PARCEL_STATUSES,
@@ -50,13 +49,13 @@ WINDOW = "window_start"
 # rollup -> the key columns (besides window_start) its header names
 KEYS = {
     "orders_second": (),
-    "orders_minute": ("dimension", "value"),
-    "orders_minute_cube": CUBE_DIMENSIONS,
+    "dimensions_minute": ("dimension", "value"),
+    "cube_5min": CUBE_DIMENSIONS,
     "logistics_minute": ("status",),
 }
 ENUMS: dict[str, tuple[str, ...]] = {"channel": CHANNELS, "vip": ("0", "1"), "promotion": PROMOTIONS,
                                      "wave": WAVES, "presale_phase": PRESALE_PHASES, "status": PARCEL_STATUSES,
-                                     "dimension": DIMENSIONS}
+                                     "dimension": CUBE_DIMENSIONS}
 OLDEST, NEWEST = 946684800, 4102444800  # 2000-01-01 and 2100-01-01 UTC: a window outside is a mistake
 MAX_DIGITS = 18  # below 2^63: fits Int64 (fen) and UInt64 (counts)
 MAX_TEXT = 200  # characters of a dimension value
@@ -100,9 +99,9 @@ def rollup_of(header: list[str], where: str) -> tuple[str, tuple[str, ...]]:
         raise HistoryCsvError(f"{where}: no window_start column; name the window's start in the header.")
     keys = seen - {WINDOW, *MEASURES, "events"}
     if keys & {"dimension", "value"}:
-        rollup = "orders_minute"
+        rollup = "dimensions_minute"
     elif keys & set(CUBE_DIMENSIONS):
-        rollup = "orders_minute_cube"
+        rollup = "cube_5min"
     elif "status" in seen or "events" in seen:
         rollup = "logistics_minute"
     else:
@@ -110,7 +109,7 @@ def rollup_of(header: list[str], where: str) -> tuple[str, tuple[str, ...]]:
     wanted = set(KEYS[rollup])
     if keys != wanted:
         missing, extra = sorted(wanted - keys), sorted(keys - wanted)
-        what = {"orders_minute": "a breakdown", "orders_minute_cube": "the cube",
+        what = {"dimensions_minute": "a breakdown", "cube_5min": "the cube",
                 "logistics_minute": "parcel events"}.get(rollup, "per-second totals")
         problem = " and ".join(([f"lacks {', '.join(missing)}"] if missing else [])
                                + ([f"also names {', '.join(extra)}"] if extra else []))

@@ -35,6 +35,7 @@ from stream.contract import (
     UTC_OFFSET_S,
     Measure,
     Rollup,
+    family,
 )
 from stream.job.rollup_sql import HEARTBEAT, MAX_MESSAGE_BYTES, RollupOptions, duration_s, interval_sql
 
@@ -138,14 +139,49 @@ def _stream(rollup: Rollup) -> str:
     return "logistics" if rollup.name in LOGISTICS_ROLLUPS else "orders"
 
 
-def continuous(rollup: Rollup, sink: str, late: bool, ttl: str) -> str:
-    """The rollup as a continuously updated aggregate over the on-time (or the late) events."""
+def continuous(rollup: Rollup, sink: str) -> str:
+    """A LIVE rollup as a continuously updated aggregate over the on-time events."""
     window = window_of_event(rollup.window_s)
     keys, group = grouping(rollup)
-    hint = f"/*+ STATE_TTL('e' = '{ttl}') */" if late else ""
     return insert(sink, Select(
-        columns=(f"{window} AS window_start", *keys, f"{int(late)} AS {LATE_COLUMN}", *_measures(rollup, False)),
-        source=f"{_stream(rollup)}_{'late' if late else 'ontime'} AS e", group_by=(window, *group), hint=hint))
+        columns=(f"{window} AS window_start", *keys, f"0 AS {LATE_COLUMN}", *_measures(rollup, False)),
+        source=f"{_stream(rollup)}_ontime AS e", group_by=(window, *group)))
+
+
+def _tier_column(rollup: Rollup) -> str:
+    return f"window_{rollup.window_s}"
+
+
+def late_view(family: tuple[Rollup, ...], ttl: str) -> str:
+    """The late corrections of every time tier of a rollup in one continuous aggregate, kept
+    ``ttl``: one grouping set per tier (its window and the grouping), so a late event passes one
+    operator, not one per tier. A row's tier is the window column that is not NULL."""
+    base = family[0]
+    windows = tuple(f"{window_of_event(r.window_s)} AS {_tier_column(r)}" for r in family)
+    if base.each:
+        sets = tuple(f"({_tier_column(r)}, {f})" for r in family for f in base.by)
+        keys = _each_columns(base.by)
+    else:
+        sets = tuple(f"({', '.join((_tier_column(r), *base.by))})" for r in family)
+        keys = base.by
+    source = Select(columns=("*", *windows), source=f"{_stream(base)}_late").sql()
+    select = Select(columns=(*(_tier_column(r) for r in family), *keys, *_measures(base, False)),
+                    source=f"(\n{source}\n) AS e", group_by=(f"GROUPING SETS ({', '.join(sets)})",),
+                    hint=f"/*+ STATE_TTL('e' = '{ttl}') */")
+    return f"CREATE TEMPORARY VIEW {late_view_name(base)} AS\n{select.sql()}"
+
+
+def late_view_name(rollup: Rollup) -> str:
+    return f"{rollup.family}_late"
+
+
+def late_rows(rollup: Rollup, sink: str) -> str:
+    """A rollup's ``late = 1`` rows: its tier's rows of the family's late view."""
+    window = _tier_column(rollup)
+    keys = ("dimension", "`value`") if rollup.each else rollup.by
+    return insert(sink, Select(columns=(f"{window} AS window_start", *keys, f"1 AS {LATE_COLUMN}",
+                                        *rollup.value_names),
+                               source=late_view_name(rollup), where=f"{window} IS NOT NULL"))
 
 
 def closed_view(rollup: Rollup) -> str:
@@ -335,7 +371,7 @@ def rollup_statements(sinks: dict[str, str], options: RollupOptions) -> tuple[li
     """(views, INSERTs) of every rollup of stream.contract into the named sink tables.
 
     ``sinks`` maps each rollup name, and ``rejected``, to a sink table name."""
-    inserts = []
+    views, inserts = window_views(), []
     for rollup in ROLLUPS.values():
         sink = sinks[rollup.name]
         if rollup.name in SPECIAL:
@@ -343,7 +379,9 @@ def rollup_statements(sinks: dict[str, str], options: RollupOptions) -> tuple[li
         if rollup.top is not None:
             inserts += top_inserts(rollup, sink, lifetime_ttl(options))
             continue
-        on_time = windowed(rollup, sink) if rollup.path == EXPLORE else continuous(rollup, sink, False, "")
-        inserts += [on_time, continuous(rollup, sink, True, late_ttl(options))]
+        if rollup.family == rollup.name:
+            views.append(late_view(family(rollup.name), late_ttl(options)))
+        on_time = windowed(rollup, sink) if rollup.path == EXPLORE else continuous(rollup, sink)
+        inserts += [on_time, late_rows(rollup, sink)]
     inserts += buyers_inserts(sinks, options) + pipeline_inserts(sinks, options)
-    return window_views(), inserts
+    return views, inserts

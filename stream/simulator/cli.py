@@ -82,6 +82,8 @@ def _moment(text: str) -> datetime:
 
 def register(subparsers) -> argparse.ArgumentParser:
     """Add ``simulate`` to ``gmv``'s subcommands."""
+    from stream.simulator.run import CLOSES
+
     p = subparsers.add_parser("simulate", help="generate festival orders and parcels into Kafka",
                               description="Festival orders and parcels into Kafka (or stdout), with a ledger of "
                               "what was sent. See docs/simulator.md.")
@@ -108,6 +110,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     out.add_argument("--sink", choices=("kafka", "stdout", "null"), default="kafka", help="default kafka")
     out.add_argument("--ledger", type=Path, metavar="PATH", help="write the ground truth here (JSON Lines)")
+    out.add_argument("--close", choices=CLOSES, default="minute",
+                     help="what the last heartbeat closes: the last minute's windows (default), or every window "
+                          "of the newest event's festival day, its hours and the day itself (for a replay whose "
+                          "topics take nothing later: the job counts anything older as late)")
     out.add_argument("--status-every", type=_not_negative, default=STATUS_EVERY_S, metavar="S",
                      help=f"log a status line (sent, rate, festival time) on stderr every S wall seconds "
                      f"(default {STATUS_EVERY_S:g}; 0: none)")
@@ -210,7 +216,7 @@ def build(args: argparse.Namespace, now_ms: int | None = None, newest_ms: int | 
     rate = args.rate if isinstance(args.rate, float) else None
     paced = not (args.rate == "max" or (args.rate is None and args.sink == "null"))
     options = RunOptions(clock=spec, rate=rate, paced=paced, duration_s=args.duration, events=args.events,
-                         seed=args.seed, faults=faults, batch_orders=args.batch_orders)
+                         seed=args.seed, faults=faults, batch_orders=args.batch_orders, close=args.close)
     return config, options
 
 

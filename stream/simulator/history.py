@@ -38,7 +38,8 @@ CHUNK_ORDERS = 100_000  # simulated orders per step (bounds the memory of one st
 COUNTED = (*MEASURES, "events")  # what a ledger row counts (order measures, or parcel events)
 # The rollups written: what the readers of history use (the wall, explore, the drop alert). Parcels
 # per second are left out: a quarter of the rows, and nothing compares them with last year.
-WRITTEN = ("orders_second", "orders_minute", "orders_minute_cube", "logistics_minute")
+WRITTEN = ("orders_second", "orders_hour", "orders_day", "dimensions_minute", "dimensions_hour", "dimensions_day",
+           "cube_5min", "cube_hour", "cube_day", "logistics_minute")
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,28 @@ from pathlib import Path
 
 import numpy as np
 
-from stream.contract import BUYER_STATUS, CUBE_DIMENSIONS, DIMENSIONS, MEASURES, ORDER_MEASURES, UTC_OFFSET_S
+from stream.contract import (
+    BRAND,
+    BUYER_STATUS,
+    CUBE_DIMENSIONS,
+    MEASURES,
+    ORDER_MEASURES,
+    ROLLUPS,
+    TOP_BRANDS,
+    UTC_OFFSET_S,
+    family,
+)
+from stream.contract import window_start as window_of
 from stream.simulator import events as ev
 from stream.simulator.catalog import Catalog
 
-_DIM_BASE = {"category": 0, "province": 100, "channel": 200, "brand": 1000}
-_CODE_BITS = 20  # brand codes stay below 2**20
 _COMPACT_EVERY = 1_000_000
 # A cube row's fields packed into one integer, 5 bits each (every enum has fewer than 32 values).
 _CUBE_BITS = 5
+# How a key packs a window index (above) and a code (below) into one integer, per grouping.
+_CODE_BITS = {"dimensions": 10, "cube": _CUBE_BITS * len(CUBE_DIMENSIONS), "brands": 20}
+# A dimension value's code: the field's base plus the value's index (each field has < 100 values).
+_DIM_BASE = {d: 100 * i for i, d in enumerate(CUBE_DIMENSIONS)}
 
 
 def _reduce(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -53,6 +66,20 @@ class _Table:
         if not self.parts:
             return np.empty(0, np.int64), np.empty((0, self.width), np.int64)
         return _reduce(np.concatenate([k for k, _ in self.parts]), np.concatenate([v for _, v in self.parts]))
+
+
+def _tiers(table: _Table, name: str, bits: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``{rollup: (window starts, codes, sums)}`` of a rollup counted at its finest grain in
+    ``table`` (keys: window index << ``bits`` | code) and of each of its coarser time tiers, whose
+    rows are the finest rows summed per tier window (a day: a festival day, see window_of)."""
+    keys, sums = table.result()
+    finest, *tiers = family(name)
+    starts, codes = (keys >> bits) * finest.window_s, keys & ((1 << bits) - 1)
+    out = {finest.name: (starts, codes, sums)}
+    for tier in tiers:
+        rekeyed, tier_sums = _reduce((window_of(starts, tier.window_s) // 60 << bits) | codes, sums)
+        out[tier.name] = ((rekeyed >> bits) * 60, rekeyed & ((1 << bits) - 1), tier_sums)
+    return out
 
 
 class _Firsts:
@@ -123,10 +150,13 @@ class Ledger:
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
         self.order_seconds = _Table(len(MEASURES))
-        self.order_minutes = _Table(len(MEASURES))
-        self.order_cube = _Table(len(MEASURES))
+        self.order_dimensions = _Table(len(MEASURES))  # per minute and dimension value
+        self.order_cube = _Table(len(MEASURES))  # per 5 minutes and combination
+        self.order_brands = _Table(len(MEASURES))  # per 5 minutes and brand
         too_many = [n for n in (catalog.category_names, catalog.province_names) if len(n) >= 1 << _CUBE_BITS]
         assert not too_many, "the ledger's cube packs each field in 5 bits: at most 31 categories and provinces"
+        assert len(catalog.brand_names) < 1 << _CODE_BITS["brands"], "the ledger packs a brand in 20 bits"
+        self.brand_category = np.repeat(np.arange(len(catalog.category_names)), np.diff(catalog.brand_offsets))
         self.logistics_seconds = _Table(1)
         self.logistics_minutes = _Table(1)
         # buyers: per (festival day, consumer) and per (minute, consumer), from the paid events
@@ -140,11 +170,15 @@ class Ledger:
         if len(orders):
             measures = order_measures(orders)
             self.order_seconds.add(orders["t"] // 1000, measures)
-            minute = (orders["t"] // 60_000) << _CODE_BITS
-            o = orders["o"]
-            codes = [o[d].astype(np.int64) + _DIM_BASE[d] for d in DIMENSIONS]
-            self.order_minutes.add(np.concatenate([minute + c for c in codes]), np.tile(measures, (len(codes), 1)))
-            self.order_cube.add(_cube_codes(orders), measures)
+            minute = (orders["t"] // 60_000) << _CODE_BITS["dimensions"]
+            fields = _fields(orders)
+            codes = [fields[d].astype(np.int64) + _DIM_BASE[d] for d in CUBE_DIMENSIONS]
+            self.order_dimensions.add(np.concatenate([minute + c for c in codes]),
+                                      np.tile(measures, (len(codes), 1)))
+            five = ROLLUPS["cube_5min"].window_s * 1000
+            self.order_cube.add(((orders["t"] // five) << _CODE_BITS["cube"]) | _cube_codes(fields), measures)
+            brand = orders["o"]["brand"].astype(np.int64)
+            self.order_brands.add(((orders["t"] // five) << _CODE_BITS["brands"]) | brand, measures)
             paid = ev.take(orders, orders["status"] == ev.ORDER_STATUSES.index(BUYER_STATUS))
             consumer, t, vip = paid["o"]["consumer"].astype(np.int64), paid["t"], paid["o"]["vip"]
             day = (t // 1000 + UTC_OFFSET_S) // 86_400
@@ -156,33 +190,51 @@ class Ledger:
             self.logistics_seconds.add((parcels["t"] // 1000) * 8 + status, ones)
             self.logistics_minutes.add((parcels["t"] // 60_000) * 8 + status, ones)
 
+    def _names(self) -> dict[str, np.ndarray]:
+        """Each cube field's values by code, as the events spell them (the VIP flag as 0 and 1)."""
+        names = {"category": self.catalog.category_names, "province": self.catalog.province_names,
+                 "channel": ev.CHANNELS, "vip": (0, 1), "promotion": ev.PROMOTIONS, "wave": ev.WAVES,
+                 "presale_phase": ev.PHASES}
+        return {d: np.asarray(v, dtype=object) for d, v in names.items()}
+
     def columns(self) -> dict[str, dict[str, list]]:
         """The ledger's rows by kind, as columns of Python values (``window``, its keys, its
         counts, in the order of the file's lines), all-zero rows left out. Decoded with numpy: a
-        festival's millions of rows take seconds, not minutes."""
-        out = {}
-        keys, sums = _nonzero(*self.order_seconds.result())
-        out["orders_second"] = {"window": keys.tolist(), **_measures(sums)}
-        keys, sums = _nonzero(*self.order_minutes.result())
-        codes = keys & ((1 << _CODE_BITS) - 1)
-        dims = np.searchsorted(np.array([_DIM_BASE[d] for d in DIMENSIONS]), codes, side="right") - 1
-        names = {"category": self.catalog.category_names, "province": self.catalog.province_names,
-                 "channel": ev.CHANNELS, "brand": self.catalog.brand_names}
-        value = np.empty(len(keys), dtype=object)
-        for i, dim in enumerate(DIMENSIONS):
-            hit = dims == i
-            value[hit] = np.asarray(names[dim], dtype=object)[codes[hit] - _DIM_BASE[dim]]
-        out["orders_minute"] = {"window": ((keys >> _CODE_BITS) * 60).tolist(),
-                                "dimension": np.asarray(DIMENSIONS, dtype=object)[dims].tolist(),
-                                "value": value.tolist(), **_measures(sums)}
-        keys, sums = _nonzero(*self.order_cube.result())
-        names = {"category": self.catalog.category_names, "province": self.catalog.province_names,
-                 "channel": ev.CHANNELS, "promotion": ev.PROMOTIONS, "wave": ev.WAVES, "presale_phase": ev.PHASES}
-        cube = {"window": ((keys >> (_CUBE_BITS * len(CUBE_DIMENSIONS))) * 60).tolist()}
-        for i, dim in enumerate(CUBE_DIMENSIONS):
-            code = (keys >> (_CUBE_BITS * (len(CUBE_DIMENSIONS) - 1 - i))) & ((1 << _CUBE_BITS) - 1)
-            cube[dim] = code.tolist() if dim == "vip" else np.asarray(names[dim], dtype=object)[code].tolist()
-        out["orders_minute_cube"] = {**cube, **_measures(sums)}
+        festival's millions of rows take seconds, not minutes. Every rollup the contract has the
+        ledger count (``in_ledger``), each time tier summed from its finest rows."""
+        names = self._names()
+        out: dict[str, dict[str, list]] = {}
+        for name, (starts, _, sums) in _tiers(self.order_seconds, "orders_second", 0).items():
+            keep = sums.any(axis=1)
+            out[name] = {"window": starts[keep].tolist(), **_measures(sums[keep])}
+        for name, (starts, codes, sums) in _tiers(self.order_dimensions, "dimensions_minute",
+                                                  _CODE_BITS["dimensions"]).items():
+            keep = sums.any(axis=1)
+            starts, codes, sums = starts[keep], codes[keep], sums[keep]
+            dims = codes // 100
+            value = np.empty(len(codes), dtype=object)
+            for i, dim in enumerate(CUBE_DIMENSIONS):
+                hit = dims == i
+                value[hit] = names[dim][codes[hit] - _DIM_BASE[dim]]
+            out[name] = {"window": starts.tolist(),
+                         "dimension": np.asarray(CUBE_DIMENSIONS, dtype=object)[dims].tolist(),
+                         "value": [str(v) for v in value.tolist()], **_measures(sums)}
+        for name, (starts, codes, sums) in _tiers(self.order_cube, "cube_5min", _CODE_BITS["cube"]).items():
+            keep = sums.any(axis=1)
+            starts, codes = starts[keep], codes[keep]
+            cube = {"window": starts.tolist()}
+            for i, dim in enumerate(CUBE_DIMENSIONS):
+                code = (codes >> (_CUBE_BITS * (len(CUBE_DIMENSIONS) - 1 - i))) & ((1 << _CUBE_BITS) - 1)
+                cube[dim] = names[dim][code].tolist()
+            out[name] = {**cube, **_measures(sums[keep])}
+        brands = _tiers(self.order_brands, "brands_5min", _CODE_BITS["brands"])
+        brand_names = np.asarray(self.catalog.brand_names, dtype=object)
+        for name, (starts, codes, sums) in brands.items():
+            keep = sums.any(axis=1)
+            starts, codes = starts[keep], codes[keep]
+            out[name] = {"window": starts.tolist(), "category": names["category"][self.brand_category[codes]].tolist(),
+                         BRAND: brand_names[codes].tolist(), **_measures(sums[keep])}
+        out["top_brands"] = self._top_brands(*brands["brands_day"], names["category"], brand_names)
         for kind, table, width in (("logistics_second", self.logistics_seconds, 1),
                                    ("logistics_minute", self.logistics_minutes, 60)):
             keys, sums = table.result()
@@ -191,12 +243,35 @@ class Ledger:
                          "status": np.asarray(ev.LOGISTICS_STATUSES, dtype=object)[status].tolist(),
                          "events": sums[:, 0].tolist()}
         # new buyers per second (each consumer once a day, at their first paid second), buyers per minute
-        for kind, firsts, window_of, width, count in (
+        for kind, firsts, window_of_ms, width, count in (
                 ("buyers_second", self.buyer_days, lambda t: t // 1000, 1, "new_buyers"),
                 ("buyers_minute", self.buyer_minutes, lambda t: t // 60_000, 60, "buyers")):
-            rows = buyer_counts(firsts, window_of, width)
+            rows = buyer_counts(firsts, window_of_ms, width)
             out[kind] = {"window": [r[0] for r in rows], "vip": [r[1] for r in rows], count: [r[2] for r in rows]}
         return out
+
+    def _top_brands(self, days: np.ndarray, codes: np.ndarray, sums: np.ndarray, categories: np.ndarray,
+                    brand_names: np.ndarray) -> dict[str, list]:
+        """The rankings of stream.contract's top brands per festival day, from the brands' day sums:
+        over all brands (ranking '') and within each category (ranking = its name), each the
+        TOP_BRANDS.n brands first by TOP_BRANDS.rank_key (GMV, largest first; a brand with no paid
+        event after every brand with one; ties by brand name)."""
+        gmv = sums[:, MEASURES.index(TOP_BRANDS.measure)]
+        paid = sum(sums[:, MEASURES.index(e)] for e in TOP_BRANDS.events)
+        name_rank = np.argsort(np.argsort(brand_names.astype(str), kind="stable"), kind="stable")
+        category = self.brand_category[codes]
+        picked: list[tuple[str, int]] = []  # (ranking, row)
+        for overall, groups in ((True, days), (False, days * 64 + category)):
+            order = np.lexsort((name_rank[codes], -gmv, paid == 0, groups))  # the last key sorts first
+            grouped = groups[order]
+            first = np.concatenate([[True], grouped[1:] != grouped[:-1]]) if len(order) else np.zeros(0, bool)
+            position = np.arange(len(order)) - np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+            for row in order[position < TOP_BRANDS.n].tolist():
+                picked.append(("" if overall else str(categories[category[row]]), row))
+        rows = np.array([r for _, r in picked], dtype=np.int64)
+        return {"window": days[rows].tolist(), "ranking": [s for s, _ in picked],
+                BRAND: brand_names[codes[rows]].tolist(), "category": categories[category[rows]].tolist(),
+                **_measures(sums[rows])}
 
     def records(self) -> Iterator[dict]:
         """Every row of the ledger as a dict (``kind``, ``window``, its keys and counts), in the
@@ -219,21 +294,20 @@ class Ledger:
         tmp.replace(path)
 
 
-def _nonzero(keys: np.ndarray, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    keep = sums.any(axis=1)
-    return keys[keep], sums[keep]
-
-
 def _measures(sums: np.ndarray) -> dict[str, list]:
     return {m: sums[:, i].tolist() for i, m in enumerate(MEASURES)}
 
 
-def _cube_codes(orders: np.ndarray) -> np.ndarray:
-    """Each order event's minute and cube fields as one integer (see ``_CUBE_BITS``)."""
-    fields = {"category": orders["o"]["category"], "province": orders["o"]["province"],
-              "channel": orders["o"]["channel"], "vip": orders["o"]["vip"], "promotion": orders["o"]["promotion"],
-              "wave": orders["wave"], "presale_phase": orders["phase"]}
-    key = orders["t"] // 60_000
+def _fields(orders: np.ndarray) -> dict[str, np.ndarray]:
+    """Each order event's cube fields as codes (see Ledger._names)."""
+    o = orders["o"]
+    return {"category": o["category"], "province": o["province"], "channel": o["channel"], "vip": o["vip"],
+            "promotion": o["promotion"], "wave": orders["wave"], "presale_phase": orders["phase"]}
+
+
+def _cube_codes(fields: dict[str, np.ndarray]) -> np.ndarray:
+    """Each order event's cube fields packed into one integer (see ``_CUBE_BITS``)."""
+    key = np.zeros(len(fields["category"]), dtype=np.int64)
     for dim in CUBE_DIMENSIONS:
         key = (key << _CUBE_BITS) | fields[dim].astype(np.int64)
     return key

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stream.contract import FESTIVAL_TZ
+from stream.contract import DAY_S, FESTIVAL_TZ, window_start
 from stream.errors import GmvError
 from stream.simulator import catalog as catalog_mod
 from stream.simulator import curve as curve_mod
@@ -46,6 +46,7 @@ class RunOptions:
     faults: Faults = field(default_factory=Faults)
     batch_orders: int = 4096  # orders per tick at most (replay), or exactly (live, unpaced)
     wall_tick_s: float = 0.1  # pacing granularity
+    close: str = "minute"  # how far the last heartbeat moves event time on: see closing_heartbeat_ms
 
 
 @dataclass
@@ -212,6 +213,7 @@ class Stats:
     orders: int = 0  # arrivals
     first_ms: int | None = None
     last_ms: int | None = None
+    closed_until: int | None = None  # epoch s: every window ending by then was closed by the last heartbeat
     seconds: float = 0.0
 
     def record(self, batch: Batch) -> np.ndarray:
@@ -243,6 +245,7 @@ class Stats:
             "duplicates_sent": self.duplicates, "late_sent": self.late,
             "malformed_sent": dict(self.malformed), "malformed_by_kind": dict(sorted(self.malformed_by_kind.items())),
             "gmv_fen": self.gmv_fen, "first_event_ms": self.first_ms, "last_event_ms": self.last_ms,
+            "closed_until": self.closed_until,
         }
 
     def line(self) -> str:
@@ -283,6 +286,19 @@ class _Progress:
 
 HEARTBEAT_EVERY_S = 0.5
 END_HEARTBEAT_AHEAD_MS = 61_000
+# What the last heartbeat closes: the last second and minute, or every window of the newest
+# event's festival day (its 5 minutes, hours and the day itself; for a replay whose topics will
+# take no later events, since the job then counts anything older as late).
+CLOSES = ("minute", "day")
+
+
+def closing_heartbeat_ms(newest_ms: int, close: str) -> int:
+    """Event time of the heartbeat a run ends with: ``END_HEARTBEAT_AHEAD_MS`` past the newest
+    event, or past the end of its festival day (Asia/Shanghai) with ``close`` = 'day'."""
+    if close == "day":
+        day_end = window_start(newest_ms // 1000, DAY_S) + DAY_S
+        return day_end * 1000 + END_HEARTBEAT_AHEAD_MS
+    return newest_ms + END_HEARTBEAT_AHEAD_MS
 # On Ctrl-C or SIGTERM, how long the messages in flight get to be acknowledged before the run
 # says how many were not: a stop must be prompt even with Kafka gone.
 STOP_FLUSH_S = 5.0
@@ -332,7 +348,10 @@ def run(config: FestivalConfig, options: RunOptions, sink, ledger_path: Path | N
     undelivered: GmvError | None = None
     try:
         if hasattr(sink, "heartbeat") and newest_ms:
-            sink.heartbeat(newest_ms + END_HEARTBEAT_AHEAD_MS)  # closes the last second and minute
+            closing = closing_heartbeat_ms(newest_ms, options.close)
+            sink.heartbeat(closing)  # the last windows close (see CLOSES)
+            # every window ending by then has closed (the job's watermark delay is under a second)
+            stats.closed_until = closing // 1000 - 1
         # Stopped: a few seconds for what is in flight, so a stop with Kafka gone is still prompt.
         sink.close(timeout_s=STOP_FLUSH_S if interrupted else 60.0)
     except GmvError as exc:
