@@ -1,20 +1,28 @@
 """Plausible rollup rows of a replayed festival, for tests, benchmarks and the README's pictures.
 
 Test and bench support, not part of the product. This is not the pipeline: it draws orders
-second by second with numpy and aggregates them the way the rollup contract declares them (per
-second, per minute by dimension, per minute by drill-down pair, per minute by the cube of the
-low-cardinality fields, logistics per status, late and rejected counts), with the traps a reader
-must handle: ``late = 1`` correction rows and superseded row versions (lower ``written_ms``).
-Every breakdown adds up exactly to the per-second totals, so pages can be cross-checked; and
+second by second with numpy and aggregates them the way the rollup contract declares them: the
+live path (totals per second, each low-cardinality field on its own per minute, the day's top
+brands), the explore path (the cube and brands with their category per 5 minutes) and every time
+tier of each (hours and festival days), logistics per status, late and rejected counts, buyers.
+The explore path's windows and every coarser tier are written only once closed (ended by the
+newest second), as the job writes them. With the traps a reader must handle: ``late = 1``
+correction rows, superseded row versions (lower ``written_ms``), and in the top brands a brand
+that left a ranking (a row of zeros) and an extra row past the ranking's length. Every breakdown
+adds up exactly to the per-second totals, so pages can be cross-checked; and
 :func:`generate_with_orders` hands out the order draws themselves, so a test can sum any
 selection on its own.
+
+It works an hour of orders at a time (a festival day of 200 orders/s and 50,000 brands fits in
+memory), and :func:`generate_days` hands out a day's rows at a time for a benchmark to insert.
 
 What it derives, not repeats:
 
 - from :mod:`stream.contract`: the rollup tables and their columns (in the declared order, plus
-  ``VERSION_COLUMN``), the order measures (each one's status, amount and excepted or only
-  pre-sale phase), the dimensions, the drill-down pairs, the cube's dimensions, the promotion, wave and
-  pre-sale phase enums, the parcel statuses and the festival's time zone;
+  ``VERSION_COLUMN``), the families of time tiers and their grains, the festival day, the order
+  measures (each one's status, amount and excepted or only pre-sale phase), the cube's fields,
+  the top brands' length and order, the promotion, wave and pre-sale phase enums, the parcel
+  statuses and the festival's time zone;
 - from the simulator (:mod:`stream.simulator.config` and its catalogue): categories with their
   shares and prices, provinces with their populations, channels with their shares, brand names
   and each brand's category, the promotions' shares and the livestream deals, the festival
@@ -23,6 +31,8 @@ What it derives, not repeats:
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from itertools import accumulate
@@ -30,27 +40,36 @@ from itertools import accumulate
 import numpy as np
 
 from stream.contract import (
+    COUNT,
     CUBE_DIMENSIONS,
-    DIMENSIONS,
+    DAY_S,
+    EXPLORE,
+    FEN,
     FESTIVAL_TZ,
+    HOUR_S,
+    MEASURES,
     ORDER_MEASURES,
-    PAIRS,
     PARCEL_STATUSES,
     PRESALE_PHASES,
     PROMOTIONS,
     ROLLUPS,
+    TEXT,
+    TOP_BRANDS,
     UTC_OFFSET_S,
     VERSION_COLUMN,
     WAVES,
     Rollup,
+    family,
+    window_start,
 )
 from stream.simulator import catalog
 from stream.simulator.config import CATEGORIES, CHANNELS, DEFAULT, PARCEL_STEPS, PROVINCES
 
-ORDERS_SECOND = ROLLUPS["orders_second"]
-ORDERS_MINUTE = ROLLUPS["orders_minute"]
-ORDERS_PAIR = ROLLUPS["orders_minute_pair"]
-ORDERS_CUBE = ROLLUPS["orders_minute_cube"]
+ORDERS_SECOND, ORDERS_HOUR, ORDERS_DAY = family("orders_second")
+DIMENSIONS_MINUTE, DIMENSIONS_HOUR, DIMENSIONS_DAY = family("dimensions_minute")
+CUBE_5MIN, CUBE_HOUR, CUBE_DAY = family("cube_5min")
+BRANDS_5MIN, BRANDS_HOUR, BRANDS_DAY = family("brands_5min")
+TOP_BRANDS_DAY = ROLLUPS["top_brands"]
 LOGISTICS_SECOND = ROLLUPS["logistics_second"]
 LOGISTICS_MINUTE = ROLLUPS["logistics_minute"]
 PIPELINE = ROLLUPS["pipeline_events"]
@@ -204,21 +223,47 @@ def _measures(o: dict, rng) -> dict[str, np.ndarray]:
             for m in ORDER_MEASURES}
 
 
+# Key spaces up to this many codes are summed by counting into every code (np.bincount), larger
+# ones by sorting (np.unique): counting is several times faster while its arrays stay small.
+_DENSE_CODES = 1 << 22
+
+
 def _aggregate(keys: list[np.ndarray], values: dict[str, np.ndarray]):
     """Distinct rows of ``keys`` (non-negative int arrays) and the sums of ``values`` for each."""
-    base = [k.min() if len(k) else 0 for k in keys]
-    radix = [int(k.max() - b) + 1 if len(k) else 1 for k, b in zip(keys, base)]
-    code = np.zeros(len(keys[0]), dtype=np.int64)
-    for k, b, r in zip(keys, base, radix):  # one int64 per key row: a 1-D unique is ~20x faster
-        code = code * r + (k - b)
-    uniq, inverse = np.unique(code, return_inverse=True)
-    sums = {m: np.bincount(inverse, weights=v, minlength=len(uniq)).round().astype(np.int64)
-            for m, v in values.items()}
+    n = len(keys[0])
+    base = [int(k.min()) if n else 0 for k in keys]
+    step = [max(1, int(np.gcd.reduce(k - b))) if n else 1 for k, b in zip(keys, base)]  # windows: their grain
+    radix = [int(k.max() - b) // s + 1 if n else 1 for k, b, s in zip(keys, base, step)]
+    code = np.zeros(n, dtype=np.int64)
+    for k, b, s, r in zip(keys, base, step, radix):  # one int64 per key row: a 1-D sum is ~20x faster
+        code = code * r + (k - b) // s
+    if math.prod(radix) <= _DENSE_CODES:
+        uniq = np.flatnonzero(np.bincount(code, minlength=math.prod(radix)))
+        sums = {m: np.bincount(code, weights=v, minlength=math.prod(radix))[uniq].round().astype(np.int64)
+                for m, v in values.items()}
+    else:
+        uniq, inverse = np.unique(code, return_inverse=True)
+        sums = {m: np.bincount(inverse, weights=v, minlength=len(uniq)).round().astype(np.int64)
+                for m, v in values.items()}
     cols = []
-    for b, r in zip(reversed(base), reversed(radix)):
+    for b, s, r in zip(reversed(base), reversed(step), reversed(radix)):
         uniq, digit = np.divmod(uniq, r)
-        cols.append(digit + b)
+        cols.append(digit * s + b)
     return cols[::-1], sums
+
+
+def _group(cols: dict[str, np.ndarray], window_s: int | None = None) -> dict[str, np.ndarray]:
+    """Coded rows summed per key (every column but the measures); with ``window_s``, each row's
+    window first moved to the start of its ``window_s`` window: a coarser time tier."""
+    keys = [c for c in cols if c not in MEASURES]
+    window = cols["window_start"] if window_s is None else window_start(cols["window_start"], window_s)
+    found, sums = _aggregate([window if c == "window_start" else cols[c] for c in keys],
+                             {m: cols[m] for m in MEASURES if m in cols})
+    return {**dict(zip(keys, found)), **sums}
+
+
+def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {c: np.concatenate([p[c] for p in parts]) for c in parts[0]} if parts else {}
 
 
 def _block(rollup: Rollup, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -230,26 +275,35 @@ def _block(rollup: Rollup, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]
 
 
 class _Tables:
-    """Collects columns per table and versions rows as the job would (written after the window)."""
+    """Collects columns per table and versions rows as the job would: a row is written when its
+    window closes (a late correction 20 s later), a live window still open with the newest second.
+    The explore path's windows are kept only once closed (ended by the newest second)."""
 
     def __init__(self, fest: Festival, newest_s: int, rng) -> None:
         now_ms = fest.written_at_ms if fest.written_at_ms is not None else int(datetime.now().timestamp() * 1000)
         self.offset_ms = now_ms - (newest_s + 3) * 1000  # replay clock: the newest window is written now
+        self.newest_s = newest_s
         self.fest, self.rng = fest, rng
         self.parts: dict[str, list[dict]] = {}
 
+    def written(self, window: np.ndarray, window_s: int, late: np.ndarray) -> np.ndarray:
+        return self.offset_ms + np.minimum(window + window_s + 2 + 20 * late, self.newest_s + 3) * 1000
+
     def add(self, rollup: Rollup, cols: dict[str, np.ndarray]) -> None:
-        """Rows of a rollup with a late flag; the version is set here (late corrections later)."""
-        window, late = cols["window_start"], cols["late"]
-        written = self.offset_ms + (window + rollup.window_s + 2 + 20 * late) * 1000
-        block = _block(rollup, {**cols, VERSION_COLUMN: written})
+        """Rows of a rollup (versioned here), and an older version of a few of them."""
+        if rollup.path == EXPLORE:
+            closed = cols["window_start"] + rollup.window_s <= self.newest_s
+            cols = {c: v[closed] for c, v in cols.items()}
+        window = cols["window_start"]
+        late = cols.get("late", np.zeros(len(window), dtype=np.int64))
+        block = _block(rollup, {**cols, VERSION_COLUMN: self.written(window, rollup.window_s, late)})
         self.parts.setdefault(rollup.table, []).append(block)
-        # Some windows were written twice (a restart): an older version with other numbers,
-        # which ReplacingMergeTree(written_ms) must drop.
+        # Some windows were written twice (a restart, or a live window rewritten as it filled): an
+        # older version with other numbers, which ReplacingMergeTree(written_ms) must drop.
         old = (late == 0) & (self.rng.random(len(window)) < self.fest.superseded_share)
         if old.any():
             stale = {k: v[old] for k, v in block.items()}
-            first = rollup.value_names[0]
+            first = next(c.name for c in rollup.values if c.kind in (COUNT, FEN))
             stale[first] = stale[first] + 7
             stale[VERSION_COLUMN] = stale[VERSION_COLUMN] - 1500
             self.parts[rollup.table].append(stale)
@@ -258,70 +312,167 @@ class _Tables:
         self.parts.setdefault(rollup.table, []).append(_block(rollup, cols))
 
     def columns(self) -> dict[str, dict[str, np.ndarray]]:
-        return {t: {c: np.concatenate([b[c] for b in blocks]) for c in blocks[0]}
-                for t, blocks in self.parts.items()}
+        return {t: _concat(blocks) for t, blocks in self.parts.items()}
 
 
 def generate(fest: Festival = Festival()) -> dict[str, dict[str, np.ndarray]]:
     """Rollup columns per table: ``{table: {column: array}}``, window_start as epoch seconds."""
+    return _merged(generate_days(fest))
+
+
+def generate_days(fest: Festival = Festival()) -> Iterator[dict[str, dict[str, np.ndarray]]]:
+    """:func:`generate`'s rows a festival day at a time (the parcels last): what a benchmark
+    inserts as they come, so a festival of any size is never in memory at once."""
     return _generate(fest, None)
 
 
 def generate_with_orders(fest: Festival = Festival()) -> tuple[dict[str, dict[str, np.ndarray]],
                                                                 dict[str, np.ndarray]]:
     """:func:`generate`'s tables and the orders they were aggregated from, one entry per order:
-    ``t`` (epoch second), ``late`` (bool), each of ``DIMENSIONS`` and ``CUBE_DIMENSIONS`` by its
+    ``t`` (epoch second), ``late`` (bool), each of ``CUBE_DIMENSIONS`` and ``brand`` by its
     value as the rollups write it (``vip`` 0 or 1), and each measure. Superseded versions are a
     trap of the tables only: these are the numbers a correct reader must find."""
     orders: list[dict[str, np.ndarray]] = []
-    tables = _generate(fest, orders)
-    return tables, {c: np.concatenate([day[c] for day in orders]) for c in orders[0]} if orders else {}
+    tables = _merged(_generate(fest, orders))
+    return tables, _concat(orders)
 
 
-def _generate(fest: Festival, keep: list | None) -> dict[str, dict[str, np.ndarray]]:
+def _merged(days: Iterator[dict[str, dict[str, np.ndarray]]]) -> dict[str, dict[str, np.ndarray]]:
+    parts: dict[str, list[dict]] = {}
+    for tables in days:
+        for table, cols in tables.items():
+            parts.setdefault(table, []).append(cols)
+    return {t: _concat(p) for t, p in parts.items()}
+
+
+def _spans(t0: int, t1: int, window_s: int) -> Iterator[tuple[int, int]]:
+    """[t0, t1) cut at the starts of ``window_s`` windows (festival days for a day)."""
+    at = t0
+    while at < t1:
+        nxt = min(window_start(at, window_s) + window_s, t1)
+        yield at, nxt
+        at = nxt
+
+
+@dataclass(frozen=True)
+class _Names:
+    """Each coded field's values as the rollups write them."""
+
+    fields: dict[str, np.ndarray]  # cube field -> values by code (vip: 0 and 1), and brand
+    category_of_brand: np.ndarray
+    value_text: np.ndarray  # dimensions' ``value`` by code (a field's index * 100 + the value's code)
+
+    @classmethod
+    def of(cls, cat_of_brand: np.ndarray, brand_names: np.ndarray) -> _Names:
+        fields = {"category": np.array([c.name for c in CATEGORIES], dtype=object), "brand": brand_names,
+                  "province": np.array([p for p, _ in PROVINCES], dtype=object),
+                  "channel": np.array([c for c, _ in CHANNELS], dtype=object),
+                  "vip": np.array([0, 1], dtype=np.int64), "promotion": np.array(PROMOTIONS, dtype=object),
+                  "wave": np.array(WAVES, dtype=object), "presale_phase": np.array(PRESALE_PHASES, dtype=object)}
+        text = np.full(100 * len(CUBE_DIMENSIONS), "", dtype=object)
+        for i, dim in enumerate(CUBE_DIMENSIONS):
+            text[100 * i: 100 * i + len(fields[dim])] = [str(v) for v in fields[dim]]
+        return cls(fields, cat_of_brand, text)
+
+    def named(self, family_name: str, cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Coded rows of a family as its table's columns."""
+        if family_name == "dimensions":
+            return {**cols, "dimension": np.asarray(CUBE_DIMENSIONS, dtype=object)[cols["dimension"]],
+                    "value": self.value_text[cols["value"]]}
+        if family_name == "cube":
+            return {**cols, **{d: self.fields[d][cols[d]] for d in CUBE_DIMENSIONS}}
+        if family_name == "brands":
+            return {**cols, "brand": self.fields["brand"][cols["brand"]],
+                    "category": self.fields["category"][self.category_of_brand[cols["brand"]]]}
+        return cols
+
+
+# family -> its tiers, finest first
+_FAMILIES = {"orders": (ORDERS_SECOND, ORDERS_HOUR, ORDERS_DAY),
+             "dimensions": (DIMENSIONS_MINUTE, DIMENSIONS_HOUR, DIMENSIONS_DAY),
+             "cube": (CUBE_5MIN, CUBE_HOUR, CUBE_DAY), "brands": (BRANDS_5MIN, BRANDS_HOUR, BRANDS_DAY)}
+
+
+def _finest(o: dict, values: dict) -> dict[str, dict[str, np.ndarray]]:
+    """Coded rows of each family at its finest grain, from an hour's orders (or part of one)."""
+    late = o["late"].astype(np.int64)
+
+    def at(window_s: int) -> np.ndarray:
+        return o["t"] - o["t"] % window_s
+
+    minute = at(DIMENSIONS_MINUTE.window_s)
+    dims = _concat([_group({"window_start": minute, "dimension": np.full(len(minute), i, dtype=np.int64),
+                            "value": o[d] + 100 * i, "late": late, **values})
+                    for i, d in enumerate(CUBE_DIMENSIONS)])
+    return {"orders": _group({"window_start": o["t"], "late": late, **values}), "dimensions": dims,
+            "cube": _group({"window_start": at(CUBE_5MIN.window_s), **{d: o[d] for d in CUBE_DIMENSIONS},
+                            "late": late, **values}),
+            "brands": _group({"window_start": at(BRANDS_5MIN.window_s), "brand": o["brand"], "late": late, **values})}
+
+
+def _generate(fest: Festival, keep: list | None) -> Iterator[dict[str, dict[str, np.ndarray]]]:
     rng = np.random.default_rng(fest.seed)
     cat_of_brand, brand_p, brand_names = _catalogue(fest.brands)
+    names = _Names.of(cat_of_brand, brand_names)
+    brand_order = np.argsort(np.argsort(brand_names.astype(str), kind="stable"), kind="stable")
     t0, t1 = _unix(fest.start), _unix(fest.end)
-    out = _Tables(fest, t1 - 1, rng)
     paid = np.zeros(t1 - t0, dtype=np.float64)
-    names = {"category": np.array([c.name for c in CATEGORIES], dtype=object), "brand": brand_names,
-             "province": np.array([p for p, _ in PROVINCES], dtype=object),
-             "channel": np.array([c for c, _ in CHANNELS], dtype=object),
-             "vip": np.array([0, 1], dtype=np.int64), "promotion": np.array(PROMOTIONS, dtype=object),
-             "wave": np.array(WAVES, dtype=object), "presale_phase": np.array(PRESALE_PHASES, dtype=object)}
     buyers_rng = np.random.default_rng(fest.seed + 1)  # its own, so the other tables stay as they were
-    for day0 in range(t0, t1, 86400):
-        o = _orders(fest, day0, min(day0 + 86400, t1), rng, brand_p)
-        o["category"] = cat_of_brand[o["brand"]]
-        values = _measures(o, rng)
-        paid[day0 - t0: min(day0 + 86400, t1) - t0] = np.bincount(
-            o["t"] - day0, weights=o["paid"], minlength=min(86400, t1 - day0))
-        _orders_tables(out, o, values, names)
-        _pipeline(out, o, rng)
-        _buyers(out, o, buyers_rng)
-        if keep is not None:
-            keep.append({"t": o["t"], "late": o["late"], **{d: names[d][o[d]] for d in names}, **values})
+    for day_start, day_end in _spans(t0, t1, DAY_S):
+        out = _Tables(fest, t1 - 1, rng)
+        hours: dict[str, list[dict]] = {f: [] for f in _FAMILIES}
+        buyers = _DayBuyers(fest, day_start, day_end, buyers_rng)
+        for h0, h1 in _spans(day_start, day_end, HOUR_S):
+            o = _orders(fest, h0, h1, rng, brand_p)
+            o["category"] = cat_of_brand[o["brand"]]
+            values = _measures(o, rng)
+            paid[h0 - t0: h1 - t0] = np.bincount(o["t"] - h0, weights=o["paid"], minlength=h1 - h0)
+            for name, rows in _finest(o, values).items():
+                finest, hour, _ = _FAMILIES[name]
+                out.add(finest, names.named(name, rows))
+                hours[name].append(_group(rows, HOUR_S))
+                out.add(hour, names.named(name, hours[name][-1]))
+            _pipeline(out, o, rng)
+            buyers.add(out, o)
+            if keep is not None:
+                keep.append({"t": o["t"], "late": o["late"], **{d: names.fields[d][o[d]] for d in names.fields},
+                             **values})
+        for name, parts in hours.items():
+            out.add(_FAMILIES[name][2], names.named(name, _group(_concat(parts), DAY_S)))
+        _top_brands(out, _group({c: v for c, v in _concat(hours["brands"]).items() if c != "late"}, DAY_S),
+                    names, brand_order)
+        yield out.columns()
+    out = _Tables(fest, t1 - 1, rng)
     _logistics(out, t0, paid, rng)
-    return out.columns()
+    yield out.columns()
 
 
-def _orders_tables(out: _Tables, o: dict, values: dict, names: dict) -> None:
-    late = o["late"].astype(np.int64)
-    (t, lt), sums = _aggregate([o["t"], late], values)
-    out.add(ORDERS_SECOND, {"window_start": t, "late": lt, **sums})
-    minute = o["t"] - o["t"] % 60
-    for dim in DIMENSIONS:
-        (t, v, lt), sums = _aggregate([minute, o[dim], late], values)
-        out.add(ORDERS_MINUTE, {"window_start": t, "dimension": np.full(len(t), dim, dtype=object),
-                                "value": names[dim][v], "late": lt, **sums})
-    for parent, child in PAIRS:
-        (t, p, v, lt), sums = _aggregate([minute, o[parent], o[child], late], values)
-        out.add(ORDERS_PAIR, {"window_start": t, "parent_dimension": np.full(len(t), parent, dtype=object),
-                              "parent_value": names[parent][p], "dimension": np.full(len(t), child, dtype=object),
-                              "value": names[child][v], "late": lt, **sums})
-    (t, *cells, lt), sums = _aggregate([minute, *(o[d] for d in CUBE_DIMENSIONS), late], values)
-    out.add(ORDERS_CUBE, {"window_start": t, **{d: names[d][c] for d, c in zip(CUBE_DIMENSIONS, cells)},
-                          "late": lt, **sums})
+def _top_brands(out: _Tables, days: dict[str, np.ndarray], names: _Names, brand_order: np.ndarray) -> None:
+    """Each festival day's rankings of stream.contract's TOP_BRANDS: over all brands (ranking '')
+    and within each category, first to last by its rank_key (GMV, largest first; a brand with no
+    paid event after every one with one; ties by name). Past the ranking's n, the next brand with
+    its numbers (an extra row a state expiry left) and two more as rows of zeros (brands that
+    left the ranking): a reader takes the first n non-zero rows."""
+    n = TOP_BRANDS.n
+    brand, gmv = days["brand"], days[TOP_BRANDS.measure]
+    unpaid = sum(days[e] for e in TOP_BRANDS.events) == 0
+    category = names.category_of_brand[brand]
+    picked: list[tuple[np.ndarray, np.ndarray]] = []  # (rows, ranking) per ranking
+    for overall, groups in ((True, days["window_start"] * 0), (False, category + 1)):
+        order = np.lexsort((brand_order[brand], -gmv, unpaid, groups, days["window_start"]))
+        key = days["window_start"][order] * 64 + groups[order]
+        first = np.concatenate([[True], key[1:] != key[:-1]]) if len(order) else np.zeros(0, bool)
+        position = np.arange(len(order)) - np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+        rows = order[position < n + 3]
+        ranking = np.full(len(rows), "", dtype=object) if overall else names.fields["category"][category[rows]]
+        picked.append((rows, ranking, position[position < n + 3]))
+    rows = np.concatenate([r for r, _, _ in picked])
+    position = np.concatenate([p for _, _, p in picked])
+    zero = position > n  # the (n+2)th and (n+3)th: left the ranking
+    cols = {"window_start": days["window_start"][rows], "ranking": np.concatenate([k for _, k, _ in picked]),
+            "brand": names.fields["brand"][brand[rows]], "category": names.fields["category"][category[rows]],
+            **{m: np.where(zero, 0, days[m][rows]) for m in MEASURES}}
+    out.add(TOP_BRANDS_DAY, cols)
 
 
 def _pipeline(out: _Tables, o: dict, rng) -> None:
@@ -343,29 +494,38 @@ def _pipeline(out: _Tables, o: dict, rng) -> None:
     })
 
 
-def _buyers(out: _Tables, o: dict, rng) -> None:
-    """Buyers of the paid orders: each order's consumer drawn from a pool about as large as the
-    orders (VIPs from a hundredth of it, so they buy again and again); new buyers per second at
-    each consumer's first paid second of their Shanghai day, distinct buyers per minute."""
-    paid = o["paid"]
-    t, n = o["t"][paid], int(paid.sum())
-    if not n:
-        return
-    pool = max(1000, n)
-    vips = pool // 100
-    consumer = np.where(o["vip"][paid] == 1, rng.integers(0, vips, n), rng.integers(vips, pool, n))
-    day = (t + UTC_OFFSET_S) // 86400
-    order = np.argsort(t, kind="stable")
-    _, first = np.unique((day * pool + consumer)[order], return_index=True)
-    first = order[first]
-    (s, v), sums = _aggregate([t[first], (consumer[first] < vips).astype(np.int64)],
-                              {"new_buyers": np.ones(len(first))})
-    out.add_plain(NEW_BUYERS, {"window_start": s, "vip": v, "new_buyers": sums["new_buyers"],
-                               VERSION_COLUMN: out.offset_ms + (s + 3) * 1000})
-    (m, c), _ = _aggregate([t - t % 60, consumer], {})
-    (m, v), sums = _aggregate([m, (c < vips).astype(np.int64)], {"buyers": np.ones(len(m))})
-    out.add_plain(BUYERS, {"window_start": m, "vip": v, "buyers": sums["buyers"],
-                           VERSION_COLUMN: out.offset_ms + (m + 62) * 1000})
+class _DayBuyers:
+    """Buyers of a festival day's paid orders, an hour of them at a time: each order's consumer
+    drawn from a pool about as large as the day's paid orders (VIPs from a hundredth of it, so
+    they buy again and again); new buyers per second at each consumer's first paid second of the
+    day, distinct buyers per minute."""
+
+    def __init__(self, fest: Festival, day_start: int, day_end: int, rng) -> None:
+        expected = fest.orders_per_s * float(rate(np.arange(day_start, day_end)).sum()) * DEFAULT.pay_prob
+        self.pool = max(1000, int(expected))
+        self.vips = self.pool // 100
+        self.seen = np.zeros(self.pool, dtype=bool)
+        self.rng = rng
+
+    def add(self, out: _Tables, o: dict) -> None:
+        paid = o["paid"]
+        t, n = o["t"][paid], int(paid.sum())
+        if not n:
+            return
+        consumer = np.where(o["vip"][paid] == 1, self.rng.integers(0, self.vips, n),
+                            self.rng.integers(self.vips, self.pool, n))
+        who, first = np.unique(consumer, return_index=True)  # t is sorted: each one's first order here
+        new = ~self.seen[who]
+        self.seen[who] = True
+        first = first[new]
+        (s, v), sums = _aggregate([t[first], (consumer[first] < self.vips).astype(np.int64)],
+                                  {"new_buyers": np.ones(len(first))})
+        out.add_plain(NEW_BUYERS, {"window_start": s, "vip": v, "new_buyers": sums["new_buyers"],
+                                   VERSION_COLUMN: out.offset_ms + (s + 3) * 1000})
+        (m, c), _ = _aggregate([t - t % 60, consumer], {})
+        (m, v), sums = _aggregate([m, (c < self.vips).astype(np.int64)], {"buyers": np.ones(len(m))})
+        out.add_plain(BUYERS, {"window_start": m, "vip": v, "buyers": sums["buyers"],
+                               VERSION_COLUMN: out.offset_ms + (m + 62) * 1000})
 
 
 def _logistics(out: _Tables, t0: int, paid: np.ndarray, rng) -> None:
@@ -418,8 +578,8 @@ def row(rollup: Rollup, written_ms: int, **values) -> tuple:
     unknown = set(values) - set(rollup.column_names)
     if unknown:
         raise ValueError(f"{rollup.table} has no column {', '.join(sorted(unknown))}")
-    given = {**dict.fromkeys(rollup.value_names, 0), **values, VERSION_COLUMN: written_ms}
-    return tuple(given[c] for c in columns(rollup))  # a missing key column: KeyError naming it
+    given = {**{c.name: 0 for c in rollup.values if c.kind != TEXT}, **values, VERSION_COLUMN: written_ms}
+    return tuple(given[c] for c in columns(rollup))  # a missing key or text column: KeyError naming it
 
 
 # -- a tiny hand-made set with known totals (tests) -------------------------------------------
@@ -432,10 +592,42 @@ def utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
+# The minute 20:00 by every low-cardinality field at once (one order each): category, province,
+# channel, vip, promotion, wave, presale_phase, late, gmv_fen, written offset (ms; a superseded
+# version is written earlier). Its margins are the minute's rows by each field on its own.
+_KNOWN_CUBE = (
+    ("Apparel", "Zhejiang", "app", 0, "coupon", "wave2", "none", 0, 2_000_000, 0),
+    ("Apparel", "Guangdong", "app", 1, "cross_store", "wave2", "none", 0, 1_000_000, 0),
+    ("Apparel", "Guangdong", "livestream", 0, "livestream_deal", "wave2", "none", 1, 30_003, 0),
+    ("Beauty & Cosmetics", "Guangdong", "livestream", 0, "presale_deposit", "wave2", "final", 0, 1_012_345, 0),
+    ("Beauty & Cosmetics", "Guangdong", "livestream", 0, "presale_deposit", "wave2", "final", 0, 5, -900),
+)
+# The same orders by brand: category, brand, late, gmv_fen, written offset.
+_KNOWN_BRANDS = (
+    ("Apparel", "Lumora Home", 0, 2_500_000, 0), ("Apparel", "Verix Studio", 0, 500_000, 0),
+    ("Apparel", "Verix Studio", 1, 30_003, 0), ("Beauty & Cosmetics", "Kalon Lab", 0, 1_012_345, 0),
+    ("Beauty & Cosmetics", "Kalon Lab", 0, 5, -900),
+)
+
+
+def _margins(cube: tuple[tuple, ...]) -> list[tuple[str, str, int, int, int]]:
+    """(dimension, value, late, gmv_fen, written offset) of each field on its own, from cube rows
+    (one order each): the rows of one version added up."""
+    sums: dict[tuple, list[int]] = {}
+    for *cells, late, gmv, off in cube:
+        for dim, value in zip(CUBE_DIMENSIONS, cells):
+            sums.setdefault((dim, str(value), late, off), [0, 0])
+            sums[(dim, str(value), late, off)][0] += gmv
+            sums[(dim, str(value), late, off)][1] += 1
+    return [(d, v, late, gmv, off, n) for (d, v, late, off), (gmv, n) in sums.items()]
+
+
 def known_rows(written_ms: int) -> dict[str, tuple[str, list[tuple]]]:
     """A few rollup rows whose totals are known to the fen, with the traps a reader must get
-    right: a ``late = 1`` correction to add in, and a superseded version (lower written_ms) to
-    ignore. ``{table: (column list, rows)}``; see :data:`KNOWN` for the totals."""
+    right: a ``late = 1`` correction to add in, a superseded version (lower written_ms) to
+    ignore, closed hours and days in the tiers, and in the top brands a brand that left (zeros).
+    ``{table: (column list, rows)}``; see :data:`KNOWN` for the totals. The 5-minute rows of
+    20:00 are there as if that window had closed (an explore reader reads what is there)."""
     def at(h: int, m: int, s: int, day: int = 11) -> datetime:
         return utc_naive(datetime(2021, 11, day, h, m, s, tzinfo=FESTIVAL_TZ))
 
@@ -454,38 +646,33 @@ def known_rows(written_ms: int) -> dict[str, tuple[str, list[tuple]]]:
         second(at(20, 0, 5), 0, w, 5, 5, 777_777),
         second(at(23, 59, 59, day=10), 0, w - 86_400_000, 3, 3, 100_000),  # yesterday
     ]
+    # yesterday's last hour and the day, closed: the tiers of its second (one superseded version each)
+    tiers = {rollup.table: (COLUMNS_BY_TABLE[rollup.table], [
+        row(rollup, w - 86_000_000, window_start=window, late=0, orders_created=3, orders_paid=3, gmv_fen=100_000),
+        row(rollup, w - 86_100_000, window_start=window, late=0, orders_created=3, orders_paid=3, gmv_fen=5)])
+        for rollup, window in ((ORDERS_HOUR, at(23, 0, 0, day=10)), (ORDERS_DAY, at(0, 0, 0, day=10)))}
     minute = at(20, 0, 0)
-    m = [  # dimension, value, late, gmv_fen, written offset (superseded rows written earlier)
-        ("category", "Apparel", 0, 3_000_000, 0), ("category", "Apparel", 1, 30_003, 0),
-        ("category", "Beauty & Cosmetics", 0, 1_012_345, 0), ("category", "Beauty & Cosmetics", 0, 5, -900),
-        ("brand", "Lumora Home", 0, 2_500_000, 0), ("brand", "Verix Studio", 0, 500_000, 0),
-        ("brand", "Verix Studio", 1, 30_003, 0), ("brand", "Kalon Lab", 0, 1_012_345, 0),
-        ("province", "Guangdong", 0, 2_042_348, 0), ("province", "Zhejiang", 0, 2_000_000, 0),
-        ("channel", "app", 0, 3_000_000, 0), ("channel", "livestream", 0, 1_042_348, 0),
-    ]
-    per_minute = [row(ORDERS_MINUTE, w + off, window_start=minute, dimension=d, value=v, late=late,
-                      orders_created=1, orders_paid=1, gmv_fen=g) for d, v, late, g, off in m]
-    pairs = [("category", "Apparel", "brand", "Lumora Home", 0, 2_500_000),
-             ("category", "Apparel", "brand", "Verix Studio", 0, 500_000),
-             ("category", "Apparel", "brand", "Verix Studio", 1, 30_003),
-             ("category", "Beauty & Cosmetics", "brand", "Kalon Lab", 0, 1_012_345),
-             ("province", "Guangdong", "channel", "app", 0, 1_000_000),
-             ("province", "Guangdong", "channel", "livestream", 0, 1_042_348),
-             ("province", "Zhejiang", "channel", "app", 0, 2_000_000)]
-    pair_rows = [row(ORDERS_PAIR, w, window_start=minute, parent_dimension=pd, parent_value=pv, dimension=d,
-                     value=v, late=late, orders_created=1, orders_paid=1, gmv_fen=g)
-                 for pd, pv, d, v, late, g in pairs]
-    cube = [  # the same minute by every low-cardinality field at once; each margin is a row above
-        # category, province, channel, vip, promotion, wave, presale_phase, late, gmv_fen, written offset
-        ("Apparel", "Zhejiang", "app", 0, "coupon", "wave2", "none", 0, 2_000_000, 0),
-        ("Apparel", "Guangdong", "app", 1, "cross_store", "wave2", "none", 0, 1_000_000, 0),
-        ("Apparel", "Guangdong", "livestream", 0, "livestream_deal", "wave2", "none", 1, 30_003, 0),
-        ("Beauty & Cosmetics", "Guangdong", "livestream", 0, "presale_deposit", "wave2", "final", 0, 1_012_345, 0),
-        ("Beauty & Cosmetics", "Guangdong", "livestream", 0, "presale_deposit", "wave2", "final", 0, 5, -900),
-    ]
-    cube_rows = [row(ORDERS_CUBE, w + off, window_start=minute, late=late, orders_created=1, orders_paid=1,
+    per_minute = [row(DIMENSIONS_MINUTE, w + off, window_start=minute, dimension=d, value=v, late=late,
+                      orders_created=n, orders_paid=n, gmv_fen=g) for d, v, late, g, off, n in _margins(_KNOWN_CUBE)]
+    cube_rows = [row(CUBE_5MIN, w + off, window_start=minute, late=late, orders_created=1, orders_paid=1,
                      gmv_fen=g, **dict(zip(CUBE_DIMENSIONS, cells)))
-                 for *cells, late, g, off in cube]
+                 for *cells, late, g, off in _KNOWN_CUBE]
+    brand_rows = [row(BRANDS_5MIN, w + off, window_start=minute, category=c, brand=b, late=late, orders_created=1,
+                      orders_paid=1, gmv_fen=g) for c, b, late, g, off in _KNOWN_BRANDS]
+    # today's rankings (late events count in them), a superseded version, a brand that left (zeros)
+    # and yesterday's ranking
+    top = [row(TOP_BRANDS_DAY, w + off, window_start=day, ranking=ranking, brand=b, category=c, orders_created=n,
+               orders_paid=n, gmv_fen=g)
+           for day, ranking, c, b, n, g, off in (
+               (at(0, 0, 0), "", "Apparel", "Lumora Home", 1, 2_500_000, 0),
+               (at(0, 0, 0), "", "Beauty & Cosmetics", "Kalon Lab", 1, 1_012_345, 0),
+               (at(0, 0, 0), "", "Apparel", "Verix Studio", 2, 530_003, 0),
+               (at(0, 0, 0), "", "Apparel", "Verix Studio", 1, 9_999_999, -900),
+               (at(0, 0, 0), "", "Apparel", "Left Brand", 0, 0, 0),
+               (at(0, 0, 0), "Apparel", "Apparel", "Lumora Home", 1, 2_500_000, 0),
+               (at(0, 0, 0), "Apparel", "Apparel", "Verix Studio", 2, 530_003, 0),
+               (at(0, 0, 0), "Beauty & Cosmetics", "Beauty & Cosmetics", "Kalon Lab", 1, 1_012_345, 0),
+               (at(0, 0, 0, day=10), "", "Apparel", "Yesterday Co", 3, 100_000, -86_400_000))]
     logistics = [row(LOGISTICS_MINUTE, written, window_start=minute, status=s, late=late, events=n)
                  for s, late, n, written in (("created", 0, 40, w), ("created", 1, 2, w), ("delivered", 0, 9, w),
                                              ("exception", 0, 1, w), ("delivered", 0, 999, w - 900))]
@@ -502,16 +689,10 @@ def known_rows(written_ms: int) -> dict[str, tuple[str, list[tuple]]]:
                       (at(20, 0, 2), 0, 1, w - 500), (at(20, 0, 4), 0, 3, w), (at(23, 59, 59, day=10), 0, 7, w))]
     buyers = [row(BUYERS, written, window_start=at(19, 59, 0), vip=vip, buyers=n)
               for vip, n, written in ((0, 6, w), (1, 2, w), (0, 50, w - 900))]
-    return {
-        NEW_BUYERS.table: (COLUMNS_BY_TABLE[NEW_BUYERS.table], new_buyers),
-        BUYERS.table: (COLUMNS_BY_TABLE[BUYERS.table], buyers),
-        ORDERS_SECOND.table: (COLUMNS_BY_TABLE[ORDERS_SECOND.table], ops),
-        ORDERS_MINUTE.table: (COLUMNS_BY_TABLE[ORDERS_MINUTE.table], per_minute),
-        ORDERS_PAIR.table: (COLUMNS_BY_TABLE[ORDERS_PAIR.table], pair_rows),
-        ORDERS_CUBE.table: (COLUMNS_BY_TABLE[ORDERS_CUBE.table], cube_rows),
-        LOGISTICS_MINUTE.table: (COLUMNS_BY_TABLE[LOGISTICS_MINUTE.table], logistics),
-        PIPELINE.table: (COLUMNS_BY_TABLE[PIPELINE.table], pipeline),
-    }
+    tables = ((NEW_BUYERS, new_buyers), (BUYERS, buyers), (ORDERS_SECOND, ops), (DIMENSIONS_MINUTE, per_minute),
+              (CUBE_5MIN, cube_rows), (BRANDS_5MIN, brand_rows), (TOP_BRANDS_DAY, top), (LOGISTICS_MINUTE, logistics),
+              (PIPELINE, pipeline))
+    return {**{r.table: (COLUMNS_BY_TABLE[r.table], rs) for r, rs in tables}, **tiers}
 
 
 KNOWN = {  # totals of known_rows
@@ -523,12 +704,15 @@ KNOWN = {  # totals of known_rows
     "orders_now": 0,
     "peak": (10, int(datetime(2021, 11, 11, 20, 0, 0, tzinfo=FESTIVAL_TZ).timestamp())),
     "logistics": {"created": 42, "delivered": 9, "exception": 1},
-    # the cube's rows today (the superseded one dropped, the late one added): the VIP (APASS) row
-    # of 1,000,000 fen of 4,042,348 is 24.738%; one final payment, no deposit
+    # the minute's rows by VIP flag and pre-sale phase today (the superseded one dropped, the late
+    # one added): the VIP (APASS) row of 1,000,000 fen of 4,042,348 is 24.738%; one final
+    # payment, no deposit
     "vip_gmv_fen": 1_000_000,
     "vip_share": "24.7%",
     "finals": (1, 1_012_345),  # (paid, fen)
     "deposits": (0, 0),
+    # today's top brands, largest GMV first (the brand that left and yesterday's left out)
+    "top_brands": [("Lumora Home", 2_500_000), ("Kalon Lab", 1_012_345), ("Verix Studio", 530_003)],
     # buyers today per VIP flag (yesterday's, the superseded and the moved-away rows left out); the
     # newest complete second's new buyers; the minute 19:59's buyers, 3 of them new, 5 repeat
     "buyers_today": {0: 15, 1: 2},
