@@ -105,12 +105,13 @@ def read(run: q.Run, db: str, history_db: str, now_s: int, day0: int) -> History
     seconds = dict(_seconds(run, history_db, minute, shift))
     if start > day0 and start % 60 and start // 60 * 60 != minute:
         seconds.update(_seconds(run, history_db, start // 60 * 60, shift))
-    before_day = q.totals(run, history_db, start - shift, day0 - shift, HISTORY)["gmv_fen"] if start < day0 else 0
+    before_day = (q.totals(run, history_db, start - shift, day0 - shift, hist, HISTORY)["gmv_fen"]
+                  if start < day0 else 0)
     fest_start, fest_end = festival_span(fmt.local(now_s).year)
     total = None
     if fest_start <= now_s < fest_end:
-        total = q.totals(run, history_db, start - shift, fest_end - shift, HISTORY)["gmv_fen"]
-    before = q.totals(run, db, 0, start, q.SETTLED)["gmv_fen"] if start > ours[0] else 0
+        total = q.totals(run, history_db, start - shift, fest_end - shift, hist, HISTORY)["gmv_fen"]
+    before = q.totals(run, db, ours[0], start, ours, q.SETTLED)["gmv_fen"] if start > ours[0] else 0
     return History(start_s=start, year=fmt.local(now_s - shift).year,
                    last_fen=so_far(start, now_s, before_day, minutes, seconds), minutes=minutes,
                    total_fen=total, end_s=fest_end if total is not None else None, before_start_fen=before)

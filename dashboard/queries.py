@@ -6,19 +6,39 @@ adapter in the tests -- and the database name (a validated identifier from setti
 Every filter *value* is a bound parameter (clickhouse-driver's ``%(name)s``), never pasted
 into the SQL; only identifiers from fixed lists here reach the SQL text.
 
-Rollup semantics (the contract with the Flink job): tables are
-``ReplacingMergeTree(written_ms)``, so reads use ``FINAL`` (the newest version of each
-window); rows with ``late = 1`` are corrections for the same window and dimensions, so sums
-include both ``late`` values. Windows are UTC ``DateTime``; bounds are epoch seconds and
-every window comes back as epoch seconds (``toUInt32``), the same on ClickHouse 18.16 and
-current servers. No statement uses what 18.16 lacks (see DESIGN.md).
+Rollup semantics (stream.contract): tables are ``ReplacingMergeTree(written_ms)``, so reads
+use ``FINAL`` (the newest version of each row); rows with ``late = 1`` are corrections for the
+same window and keys, so sums include both ``late`` values. Windows are UTC ``DateTime``;
+bounds are epoch seconds and every window comes back as epoch seconds (``toUInt32``), the same
+on ClickHouse 18.16 and current servers. No statement uses what 18.16 lacks (DateTime64, TTL,
+toStartOfInterval, WITH FILL, LowCardinality).
+
+**Time tiers.** A family of rollups (totals, each field on its own, the cube, brands) keeps the
+same rows per second, minute or 5 minutes (its finest tier) and per closed hour and festival day.
+A read of [start, end) takes closed days from the day tier, closed hours from the hour tier and
+the rest from the finest (:func:`plan`), so its cost follows the rows it needs, not the
+festival's length. A coarse window counts as closed when its tier has rows for it and it ended
+at least :data:`SETTLE_S` before the newest second (rows of a window just closed may still be
+loading: those are read from the finer tier). Filters on key columns go in ``PREWHERE``, which
+18.16 applies before ``FINAL`` merges the rows (correct: every version of a row has the same keys).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-from stream.contract import CUBE_DIMENSIONS, DIMENSIONS, MEASURES, PARCEL_STATUSES, ROLLUPS
+from stream.contract import (
+    BRAND,
+    CUBE_DIMENSIONS,
+    MEASURES,
+    PARCEL_STATUSES,
+    ROLLUPS,
+    TOP_BRANDS,
+    Rollup,
+    family,
+    window_start,
+)
 
 
 @dataclass(frozen=True)
@@ -40,23 +60,31 @@ MINUTE = Tier("minute", 5.0, refresh_ahead=True)  # slow-moving counts (parcels,
 SETTLED = Tier("settled", 30.0, refresh_ahead=True)  # windows older than the live span
 EXPLORE = Tier("explore", 10.0)
 LOOKUP = Tier("lookup", 60.0, refresh_ahead=True)  # dropdown options
+# Which windows a coarse tier holds: a window once there stays there, so an older answer is never
+# wrong, only more cautious (a window it lacks is read from the finer tier).
+COVERAGE = Tier("coverage", 5.0, refresh_ahead=True)
 
 
 class Run(Protocol):
     def __call__(self, sql: str, params: dict | None = None, tier: Tier | None = None) -> list[tuple]: ...
 
 
-# The rollup tables, named once in stream.contract.
-SECONDS = ROLLUPS["orders_second"].table
-BREAKDOWN = ROLLUPS["orders_minute"].table
-PAIR = ROLLUPS["orders_minute_pair"].table
-CUBE = ROLLUPS["orders_minute_cube"].table
+# The rollups, named once in stream.contract; each family finest tier first.
+TOTALS = family("orders_second")
+DIMENSIONS = family("dimensions_minute")
+CUBE = family("cube_5min")
+BRANDS = family("brands_5min")
+FAMILIES = {"totals": TOTALS, "dimensions": DIMENSIONS, "cube": CUBE, "brands": BRANDS}
+SECONDS = TOTALS[0].table
+TOP = ROLLUPS["top_brands"]
 PARCELS = ROLLUPS["logistics_minute"].table
 SET_ASIDE = ROLLUPS["pipeline_events"].table
 NEW_BUYERS = ROLLUPS["buyers_second"].table
 BUYERS = ROLLUPS["buyers_minute"].table
 _SUMS = ", ".join(f"sum({m})" for m in MEASURES)
 _RANGE = "window_start >= toDateTime(%(start)s) AND window_start < toDateTime(%(end)s)"
+# A coarse window counts as closed this long (event time) after it ended: its rows have been loaded.
+SETTLE_S = 60
 
 
 class Unanswerable(ValueError):
@@ -78,6 +106,136 @@ def _bounds(start: int, end: int) -> dict:
 
 def _totals(row: tuple) -> dict[str, int]:
     return {m: int(v or 0) for m, v in zip(MEASURES, row)}
+
+
+# -- time tiers: which rollup answers which part of a range -----------------------------------
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Windows of one rollup that a read takes: those starting in each of ``spans`` [lo, hi)."""
+
+    rollup: Rollup
+    spans: tuple[tuple[int, int], ...]
+
+
+def candidates(rollup: Rollup, start: int, end: int, settled: int, bucket: int | None = None) -> list[int]:
+    """Starts of ``rollup``'s windows that lie within [start, end) and ended by ``settled``, and
+    (with ``bucket``, seconds) each within one bucket: those a read could take from it."""
+    size = rollup.window_s
+    found, w = [], window_start(start + size - 1, size)  # the first window starting at or after start
+    while w + size <= min(end, settled):
+        if bucket is None or w // bucket == (w + size - 1) // bucket:
+            found.append(w)
+        w += size
+    return found
+
+
+def plan(tiers: Sequence[Rollup], start: int, end: int, present: Mapping[str, Collection[int]], settled: int,
+         bucket: int | None = None) -> list[Piece]:
+    """The pieces of a read of [start, end) from a family's ``tiers`` (finest first): coarsest
+    first, each coarse tier's windows that are in ``present[name]`` (its rows are there), ended
+    by ``settled`` and within the remaining spans; the finest tier takes what is left."""
+    todo = [(start, end)] if end > start else []
+    pieces = []
+    for rollup in reversed(tiers[1:]):
+        have, taken, rest = present.get(rollup.name, ()), [], []
+        for lo, hi in todo:
+            windows = [w for w in candidates(rollup, lo, hi, settled, bucket) if w in have]
+            taken += _runs(windows, rollup.window_s)
+            rest += _gaps(lo, hi, windows, rollup.window_s)
+        if taken:
+            pieces.append(Piece(rollup, tuple(taken)))
+        todo = rest
+    if todo:
+        pieces.append(Piece(tiers[0], tuple(todo)))
+    return pieces
+
+
+def _runs(windows: list[int], size: int) -> list[tuple[int, int]]:
+    """Consecutive windows joined into spans [first start, last end)."""
+    runs: list[tuple[int, int]] = []
+    for w in windows:
+        if runs and runs[-1][1] == w:
+            runs[-1] = (runs[-1][0], w + size)
+        else:
+            runs.append((w, w + size))
+    return runs
+
+
+def _gaps(lo: int, hi: int, windows: list[int], size: int) -> list[tuple[int, int]]:
+    """What of [lo, hi) the windows leave uncovered."""
+    gaps, at = [], lo
+    for start, end in _runs(windows, size):
+        if start > at:
+            gaps.append((at, start))
+        at = end
+    return gaps + ([(at, hi)] if hi > at else [])
+
+
+@dataclass(frozen=True)
+class Source:
+    """Which rows of which family answer a selection: the family's tiers, a condition on key
+    columns (PREWHERE, may be empty) and its parameters."""
+
+    tiers: tuple[Rollup, ...]
+    keys: str = ""
+    params: dict = field(default_factory=dict)
+
+    @property
+    def grain(self) -> int:
+        return self.tiers[0].window_s
+
+
+def present(run: Run, db: str, rollup: Rollup, first: int, last: int, tier: Tier = COVERAGE) -> frozenset[int]:
+    """Starts of ``rollup``'s windows in [first, last] that have rows."""
+    sql = (f"SELECT toUInt32(window_start) AS w FROM {db}.{rollup.table} "
+           f"WHERE window_start >= toDateTime(%(first)s) AND window_start <= toDateTime(%(last)s) GROUP BY w")
+    return frozenset(int(w) for w, in run(sql, {"first": int(first), "last": int(last)}, tier))
+
+
+def pieces(run: Run, db: str, tiers: Sequence[Rollup], start: int, end: int, span: tuple[int, int],
+           bucket: int | None = None) -> list[Piece]:
+    """:func:`plan` of [start, end) with the coverage of each coarse tier read from ``db``
+    (only over the windows the read could take: a range shorter than an hour asks nothing).
+    ``span``: the oldest and newest second in ``db`` (no window ending before the oldest has rows)."""
+    settled = span[1] - SETTLE_S
+    have = {}
+    for rollup in tiers[1:]:
+        first = max(start, window_start(span[0], rollup.window_s))
+        windows = candidates(rollup, first, end, settled, bucket)
+        if windows:
+            have[rollup.name] = present(run, db, rollup, windows[0], windows[-1])
+    return plan(tiers, start, end, have, settled, bucket)
+
+
+def _tiered(db: str, parts: list[Piece], source: Source, select: str, group: str) -> tuple[str, dict]:
+    """One statement summing the pieces' rows per ``group`` (``select`` names its columns): a
+    branch per piece, added up in the outer query (``m_<measure>`` columns)."""
+    params = dict(source.params)
+    branches = []
+    for i, piece in enumerate(parts):
+        spans = []
+        for j, (lo, hi) in enumerate(piece.spans):
+            params |= {f"lo{i}_{j}": int(lo), f"hi{i}_{j}": int(hi)}
+            spans.append(f"(window_start >= toDateTime(%(lo{i}_{j})s) AND window_start < toDateTime(%(hi{i}_{j})s))")
+        prewhere = f" PREWHERE {source.keys}" if source.keys else ""
+        branches.append(f"SELECT {select}, {', '.join(f'sum({m}) AS m_{m}' for m in MEASURES)} "
+                        f"FROM {db}.{piece.rollup.table} FINAL{prewhere} WHERE {' OR '.join(spans)} GROUP BY {group}")
+    sums = ", ".join(f"sum(m_{m})" for m in MEASURES)
+    return f"SELECT {group}, {sums} FROM ({' UNION ALL '.join(branches)}) GROUP BY {group}", params
+
+
+def read(run: Run, db: str, source: Source, start: int, end: int, span: tuple[int, int], select: str,
+         group: str, tail: str = "", bucket: int | None = None, tier: Tier = EXPLORE) -> list[tuple]:
+    """``(*group columns, *MEASURES)`` of ``source``'s rows in [start, end), each tier where it
+    answers (see the module), summed per ``group``; ``tail``: ORDER BY / LIMIT of the sums.
+    ``span``: :func:`extent` of ``db``."""
+    parts = pieces(run, db, source.tiers, start, end, span, bucket)
+    if not parts:
+        return []
+    sql, params = _tiered(db, parts, source, select, group)
+    return run(f"{sql} {tail}".rstrip(), params, tier)
 
 
 # -- wall ------------------------------------------------------------------------------------
@@ -121,11 +279,16 @@ def minutes(run: Run, db: str, start: int, end: int, tier: Tier = LIVE) -> list[
 _MINUTES: dict[int, tuple[list, list[Minute]]] = {}
 
 
-def totals(run: Run, db: str, start: int = 0, end: int = 2**32 - 1, tier: Tier = SETTLED) -> dict[str, int]:
-    """Sum of every measure of the per-second rollup over [start, end) (late rows included)."""
-    sql = f"SELECT {_SUMS} FROM {db}.{SECONDS} FINAL WHERE {_RANGE}"
-    rows = run(sql, _bounds(start, end), tier)
-    return _totals(rows[0]) if rows else _totals(())
+def totals(run: Run, db: str, start: int = 0, end: int = 2**32 - 1, span: tuple[int, int] | None = None,
+           tier: Tier = SETTLED) -> dict[str, int]:
+    """Sum of every measure of the order totals over [start, end) (late rows included): closed
+    days and hours from their tiers, the rest per second (``span``: :func:`extent` of ``db``,
+    looked up when not given)."""
+    span = span or extent(run, db)
+    if span is None:
+        return _totals(())
+    rows = read(run, db, Source(TOTALS), start, end, span, "toUInt8(0) AS k", "k", tier=tier)
+    return _totals(rows[0][1:]) if rows else _totals(())
 
 
 def per_second(run: Run, db: str, start: int, end: int, tier: Tier = LIVE) -> list[tuple[int, int, int]]:
@@ -134,6 +297,33 @@ def per_second(run: Run, db: str, start: int, end: int, tier: Tier = LIVE) -> li
         SELECT toUInt32(window_start) AS s, sum(orders_created), sum(gmv_fen)
         FROM {db}.{SECONDS} FINAL WHERE {_RANGE} GROUP BY s ORDER BY s"""
     return [(int(s), int(c), int(g)) for s, c, g in run(sql, _bounds(start, end), tier)]
+
+
+def dimension_sums(run: Run, db: str, start: int, end: int, span: tuple[int, int],
+                   tier: Tier = SETTLED) -> dict[str, dict[str, tuple[int, ...]]]:
+    """Every low-cardinality field's values over [start, end), each on its own: ``{field: {value:
+    MEASURES}}`` (values as text; VIP's are '1' and '0'), from the live per-minute rows and their
+    closed hours and days."""
+    rows = read(run, db, Source(DIMENSIONS), start, end, span, "dimension, value", "dimension, value", tier=tier)
+    out: dict[str, dict[str, tuple[int, ...]]] = {d: {} for d in CUBE_DIMENSIONS}
+    for dim, value, *measures in rows:
+        out.setdefault(str(dim), {})[str(value)] = tuple(map(int, measures))
+    return out
+
+
+def top_brands(run: Run, db: str, day0: int, ranking: str = "", tier: Tier = LIVE) -> list[tuple]:
+    """The festival day's top brands by GMV (``ranking`` '': over all brands; a category's name:
+    within it), ``(brand, *MEASURES)`` first to last: the live ranking's non-zero rows (a brand
+    that left it is a row of zeros) in the contract's order, the first ``TOP_BRANDS.n`` of them
+    (more may be there after a state expiry)."""
+    sql = f"""
+        SELECT brand, {", ".join(MEASURES)} FROM {db}.{TOP.table} FINAL
+        WHERE window_start = toDateTime(%(day)s) AND ranking = %(ranking)s"""
+    rows = [(str(b), tuple(map(int, measures))) for b, *measures in run(sql, {"day": int(day0), "ranking": ranking},
+                                                                          tier)]
+    ranked = sorted(((b, m) for b, m in rows if any(m)),
+                    key=lambda r: TOP_BRANDS.rank_key(r[0], dict(zip(MEASURES, r[1]))))
+    return [(b, *m) for b, m in ranked[:TOP_BRANDS.n]]
 
 
 def logistics(run: Run, db: str, start: int, end: int, tier: Tier = MINUTE) -> dict[str, int]:
@@ -198,6 +388,7 @@ def buyer_series(run: Run, db: str, filters: dict[str, str], start: int, end: in
         raise Unanswerable(f"The rollups keep buyers per second and minute by VIP only, so nothing holds "
                            f"buyers by {named(others)}: clear that filter or pick an order measure.")
     where, params = _in_cube(filters)
+    where = f" AND {where}" if where else ""
     params = {**params, **_bounds(start, end), "bucket": int(bucket)}
     busiest = run(f"""
         SELECT intDiv(m, %(bucket)s) * %(bucket)s AS b, max(n), sum(n) FROM (
@@ -215,16 +406,12 @@ def buyer_series(run: Run, db: str, filters: dict[str, str], start: int, end: in
 
 # -- filters: which rollup answers a selection ---------------------------------------------
 
-# Every filter of a selection: the per-minute dimensions, then the cube's other fields.
-FILTERS = (*DIMENSIONS, *(d for d in CUBE_DIMENSIONS if d not in DIMENSIONS))
+# Every filter of a selection, in the order the page lists them.
+FILTERS = (*CUBE_DIMENSIONS[:3], BRAND, *CUBE_DIMENSIONS[3:])
 # How a sentence names a field; the others are named as they are spelled.
 FILTER_NAMES = {"vip": "VIP", "presale_phase": "pre-sale phase"}
 # Flag columns (UInt8): their values are 1 or 0, bound as integers.
 _FLAGS = ("vip",)
-# Brand is kept per minute on its own (orders_per_minute) and within its category (the pair
-# table's category -> brand rows); nothing else holds it. (The pair table's province -> channel
-# rows are no longer read: the cube answers that and more.)
-_BRAND_PAIR = {"pdim": "category", "cdim": "brand"}
 
 
 def check_filters(filters: dict[str, str]) -> dict[str, str]:
@@ -245,72 +432,52 @@ def named(dims) -> str:
 
 def _brand_by(dims: list[str]) -> Unanswerable:
     """Why brand does not combine with ``dims`` (fields other than brand and category)."""
-    return Unanswerable(f"The rollups keep brand only per minute on its own and within its category, "
+    return Unanswerable(f"The rollups keep brand only on its own and with its category, "
                         f"so nothing holds brand by {named(dims)}.")
 
 
 def _in_cube(filters: dict[str, str]) -> tuple[str, dict]:
-    """``AND d = %(f_d)s`` for each filter (a flag bound as an integer), and the parameters."""
-    where = "".join(f" AND {d} = %(f_{d})s" for d in filters)
+    """``d = %(f_d)s AND ...`` for each filter (a flag bound as an integer), and the parameters."""
+    where = " AND ".join(f"{d} = %(f_{d})s" for d in filters)
     return where, {f"f_{d}": int(v) if d in _FLAGS else v for d, v in filters.items()}
 
 
-def series_table(filters: dict[str, str]) -> str:
-    """The rollup table that answers a selection's series (see :func:`_series_source`); raises
-    :class:`Unanswerable` for a combination the rollups lack."""
+def series_source(filters: dict[str, str]) -> Source:
+    """Exactly the rows of a selection: the order totals (no filter), one field on its own, any
+    combination of the cube's fields, or brands (a brand alone: summed over its categories; or
+    within a category). Raises :class:`Unanswerable` for brand with any other field."""
     filters = check_filters(filters)
     if not filters:
-        return SECONDS
-    if len(filters) == 1 and next(iter(filters)) in DIMENSIONS:
-        return BREAKDOWN
-    if set(filters) <= set(CUBE_DIMENSIONS):
-        return CUBE
-    if set(filters) == {"category", "brand"}:
-        return PAIR
-    raise _brand_by([d for d in filters if d not in ("brand", "category")])
-
-
-def _series_source(db: str, filters: dict[str, str]) -> tuple[str, str, dict]:
-    """FROM clause, extra WHERE and params selecting exactly the rows of ``filters``: the
-    per-second totals, one per-minute dimension, any combination of the cube's fields, or a
-    brand within its category."""
-    table = series_table(filters)
-    if table == SECONDS:
-        return f"{db}.{SECONDS}", "", {}
-    if table == BREAKDOWN:
+        return Source(TOTALS)
+    if len(filters) == 1 and next(iter(filters)) in CUBE_DIMENSIONS:
         (dim, value), = filters.items()
-        return (f"{db}.{BREAKDOWN}", " AND dimension = %(dim)s AND value = %(value)s",
-                {"dim": dim, "value": value})
-    if table == CUBE:
-        return (f"{db}.{CUBE}", *_in_cube(filters))
-    where = (" AND parent_dimension = %(pdim)s AND parent_value = %(pvalue)s"
-             " AND dimension = %(cdim)s AND value = %(cvalue)s")
-    return f"{db}.{PAIR}", where, {**_BRAND_PAIR, "pvalue": filters["category"], "cvalue": filters["brand"]}
+        return Source(DIMENSIONS, "dimension = %(dim)s AND value = %(value)s", {"dim": dim, "value": value})
+    if set(filters) <= set(CUBE_DIMENSIONS):
+        return Source(CUBE, *_in_cube(filters))
+    if set(filters) <= {BRAND, "category"}:
+        return Source(BRANDS, *_in_cube(filters))
+    raise _brand_by([d for d in filters if d not in (BRAND, "category")])
+
+
+def bar_source(dim: str, filters: dict[str, str]) -> tuple[Source, str]:
+    """The rows and the grouping column of "``dim``'s values under ``filters``" (a filter on
+    ``dim`` itself is left out: the bars show every value, the chosen one marked)."""
+    others = {d: v for d, v in filters.items() if d != dim}
+    if dim in CUBE_DIMENSIONS and not others:  # one row per value already: cheaper than the cube
+        return Source(DIMENSIONS, "dimension = %(dim)s", {"dim": dim}), "value"
+    if dim in CUBE_DIMENSIONS and set(others) <= set(CUBE_DIMENSIONS):
+        return Source(CUBE, *_in_cube(others)), dim
+    if {dim, *others} <= {BRAND, "category"}:  # brands, of a category; a brand's category
+        return Source(BRANDS, *_in_cube(others)), dim
+    raise _brand_by([d for d in (dim, *others) if d not in (BRAND, "category")])
 
 
 def has_rows(run: Run, db: str, table: str, tier: Tier = LOOKUP) -> bool:
     """Whether ``db``'s rollup ``table`` holds any row (what a history supports)."""
-    if table not in (SECONDS, BREAKDOWN, PAIR, CUBE, PARCELS):
+    if table not in {r.table for r in ROLLUPS.values()}:
         raise ValueError(f"not a rollup table: {table!r}")
     rows = run(f"SELECT count() FROM {db}.{table}", {}, tier)
     return bool(rows and int(rows[0][0]))
-
-
-def _breakdown_source(db: str, dim: str, filters: dict[str, str]) -> tuple[str, str, str, dict]:
-    """FROM, grouping column, extra WHERE and params of "``dim``'s values under ``filters``"
-    (a filter on ``dim`` itself is left out: the bars show every value, the chosen one marked)."""
-    others = {d: v for d, v in filters.items() if d != dim}
-    if not others and dim in DIMENSIONS:  # one row per value already: cheaper than the cube
-        return f"{db}.{BREAKDOWN}", "value", " AND dimension = %(dim)s", {"dim": dim}
-    if dim in CUBE_DIMENSIONS and set(others) <= set(CUBE_DIMENSIONS):
-        return (f"{db}.{CUBE}", dim, *_in_cube(others))
-    pair = f"{db}.{PAIR}"
-    where = " AND parent_dimension = %(pdim)s AND dimension = %(cdim)s"
-    if dim == "brand" and set(others) == {"category"}:  # a category's brands
-        return pair, "value", where + " AND parent_value = %(fvalue)s", {**_BRAND_PAIR, "fvalue": others["category"]}
-    if dim == "category" and set(others) == {"brand"}:  # a brand's category
-        return pair, "parent_value", where + " AND value = %(fvalue)s", {**_BRAND_PAIR, "fvalue": others["brand"]}
-    raise _brand_by([d for d in (dim, *others) if d not in ("brand", "category")])
 
 
 def extent(run: Run, db: str, tier: Tier = MINUTE) -> tuple[int, int] | None:
@@ -321,53 +488,57 @@ def extent(run: Run, db: str, tier: Tier = MINUTE) -> tuple[int, int] | None:
     return (int(rows[0][0]), int(rows[0][1])) if rows and int(rows[0][2]) else None
 
 
+def newest_window(run: Run, db: str, rollup: Rollup, start: int, end: int, tier: Tier = COVERAGE) -> int | None:
+    """The newest window of ``rollup`` that starts in [start, end) (None: none there): of an
+    explore rollup, the newest closed one."""
+    sql = f"SELECT toUInt32(max(window_start)), count() FROM {db}.{rollup.table} WHERE {_RANGE}"
+    rows = run(sql, _bounds(start, end), tier)
+    return int(rows[0][0]) if rows and int(rows[0][1]) else None
+
+
 # -- explore --------------------------------------------------------------------------------
 
 
 def series(run: Run, db: str, filters: dict[str, str], start: int, end: int, bucket: int,
-           tier: Tier = EXPLORE) -> list[tuple[int, ...]]:
-    """``(bucket start, *MEASURES)`` per ``bucket`` seconds (a multiple of 60) for a selection.
-    Raises :class:`Unanswerable` for a combination the rollups lack (brand with anything but
-    its category)."""
-    source, where, params = _series_source(db, check_filters(filters))
-    sql = f"""
-        SELECT intDiv(toUInt32(window_start), %(bucket)s) * %(bucket)s AS b, {_SUMS}
-        FROM {source} FINAL WHERE {_RANGE}{where}
-        GROUP BY b ORDER BY b LIMIT 20000"""
-    rows = run(sql, {**params, **_bounds(start, end), "bucket": int(bucket)}, tier)
+           span: tuple[int, int] | None = None, tier: Tier = EXPLORE) -> list[tuple[int, ...]]:
+    """``(bucket start, *MEASURES)`` per ``bucket`` seconds (a multiple of the selection's grain,
+    :func:`series_source`) for a selection. Raises :class:`Unanswerable` for a combination the
+    rollups lack (brand with anything but its category)."""
+    source = series_source(filters)
+    if bucket % source.grain:
+        raise ValueError(f"{bucket} s buckets from rows per {source.grain} s")
+    span = span or extent(run, db)
+    if span is None:
+        return []
+    select = "intDiv(toUInt32(window_start), %(bucket)s) * %(bucket)s AS b"
+    source = Source(source.tiers, source.keys, {**source.params, "bucket": int(bucket)})
+    rows = read(run, db, source, start, end, span, select, "b", "ORDER BY b LIMIT 20000", bucket, tier)
     return [tuple(map(int, r)) for r in rows]
 
 
 def breakdown(run: Run, db: str, dim: str, start: int, end: int, filters: dict[str, str] | None = None,
-              order_by: str = "gmv_fen", limit: int = 50, tier: Tier = EXPLORE) -> tuple[tuple, ...]:
+              order_by: str = "gmv_fen", limit: int = 50, span: tuple[int, int] | None = None,
+              tier: Tier = EXPLORE) -> tuple[tuple, ...]:
     """``(value, *MEASURES)`` of ``dim``'s values under ``filters`` over [start, end), largest
     ``order_by`` first; values are text (a flag's are '1' and '0'). Raises
     :class:`Unanswerable` for a combination the rollups lack."""
     if dim not in FILTERS or order_by not in MEASURES:
         raise ValueError(f"unknown dimension or measure: {dim!r}, {order_by!r}")
-    source, column, where, params = _breakdown_source(db, dim, check_filters(filters or {}))
-    sql = f"""
-        SELECT {column} AS v, {_SUMS} FROM {source} FINAL WHERE {_RANGE}{where}
-        GROUP BY v ORDER BY sum({order_by}) DESC, v LIMIT {int(limit)}"""
-    return _typed_rows(run(sql, {**params, **_bounds(start, end)}, tier))
+    source, column = bar_source(dim, check_filters(filters or {}))
+    span = span or extent(run, db)
+    if span is None:
+        return ()
+    tail = f"ORDER BY sum(m_{order_by}) DESC, v LIMIT {int(limit)}"
+    return _typed_rows(read(run, db, source, start, end, span, f"{column} AS v", "v", tail, tier=tier))
 
 
-def cube_sums(run: Run, db: str, dims: tuple[str, ...], start: int, end: int,
-              tier: Tier = EXPLORE) -> tuple[tuple, ...]:
-    """``(*values of dims, *MEASURES)`` for each combination of ``dims`` (fields of the cube)
-    sold in [start, end); values are text (a flag's are '1' and '0'). A few fields of few values
-    each give a few dozen rows, from which a reader takes each field's split at once."""
-    if not dims or any(d not in CUBE_DIMENSIONS for d in dims):
-        raise ValueError(f"not fields of the cube: {dims!r}")
-    columns = ", ".join(dims)
-    sql = f"""
-        SELECT {columns}, {_SUMS} FROM {db}.{CUBE} FINAL WHERE {_RANGE}
-        GROUP BY {columns} ORDER BY {columns}"""
-    return _typed_rows(run(sql, _bounds(start, end), tier), keys=len(dims))
+def grain(filters: dict[str, str]) -> int:
+    """Seconds of the finest rows of a selection (raises :class:`Unanswerable` as series does)."""
+    return series_source(filters).grain
 
 
-# A cached answer is the same list object on every hit: typed once per answer, not per poll
-# (the wall's settled brands are thousands of rows). id -> (raw rows, typed rows).
+# A cached answer is the same list object on every hit: typed once per answer, not per poll.
+# id -> (raw rows, typed rows).
 _TYPED: dict[int, tuple[list, tuple]] = {}
 
 
@@ -402,17 +573,21 @@ def _typed_rows(rows: list[tuple], keys: int = 1) -> tuple[tuple, ...]:
 
 
 def values(run: Run, db: str, dim: str, search: str, start: int, end: int, limit: int = 50,
-           tier: Tier = LOOKUP) -> list[str]:
-    """Values of ``dim`` sold in [start, end) whose name contains ``search`` (any case), best
-    sellers first: the options of a searchable dropdown. Ranks without FINAL (an order, not a sum)."""
-    if dim not in DIMENSIONS:
+           span: tuple[int, int] | None = None, tier: Tier = LOOKUP) -> list[str]:
+    """Values of ``dim`` (category, province or brand) sold in [start, end) whose name contains
+    ``search`` (any case), best sellers first: the options of a searchable dropdown."""
+    if dim not in ("category", "province", BRAND):
         raise ValueError(f"unknown dimension {dim!r}")
-    sql = f"""
-        SELECT value FROM {db}.{BREAKDOWN}
-        WHERE {_RANGE} AND dimension = %(dim)s AND positionCaseInsensitive(value, %(search)s) > 0
-        GROUP BY value ORDER BY sum(gmv_fen) DESC, value LIMIT {int(limit)}"""
-    rows = run(sql, {**_bounds(start, end), "dim": dim, "search": search or ""}, tier)
-    return [r[0] for r in rows]
+    span = span or extent(run, db)
+    if span is None:
+        return []
+    column = "value" if dim != BRAND else BRAND
+    keys = f"positionCaseInsensitive({column}, %(search)s) > 0"
+    source = (Source(BRANDS, keys, {"search": search or ""}) if dim == BRAND else
+              Source(DIMENSIONS, f"dimension = %(dim)s AND {keys}", {"dim": dim, "search": search or ""}))
+    rows = read(run, db, source, start, end, span, f"{column} AS v", "v",
+                f"ORDER BY sum(m_gmv_fen) DESC, v LIMIT {int(limit)}", tier=tier)
+    return [str(r[0]) for r in rows]
 
 
 # -- alerts ---------------------------------------------------------------------------------

@@ -1,28 +1,29 @@
 """What the wall shows at one instant, assembled from the rollup queries.
 
 "Now" is the newest window in the rollups (so a replay of 2021-11-11 works like a live
-festival) and "today" is that instant's Asia/Shanghai day. The job rewrites a window's row
-as it fills (every half second), so the newest second is usually still filling: "orders/s
-now" is the second before it. The expensive sums are split at ``split`` (the start of the
-hour before now): windows before it are settled, summed by background refreshes
-(:data:`queries.SETTLED`); the last one to two hours are summed on every poll
-(:data:`queries.LIVE`). The breakdowns (brands, categories, provinces, channels, and the
-festival's own fields: VIP, pre-sale phase, promotion, sales wave) are split at the open minute
-instead: the day before it is a settled sum (its cache key changes once a
-minute), the open minute is refreshed every second (:data:`queries.MOVING`), so they move
-with the open minute and a poll never waits on a sum over the day. Both halves
-read FINAL and add the late corrections, so the total equals the ground truth; a late
-correction to a window older than the split shows up within the settled tier's 30 s.
+festival) and "today" is that instant's Asia/Shanghai day. The job rewrites a live window's
+row as it fills (every half second), so the newest second is usually still filling: "orders/s
+now" is the second before it. Everything here comes from the live path and its closed tiers:
+
+- the festival's totals: closed days and hours from their tiers, the rest per second, in one
+  read per poll (:func:`dashboard.queries.totals`);
+- today's minutes (the GMV chart, the busiest second): the per-second rows, split at ``split``
+  (the start of the hour before now): the minutes before it settled (:data:`queries.SETTLED`),
+  the last one to two hours on every poll (:data:`queries.LIVE`);
+- the breakdowns (categories, provinces, channels) and the festival's own splits (VIP, pre-sale
+  phase, promotion, sales wave), each field on its own: today's closed hours and the minutes
+  since before the open minute (a read whose key changes once a minute), and the open minute
+  refreshed every second (:data:`queries.MOVING`), added up per value;
+- the top brands: the live ranking of today's festival day.
+
+Every read uses FINAL and adds the late corrections, so the totals equal the ground truth.
 """
 from __future__ import annotations
 
-import heapq
 import logging
 import time
-from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from itertools import pairwise
 
 from dashboard import fmt, lastyear
 from dashboard import queries as q
@@ -43,7 +44,8 @@ class WallSnapshot:
     last: list[tuple[int, int, int]]  # (second, orders_created, gmv_fen), last 10 minutes
     orders_now: int  # orders created in the newest complete second (the one before now_s)
     peak: tuple[int, int]  # (orders in today's busiest second, that second)
-    brands: list[tuple] = field(default_factory=list)  # today, (value, *MEASURES)
+    brands: list[tuple] = field(default_factory=list)  # today's top brands by GMV, (brand, *MEASURES)
+    # today, (value, *MEASURES), largest GMV first
     categories: list[tuple] = field(default_factory=list)
     provinces: list[tuple] = field(default_factory=list)
     channels: list[tuple] = field(default_factory=list)
@@ -93,9 +95,11 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
     With ``pool``, the queries after ``newest`` (none depends on another) run side by side, so a
     poll waits for the slowest of them rather than for their sum."""
     newest = q.newest(run, db, hint)
-    if newest is None:
+    extent = q.extent(run, db)
+    if newest is None or extent is None:
         return None
     now_s, written_ms = newest
+    span = (extent[0], now_s)
     day0 = fmt.day_start(now_s)
     split = split_of(now_s)
     minute = now_s // 60 * 60
@@ -103,16 +107,17 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
     settled_minute = last_complete_minute(now_s)
     calls: dict[str, tuple] = {
         "recent": (q.minutes, run, db, split, now_s + 1, q.LIVE),
-        "settled": (q.totals, run, db, 0, split, q.SETTLED),
-        "live": (q.totals, run, db, split, now_s + 1, q.LIVE),
+        "festival": (q.totals, run, db, span[0], now_s + 1, span, q.LIVE),
         "earlier": (q.minutes, run, db, day0, split, q.SETTLED) if split > day0 else (list,),
         "last": (q.per_second, run, db, now_s - LAST_SECONDS + 1, now_s + 1, q.LIVE),
         "logistics": (q.logistics, run, db, day0, day1, q.MINUTE),
         "pipeline_today": (q.pipeline, run, db, day0, day1, q.MINUTE),
         "pipeline_total": (q.pipeline, run, db, 0, 2**32 - 1, q.SETTLED),
         "milestones": (_milestones, run, db),
-        **{name: (_day_breakdown, run, db, dim, day0, minute, limit) for name, dim, limit in _BREAKDOWNS},
-        "splits": (_day_splits, run, db, day0, minute, split),
+        # today before the open minute (its key changes once a minute), and the open minute
+        "dims_settled": (q.dimension_sums, run, db, day0, minute, span, q.SETTLED),
+        "dims_moving": (q.dimension_sums, run, db, minute, day1, span, q.MOVING),
+        "brands": (q.top_brands, run, db, day0, "", q.MOVING),
         "buyers_settled": (q.new_buyers, run, db, day0, split, q.SETTLED) if split > day0 else (dict,),
         "buyers_live": (q.new_buyers, run, db, max(day0, split), now_s + 1, q.LIVE),
         "buyers_last": (q.new_buyers_per_second, run, db, now_s - LAST_SECONDS + 1, now_s + 1, q.LIVE),
@@ -121,20 +126,20 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
         "history": (_history, run, db, history_db, now_s, day0) if history_db else (lambda: None,),
     }
     got = _gather(calls, pool)
-    festival = {m: got["settled"][m] + got["live"][m] for m in q.MEASURES}
     today = got["earlier"] + [r for r in got["recent"] if r.minute >= day0]
     last = got["last"]
+    fields = added(got["dims_settled"], got["dims_moving"])
     return WallSnapshot(
-        now_s=now_s, written_ms=written_ms, day_start_s=day0, festival=festival,
+        now_s=now_s, written_ms=written_ms, day_start_s=day0, festival=got["festival"],
         today={m: sum(getattr(r, m) for r in today) for m in ("gmv_fen", "orders_created", "orders_paid")},
         minutes=today, last=last,
         orders_now=next((n for s, n, _ in reversed(last) if s == now_s - 1), 0),
         peak=max(((r.peak_orders, r.peak_second) for r in today), default=(0, now_s)),
         logistics=got["logistics"], pipeline_today=_by_kind(got["pipeline_today"]),
-        pipeline_total=_by_kind(got["pipeline_total"]), milestones=got["milestones"], splits=got["splits"],
-        buyers=_buyers(got, settled_minute),
-        history=got["history"],
-        **{name: got[name] for name, _, _ in _BREAKDOWNS},
+        pipeline_total=_by_kind(got["pipeline_total"]), milestones=got["milestones"],
+        splits={dim: ranked(fields.get(dim, {})) for dim in FESTIVAL_FIELDS},
+        buyers=_buyers(got, settled_minute), history=got["history"], brands=got["brands"],
+        **{name: ranked(fields.get(dim, {}), limit) for name, dim, limit in _BREAKDOWNS},
     )
 
 
@@ -165,72 +170,30 @@ def _gather(calls: dict[str, tuple], pool: Executor | None) -> dict:
     return {name: future.result() for name, future in futures.items()}
 
 
-# Every value of a dimension, so the settled and live halves can be added before ranking.
-_ALL_VALUES = 100_000
-
-
-def _day_sums(fetch: Callable[[int, int, q.Tier], tuple[tuple, ...]], day0: int, minute: int,
-              keys: int = 1, split: int | None = None) -> dict:
-    """Today's measures per key (the first ``keys`` columns of a row; one value, or a tuple of
-    them): ``fetch(start, end, tier)`` of the minutes before the open ``minute`` from the settled
-    tier (its key changes once a minute), of the open minute on every poll (a few rows), added up
-    per key. With ``split`` (:func:`split_of` now) the settled minutes are read in two: before
-    ``split`` (a key that holds for an hour) and from it (the last hour or two), so a new minute
-    waits only on a sum over that short span, for sums slow over a whole day (the cube)."""
-    cuts = [day0, *([split] if split is not None and day0 < split < minute else []), minute]
-    settled = [fetch(start, end, q.SETTLED) for start, end in pairwise(cuts) if end > start]
-    moving = fetch(max(day0, minute), day0 + fmt.DAY_S, q.MOVING)
-    sums = dict(_by_value(settled[0], keys)) if settled else {}  # the first's map is built once
-    for rows in (*settled[1:], moving):
-        for row in rows:
-            key, measures = (row[0] if keys == 1 else row[:keys]), row[keys:]
-            before = sums.get(key)
-            sums[key] = measures if before is None else tuple(a + b for a, b in zip(before, measures))
-    return sums
+def added(*parts: dict[str, dict[str, tuple[int, ...]]]) -> dict[str, dict[str, tuple[int, ...]]]:
+    """``{field: {value: MEASURES}}`` of several spans added up per field and value."""
+    out: dict[str, dict[str, tuple[int, ...]]] = {}
+    for part in parts:
+        for dim, by_value in part.items():
+            sums = out.setdefault(dim, {})
+            for value, measures in by_value.items():
+                before = sums.get(value)
+                sums[value] = measures if before is None else tuple(a + b for a, b in zip(before, measures))
+    return out
 
 
 _GMV = q.MEASURES.index("gmv_fen")
 
 
-def _ranked(sums: dict, limit: int) -> list[tuple]:
+def ranked(sums: dict[str, tuple[int, ...]], limit: int | None = None) -> list[tuple]:
     """``(value, *MEASURES)`` rows, largest GMV first (then by value), at most ``limit``."""
-    ranked = heapq.nsmallest(limit, sums.items(), key=lambda kv: (-kv[1][_GMV], kv[0]))
-    return [(value, *measures) for value, measures in ranked]
+    order = sorted(sums.items(), key=lambda kv: (-kv[1][_GMV], kv[0]))
+    return [(value, *measures) for value, measures in order[:limit]]
 
 
-def _day_breakdown(run: q.Run, db: str, dim: str, day0: int, minute: int, limit: int) -> list[tuple]:
-    """Today's ``(value, *MEASURES)`` of ``dim``, largest GMV first (settled + open minute)."""
-    def fetch(start: int, end: int, tier: q.Tier) -> tuple[tuple, ...]:
-        return q.breakdown(run, db, dim, start, end, limit=_ALL_VALUES, tier=tier)
-
-    return _ranked(_day_sums(fetch, day0, minute), limit)
-
-
-# The cube's fields the wall splits today's sales by (the festival's own: the APASS tier,
-# pre-sale deposits and finals, promotions, sales waves). One cube sum per combination of the
-# four (a few dozen rows) gives all four splits, with one query per tier instead of four.
+# The fields the wall splits today's sales by (the festival's own: the APASS tier, pre-sale
+# deposits and finals, promotions, sales waves), each on its own.
 FESTIVAL_FIELDS = ("vip", "presale_phase", "promotion", "wave")
-
-
-def _day_splits(run: q.Run, db: str, day0: int, minute: int, split: int | None = None) -> dict[str, list[tuple]]:
-    """Today's ``(value, *MEASURES)`` of each of :data:`FESTIVAL_FIELDS`, largest GMV first: the
-    cube summed per combination of them (settled before and from ``split``, + open minute), then
-    each field's margin. (A day of the cube is the slowest settled sum: ~0.5 s on 18.16 for a
-    festival day at 20 orders/s, twice the brands'; from ``split`` it is a tenth of that.)"""
-    def fetch(start: int, end: int, tier: q.Tier) -> tuple[tuple, ...]:
-        return q.cube_sums(run, db, FESTIVAL_FIELDS, start, end, tier)
-
-    sums = _day_sums(fetch, day0, minute, keys=len(FESTIVAL_FIELDS), split=split)
-    return {dim: _ranked(_margin(sums, i), _ALL_VALUES) for i, dim in enumerate(FESTIVAL_FIELDS)}
-
-
-def _margin(sums: dict[tuple, tuple], i: int) -> dict[str, tuple]:
-    """The measures of ``sums`` (keyed by tuples of values) added up per ``i``-th value."""
-    out: dict[str, tuple] = {}
-    for key, measures in sums.items():
-        before = out.get(key[i])
-        out[key[i]] = measures if before is None else tuple(a + b for a, b in zip(before, measures))
-    return out
 
 
 def measure(rows: list[tuple], value: str, name: str) -> int:
@@ -239,23 +202,8 @@ def measure(rows: list[tuple], value: str, name: str) -> int:
     return next((int(r[at]) for r in rows if r[0] == value), 0)
 
 
-# The settled half is the same object for as long as the cache keeps it (a minute): its
-# per-value map is built once, not on every poll (thousands of brands). id -> (rows, map).
-_SETTLED_MAPS: dict[int, tuple[tuple, dict]] = {}
-
-
-def _by_value(rows: tuple[tuple, ...], keys: int = 1) -> dict:
-    known = q._recall(_SETTLED_MAPS, rows)
-    if known is not None:
-        return known
-    by_value = {(r[0] if keys == 1 else r[:keys]): r[keys:] for r in rows}
-    q._remember(_SETTLED_MAPS, id(rows), (rows, by_value), 16)
-    return by_value
-
-
-# (field of WallSnapshot, dimension, how many values it shows)
-_BREAKDOWNS = (("brands", "brand", 10), ("categories", "category", 50), ("provinces", "province", 50),
-               ("channels", "channel", 50))
+# (field of WallSnapshot, field of the rollups, how many values it shows)
+_BREAKDOWNS = (("categories", "category", 50), ("provinces", "province", 50), ("channels", "channel", 50))
 
 
 _WARNED = [float("-inf")]  # when a failed read of the milestones was last logged (once a minute)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 from dash import Input, Output, State, callback_context, dash_table, dcc, html, no_update
@@ -40,16 +41,58 @@ CHART_TITLES = {"vip": "VIP", "presale_phase": "pre-sale phase"}
 # -- data ------------------------------------------------------------------------------------
 
 
+# Explore's independent reads (the series, last year's, each bar) run side by side; the database
+# pool caps the statements at once.
+_POOL = ThreadPoolExecutor(4, thread_name_prefix="gmv-explore")
+
+
 def view(ctx: Context, state: es.ExploreState, notes: list[str]) -> dict:
     """Everything the page shows for ``state``: figures, table rows, texts (no Dash here)."""
     run, db = ctx.db.run, ctx.db.database
     extent = q.extent(run, db)
-    start, end = es.resolve(state, extent)
+    requested = es.resolve(state, extent)
+    start, end, bucket, grain_note = _span(state, *requested)
+    notes = list(notes) + ([grain_note] if grain_note else [])
+    order_metric = state.metric not in es.BUYER_METRICS
+    series = _POOL.submit(_series, ctx, state, start, end, bucket, extent)
+    bars = {dim: _POOL.submit(_bar, run, db, dim, state, start, end, extent) for dim in ALL_BARS}
+    rows, series_fig, total, more = series.result()
+    closed = _closed_note(run, db, state, start, end, extent) if order_metric and extent else ""
+    return {
+        "series": series_fig, "bars": {dim: f.result() for dim, f in bars.items()}, "rows": rows,
+        "table": [_table_row(r) for r in rows],
+        "asof": _asof_text(extent, start, end, bucket),
+        "total": total, "notes": " · ".join(notes + more + ([closed] if closed else [])),
+        "from": es.minute_text(requested[0]).replace("T", " "), "to": es.minute_text(requested[1]).replace("T", " "),
+    }
+
+
+def _span(state: es.ExploreState, start: int, end: int) -> tuple[int, int, int, str]:
+    """``(start, end, bucket, note)`` of a view: the selection's rows are per 5 minutes (the cube,
+    brands), so its range is read in whole 5-minute windows, in 5-minute buckets or wider (the
+    note says so when the range's own size would have drawn 1-minute ones)."""
     bucket = es.bucket_for(start, end)
-    notes = list(notes)
+    try:
+        grain = q.grain(state.filters()) if state.metric not in es.BUYER_METRICS else 60
+    except q.Unanswerable:
+        return start, end, bucket, ""
+    if grain <= 60:
+        return start, end, bucket, ""
+    start, end = start // grain * grain, -(-end // grain) * grain
+    if bucket % grain:
+        minutes = grain // 60
+        return start, end, grain, f"{minutes}-minute buckets: the cube and brands are kept per {minutes} minutes"
+    return start, end, bucket, ""
+
+
+def _series(ctx: Context, state: es.ExploreState, start: int, end: int, bucket: int,
+            extent) -> tuple[list[tuple], dict, str, list[str]]:
+    """The time chart: ``(table rows, figure, headline, notes)``."""
+    run, db = ctx.db.run, ctx.db.database
+    notes: list[str] = []
     order_metric = state.metric not in es.BUYER_METRICS
     try:
-        rows = q.series(run, db, state.filters(), start, end, bucket)
+        rows = q.series(run, db, state.filters(), start, end, bucket, extent)
         last, note = (_last_year(ctx, state, start, end, bucket) if state.last_year and order_metric
                       else (None, ""))
         series_fig = figures.timeseries(rows, state.metric, bucket, start, end, last_year=last)
@@ -66,19 +109,42 @@ def view(ctx: Context, state: es.ExploreState, notes: list[str]) -> dict:
             total = _buyers_text(points, bucket)
         except q.Unanswerable as exc:
             series_fig, total = figures.message(_wrap(str(exc), 90)), str(exc)
-    bars = {dim: _bar(run, db, dim, state, start, end) for dim in ALL_BARS}
-    return {
-        "series": series_fig, "bars": bars, "rows": rows,
-        "table": [_table_row(r) for r in rows],
-        "asof": _asof_text(extent, start, end, bucket),
-        "total": total, "notes": " · ".join(notes),
-        "from": es.minute_text(start).replace("T", " "), "to": es.minute_text(end).replace("T", " "),
-    }
+    return rows, series_fig, total, notes
 
 
-# What each rollup table holds, as a sentence about the history names it.
-HISTORY_HOLDS = {q.SECONDS: "per-second totals", q.BREAKDOWN: "per-minute breakdowns",
-                 q.PAIR: "brands within their category", q.CUBE: "per-minute cube rows"}
+def _closed_note(run, db: str, state: es.ExploreState, start: int, end: int, extent) -> str:
+    """Rows per 5 minutes (the cube, brands) are written as each 5 minutes close: when the view
+    reads some and its range reaches past the newest closed window, up to when they cover it."""
+    filters = state.filters()
+    sources = [_try(q.series_source, filters), *(pair[0] for pair in (_try(q.bar_source, dim, filters)
+                                                                      for dim in ALL_BARS) if pair)]
+    reach = min(end, extent[1] + 1)
+    covered = {}
+    for rollup in sorted({s.tiers[0] for s in sources if s is not None and s.grain > 60}, key=lambda r: r.name):
+        newest = q.newest_window(run, db, rollup, start, end)
+        until = newest + rollup.window_s if newest is not None else start
+        if until < reach:
+            covered[_NAMED[rollup.name]] = (until, rollup.window_s // 60)
+    if not covered:
+        return ""
+    until, minutes = min(covered.values())
+    return f"{' and '.join(covered)} up to {fmt.local(until):%H:%M} (written as each {minutes} minutes close)"
+
+
+_NAMED = {q.CUBE[0].name: "cube", q.BRANDS[0].name: "brands"}
+
+
+def _try(f, *args):
+    """``f(*args)``, or None when the rollups cannot answer it."""
+    try:
+        return f(*args)
+    except q.Unanswerable:
+        return None
+
+
+# What each family's finest rollup table holds, as a sentence about the history names it.
+HISTORY_HOLDS = {q.SECONDS: "per-second totals", q.DIMENSIONS[0].table: "per-minute breakdowns",
+                 q.BRANDS[0].table: "brands", q.CUBE[0].table: "cube rows"}
 
 
 def _last_year(ctx: Context, state: es.ExploreState, start: int, end: int,
@@ -87,7 +153,7 @@ def _last_year(ctx: Context, state: es.ExploreState, start: int, end: int,
     year on so it lies over this year's), or None and a note saying why there is none."""
     history, filters = ctx.settings.history_database, state.filters()
     shift = year_shift_s(start)
-    table = q.series_table(filters)  # the selection is answerable: the caller's query passed
+    table = q.series_source(filters).tiers[0].table  # the selection is answerable: the caller's query passed
     try:
         if not q.has_rows(ctx.db.run, history, table):
             holds = f"it holds no {HISTORY_HOLDS[table]}"
@@ -118,12 +184,12 @@ def _vs_last_year(rows: list[tuple], last: list[tuple], metric: str, extent) -> 
 METRIC_MONEY = {m.name: m.is_money for m in ORDER_MEASURES}
 
 
-def _bar(run, db, dim: str, state: es.ExploreState, start: int, end: int) -> dict:
+def _bar(run, db, dim: str, state: es.ExploreState, start: int, end: int, extent) -> dict:
     compact = dim in COMPACT_BARS
     if state.metric in es.BUYER_METRICS:
         return _buyer_bar(run, db, dim, state, start, end)
     try:
-        rows = q.breakdown(run, db, dim, start, end, state.filters(), order_by=state.metric, limit=50)
+        rows = q.breakdown(run, db, dim, start, end, state.filters(), order_by=state.metric, limit=50, span=extent)
     except q.Unanswerable as exc:
         return figures.message(_wrap(str(exc), 34 if compact else 40), 12 if compact else 13)
     top = 15 if dim not in es.ENUMS else 10
