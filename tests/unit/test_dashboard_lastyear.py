@@ -11,6 +11,7 @@ import pytest
 
 from dashboard import figures, lastyear
 from dashboard import queries as q
+from dashboard.pages import explore
 from dashboard.lastyear import History, Sums, growth_tenths, growth_text, projection, recent_windows, so_far
 from stream.contract import FESTIVAL_TZ
 
@@ -141,9 +142,12 @@ def test_explores_overlay_lives_in_the_url():
 
 
 def test_which_rollup_a_selection_needs_from_the_history():
-    assert q.series_table({}) == q.SECONDS
-    assert q.series_table({"brand": "X"}) == q.BREAKDOWN
-    assert q.series_table({"vip": "1", "wave": "wave2"}) == q.CUBE
-    assert q.series_table({"category": "Apparel", "brand": "X"}) == q.PAIR
+    assert q.series_source({}).tiers == q.TOTALS
+    assert q.series_source({"vip": "1"}).tiers == q.DIMENSIONS
+    assert q.series_source({"brand": "X"}).tiers == q.BRANDS
+    assert q.series_source({"vip": "1", "wave": "wave2"}).tiers == q.CUBE
+    assert q.series_source({"category": "Apparel", "brand": "X"}).tiers == q.BRANDS
+    selections = ({}, {"vip": "1"}, {"brand": "X"}, {"vip": "1", "wave": "x"})
+    assert {q.series_source(s).tiers[0].table for s in selections} == set(explore.HISTORY_HOLDS)
     with pytest.raises(q.Unanswerable):
-        q.series_table({"brand": "X", "province": "Hebei"})
+        q.series_source({"brand": "X", "province": "Hebei"})

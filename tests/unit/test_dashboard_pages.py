@@ -84,42 +84,32 @@ def sums(**measures) -> tuple[int, ...]:
     return tuple(measures.get(m, 0) for m in q.MEASURES)
 
 
-def test_day_splits_add_the_settled_day_and_the_open_minute_per_value():
-    """The wall's VIP, pre-sale, promotion and wave splits: one cube read per tier (the day before
-    the open minute settled, the open minute moving), added up per combination, then per field."""
+def test_each_field_of_today_adds_the_settled_day_and_the_open_minute_per_value():
+    """The wall's breakdowns and splits: each field on its own, one read of today before the open
+    minute (settled), one of the open minute (moving), added up per value, largest GMV first."""
     minute = NOW // 60 * 60
-    settled = [(1, "deposit", "presale_deposit", "presale", *sums(gmv_fen=500, deposits_paid=2)),
-               (0, "none", "coupon", "wave2", *sums(orders_created=3, orders_paid=2, gmv_fen=1000))]
-    moving = [(1, "deposit", "presale_deposit", "presale", *sums(gmv_fen=100, deposits_paid=1)),
-              (0, "final", "presale_deposit", "wave2", *sums(orders_paid=1, gmv_fen=900)),
-              (1, "none", "cross_store", "wave2", *sums(orders_created=1))]
+    settled = [("vip", "1", *sums(gmv_fen=500, deposits_paid=2)), ("vip", "0", *sums(orders_created=3, gmv_fen=1000)),
+               ("wave", "presale", *sums(gmv_fen=500)), ("wave", "wave2", *sums(gmv_fen=1000))]
+    moving = [("vip", "1", *sums(gmv_fen=100, deposits_paid=1)), ("vip", "0", *sums(orders_paid=1, gmv_fen=900)),
+              ("wave", "wave2", *sums(gmv_fen=1000)), ("channel", "app", *sums(gmv_fen=1000))]
     asked = []
 
     def run(sql, params, tier):
-        assert "GROUP BY vip, presale_phase, promotion, wave" in sql
-        asked.append((params["start"], params["end"], tier))
+        if "GROUP BY w" in sql:  # which hours of today the hour tier holds: none here
+            return []
+        assert "orders_by_dimension_per_minute FINAL" in sql and "GROUP BY dimension, value" in sql
+        asked.append((params["lo0_0"], params["hi0_0"], tier))
         return settled if tier is q.SETTLED else moving
 
-    splits = snapshot._day_splits(run, "gmv", DAY0, minute)
-    assert sorted(asked, key=lambda a: a[0]) == [(DAY0, minute, q.SETTLED), (minute, DAY0 + 86400, q.MOVING)]
-    assert splits["vip"] == [("0", *sums(orders_created=3, orders_paid=3, gmv_fen=1900)),
-                             ("1", *sums(orders_created=1, gmv_fen=600, deposits_paid=3))]
-    assert splits["presale_phase"] == [("none", *sums(orders_created=4, orders_paid=2, gmv_fen=1000)),
-                                       ("final", *sums(orders_paid=1, gmv_fen=900)),
-                                       ("deposit", *sums(gmv_fen=600, deposits_paid=3))]
-    assert [v for v, *_ in splits["promotion"]] == ["presale_deposit", "coupon", "cross_store"]  # by GMV
-    assert [(v, r[q.MEASURES.index("gmv_fen")]) for v, *r in splits["wave"]] == [("wave2", 1900), ("presale", 600)]
-    asked.clear()  # with the hour's split, the settled minutes come in two reads (the same rows twice here)
-    split = snapshot.split_of(NOW)
-    twice = snapshot._day_splits(run, "gmv", DAY0, minute, split)
-    assert sorted(asked, key=lambda a: a[0]) == [(DAY0, split, q.SETTLED), (split, minute, q.SETTLED),
-                                                 (minute, DAY0 + 86400, q.MOVING)]
-    assert twice["vip"] == [("0", *sums(orders_created=6, orders_paid=5, gmv_fen=2900)),
-                            ("1", *sums(orders_created=1, gmv_fen=1100, deposits_paid=5))]
-    asked.clear()  # in the day's first minute, nothing is settled yet: the open minute alone
-    assert snapshot._day_splits(run, "gmv", DAY0, DAY0)["vip"] == [
-        ("0", *sums(orders_paid=1, gmv_fen=900)), ("1", *sums(orders_created=1, gmv_fen=100, deposits_paid=1))]
-    assert asked == [(DAY0, DAY0 + 86400, q.MOVING)]
+    span = (DAY0, NOW)
+    fields = snapshot.added(q.dimension_sums(run, "gmv", DAY0, minute, span, q.SETTLED),
+                            q.dimension_sums(run, "gmv", minute, DAY0 + 86400, span, q.MOVING))
+    assert asked == [(DAY0, minute, q.SETTLED), (minute, DAY0 + 86400, q.MOVING)]
+    assert snapshot.ranked(fields["vip"]) == [("0", *sums(orders_created=3, orders_paid=1, gmv_fen=1900)),
+                                              ("1", *sums(gmv_fen=600, deposits_paid=3))]
+    assert snapshot.ranked(fields["wave"]) == [("wave2", *sums(gmv_fen=2000)), ("presale", *sums(gmv_fen=500))]
+    assert snapshot.ranked(fields["channel"], 1) == [("app", *sums(gmv_fen=1000))]
+    assert fields["province"] == {}  # a field with no row today: no values
 
 
 def test_wall_vip_and_presale_texts_are_exact_and_count_deposits_apart():

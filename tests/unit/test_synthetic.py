@@ -10,16 +10,18 @@ import pytest
 from stream.contract import (
     CHANNELS,
     CUBE_DIMENSIONS,
-    DIMENSIONS,
+    EXPLORE,
     FESTIVAL_TZ,
     MEASURES,
-    PAIRS,
     PARCEL_STATUSES,
     PRESALE_PHASES,
     PROMOTIONS,
     ROLLUPS,
+    TOP_BRANDS,
     VERSION_COLUMN,
     WAVES,
+    family,
+    window_start,
 )
 from stream.simulator import catalog
 from stream.simulator.config import CATEGORIES, DEFAULT, PROVINCES
@@ -44,7 +46,7 @@ def with_orders():
     return synthetic.generate_with_orders(PRESALE_TO_WAVE)
 
 
-def newest(cols: dict, rollup_name: str) -> list[dict]:
+def newest_rows(cols: dict, rollup_name: str) -> list[dict]:
     """The rows a ReplacingMergeTree keeps: the newest version of each key."""
     rollup = ROLLUPS[rollup_name]
     keys = [c.name for c in rollup.keys]
@@ -64,17 +66,21 @@ def test_every_rollup_table_with_the_contracts_columns(tables):
 
 
 def test_values_come_from_the_contract_and_the_simulators_catalogue(tables):
-    minute = tables[ROLLUPS["orders_minute"].table]
-    assert set(minute["dimension"]) == set(DIMENSIONS)
-    by_dim = {d: set(minute["value"][minute["dimension"] == d]) for d in DIMENSIONS}
+    minute = tables[ROLLUPS["dimensions_minute"].table]
+    assert set(minute["dimension"]) == set(CUBE_DIMENSIONS)
+    by_dim = {d: set(minute["value"][minute["dimension"] == d]) for d in CUBE_DIMENSIONS}
     assert by_dim["category"] <= {c.name for c in CATEGORIES}
     assert by_dim["province"] <= {p for p, _ in PROVINCES}
     assert by_dim["channel"] == set(CHANNELS)
-    assert by_dim["brand"] <= set(catalog.build(DEFAULT.replace(brands=FEST.brands)).brand_names)
-    pairs = tables[ROLLUPS["orders_minute_pair"].table]
-    assert set(zip(pairs["parent_dimension"], pairs["dimension"])) == set(PAIRS)
+    assert by_dim["vip"] == {"0", "1"}
+    brands = tables[ROLLUPS["brands_5min"].table]
+    built = catalog.build(DEFAULT.replace(brands=FEST.brands))
+    assert set(brands["brand"]) <= set(built.brand_names)
+    category_of = {name: CATEGORIES[c].name for c in range(len(CATEGORIES))
+                   for name in built.brand_names[built.brand_offsets[c]:built.brand_offsets[c + 1]]}
+    assert all(category_of[b] == c for b, c in zip(brands["brand"], brands["category"]))  # the brand's own
     assert set(tables[ROLLUPS["logistics_second"].table]["status"]) == set(PARCEL_STATUSES)
-    cube = tables[ROLLUPS["orders_minute_cube"].table]
+    cube = tables[ROLLUPS["cube_5min"].table]
     assert set(cube["vip"]) == {0, 1}
     assert set(cube["promotion"]) <= set(PROMOTIONS) and "livestream_deal" in set(cube["promotion"])
     assert set(cube["wave"]) == {"wave2"} and set(cube["presale_phase"]) <= set(PRESALE_PHASES)
@@ -93,37 +99,85 @@ def test_waves_and_presale_phases_follow_the_calendar(with_orders):
     assert 0.05 < orders["vip"].mean() < 0.15
 
 
-def test_the_cube_is_the_orders_summed(with_orders):
-    tables, orders = with_orders
-    cube = newest(tables[ROLLUPS["orders_minute_cube"].table], "orders_minute_cube")
-    minute = orders["t"] - orders["t"] % 60
-    expected: dict[tuple, list[int]] = {}
-    for i in range(len(minute)):
-        key = (int(minute[i]), *(orders[d][i] for d in CUBE_DIMENSIONS), int(orders["late"][i]))
-        sums = expected.setdefault(key, [0] * len(MEASURES))
+def _expected(orders: dict, keys: list[str], window_s: int, closed_until: int | None = None) -> dict[tuple, list[int]]:
+    """The orders summed per (window, *keys, late) here, with plain Python: a closed window only
+    (ended by ``closed_until``) when given."""
+    out: dict[tuple, list[int]] = {}
+    for i in range(len(orders["t"])):
+        window = int(window_start(int(orders["t"][i]), window_s))
+        if closed_until is not None and window + window_s > closed_until:
+            continue
+        key = (window, *(orders[k][i] for k in keys), int(orders["late"][i]))
+        sums = out.setdefault(key, [0] * len(MEASURES))
         sums[:] = [s + int(orders[m][i]) for s, m in zip(sums, MEASURES)]
-    found = {(int(r["window_start"]), *(r[d] for d in CUBE_DIMENSIONS), int(r["late"])): [int(r[m]) for m in MEASURES]
-             for r in cube}
-    assert found == expected
+    return out
+
+
+def test_every_tier_of_the_cube_and_brands_is_the_orders_summed_once_closed(with_orders):
+    tables, orders = with_orders
+    newest = int(PRESALE_TO_WAVE.end.timestamp()) - 1
+    for name, keys in (("cube_5min", list(CUBE_DIMENSIONS)), ("brands_5min", ["category", "brand"])):
+        for rollup in family(name):
+            rows = newest_rows(tables[rollup.table], rollup.name)
+            found = {(int(r["window_start"]), *(r[k] for k in keys), int(r["late"])): [int(r[m]) for m in MEASURES]
+                     for r in rows}
+            closed = newest if rollup.path == EXPLORE else None
+            assert found == _expected(orders, keys, rollup.window_s, closed), rollup.name
+
+
+def test_every_field_on_its_own_and_its_tiers(with_orders):
+    tables, orders = with_orders
+    newest = int(PRESALE_TO_WAVE.end.timestamp()) - 1
+    for rollup in family("dimensions_minute"):
+        rows = newest_rows(tables[rollup.table], rollup.name)
+        closed = newest if rollup.path == EXPLORE else None
+        for dim in CUBE_DIMENSIONS:
+            found = {(int(r["window_start"]), r["value"], int(r["late"])): [int(r[m]) for m in MEASURES]
+                     for r in rows if r["dimension"] == dim}
+            as_text = {**orders, dim: orders[dim].astype(str)}
+            assert found == _expected(as_text, [dim], rollup.window_s, closed), (rollup.name, dim)
+
+
+def test_top_brands_rank_the_days_brands_with_their_traps(with_orders):
+    tables, orders = with_orders
+    top = newest_rows(tables[ROLLUPS["top_brands"].table], "top_brands")
+    days = sorted({int(r["window_start"]) for r in top})
+    assert len(days) == 2  # Nov 10 and the open Nov 11: a live ranking
+    for day in days:
+        mine = (orders["t"] >= day) & (orders["t"] < day + 86400)
+        for ranking in ("", "Apparel"):
+            keep = mine & ((orders["category"] == ranking) if ranking else True)
+            sums = {str(b): {m: int(orders[m][keep & (orders["brand"] == b)].sum()) for m in MEASURES}
+                    for b in set(orders["brand"][keep])}
+            order = sorted(sums, key=lambda b: TOP_BRANDS.rank_key(b, sums[b]))
+            rows = {r["brand"]: r for r in top if r["window_start"] == day and r["ranking"] == ranking}
+            assert len(rows) == TOP_BRANDS.n + 3
+            for b in order[:TOP_BRANDS.n + 1]:  # the ranking, and an extra row after it
+                assert {m: int(rows[b][m]) for m in MEASURES} == sums[b] and rows[b]["category"] == \
+                    orders["category"][orders["brand"] == b][0]
+            for b in order[TOP_BRANDS.n + 1:TOP_BRANDS.n + 3]:  # brands that left the ranking
+                assert not any(int(rows[b][m]) for m in MEASURES)
 
 
 def test_breakdowns_add_up_to_the_per_second_totals(tables):
-    seconds = newest(tables[ROLLUPS["orders_second"].table], "orders_second")
+    seconds = newest_rows(tables[ROLLUPS["orders_second"].table], "orders_second")
     totals = {m: sum(int(r[m]) for r in seconds) for m in MEASURES}
     assert totals["orders_created"] > 5000 and totals["gmv_fen"] > 0 and totals["refunds"] > 0
-    minute = newest(tables[ROLLUPS["orders_minute"].table], "orders_minute")
-    pairs = newest(tables[ROLLUPS["orders_minute_pair"].table], "orders_minute_pair")
-    for dim in DIMENSIONS:
+    minute = newest_rows(tables[ROLLUPS["dimensions_minute"].table], "dimensions_minute")
+    for dim in CUBE_DIMENSIONS:
         assert {m: sum(int(r[m]) for r in minute if r["dimension"] == dim) for m in MEASURES} == totals, dim
-    for parent, _ in PAIRS:
-        assert {m: sum(int(r[m]) for r in pairs if r["parent_dimension"] == parent) for m in MEASURES} == totals
-    cube = newest(tables[ROLLUPS["orders_minute_cube"].table], "orders_minute_cube")
-    assert {m: sum(int(r[m]) for r in cube) for m in MEASURES} == totals
+    closed = int(FEST.end.timestamp()) - 1
+    hour = newest_rows(tables[ROLLUPS["orders_hour"].table], "orders_hour")
+    assert {r["window_start"] for r in hour} == {closed // 3600 * 3600 - 3600}  # 19:00, closed; 20:00 is not
+    cube, brands = (newest_rows(tables[ROLLUPS[n].table], n) for n in ("cube_5min", "brands_5min"))
+    until = {m: sum(int(r[m]) for r in seconds if r["window_start"] < closed // 300 * 300) for m in MEASURES}
+    assert {m: sum(int(r[m]) for r in cube) for m in MEASURES} == until  # the closed 5 minutes
+    assert {m: sum(int(r[m]) for r in brands) for m in MEASURES} == until
 
 
 def test_some_rows_are_superseded_or_late(tables):
     cols = tables[ROLLUPS["orders_second"].table]
-    assert len(newest(cols, "orders_second")) < len(cols["window_start"])
+    assert len(newest_rows(cols, "orders_second")) < len(cols["window_start"])
     assert cols["late"].any()
 
 
@@ -134,7 +188,7 @@ def test_known_rows_hold_the_known_totals():
     names = synthetic.columns(ROLLUPS["orders_second"])
     columns, rows = known[ROLLUPS["orders_second"].table]
     cols = {c: [row[i] for row in rows] for i, c in enumerate(names)}
-    kept = newest(cols, "orders_second")
+    kept = newest_rows(cols, "orders_second")
     assert sum(r["gmv_fen"] for r in kept) == synthetic.KNOWN["festival_gmv_fen"]
     assert sum(r["orders_created"] for r in kept) == synthetic.KNOWN["festival_orders"]
 
@@ -148,8 +202,8 @@ def test_a_row_names_its_columns():
 
 def test_buyers_are_at_most_the_paid_orders_and_each_minute_holds_its_new_buyers(with_orders):
     tables, orders = with_orders
-    new = newest(tables[ROLLUPS["buyers_second"].table], "buyers_second")
-    minutes = newest(tables[ROLLUPS["buyers_minute"].table], "buyers_minute")
+    new = newest_rows(tables[ROLLUPS["buyers_second"].table], "buyers_second")
+    minutes = newest_rows(tables[ROLLUPS["buyers_minute"].table], "buyers_minute")
     paid = int(orders["orders_paid"].sum() + orders["deposits_paid"].sum())
     assert 0 < sum(r["new_buyers"] for r in new) < paid  # VIPs buy again
     per_minute: dict[int, int] = {}
