@@ -11,8 +11,8 @@ import pytest
 
 from dashboard import figures, lastyear
 from dashboard import queries as q
-from dashboard.pages import explore
 from dashboard.lastyear import History, Sums, growth_tenths, growth_text, projection, recent_windows, so_far
+from dashboard.pages import explore
 from stream.contract import FESTIVAL_TZ
 
 
