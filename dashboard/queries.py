@@ -25,6 +25,7 @@ loading: those are read from the finer tier). Filters on key columns go in ``PRE
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
@@ -459,18 +460,18 @@ def series_source(filters: dict[str, str]) -> Source:
     raise _brand_by([d for d in filters if d not in (BRAND, "category")])
 
 
-def bar_source(dim: str, filters: dict[str, str]) -> tuple[Source, str]:
-    """The rows and the grouping column of "``dim``'s values under ``filters``" (a filter on
-    ``dim`` itself is left out: the bars show every value, the chosen one marked)."""
+def bar_source(dim: str, filters: dict[str, str]) -> Source:
+    """The rows of "``dim``'s values under ``filters``" (a filter on ``dim`` itself is left out:
+    the bars show every value, the chosen one marked): each field on its own when no other filter
+    applies, else the cube or brands."""
     others = {d: v for d, v in filters.items() if d != dim}
     if dim in CUBE_DIMENSIONS and not others:  # one row per value already: cheaper than the cube
-        return Source(DIMENSIONS, "dimension = %(dim)s", {"dim": dim}), "value"
+        return Source(DIMENSIONS)
     if dim in CUBE_DIMENSIONS and set(others) <= set(CUBE_DIMENSIONS):
-        return Source(CUBE, *_in_cube(others)), dim
+        return Source(CUBE, *_in_cube(others))
     if {dim, *others} <= {BRAND, "category"}:  # brands, of a category; a brand's category
-        return Source(BRANDS, *_in_cube(others)), dim
+        return Source(BRANDS, *_in_cube(others))
     raise _brand_by([d for d in (dim, *others) if d not in (BRAND, "category")])
-
 
 def has_rows(run: Run, db: str, table: str, tier: Tier = LOOKUP) -> bool:
     """Whether ``db``'s rollup ``table`` holds any row (what a history supports)."""
@@ -522,14 +523,95 @@ def breakdown(run: Run, db: str, dim: str, start: int, end: int, filters: dict[s
     """``(value, *MEASURES)`` of ``dim``'s values under ``filters`` over [start, end), largest
     ``order_by`` first; values are text (a flag's are '1' and '0'). Raises
     :class:`Unanswerable` for a combination the rollups lack."""
-    if dim not in FILTERS or order_by not in MEASURES:
-        raise ValueError(f"unknown dimension or measure: {dim!r}, {order_by!r}")
-    source, column = bar_source(dim, check_filters(filters or {}))
+    found = breakdowns(run, db, (dim,), start, end, filters, order_by, limit, span, tier=tier)[dim]
+    if isinstance(found, Unanswerable):
+        raise found
+    return found
+
+
+def breakdowns(run: Run, db: str, dims: Sequence[str], start: int, end: int, filters: dict[str, str] | None = None,
+               order_by: str = "gmv_fen", limit: int = 50, span: tuple[int, int] | None = None,
+               pool: Executor | None = None, tier: Tier = EXPLORE) -> dict[str, tuple[tuple, ...] | Unanswerable]:
+    """:func:`breakdown` of each of ``dims`` (or why the rollups cannot answer it). Bars read from
+    the same rows share one read, grouped by all their fields at once; each bar is its field's
+    margin. With ``pool``, the reads run side by side."""
+    if any(d not in FILTERS for d in dims) or order_by not in MEASURES:
+        raise ValueError(f"unknown dimension or measure: {dims!r}, {order_by!r}")
+    filters = check_filters(filters or {})
+    out: dict[str, tuple[tuple, ...] | Unanswerable] = {}
+    groups: dict[tuple, tuple[Source, list[str]]] = {}
+    for dim in dims:
+        try:
+            source = bar_source(dim, filters)
+        except Unanswerable as exc:
+            out[dim] = exc
+            continue
+        key = (source.tiers, source.keys, tuple(sorted(source.params.items())))
+        groups.setdefault(key, (source, []))[1].append(dim)
     span = span or extent(run, db)
+    submit = pool.submit if pool else _now
+    reads = [(fields, submit(_bars_read, run, db, source, fields, start, end, span, tier))
+             for source, fields in groups.values()]
+    for fields, answer in reads:
+        each = bar_source(fields[0], filters).tiers == DIMENSIONS
+        for dim, sums in _margins(answer.result(), fields, each).items():
+            out[dim] = _ranked_rows(sums, order_by, limit)
+    return {dim: out[dim] for dim in dims}
+
+
+def _bars_read(run: Run, db: str, source: Source, fields: list[str], start: int, end: int,
+               span: tuple[int, int] | None, tier: Tier) -> list[tuple]:
+    """Rows of ``source`` summed per combination of ``fields``; of each field on its own, rows of
+    ``(field, value, *MEASURES)``."""
     if span is None:
-        return ()
-    tail = f"ORDER BY sum(m_{order_by}) DESC, v LIMIT {int(limit)}"
-    return _typed_rows(read(run, db, source, start, end, span, f"{column} AS v", "v", tail, tier=tier))
+        return []
+    if source.tiers == DIMENSIONS:
+        source, columns = Source(DIMENSIONS, "dimension IN %(fields)s", {"fields": tuple(fields)}), "dimension, value"
+    else:
+        columns = ", ".join(fields)
+    return read(run, db, source, start, end, span, columns, columns, tier=tier)
+
+
+class _Done:
+    """An answer already there, shaped like a finished future."""
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def _now(f, *args) -> _Done:
+    return _Done(f(*args))
+
+
+# A cached answer is the same list object on every hit: its margins are added up once.
+_MARGINS: dict[int, tuple[list, dict]] = {}
+
+
+def _margins(rows: list[tuple], fields: list[str], each: bool) -> dict[str, dict[str, tuple[int, ...]]]:
+    """``{field: {value as text: MEASURES}}`` from rows per combination of ``fields``, or (``each``)
+    from rows of ``(field, value, *MEASURES)`` (see :func:`_bars_read`)."""
+    known = _recall(_MARGINS, rows)
+    if known is not None:
+        return known
+    width = len(MEASURES)
+    out: dict[str, dict[str, tuple[int, ...]]] = {f: {} for f in fields}
+    for row in rows:
+        keys, measures = row[:-width], tuple(map(int, row[-width:]))
+        for dim, value in ([keys] if each else zip(fields, keys)):
+            before = out[dim].get(str(value))
+            out[dim][str(value)] = measures if before is None else tuple(a + b for a, b in zip(before, measures))
+    _remember(_MARGINS, id(rows), (rows, out), 64)
+    return out
+
+
+def _ranked_rows(sums: dict[str, tuple[int, ...]], order_by: str, limit: int) -> tuple[tuple, ...]:
+    """``(value, *MEASURES)`` rows, largest ``order_by`` first (then by value), at most ``limit``."""
+    at = MEASURES.index(order_by)
+    order = sorted(sums.items(), key=lambda kv: (-kv[1][at], kv[0]))
+    return tuple((value, *measures) for value, measures in order[:limit])
 
 
 def grain(filters: dict[str, str]) -> int:
@@ -537,9 +619,8 @@ def grain(filters: dict[str, str]) -> int:
     return series_source(filters).grain
 
 
-# A cached answer is the same list object on every hit: typed once per answer, not per poll.
-# id -> (raw rows, typed rows).
-_TYPED: dict[int, tuple[list, tuple]] = {}
+# The answers of the queries are memoized per answer object (the cache hands out the same one
+# while it lasts), so a poll does not redo Python work over rows it already saw.
 
 
 def _remember(memo: dict, key, value, most: int) -> None:
@@ -559,17 +640,6 @@ def _recall(memo: dict, rows):
     memo.pop(id(rows), None)
     memo[id(rows)] = known
     return known[1]
-
-
-def _typed_rows(rows: list[tuple], keys: int = 1) -> tuple[tuple, ...]:
-    """``(*keys as text, *measures as int)`` of each row (the first ``keys`` columns are values),
-    shared by every caller of one answer."""
-    known = _recall(_TYPED, rows)
-    if known is not None:
-        return known
-    typed = tuple((*map(str, r[:keys]), *map(int, r[keys:])) for r in rows)
-    _remember(_TYPED, id(rows), (rows, typed), 64)
-    return typed
 
 
 def values(run: Run, db: str, dim: str, search: str, start: int, end: int, limit: int = 50,

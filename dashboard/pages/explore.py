@@ -55,11 +55,11 @@ def view(ctx: Context, state: es.ExploreState, notes: list[str]) -> dict:
     notes = list(notes) + ([grain_note] if grain_note else [])
     order_metric = state.metric not in es.BUYER_METRICS
     series = _POOL.submit(_series, ctx, state, start, end, bucket, extent)
-    bars = {dim: _POOL.submit(_bar, run, db, dim, state, start, end, extent) for dim in ALL_BARS}
+    bars = _bars(run, db, state, start, end, extent)
     rows, series_fig, total, more = series.result()
     closed = _closed_note(run, db, state, start, end, extent) if order_metric and extent else ""
     return {
-        "series": series_fig, "bars": {dim: f.result() for dim, f in bars.items()}, "rows": rows,
+        "series": series_fig, "bars": bars, "rows": rows,
         "table": [_table_row(r) for r in rows],
         "asof": _asof_text(extent, start, end, bucket),
         "total": total, "notes": " · ".join(notes + more + ([closed] if closed else [])),
@@ -116,8 +116,7 @@ def _closed_note(run, db: str, state: es.ExploreState, start: int, end: int, ext
     """Rows per 5 minutes (the cube, brands) are written as each 5 minutes close: when the view
     reads some and its range reaches past the newest closed window, up to when they cover it."""
     filters = state.filters()
-    sources = [_try(q.series_source, filters), *(pair[0] for pair in (_try(q.bar_source, dim, filters)
-                                                                      for dim in ALL_BARS) if pair)]
+    sources = [_try(q.series_source, filters), *(_try(q.bar_source, dim, filters) for dim in ALL_BARS)]
     reach = min(end, extent[1] + 1)
     covered = {}
     for rollup in sorted({s.tiers[0] for s in sources if s is not None and s.grain > 60}, key=lambda r: r.name):
@@ -184,14 +183,19 @@ def _vs_last_year(rows: list[tuple], last: list[tuple], metric: str, extent) -> 
 METRIC_MONEY = {m.name: m.is_money for m in ORDER_MEASURES}
 
 
-def _bar(run, db, dim: str, state: es.ExploreState, start: int, end: int, extent) -> dict:
-    compact = dim in COMPACT_BARS
+def _bars(run, db, state: es.ExploreState, start: int, end: int, extent) -> dict[str, dict]:
+    """Every bar chart: each field's values under the other filters (or a sentence why not)."""
     if state.metric in es.BUYER_METRICS:
-        return _buyer_bar(run, db, dim, state, start, end)
-    try:
-        rows = q.breakdown(run, db, dim, start, end, state.filters(), order_by=state.metric, limit=50, span=extent)
-    except q.Unanswerable as exc:
-        return figures.message(_wrap(str(exc), 34 if compact else 40), 12 if compact else 13)
+        return {dim: _buyer_bar(run, db, dim, state, start, end) for dim in ALL_BARS}
+    found = q.breakdowns(run, db, ALL_BARS, start, end, state.filters(), order_by=state.metric, limit=50,
+                         span=extent, pool=_POOL)
+    return {dim: _bar(dim, state, rows) for dim, rows in found.items()}
+
+
+def _bar(dim: str, state: es.ExploreState, rows: tuple[tuple, ...] | q.Unanswerable) -> dict:
+    compact = dim in COMPACT_BARS
+    if isinstance(rows, q.Unanswerable):
+        return figures.message(_wrap(str(rows), 34 if compact else 40), 12 if compact else 13)
     top = 15 if dim not in es.ENUMS else 10
     return figures.ranked_bars(rows, state.metric, top=top, selected=getattr(state, dim) or None,
                                color=figures.COOL if dim in ("province", "channel", "vip", "wave") else figures.ACCENT,
