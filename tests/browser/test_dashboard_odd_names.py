@@ -31,17 +31,21 @@ for (const name of ['alert', 'confirm', 'prompt']) {
 
 @pytest.fixture
 def odd(clickhouse_settings):
-    """The known rows, plus the two brands selling most in the same minute (and in beauty)."""
+    """The known rows, plus the three brands selling most in the same 5 minutes (in beauty), in
+    today's top brands too."""
     written = int(time.time() * 1000)
     tables = synthetic.known_rows(written)
-    minute = synthetic.utc_naive(synthetic.KNOWN_NOW.replace(second=0))
-    per_minute, pairs = tables[synthetic.ORDERS_MINUTE.table], tables[synthetic.ORDERS_PAIR.table]
+    window = synthetic.utc_naive(synthetic.KNOWN_NOW.replace(second=0))
+    day = synthetic.utc_naive(synthetic.KNOWN_NOW.replace(hour=0, minute=0, second=0))
+    brands, top = tables[synthetic.BRANDS_5MIN.table], tables[synthetic.TOP_BRANDS_DAY.table]
     for brand, gmv in ((TAG, 7_000_000), (CHINESE, 6_000_000), (MARKUP, 5_000_000)):
-        per_minute[1].append(synthetic.row(synthetic.ORDERS_MINUTE, written, window_start=minute, dimension="brand",
-                                           value=brand, late=0, orders_created=1, orders_paid=1, gmv_fen=gmv))
-        pairs[1].append(synthetic.row(synthetic.ORDERS_PAIR, written, window_start=minute, parent_dimension="category",
-                                      parent_value="Beauty & Cosmetics", dimension="brand", value=brand, late=0,
-                                      orders_created=1, orders_paid=1, gmv_fen=gmv))
+        brands[1].append(synthetic.row(synthetic.BRANDS_5MIN, written, window_start=window, brand=brand,
+                                       category="Beauty & Cosmetics", late=0, orders_created=1, orders_paid=1,
+                                       gmv_fen=gmv))
+        for ranking in ("", "Beauty & Cosmetics"):
+            top[1].append(synthetic.row(synthetic.TOP_BRANDS_DAY, written, window_start=day, ranking=ranking,
+                                        brand=brand, category="Beauty & Cosmetics", orders_created=1, orders_paid=1,
+                                        gmv_fen=gmv))
     insert(clickhouse_settings, tables)
     return clickhouse_settings
 

@@ -37,16 +37,17 @@ FESTIVAL_TEXTS = ("wall-vip-share", "wall-vip-gmv", "wall-deposits", "wall-depos
 
 
 def ledger_today(ledger: Path) -> dict[str, int | str]:
-    """What the wall must show for today, from the ledger's lines: its cube rows of the
-    Asia/Shanghai day (UTC+8) of the newest second; amounts in fen, the share as the wall rounds
-    it (half up, one decimal)."""
+    """What the wall must show for today, from the ledger's lines: its rows of each field on its
+    own per minute of the Asia/Shanghai day (UTC+8) of the newest second; amounts in fen, the
+    share as the wall rounds it (half up, one decimal)."""
     lines = [json.loads(line) for line in ledger.read_text().splitlines()]
     newest = max(r["window"] for r in lines if r["kind"] == "orders_second")
     day0 = (newest + 8 * 3600) // 86400 * 86400 - 8 * 3600
-    cube = [r for r in lines if r["kind"] == "orders_minute_cube" and day0 <= r["window"] < day0 + 86400]
+    minutes = [r for r in lines if r["kind"] == "dimensions_minute" and day0 <= r["window"] < day0 + 86400]
 
-    def total(measure: str, **where) -> int:
-        return sum(r[measure] for r in cube if all(r[k] == v for k, v in where.items()))
+    def total(measure: str, field: str = "vip", value: str | None = None) -> int:
+        """``measure`` over the rows of ``field`` = ``value`` (of every value: the whole day)."""
+        return sum(r[measure] for r in minutes if r["dimension"] == field and value in (None, r["value"]))
 
     def percent(part: int, whole: int) -> str:  # floor of x + 1/2: half up, one decimal
         tenths = int(Fraction(1000 * part, whole) + Fraction(1, 2))
@@ -55,13 +56,13 @@ def ledger_today(ledger: Path) -> dict[str, int | str]:
     # buyers: each consumer once a day, in the second of their first paid event
     new = [r for r in lines if r["kind"] == "buyers_second" and day0 <= r["window"] < day0 + 86400]
     buyers, vip_buyers = sum(r["new_buyers"] for r in new), sum(r["new_buyers"] for r in new if r["vip"])
-    vip, gmv = total("gmv_fen", vip=1), total("gmv_fen")
+    vip, gmv = total("gmv_fen", "vip", "1"), total("gmv_fen")
     return {"wall-buyers": buyers, "wall-vip-buyers-share": percent(vip_buyers, buyers),
             "wall-vip-share": percent(vip, gmv), "wall-vip-gmv": vip,
-            "wall-deposits": total("deposits_paid", presale_phase="deposit"),
-            "wall-deposits-gmv": total("gmv_fen", presale_phase="deposit"),
-            "wall-finals": total("orders_paid", presale_phase="final"),
-            "wall-finals-gmv": total("gmv_fen", presale_phase="final")}
+            "wall-deposits": total("deposits_paid", "presale_phase", "deposit"),
+            "wall-deposits-gmv": total("gmv_fen", "presale_phase", "deposit"),
+            "wall-finals": total("orders_paid", "presale_phase", "final"),
+            "wall-finals-gmv": total("gmv_fen", "presale_phase", "final")}
 
 
 def shown(browser) -> dict[str, int | str]:

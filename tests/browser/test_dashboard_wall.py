@@ -55,6 +55,10 @@ def test_wall_shows_the_exact_festival_gmv(browser, dashboard, known):
                       "wall-vip-buyers-share": synthetic.KNOWN["buyers_vip_share"],
                       "wall-buyers-new": f"+{synthetic.KNOWN['new_buyers_now']} new / s",
                       "wall-repeat-share": synthetic.KNOWN["repeat_share"]}
+    # today's top brands, the largest on top (the brand that left the ranking is not shown)
+    ticks = browser.find_elements(By.CSS_SELECTOR, "#wall-fig-brands .ytick text")
+    brands = [e.get_attribute("textContent") for e in ticks]
+    assert brands[::-1] == [b for b, _ in synthetic.KNOWN["top_brands"]]
     assert cut_texts(browser) == []  # 1920x1080 with the navigation bar: the least room
     assert console(browser) == []
 
