@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import random
 import statistics
 import sys
@@ -107,6 +109,7 @@ def settle(settings, timeout: float = 300.0) -> None:
 def serve(app, port: int):
     from waitress.server import create_server
 
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # 50 screens queue by design: not news
     server = create_server(app.server, host="127.0.0.1", port=port, threads=16)
     threading.Thread(target=server.run, daemon=True).start()
     return server
@@ -254,6 +257,7 @@ def main() -> int:
             report(one, many)
             views, cached = explore_polls(app, EXPLORE_VIEWS)
             per_view = explore_report(views, cached)
+            print(f"load average (1, 5, 15 min) after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)
                 args.json.write_text(json.dumps({
@@ -276,6 +280,7 @@ def report(one: dict, many: dict) -> None:
         print(f"{r['clients']:>8} {r['polls']:>6} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['max']:>7.1f} "
               f"{r['app_qps']:>16.2f} {r['server_qps']:>19.2f}")
     print(f"\np95 of the wall's poll, one screen: {one['p95']:.1f} ms (target <= 50 ms)")
+    print(f"load average (1, 5, 15 min) after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"database queries/s: {one['server_qps']:.2f} with 1 screen, {many['server_qps']:.2f} with "
           f"{many['clients']} screens ({many['server_qps'] / max(one['server_qps'], 1e-9):.2f}x)")
 

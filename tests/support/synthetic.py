@@ -228,11 +228,12 @@ def _measures(o: dict, rng) -> dict[str, np.ndarray]:
 _DENSE_CODES = 1 << 22
 
 
-def _aggregate(keys: list[np.ndarray], values: dict[str, np.ndarray]):
-    """Distinct rows of ``keys`` (non-negative int arrays) and the sums of ``values`` for each."""
+def _aggregate(keys: list[np.ndarray], values: dict[str, np.ndarray], steps: list[int] | None = None):
+    """Distinct rows of ``keys`` (non-negative int arrays) and the sums of ``values`` for each;
+    ``steps``: how far apart each key's values are (a window's grain), 1 when not given."""
     n = len(keys[0])
     base = [int(k.min()) if n else 0 for k in keys]
-    step = [max(1, int(np.gcd.reduce(k - b))) if n else 1 for k, b in zip(keys, base)]  # windows: their grain
+    step = steps or [1] * len(keys)
     radix = [int(k.max() - b) // s + 1 if n else 1 for k, b, s in zip(keys, base, step)]
     code = np.zeros(n, dtype=np.int64)
     for k, b, s, r in zip(keys, base, step, radix):  # one int64 per key row: a 1-D sum is ~20x faster
@@ -252,13 +253,14 @@ def _aggregate(keys: list[np.ndarray], values: dict[str, np.ndarray]):
     return cols[::-1], sums
 
 
-def _group(cols: dict[str, np.ndarray], window_s: int | None = None) -> dict[str, np.ndarray]:
-    """Coded rows summed per key (every column but the measures); with ``window_s``, each row's
-    window first moved to the start of its ``window_s`` window: a coarser time tier."""
+def _group(cols: dict[str, np.ndarray], window_s: int) -> dict[str, np.ndarray]:
+    """Coded rows summed per key (every column but the measures) per ``window_s`` window (each
+    row's window moved to the start of its own: for a coarser time tier)."""
     keys = [c for c in cols if c not in MEASURES]
-    window = cols["window_start"] if window_s is None else window_start(cols["window_start"], window_s)
+    window = window_start(cols["window_start"], window_s)
     found, sums = _aggregate([window if c == "window_start" else cols[c] for c in keys],
-                             {m: cols[m] for m in MEASURES if m in cols})
+                             {m: cols[m] for m in MEASURES if m in cols},
+                             [window_s if c == "window_start" else 1 for c in keys])
     return {**dict(zip(keys, found)), **sums}
 
 
@@ -400,14 +402,15 @@ def _finest(o: dict, values: dict) -> dict[str, dict[str, np.ndarray]]:
     def at(window_s: int) -> np.ndarray:
         return o["t"] - o["t"] % window_s
 
-    minute = at(DIMENSIONS_MINUTE.window_s)
+    minute, five = at(DIMENSIONS_MINUTE.window_s), at(CUBE_5MIN.window_s)
     dims = _concat([_group({"window_start": minute, "dimension": np.full(len(minute), i, dtype=np.int64),
-                            "value": o[d] + 100 * i, "late": late, **values})
+                            "value": o[d] + 100 * i, "late": late, **values}, DIMENSIONS_MINUTE.window_s)
                     for i, d in enumerate(CUBE_DIMENSIONS)])
-    return {"orders": _group({"window_start": o["t"], "late": late, **values}), "dimensions": dims,
-            "cube": _group({"window_start": at(CUBE_5MIN.window_s), **{d: o[d] for d in CUBE_DIMENSIONS},
-                            "late": late, **values}),
-            "brands": _group({"window_start": at(BRANDS_5MIN.window_s), "brand": o["brand"], "late": late, **values})}
+    return {"orders": _group({"window_start": o["t"], "late": late, **values}, ORDERS_SECOND.window_s),
+            "dimensions": dims,
+            "cube": _group({"window_start": five, **{d: o[d] for d in CUBE_DIMENSIONS}, "late": late, **values},
+                           CUBE_5MIN.window_s),
+            "brands": _group({"window_start": five, "brand": o["brand"], "late": late, **values}, BRANDS_5MIN.window_s)}
 
 
 def _generate(fest: Festival, keep: list | None) -> Iterator[dict[str, dict[str, np.ndarray]]]:
@@ -522,8 +525,8 @@ class _DayBuyers:
                                   {"new_buyers": np.ones(len(first))})
         out.add_plain(NEW_BUYERS, {"window_start": s, "vip": v, "new_buyers": sums["new_buyers"],
                                    VERSION_COLUMN: out.offset_ms + (s + 3) * 1000})
-        (m, c), _ = _aggregate([t - t % 60, consumer], {})
-        (m, v), sums = _aggregate([m, (c < self.vips).astype(np.int64)], {"buyers": np.ones(len(m))})
+        (m, c), _ = _aggregate([t - t % 60, consumer], {}, [60, 1])
+        (m, v), sums = _aggregate([m, (c < self.vips).astype(np.int64)], {"buyers": np.ones(len(m))}, [60, 1])
         out.add_plain(BUYERS, {"window_start": m, "vip": v, "buyers": sums["buyers"],
                                VERSION_COLUMN: out.offset_ms + (m + 62) * 1000})
 
@@ -543,7 +546,7 @@ def _logistics(out: _Tables, t0: int, paid: np.ndarray, rng) -> None:
             nz = np.flatnonzero(arr)
             out.add(LOGISTICS_SECOND, {"window_start": seconds[nz], "status": np.full(len(nz), status, dtype=object),
                                        "late": np.full(len(nz), flag, dtype=np.int64), "events": arr[nz]})
-            (m,), sums = _aggregate([minute], {"events": arr})
+            (m,), sums = _aggregate([minute], {"events": arr}, [60])
             keep = sums["events"] > 0
             k = int(keep.sum())
             out.add(LOGISTICS_MINUTE, {"window_start": m[keep], "status": np.full(k, status, dtype=object),
