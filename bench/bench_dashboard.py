@@ -148,36 +148,53 @@ FESTIVAL_VS_DAY = [("?range=festival", "?range=today"),
                     "?range=today&province=Zhejiang&channel=livestream")]
 
 
-def explore_polls(app, searches: list[str]) -> tuple[list[float], list[float]]:
+def explore_polls(app, searches: list[str], server_cpu) -> tuple[list[float], list[float], list[float]]:
     """Explore's data for each query string, twice in a row: ms per view (charts, bars, table)
     computed with an empty cache, then answered from the app's shared cache (within the explore
-    tier's 10 s)."""
+    tier's 10 s); and the ClickHouse server's CPU ms for each computed view (``server_cpu()``:
+    its CPU time so far), what a view costs whatever else the machine runs."""
     from dashboard import explore_state as es
     from dashboard.pages import explore
 
     ctx = app.server.extensions["gmv"]
-    computed, cached = [], []
+    computed, cached, cpu = [], [], []
     for search in searches:
         ctx.db.cache.clear()
         for out in (computed, cached):
             state, notes = es.parse(search)
-            t = time.perf_counter()
+            t, used = time.perf_counter(), server_cpu()
             explore.view(ctx, state, notes)
             out.append((time.perf_counter() - t) * 1000)
-    return computed, cached
+            if out is computed:
+                cpu.append(server_cpu() - used)
+    return computed, cached, cpu
 
 
-def explore_report(views: list[float], cached: list[float]) -> dict:
+def cpu_ms(settings):
+    """A function giving the CPU time (user + system, ms) the ClickHouse server has used so far."""
+    pid = json.loads((settings.home / "run" / "clickhouse.json").read_text())["pid"]
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+
+    def used() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * tick_ms  # utime, stime
+
+    return used
+
+
+def explore_report(views: list[float], cached: list[float], cpu: list[float]) -> dict:
     ms = dict(zip(EXPLORE_VIEWS, views))
+    used = dict(zip(EXPLORE_VIEWS, cpu))
     for search, t in ms.items():
-        print(f"  {t:7.0f} ms  {search}")
+        print(f"  {t:7.0f} ms  (ClickHouse CPU {used[search]:5.0f} ms)  {search}")
     print(f"explore views ({len(EXPLORE_VIEWS)} filter combinations): computed p50 "
           f"{statistics.median(views):.0f} ms, p95 {percentile(views, 95):.0f} ms; "
           f"cached p50 {statistics.median(cached):.1f} ms")
     for whole, day in FESTIVAL_VS_DAY:
-        print(f"whole festival {ms[whole]:.0f} ms vs one day {ms[day]:.0f} ms "
-              f"({ms[whole] / ms[day]:.2f}x): {whole[1:]}")
-    return ms
+        print(f"whole festival {ms[whole]:.0f} ms vs one day {ms[day]:.0f} ms ({ms[whole] / ms[day]:.2f}x); "
+              f"ClickHouse CPU {used[whole]:.0f} vs {used[day]:.0f} ms "
+              f"({used[whole] / max(used[day], 1):.2f}x): {whole[1:]}")
+    return {"ms": ms, "server_cpu_ms": used}
 
 
 def server_queries(settings) -> int:
@@ -255,8 +272,8 @@ def main() -> int:
             one = load_test(settings, app, base, 1, args.seconds)
             many = load_test(settings, app, base, args.clients, args.seconds)
             report(one, many)
-            views, cached = explore_polls(app, EXPLORE_VIEWS)
-            per_view = explore_report(views, cached)
+            views, cached, cpu = explore_polls(app, EXPLORE_VIEWS, cpu_ms(settings))
+            per_view = explore_report(views, cached, cpu)
             print(f"load average (1, 5, 15 min) after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -189,11 +189,22 @@ class Source:
         return self.tiers[0].window_s
 
 
-def present(run: Run, db: str, rollup: Rollup, first: int, last: int, tier: Tier = COVERAGE) -> frozenset[int]:
-    """Starts of ``rollup``'s windows in [first, last] that have rows."""
-    sql = (f"SELECT toUInt32(window_start) AS w FROM {db}.{rollup.table} "
-           f"WHERE window_start >= toDateTime(%(first)s) AND window_start <= toDateTime(%(last)s) GROUP BY w")
-    return frozenset(int(w) for w, in run(sql, {"first": int(first), "last": int(last)}, tier))
+def present(run: Run, db: str, windows: Mapping[Rollup, list[int]], tier: Tier = COVERAGE) -> dict[str, frozenset[int]]:
+    """Of each coarse tier's ``windows`` (starts, in order), those that have rows, in one statement
+    (each tier asked over the span from its first window to its last)."""
+    asked = [(rollup, found[0], found[-1]) for rollup, found in windows.items() if found]
+    if not asked:
+        return {}
+    params = {f"first{i}": int(first) for i, (_, first, _) in enumerate(asked)}
+    params |= {f"last{i}": int(last) for i, (_, _, last) in enumerate(asked)}
+    sql = " UNION ALL ".join(
+        f"SELECT '{rollup.name}' AS r, toUInt32(window_start) AS w FROM {db}.{rollup.table} "
+        f"WHERE window_start >= toDateTime(%(first{i})s) AND window_start <= toDateTime(%(last{i})s) GROUP BY w"
+        for i, (rollup, _, _) in enumerate(asked))
+    found: dict[str, set[int]] = {rollup.name: set() for rollup, _, _ in asked}
+    for name, w in run(sql, params, tier):
+        found[name].add(int(w))
+    return {name: frozenset(ws) for name, ws in found.items()}
 
 
 def pieces(run: Run, db: str, tiers: Sequence[Rollup], start: int, end: int, span: tuple[int, int],
@@ -202,13 +213,9 @@ def pieces(run: Run, db: str, tiers: Sequence[Rollup], start: int, end: int, spa
     (only over the windows the read could take: a range shorter than an hour asks nothing).
     ``span``: the oldest and newest second in ``db`` (no window ending before the oldest has rows)."""
     settled = span[1] - SETTLE_S
-    have = {}
-    for rollup in tiers[1:]:
-        first = max(start, window_start(span[0], rollup.window_s))
-        windows = candidates(rollup, first, end, settled, bucket)
-        if windows:
-            have[rollup.name] = present(run, db, rollup, windows[0], windows[-1])
-    return plan(tiers, start, end, have, settled, bucket)
+    windows = {rollup: candidates(rollup, max(start, window_start(span[0], rollup.window_s)), end, settled, bucket)
+               for rollup in tiers[1:]}
+    return plan(tiers, start, end, present(run, db, windows), settled, bucket)
 
 
 def _tiered(db: str, parts: list[Piece], source: Source, select: str, group: str) -> tuple[str, dict]:

@@ -55,25 +55,26 @@ def view(ctx: Context, state: es.ExploreState, notes: list[str]) -> dict:
     notes = list(notes) + ([grain_note] if grain_note else [])
     order_metric = state.metric not in es.BUYER_METRICS
     series = _POOL.submit(_series, ctx, state, start, end, bucket, extent)
+    closed = _POOL.submit(_closed_note, run, db, state, start, end, extent) if order_metric and extent else None
     bars = _bars(run, db, state, start, end, extent)
     rows, series_fig, total, more = series.result()
-    closed = _closed_note(run, db, state, start, end, extent) if order_metric and extent else ""
+    more += [closed.result()] if closed and closed.result() else []
     return {
         "series": series_fig, "bars": bars, "rows": rows,
         "table": [_table_row(r) for r in rows],
         "asof": _asof_text(extent, start, end, bucket),
-        "total": total, "notes": " · ".join(notes + more + ([closed] if closed else [])),
+        "total": total, "notes": " · ".join(notes + more),
         "from": es.minute_text(requested[0]).replace("T", " "), "to": es.minute_text(requested[1]).replace("T", " "),
     }
 
 
 def _span(state: es.ExploreState, start: int, end: int) -> tuple[int, int, int, str]:
-    """``(start, end, bucket, note)`` of a view: the selection's rows are per 5 minutes (the cube,
-    brands), so its range is read in whole 5-minute windows, in 5-minute buckets or wider (the
+    """``(start, end, bucket, note)`` of a view: when the selection's rows are per 5 minutes (the
+    cube, brands), its range is read in whole 5-minute windows, in 5-minute buckets or wider (the
     note says so when the range's own size would have drawn 1-minute ones)."""
     bucket = es.bucket_for(start, end)
     try:
-        grain = q.grain(state.filters()) if state.metric not in es.BUYER_METRICS else 60
+        grain = q.grain(state.filters())
     except q.Unanswerable:
         return start, end, bucket, ""
     if grain <= 60:

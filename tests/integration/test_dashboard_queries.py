@@ -437,6 +437,9 @@ def test_explore_shows_buyers_under_a_vip_filter_and_says_why_not_under_others(e
     assert v["series"]["data"][0]["y"] == [2, 0] and v["total"].startswith("2 new buyers")
     v = explore.view(ctx, state.replace(category="Apparel"), [])
     assert v["total"].startswith("The rollups keep buyers per second and minute by VIP only")
+    v = explore.view(ctx, state.replace(vip="1", wave="wave2"), [])  # the table: the cube, per 5 minutes
+    assert v["total"].startswith("The rollups keep buyers per second and minute by VIP only")
+    assert "5-minute buckets" in v["notes"] and v["table"][0]["gmv_fen"] == "¥10,000.00"
     assert not v["series"]["data"]
     v = explore.view(ctx, state.replace(last_year=True), [])  # the history holds no buyers: said, not drawn
     assert v["notes"] == "last year: the history keeps order measures, not buyers"
