@@ -106,6 +106,15 @@ def _bounds(start: int, end: int) -> dict:
     return {"start": int(start), "end": int(end)}
 
 
+# A window's bucket of %(bucket)s seconds, aligned as stream.contract.window_start aligns windows
+# (a day: a festival day, from midnight in Asia/Shanghai): the bucket is shifted by %(shift)s.
+_BUCKET = "intDiv(toUInt32(window_start) + %(shift)s, %(bucket)s) * %(bucket)s - %(shift)s"
+
+
+def _bucket(bucket: int) -> dict:
+    return {"bucket": int(bucket), "shift": -int(window_start(0, bucket))}
+
+
 def _totals(row: tuple) -> dict[str, int]:
     return {m: int(v or 0) for m, v in zip(MEASURES, row)}
 
@@ -127,7 +136,7 @@ def candidates(rollup: Rollup, start: int, end: int, settled: int, bucket: int |
     size = rollup.window_s
     found, w = [], window_start(start + size - 1, size)  # the first window starting at or after start
     while w + size <= min(end, settled):
-        if bucket is None or w // bucket == (w + size - 1) // bucket:
+        if bucket is None or window_start(w, bucket) == window_start(w + size - 1, bucket):
             found.append(w)
         w += size
     return found
@@ -418,14 +427,14 @@ def buyer_series(run: Run, db: str, filters: dict[str, str], start: int, end: in
                            f"buyers by {named(others)}: clear that filter or pick an order measure.")
     where, params = _in_cube(filters)
     where = f" AND {where}" if where else ""
-    params = {**params, **_bounds(start, end), "bucket": int(bucket)}
+    params = {**params, **_bounds(start, end), **_bucket(bucket)}
     busiest = run(f"""
-        SELECT intDiv(m, %(bucket)s) * %(bucket)s AS b, max(n), sum(n) FROM (
+        SELECT intDiv(m + %(shift)s, %(bucket)s) * %(bucket)s - %(shift)s AS b, max(n), sum(n) FROM (
             SELECT toUInt32(window_start) AS m, sum(buyers) AS n FROM {db}.{BUYERS} FINAL
             WHERE {_RANGE}{where} GROUP BY m)
         GROUP BY b""", params, tier)
     new = run(f"""
-        SELECT intDiv(toUInt32(window_start), %(bucket)s) * %(bucket)s AS b, sum(new_buyers)
+        SELECT {_BUCKET} AS b, sum(new_buyers)
         FROM {db}.{NEW_BUYERS} FINAL WHERE {_RANGE}{where} GROUP BY b""", params, tier)
     buyers = {int(b): (int(n), int(total)) for b, n, total in busiest}
     firsts = {int(b): int(n) for b, n in new}
@@ -543,9 +552,8 @@ def series(run: Run, db: str, filters: dict[str, str], start: int, end: int, buc
     span = span or extent(run, db)
     if span is None:
         return []
-    select = "intDiv(toUInt32(window_start), %(bucket)s) * %(bucket)s AS b"
-    source = Source(source.tiers, source.keys, {**source.params, "bucket": int(bucket)})
-    rows = read(run, db, source, start, end, span, select, "b", "ORDER BY b LIMIT 20000", bucket, tier)
+    source = Source(source.tiers, source.keys, {**source.params, **_bucket(bucket)})
+    rows = read(run, db, source, start, end, span, f"{_BUCKET} AS b", "b", "ORDER BY b LIMIT 20000", bucket, tier)
     return [tuple(map(int, r)) for r in rows]
 
 

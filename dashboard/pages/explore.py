@@ -248,7 +248,7 @@ def _table_row(row: tuple) -> dict:
 def _asof_text(extent, start: int, end: int, bucket: int) -> str:
     newest = f"rollups as of {fmt.clock(extent[1])}" if extent else "no rollups yet"
     span = f"{fmt.local(start):%Y-%m-%d %H:%M} → {fmt.local(end):%Y-%m-%d %H:%M} CST"
-    unit = {60: "1-minute", 300: "5-minute", 3600: "hourly"}[bucket]
+    unit = {60: "1-minute", 300: "5-minute", 3600: "hourly", 86400: "daily"}[bucket]
     return f"{newest} · showing {span} · {unit} buckets"
 
 

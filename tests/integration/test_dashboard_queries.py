@@ -15,7 +15,7 @@ from dashboard import queries as q
 from dashboard import snapshot
 from dashboard.db import Database
 from dashboard.pages import wall
-from stream.contract import FESTIVAL_TZ, MEASURES, TOP_BRANDS
+from stream.contract import FESTIVAL_TZ, MEASURES, TOP_BRANDS, window_start
 from stream.stack import clickhouse, migrations
 from tests.support import synthetic
 from tests.support.chdb_engine import ChdbClient, ChdbRun
@@ -274,7 +274,7 @@ def _sums(orders: dict, keep: np.ndarray) -> dict[str, int]:
 
 
 def _per_bucket(orders: dict, keep: np.ndarray, bucket: int) -> dict[int, dict[str, int]]:
-    buckets = orders["t"] - orders["t"] % bucket
+    buckets = window_start(orders["t"], bucket)  # a day: a festival day
     return {int(b): _sums(orders, keep & (buckets == b)) for b in sorted(set(buckets[keep].tolist()))}
 
 
@@ -318,7 +318,7 @@ def test_any_selection_over_the_tiers_is_the_orders_summed(festival):
         end = END if len(filters) <= 1 else CLOSED
         keep = _match(orders, filters, START, end)
         assert keep.sum() > 0, filters
-        for bucket in (3600, 300):
+        for bucket in (86400, 3600, 300):
             rows = q.series(run, db, filters, START, end, bucket)
             assert {r[0]: dict(zip(MEASURES, r[1:])) for r in rows} == _per_bucket(orders, keep, bucket), filters
         one_by_one = {}

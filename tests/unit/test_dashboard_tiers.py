@@ -47,8 +47,11 @@ def test_buckets_take_only_tiers_they_are_multiples_of():
     settled = NOV11 + 3600
     assert q.plan(TOTALS, NOV10, NOV11, present, settled, bucket=3600) == [q.Piece(HOUR, ((NOV10, NOV11),))]
     assert q.plan(TOTALS, NOV10, NOV11, present, settled, bucket=300) == [q.Piece(SECOND, ((NOV10, NOV11),))]
-    # a day from 16:00 UTC lies across two UTC-aligned 1-day buckets: not taken
-    assert q.plan(TOTALS, NOV10, NOV11, present, settled, bucket=86400) == [q.Piece(HOUR, ((NOV10, NOV11),))]
+    # 1-day buckets are festival days, as the day tier's windows are (from 16:00 UTC)
+    assert q.plan(TOTALS, NOV10, NOV11, present, settled, bucket=86400) == [q.Piece(DAY, ((NOV10, NOV11),))]
+    # 2-hour buckets take hours; 30-minute ones only seconds
+    assert q.plan(TOTALS, NOV10, NOV11, present, settled, bucket=7200) == [q.Piece(HOUR, ((NOV10, NOV11),))]
+    assert q.plan(TOTALS, NOV10, NOV11, present, settled, bucket=1800) == [q.Piece(SECOND, ((NOV10, NOV11),))]
     assert q.plan(TOTALS, NOV10, NOV11, present, settled) == [q.Piece(DAY, ((NOV10, NOV11),))]
 
 
