@@ -476,7 +476,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "runs beside this one's, measurement by measurement")
     bench.add_argument("--records", type=count, default=500_000, help="messages each Kafka tool moves")
     bench.add_argument("--record-size", type=count, default=380, help="bytes per message (an order event)")
-    bench.add_argument("--events", type=count, default=300_000, help="backlog the job drains")
+    bench.add_argument("--events", type=count, default=1_000_000,
+                       help="backlog the job drains (its first fifth warms the JVM up, unmeasured)")
     bench.add_argument("--parallelisms", default="1,2", help="of the throughput runs")
     bench.add_argument("--clusters", default="embedded,standalone", help="where the throughput runs go")
     bench.add_argument("--start-rate", type=count, default=500, help="orders/s of the first freshness step")
