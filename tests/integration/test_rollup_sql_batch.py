@@ -72,8 +72,8 @@ def order(event_id: str, ms: int, status: str, brand: str, category: str, provin
     """An order event's JSON as the simulator writes it (schema order, no spaces); ``ms`` after T0
     (before it when negative). The consumer is c<n> of order o<n> unless given."""
     order_id = event_id.split(":")[0]
-    return ORDER % (event_id, T0 + ms, order_id, consumer or "c" + order_id[1:], status, brand, category, province, channel,
-                    vip, items, list_fen, discount, paid, promotion, wave, phase)
+    return ORDER % (event_id, T0 + ms, order_id, consumer or "c" + order_id[1:], status, brand, category, province,
+                    channel, vip, items, list_fen, discount, paid, promotion, wave, phase)
 
 
 def parcel(event_id: str, ms: int, status: str) -> str:
