@@ -15,15 +15,15 @@ or a Top-N gives its final rows, so each sink holds what the streaming job's ups
 
 Covered, by orders on two festival days (Asia/Shanghai: the day boundary is 16:00 UTC), the second
 day's in two hours, its first hour's in two 5-minute windows and its first 5 minutes' in two minutes:
-- created, paid, a pre-sale deposit and its final payment, cancelled and refunded, over four
-  categories, three provinces and brands in each, and four channels: per second, hour and day;
-  each field on its own per minute (vip as '0' or '1'), hour and day; the cube of the seven fields
-  per 5 minutes, hour and day; brands with their category per 5 minutes, hour and day. The hours
-  and days are cascaded from closed finer windows (stream/job/aggregates.py), so a row of theirs
-  here is the sum of several finer windows' rows;
-- the day's top brands by GMV (TOP_BRANDS.n = 10), over all brands and per category: one ranking
-  with eleven brands, where a paid order of 0 fen ranks before a brand with no paid event, and one
-  where a tie in GMV at the tenth place goes to the brand whose name sorts first;
+- created, paid (one of 0 fen), a pre-sale deposit and its final payment, cancelled and refunded,
+  over three categories, three provinces, four channels, a VIP, five promotions, three waves and
+  both pre-sale phases: per second, hour and day; each field on its own per minute (vip as '0' or
+  '1'), hour and day; the cube of the seven fields per 5 minutes, hour and day; brands with their
+  category per 5 minutes, hour and day. The hours and days are cascaded from closed finer windows
+  (stream/job/aggregates.py), so a row of theirs here is the sum of several finer windows' rows;
+- each day's top brands by GMV (TOP_BRANDS.n = 10), over all brands and per category, in two
+  rankings longer than ten: over all brands a tie in GMV at the tenth place goes to the brand whose
+  name sorts first; in one category a paid order of 0 fen ranks before a brand with no paid event;
 - a redelivered order event counted once (first wins: its later copy is even behind the
   watermark, yet neither it nor a late correction is counted), and a redelivered parcel event;
 - late events (at or behind the newest event time of their partition minus the 200 ms delay,
@@ -140,8 +140,8 @@ def eve(n: int, brand: str, category: str, paid: int | None, ms: int) -> str:
 # The day before, 23:59:59 in Shanghai: thirteen brands, eleven of them food. The rankings' tenth
 # places: over all brands, Bestore and Wahaha tie at 10,000 fen (Bestore's name sorts first); in
 # food, Nongfu Spring's paid order of 0 fen ranks before Master Kong, who has no paid event (and
-# whose name sorts first). Wahaha and Master Kong come first in their partition, Bestore and Nongfu
-# Spring second, so neither arrival nor name order alone gives the right rankings.
+# whose name sorts first). Wahaha and Master Kong arrive before Bestore and Nongfu Spring, so
+# neither arrival order nor name order alone gives the right rankings.
 EVE_BRANDS = [  # (brand, category, paid fen)
     ("Apple", "electronics", 500000),
     ("Lancome", "beauty", 300000),
