@@ -8,7 +8,7 @@ batch is reduced to (key, sums) and the partial tables are merged now and then.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -147,8 +147,12 @@ def order_measures(rows: np.ndarray) -> np.ndarray:
 class Ledger:
     """Accumulates sent events; :meth:`lines` renders the JSON Lines file."""
 
-    def __init__(self, catalog: Catalog):
+    def __init__(self, catalog: Catalog, kinds: Iterable[str] | None = None):
+        """``kinds``: the rows to keep (default: every rollup the contract has the ledger count);
+        the buyers, the parcels per second and the top brands are counted only when asked for
+        (last year's history writes none of them)."""
         self.catalog = catalog
+        self.kinds = set(kinds) if kinds is not None else {r.name for r in ROLLUPS.values() if r.in_ledger}
         self.order_seconds = _Table(len(MEASURES))
         self.order_dimensions = _Table(len(MEASURES))  # per minute and dimension value
         self.order_cube = _Table(len(MEASURES))  # per 5 minutes and combination
@@ -179,16 +183,21 @@ class Ledger:
             self.order_cube.add(((orders["t"] // five) << _CODE_BITS["cube"]) | _cube_codes(fields), measures)
             brand = orders["o"]["brand"].astype(np.int64)
             self.order_brands.add(((orders["t"] // five) << _CODE_BITS["brands"]) | brand, measures)
-            paid = ev.take(orders, orders["status"] == ev.ORDER_STATUSES.index(BUYER_STATUS))
-            consumer, t, vip = paid["o"]["consumer"].astype(np.int64), paid["t"], paid["o"]["vip"]
-            day = (t // 1000 + UTC_OFFSET_S) // 86_400
-            self.buyer_days.add((day << _CONSUMER_BITS) | consumer, t, vip)
-            self.buyer_minutes.add(((t // 60_000) << _CONSUMER_BITS) | consumer, t, vip)
+            if self.kinds & {"buyers_second", "buyers_minute"}:
+                self._add_buyers(orders)
         if len(parcels):
             status = parcels["status"].astype(np.int64)
             ones = np.ones((len(parcels), 1), dtype=np.int64)
-            self.logistics_seconds.add((parcels["t"] // 1000) * 8 + status, ones)
+            if "logistics_second" in self.kinds:
+                self.logistics_seconds.add((parcels["t"] // 1000) * 8 + status, ones)
             self.logistics_minutes.add((parcels["t"] // 60_000) * 8 + status, ones)
+
+    def _add_buyers(self, orders: np.ndarray) -> None:
+        paid = ev.take(orders, orders["status"] == ev.ORDER_STATUSES.index(BUYER_STATUS))
+        consumer, t, vip = paid["o"]["consumer"].astype(np.int64), paid["t"], paid["o"]["vip"]
+        day = (t // 1000 + UTC_OFFSET_S) // 86_400
+        self.buyer_days.add((day << _CONSUMER_BITS) | consumer, t, vip)
+        self.buyer_minutes.add(((t // 60_000) << _CONSUMER_BITS) | consumer, t, vip)
 
     def _names(self) -> dict[str, np.ndarray]:
         """Each cube field's values by code, as the events spell them (the VIP flag as 0 and 1)."""
@@ -234,7 +243,8 @@ class Ledger:
             starts, codes = starts[keep], codes[keep]
             out[name] = {"window": starts.tolist(), "category": names["category"][self.brand_category[codes]].tolist(),
                          BRAND: brand_names[codes].tolist(), **_measures(sums[keep])}
-        out["top_brands"] = self._top_brands(*brands["brands_day"], names["category"], brand_names)
+        if "top_brands" in self.kinds:
+            out["top_brands"] = self._top_brands(*brands["brands_day"], names["category"], brand_names)
         for kind, table, width in (("logistics_second", self.logistics_seconds, 1),
                                    ("logistics_minute", self.logistics_minutes, 60)):
             keys, sums = table.result()
@@ -246,9 +256,9 @@ class Ledger:
         for kind, firsts, window_of_ms, width, count in (
                 ("buyers_second", self.buyer_days, lambda t: t // 1000, 1, "new_buyers"),
                 ("buyers_minute", self.buyer_minutes, lambda t: t // 60_000, 60, "buyers")):
-            rows = buyer_counts(firsts, window_of_ms, width)
+            rows = buyer_counts(firsts, window_of_ms, width) if kind in self.kinds else []
             out[kind] = {"window": [r[0] for r in rows], "vip": [r[1] for r in rows], count: [r[2] for r in rows]}
-        return out
+        return {kind: rows for kind, rows in out.items() if kind in self.kinds}
 
     def _top_brands(self, days: np.ndarray, codes: np.ndarray, sums: np.ndarray, categories: np.ndarray,
                     brand_names: np.ndarray) -> dict[str, list]:
