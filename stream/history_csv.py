@@ -46,7 +46,9 @@ its offset (2020-11-11T00:00:00+08:00); per-minute rows start on the minute, per
 ¥123.45, never 123.45). Each window and key appears once. Example:
   window_start,gmv_fen,orders_created,orders_paid
   2020-11-11T00:00:00+08:00,1834500,120,97
-Every file is checked before anything is written: one bad row and nothing is imported. The hour
+Brand rows in a breakdown and a cube per minute (the format of old) are refused, each file in one
+line saying what to do instead. Every file is checked before anything is written: one bad row and
+nothing is imported. The hour
 and day rows of each rollup (a day from midnight China time) are then summed from what the
 history holds for the days imported. Import the same file again and its rows replace themselves
 (nothing counts twice).
