@@ -219,8 +219,8 @@ class _File:
     """One file's rows as they are read: each row checked, its problems one line each; rows in a
     format of old (brand breakdowns, windows off the rollup's grid) counted into one line."""
 
-    def __init__(self, name: str, rollup: str, header: list[str], counted: tuple[str, ...]) -> None:
-        self.name, self.rollup, self.header, self.counted = name, rollup, header, counted
+    def __init__(self, name: str, rollup: str, counted: tuple[str, ...], header: list[str]) -> None:
+        self.name, self.rollup, self.counted, self.header = name, rollup, counted, header
         self.problems: list[str] = []
         self.old: dict[str, list[str]] = {}  # the old format's message -> where its rows are
         self.rows = 0
@@ -273,31 +273,9 @@ def parse(files: list[tuple[str, str]]) -> Parsed:
     every row of every file is good, so an import loads all of it or nothing."""
     parsed = Parsed()
     problems: list[str] = []
-    seen: dict[str, dict[tuple, str]] = {}
+    seen: dict[str, dict[tuple, str]] = {}  # rollup -> key -> where it was first
     for name, text in files:
-        lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
-                 if line.strip() and not line.lstrip().startswith("#")]
-        if not lines:
-            raise HistoryCsvError(f"{name}: no header and no rows; see gmv history import --help for the format.")
-        head_no, head = lines[0]
-        header = [h.strip() for h in next(csv.reader([head]))]
-        rollup, counted = rollup_of(header, f"{name}:{head_no}")
-        file = _File(name, rollup, header, counted)
-        columns = parsed.tables.setdefault(file.rollup, {"window": [], **{k: [] for k in KEYS[file.rollup]},
-                                                         **{c: [] for c in _counted(file.rollup)}})
-        origin = seen.setdefault(file.rollup, {})
-        for number, line in lines[1:]:
-            row = file.read(number, line)
-            if row is None:
-                continue
-            key, values = row
-            if key in origin:
-                file.problems.append(f"{name}:{number}: repeats the window and keys of {origin[key]}; "
-                                     "keep one row per key")
-                continue
-            origin[key] = f"{name}:{number}"
-            _append(columns, file.rollup, key, values)
-            file.rows += 1
+        file = _read(name, text, parsed, seen)
         problems += file.all_problems()
         if file.rows == 0 and not problems:
             raise HistoryCsvError(f"{name}: a header and no rows; nothing to import.")
@@ -306,6 +284,33 @@ def parse(files: list[tuple[str, str]]) -> Parsed:
         more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
         raise HistoryCsvError(f"{problems[0]}{more}; nothing was imported.", problems)
     return parsed
+
+
+def _read(name: str, text: str, parsed: Parsed, seen: dict[str, dict[tuple, str]]) -> _File:
+    """One file's good rows into ``parsed``'s columns of its rollup (a key already ``seen`` in this
+    import is a problem); the file, with its problems."""
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
+             if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise HistoryCsvError(f"{name}: no header and no rows; see gmv history import --help for the format.")
+    head_no, head = lines[0]
+    header = [h.strip() for h in next(csv.reader([head]))]
+    file = _File(name, *rollup_of(header, f"{name}:{head_no}"), header)
+    columns = parsed.tables.setdefault(file.rollup, {"window": [], **{k: [] for k in KEYS[file.rollup]},
+                                                     **{c: [] for c in _counted(file.rollup)}})
+    origin = seen.setdefault(file.rollup, {})
+    for number, line in lines[1:]:
+        row = file.read(number, line)
+        if row is None:
+            continue
+        key, values = row
+        if key in origin:
+            file.problems.append(f"{name}:{number}: repeats the window and keys of {origin[key]}; keep one row per key")
+            continue
+        origin[key] = f"{name}:{number}"
+        _append(columns, file.rollup, key, values)
+        file.rows += 1
+    return file
 
 
 def _append(columns: dict[str, list], rollup: str, key: tuple, values: dict[str, int]) -> None:
