@@ -198,6 +198,9 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
+_WIDEST = max(len(r.table) for r in ROLLUPS.values())
+
+
 def status_lines(client, database: str) -> list[str]:
     """What the history database holds, one line per rollup table with rows (rows, first and last
     window in China time, GMV for the per-second totals); a hint when it holds nothing."""
@@ -213,7 +216,7 @@ def status_lines(client, database: str) -> list[str]:
             f"SELECT count(), toUInt32(min(window_start)), toUInt32(max(window_start)){gmv} "
             f"FROM {database}.{rollup.table} FINAL")[0]
         if rows:
-            lines.append(f"{rollup.table:<28} {rows:>10,} rows  {local_text(first)} → {local_text(last)} CST"
+            lines.append(f"{rollup.table:<{_WIDEST}} {rows:>10,} rows  {local_text(first)} → {local_text(last)} CST"
                          + (f"  GMV {_yuan(money[0])}" if money and rollup.name == "orders_second" else ""))
     return lines or [f"{database} holds no history yet: write last year's festival with `gmv simulate "
                      "--only-history` or import your own with `gmv history import PATH`."]
