@@ -48,10 +48,9 @@ its offset (2020-11-11T00:00:00+08:00); per-minute rows start on the minute, per
   2020-11-11T00:00:00+08:00,1834500,120,97
 Brand rows in a breakdown and a cube per minute (the format of old) are refused, each file in one
 line saying what to do instead. Every file is checked before anything is written: one bad row and
-nothing is imported. The hour
-and day rows of each rollup (a day from midnight China time) are then summed from what the
-history holds for the days imported. Import the same file again and its rows replace themselves
-(nothing counts twice).
+nothing is imported. The hour and day rows of each rollup (a day from midnight China time) are
+then summed from what the history holds for the days imported. Import the same file again and
+its rows replace themselves (nothing counts twice).
 """
 
 WINDOW = "window_start"
@@ -78,7 +77,7 @@ _WHOLE = re.compile(r"[0-9]+")
 OLD_BRANDS = ("brand is no longer a breakdown dimension: put the brand rows in a brands file with their "
               "category (header window_start,category,brand + measures), summed per 5 minutes")
 OFF_GRID = "{table} has a row per {grain}: sum the rows of each {grain} into one row at its start ({example})"
-_EXAMPLES = {60: "hh:mm:00", 300: "hh:00, hh:05, hh:10, ..."}
+_GRID = {60: ("minute", "hh:mm:00"), 300: ("5 minutes", "hh:00, hh:05, hh:10, ...")}  # window_s -> its words
 
 
 class HistoryCsvError(GmvError):
@@ -256,8 +255,8 @@ class _File:
             return OLD_BRANDS
         rollup = ROLLUPS[self.rollup]
         if rollup.window_s > 1 and window(cell[WINDOW]) % rollup.window_s:
-            return OFF_GRID.format(table=rollup.table, grain={60: "minute", 300: "5 minutes"}[rollup.window_s],
-                                   example=_EXAMPLES[rollup.window_s])
+            grain, example = _GRID[rollup.window_s]
+            return OFF_GRID.format(table=rollup.table, grain=grain, example=example)
         return None
 
     def all_problems(self) -> list[str]:
