@@ -8,7 +8,7 @@ batch is reduced to (key, sums) and the partial tables are merged now and then.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -151,12 +151,15 @@ def order_measures(rows: np.ndarray) -> np.ndarray:
 class Ledger:
     """Accumulates sent events; :meth:`lines` renders the JSON Lines file."""
 
-    def __init__(self, catalog: Catalog, dimensions_s: int = 1):
-        """``dimensions_s``: the grain the dimension rows are counted at (a second: every tier;
-        a minute: from the minute up, what last year's history needs, for a fraction of the memory)."""
+    def __init__(self, catalog: Catalog, kinds: Iterable[str] | None = None):
+        """``kinds``: the rows to keep (default: every rollup the contract has the ledger count);
+        the buyers, the per-second rows and the top brands are counted only when asked for (last
+        year's history writes none of them: without the seconds the dimension and parcel rows are
+        counted per minute, a fraction of the memory over a festival)."""
         self.catalog = catalog
+        self.kinds = set(kinds) if kinds is not None else {r.name for r in ROLLUPS.values() if r.in_ledger}
         self.order_seconds = _Table(len(MEASURES))
-        self.dimensions_s = dimensions_s
+        self.dimensions_s = 1 if "dimensions_second" in self.kinds else 60
         self.order_dimensions = _Table(len(MEASURES))  # per dimensions_s and dimension value
         self.order_cube = _Table(len(MEASURES))  # per 5 minutes and combination
         self.order_brands = _Table(len(MEASURES))  # per 5 minutes and brand
@@ -164,7 +167,8 @@ class Ledger:
         assert not too_many, "the ledger's cube packs each field in 5 bits: at most 31 categories and provinces"
         assert len(catalog.brand_names) < 1 << _CODE_BITS["brands"], "the ledger packs a brand in 20 bits"
         self.brand_category = np.repeat(np.arange(len(catalog.category_names)), np.diff(catalog.brand_offsets))
-        self.logistics_seconds = _Table(1)
+        self.logistics_s = 1 if "logistics_second" in self.kinds else 60
+        self.logistics_seconds = _Table(1)  # per logistics_s and status
         # buyers: per (festival day, consumer) and per (minute, consumer), from the paid events
         self.buyer_days = _Firsts()
         self.buyer_minutes = _Firsts()
@@ -185,15 +189,19 @@ class Ledger:
             self.order_cube.add(((orders["t"] // five) << _CODE_BITS["cube"]) | _cube_codes(fields), measures)
             brand = orders["o"]["brand"].astype(np.int64)
             self.order_brands.add(((orders["t"] // five) << _CODE_BITS["brands"]) | brand, measures)
-            paid = ev.take(orders, orders["status"] == ev.ORDER_STATUSES.index(BUYER_STATUS))
-            consumer, t, vip = paid["o"]["consumer"].astype(np.int64), paid["t"], paid["o"]["vip"]
-            day = (t // 1000 + UTC_OFFSET_S) // 86_400
-            self.buyer_days.add((day << _CONSUMER_BITS) | consumer, t, vip)
-            self.buyer_minutes.add(((t // 60_000) << _CONSUMER_BITS) | consumer, t, vip)
+            if self.kinds & {"buyers_second", "buyers_minute"}:
+                self._add_buyers(orders)
         if len(parcels):
             status = parcels["status"].astype(np.int64)
             ones = np.ones((len(parcels), 1), dtype=np.int64)
-            self.logistics_seconds.add(((parcels["t"] // 1000) << 3) | status, ones)
+            self.logistics_seconds.add(((parcels["t"] // (self.logistics_s * 1000)) << 3) | status, ones)
+
+    def _add_buyers(self, orders: np.ndarray) -> None:
+        paid = ev.take(orders, orders["status"] == ev.ORDER_STATUSES.index(BUYER_STATUS))
+        consumer, t, vip = paid["o"]["consumer"].astype(np.int64), paid["t"], paid["o"]["vip"]
+        day = (t // 1000 + UTC_OFFSET_S) // 86_400
+        self.buyer_days.add((day << _CONSUMER_BITS) | consumer, t, vip)
+        self.buyer_minutes.add(((t // 60_000) << _CONSUMER_BITS) | consumer, t, vip)
 
     def _names(self) -> dict[str, np.ndarray]:
         """Each cube field's values by code, as the events spell them (the VIP flag as 0 and 1)."""
@@ -239,13 +247,15 @@ class Ledger:
             starts, codes = starts[keep], codes[keep]
             out[name] = {"window": starts.tolist(), "category": names["category"][self.brand_category[codes]].tolist(),
                          BRAND: brand_names[codes].tolist(), **_measures(sums[keep])}
-        # the rankings are per festival day (Asia/Shanghai): the brands' 5 minutes summed per such day
-        starts, codes, sums = brands["brands_5min"]
-        bits = _CODE_BITS["brands"]
-        days, day_sums = _reduce(((festival_day_start(starts) // 60) << bits) | codes, sums)
-        out["top_brands"] = self._top_brands((days >> bits) * 60, days & ((1 << bits) - 1), day_sums,
-                                             names["category"], brand_names)
-        for name, (starts, status, sums) in _tiers(self.logistics_seconds, "logistics_second", 3).items():
+        if "top_brands" in self.kinds:
+            # the rankings are per festival day (Asia/Shanghai): the brands' 5 minutes summed per such day
+            starts, codes, sums = brands["brands_5min"]
+            bits = _CODE_BITS["brands"]
+            days, day_sums = _reduce(((festival_day_start(starts) // 60) << bits) | codes, sums)
+            out["top_brands"] = self._top_brands((days >> bits) * 60, days & ((1 << bits) - 1), day_sums,
+                                                 names["category"], brand_names)
+        for name, (starts, status, sums) in _tiers(self.logistics_seconds, "logistics_second", 3,
+                                                   self.logistics_s).items():
             out[name] = {"window": starts.tolist(),
                          "status": np.asarray(ev.LOGISTICS_STATUSES, dtype=object)[status].tolist(),
                          "events": sums[:, 0].tolist()}
@@ -253,9 +263,9 @@ class Ledger:
         for kind, firsts, window_of_ms, width, count in (
                 ("buyers_second", self.buyer_days, lambda t: t // 1000, 1, "new_buyers"),
                 ("buyers_minute", self.buyer_minutes, lambda t: t // 60_000, 60, "buyers")):
-            rows = buyer_counts(firsts, window_of_ms, width)
+            rows = buyer_counts(firsts, window_of_ms, width) if kind in self.kinds else []
             out[kind] = {"window": [r[0] for r in rows], "vip": [r[1] for r in rows], count: [r[2] for r in rows]}
-        return out
+        return {kind: rows for kind, rows in out.items() if kind in self.kinds}
 
     def _top_brands(self, days: np.ndarray, codes: np.ndarray, sums: np.ndarray, categories: np.ndarray,
                     brand_names: np.ndarray) -> dict[str, list]:
