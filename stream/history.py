@@ -19,7 +19,6 @@ from stream.contract import (
     LATE_COLUMN,
     ROLLUPS,
     SPIKE_HOUR,
-    UTC_OFFSET_S,
     VERSION_COLUMN,
     WINDOW,
     Rollup,
@@ -110,41 +109,39 @@ def insert(client, database: str, tables: dict[str, dict[str, list]], written_ms
 # -- the time tiers of imported rows ----------------------------------------------------------
 
 
-def festival_days(first_s: int, last_s: int) -> tuple[int, int]:
-    """``(start, end)``: the festival days (midnight to midnight, Asia/Shanghai) that hold
-    windows ``first_s`` to ``last_s``; every coarser tier's windows lie whole inside them."""
+def tier_days(first_s: int, last_s: int) -> tuple[int, int]:
+    """``(start, end)``: the day windows (UTC days, as the tiers align: contract.window_start) that
+    hold windows ``first_s`` to ``last_s``; every coarser tier's windows lie whole inside them."""
     return window_start(first_s, DAY_S), window_start(last_s, DAY_S) + DAY_S
 
 
-def tier_sql(tier: Rollup, database: str, start_s: int, end_s: int, written_ms: int) -> str:
+def tier_sql(tier: Rollup, source: Rollup, database: str, start_s: int, end_s: int, written_ms: int) -> str:
     """``INSERT ... SELECT``: ``tier``'s rows of the windows in [start_s, end_s), each the sum of
-    the rows of its finest rollup there (FINAL: the newest copy of each), written at ``written_ms``.
-    Windows by arithmetic on epoch seconds (a day from midnight in Asia/Shanghai), so the server's
-    time zone plays no part."""
-    finest = ROLLUPS[tier.family]
-    shift = UTC_OFFSET_S if tier.window_s == DAY_S else 0
-    window = f"toDateTime(intDiv(toUInt32(window_start) + {shift}, {tier.window_s}) * {tier.window_s} - {shift})"
+    the rows of the finer ``source`` there (FINAL: the newest copy of each), written at
+    ``written_ms``. Windows by arithmetic on epoch seconds (aligned in UTC, as the job's), so the
+    server's time zone plays no part."""
+    window = f"toDateTime(intDiv(toUInt32(window_start), {tier.window_s}) * {tier.window_s})"
     keys = ", ".join(c.name for c in tier.keys if c.kind != WINDOW)
     sums = ", ".join(f"sum({v})" for v in tier.value_names)
     return (f"INSERT INTO {database}.{tier.table} ({', '.join(tier.column_names)}, {VERSION_COLUMN}) "
             f"SELECT {window} AS tier_window, {keys}, {sums}, toUInt64({int(written_ms)}) "
-            f"FROM {database}.{finest.table} FINAL "
+            f"FROM {database}.{source.table} FINAL "
             f"WHERE window_start >= toDateTime({int(start_s)}) AND window_start < toDateTime({int(end_s)}) "
             f"GROUP BY tier_window, {keys}")
 
 
 def derive_tiers(client, database: str, tables: dict[str, dict[str, list]], written_ms: int) -> dict[str, int]:
-    """Write the coarser time tiers (hour, day) of the finest rollups in ``tables`` over the
-    festival days their windows touch: each tier's rows there summed again from every finest row
-    ``database`` holds for those days (not only the ones just written), so a day imported in parts
-    adds up and an import repeated replaces its sums. Returns the rows written per tier."""
+    """Write the coarser time tiers (hour, day) of the rollups in ``tables`` over the days their
+    windows touch: each tier's rows there summed again from every row of that rollup ``database``
+    holds for those days (not only the ones just written), so a day imported in parts adds up and
+    an import repeated replaces its sums. Returns the rows written per tier."""
     written = {}
     for name, columns in tables.items():
         if not columns["window"]:
             continue
-        start, end = festival_days(min(columns["window"]), max(columns["window"]))
-        for tier in family(name)[1:]:
-            client.execute(tier_sql(tier, database, start, end, written_ms))
+        start, end = tier_days(min(columns["window"]), max(columns["window"]))
+        for tier in (r for r in family(name) if r.window_s > ROLLUPS[name].window_s):
+            client.execute(tier_sql(tier, ROLLUPS[name], database, start, end, written_ms))
             written[tier.name] = client.execute(
                 f"SELECT count() FROM {database}.{tier.table} WHERE window_start >= toDateTime({start}) "
                 f"AND window_start < toDateTime({end}) AND {VERSION_COLUMN} = {int(written_ms)}")[0][0]
