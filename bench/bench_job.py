@@ -323,7 +323,7 @@ _MAIN_PAIRS = (("category", "brand"), ("province", "channel"))
 # breakdowns ("breakdowns": the new code's dimension rows, main's breakdown, pair and cube rows).
 KEYS = {
     "orders_second": ((), lambda e: [()]),
-    "dimensions_minute": (("dimension", "value"), lambda e: [(d, _flag(e, d)) for d in CUBE_DIMENSIONS]),
+    "dimensions_second": (("dimension", "value"), lambda e: [(d, _flag(e, d)) for d in CUBE_DIMENSIONS]),
     "orders_minute": (("dimension", "value"), lambda e: [(d, e[d]) for d in _MAIN_DIMENSIONS]),
     "orders_minute_pair": (("parent_dimension", "parent_value", "dimension", "value"),
                            lambda e: [(p, e[p], c, e[c]) for p, c in _MAIN_PAIRS]),

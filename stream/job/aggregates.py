@@ -15,8 +15,8 @@ per-partition watermark; the same for logistics); the output is one INSERT per s
   per rollup, and the rest of the job works on a few thousand rows a second whatever the rate.
 - Late events (behind the watermark) go to one continuous aggregate per rollup and its tiers:
   ``late = 1`` rows, which readers add in.
-- Continuous: the day's top brands (the brands' closed seconds and the late events summed per day,
-  then Flink's Top-N emitting only what changed), the buyers, what the pipeline set aside.
+- Continuous: the day's top brands (every valid event summed per festival day and brand, then
+  Flink's Top-N emitting only what changed), the buyers, what the pipeline set aside.
 
 No mini-batch: Flink's processing-time mini-batch replaces the event-time watermark downstream with
 processing-time marks (every window would close at once on a replay), and a continuous aggregate
@@ -413,17 +413,17 @@ def rollup_statements(sinks: dict[str, str], options: RollupOptions,
                       buffered: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
     """(views, INSERTs) of every rollup of stream.contract into the named sink tables.
 
-    ``sinks`` maps each rollup name, and ``rejected``, to a sink table name: the closed windows and
-    the top brands go there. ``buffered`` (default the same) maps each to the sink of rows that
-    change on every event (late corrections, the buyers, the pipeline's counts), which the job
-    declares with a buffer keeping the last row per key (stream.job.runner)."""
+    ``sinks`` maps each rollup name, and ``rejected``, to a sink table name: the closed windows go
+    there. ``buffered`` (default the same) maps each to the sink of rows that change on every event
+    (late corrections, the top brands, the buyers, the pipeline's counts), which the job declares
+    with a buffer keeping the last row per key (stream.job.runner)."""
     buffered = buffered or sinks
     views, inserts = window_views(), []
     for rollup in ROLLUPS.values():
         if rollup.name in SPECIAL:
             continue
-        if rollup.top is not None:
-            inserts += top_inserts(rollup, sinks[rollup.name], lifetime_ttl(options))
+        if rollup.top is not None:  # an update on each event of a ranked brand: the buffered sink
+            inserts += top_inserts(rollup, buffered[rollup.name], lifetime_ttl(options))
             continue
         if rollup.family == rollup.name:
             views.append(late_view(family(rollup.name), late_ttl(options)))
