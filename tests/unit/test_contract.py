@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 import itertools
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -111,7 +113,7 @@ def test_only_the_contract_names_rollup_tables_in_product_code():
     assert offenders == []
 
 
-@pytest.mark.parametrize("name", [n for n, r in ROLLUPS.items() if r.family in ("cube_5min", "dimensions_minute")])
+@pytest.mark.parametrize("name", [n for n, r in ROLLUPS.items() if r.family in ("cube_5min", "dimensions_second")])
 def test_the_cube_and_the_dimensions_are_every_low_cardinality_field(name):
     """verify and the ledger key cube rows by ``dimensions``: the VIP flag is one, ``late`` is not;
     the dimensions rollups have a row per value of each of the same fields."""
@@ -126,18 +128,21 @@ def test_the_cube_and_the_dimensions_are_every_low_cardinality_field(name):
 
 # -- time tiers and the two paths ----------------------------------------------------------------
 
-TIERED = ("orders_second", "dimensions_minute", "cube_5min", "brands_5min")
+TIERED = ("orders_second", "dimensions_second", "cube_5min", "brands_5min", "logistics_second")
 
 
 def test_the_families_and_their_tiers():
-    """The tiers as the issue asks for them: totals, each field and brands per hour and day, the cube
-    per 5 minutes, hour and day; every other rollup is a family of its own."""
+    """The tiers as the issue asks for them: totals per second, hour and day; each field per second,
+    minute, hour and day; the cube and brands per 5 minutes, hour and day; parcels per second and
+    minute. Every other rollup is a family of its own."""
     tiers = {name: [(r.name, r.window_s) for r in contract.family(name)] for name in TIERED}
     assert tiers == {
         "orders_second": [("orders_second", 1), ("orders_hour", 3600), ("orders_day", 86400)],
-        "dimensions_minute": [("dimensions_minute", 60), ("dimensions_hour", 3600), ("dimensions_day", 86400)],
+        "dimensions_second": [("dimensions_second", 1), ("dimensions_minute", 60), ("dimensions_hour", 3600),
+                              ("dimensions_day", 86400)],
         "cube_5min": [("cube_5min", 300), ("cube_hour", 3600), ("cube_day", 86400)],
         "brands_5min": [("brands_5min", 300), ("brands_hour", 3600), ("brands_day", 86400)],
+        "logistics_second": [("logistics_second", 1), ("logistics_minute", 60)],
     }
     for name, rollup in ROLLUPS.items():
         assert contract.family(name)[0].name == rollup.family
@@ -160,7 +165,7 @@ def test_a_tier_has_its_familys_keys_and_values(name):
 
 @pytest.mark.parametrize("name", TIERED)
 def test_the_windows_of_a_family_nest(name):
-    """Each tier's window is a whole number of the finer one's (and a day, the Shanghai day, holds
+    """Each tier's window is a whole number of the finer one's (and a day, a UTC day, holds
     whole hours), so a coarser window is the sum of finer windows that lie wholly inside it."""
     windows = [r.window_s for r in contract.family(name)]
     assert windows == sorted(set(windows))
@@ -171,14 +176,36 @@ def test_the_windows_of_a_family_nest(name):
         assert contract.window_start(start, finer) == start
 
 
-def test_windows_align_in_utc_and_a_day_at_midnight_in_shanghai():
-    t = 1_636_563_599  # 2021-11-10 16:59:59 UTC = Nov 11 00:59:59 in Shanghai
+def _epoch(zone: str, *when: int) -> int:
+    """Epoch seconds of a wall-clock time in ``zone``, from the time-zone database."""
+    return int(datetime(*when, tzinfo=ZoneInfo(zone)).timestamp())
+
+
+def test_windows_align_in_utc_the_day_too():
+    """Every tier's window starts at a multiple of its length in UTC: a day at 00:00 UTC (08:00 in
+    Shanghai), not at China's midnight."""
+    t = _epoch("UTC", 2021, 11, 10, 16, 59, 59)  # Nov 11 00:59:59 in Shanghai
     assert contract.window_start(t, 1) == t
-    assert contract.window_start(t, contract.MINUTE_S) == 1_636_563_540
-    assert contract.window_start(t, contract.FIVE_MINUTES_S) == 1_636_563_300
-    assert contract.window_start(t, contract.HOUR_S) == 1_636_560_000  # 16:00 UTC
-    assert contract.window_start(t, contract.DAY_S) == 1_636_560_000  # Nov 11 00:00 in Shanghai
-    assert contract.window_start(1_636_559_999, contract.DAY_S) == 1_636_473_600  # a second before: Nov 10
+    assert contract.window_start(t, contract.MINUTE_S) == _epoch("UTC", 2021, 11, 10, 16, 59)
+    assert contract.window_start(t, contract.FIVE_MINUTES_S) == _epoch("UTC", 2021, 11, 10, 16, 55)
+    assert contract.window_start(t, contract.HOUR_S) == _epoch("UTC", 2021, 11, 10, 16)
+    assert contract.window_start(t, contract.DAY_S) == _epoch("UTC", 2021, 11, 10)  # past midnight in China: Nov 10 UTC
+    day = _epoch("Asia/Shanghai", 2021, 11, 11, 8)  # 00:00 UTC
+    assert day == _epoch("UTC", 2021, 11, 11)
+    assert contract.window_start(day, contract.DAY_S) == day
+    assert contract.window_start(day - 1, contract.DAY_S) == _epoch("UTC", 2021, 11, 10)  # a second before
+
+
+def test_the_festival_day_starts_at_midnight_in_shanghai():
+    """The top brands' and the buyers' day: 00:00 to 24:00 Asia/Shanghai (16:00 UTC the day before)."""
+    midnight = _epoch("Asia/Shanghai", 2021, 11, 11)
+    assert datetime.fromtimestamp(midnight, UTC).hour == 16
+    assert contract.festival_day_start(midnight) == midnight
+    assert contract.festival_day_start(_epoch("Asia/Shanghai", 2021, 11, 11, 23, 59, 59)) == midnight
+    assert contract.festival_day_start(_epoch("Asia/Shanghai", 2021, 11, 11, 8)) == midnight  # 00:00 UTC
+    assert contract.festival_day_start(midnight - 1) == _epoch("Asia/Shanghai", 2021, 11, 10)
+    assert contract.FESTIVAL_TZ_NAME == "Asia/Shanghai"
+    assert contract.FESTIVAL_TZ.utcoffset(None) == ZoneInfo("Asia/Shanghai").utcoffset(datetime(2021, 11, 11))
 
 
 @pytest.mark.parametrize("name", [n for n, r in ROLLUPS.items() if r.path == contract.EXPLORE])
@@ -189,11 +216,24 @@ def test_an_explore_window_is_at_most_a_day(name):
 
 
 def test_the_live_path_is_what_the_wall_reads():
+    """The live path: the per-second windows (totals, each field, parcels) and the continuous rollups;
+    every coarser tier is explore, written once when its window closes."""
     live = {n for n, r in ROLLUPS.items() if r.path == contract.LIVE}
-    assert live == {"orders_second", "dimensions_minute", "top_brands", "logistics_second", "logistics_minute",
+    assert live == {"orders_second", "dimensions_second", "logistics_second", "top_brands",
                     "buyers_second", "buyers_minute", "pipeline_events"}
     assert {ROLLUPS[n].lane for n in live} <= {contract.SECONDS_LANE, contract.MINUTES_LANE}
     assert {r.lane for r in ROLLUPS.values() if r.path == contract.EXPLORE} == {contract.EXPLORE_LANE}
+    assert all(ROLLUPS[n].window_s == 1 for n in live if not ROLLUPS[n].continuous)
+
+
+def test_continuous_rollups_are_the_top_brands_the_buyers_and_the_pipelines_counts():
+    """A continuous rollup's rows change while its window is open (no late rows, no tiers); every
+    other one is an event-time window written once as it closes, with ``late`` rows."""
+    continuous = {n for n, r in ROLLUPS.items() if r.continuous}
+    assert continuous == {"top_brands", "buyers_second", "buyers_minute", "pipeline_events"}
+    for name, rollup in ROLLUPS.items():
+        assert (contract.LATE_COLUMN in [c.name for c in rollup.keys]) == (name not in continuous), name
+        assert rollup.path == contract.LIVE or not rollup.continuous
 
 
 def test_the_top_brands_rank_key_orders_as_documented():
