@@ -62,12 +62,14 @@ def test_every_rollup_is_loaded_by_exactly_one_lane():
     laned = [rollup for lane in loader.LANES for rollup in lane]
     assert sorted(laned) == sorted(loader.TABLES) == sorted(Settings().rollup_topics)
     seconds, minutes, explore = loader.LANES  # stream.contract's lanes, in this order
-    assert seconds == ("orders_second", "logistics_second", "buyers_second")  # the wall's seconds
-    # the rest of the live path: rows that move while their minute or day is open
-    assert minutes == ("dimensions_minute", "top_brands", "logistics_minute", "buyers_minute", "pipeline_events")
-    # the windows written when they close: a burst at each close, never ahead of the live rows
-    assert explore == ("orders_hour", "orders_day", "dimensions_hour", "dimensions_day", "cube_5min", "cube_hour",
-                       "cube_day", "brands_5min", "brands_hour", "brands_day")
+    # the wall's live path: per-second windows, written as each second closes
+    assert seconds == ("orders_second", "dimensions_second", "logistics_second", "buyers_second")
+    # the continuous rollups of minutes and days: rows that move while their minute or day is open
+    assert minutes == ("top_brands", "buyers_minute", "pipeline_events")
+    # the coarser windows, written when they close: a burst at each close, never ahead of the live rows
+    assert explore == ("orders_hour", "orders_day", "dimensions_minute", "dimensions_hour", "dimensions_day",
+                       "cube_5min", "cube_hour", "cube_day", "brands_5min", "brands_hour", "brands_day",
+                       "logistics_minute")
     for lane, names in ((SECONDS_LANE, seconds), (MINUTES_LANE, minutes), (EXPLORE_LANE, explore)):
         assert {ROLLUPS[n].lane for n in names} == {lane}
 
