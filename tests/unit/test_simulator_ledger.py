@@ -3,15 +3,16 @@
 The reader below knows nothing of the simulator: it parses each message with
 json.loads, validates it against the schemas, drops what is malformed, drops
 repeated event ids, and sums by event-time window exactly as docs/simulator.md says:
-each kind from the events themselves (an hour by integer division, a festival day from
-the local midnight in Asia/Shanghai by the tz database), the top brands by ranking its
-own day sums in plain Python.
+each kind from the events themselves (an hour and a day from the time-zone database in UTC,
+where every tier aligns), the top brands by ranking its own sums per festival day (from the
+local midnight in Asia/Shanghai, by the time-zone database) in plain Python.
 """
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import jsonschema
@@ -29,12 +30,11 @@ from stream.simulator.sinks import MemorySink
 ORDER = jsonschema.Draft202012Validator(json.loads((SCHEMAS_DIR / "order.schema.json").read_text()))
 LOGISTICS = jsonschema.Draft202012Validator(json.loads((SCHEMAS_DIR / "logistics.schema.json").read_text()))
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# the order rollups by grouping: (finest, hour, day) kinds of the ledger
+# the order rollups by grouping: their kinds in the ledger, finest first
 FAMILIES = {"totals": ("orders_second", "orders_hour", "orders_day"),
-            "dimensions": ("dimensions_minute", "dimensions_hour", "dimensions_day"),
+            "dimensions": ("dimensions_second", "dimensions_minute", "dimensions_hour", "dimensions_day"),
             "cube": ("cube_5min", "cube_hour", "cube_day"),
             "brands": ("brands_5min", "brands_hour", "brands_day")}
-FINEST_S = {"totals": 1, "dimensions": 60, "cube": 300, "brands": 300}
 
 
 def contribution(event: dict) -> list[int]:
@@ -68,21 +68,32 @@ def festival_day(t_ms: int) -> int:
     return int(local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
 
 
+def utc_windows(t_ms: int) -> dict[str, int]:
+    """Epoch s of the start of the UTC second, minute, 5 minutes, hour and day that hold ``t_ms``."""
+    utc = datetime.fromtimestamp(t_ms // 1000, UTC)
+    starts = {"second": utc, "minute": utc.replace(second=0),
+              "5min": utc.replace(minute=utc.minute - utc.minute % 5, second=0),
+              "hour": utc.replace(minute=0, second=0), "day": utc.replace(hour=0, minute=0, second=0)}
+    return {grain: int(start.timestamp()) for grain, start in starts.items()}
+
+
+def utc_window(t_ms: int, grain: str) -> int:
+    return utc_windows(t_ms)[grain]
+
+
+def grain_of(kind: str) -> str:
+    return kind.rsplit("_", 1)[1]
+
+
 def order_keys(event: dict) -> list[tuple]:
-    """Every ledger key an order event counts in: each grouping at its finest window, per hour and
-    per festival day."""
-    t = event["event_time"]
+    """Every ledger key an order event counts in: each grouping in each of its tiers' UTC windows."""
     groups = {"totals": [()],
               "dimensions": [(d, str(int(event[d])) if d == "vip" else event[d]) for d in CUBE_DIMENSIONS],
               "cube": [tuple(int(event[d]) if d == "vip" else event[d] for d in CUBE_DIMENSIONS)],
               "brands": [(event["category"], event["brand"])]}
-    keys = []
-    for family, dims in groups.items():
-        finest, hour, day = FAMILIES[family]
-        windows = ((finest, t // 1000 // FINEST_S[family] * FINEST_S[family]), (hour, t // 3_600_000 * 3600),
-                   (day, festival_day(t)))
-        keys += [(kind, window, *d) for kind, window in windows for d in dims]
-    return keys
+    windows = utc_windows(event["event_time"])
+    return [(kind, windows[grain_of(kind)], *d)
+            for family, dims in groups.items() for kind in FAMILIES[family] for d in dims]
 
 
 def recompute(values) -> dict:
@@ -114,19 +125,26 @@ def recompute(values) -> dict:
             rows[key] = [a + b for a, b in zip(rows[key], contribution(event))]
     rows = {k: v for k, v in rows.items() if any(v)}
     return {"rows": rows, "parcels": dict(parcels), "counts": counts, "buyers": buyers(seen_orders),
-            "top": top_brands(rows, {e["brand"]: e["category"] for e in seen_orders})}
+            "top": top_brands(festival_day_brands(seen_orders), {e["brand"]: e["category"] for e in seen_orders})}
 
 
-def top_brands(rows: dict[tuple, list[int]], category_of: dict[str, str]) -> dict[tuple, tuple]:
-    """The top brands as the contract says, ranked in plain Python from the brands' day rows:
-    per day, over all brands (ranking '') and within each category, the first TOP_BRANDS.n by
-    TOP_BRANDS.rank_key. ``{(window, ranking, brand): (category, *measures)}``."""
+def festival_day_brands(events: list[dict]) -> dict[tuple, list[int]]:
+    """Each brand's measures per festival day (Asia/Shanghai): ``{(day, category, brand): measures}``."""
+    sums: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(MEASURES))
+    for e in events:
+        key = (festival_day(e["event_time"]), e["category"], e["brand"])
+        sums[key] = [a + b for a, b in zip(sums[key], contribution(e))]
+    return {k: v for k, v in sums.items() if any(v)}
+
+
+def top_brands(day_sums: dict[tuple, list[int]], category_of: dict[str, str]) -> dict[tuple, tuple]:
+    """The top brands as the contract says, ranked in plain Python from the brands' sums per
+    festival day: per day, over all brands (ranking '') and within each category, the first
+    TOP_BRANDS.n by TOP_BRANDS.rank_key. ``{(window, ranking, brand): (category, *measures)}``."""
     rankings: dict[tuple, list[tuple[str, list[int]]]] = defaultdict(list)
-    for key, measures in rows.items():
-        if key[0] == "brands_day":
-            _, day, category, brand = key
-            rankings[(day, "")].append((brand, measures))
-            rankings[(day, category)].append((brand, measures))
+    for (day, category, brand), measures in day_sums.items():
+        rankings[(day, "")].append((brand, measures))
+        rankings[(day, category)].append((brand, measures))
     top = {}
     for (day, ranking), brands in rankings.items():
         brands.sort(key=lambda b: TOP_BRANDS.rank_key(b[0], dict(zip(MEASURES, b[1]))))
@@ -136,7 +154,7 @@ def top_brands(rows: dict[tuple, list[int]], category_of: dict[str, str]) -> dic
 
 
 def buyers(events: list[dict]) -> dict[tuple, int]:
-    """Buyers as docs/simulator.md says: consumers with a paid event; per Shanghai day (UTC+8)
+    """Buyers as docs/simulator.md says: consumers with a paid event; per festival day (Asia/Shanghai)
     each counted once, in the second of their first paid event (a VIP if any was); per minute
     each counted once (a VIP if any of that minute's was)."""
     first: dict[tuple, tuple[int, int]] = {}
@@ -145,7 +163,7 @@ def buyers(events: list[dict]) -> dict[tuple, int]:
         if e["status"] != "paid":
             continue
         t, vip = e["event_time"], int(e["vip"])
-        day = (t // 1000 + 8 * 3600) // 86400
+        day = festival_day(t)
         before = first.get((day, e["consumer_id"]), (t, vip))
         first[(day, e["consumer_id"])] = (min(before[0], t), max(before[1], vip))
         key = (t // 60000 * 60, e["consumer_id"])
@@ -220,23 +238,25 @@ def summed(rows: dict[tuple, list[int]], kind: str, tier: str, window_of) -> dic
     return dict(out)
 
 
-def test_each_tier_is_the_finer_rows_summed_per_hour_and_festival_day(tmp_path):
-    """From 22:50 to past midnight (China time): three hours over two festival days, each hour of
-    several 5-minute windows. Every tier equals the events counted directly, and equals its finer
-    rows summed (every hour row from the finest rows, every day row from the hour rows)."""
-    sink, ledger = faulty_run(tmp_path, events=30_000, start_ms=local_ms(2021, 11, 11) - 70 * 60_000, speed=600,
-                              rate=300)
+def test_each_tier_is_the_finer_rows_summed_per_utc_hour_and_day(tmp_path):
+    """From 06:50 China time, a quiet morning: five hours over two UTC days (a day starts at 00:00
+    UTC = 08:00 China time), each hour of several 5-minute windows. Every tier equals the events
+    counted directly, and equals the next finer tier's rows summed per its UTC window."""
+    utc_midnight = local_ms(2021, 11, 11, 8)
+    assert utc_midnight == int(datetime(2021, 11, 11, tzinfo=UTC).timestamp() * 1000)
+    sink, ledger = faulty_run(tmp_path, events=30_000, start_ms=utc_midnight - 70 * 60_000, speed=600, rate=300)
     truth = recompute(value for _, _, value in sink.messages)
     rows = ledger["rows"]
     assert rows == truth["rows"] and ledger["top"] == truth["top"]
-    for finest, hour, day in FAMILIES.values():
-        assert summed(rows, finest, hour, lambda w: w // 3600 * 3600) == {k: v for k, v in rows.items() if k[0] == hour}
-        assert summed(rows, hour, day, lambda w: festival_day(w * 1000)) == {k: v for k, v in rows.items()
-                                                                             if k[0] == day}
-        assert len({k[1] for k in rows if k[0] == hour}) == 3 and len({k[1] for k in rows if k[0] == day}) == 2
-        assert len({k[1] for k in rows if k[0] == finest}) > 3 * len({k[1] for k in rows if k[0] == hour})
-    assert {k[1] for k in rows if k[0] == "orders_day"} == {festival_day(local_ms(2021, 11, 10)),
-                                                           festival_day(local_ms(2021, 11, 11))}
+    for kinds in FAMILIES.values():
+        for finer, coarser in itertools.pairwise(kinds):
+            assert summed(rows, finer, coarser, lambda w, c=coarser: utc_window(w * 1000, grain_of(c))) == {
+                k: v for k, v in rows.items() if k[0] == coarser}, coarser
+        windows = {grain_of(kind): {k[1] for k in rows if k[0] == kind} for kind in kinds}
+        assert len(windows["hour"]) == 5 and len(windows["day"]) == 2
+        assert len(windows[grain_of(kinds[0])]) > 3 * len(windows["hour"])
+    assert {k[1] for k in rows if k[0] == "orders_day"} == {utc_midnight // 1000 - 86_400, utc_midnight // 1000}
+    assert {k[0] for k in ledger["top"]} == {festival_day(utc_midnight)}  # one festival day throughout
 
 
 def test_top_brands_of_a_run_rank_brands_without_a_paid_event_last(tmp_path):
@@ -275,7 +295,7 @@ def test_top_brands_break_ties_by_name_where_the_ranking_is_cut():
     top = ledger._top_brands(np.full(len(brands), day), codes, sums, categories, names)
     found = {(w, r, b): (c, *(top[m][i] for m in MEASURES))
              for i, (w, r, b, c) in enumerate(zip(top["window"], top["ranking"], top["brand"], top["category"]))}
-    rows = {("brands_day", day, catalog.category_names[0 if i < 13 else 1], names[b]): sums[i].tolist()
+    rows = {(day, catalog.category_names[0 if i < 13 else 1], names[b]): sums[i].tolist()
             for i, b in enumerate(brands)}
     expected = top_brands(rows, {names[b]: catalog.category_names[0 if i < 13 else 1] for i, b in enumerate(brands)})
     assert found == expected
@@ -300,11 +320,12 @@ def test_ledger_rows_are_windowed_and_without_zero_rows(tmp_path):
     _, ledger = faulty_run(tmp_path, events=10_000)
     for (kind, window, *_), measures in ledger["rows"].items():
         assert any(measures)
-        assert window == festival_day(window * 1000) if kind.endswith("_day") else window % ROLLUPS[kind].window_s == 0
+        assert window == utc_window(window * 1000, grain_of(kind)) and window % ROLLUPS[kind].window_s == 0
     summary = ledger["summary"]
     assert summary["first_event_ms"] <= summary["last_event_ms"]
-    assert {k[2] for k in ledger["rows"] if k[0] == "dimensions_minute"} == set(CUBE_DIMENSIONS)
-    assert {k[3] for k in ledger["rows"] if k[0] == "dimensions_minute" and k[2] == "vip"} == {"0", "1"}
+    for kind in FAMILIES["dimensions"]:
+        assert {k[2] for k in ledger["rows"] if k[0] == kind} == set(CUBE_DIMENSIONS)
+        assert {k[3] for k in ledger["rows"] if k[0] == kind and k[2] == "vip"} == {"0", "1"}
 
 
 def test_an_outage_is_in_the_ledger(tmp_path):
@@ -332,9 +353,12 @@ def test_buyers_are_counted_once_a_shanghai_day_and_repeat_buyers_exist(tmp_path
     """Across midnight in Shanghai: a consumer who paid on both days is a new buyer of each; the
     VIPs (few consumers, many orders) pay again within the day, so minutes hold repeat buyers."""
     sink, ledger = faulty_run(tmp_path, events=20_000, start_ms=local_ms(2021, 11, 11) - 2 * 60_000)
-    truth = recompute(value for _, _, value in sink.messages)["buyers"]
+    recomputed = recompute(value for _, _, value in sink.messages)
+    truth = recomputed["buyers"]
     assert ledger["buyers"] == truth
     midnight = local_ms(2021, 11, 11) // 1000
+    # the top brands too are per festival day: a ranking of each day
+    assert ledger["top"] == recomputed["top"] and {k[0] for k in ledger["top"]} == {midnight - 86_400, midnight}
     new = {k: v for k, v in truth.items() if k[0] == "buyers_second"}
     assert sum(v for k, v in new.items() if k[1] < midnight) > 0 < sum(v for k, v in new.items() if k[1] >= midnight)
     per_minute = Counter()
