@@ -227,9 +227,19 @@ def test_a_sampled_history_multiplies_every_count_and_amount_alike_and_no_text()
 
 
 def test_the_history_writes_every_tier_of_what_its_readers_read():
-    families = {ROLLUPS[name].family for name in sim_history.WRITTEN}
-    assert families == {"orders_second", "dimensions_minute", "cube_5min", "brands_5min", "logistics_minute"}
-    assert set(sim_history.WRITTEN) == {r.name for f in families for r in family(f)}
+    """Last year's history is read a minute at a time at the finest (the per-second totals being
+    the exception: the comparison curve), so it holds the breakdowns from the minute up and no
+    breakdowns or parcels per second: those are the wall's live path of the open minute."""
+    assert set(sim_history.WRITTEN) == {
+        "orders_second", "orders_hour", "orders_day",
+        "dimensions_minute", "dimensions_hour", "dimensions_day",
+        "cube_5min", "cube_hour", "cube_day",
+        "brands_5min", "brands_hour", "brands_day",
+        "logistics_minute"}
+    # every family's tiers from the finest written up
+    for name in sim_history.WRITTEN:
+        finest = min((r for r in family(name) if r.name in sim_history.WRITTEN), key=lambda r: r.window_s)
+        assert {r.name for r in family(name) if r.window_s >= finest.window_s} <= set(sim_history.WRITTEN)
 
 
 def test_simulating_last_year_counts_only_last_years_span_and_only_what_is_written(monkeypatch):
@@ -287,10 +297,14 @@ def chdb():
     client.chdb.close()
 
 
-def festival_day(epoch_s: int) -> int:
-    """Epoch s of the midnight in Shanghai (the tz database's) that starts ``epoch_s``'s day."""
-    local = datetime.fromtimestamp(epoch_s, ZoneInfo("Asia/Shanghai"))
-    return int(local.replace(hour=0, minute=0, second=0).timestamp())
+def utc_hour(epoch_s: int) -> int:
+    """Epoch s of the start of the UTC hour (the time-zone database's) that holds ``epoch_s``."""
+    return int(datetime.fromtimestamp(epoch_s, ZoneInfo("UTC")).replace(minute=0, second=0).timestamp())
+
+
+def utc_day(epoch_s: int) -> int:
+    """Epoch s of the midnight in UTC (08:00 in Shanghai) that starts ``epoch_s``'s day: the tiers' day."""
+    return int(datetime.fromtimestamp(epoch_s, ZoneInfo("UTC")).replace(hour=0, minute=0, second=0).timestamp())
 
 
 def sums_by(rows: list[tuple], window_of) -> dict[tuple, tuple]:
@@ -312,24 +326,27 @@ def stored(client, rollup: str) -> dict[tuple, tuple]:
     return {tuple(r[:-len(MEASURES)]): tuple(int(v) for v in r[-len(MEASURES):]) for r in rows}
 
 
+# China time; UTC is 8 hours behind: midnight in Shanghai is 16:00 UTC (the same UTC day), 08:00 is
+# 00:00 UTC (a new UTC day)
 BRANDS_PART_ONE = """window_start,category,brand,gmv_fen,orders_paid,refund_fen
 2020-11-10T23:55:00+08:00,Beauty,Lioona,100,1,0
 2020-11-11T00:00:00+08:00,Beauty,Lioona,200,2,0
 2020-11-11T00:55:00+08:00,Beauty,Lioona,300,3,7
 2020-11-11T00:55:00+08:00,Home,Olaex,50,1,0
-2020-11-11T01:00:00+08:00,Beauty,Lioona,400,4,0
+2020-11-11T07:55:00+08:00,Beauty,Lioona,400,4,0
+2020-11-11T08:00:00+08:00,Beauty,Lioona,500,5,0
 """
-# the same day again, in part: a newer copy of one row, and rows the first part did not have
+# the same days again, in part: a newer copy of one row, and a row the first part did not have
 BRANDS_PART_TWO = """window_start,category,brand,gmv_fen,orders_paid
 2020-11-11T00:55:00+08:00,Beauty,Lioona,333,3
 2020-11-11T23:55:00+08:00,Home,Olaex,9,1
 """
 
 
-def test_an_import_sums_each_hour_and_festival_day_from_everything_the_history_holds(chdb):
+def test_an_import_sums_each_utc_hour_and_day_from_everything_the_history_holds(chdb):
     """Two imports of parts of the same days: after each, every hour and day row is the sum of the
-    newest copy of every 5-minute row the history holds in it (a day from midnight in Shanghai),
-    written again whole (so a second import adds up with the first and counts nothing twice)."""
+    newest copy of every 5-minute row the history holds in it (a day from midnight UTC, as the
+    job's), written again whole (so a second import adds up with the first and counts nothing twice)."""
     from stream import history
 
     expected_5min: dict[tuple, tuple] = {}
@@ -342,35 +359,42 @@ def test_an_import_sums_each_hour_and_festival_day_from_everything_the_history_h
             expected_5min[tuple(row[:3])] = tuple(row[3:])
         rows = [(*k, *v) for k, v in expected_5min.items()]
         assert stored(chdb, "brands_5min") == expected_5min
-        assert stored(chdb, "brands_hour") == sums_by(rows, lambda w: w // 3600 * 3600)
-        assert stored(chdb, "brands_day") == sums_by(rows, festival_day)
+        assert stored(chdb, "brands_hour") == sums_by(rows, utc_hour)
+        assert stored(chdb, "brands_day") == sums_by(rows, utc_day)
         assert set(written) == {"brands_hour", "brands_day"}
-    assert stored(chdb, "brands_day")[(at(2020, 11, 11), "Beauty", "Lioona")][MEASURES.index("gmv_fen")] == 933
-    assert stored(chdb, "brands_day")[(at(2020, 11, 10), "Beauty", "Lioona")][MEASURES.index("gmv_fen")] == 100
-    # the second import's day (Nov 11) rewritten whole: its 4 hour rows and 2 day rows, not only the 2 rows imported
-    assert written == {"brands_hour": 4, "brands_day": 2}
+    gmv = MEASURES.index("gmv_fen")
+    # UTC Nov 10 runs to 08:00 on Nov 11 in China: 100 + 200 + 333 (the newer copy) + 400
+    assert stored(chdb, "brands_day")[(at(2020, 11, 10, 8), "Beauty", "Lioona")][gmv] == 1033
+    assert stored(chdb, "brands_day")[(at(2020, 11, 11, 8), "Beauty", "Lioona")][gmv] == 500
+    assert stored(chdb, "brands_day")[(at(2020, 11, 10, 8), "Home", "Olaex")][gmv] == 50
+    assert stored(chdb, "brands_day")[(at(2020, 11, 11, 8), "Home", "Olaex")][gmv] == 9
+    # the second import's UTC days (Nov 10 and 11) rewritten whole, not only the 2 rows imported: 6 hour rows
+    # (Lioona at 15, 16, 23 and 00 UTC, Olaex at 16 and 15 UTC) and 4 day rows (each brand on each day)
+    assert written == {"brands_hour": 6, "brands_day": 4}
 
 
-def test_tier_sql_sums_every_family_per_hour_and_festival_day(chdb):
-    """Per-second totals, breakdowns and the cube across midnight in Shanghai: each tier equals its
-    rows summed in Python."""
+def test_tier_sql_sums_every_family_per_utc_hour_and_day(chdb):
+    """Per-second totals, per-minute breakdowns and the 5-minute cube across midnight UTC (08:00 in
+    Shanghai): each tier equals the imported rows summed in Python per UTC hour and day."""
     from stream import history
 
     files = [("s.csv", "window_start,gmv_fen,orders_created\n"
-                       + "".join(f"{at(2020, 11, 1, 22) + i * 977},{i},1\n" for i in range(12))),
+                       + "".join(f"{at(2020, 11, 2, 6) + i * 977},{i},1\n" for i in range(12))),
              ("d.csv", "window_start,dimension,value,gmv_fen\n"
-                       + "".join(f"{at(2020, 11, 1, 23, 30) + i * 600},vip,{i % 2},{i}\n" for i in range(9))),
+                       + "".join(f"{at(2020, 11, 2, 7, 30) + i * 600},vip,{i % 2},{i}\n" for i in range(9))),
              ("c.csv", "window_start,category,province,channel,vip,promotion,wave,presale_phase,refunds\n"
-                       + "".join(f"{at(2020, 11, 1, 23, 50) + i * 300},A,G,app,{i % 2},none,wave1,none,{i}\n"
+                       + "".join(f"{at(2020, 11, 2, 7, 50) + i * 300},A,G,app,{i % 2},none,wave1,none,{i}\n"
                                  for i in range(6)))]
     parsed = parse(files)
     history.insert(chdb, "last_year", parsed.tables, written_ms=1)
-    history.derive_tiers(chdb, "last_year", parsed.tables, written_ms=1)
+    written = history.derive_tiers(chdb, "last_year", parsed.tables, written_ms=1)
+    # the coarser tiers of each imported rollup, none finer (no breakdowns per second from minutes)
+    assert set(written) == {"orders_hour", "orders_day", "dimensions_hour", "dimensions_day", "cube_hour", "cube_day"}
     for finest, (hour, day) in (("orders_second", ("orders_hour", "orders_day")),
                                 ("dimensions_minute", ("dimensions_hour", "dimensions_day")),
                                 ("cube_5min", ("cube_hour", "cube_day"))):
         rows = [(*k, *v) for k, v in stored(chdb, finest).items()]
         assert len(rows) == len(parsed.tables[finest]["window"])
-        assert stored(chdb, hour) == sums_by(rows, lambda w: w // 3600 * 3600)
-        assert stored(chdb, day) == sums_by(rows, festival_day)
-        assert len(stored(chdb, day)) >= 2  # across midnight
+        assert stored(chdb, hour) == sums_by(rows, utc_hour)
+        assert stored(chdb, day) == sums_by(rows, utc_day)
+        assert {k[0] for k in stored(chdb, day)} == {at(2020, 11, 1, 8), at(2020, 11, 2, 8)}  # across midnight UTC
