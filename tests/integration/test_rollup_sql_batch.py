@@ -10,26 +10,38 @@ job's, unchanged but for two parameters: arrival order is ``kafka_offset`` here,
 the job (in batch processing time says nothing about order), and there is no watermark (the job
 reads ``CURRENT_WATERMARK``). The message is written in base64, so that a message that is not
 UTF-8 reaches the SQL as its bytes. The input files are written in reverse, so nothing leans on
-read order. In batch mode every window closes at the end of the input, and a continuous aggregate
-or a Top-N gives its final rows, so each sink holds what the streaming job's upserts end with.
+read order. The job's buffered sinks (``rollup_statements(sinks, options, buffered)``: late rows,
+the buyers, the pipeline's counts) are the same files as its other sinks here.
 
-Covered, by orders on two festival days (Asia/Shanghai: the day boundary is 16:00 UTC), the second
-day's in two hours, its first hour's in two 5-minute windows and its first 5 minutes' in two minutes:
+Final rows per key: in batch mode every window closes at the end of the input, and a continuous
+aggregate or a Top-N is computed once over the whole input, so a sink receives inserts only (batch
+mode has no changelog; a file sink could not take one), each key's final row once: what the
+streaming job's upserts, kept per key in ClickHouse, end with. The check asserts one row per key,
+so a run that wrote a key twice fails here rather than the test choosing which row counts.
+
+Covered, by orders on two festival days (Asia/Shanghai: the day boundary is 16:00 UTC) and on two UTC
+days (the time tiers' days: the boundary is 00:00 UTC, 08:00 in Shanghai, inside the second festival
+day), the second festival day's in four hours (two from 00:00 in Shanghai, and one either side of
+00:00 UTC), its first hour's in two 5-minute windows and its first 5 minutes' in two minutes:
 - created, paid (one of 0 fen), a pre-sale deposit and its final payment, cancelled and refunded,
   over three categories, three provinces, four channels, a VIP, five promotions, three waves and
-  both pre-sale phases: per second, hour and day; each field on its own per minute (vip as '0' or
-  '1'), hour and day; the cube of the seven fields per 5 minutes, hour and day; brands with their
-  category per 5 minutes, hour and day. The hours and days are cascaded from closed finer windows
-  (stream/job/aggregates.py), so a row of theirs here is the sum of several finer windows' rows;
-- each day's top brands by GMV (TOP_BRANDS.n = 10), over all brands and per category, in two
-  rankings longer than ten: over all brands a tie in GMV at the tenth place goes to the brand whose
-  name sorts first; in one category a paid order of 0 fen ranks before a brand with no paid event;
+  both pre-sale phases: per second, hour and UTC day; each field on its own per second, minute
+  (vip as '0' or '1'), hour and UTC day; the cube of the seven fields per 5 minutes, hour and UTC
+  day; brands with their category per 5 minutes, hour and UTC day. The coarser windows are cascaded
+  from closed finer windows (stream/job/aggregates.py), so a row of theirs here is the sum of
+  several finer windows' rows;
+- each festival day's top brands by GMV (TOP_BRANDS.n = 10), from the events (a continuous Top-N),
+  over all brands and per category, in two rankings longer than ten: over all brands a tie in GMV at
+  the tenth place goes to the brand whose name sorts first; in one category a paid order of 0 fen
+  ranks before a brand with no paid event; the second day's rankings count orders either side of
+  00:00 UTC;
 - a redelivered order event counted once (first wins: its later copy is even behind the
   watermark, yet neither it nor a late correction is counted), and a redelivered parcel event;
 - late events (at or behind the newest event time of their partition minus the 200 ms delay,
   one of them put there by a heartbeat, one exactly at the bound) in ``late = 1`` rows of their
-  own windows, in every tier (in both 5-minute windows, both hours and both days), in the top
-  brands (which count on-time and late events together), and in pipeline_events as kind 'late';
+  own windows, in every tier (in several 5-minute windows and hours, and on both UTC days), from
+  one late aggregate per family, in the top brands (which count on-time and late events together),
+  and in pipeline_events as kind 'late';
 - every reason the SQL rejects an order for, and two for parcels, in the rejected sink with the
   message, its partition, offset and Kafka time, and counted per minute of Kafka time; among
   them the hostile and odd ones: 1.2 MB, nested 100 deep, not UTF-8, numbers past 2^63, NaN and
@@ -37,7 +49,8 @@ day's in two hours, its first hour's in two 5-minute windows and its first 5 min
 - every message but heartbeats counted per minute of Kafka time ('received');
 - heartbeats, neither counted nor rejected;
 - buyers: new buyers per second (a consumer once a festival day, at the first of their paid events:
-  one buys on both days) and distinct buyers per minute, by VIP.
+  one buys on both festival days; two either side of 00:00 UTC, new on the same festival day) and
+  distinct buyers per minute, by VIP.
 """
 from __future__ import annotations
 
@@ -54,10 +67,15 @@ from stream.contract import REJECTED_FIELDS, ROLLUPS
 from stream.job import aggregates, rollup_sql, runner
 from stream.settings import load
 
-T0 = 1_636_560_000_000  # 2021-11-11 00:00:00 in Shanghai = 2021-11-10 16:00:00 UTC: a day's start
+T0 = 1_636_560_000_000  # 2021-11-11 00:00:00 in Shanghai = 2021-11-10 16:00:00 UTC: a festival day's start
 A = 1_636_560_000  # its first minute (5 minutes, hour, festival day), epoch seconds (UTC)
 B = A + 60  # the next minute
 EVE = A - 86_400  # the festival day before (Nov 10 in Shanghai), from 2021-11-09 16:00 UTC
+# The tiers' days are UTC days: 2021-11-10 00:00 UTC (08:00 on Nov 10 in Shanghai) holds the festival
+# day before's last 16 hours and Nov 11's first 8; the next starts at U, 08:00 on Nov 11 in Shanghai.
+U = A + 8 * 3600  # 2021-11-11 00:00:00 UTC
+UTC_NOV10 = U - 86_400
+UTC_NOV11 = U
 
 ORDER = ('{"event_id":"%s","event_time":%d,"order_id":"%s","consumer_id":"%s","status":"%s","brand":"%s",'
          '"category":"%s","province":"%s","channel":"%s","vip":%s,"items":%d,"list_fen":%d,'
@@ -125,6 +143,14 @@ E12 = order("o12:p", 350_000, "paid", "Perfect Diary", "beauty", "Guangdong", "m
 E13 = order("o13:p", 3_700_000, "paid", "Perfect Diary", "beauty", "Zhejiang", "app", 30000, **O1, consumer="c1")
 # o14: created in the second hour, late; the same fields as o7.
 E14 = order("o14:c", 3_650_000, "created", "Perfect Diary", "beauty", "Guangdong", "mini_program", list_fen=9900,
+            discount=0)
+# Either side of 08:00 in Shanghai (00:00 UTC: the UTC day turns, the festival day goes on), partition 4:
+# o15: paid in the UTC day's last second, the same fields as o1.
+E15 = order("o15:p", 28_799_000, "paid", "Perfect Diary", "beauty", "Zhejiang", "app", 8800, **O1)
+# o16: paid 700 ms into the next UTC day, the same fields as o8 (a VIP).
+E16 = order("o16:p", 28_800_700, "paid", "Huawei", "electronics", "Guangdong", "web", 6600, **O8)
+# o17: created 100 ms into the next UTC day, arrives after o16: late; the same fields as o7.
+E17 = order("o17:c", 28_800_100, "created", "Perfect Diary", "beauty", "Guangdong", "mini_program", list_fen=9900,
             discount=0)
 
 
@@ -245,6 +271,9 @@ ORDERS = [
     (3, 15, 400_150, EVE_LATE),  # late: the day before
     (3, 16, 3_700_050, E13),
     (3, 17, 3_700_100, E14),  # late: 3,650 s <= 3,700 s - 200 ms
+    (4, 0, 28_799_050, E15),
+    (4, 1, 28_800_750, E16),
+    (4, 2, 28_800_800, E17),  # late: 28,800.1 s <= 28,800.7 s - 200 ms
 ]
 
 # -- parcels -----------------------------------------------------------------------------------
@@ -280,6 +309,7 @@ COLUMNS = {
     "orders_second": TOTALS,
     "orders_hour": TOTALS,
     "orders_day": TOTALS,
+    "dimensions_second": BY_DIMENSION,
     "dimensions_minute": BY_DIMENSION,
     "dimensions_hour": BY_DIMENSION,
     "dimensions_day": BY_DIMENSION,
@@ -323,6 +353,17 @@ FIELDS = ("category", "province", "channel", "vip", "promotion", "wave", "presal
 def each(window: int, late: int, fields: tuple, measures: tuple) -> list[tuple]:
     """dimensions_* rows of orders that share all seven fields: one row per field, vip as text."""
     return [(window, f, str(v), late, *measures) for f, v in zip(FIELDS, fields)]
+
+
+def each_of(window: int, late: int, *orders: tuple[tuple, tuple]) -> list[tuple]:
+    """dimensions_* rows of orders with different fields, given as (fields, measures): one row per
+    field and value, the measures of the orders with that value added up."""
+    sums: dict[tuple, tuple] = {}
+    for fields, measures in orders:
+        for f, v in zip(FIELDS, fields):
+            before = sums.get((f, str(v)), m())
+            sums[(f, str(v))] = tuple(a + b for a, b in zip(before, measures))
+    return [(window, f, v, late, *measures) for (f, v), measures in sums.items()]
 
 
 def at(window: int, rows: list[tuple]) -> list[tuple]:
@@ -384,6 +425,9 @@ EXPECTED = {
         (A + 400, 0, *m(paid=1, gmv=20000)),  # e11
         (A + 3650, 1, *CREATED_ONLY),  # e14, late
         (A + 3700, 0, *m(paid=1, gmv=30000)),  # e13
+        (U - 1, 0, *m(paid=1, gmv=8800)),  # e15
+        (U, 0, *m(paid=1, gmv=6600)),  # e16
+        (U, 1, *CREATED_ONLY),  # e17, late
     ],
     "orders_hour": [
         (A - 3600, 0, *EVE_TOTAL),
@@ -393,12 +437,35 @@ EXPECTED = {
         (A, 1, *m(created=2, paid=1, gmv=7000)),  # e7, e10, e12
         (A + 3600, 0, *m(paid=1, gmv=30000)),  # e13
         (A + 3600, 1, *CREATED_ONLY),  # e14
+        (U - 3600, 0, *m(paid=1, gmv=8800)),  # e15
+        (U, 0, *m(paid=1, gmv=6600)),  # e16
+        (U, 1, *CREATED_ONLY),  # e17
     ],
+    # UTC days: the day before's last second and Nov 11's first 8 hours are one day; e16 and e17 the next.
     "orders_day": [
-        (EVE, 0, *EVE_TOTAL),
-        (EVE, 1, *CREATED_ONLY),
-        (A, 0, *m(created=2, paid=5, gmv=202800, refunds=1, refund_fen=12900, cancellations=1, deposits=1)),
-        (A, 1, *m(created=3, paid=1, gmv=7000)),  # e7, e10, e12, e14
+        # the day before (created 1, paid 12, 1,225,000), the two hours above (created 2, paid 5,
+        # 202,800 with the refund, the cancellation and the deposit) and e15 (paid 8,800)
+        (UTC_NOV10, 0, *m(created=3, paid=18, gmv=1_436_600, refunds=1, refund_fen=12900, cancellations=1,
+                          deposits=1)),
+        (UTC_NOV10, 1, *m(created=4, paid=1, gmv=7000)),  # d13, e7, e10, e12, e14
+        (UTC_NOV11, 0, *m(paid=1, gmv=6600)),  # e16
+        (UTC_NOV11, 1, *CREATED_ONLY),  # e17
+    ],
+    # Each field on its own per second: the orders of each second, as in orders_second.
+    "dimensions_second": [
+        *at(A - 1, EVE_BY_DIMENSION),  # the day before, d13 late
+        *each_of(A, 0, (K1, m(created=1, paid=1, gmv=12900)), (K3D, m(gmv=5000, deposits=1))),  # e1, e2, e3
+        *each_of(A + 1, 0, (K3F, m(paid=1, gmv=45000)), (K5, m(cancellations=1))),  # e4, e5
+        *each(A + 1, 1, K7, CREATED_ONLY),  # e7
+        *each_of(B + 1, 0, (K1, REFUND), (K8, O8)),  # e6, e8, e9
+        *each(B + 1, 1, K10, CREATED_ONLY),  # e10
+        *each(A + 350, 1, K7, m(paid=1, gmv=7000)),  # e12
+        *each(A + 400, 0, K1, m(paid=1, gmv=20000)),  # e11
+        *each(A + 3650, 1, K7, CREATED_ONLY),  # e14
+        *each(A + 3700, 0, K1, m(paid=1, gmv=30000)),  # e13
+        *each(U - 1, 0, K1, m(paid=1, gmv=8800)),  # e15
+        *each(U, 0, K8, m(paid=1, gmv=6600)),  # e16
+        *each(U, 1, K7, CREATED_ONLY),  # e17
     ],
     "dimensions_minute": [
         *at(A - 60, EVE_BY_DIMENSION),
@@ -438,6 +505,9 @@ EXPECTED = {
         *each(A + 360, 0, K1, m(paid=1, gmv=20000)),  # e11
         *each(A + 3600, 1, K7, CREATED_ONLY),  # e14
         *each(A + 3660, 0, K1, m(paid=1, gmv=30000)),  # e13
+        *each(U - 60, 0, K1, m(paid=1, gmv=8800)),  # e15
+        *each(U, 0, K8, m(paid=1, gmv=6600)),  # e16
+        *each(U, 1, K7, CREATED_ONLY),  # e17
     ],
     "dimensions_hour": [
         *at(A - 3600, EVE_BY_DIMENSION),
@@ -477,43 +547,55 @@ EXPECTED = {
         (A, "presale_phase", "none", 1, *m(created=2, paid=1, gmv=7000)),
         *each(A + 3600, 0, K1, m(paid=1, gmv=30000)),  # e13
         *each(A + 3600, 1, K7, CREATED_ONLY),  # e14
+        *each(U - 3600, 0, K1, m(paid=1, gmv=8800)),  # e15
+        *each(U, 0, K8, m(paid=1, gmv=6600)),  # e16
+        *each(U, 1, K7, CREATED_ONLY),  # e17
     ],
+    # UTC days: the day before's last second, Nov 11's two hours above and e15; then e16 and e17
     "dimensions_day": [
-        *at(EVE, EVE_BY_DIMENSION),
-        # the two hours above
-        (A, "category", "beauty", 0, *m(created=1, paid=3, gmv=62900, refunds=1, refund_fen=12900)),
-        (A, "category", "electronics", 0, *m(created=1, paid=2, gmv=139900, cancellations=1, deposits=1)),
-        (A, "province", "Zhejiang", 0, *m(created=1, paid=3, gmv=62900, refunds=1, refund_fen=12900,
+        (UTC_NOV10, "category", "beauty", 0, *m(created=1, paid=5, gmv=371700, refunds=1, refund_fen=12900)),
+        (UTC_NOV10, "category", "electronics", 0, *m(created=1, paid=3, gmv=639900, cancellations=1, deposits=1)),
+        (UTC_NOV10, "category", "food", 0, *m(created=1, paid=10, gmv=425000)),
+        (UTC_NOV10, "province", "Sichuan", 0, *EVE_TOTAL),
+        (UTC_NOV10, "province", "Zhejiang", 0, *m(created=1, paid=4, gmv=71700, refunds=1, refund_fen=12900,
+                                                   cancellations=1)),
+        (UTC_NOV10, "province", "Guangdong", 0, *m(created=1, paid=2, gmv=139900, deposits=1)),
+        (UTC_NOV10, "channel", "app", 0, *m(created=2, paid=16, gmv=1_296_700, refunds=1, refund_fen=12900)),
+        (UTC_NOV10, "channel", "livestream", 0, *m(paid=1, gmv=50000, deposits=1)),
+        (UTC_NOV10, "channel", "web", 0, *m(created=1, paid=1, gmv=89900, cancellations=1)),
+        (UTC_NOV10, "vip", "0", 0, *m(created=2, paid=17, gmv=1_346_700, refunds=1, refund_fen=12900,
+                                      cancellations=1, deposits=1)),
+        (UTC_NOV10, "vip", "1", 0, *O8),
+        (UTC_NOV10, "promotion", "coupon", 0, *EVE_TOTAL),
+        (UTC_NOV10, "promotion", "none", 0, *m(created=1, paid=4, gmv=71700, refunds=1, refund_fen=12900,
+                                               cancellations=1)),
+        (UTC_NOV10, "promotion", "presale_deposit", 0, *m(paid=1, gmv=50000, deposits=1)),
+        (UTC_NOV10, "promotion", "flash_sale", 0, *O8),
+        (UTC_NOV10, "wave", "presale", 0, *m(created=1, paid=13, gmv=1_275_000, deposits=1)),
+        (UTC_NOV10, "wave", "wave1", 0, *m(created=1, paid=4, gmv=71700, refunds=1, refund_fen=12900,
                                            cancellations=1)),
-        (A, "province", "Guangdong", 0, *m(created=1, paid=2, gmv=139900, deposits=1)),
-        (A, "channel", "app", 0, *m(created=1, paid=3, gmv=62900, refunds=1, refund_fen=12900)),
-        (A, "channel", "livestream", 0, *m(paid=1, gmv=50000, deposits=1)),
-        (A, "channel", "web", 0, *m(created=1, paid=1, gmv=89900, cancellations=1)),
-        (A, "vip", "0", 0, *m(created=1, paid=4, gmv=112900, refunds=1, refund_fen=12900, cancellations=1,
-                              deposits=1)),
-        (A, "vip", "1", 0, *O8),
-        (A, "promotion", "none", 0, *m(created=1, paid=3, gmv=62900, refunds=1, refund_fen=12900,
-                                       cancellations=1)),
-        (A, "promotion", "presale_deposit", 0, *m(paid=1, gmv=50000, deposits=1)),
-        (A, "promotion", "flash_sale", 0, *O8),
-        (A, "wave", "wave1", 0, *m(created=1, paid=3, gmv=62900, refunds=1, refund_fen=12900, cancellations=1)),
-        (A, "wave", "presale", 0, *m(paid=1, gmv=50000, deposits=1)),
-        (A, "wave", "wave2", 0, *O8),
-        (A, "presale_phase", "none", 0, *m(created=2, paid=4, gmv=152800, refunds=1, refund_fen=12900,
-                                           cancellations=1)),
-        (A, "presale_phase", "deposit", 0, *m(gmv=5000, deposits=1)),
-        (A, "presale_phase", "final", 0, *m(paid=1, gmv=45000)),
-        # e7, e10, e12, e14
-        (A, "category", "beauty", 1, *m(created=3, paid=1, gmv=7000)),
-        (A, "province", "Guangdong", 1, *m(created=2, paid=1, gmv=7000)),
-        (A, "province", "Zhejiang", 1, *CREATED_ONLY),
-        (A, "channel", "mini_program", 1, *m(created=2, paid=1, gmv=7000)),
-        (A, "channel", "livestream", 1, *CREATED_ONLY),
-        (A, "vip", "0", 1, *m(created=3, paid=1, gmv=7000)),
-        (A, "promotion", "none", 1, *m(created=2, paid=1, gmv=7000)),
-        (A, "promotion", "livestream_deal", 1, *CREATED_ONLY),
-        (A, "wave", "wave1", 1, *m(created=3, paid=1, gmv=7000)),
-        (A, "presale_phase", "none", 1, *m(created=3, paid=1, gmv=7000)),
+        (UTC_NOV10, "wave", "wave2", 0, *O8),
+        (UTC_NOV10, "presale_phase", "none", 0, *m(created=3, paid=17, gmv=1_386_600, refunds=1, refund_fen=12900,
+                                                   cancellations=1)),
+        (UTC_NOV10, "presale_phase", "deposit", 0, *m(gmv=5000, deposits=1)),
+        (UTC_NOV10, "presale_phase", "final", 0, *m(paid=1, gmv=45000)),
+        # d13, e7, e10, e12, e14
+        (UTC_NOV10, "category", "beauty", 1, *m(created=4, paid=1, gmv=7000)),
+        (UTC_NOV10, "province", "Sichuan", 1, *CREATED_ONLY),
+        (UTC_NOV10, "province", "Guangdong", 1, *m(created=2, paid=1, gmv=7000)),
+        (UTC_NOV10, "province", "Zhejiang", 1, *CREATED_ONLY),
+        (UTC_NOV10, "channel", "app", 1, *CREATED_ONLY),
+        (UTC_NOV10, "channel", "mini_program", 1, *m(created=2, paid=1, gmv=7000)),
+        (UTC_NOV10, "channel", "livestream", 1, *CREATED_ONLY),
+        (UTC_NOV10, "vip", "0", 1, *m(created=4, paid=1, gmv=7000)),
+        (UTC_NOV10, "promotion", "coupon", 1, *CREATED_ONLY),
+        (UTC_NOV10, "promotion", "none", 1, *m(created=2, paid=1, gmv=7000)),
+        (UTC_NOV10, "promotion", "livestream_deal", 1, *CREATED_ONLY),
+        (UTC_NOV10, "wave", "presale", 1, *CREATED_ONLY),
+        (UTC_NOV10, "wave", "wave1", 1, *m(created=3, paid=1, gmv=7000)),
+        (UTC_NOV10, "presale_phase", "none", 1, *m(created=4, paid=1, gmv=7000)),
+        *each(UTC_NOV11, 0, K8, m(paid=1, gmv=6600)),  # e16
+        *each(UTC_NOV11, 1, K7, CREATED_ONLY),  # e17
     ],
     "cube_5min": [
         *at(A - 300, EVE_CUBE),
@@ -530,6 +612,9 @@ EXPECTED = {
         (A + 300, *K7, 1, *m(paid=1, gmv=7000)),  # e12
         (A + 3600, *K1, 0, *m(paid=1, gmv=30000)),  # e13
         (A + 3600, *K7, 1, *CREATED_ONLY),  # e14
+        (U - 300, *K1, 0, *m(paid=1, gmv=8800)),  # e15
+        (U, *K8, 0, *m(paid=1, gmv=6600)),  # e16
+        (U, *K7, 1, *CREATED_ONLY),  # e17
     ],
     "cube_hour": [
         *at(A - 3600, EVE_CUBE),
@@ -542,16 +627,21 @@ EXPECTED = {
         (A, *K10, 1, *CREATED_ONLY),
         (A + 3600, *K1, 0, *m(paid=1, gmv=30000)),
         (A + 3600, *K7, 1, *CREATED_ONLY),
+        (U - 3600, *K1, 0, *m(paid=1, gmv=8800)),  # e15
+        (U, *K8, 0, *m(paid=1, gmv=6600)),  # e16
+        (U, *K7, 1, *CREATED_ONLY),  # e17
     ],
     "cube_day": [
-        *at(EVE, EVE_CUBE),
-        (A, *K1, 0, *m(created=1, paid=3, gmv=62900, refunds=1, refund_fen=12900)),  # o1, e11 and e13
-        (A, *K3D, 0, *m(gmv=5000, deposits=1)),
-        (A, *K3F, 0, *m(paid=1, gmv=45000)),
-        (A, *K5, 0, *m(cancellations=1)),
-        (A, *K8, 0, *O8),
-        (A, *K7, 1, *m(created=2, paid=1, gmv=7000)),  # e7, e12 and e14
-        (A, *K10, 1, *CREATED_ONLY),
+        *at(UTC_NOV10, EVE_CUBE),
+        (UTC_NOV10, *K1, 0, *m(created=1, paid=4, gmv=71700, refunds=1, refund_fen=12900)),  # o1, e11, e13, e15
+        (UTC_NOV10, *K3D, 0, *m(gmv=5000, deposits=1)),
+        (UTC_NOV10, *K3F, 0, *m(paid=1, gmv=45000)),
+        (UTC_NOV10, *K5, 0, *m(cancellations=1)),
+        (UTC_NOV10, *K8, 0, *O8),
+        (UTC_NOV10, *K7, 1, *m(created=2, paid=1, gmv=7000)),  # e7, e12 and e14
+        (UTC_NOV10, *K10, 1, *CREATED_ONLY),
+        (UTC_NOV11, *K8, 0, *m(paid=1, gmv=6600)),  # e16
+        (UTC_NOV11, *K7, 1, *CREATED_ONLY),  # e17
     ],
     "brands_5min": [
         *at(A - 300, EVE_BRANDS_ROWS),
@@ -563,6 +653,9 @@ EXPECTED = {
         (A + 300, *PERFECT_DIARY, 1, *m(paid=1, gmv=7000)),  # e12
         (A + 3600, *PERFECT_DIARY, 0, *m(paid=1, gmv=30000)),  # e13
         (A + 3600, *PERFECT_DIARY, 1, *CREATED_ONLY),  # e14
+        (U - 300, *PERFECT_DIARY, 0, *m(paid=1, gmv=8800)),  # e15
+        (U, "electronics", "Huawei", 0, *m(paid=1, gmv=6600)),  # e16
+        (U, *PERFECT_DIARY, 1, *CREATED_ONLY),  # e17
     ],
     "brands_hour": [
         *at(A - 3600, EVE_BRANDS_ROWS),
@@ -572,13 +665,19 @@ EXPECTED = {
         (A, *PERFECT_DIARY, 1, *m(created=2, paid=1, gmv=7000)),  # e7, e10, e12
         (A + 3600, *PERFECT_DIARY, 0, *m(paid=1, gmv=30000)),
         (A + 3600, *PERFECT_DIARY, 1, *CREATED_ONLY),
+        (U - 3600, *PERFECT_DIARY, 0, *m(paid=1, gmv=8800)),  # e15
+        (U, "electronics", "Huawei", 0, *m(paid=1, gmv=6600)),  # e16
+        (U, *PERFECT_DIARY, 1, *CREATED_ONLY),  # e17
     ],
     "brands_day": [
-        *at(EVE, EVE_BRANDS_ROWS),
-        (A, *PERFECT_DIARY, 0, *m(created=1, paid=3, gmv=62900, refunds=1, refund_fen=12900)),  # o1, e11, e13
-        (A, *XIAOMI),
-        (A, *HUAWEI),
-        (A, *PERFECT_DIARY, 1, *m(created=3, paid=1, gmv=7000)),  # e7, e10, e12, e14
+        *at(UTC_NOV10, EVE_BRANDS_ROWS),
+        # o1, e11, e13, e15
+        (UTC_NOV10, *PERFECT_DIARY, 0, *m(created=1, paid=4, gmv=71700, refunds=1, refund_fen=12900)),
+        (UTC_NOV10, *XIAOMI),
+        (UTC_NOV10, *HUAWEI),
+        (UTC_NOV10, *PERFECT_DIARY, 1, *m(created=3, paid=1, gmv=7000)),  # e7, e10, e12, e14
+        (UTC_NOV11, "electronics", "Huawei", 0, *m(paid=1, gmv=6600)),  # e16
+        (UTC_NOV11, *PERFECT_DIARY, 1, *CREATED_ONLY),  # e17
     ],
     # Each festival day's top ten brands by GMV, on-time and late events together.
     "top_brands": [
@@ -608,12 +707,13 @@ EXPECTED = {
         (EVE, "food", "Nongfu Spring", "food", *m(paid=1)),
         (EVE, "electronics", "Apple", "electronics", *m(paid=1, gmv=500_000)),
         (EVE, "beauty", "Lancome", "beauty", *m(created=1, paid=1, gmv=300_000)),
-        # Nov 11: Perfect Diary's o1, e7, e10-e14 (four paid: 12900 + 20000 + 7000 + 30000)
-        (A, "", "Huawei", "electronics", *m(created=1, paid=1, gmv=89900, cancellations=1)),
-        (A, "", "Perfect Diary", "beauty", *m(created=4, paid=4, gmv=69900, refunds=1, refund_fen=12900)),
+        # Nov 11 in Shanghai, one festival day across 00:00 UTC: Perfect Diary's o1, e7, e10-e15, e17
+        # (five paid: 12900 + 20000 + 7000 + 30000 + 8800); Huawei's o5, o8 and e16 (89900 + 6600)
+        (A, "", "Huawei", "electronics", *m(created=1, paid=2, gmv=96500, cancellations=1)),
+        (A, "", "Perfect Diary", "beauty", *m(created=5, paid=5, gmv=78700, refunds=1, refund_fen=12900)),
         (A, "", "Xiaomi", "electronics", *m(paid=1, gmv=50000, deposits=1)),
-        (A, "beauty", "Perfect Diary", "beauty", *m(created=4, paid=4, gmv=69900, refunds=1, refund_fen=12900)),
-        (A, "electronics", "Huawei", "electronics", *m(created=1, paid=1, gmv=89900, cancellations=1)),
+        (A, "beauty", "Perfect Diary", "beauty", *m(created=5, paid=5, gmv=78700, refunds=1, refund_fen=12900)),
+        (A, "electronics", "Huawei", "electronics", *m(created=1, paid=2, gmv=96500, cancellations=1)),
         (A, "electronics", "Xiaomi", "electronics", *m(paid=1, gmv=50000, deposits=1)),
     ],
     "logistics_second": [
@@ -632,9 +732,11 @@ EXPECTED = {
     # buyers: consumers with a valid paid event, each once a festival day at their first second. The
     # day before: c20 (twelve paid events). Nov 11: c1 (e2 and its redelivery; e13 in the next hour),
     # c3 (the deposit e3 and the final payment e4, a second later), c8 (e9, a VIP), c12 (e12, late)
-    # and c20 again (e11).
-    "buyers_second": [(A - 1, 0, 1), (A, 0, 2), (B + 1, 1, 1), (A + 350, 0, 1), (A + 400, 0, 1)],
-    "buyers_minute": [(A - 60, 0, 1), (A, 0, 2), (B, 1, 1), (A + 300, 0, 1), (A + 360, 0, 1), (A + 3660, 0, 1)],
+    # and c20 again (e11); across 00:00 UTC, still Nov 11 in Shanghai: c15 (e15) and c16 (e16, a VIP).
+    "buyers_second": [(A - 1, 0, 1), (A, 0, 2), (B + 1, 1, 1), (A + 350, 0, 1), (A + 400, 0, 1), (U - 1, 0, 1),
+                      (U, 1, 1)],
+    "buyers_minute": [(A - 60, 0, 1), (A, 0, 2), (B, 1, 1), (A + 300, 0, 1), (A + 360, 0, 1), (A + 3660, 0, 1),
+                      (U - 60, 0, 1), (U, 1, 1)],
     "pipeline_events": [
         # rejected, per minute of Kafka time
         (A, "orders", "rejected", "not_json", 2),
@@ -665,6 +767,7 @@ EXPECTED = {
         (B, "orders", "late", "", 1),  # e10
         (A + 300, "orders", "late", "", 1),  # e12
         (A + 3600, "orders", "late", "", 1),  # e14
+        (U, "orders", "late", "", 1),  # e17
         (A, "logistics", "late", "", 1),
     ],
     "rejected": [
@@ -804,7 +907,8 @@ def outputs(stack_settings, tmp_path_factory) -> dict[str, list[dict]]:
     ]
     for statement in ddl:
         t_env.execute_sql(statement)
-    views, inserts = aggregates.rollup_statements(sinks, BATCH)
+    # the job's buffered sinks (late rows, the buyers, the pipeline's counts) are the same files here
+    views, inserts = aggregates.rollup_statements(sinks, BATCH, buffered=sinks)
     for view in views:
         t_env.execute_sql(view)
     statement_set = t_env.create_statement_set()
@@ -820,7 +924,8 @@ def _check(outputs, rollup: str) -> None:
     assert all(tuple(row) == columns for row in rows), [tuple(row) for row in rows][:1]
     got = sorted(tuple(row[c] for c in columns) for row in rows)
     assert got == sorted(EXPECTED[rollup])
-    # the job's sinks are upserts by key: two rows with one key would overwrite each other
+    # final rows per key: batch mode writes each key once (the module's docstring); the job's sinks
+    # are upserts by key, so two rows of one key would overwrite each other there
     if rollup in ROLLUPS:
         keys = [tuple(row[c.name] for c in ROLLUPS[rollup].keys) for row in rows]
         assert len(set(keys)) == len(keys), keys
@@ -907,6 +1012,6 @@ def test_the_buyers_and_top_brands_state_outlives_the_late_horizon_by_a_day():
     for insert in top:
         assert re.findall(r"STATE_TTL\('\w+' = '([^']*)'\)", insert) == ["259200 s"]
     late = [v for v in views if "_late AS" in v.split("\n")[0]]
-    assert len(late) == 6  # one per family with late rows: orders, dimensions, cube, brands, logistics x2
+    assert len(late) == 5  # one per family with late rows: orders, dimensions, cube, brands, logistics
     for view in late:
         assert re.findall(r"STATE_TTL\('\w+' = '([^']*)'\)", view) == ["2 d"]
