@@ -149,19 +149,26 @@ def derive_tiers(client, database: str, tables: dict[str, dict[str, list]], writ
 
 
 def clear(client, database: str, names: Iterable[str], start_s: int, end_s: int, timeout_s: float = 120.0) -> None:
-    """Delete the rows of rollups ``names`` in [start_s, end_s) from ``database`` (before a span is
-    written again, so what it holds is exactly what was written last): every table's deletion
-    started, then all of them waited for (they run side by side)."""
+    """Delete the rows of rollups ``names`` whose windows hold a moment of [start_s, end_s) from
+    ``database`` (before a span is written again, so what it holds is exactly what was written last):
+    a window that starts before ``start_s`` too (a UTC day holds the first hours of a span of
+    festival days). Every table's deletion started, then all of them waited for (side by side)."""
     from stream.probes import wait_for
 
-    where = f"window_start >= toDateTime({int(start_s)}) AND window_start < toDateTime({int(end_s)})"
-    tables = [ROLLUPS[name].table for name in names]
-    deleting = [t for t in tables if client.execute(f"SELECT count() FROM {database}.{t} WHERE {where}")[0][0]]
+    spans = {ROLLUPS[name].table: _windows_holding(ROLLUPS[name], start_s, end_s) for name in names}
+    deleting = [t for t, where in spans.items()
+                if client.execute(f"SELECT count() FROM {database}.{t} WHERE {where}")[0][0]]
     for table in deleting:
-        client.execute(f"ALTER TABLE {database}.{table} DELETE WHERE {where}")
+        client.execute(f"ALTER TABLE {database}.{table} DELETE WHERE {spans[table]}")
     if deleting and not wait_for(_deleted(client, database, deleting), timeout_s, interval=0.1):
         raise GmvError(f"ClickHouse did not delete the old rows of {database} within {timeout_s:.0f} s; "
                        "try again.")
+
+
+def _windows_holding(rollup: Rollup, start_s: int, end_s: int) -> str:
+    """A WHERE clause: ``rollup``'s windows that hold a moment of [start_s, end_s)."""
+    first = window_start(int(start_s), rollup.window_s)
+    return f"window_start >= toDateTime({first}) AND window_start < toDateTime({int(end_s)})"
 
 
 def _deleted(client, database: str, tables: list[str]):

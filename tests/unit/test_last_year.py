@@ -398,3 +398,22 @@ def test_tier_sql_sums_every_family_per_utc_hour_and_day(chdb):
         assert stored(chdb, hour) == sums_by(rows, utc_hour)
         assert stored(chdb, day) == sums_by(rows, utc_day)
         assert {k[0] for k in stored(chdb, day)} == {at(2020, 11, 1, 8), at(2020, 11, 2, 8)}  # across midnight UTC
+
+
+def test_clearing_a_span_clears_every_tier_window_that_starts_in_its_first_day(chdb):
+    """``gmv simulate --history`` clears last year's span (festival days, from 16:00 UTC) before it
+    writes it again: the day row that starts at the UTC midnight before the span's start holds the
+    span's first eight hours, so it goes too, or an earlier history's keys stay in the day tier."""
+    from stream import history
+    from stream.stack import migrations
+
+    migrations.apply(chdb.chdb, "last_year_clear")  # a database of its own: clearing touches no other test's rows
+    span = (at(2020, 11, 11), at(2020, 11, 12))  # one festival day: 16:00 UTC to 16:00 UTC
+    days = [at(2020, 11, 9, 8), at(2020, 11, 10, 8), at(2020, 11, 11, 8)]  # 00:00 UTC each
+    history.insert(chdb, "last_year_clear", {"brands_day": {
+        "window": days, "category": ["Home"] * 3, "brand": ["Kept", "Stale", "Stale"],
+        **{m: [1, 1, 1] for m in MEASURES}}}, written_ms=1)
+    history.clear(chdb, "last_year_clear", ["brands_day"], *span)
+    table = ROLLUPS["brands_day"].table
+    left = chdb.execute(f"SELECT toUInt32(window_start), brand FROM last_year_clear.{table} FINAL")
+    assert left == [(days[0], "Kept")]  # the day before the span's first UTC day stays
