@@ -38,10 +38,14 @@ def totals(settings, database: str) -> tuple[int, ...]:
             f"FROM {database}.orders_per_second FINAL")[0])
 
 
-def festival_day(epoch_s: int) -> int:
-    """Epoch s of the midnight in Shanghai (the tz database's) that starts ``epoch_s``'s day."""
-    local = datetime.fromtimestamp(epoch_s, ZoneInfo("Asia/Shanghai"))
-    return int(local.replace(hour=0, minute=0, second=0).timestamp())
+def utc_hour(epoch_s: int) -> int:
+    """Epoch s of the start of the UTC hour (the time-zone database's) that holds ``epoch_s``."""
+    return int(datetime.fromtimestamp(epoch_s, ZoneInfo("UTC")).replace(minute=0, second=0).timestamp())
+
+
+def utc_day(epoch_s: int) -> int:
+    """Epoch s of the midnight in UTC (08:00 in Shanghai) that starts ``epoch_s``'s day: the tiers' day."""
+    return int(datetime.fromtimestamp(epoch_s, ZoneInfo("UTC")).replace(hour=0, minute=0, second=0).timestamp())
 
 
 def stored(settings, name: str) -> dict[tuple, tuple[int, ...]]:
@@ -67,11 +71,13 @@ def summed(rows: dict[tuple, tuple[int, ...]], window_of) -> dict[tuple, tuple[i
 
 
 def assert_tiers_add_up(settings, finest: str) -> None:
-    """Each coarser tier of ``finest`` in the history equals its finest rows there summed in Python
-    per hour and per festival day (midnight in Shanghai)."""
+    """Each tier coarser than ``finest`` (the finest the history holds of its family) equals its
+    rows there summed in Python per UTC hour and per UTC day (as the job's tiers align)."""
     rows = stored(settings, finest)
-    for tier in family(finest)[1:]:
-        window_of = festival_day if tier.grain == "day" else (lambda w: w // 3600 * 3600)
+    coarser = [t for t in family(finest) if t.window_s > ROLLUPS[finest].window_s]
+    assert {t.grain for t in coarser} == {"hour", "day"}
+    for tier in coarser:
+        window_of = utc_day if tier.grain == "day" else utc_hour
         assert stored(settings, tier.name) == summed(rows, window_of), tier.name
 
 
@@ -161,13 +167,15 @@ def test_history_import_is_all_or_nothing_and_idempotent(clickhouse_settings, tm
     found = totals(clickhouse_settings, clickhouse_settings.history_database)
     assert (found[MEASURES.index("orders_paid")], found[MEASURES.index("gmv_fen")], found[-1]) == (*expected, 2)
     day = stored(clickhouse_settings, "orders_day")
-    assert day == {(at(2020, 11, 11),): tuple(found[:len(MEASURES)])}  # the day's sum, once
+    # 00:00 in Shanghai is 16:00 UTC on Nov 10: the UTC day from 08:00 on Nov 10 in Shanghai holds both seconds
+    assert day == {(at(2020, 11, 10, 8),): tuple(found[:len(MEASURES)])}  # the day's sum, once
 
 
 def test_history_import_fills_every_tier_and_a_day_imported_in_parts_adds_up(clickhouse_settings, tmp_path):
-    """Every rollup the readers use, from the files' rows: the finest as imported, each hour and
-    festival day summed from everything the history holds for it (the second import's day
-    again whole), nothing counted twice when the same files are imported again."""
+    """Every rollup the readers use, from the files' rows: the finest as imported, each UTC hour and
+    day summed from everything the history holds for it (the second import's days again whole),
+    nothing counted twice when the same files are imported again. The rows lie either side of
+    midnight in Shanghai (16:00 UTC, one UTC day) and on the next UTC day (from 08:00 in Shanghai)."""
     old = tmp_path / "old.csv"
     old.write_text("window_start,dimension,value,gmv_fen\n1605024000,brand,花西子,4\n1605024060,brand,花西子,6\n")
     refused = gmv(clickhouse_settings, ["history", "import", *write(tmp_path, PART_ONE), str(old)])
@@ -180,12 +188,15 @@ def test_history_import_fills_every_tier_and_a_day_imported_in_parts_adds_up(cli
     brands = stored(clickhouse_settings, "brands_5min")
     gmv_at = MEASURES.index("gmv_fen")
     assert brands[(at(2020, 11, 11, 0, 5), "Home", "Olaex")][gmv_at] == 50  # part two's copy
-    assert stored(clickhouse_settings, "brands_day")[(at(2020, 11, 11), "Home", "Olaex")][gmv_at] == 9050
-    assert stored(clickhouse_settings, "orders_day")[(at(2020, 11, 11),)][gmv_at] == 1834500 + 5 + 9050
-    assert stored(clickhouse_settings, "orders_day")[(at(2020, 11, 10),)][gmv_at] == 700
+    nov10, nov11 = at(2020, 11, 10, 8), at(2020, 11, 11, 8)  # 00:00 UTC
+    assert stored(clickhouse_settings, "brands_day")[(nov10, "Home", "Olaex")][gmv_at] == 50
+    assert stored(clickhouse_settings, "brands_day")[(nov11, "Home", "Olaex")][gmv_at] == 9000
+    assert stored(clickhouse_settings, "orders_day") == {(nov10,): (0, 1 + 97 + 1, 700 + 1834500 + 5, 0, 0, 0, 0),
+                                                         (nov11,): (0, 5, 9050, 0, 0, 0, 0)}
     for finest in ("orders_second", "dimensions_minute", "cube_5min", "brands_5min"):
         assert stored(clickhouse_settings, finest)
         assert_tiers_add_up(clickhouse_settings, finest)
+    assert not stored(clickhouse_settings, "dimensions_second")  # the import's minutes are its finest
     assert stored(clickhouse_settings, "logistics_minute") == {(at(2020, 11, 11), "delivered"): (41,)}
 
 
