@@ -1,25 +1,34 @@
-"""Benchmark the Flink job: throughput draining a backlog, and freshness at stepped live rates.
+"""Benchmark the Flink job: throughput draining a backlog, rows written, and freshness at stepped live rates.
 
 Starts a private Kafka and ClickHouse (free ports, temp folder) with the project's launcher;
-every run has topics and a database of its own.
+every run has topics and a database of its own, laid out as the measured checkout declares them
+(its contract's rollup topics, its own migrations), so today's main and the new code run one after
+the other on the same servers (``--trees main=DIR,new=.``).
 
-- Throughput: N events are loaded into Kafka first; the job then starts from the beginning, and
-  the rate is how fast its committed Kafka lag falls (see ``throughput``). At each parallelism,
-  on the embedded cluster (``gmv job``) and on a standalone cluster (a JobManager and a
-  TaskManager from PyFlink's scripts, ``gmv job --cluster``). It also counts the rollup rows
-  the job wrote per 1,000 events: what the loader and ClickHouse must absorb.
+- Throughput: N events are loaded into Kafka first (ending with a heartbeat that closes every
+  window of their festival day); the job then starts from the beginning, and the rate is how fast
+  its committed Kafka lag falls once the first ``WARMUP_SHARE`` is drained (the JVM compiles the
+  job's code for tens of seconds after a start; see ``throughput``). At each parallelism, on the
+  embedded cluster (``gmv job``) and on a standalone cluster (``gmv job --cluster``). It also
+  counts the rollup rows the job wrote per 1,000 events once every window has closed: what the
+  loader and ClickHouse must absorb.
+- Rows ClickHouse receives: ClickHouse's own count of inserted rows (``system.events``
+  InsertedRows) over the issue's festival replay (``INSERTED_REPLAY``: 150,000 events at 3,000
+  orders/s from Nov 11 20:00, 1% duplicates and late), per event, as the run leaves it (the last
+  minute closed) and once every window of the day has closed.
 - Freshness: ``--workers`` simulator processes send live at a steady total rate while the job
   runs. The orders topic stamps each record with the broker's arrival time (LogAppendTime).
   The run's ClickHouse tables keep every version of a row (MergeTree instead of
   ReplacingMergeTree), so each version's ``written_ms`` says when that value became visible.
   A row's ``orders_created`` only grows, so the k-th order created in a window or breakdown row
   (by arrival in Kafka) became visible with the first version counting at least k of them.
-  Per created order: event time -> visible in orders_per_second (the per-second totals), and
-  -> visible in each of its breakdown rows (orders_per_minute: category, province, channel,
-  brand; the drill-down pairs; the cube); p50 and p99 after a warm-up. ``--step`` raises the
-  rate by ``--factor`` until p99 of either passes 2 s.
+  Per created order: event time -> visible in the per-second totals, in each of its live
+  breakdown rows, and in its brand's row of the day's top brands (for brands already ranked);
+  p50 and p99 after a warm-up. ``--step`` raises the rate by ``--factor`` until p99 passes 2 s.
+  Explore's rows (written once a window closes): how long after their window closed they were
+  visible, over a run long enough to close a 5-minute window (``--explore-seconds``).
 
-Usage: .venv/bin/python bench/bench_job.py [--events 300000] [--parallelisms 1,2] [--clusters embedded,standalone]
+Usage: .venv/bin/python bench/bench_job.py [--events 1000000] [--parallelisms 1,2] [--clusters embedded,standalone]
                                            [--rates 1000,2000] [--step] [--seconds 60] [--workers 2] [--json OUT]
 """
 from __future__ import annotations
@@ -34,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -42,30 +51,64 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stream import probes
-from stream.contract import CUBE_DIMENSIONS, ROLLUPS
+from stream.contract import CUBE_DIMENSIONS
 from stream.job import loader, runner
 from stream.probes import wait_for
 from stream.stack import clickhouse, kafka_admin, launcher, migrations, processes
 from tests.support.stack import fresh_settings, unique_suffix
 
 TARGET_P99_S = 2.0
-WARMUP_S = 10
+# Freshness is measured once the job has run this long under the step's rate (its JVM compiles the
+# job's code under load for tens of seconds after a start), over the --seconds that follow.
+WARMUP_S = 30
+# The share of a backlog drained before the throughput is measured: the JVM spends the job's first
+# tens of seconds compiling its code (the C2 compiler took a third of a core for a minute).
+WARMUP_SHARE = 0.2
+# The issue's festival replay, whose inserted rows per event are measured (stream.cli simulate args).
+INSERTED_REPLAY = ("--clock", "replay", "--start", "2021-11-11T20:00+08:00", "--speed", "1", "--rate", "3000",
+                   "--events", "150000", "--duplicates", "0.01", "--late", "0.01", "--late-by", "30")
 
 
-def fresh_pipeline(base, all_versions: bool = False):
-    """Topics and a database of their own; with ``all_versions`` the rollup tables keep every
-    version of a row (MergeTree), so a bench can see when each value became visible."""
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """What a checkout's contract declares: rollup name -> (topic suffix, table, window s, path)."""
+
+    rollups: dict[str, tuple[str, str, int, str]]
+
+    def topics(self, prefix: str) -> dict[str, str]:
+        return {name: f"{prefix}{topic}" for name, (topic, *_) in self.rollups.items()}
+
+    def table(self, name: str) -> str:
+        return self.rollups[name][1]
+
+
+def layout(tree: Path) -> Layout:
+    """The rollups of the checkout at ``tree``, read by its own code (a subprocess)."""
+    code = ("import json; from stream.contract import ROLLUPS as R; print(json.dumps({n: (r.topic(), r.table, "
+            "r.window_s, getattr(r, 'path', 'live')) for n, r in R.items()}))")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tree,
+                         capture_output=True, text=True, check=True).stdout
+    return Layout({n: tuple(v) for n, v in json.loads(out).items()})
+
+
+def fresh_pipeline(base, tree: Path, all_versions: bool = False):
+    """Topics and a database of their own, as ``tree`` lays them out; with ``all_versions`` the
+    rollup tables keep every version of a row (MergeTree), so a bench can see when each value
+    became visible."""
     settings = base.replace(topic_prefix=f"b{unique_suffix()}-", clickhouse_database=f"bench_{unique_suffix()}",
                             flink_port=probes.free_port())
-    kafka_admin.create_topics(settings)
+    rollup_topics = tuple(layout(tree).topics(settings.topic_prefix).values())
+    kafka_admin.create_topics(settings, (settings.orders_topic, settings.logistics_topic, settings.rejected_topic,
+                                         *rollup_topics))
+    directory = tree / "schemas" / "clickhouse"
     with clickhouse.connect(settings, "writer") as client:
         if all_versions:
             client.execute(f"CREATE DATABASE IF NOT EXISTS {settings.clickhouse_database}")
-            for migration in migrations.migrations():
+            for migration in migrations.migrations(directory):
                 for statement in migration.statements(settings.clickhouse_database):
                     client.execute(statement.replace("ReplacingMergeTree(written_ms)", "MergeTree"))
         else:
-            migrations.apply(client, settings.clickhouse_database)
+            migrations.apply(client, settings.clickhouse_database, directory)
     return settings
 
 
@@ -93,6 +136,12 @@ def job_part(tree: Path, parallelism: int, cluster: str | None, recording: Path 
 def lag(settings, group: str = runner.CONSUMER_GROUP, topics: tuple[str, ...] | None = None) -> int | None:
     topics = topics or (settings.orders_topic, settings.logistics_topic)
     return kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{group}", topics)
+
+
+def loaded(settings, tree: Path) -> bool:
+    """The job has committed every event and the loader every rollup row of ``tree``'s topics."""
+    topics = tuple(layout(tree).topics(settings.topic_prefix).values())
+    return lag(settings) == 0 and lag(settings, loader.CONSUMER_GROUP, topics) == 0
 
 
 # -- baselines -------------------------------------------------------------------------------
@@ -143,17 +192,25 @@ def running_job(settings, tree: Path, parallelism: int, cluster: str | None, rec
         job.wait(timeout=60)
 
 
+def steady_rate(steps: list[tuple[float, int]], events: int) -> float:
+    """Events/s from the committed lag's steps (time, lag): from the first step with at least
+    ``WARMUP_SHARE`` of the backlog drained to the last. The job commits offsets at each
+    checkpoint (every 5 s), so the lag falls in steps; rating between two of them needs no guess
+    of the checkpoint slack, and leaves out the start-up and the first compilation of the code."""
+    warm = next((i for i, (_, left) in enumerate(steps) if left <= events * (1 - WARMUP_SHARE)), 0)
+    (t0, lag0), (t1, lag1) = steps[warm], steps[-1]
+    if len(steps) - warm < 3:
+        raise SystemExit("throughput: fewer than 3 checkpoints after the warm-up; use more --events")
+    return (lag0 - lag1) / (t1 - t0)
+
+
 def throughput(base, tree: Path, events: int, parallelism: int, cluster: str | None = None,
                recording: Path | None = None) -> dict:
-    """Events/s while the job drains a backlog, from the fall of its committed Kafka lag.
-
-    The job commits offsets at each checkpoint (every 5 s), so the lag falls in steps; the rate
-    is the fall between the first and the last step over the time between them, which leaves out
-    the job's start-up and needs no guess of the checkpoint slack.
-    """
-    settings = fresh_pipeline(base)
+    """Events/s while the job drains a backlog (:func:`steady_rate`), and the rollup rows it
+    wrote per 1,000 events once the backlog's last heartbeat had closed every window of its day."""
+    settings = fresh_pipeline(base, tree)
     simulate(settings, "--clock", "replay", "--speed", "120", "--rate", "max", "--scale", "0.01",
-             "--events", str(events), "--seed", "5")
+             "--events", str(events), "--seed", "5", "--close", "day")
     steps: list[tuple[float, int]] = []  # (when, lag) each time the committed lag changes
     with running_job(settings, tree, parallelism, cluster, recording):
         def drained() -> bool:
@@ -161,15 +218,63 @@ def throughput(base, tree: Path, events: int, parallelism: int, cluster: str | N
             if now is not None and (not steps or now != steps[-1][1]):
                 steps.append((time.monotonic(), now))
             return now == 0
-        if not wait_for(drained, 900, interval=0.25):
-            raise SystemExit(f"throughput: the job did not drain {events:,} events in 900 s (lag {lag(settings)})")
-    if len(steps) < 3:
-        raise SystemExit("throughput: fewer than 3 checkpoints while draining; use more --events")
-    (t0, lag0), (t1, lag1) = steps[0], steps[-1]
-    written = kafka_admin.end_offsets(settings, tuple(settings.rollup_topics.values()))
-    return {"events_per_s": (lag0 - lag1) / (t1 - t0), "events": events,
-            "rollup_rows_per_1000_events": {name: written[topic] * 1000 / events
-                                            for name, topic in settings.rollup_topics.items()}}
+        if not wait_for(drained, 1800, interval=0.25):
+            raise SystemExit(f"throughput: the job did not drain {events:,} events in 1800 s (lag {lag(settings)})")
+    topics = layout(tree).topics(settings.topic_prefix)
+    written = kafka_admin.end_offsets(settings, tuple(topics.values()))
+    return {"events_per_s": steady_rate(steps, events), "events": events,
+            "rollup_rows_per_1000_events": {name: written[topic] * 1000 / events for name, topic in topics.items()}}
+
+
+# -- rows ClickHouse receives -----------------------------------------------------------------
+
+
+def inserted_rows(settings) -> int:
+    with clickhouse.connect(settings, "admin") as admin:
+        rows = admin.execute("SELECT value FROM system.events WHERE event = 'InsertedRows'")
+    return int(rows[0][0]) if rows else 0
+
+
+def rows_received(base, tree: Path) -> dict:
+    """ClickHouse's inserted rows per event over :data:`INSERTED_REPLAY` with the job and its
+    loader running: as the replay leaves the windows (its last heartbeat closes the last minute),
+    then once a heartbeat has closed every window of the day (the explore path's 5 minutes,
+    hours and day, written once each)."""
+    settings = fresh_pipeline(base, tree)
+    before = inserted_rows(settings)
+    with running_job(settings, tree, 1, None):
+        simulate(settings, *INSERTED_REPLAY, "--ledger", str(settings.home / "inserted.jsonl"))
+        wait_for(lambda: loaded(settings, tree), 300, interval=0.5)
+        as_left = inserted_rows(settings) - before
+        summary = json.loads((settings.home / "inserted.jsonl").read_text().splitlines()[-1])
+        close_day(settings, summary["last_event_ms"])
+        wait_for(lambda: loaded(settings, tree), 300, interval=0.5)
+        wait_for(lambda: lag(settings) == 0 and _quiet(settings, tree), 120, interval=1.0)
+        closed = inserted_rows(settings) - before
+    events = int(INSERTED_REPLAY[INSERTED_REPLAY.index("--events") + 1])
+    return {"events": events, "inserted_rows": as_left, "per_event": as_left / events,
+            "inserted_rows_all_closed": closed, "per_event_all_closed": closed / events}
+
+
+def close_day(settings, newest_ms: int) -> None:
+    """A heartbeat to every partition past the end of the festival day of ``newest_ms``: every
+    window of that day closes (as ``gmv simulate --close day`` ends a run)."""
+    from stream.simulator.run import closing_heartbeat_ms
+    from stream.simulator.sinks import KafkaSink
+
+    sink = KafkaSink(settings)
+    try:
+        sink.heartbeat(closing_heartbeat_ms(newest_ms, "day"))
+    finally:
+        sink.close(timeout_s=30.0)
+
+
+def _quiet(settings, tree: Path, for_s: float = 3.0) -> bool:
+    """No rollup topic of ``tree`` grew for ``for_s`` seconds (the job wrote what the heartbeat closed)."""
+    topics = tuple(layout(tree).topics(settings.topic_prefix).values())
+    before = kafka_admin.end_offsets(settings, topics)
+    time.sleep(for_s)  # measuring an interval of no growth, not waiting for an event
+    return kafka_admin.end_offsets(settings, topics) == before and loaded(settings, tree)
 
 
 # -- freshness -------------------------------------------------------------------------------
@@ -206,69 +311,141 @@ def created_orders(settings) -> list[tuple[dict, int]]:
         consumer.close()
 
 
-# table -> (its key columns after window_start, the keys of one event's rows in it)
+def _flag(event: dict, field: str) -> str:
+    return str(int(event[field])) if field == "vip" else event[field]
+
+
+# Today's main declared its breakdowns differently (kept here to measure it beside the new code):
+# per minute by category, province, channel and brand, two drill-down pairs, and the cube.
+_MAIN_DIMENSIONS = ("category", "province", "channel", "brand")
+_MAIN_PAIRS = (("category", "brand"), ("province", "channel"))
+
+# rollup -> (key columns after window_start, the keys of one event's rows in it). A checkout is
+# measured on those of its rollups that are here: the per-second totals ("seconds"), and its live
+# breakdowns ("breakdowns": the new code's dimension rows, main's breakdown, pair and cube rows).
 KEYS = {
     "orders_second": ((), lambda e: [()]),
-    "dimensions_minute": (("dimension", "value"),
-                          lambda e: [(d, str(int(e[d])) if d == "vip" else e[d]) for d in CUBE_DIMENSIONS]),
+    "dimensions_second": (("dimension", "value"), lambda e: [(d, _flag(e, d)) for d in CUBE_DIMENSIONS]),
+    "orders_minute": (("dimension", "value"), lambda e: [(d, e[d]) for d in _MAIN_DIMENSIONS]),
+    "orders_minute_pair": (("parent_dimension", "parent_value", "dimension", "value"),
+                           lambda e: [(p, e[p], c, e[c]) for p, c in _MAIN_PAIRS]),
+    "orders_minute_cube": (CUBE_DIMENSIONS, lambda e: [tuple(int(e[d]) if d == "vip" else e[d]
+                                                             for d in CUBE_DIMENSIONS)]),
 }
+TOP = "top_brands"
+EXPLORE_FIRST = ("cube_5min", "brands_5min")  # the explore path's finest windows
 
 
-def visible_at(settings, rollup: str, events: list[tuple[dict, int]]) -> np.ndarray:
-    """For each (created event, its row in ``rollup``), in event order then row order: how long
-    after its event time a version counting it was written (ms), NaN if none did. Events are
-    ranked within a row by their arrival in Kafka."""
-    declared = ROLLUPS[rollup]
-    columns, keys_of = KEYS[rollup]
-    select = ", ".join(("toUInt32(window_start)", *columns, "late", "orders_created", "written_ms"))
+def _versions(settings, table: str, columns: tuple[str, ...], late: bool) -> dict[tuple, list[tuple[int, int]]]:
+    """Every version of each row of ``table``: key -> [(orders_created counted, written_ms)] in
+    the order written (a row's on-time and late parts are versioned apart; a reader sees their sum)."""
+    select = ", ".join(("toUInt32(window_start)", *columns, "late" if late else "0", "orders_created", "written_ms"))
     with clickhouse.connect(settings, "reader") as client:
-        rows = client.execute(f"SELECT {select} FROM {settings.clickhouse_database}.{declared.table} "
-                              f"ORDER BY written_ms")
-    # A row's on-time and late parts are versioned apart; what a reader sees is their sum.
+        rows = client.execute(f"SELECT {select} FROM {settings.clickhouse_database}.{table} ORDER BY written_ms")
     versions: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
     latest: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
-    for *key, late, count, written in rows:
+    for *key, part, count, written in rows:
         parts = latest[tuple(key)]
-        parts[int(late)] = int(count)
+        parts[int(part)] = int(count)
         versions[tuple(key)].append((sum(parts), int(written)))
-    members: dict[tuple, list[int]] = defaultdict(list)
-    slots = []  # (event index, its row)
-    for i, (event, _) in enumerate(events):
-        window = event["event_time"] // 1000 // declared.window_s * declared.window_s
-        for key in keys_of(event):
-            members[(window, *key)].append(len(slots))
-            slots.append(i)
-    arrival = np.array([reached for _, reached in events])
-    shown = np.full(len(slots), np.nan)
-    for key, members_of_row in members.items():
-        ranked = sorted(members_of_row, key=lambda slot: arrival[slots[slot]])
+    return versions
+
+
+def _visible(members: dict[tuple, list[int]], versions, arrival: np.ndarray, shown: np.ndarray) -> None:
+    """For each row's members (slots, ranked within the row by Kafka arrival), when the first
+    version counting them was written."""
+    for key, slots in members.items():
+        ranked = sorted(slots, key=lambda slot: arrival[slot])
         found = versions.get(key, [])
         counts = np.maximum.accumulate(np.array([c for c, _ in found] or [0]))
         at = np.searchsorted(counts, np.arange(1, len(ranked) + 1), side="left")
         for slot, a in zip(ranked, at):
             if a < len(found):
                 shown[slot] = found[a][1]
+
+
+def visible_at(settings, lay: Layout, rollup: str, events: list[tuple[dict, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """For each (created event, its row in ``rollup``), in event order then row order: how long
+    after its event time a version counting it was written (ms), NaN if none did. Events are
+    ranked within a row by their arrival in Kafka."""
+    window_s = lay.rollups[rollup][2]
+    columns, keys_of = KEYS[rollup]
+    versions = _versions(settings, lay.table(rollup), columns, late=True)
+    members: dict[tuple, list[int]] = defaultdict(list)
+    slots = []  # (event index) per (event, row)
+    for i, (event, _) in enumerate(events):
+        window = event["event_time"] // 1000 // window_s * window_s
+        for key in keys_of(event):
+            members[(window, *key)].append(len(slots))
+            slots.append(i)
+    shown = np.full(len(slots), np.nan)
+    _visible(members, versions, np.array([events[i][1] for i in slots]), shown)
     event_ms = np.array([events[i][0]["event_time"] for i in slots], dtype=np.float64)
     return shown - event_ms, np.array(slots)
 
 
+def top_visible_at(settings, lay: Layout, events: list[tuple[dict, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The same for each created order of a brand in the day's overall top brands: when its brand's
+    ranking row first counted it. Only brands already ranked when the order reached Kafka count
+    (a brand that enters the ranking brings its whole day at once, which says when it entered, not
+    how fresh the ranking is)."""
+    from stream.contract import festival_day_start
+
+    versions = _versions(settings, lay.table(TOP), ("ranking", "brand"), late=False)
+    first = {key: found[0][1] for key, found in versions.items()}
+    members: dict[tuple, list[int]] = defaultdict(list)
+    slots = []
+    for i, (event, arrived) in enumerate(events):
+        key = (festival_day_start(event["event_time"] // 1000), "", event["brand"])
+        if key in first and first[key] <= arrived:
+            members[key].append(len(slots))
+            slots.append(i)
+    # A ranked brand's row counts every order of its day: the orders that reached Kafka before the
+    # row first appeared come first, so a member's rank in the row is theirs plus its own.
+    before = Counter((festival_day_start(e["event_time"] // 1000), "", e["brand"]) for e, _ in events)
+    shift = {key: before[key] - len(slots_of) for key, slots_of in members.items()}
+    shown = np.full(len(slots), np.nan)
+    _visible(members, {k: [(c - shift[k], w) for c, w in versions[k]] for k in members},
+             np.array([events[i][1] for i in slots]), shown)
+    event_ms = np.array([events[i][0]["event_time"] for i in slots], dtype=np.float64)
+    return shown - event_ms, np.array(slots, dtype=np.int64)
+
+
+def explore_delays(settings, lay: Layout, last_event_ms: int) -> dict:
+    """How long after its window closed each row of the explore path's finest windows became
+    visible (s): written_ms minus the window's end (event time, live clock), over the windows the
+    stream closed (those ending before its last event; the run's last heartbeat closes the rest
+    ahead of the clock); p50/p99 and the count."""
+    found = []
+    with clickhouse.connect(settings, "reader") as client:
+        for name in (n for n in EXPLORE_FIRST if n in lay.rollups):
+            window_s = lay.rollups[name][2]
+            found += client.execute(
+                f"SELECT written_ms - (toUInt32(window_start) + {window_s}) * 1000 FROM "
+                f"{settings.clickhouse_database}.{lay.table(name)} WHERE late = 0 AND "
+                f"(toUInt32(window_start) + {window_s}) * 1000 <= {int(last_event_ms)}")
+    delays = np.array([float(d) for d, in found])
+    return _percentiles(delays) | {"rows": len(delays)}
+
+
 def freshness(base, tree: Path, rate: int, seconds: int, workers: int, parallelism: int = 2) -> dict:
     """p50/p99 (s) from an order's event time to when it is visible in ClickHouse: in the
-    per-second totals, and in every breakdown row (each table apart, and all together)."""
-    settings = fresh_pipeline(base, all_versions=True)
+    per-second totals, in its live breakdown rows (each table apart, and all together), and in the
+    top brands; and, when the run closed an explore window, how long after closing its rows came."""
+    lay = layout(tree)
+    settings = fresh_pipeline(base, tree, all_versions=True)
     stamp_on_arrival(settings)
     part = job_part(tree, parallelism, None)
     processes.start(part, settings)
     try:
         senders = [subprocess.Popen([sys.executable, "-m", "stream.cli", "simulate", "--clock", "live",
-                                     "--rate", str(rate / workers), "--duration", str(seconds), "--seed", str(w)],
+                                     "--rate", str(rate / workers), "--duration", str(seconds + WARMUP_S),
+                                     "--seed", str(w)],
                                     env={**os.environ, **settings.to_env()}, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL) for w in range(workers)]
         for sender in senders:
-            sender.wait(timeout=seconds + 120)
-        rollup_topics = tuple(settings.rollup_topics.values())
-        wait_for(lambda: lag(settings) == 0 and lag(settings, loader.CONSUMER_GROUP, rollup_topics) == 0, 180,
-                 interval=0.5)
+            sender.wait(timeout=seconds + WARMUP_S + 120)
+        wait_for(lambda: loaded(settings, tree), 180, interval=0.5)
     finally:
         processes.stop(part, settings)
     events = created_orders(settings)
@@ -282,15 +459,21 @@ def freshness(base, tree: Path, rate: int, seconds: int, workers: int, paralleli
     producer = np.array([r - e["event_time"] for e, r in events], dtype=np.float64)
     result["producer"] = _percentiles(producer[steady])
     breakdowns = []
-    for rollup in KEYS:
-        delays, of_event = visible_at(settings, rollup, events)
+    for rollup in (r for r in KEYS if r in lay.rollups):
+        delays, of_event = visible_at(settings, lay, rollup, events)
         delays = delays[steady[of_event]]
         result[rollup] = _percentiles(delays)
         if rollup != "orders_second":
             breakdowns.append(delays)
     result["breakdowns"] = _percentiles(np.concatenate(breakdowns))
+    series = ["orders_second", "breakdowns"]
+    if TOP in lay.rollups:
+        delays, of_event = top_visible_at(settings, lay, events)
+        result[TOP] = _percentiles(delays[steady[of_event]] if len(of_event) else delays)
+        series.append(TOP)
+    result["explore"] = explore_delays(settings, lay, int(times.max()))
     result["ok"] = {k: result[k]["p99"] is not None and result[k]["p99"] <= TARGET_P99_S
-                    and not result[k]["missing"] for k in ("orders_second", "breakdowns")}
+                    and not result[k]["missing"] for k in series}
     return result
 
 
@@ -303,8 +486,8 @@ def _percentiles(delays_ms: np.ndarray) -> dict:
 
 def stepped(base, label: str, tree: Path, start: int, factor: float, seconds: int, workers: int,
             most: int) -> list[dict]:
-    """Freshness at ``start``, ``start * factor``, ... until p99 passes the target for both the
-    per-second totals and the breakdown rows (or ``most`` steps)."""
+    """Freshness at ``start``, ``start * factor``, ... until p99 passes the target for every
+    series measured (or ``most`` steps)."""
     results, rate = [], start
     for _ in range(most):
         results.append({"label": label, **freshness(base, tree, rate, seconds, workers)})
@@ -324,8 +507,10 @@ def _print_freshness(r: dict) -> None:
     print(f"freshness   {r['label']}: {r['rate']:,} orders/s for {r['seconds']} s, {r['workers']} simulators "
           f"({r['created_orders']:,} orders created after a {WARMUP_S} s warm-up): "
           + ", ".join(f"{k} p99 {'<=' if ok else '>'} 2 s" for k, ok in r["ok"].items()), flush=True)
-    for name in ("producer", *KEYS, "breakdowns"):
+    for name in ("producer", *(k for k in (*KEYS, TOP) if k in r), "breakdowns"):
         print(f"    {name:<22} {fmt(r[name])}", flush=True)
+    if r.get("explore", {}).get("rows"):
+        print(f"    {'explore (after close)':<22} {fmt(r['explore'])} over {r['explore']['rows']:,} rows", flush=True)
 
 
 def _throughput_on(base, where: str, home: Path, tree: Path, events: int, parallelism: int,
@@ -351,7 +536,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baselines", type=int, default=500_000, metavar="N",
                         help="messages Kafka's own producer and consumer tools move, 3 runs (0: skip)")
-    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--events", type=int, default=1_000_000,
+                        help=f"backlog of each throughput run (the first {WARMUP_SHARE:.0%} warms the JVM up)")
     parser.add_argument("--parallelisms", default="1,2", help="of the throughput runs ('' for none)")
     parser.add_argument("--clusters", default="embedded", help="embedded,standalone: where the throughput runs go")
     parser.add_argument("--rates", default="1000,2000", help="orders/s of the freshness runs ('' for none)")
@@ -359,6 +545,11 @@ def main() -> None:
     parser.add_argument("--factor", type=float, default=1.5)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=2, help="simulator processes sending at once")
+    parser.add_argument("--inserted", action=argparse.BooleanOptionalAction, default=True,
+                        help="measure the rows ClickHouse receives per event over the festival replay")
+    parser.add_argument("--explore-seconds", type=int, default=330,
+                        help="one live run this long at the first of --rates, which closes a 5-minute window: how "
+                             "long after closing explore's rows come (0: skip)")
     parser.add_argument("--trees", default=f"new={PROJECT}",
                         help="LABEL=DIR,...: checkouts whose job to measure, one after the other "
                              "(e.g. main=/tmp/main,new=.; each needs its jars: `gmv setup` there)")
@@ -367,7 +558,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args()
     trees = {label: Path(d).resolve() for label, _, d in (t.partition("=") for t in args.trees.split(",") if t)}
-    report: dict = {"baselines": None, "throughput": [], "freshness": []}
+    report: dict = {"baselines": None, "throughput": [], "freshness": [], "inserted": [], "explore": []}
     with tempfile.TemporaryDirectory() as home:
         base = fresh_settings(Path(home))
         processes.start(launcher.KAFKA, base)
@@ -392,7 +583,19 @@ def main() -> None:
                         print(f"throughput  {label}: {where} cluster, parallelism {parallelism}: "
                               f"{r['events_per_s']:,.0f} events/s{ratio} ({args.events:,} events); "
                               f"rollup rows per 1,000 events: {rows}", flush=True)
+            for label, tree in trees.items() if args.inserted else ():
+                r = rows_received(base, tree)
+                report["inserted"].append({"label": label, **r})
+                _save(report, args.json)
+                print(f"inserted    {label}: ClickHouse InsertedRows over the festival replay ({r['events']:,} "
+                      f"events): {r['per_event']:.3f} per event as the replay leaves it, "
+                      f"{r['per_event_all_closed']:.3f} once every window of the day has closed", flush=True)
             rates = [int(r) for r in args.rates.split(",") if r]
+            for label, tree in trees.items() if args.explore_seconds and rates else ():
+                r = {"label": label, **freshness(base, tree, rates[0], args.explore_seconds, args.workers)}
+                report["explore"].append(r)
+                _save(report, args.json)
+                _print_freshness(r)
             for label, tree in trees.items():
                 if args.step and rates:
                     report["freshness"] += stepped(base, label, tree, rates[0], args.factor, args.seconds,

@@ -10,7 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 TARGET_P99_S = 2.0
-SERIES = (("orders_second", "per-second totals"), ("breakdowns", "breakdown rows"))
+# What freshness is measured on: per-second totals, the live breakdown rows (the new code: each
+# low-cardinality field per minute; today's main: its per-minute breakdowns, pairs and cube), and
+# the live top brands (which today's main does not have).
+SERIES = (("orders_second", "per-second totals"), ("breakdowns", "live breakdown rows"),
+          ("top_brands", "live top brands"))
 
 
 def highest_rate(steps: list[dict], series: str) -> int | None:
@@ -18,6 +22,8 @@ def highest_rate(steps: list[dict], series: str) -> int | None:
     lower step did too (None: not even the first)."""
     best = None
     for step in sorted(steps, key=lambda s: s["rate"]):
+        if series not in step:
+            return None
         p99 = step[series]["p99"]
         if p99 is None or p99 > TARGET_P99_S or step[series]["missing"]:
             break
@@ -61,6 +67,8 @@ def lines(report: dict) -> list[str]:
             out.append(f"            {cluster} cluster, parallelism {parallelism:<2}   {cells}"
                        + (f"{_ratio(rate.get(new), rate.get(other)):>12}" if other else "")
                        + (f"{rate.get(new, 0) / consume:>12.1%}" if consume else ""))
+        out += _rows_written(runs, labels)
+    out += _inserted(job.get("inserted", []))
     steps = _by_label(job.get("freshness", []))
     if steps:
         out.append("freshness   highest steady orders/s with p99 (event -> visible in ClickHouse) "
@@ -72,8 +80,15 @@ def lines(report: dict) -> list[str]:
                        + (f"{_ratio(best.get(new), best.get(other)):>12}" if other else ""))
         for label, rows in steps.items():
             for step in sorted(rows, key=lambda s: s["rate"]):
-                cells = "   ".join(f"{name} p50 {_s(step[s]['p50'])} p99 {_s(step[s]['p99'])}" for s, name in SERIES)
+                cells = "   ".join(f"{name} p50 {_s(step[s]['p50'])} p99 {_s(step[s]['p99'])}"
+                                   for s, name in SERIES if s in step)
                 out.append(f"            {label} at {step['rate']:>6,} orders/s: {cells}")
+    for run in job.get("explore", []):
+        seen = run.get("explore") or {}
+        if seen.get("rows"):
+            out.append(f"explore     {run['label']}: rows of closed windows visible after their window closed: "
+                       f"p50 {_s(seen['p50'])} p99 {_s(seen['p99'])} ({seen['rows']:,} rows, "
+                       f"{run['rate']:,} orders/s for {run['seconds']} s)")
     dash = report.get("dashboard")
     if dash:
         poll = dash["poll_ms"]
@@ -87,6 +102,25 @@ def lines(report: dict) -> list[str]:
     return out
 
 
+def _rows_written(runs: list[dict], labels: list[str]) -> list[str]:
+    """Rollup rows the job wrote per 1,000 events (every window closed), per checkout: the total
+    and the largest rollups, from its first throughput run."""
+    out = []
+    for label in labels:
+        run = next((r for r in runs if r["label"] == label and "rollup_rows_per_1000_events" in r), None)
+        if run:
+            rows = run["rollup_rows_per_1000_events"]
+            top = ", ".join(f"{k} {v:,.0f}" for k, v in sorted(rows.items(), key=lambda kv: -kv[1])[:4])
+            out.append(f"            {label}: {sum(rows.values()):,.0f} rollup rows written per 1,000 events ({top})")
+    return out
+
+
+def _inserted(runs: list[dict]) -> list[str]:
+    return [f"inserted    {r['label']}: rows ClickHouse received per event over the festival replay: "
+            f"{r['per_event']:.3f} as it leaves the windows, {r['per_event_all_closed']:.3f} with every window "
+            f"of the day closed" for r in runs]
+
+
 def _s(value: float | None) -> str:
     return f"{value:5.2f} s" if value is not None else "  -   "
 
@@ -98,11 +132,11 @@ def plot(report: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, len(SERIES), figsize=(5.5 * len(SERIES), 4.2), sharey=True)
     steps = _by_label((report.get("job") or {}).get("freshness", []))
     for ax, (series, name) in zip(axes, SERIES):
         for label, rows in steps.items():
-            rows = sorted((r for r in rows if r[series]["p99"] is not None), key=lambda r: r["rate"])
+            rows = sorted((r for r in rows if series in r and r[series]["p99"] is not None), key=lambda r: r["rate"])
             rates = [r["rate"] for r in rows]
             line, = ax.plot(rates, [r[series]["p99"] for r in rows], marker="o", label=f"{label} p99")
             ax.plot(rates, [r[series]["p50"] for r in rows], marker=".", linestyle="--", color=line.get_color(),

@@ -354,7 +354,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     """``gmv history import PATH ...``: CSV files of last year's rollups, validated whole, then
-    inserted (the history database created and migrated first); ``gmv history status``."""
+    inserted (the history database created and migrated first) and their hour and day tiers summed
+    from them; ``gmv history status``."""
     from stream import history
     from stream.stack import clickhouse, migrations
 
@@ -387,13 +388,17 @@ def cmd_history(args: argparse.Namespace) -> int:
         print(f"gmv: {len(exc.problems)} problem{'s' if len(exc.problems) > 1 else ''}"
               + (f" ({more} not shown)" if more else "") + "; nothing was imported.", file=sys.stderr)
         return 1
+    written_ms = time.time_ns() // 1_000_000
     with history.reaching(settings), clickhouse.connect(settings, "writer") as client:
         migrations.apply(client, settings.history_database)
-        rows = history.insert(client, settings.history_database, parsed.tables, time.time_ns() // 1_000_000,
-                              batch=10_000_000)
+        rows = history.insert(client, settings.history_database, parsed.tables, written_ms, batch=10_000_000)
+        tiers = history.derive_tiers(client, settings.history_database, parsed.tables, written_ms)
     for name, rollup, n in parsed.files:
         print(f"{name}: {n:,} rows of {rollup}")
-    print(f"imported {rows:,} rows into {settings.history_database} (gmv history status shows what it holds)")
+    if tiers:
+        print("summed per hour and day: " + ", ".join(f"{n:,} rows of {tier}" for tier, n in tiers.items()))
+    print(f"imported {rows:,} rows and {sum(tiers.values()):,} hour and day rows into {settings.history_database} "
+          "(gmv history status shows what it holds)")
     return 0
 
 
@@ -476,7 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "runs beside this one's, measurement by measurement")
     bench.add_argument("--records", type=count, default=500_000, help="messages each Kafka tool moves")
     bench.add_argument("--record-size", type=count, default=380, help="bytes per message (an order event)")
-    bench.add_argument("--events", type=count, default=300_000, help="backlog the job drains")
+    bench.add_argument("--events", type=count, default=1_000_000,
+                       help="backlog the job drains (its first fifth warms the JVM up, unmeasured)")
     bench.add_argument("--parallelisms", default="1,2", help="of the throughput runs")
     bench.add_argument("--clusters", default="embedded,standalone", help="where the throughput runs go")
     bench.add_argument("--start-rate", type=count, default=500, help="orders/s of the first freshness step")
@@ -490,7 +496,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     hist = sub.add_parser("history", help="last year's festival: import it from CSV, or see what it holds",
                           description="Last year's festival in the history database (GMV_CLICKHOUSE_DATABASE"
-                          "_history), which the wall compares with.\n\n" + history_csv.FORMAT,
+                          "_history), which the wall, explore's overlay and the drop alert compare with.\n\n"
+                          + history_csv.FORMAT,
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     hist_sub = hist.add_subparsers(dest="action", required=True, metavar="ACTION")
     importing = hist_sub.add_parser("import", help="load CSV files of last year's rollups (all or nothing)",

@@ -124,14 +124,15 @@ VERSION_COLUMN = "written_ms"
 # events, which readers add in.
 LATE_COLUMN = "late"
 
-# The two paths out of the job, each sized for its reader.
-# LIVE: a continuously updated aggregate: its rows move while their window is open (a changed row
-# is written at most once per mini-batch, about every half second), for the wall. EXPLORE: an
-# event-time window written once when it closes (the watermark passes its end), plus ``late = 1``
-# rows of corrections from events that arrive after that, for drill-down.
+# The two paths out of the job, each sized for its reader. LIVE: what the wall shows, within about
+# a second: per-second windows, each row written once as its second closes (the watermark passes its
+# end), and the day's top brands (a continuous ranking: a row is written again when it changes).
+# EXPLORE: coarser time tiers for drill-down (a minute, 5 minutes, an hour, a day), each row written
+# once as its window closes. Every windowed rollup also has ``late = 1`` rows: corrections from
+# events that reached the job after their window had closed, which readers add in.
 LIVE, EXPLORE = "live", "explore"
 # Loader lanes, each a consumer and a ClickHouse connection of its own: the per-second rollups
-# never queue behind the live minutes, nor those behind the burst of rows a closing window brings.
+# never queue behind the continuous ones, nor those behind the burst of rows a closing window brings.
 SECONDS_LANE, MINUTES_LANE, EXPLORE_LANE = "seconds", "minutes", "explore"
 
 # Grains of the time tiers (seconds), and how a tier's name says it.
@@ -161,7 +162,7 @@ class Top:
 
     def rank_key(self, value: str, row: Mapping[str, int]) -> tuple:
         """Sorts a ranking's rows first to last: by ``measure``, largest first; a value with no
-        event of it after every value with one; ties by the value (as strings compare)."""
+        event of it after every value with one; ties by the value (as strings compare: by code point)."""
         return (not any(row[e] for e in self.events), -row[self.measure], value)
 
 
@@ -191,6 +192,7 @@ class Rollup:
     each: bool = False
     tier_of: str = ""
     top: Top | None = None
+    continuous: bool = False
     in_ledger: bool = False
 
     @property
@@ -253,30 +255,31 @@ ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
     *_tiers(Rollup("orders_second", "orders_per_second", 1, _WINDOW + _LATE, _ORDER_VALUES, SECONDS_LANE,
                    in_ledger=True),
             ("orders_hour", HOUR_S), ("orders_day", DAY_S)),
-    # Each low-cardinality field on its own, per minute, live (the wall's breakdowns and splits).
-    *_tiers(Rollup("dimensions_minute", "orders_by_dimension_per_minute", MINUTE_S,
-                   _WINDOW + _texts("dimension", "value") + _LATE, _ORDER_VALUES, MINUTES_LANE,
+    # Each low-cardinality field on its own: per second, live (~65 rows a second whatever the rate:
+    # the wall's breakdowns and splits of the open minute); closed minutes, hours and days.
+    *_tiers(Rollup("dimensions_second", "orders_by_dimension_per_second", 1,
+                   _WINDOW + _texts("dimension", "value") + _LATE, _ORDER_VALUES, SECONDS_LANE,
                    by=CUBE_DIMENSIONS, each=True, in_ledger=True),
-            ("dimensions_hour", HOUR_S), ("dimensions_day", DAY_S)),
+            ("dimensions_minute", MINUTE_S), ("dimensions_hour", HOUR_S), ("dimensions_day", DAY_S)),
     # Every combination of them: the cube, per 5 minutes (explore draws 5-minute buckets from a
-    # few hours up), once each window closes.
+    # few hours up), hours and days.
     *_tiers(Rollup("cube_5min", "orders_cube_per_5min", FIVE_MINUTES_S,
                    _WINDOW + _fields(*CUBE_DIMENSIONS) + _LATE, _ORDER_VALUES, EXPLORE_LANE,
                    path=EXPLORE, by=CUBE_DIMENSIONS, in_ledger=True),
             ("cube_hour", HOUR_S), ("cube_day", DAY_S)),
-    # Brands with their category, per 5 minutes, once each window closes.
+    # Brands with their category (a brand sells in one), per 5 minutes, hours and days.
     *_tiers(Rollup("brands_5min", "brands_per_5min", FIVE_MINUTES_S, _WINDOW + _texts("category", BRAND) + _LATE,
                    _ORDER_VALUES, EXPLORE_LANE, path=EXPLORE, by=("category", BRAND), in_ledger=True),
             ("brands_hour", HOUR_S), ("brands_day", DAY_S)),
-    # The festival day's (Asia/Shanghai) top brands by GMV, live: over all brands (ranking = '')
+    # The festival day's (Asia/Shanghai, festival_day_start) top brands by GMV, live: over all brands (ranking = '')
     # and within each category (ranking = its name). A brand that leaves a ranking is written as a
     # row of zeros.
     Rollup("top_brands", "top_brands_per_day", DAY_S, _WINDOW + _texts("ranking", BRAND),
-           _texts("category") + _ORDER_VALUES, MINUTES_LANE, top=TOP_BRANDS, in_ledger=True),
-    Rollup("logistics_second", "logistics_per_second", 1, _WINDOW + _texts("status") + _LATE, _EVENTS,
-           SECONDS_LANE, by=("status",), in_ledger=True),
-    Rollup("logistics_minute", "logistics_per_minute", MINUTE_S, _WINDOW + _texts("status") + _LATE, _EVENTS,
-           MINUTES_LANE, by=("status",), in_ledger=True),
+           _texts("category") + _ORDER_VALUES, MINUTES_LANE, top=TOP_BRANDS, continuous=True, in_ledger=True),
+    # Parcel events per status: per second, live; closed minutes.
+    *_tiers(Rollup("logistics_second", "logistics_per_second", 1, _WINDOW + _texts("status") + _LATE, _EVENTS,
+                   SECONDS_LANE, by=("status",), in_ledger=True),
+            ("logistics_minute", MINUTE_S)),
     # Buyers: consumers with a paid event (a deposit or a final payment counts, as in gmv_fen).
     # buyers_second: the day's *new* buyers per second, each consumer counted once per festival
     # day (Asia/Shanghai), in the second of their first paid event that day, so the seconds add up
@@ -285,23 +288,30 @@ ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
     # split: a late event earlier than a consumer's first moves them (their old second's row is
     # lowered, to 0 when it empties), so these rows can go down, never below 0.
     Rollup("buyers_second", "buyers_per_second", 1, (*_WINDOW, Column("vip", FLAG)),
-           (Column("new_buyers", COUNT),), SECONDS_LANE, in_ledger=True),
+           (Column("new_buyers", COUNT),), SECONDS_LANE, continuous=True, in_ledger=True),
     Rollup("buyers_minute", "buyers_per_minute", MINUTE_S, (*_WINDOW, Column("vip", FLAG)),
-           (Column("buyers", COUNT),), MINUTES_LANE, in_ledger=True),
+           (Column("buyers", COUNT),), MINUTES_LANE, continuous=True, in_ledger=True),
     # What the pipeline set aside per minute: kind 'rejected' (with its reason) or 'late'; and
     # kind 'received', every message that reached the job (what a rejected share is of).
     Rollup("pipeline_events", "pipeline_events_per_minute", MINUTE_S,
-           _WINDOW + _texts("source", "kind", "reason"), _EVENTS, MINUTES_LANE),
+           _WINDOW + _texts("source", "kind", "reason"), _EVENTS, MINUTES_LANE, continuous=True),
 )}
 ORDER_ROLLUPS = tuple(r for r in ROLLUPS.values() if set(_ORDER_VALUES) <= set(r.values))
 
 
 def window_start(epoch_s: int, window_s: int) -> int:
-    """The start (epoch s) of the window of ``window_s`` seconds that holds ``epoch_s``: windows
-    align in UTC, but a day is a festival day, from midnight in Asia/Shanghai (whole hours from
-    UTC, so windows up to an hour align either way). Works on numpy arrays too."""
-    shift = UTC_OFFSET_S if window_s == DAY_S else 0
-    return (epoch_s + shift) // window_s * window_s - shift
+    """The start (epoch s) of the time tier window of ``window_s`` seconds that holds ``epoch_s``.
+    Every tier aligns in UTC, the day too (08:00 to 08:00 China time): Flink's two-phase window
+    aggregation flushes its first phase only at UTC day ends, so a day window shifted to China's
+    midnight would close before its last hour reached it. Readers of China days take hours at their
+    edges. Works on numpy arrays too."""
+    return epoch_s // window_s * window_s
+
+
+def festival_day_start(epoch_s: int) -> int:
+    """The start (epoch s) of the festival day (midnight Asia/Shanghai) that holds ``epoch_s``: the
+    day of the top brands' rankings and of the buyers. Works on numpy arrays too."""
+    return (epoch_s + UTC_OFFSET_S) // DAY_S * DAY_S - UTC_OFFSET_S
 
 
 def family(name: str) -> tuple[Rollup, ...]:

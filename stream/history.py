@@ -12,7 +12,19 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from stream.contract import FESTIVAL_PERIODS, FESTIVAL_TZ, LATE_COLUMN, ROLLUPS, SPIKE_HOUR, VERSION_COLUMN
+from stream.contract import (
+    DAY_S,
+    FESTIVAL_PERIODS,
+    FESTIVAL_TZ,
+    LATE_COLUMN,
+    ROLLUPS,
+    SPIKE_HOUR,
+    VERSION_COLUMN,
+    WINDOW,
+    Rollup,
+    family,
+    window_start,
+)
 from stream.errors import GmvError
 
 
@@ -94,25 +106,76 @@ def insert(client, database: str, tables: dict[str, dict[str, list]], written_ms
     return count
 
 
+# -- the time tiers of imported rows ----------------------------------------------------------
+
+
+def tier_days(first_s: int, last_s: int) -> tuple[int, int]:
+    """``(start, end)``: the day windows (UTC days, as the tiers align: contract.window_start) that
+    hold windows ``first_s`` to ``last_s``; every coarser tier's windows lie whole inside them."""
+    return window_start(first_s, DAY_S), window_start(last_s, DAY_S) + DAY_S
+
+
+def tier_sql(tier: Rollup, source: Rollup, database: str, start_s: int, end_s: int, written_ms: int) -> str:
+    """``INSERT ... SELECT``: ``tier``'s rows of the windows in [start_s, end_s), each the sum of
+    the rows of the finer ``source`` there (FINAL: the newest copy of each), written at
+    ``written_ms``. Windows by arithmetic on epoch seconds (aligned in UTC, as the job's), so the
+    server's time zone plays no part."""
+    window = f"toDateTime(intDiv(toUInt32(window_start), {tier.window_s}) * {tier.window_s})"
+    keys = ", ".join(c.name for c in tier.keys if c.kind != WINDOW)
+    sums = ", ".join(f"sum({v})" for v in tier.value_names)
+    return (f"INSERT INTO {database}.{tier.table} ({', '.join(tier.column_names)}, {VERSION_COLUMN}) "
+            f"SELECT {window} AS tier_window, {keys}, {sums}, toUInt64({int(written_ms)}) "
+            f"FROM {database}.{source.table} FINAL "
+            f"WHERE window_start >= toDateTime({int(start_s)}) AND window_start < toDateTime({int(end_s)}) "
+            f"GROUP BY tier_window, {keys}")
+
+
+def derive_tiers(client, database: str, tables: dict[str, dict[str, list]], written_ms: int) -> dict[str, int]:
+    """Write the coarser time tiers (hour, day) of the rollups in ``tables`` over the days their
+    windows touch: each tier's rows there summed again from every row of that rollup ``database``
+    holds for those days (not only the ones just written), so a day imported in parts adds up and
+    an import repeated replaces its sums. Returns the rows written per tier."""
+    written = {}
+    for name, columns in tables.items():
+        if not columns["window"]:
+            continue
+        start, end = tier_days(min(columns["window"]), max(columns["window"]))
+        for tier in (r for r in family(name) if r.window_s > ROLLUPS[name].window_s):
+            client.execute(tier_sql(tier, ROLLUPS[name], database, start, end, written_ms))
+            written[tier.name] = client.execute(
+                f"SELECT count() FROM {database}.{tier.table} WHERE window_start >= toDateTime({start}) "
+                f"AND window_start < toDateTime({end}) AND {VERSION_COLUMN} = {int(written_ms)}")[0][0]
+    return written
+
+
 def clear(client, database: str, names: Iterable[str], start_s: int, end_s: int, timeout_s: float = 120.0) -> None:
-    """Delete the rows of rollups ``names`` in [start_s, end_s) from ``database`` (before a span is
-    written again, so what it holds is exactly what was written last), waiting for the deletion."""
+    """Delete the rows of rollups ``names`` whose windows hold a moment of [start_s, end_s) from
+    ``database`` (before a span is written again, so what it holds is exactly what was written last):
+    a window that starts before ``start_s`` too (a UTC day holds the first hours of a span of
+    festival days). Every table's deletion started, then all of them waited for (side by side)."""
     from stream.probes import wait_for
 
-    where = f"window_start >= toDateTime({int(start_s)}) AND window_start < toDateTime({int(end_s)})"
-    for name in names:
-        table = ROLLUPS[name].table
-        if not client.execute(f"SELECT count() FROM {database}.{table} WHERE {where}")[0][0]:
-            continue
-        client.execute(f"ALTER TABLE {database}.{table} DELETE WHERE {where}")
-        if not wait_for(_deleted(client, database, table), timeout_s, interval=0.2):
-            raise GmvError(f"ClickHouse did not delete {database}.{table}'s old rows within {timeout_s:.0f} s; "
-                           "try again.")
+    spans = {ROLLUPS[name].table: _windows_holding(ROLLUPS[name], start_s, end_s) for name in names}
+    deleting = [t for t, where in spans.items()
+                if client.execute(f"SELECT count() FROM {database}.{t} WHERE {where}")[0][0]]
+    for table in deleting:
+        client.execute(f"ALTER TABLE {database}.{table} DELETE WHERE {spans[table]}")
+    if deleting and not wait_for(_deleted(client, database, deleting), timeout_s, interval=0.1):
+        raise GmvError(f"ClickHouse did not delete the old rows of {database} within {timeout_s:.0f} s; "
+                       "try again.")
 
 
-def _deleted(client, database: str, table: str):
-    """A check that no mutation of ``database.table`` is still running."""
-    sql = f"SELECT count() FROM system.mutations WHERE database = '{database}' AND table = '{table}' AND is_done = 0"
+def _windows_holding(rollup: Rollup, start_s: int, end_s: int) -> str:
+    """A WHERE clause: ``rollup``'s windows that hold a moment of [start_s, end_s)."""
+    first = window_start(int(start_s), rollup.window_s)
+    return f"window_start >= toDateTime({first}) AND window_start < toDateTime({int(end_s)})"
+
+
+def _deleted(client, database: str, tables: list[str]):
+    """A check that no mutation of ``tables`` in ``database`` is still running."""
+    names = ", ".join(f"'{t}'" for t in tables)
+    sql = (f"SELECT count() FROM system.mutations WHERE database = '{database}' AND table IN ({names}) "
+           "AND is_done = 0")
 
     def done() -> bool:
         return client.execute(sql)[0][0] == 0
@@ -139,6 +202,9 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
+_WIDEST = max(len(r.table) for r in ROLLUPS.values())
+
+
 def status_lines(client, database: str) -> list[str]:
     """What the history database holds, one line per rollup table with rows (rows, first and last
     window in China time, GMV for the per-second totals); a hint when it holds nothing."""
@@ -154,7 +220,7 @@ def status_lines(client, database: str) -> list[str]:
             f"SELECT count(), toUInt32(min(window_start)), toUInt32(max(window_start)){gmv} "
             f"FROM {database}.{rollup.table} FINAL")[0]
         if rows:
-            lines.append(f"{rollup.table:<28} {rows:>10,} rows  {local_text(first)} → {local_text(last)} CST"
+            lines.append(f"{rollup.table:<{_WIDEST}} {rows:>10,} rows  {local_text(first)} → {local_text(last)} CST"
                          + (f"  GMV {_yuan(money[0])}" if money and rollup.name == "orders_second" else ""))
     return lines or [f"{database} holds no history yet: write last year's festival with `gmv simulate "
                      "--only-history` or import your own with `gmv history import PATH`."]

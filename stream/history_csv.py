@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from stream.contract import (
+    BRAND,
     CHANNELS,
     CUBE_DIMENSIONS,
     MEASURE_BY_NAME,
@@ -26,23 +27,30 @@ from stream.errors import GmvError
 
 FORMAT = """\
 A file is one rollup, named by its header (the first line that is not empty or a # comment):
-  window_start + measures                      per-second totals (orders_per_second); per-minute
-                                               totals go in the same way, each at its minute's
-                                               first second (sums over minutes stay exact)
-  window_start,dimension,value + measures      per-minute breakdowns (orders_per_minute); dimension
-                                               is category, province, channel or brand
+  window_start + measures                      order totals per second (orders_per_second);
+                                               per-minute totals go in the same way, each at its
+                                               minute's first second (sums over minutes stay exact)
+  window_start,dimension,value + measures      per minute, each field on its own
+                                               (orders_by_dimension_per_minute); dimension is
+                                               category, province, channel, vip (value 0 or 1),
+                                               promotion, wave or presale_phase
   window_start + category,province,channel,vip,promotion,wave,presale_phase + measures
-                                               the per-minute cube (orders_per_minute_cube)
+                                               the cube per 5 minutes (orders_cube_per_5min)
+  window_start,category,brand + measures       brands with their category per 5 minutes
+                                               (brands_per_5min)
   window_start,status,events                   parcel events per minute (logistics_per_minute)
 Measures: any of orders_created, orders_paid, gmv_fen, refunds, refund_fen, cancellations,
 deposits_paid, in any order (one left out is 0). window_start: epoch seconds, or ISO 8601 with
-its offset (2020-11-11T00:00:00+08:00); a per-minute rollup's windows start on the minute.
-Counts and amounts are whole numbers, 0 or more; money is integer fen (12345 is ¥123.45, never
-123.45). Each window and key appears once. Example:
+its offset (2020-11-11T00:00:00+08:00); per-minute rows start on the minute, per-5-minute rows on
+:00, :05, ... Counts and amounts are whole numbers, 0 or more; money is integer fen (12345 is
+¥123.45, never 123.45). Each window and key appears once. Example:
   window_start,gmv_fen,orders_created,orders_paid
   2020-11-11T00:00:00+08:00,1834500,120,97
-Every file is checked before anything is written: one bad row and nothing is imported. Import
-the same file again and its rows replace themselves (nothing counts twice).
+Brand rows in a breakdown and a cube per minute (the format of old) are refused, each file in one
+line saying what to do instead. Every file is checked before anything is written: one bad row and
+nothing is imported. The hour and day rows of each rollup (a day from midnight China time) are
+then summed from what the history holds for the days imported. Import the same file again and
+its rows replace themselves (nothing counts twice).
 """
 
 WINDOW = "window_start"
@@ -51,8 +59,12 @@ KEYS = {
     "orders_second": (),
     "dimensions_minute": ("dimension", "value"),
     "cube_5min": CUBE_DIMENSIONS,
+    "brands_5min": ("category", BRAND),
     "logistics_minute": ("status",),
 }
+# what a header of each rollup is called in a message
+WHAT = {"orders_second": "per-second totals", "dimensions_minute": "a breakdown", "cube_5min": "the cube",
+        "brands_5min": "brands", "logistics_minute": "parcel events"}
 ENUMS: dict[str, tuple[str, ...]] = {"channel": CHANNELS, "vip": ("0", "1"), "promotion": PROMOTIONS,
                                      "wave": WAVES, "presale_phase": PRESALE_PHASES, "status": PARCEL_STATUSES,
                                      "dimension": CUBE_DIMENSIONS}
@@ -61,6 +73,11 @@ MAX_DIGITS = 18  # below 2^63: fits Int64 (fen) and UInt64 (counts)
 MAX_TEXT = 200  # characters of a dimension value
 SHOWN_PROBLEMS = 10  # problems `gmv history import` prints, one a line (the rest are counted)
 _WHOLE = re.compile(r"[0-9]+")
+# What to do with the rows of files in the format before the rollups had time tiers (one line each).
+OLD_BRANDS = ("brand is no longer a breakdown dimension: put the brand rows in a brands file with their "
+              "category (header window_start,category,brand + measures), summed per 5 minutes")
+OFF_GRID = "{table} has a row per {grain}: sum the rows of each {grain} into one row at its start ({example})"
+_GRID = {60: ("minute", "hh:mm:00"), 300: ("5 minutes", "hh:00, hh:05, hh:10, ...")}  # window_s -> its words
 
 
 class HistoryCsvError(GmvError):
@@ -86,6 +103,30 @@ class Parsed:
 
 def rollup_of(header: list[str], where: str) -> tuple[str, tuple[str, ...]]:
     """The rollup a header names, and its counted columns (raises :class:`HistoryCsvError`)."""
+    seen = _columns(header, where)
+    keys = seen - {WINDOW, *MEASURES, "events"}
+    rollup = _named(keys, seen)
+    wanted = set(KEYS[rollup])
+    if keys != wanted:
+        missing, extra = sorted(wanted - keys), sorted(keys - wanted)
+        problem = " and ".join(([f"lacks {', '.join(missing)}"] if missing else [])
+                               + ([f"also names {', '.join(extra)}"] if extra else []))
+        raise HistoryCsvError(f"{where}: a header of {WHAT[rollup]} ({', '.join([WINDOW, *KEYS[rollup]])}) {problem}.")
+    if rollup == "logistics_minute":
+        if "events" not in seen:
+            raise HistoryCsvError(f"{where}: a header of parcel events (window_start, status) lacks events.")
+        if seen & set(MEASURES):
+            named = ", ".join(sorted(seen & set(MEASURES)))
+            raise HistoryCsvError(f"{where}: parcel events take no order measures ({named}).")
+        return rollup, ("events",)
+    counted = tuple(m for m in MEASURES if m in seen)
+    if not counted:
+        raise HistoryCsvError(f"{where}: no measure; name at least one of {', '.join(MEASURES)}.")
+    return rollup, counted
+
+
+def _columns(header: list[str], where: str) -> set[str]:
+    """The header's column names, each known and named once, window_start among them."""
     known = {WINDOW, *MEASURES, "events", *(k for keys in KEYS.values() for k in keys)}
     seen: set[str] = set()
     for name in header:
@@ -97,32 +138,20 @@ def rollup_of(header: list[str], where: str) -> tuple[str, tuple[str, ...]]:
                                   f"({', '.join(MEASURES)}) and one rollup's keys (gmv history import --help).")
     if WINDOW not in seen:
         raise HistoryCsvError(f"{where}: no window_start column; name the window's start in the header.")
-    keys = seen - {WINDOW, *MEASURES, "events"}
+    return seen
+
+
+def _named(keys: set[str], seen: set[str]) -> str:
+    """The rollup whose keys a header's key columns are most like (checked exactly after)."""
+    if BRAND in keys:
+        return "brands_5min"
     if keys & {"dimension", "value"}:
-        rollup = "dimensions_minute"
-    elif keys & set(CUBE_DIMENSIONS):
-        rollup = "cube_5min"
-    elif "status" in seen or "events" in seen:
-        rollup = "logistics_minute"
-    else:
-        rollup = "orders_second"
-    wanted = set(KEYS[rollup])
-    if keys != wanted:
-        missing, extra = sorted(wanted - keys), sorted(keys - wanted)
-        what = {"dimensions_minute": "a breakdown", "cube_5min": "the cube",
-                "logistics_minute": "parcel events"}.get(rollup, "per-second totals")
-        problem = " and ".join(([f"lacks {', '.join(missing)}"] if missing else [])
-                               + ([f"also names {', '.join(extra)}"] if extra else []))
-        raise HistoryCsvError(f"{where}: a header of {what} ({', '.join([WINDOW, *KEYS[rollup]])}) {problem}.")
-    counted = ("events",) if rollup == "logistics_minute" else tuple(m for m in MEASURES if m in seen)
-    if rollup == "logistics_minute" and "events" not in seen:
-        raise HistoryCsvError(f"{where}: a header of parcel events (window_start, status) lacks events.")
-    if rollup == "logistics_minute" and seen & set(MEASURES):
-        named = ", ".join(sorted(seen & set(MEASURES)))
-        raise HistoryCsvError(f"{where}: parcel events take no order measures ({named}).")
-    if not counted:
-        raise HistoryCsvError(f"{where}: no measure; name at least one of {', '.join(MEASURES)}.")
-    return rollup, counted
+        return "dimensions_minute"
+    if keys & set(CUBE_DIMENSIONS):
+        return "cube_5min"
+    if "status" in seen or "events" in seen:
+        return "logistics_minute"
+    return "orders_second"
 
 
 def window(text: str) -> int:
@@ -176,61 +205,120 @@ def key_value(column: str, text: str) -> str | int:
     return int(text) if column == "vip" else text
 
 
+def dimension_value(dimension: str, text: str) -> str:
+    """A breakdown's value: one of the dimension's values when it has a fixed set (raises ValueError)."""
+    key_value("value", text)
+    text = text.strip()
+    if dimension in ENUMS and text not in ENUMS[dimension]:
+        raise ValueError(f"value {text[:40]!r} is not a {dimension} ({', '.join(ENUMS[dimension])})")
+    return text
+
+
+class _File:
+    """One file's rows as they are read: each row checked, its problems one line each; rows in a
+    format of old (brand breakdowns, windows off the rollup's grid) counted into one line."""
+
+    def __init__(self, name: str, rollup: str, counted: tuple[str, ...], header: list[str]) -> None:
+        self.name, self.rollup, self.counted, self.header = name, rollup, counted, header
+        self.problems: list[str] = []
+        self.old: dict[str, list[str]] = {}  # the old format's message -> where its rows are
+        self.rows = 0
+
+    def read(self, number: int, line: str) -> tuple[tuple, dict[str, int]] | None:
+        """A row's key (window first) and counts, or None (its problem noted)."""
+        where = f"{self.name}:{number}"
+        cells = next(csv.reader([line]))
+        if len(cells) != len(self.header):
+            self.problems.append(f"{where}: has {len(cells)} fields, the header has {len(self.header)}")
+            return None
+        cell = dict(zip(self.header, cells))
+        try:
+            old = self._old_format(cell)
+            if old:
+                self.old.setdefault(old, []).append(where)
+                return None
+            key = (window(cell[WINDOW]), *self._keys(cell))
+            return key, {c: count(c, cell[c]) for c in self.counted}
+        except ValueError as exc:
+            self.problems.append(f"{where}: {exc}")
+            return None
+
+    def _keys(self, cell: dict[str, str]) -> tuple:
+        """The row's key columns in KEYS order (a breakdown's value checked against its dimension)."""
+        return tuple(dimension_value(cell["dimension"], cell[k]) if k == "value" else key_value(k, cell[k])
+                     for k in KEYS[self.rollup])
+
+    def _old_format(self, cell: dict[str, str]) -> str | None:
+        """What to do instead, when a row is in a format of old: a brand breakdown, or a window
+        off the rollup's grid (the cube was per minute)."""
+        if self.rollup == "dimensions_minute" and cell["dimension"].strip() == BRAND:
+            return OLD_BRANDS
+        rollup = ROLLUPS[self.rollup]
+        if rollup.window_s > 1 and window(cell[WINDOW]) % rollup.window_s:
+            grain, example = _GRID[rollup.window_s]
+            return OFF_GRID.format(table=rollup.table, grain=grain, example=example)
+        return None
+
+    def all_problems(self) -> list[str]:
+        """Every problem, a line each: those of single rows, then one per format of old."""
+        return self.problems + [f"{wheres[0]}: {message}" + (f" ({len(wheres):,} rows like it)" if len(wheres) > 1
+                                                             else "")
+                                for message, wheres in self.old.items()]
+
+
 def parse(files: list[tuple[str, str]]) -> Parsed:
     """Every row of ``files`` (``(name, text)``), validated; raises :class:`HistoryCsvError` naming
     the first problem (``name:line: ...``) and how many more there are. Nothing is returned unless
     every row of every file is good, so an import loads all of it or nothing."""
     parsed = Parsed()
     problems: list[str] = []
-    seen: dict[str, dict[tuple, str]] = {}
+    seen: dict[str, dict[tuple, str]] = {}  # rollup -> key -> where it was first
     for name, text in files:
-        lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
-                 if line.strip() and not line.lstrip().startswith("#")]
-        if not lines:
-            raise HistoryCsvError(f"{name}: no header and no rows; see gmv history import --help for the format.")
-        head_no, head = lines[0]
-        header = [h.strip() for h in next(csv.reader([head]))]
-        rollup, counted = rollup_of(header, f"{name}:{head_no}")
-        keys = KEYS[rollup]
-        columns: dict[str, list] = parsed.tables.setdefault(
-            rollup, {"window": [], **{k: [] for k in keys}, **{c: [] for c in _counted(rollup)}})
-        origin = seen.setdefault(rollup, {})
-        rows = 0
-        for number, line in lines[1:]:
-            where = f"{name}:{number}"
-            cells = next(csv.reader([line]))
-            if len(cells) != len(header):
-                problems.append(f"{where}: has {len(cells)} fields, the header has {len(header)}")
-                continue
-            cell = dict(zip(header, cells))
-            try:
-                start = window(cell[WINDOW])
-                if ROLLUPS[rollup].window_s == 60 and start % 60:
-                    raise ValueError(f"window_start {cell[WINDOW].strip()[:40]!r} is not on a minute; "
-                                     f"{ROLLUPS[rollup].table} has a row per minute")
-                key_values = tuple(key_value(k, cell[k]) for k in keys)
-                values = {c: count(c, cell[c]) for c in counted}
-            except ValueError as exc:
-                problems.append(f"{where}: {exc}")
-                continue
-            key = (start, *key_values)
-            if key in origin:
-                problems.append(f"{where}: repeats the window and keys of {origin[key]}; keep one row per key")
-                continue
-            origin[key] = where
-            columns["window"].append(start)
-            for k, v in zip(keys, key_values):
-                columns[k].append(v)
-            for c in _counted(rollup):
-                columns[c].append(values.get(c, 0))
-            rows += 1
-        if rows == 0 and not problems:
+        file = _read(name, text, parsed, seen)
+        problems += file.all_problems()
+        if file.rows == 0 and not problems:
             raise HistoryCsvError(f"{name}: a header and no rows; nothing to import.")
-        parsed.files.append((name, rollup, rows))
+        parsed.files.append((name, file.rollup, file.rows))
     if problems:
         more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
         raise HistoryCsvError(f"{problems[0]}{more}; nothing was imported.", problems)
     return parsed
+
+
+def _read(name: str, text: str, parsed: Parsed, seen: dict[str, dict[tuple, str]]) -> _File:
+    """One file's good rows into ``parsed``'s columns of its rollup (a key already ``seen`` in this
+    import is a problem); the file, with its problems."""
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
+             if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise HistoryCsvError(f"{name}: no header and no rows; see gmv history import --help for the format.")
+    head_no, head = lines[0]
+    header = [h.strip() for h in next(csv.reader([head]))]
+    file = _File(name, *rollup_of(header, f"{name}:{head_no}"), header)
+    columns = parsed.tables.setdefault(file.rollup, {"window": [], **{k: [] for k in KEYS[file.rollup]},
+                                                     **{c: [] for c in _counted(file.rollup)}})
+    origin = seen.setdefault(file.rollup, {})
+    for number, line in lines[1:]:
+        row = file.read(number, line)
+        if row is None:
+            continue
+        key, values = row
+        if key in origin:
+            file.problems.append(f"{name}:{number}: repeats the window and keys of {origin[key]}; keep one row per key")
+            continue
+        origin[key] = f"{name}:{number}"
+        _append(columns, file.rollup, key, values)
+        file.rows += 1
+    return file
+
+
+def _append(columns: dict[str, list], rollup: str, key: tuple, values: dict[str, int]) -> None:
+    """A row into the rollup's columns (a measure the file leaves out is 0)."""
+    columns["window"].append(key[0])
+    for k, v in zip(KEYS[rollup], key[1:]):
+        columns[k].append(v)
+    for c in _counted(rollup):
+        columns[c].append(values.get(c, 0))
 
 
 def _counted(rollup: str) -> tuple[str, ...]:

@@ -4,14 +4,14 @@
 -- ReplacingMergeTree(written_ms): a rewritten row replaces the older one, read with FINAL.
 -- A day is a festival day (Asia/Shanghai): window_start is its midnight there (16:00 UTC).
 --
--- The tiers of the explore path (*_per_5min, *_per_hour, *_per_day) are written by the Flink job
--- once when their window closes (the watermark passes its end), then only corrected by late rows;
--- the live rollups (orders_per_second, orders_by_dimension_per_minute, top_brands_per_day) move
--- while their window is open.
+-- Every windowed table is written by the Flink job once when its window closes (the watermark
+-- passes its end), then only corrected by late rows: the live path's per-second tables as each
+-- second closes, the explore path's minutes, 5 minutes, hours and days as each closes. The day's
+-- top brands are a continuous ranking, rewritten as it changes.
 --
 -- The per-minute breakdowns by dimension (with brand), the drill-down pairs and the per-minute cube
--- are gone: each low-cardinality field on its own per minute, the cube per 5 minutes and brands
--- with their category per 5 minutes answer what they answered. Their rows are not carried over:
+-- are gone: each low-cardinality field on its own per second and minute, the cube per 5 minutes and
+-- brands with their category per 5 minutes answer what they answered. Their rows are not carried over:
 -- `gmv job --from-start` writes the new rollups again from the raw topics.
 DROP TABLE IF EXISTS ${database}.orders_per_minute;
 DROP TABLE IF EXISTS ${database}.orders_per_minute_pair;
@@ -53,8 +53,28 @@ PARTITION BY toYYYYMM(window_start)
 ORDER BY (window_start, late);
 
 -- Each low-cardinality field on its own: one row per (window, dimension, value, late); dimension is
--- one of category, province, channel, vip ('0' or '1'), promotion, wave, presale_phase. Per
--- minute live (the wall's breakdowns), per closed hour and day.
+-- one of category, province, channel, vip ('0' or '1'), promotion, wave, presale_phase. Per second
+-- (live: the wall's breakdowns of the open minute; sorted by time first, as it is read by time),
+-- per minute, hour and day.
+CREATE TABLE IF NOT EXISTS ${database}.orders_by_dimension_per_second
+(
+    window_start   DateTime,
+    dimension      String,
+    value          String,
+    late           UInt8,
+    orders_created UInt64,
+    orders_paid    UInt64,
+    gmv_fen        Int64,
+    refunds        UInt64,
+    refund_fen     Int64,
+    cancellations  UInt64,
+    deposits_paid  UInt64,
+    written_ms     UInt64
+)
+ENGINE = ReplacingMergeTree(written_ms)
+PARTITION BY toYYYYMMDD(window_start)
+ORDER BY (window_start, dimension, value, late);
+
 CREATE TABLE IF NOT EXISTS ${database}.orders_by_dimension_per_minute
 (
     window_start   DateTime,

@@ -2,7 +2,8 @@
 
 Reads take ``run(sql, params) -> rows`` (clickhouse-driver's ``execute``, or a chDB adapter
 in the tests) and the database name (a validated identifier from settings); values are bound
-parameters. Only what ClickHouse 18.16 and current servers both accept (see DESIGN.md).
+parameters. Only what ClickHouse 18.16 (Debian's, the local stack's) and current servers (the
+Docker image's) both accept.
 
 - :func:`read_progress`: how far the pipeline got, and how long ago (stall and completeness);
 - :func:`read_counts`: orders created per second, late corrections added in (``FINAL``); the

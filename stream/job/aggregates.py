@@ -2,33 +2,41 @@
 
 Pure text builders, no I/O. The input is the deduplicated valid events of
 ``stream.job.rollup_sql`` (``orders_valid``, split into ``orders_ontime`` and ``orders_late`` by the
-per-partition watermark; the same for logistics); the output is one INSERT per sink. What a rollup
-declares (its window, grouping, path, tier, ranking) says which statement it gets:
+per-partition watermark; the same for logistics); the output is one INSERT per sink.
 
-- LIVE (``path``): a continuously updated aggregate keyed by its window and grouping, one over the
-  on-time events and one over the late ones (``late = 1`` rows, which readers add in). With the
-  job's mini-batch, a key that changed is written once per batch, so the wall's rows move while
-  their window is open; the number of rows is the number of keys, whatever the event rate.
-- EXPLORE: an event-time window (``TUMBLE``) over the on-time events, written once when the
-  watermark passes its end. A coarser tier (``tier_of``) is a window over the closed windows of the
-  coarsest finer rollup whose rows hold its grouping (cascading windows: an hour of the cube is
-  twelve closed 5 minutes of it, not a million events again). Late events go to a continuous
-  aggregate per tier, as above.
-- ``top``: a continuous aggregate per day and ranked field over every valid event (on-time and
-  late together), then Flink's Top-N per day and per value of ``within``, emitting only what
-  changed; a row that leaves a ranking is deleted (the loader writes it as a row of zeros).
+- Every rollup but the continuous ones is an event-time window (``TUMBLE``) over the on-time
+  events, written once when the watermark passes its end: the live path's per-second windows a
+  moment after each second, the explore path's minutes, 5 minutes, hours and days as each closes.
+  The job sums the on-time events per second in two windows of its own first (:data:`ROOTS`): every
+  combination of the low-cardinality fields (the cube), and every brand with its category. Each
+  rollup is then a window over the closed windows of the coarsest finer source whose rows hold its
+  grouping (cascading windows: an hour of the cube is twelve closed 5 minutes of it; the seconds'
+  totals and breakdowns are the cube's second summed), so an event costs two in-memory sums, not one
+  per rollup, and the rest of the job works on a few thousand rows a second whatever the rate.
+- Late events (behind the watermark) go to one continuous aggregate per rollup and its tiers:
+  ``late = 1`` rows, which readers add in.
+- Continuous: the day's top brands (every valid event summed per festival day and brand, then
+  Flink's Top-N emitting only what changed), the buyers, what the pipeline set aside.
 
-Windows are identified by their start in epoch seconds (UTC); a day is a festival day
-(Asia/Shanghai). Every measure is additive, so a tier's value is the sum of the finer rows'.
+No mini-batch: Flink's processing-time mini-batch replaces the event-time watermark downstream with
+processing-time marks (every window would close at once on a replay), and a continuous aggregate
+over the events needs that mode. Its job, writing a changed row once a second rather than on every
+event, is the sinks' (``stream.job.runner``): the late rows and the continuous rollups go through an
+upsert sink that keeps the last row per key and writes what it holds once a second.
+
+Windows are identified by their start in epoch seconds and align in UTC, days too
+(``contract.window_start``); the top brands and the buyers count festival days (Asia/Shanghai).
+Every measure is additive, so a tier's value is the sum of the finer rows'.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from stream.contract import (
+    BRAND,
     BUYER_STATUS,
+    CUBE_DIMENSIONS,
     DAY_S,
-    EXPLORE,
     LATE_COLUMN,
     ORDER_MEASURES,
     ROLLUPS,
@@ -41,7 +49,7 @@ from stream.job.rollup_sql import HEARTBEAT, MAX_MESSAGE_BYTES, RollupOptions, d
 
 # Which stream feeds a rollup: the order rollups carry the order measures; the others count events.
 LOGISTICS_ROLLUPS = ("logistics_second", "logistics_minute")
-# Rollups with statements of their own (below), not composed from their grouping.
+# Continuous rollups with statements of their own (below), not composed from their grouping.
 SPECIAL = ("buyers_second", "buyers_minute", "pipeline_events")
 
 
@@ -83,20 +91,19 @@ def _condition(m: Measure) -> str:
 
 def event_measure(m: Measure, nullable: bool = False) -> str:
     """One order measure over events, from its declaration: the matching events counted, or their
-    amount summed (NULL when none matched if ``nullable``: Flink then knows the sum only grows,
-    which its Top-N needs to keep only the top rows; see :func:`top_inserts`)."""
+    amount summed (NULL when none matched, if ``nullable``)."""
     if m.amount is None:
         return f"COUNT(*) FILTER (WHERE {_condition(m)}) AS {m.name}"
     summed = f"SUM({m.amount}) FILTER (WHERE {_condition(m)})"
     return f"{summed} AS {m.name}" if nullable else f"COALESCE({summed}, 0) AS {m.name}"
 
 
-def _measures(rollup: Rollup, over_rows: bool) -> tuple[str, ...]:
-    """The rollup's values: over events (the order measures, or ``events`` counted), or summed over
+def _measures(values: tuple[str, ...], stream: str, over_rows: bool) -> tuple[str, ...]:
+    """A rollup's values: over events (the order measures, or ``events`` counted), or summed over
     the rows of a finer window (``over_rows``)."""
     if over_rows:
-        return tuple(f"SUM({v}) AS {v}" for v in rollup.value_names)
-    if rollup.name in LOGISTICS_ROLLUPS:
+        return tuple(f"SUM({v}) AS {v}" for v in values)
+    if stream == "logistics":
         return ("COUNT(*) AS events",)
     return tuple(event_measure(m) for m in ORDER_MEASURES)
 
@@ -105,13 +112,14 @@ def _measures(rollup: Rollup, over_rows: bool) -> tuple[str, ...]:
 
 
 def window_of_event(window_s: int) -> str:
-    """An event's window start (epoch s) from its ``event_time`` (ms); a day starts at midnight in
-    Asia/Shanghai (UTC_OFFSET_S, a whole number of hours, so shorter windows align either way)."""
+    """An event's time tier window start (epoch s, aligned in UTC: contract.window_start)."""
     if window_s == 1:
         return "event_time / 1000"
-    if window_s == DAY_S:
-        return f"(event_time / 1000 + {UTC_OFFSET_S}) / {DAY_S} * {DAY_S} - {UTC_OFFSET_S}"
     return f"event_time / {window_s * 1000} * {window_s}"
+
+
+# An event's festival day (contract.festival_day_start): the day of the top brands and the buyers.
+FESTIVAL_DAY_START = f"(event_time / 1000 + {UTC_OFFSET_S}) / {DAY_S} * {DAY_S} - {UTC_OFFSET_S}"
 
 
 # A closed window's start as epoch seconds (the window TVF gives a TIMESTAMP in the job's UTC zone).
@@ -132,47 +140,136 @@ def grouping(rollup: Rollup) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return rollup.by, rollup.by
 
 
-# -- statements ----------------------------------------------------------------------------------
-
-
 def _stream(rollup: Rollup) -> str:
     return "logistics" if rollup.name in LOGISTICS_ROLLUPS else "orders"
 
 
-def continuous(rollup: Rollup, sink: str) -> str:
-    """A LIVE rollup as a continuously updated aggregate over the on-time events."""
-    window = window_of_event(rollup.window_s)
-    keys, group = grouping(rollup)
-    return insert(sink, Select(
-        columns=(f"{window} AS window_start", *keys, f"0 AS {LATE_COLUMN}", *_measures(rollup, False)),
-        source=f"{_stream(rollup)}_ontime AS e", group_by=(window, *group)))
+# -- windows: written once each closes --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """Closed windows another window can sum: the job's own per-second roots, or a rollup's."""
+
+    name: str
+    window_s: int
+    by: tuple[str, ...]
+    stream: str
+    values: tuple[str, ...]
+
+    @property
+    def view(self) -> str:
+        return f"{self.name}_closed"
+
+
+_ORDER_VALUES = tuple(m.name for m in ORDER_MEASURES)
+# The job's own first sums, per second over the on-time orders: every combination of the cube's
+# fields, and every brand with its category. Not written anywhere: the windows below read them.
+ROOTS = (Source("cube_second", 1, CUBE_DIMENSIONS, "orders", _ORDER_VALUES),
+         Source("brands_second", 1, ("category", BRAND), "orders", _ORDER_VALUES))
+
+
+def _as_source(rollup: Rollup) -> Source:
+    return Source(rollup.name, rollup.window_s, rollup.by, _stream(rollup), rollup.value_names)
+
+
+def windowed_rollups() -> list[Rollup]:
+    return [r for r in ROLLUPS.values() if not r.continuous]
+
+
+def sources() -> list[Source]:
+    """Every source of closed windows, finest first: the roots, then each windowed rollup that is
+    one row per combination (a rollup of GROUPING SETS is not summed further)."""
+    found = [_as_source(r) for r in windowed_rollups() if not r.each]
+    return [*ROOTS, *sorted(found, key=lambda s: s.window_s)]
+
+
+def cascade_source(rollup: Rollup) -> Source | None:
+    """The source a windowed rollup is summed from: among the sources of its stream whose window
+    divides its own (shorter, or the roots' second) and whose rows hold its grouping, the one with
+    the longest window (the fewest rows; the first declared of equals). None: over the events."""
+    found = [s for s in sources()
+             if s.stream == _stream(rollup) and s.name != rollup.name and rollup.window_s % s.window_s == 0
+             and (s.window_s < rollup.window_s or s in ROOTS) and set(rollup.by) <= set(s.by)]
+    if not found:
+        return None
+    longest = max(s.window_s for s in found)
+    return next(s for s in found if s.window_s == longest)
+
+
+def _tumble(source: str, time_column: str, window_s: int) -> str:
+    return f"TABLE(TUMBLE(TABLE {source}, DESCRIPTOR({time_column}), {interval_sql(window_s)}))"
+
+
+def _window_select(window_s: int, keys: tuple[str, ...], group: tuple[str, ...], measures: tuple[str, ...],
+                   source: Source | None, stream: str, sink_columns: bool) -> Select:
+    """Closed windows of ``window_s``: over ``source``'s closed windows, or over the on-time events
+    (``source`` None). With ``sink_columns``, a sink's columns (``late`` = 0); without, a view's to
+    cascade: the start as ``opened_at`` (epoch s) and the window's time as ``closed_at``."""
+    table = (_tumble(f"{stream}_ontime", "ts", window_s) if source is None
+             else _tumble(source.view, "closed_at", window_s))
+    start, extra = (("window_start", f"0 AS {LATE_COLUMN}") if sink_columns
+                    else ("opened_at", "window_time AS closed_at"))
+    return Select(columns=(f"{CLOSED_WINDOW_START} AS {start}", *keys, extra, *measures),
+                  source=table, group_by=("window_start", "window_end", "window_time", *group))
+
+
+def window_views() -> list[str]:
+    """A view of the closed windows of every source (the roots and each rollup of combinations),
+    finest first, which sinks and coarser windows read (Flink plans a shared view once)."""
+    views = []
+    for s in sources():
+        rollup = ROLLUPS.get(s.name)
+        upstream = cascade_source(rollup) if rollup is not None else None
+        measures = _measures(s.values, s.stream, over_rows=upstream is not None)
+        select = _window_select(s.window_s, s.by, s.by, measures, upstream, s.stream, sink_columns=False)
+        views.append(f"CREATE TEMPORARY VIEW {s.view} AS\n{select.sql()}")
+    return views
+
+
+def windowed(rollup: Rollup, sink: str) -> str:
+    """The on-time rows of a windowed rollup, written as each window closes: a rollup of
+    combinations from its own view of closed windows (shared with the windows summed from it), a
+    rollup of GROUPING SETS straight from its window over its source."""
+    if rollup.each:
+        source = cascade_source(rollup)
+        keys, group = grouping(rollup)
+        measures = _measures(rollup.value_names, _stream(rollup), over_rows=source is not None)
+        return insert(sink, _window_select(rollup.window_s, keys, group, measures, source, _stream(rollup),
+                                           sink_columns=True))
+    return insert(sink, Select(columns=("opened_at AS window_start", *rollup.dimensions, f"0 AS {LATE_COLUMN}",
+                                        *rollup.value_names), source=_as_source(rollup).view))
+
+
+# -- late corrections ------------------------------------------------------------------------------
 
 
 def _tier_column(rollup: Rollup) -> str:
     return f"window_{rollup.window_s}"
 
 
-def late_view(family: tuple[Rollup, ...], ttl: str) -> str:
-    """The late corrections of every time tier of a rollup in one continuous aggregate, kept
-    ``ttl``: one grouping set per tier (its window and the grouping), so a late event passes one
+def late_view_name(rollup: Rollup) -> str:
+    return f"{rollup.family}_late"
+
+
+def late_view(rollups: tuple[Rollup, ...], ttl: str) -> str:
+    """The late corrections of a rollup and its tiers in one continuous aggregate, kept ``ttl``:
+    one grouping set per tier (its window and the grouping), so a late event passes one
     operator, not one per tier. A row's tier is the window column that is not NULL."""
-    base = family[0]
-    windows = tuple(f"{window_of_event(r.window_s)} AS {_tier_column(r)}" for r in family)
+    base = rollups[0]
+    windows = tuple(f"{window_of_event(r.window_s)} AS {_tier_column(r)}" for r in rollups)
     if base.each:
-        sets = tuple(f"({_tier_column(r)}, {f})" for r in family for f in base.by)
+        sets = tuple(f"({_tier_column(r)}, {f})" for r in rollups for f in base.by)
         keys = _each_columns(base.by)
     else:
-        sets = tuple(f"({', '.join((_tier_column(r), *base.by))})" for r in family)
+        sets = tuple(f"({', '.join((_tier_column(r), *base.by))})" for r in rollups)
         keys = base.by
     source = Select(columns=("*", *windows), source=f"{_stream(base)}_late").sql()
-    select = Select(columns=(*(_tier_column(r) for r in family), *keys, *_measures(base, False)),
+    select = Select(columns=(*(_tier_column(r) for r in rollups), *keys,
+                             *_measures(base.value_names, _stream(base), over_rows=False)),
                     source=f"(\n{source}\n) AS e", group_by=(f"GROUPING SETS ({', '.join(sets)})",),
                     hint=f"/*+ STATE_TTL('e' = '{ttl}') */")
     return f"CREATE TEMPORARY VIEW {late_view_name(base)} AS\n{select.sql()}"
-
-
-def late_view_name(rollup: Rollup) -> str:
-    return f"{rollup.family}_late"
 
 
 def late_rows(rollup: Rollup, sink: str) -> str:
@@ -184,82 +281,27 @@ def late_rows(rollup: Rollup, sink: str) -> str:
                                source=late_view_name(rollup), where=f"{window} IS NOT NULL"))
 
 
-def closed_view(rollup: Rollup) -> str:
-    """Name of the view of a combination rollup's closed windows (see :func:`window_views`)."""
-    return f"{rollup.name}_closed"
-
-
-def _tumble(source: str, time_column: str, window_s: int) -> str:
-    offset = f", INTERVAL '-{UTC_OFFSET_S // 3600}' HOUR" if window_s == DAY_S else ""
-    return f"TABLE(TUMBLE(TABLE {source}, DESCRIPTOR({time_column}), {interval_sql(window_s)}{offset}))"
-
-
-def cascade_source(rollup: Rollup) -> Rollup | None:
-    """The rollup whose closed windows a tier is summed from: among the windowed combination
-    rollups whose window divides this one's and whose grouping holds this one's fields, the one
-    with the longest window (the fewest rows); None when the events themselves are windowed."""
-    if rollup.tier_of == "":
-        return None
-    found = [r for r in ROLLUPS.values()
-             if r.path == EXPLORE and not r.each and r.window_s < rollup.window_s
-             and rollup.window_s % r.window_s == 0 and set(rollup.by) <= set(r.by)]
-    if not found:
-        raise ValueError(f"no finer windowed rollup holds the fields of {rollup.name}")
-    return max(found, key=lambda r: r.window_s)  # max keeps the first of equal windows (declared order)
-
-
-def _windowed_select(rollup: Rollup, late_column: bool) -> Select:
-    """The rollup's on-time rows per closed window: over the events, or over a finer rollup's
-    closed windows (:func:`cascade_source`). With ``late_column``, its sink's columns (``late`` =
-    0); without, a combination rollup's closed windows (from ``opened_at``, epoch s) with their
-    time (``closed_at``), to cascade."""
-    source = cascade_source(rollup)
-    if source is None:
-        table = _tumble(f"{_stream(rollup)}_ontime", "ts", rollup.window_s)
-    else:
-        table = _tumble(closed_view(source), "closed_at", rollup.window_s)
-    keys, group = grouping(rollup)
-    start = "window_start" if late_column else "opened_at"  # a view's may not clash with a cascade's
-    extra = f"0 AS {LATE_COLUMN}" if late_column else "window_time AS closed_at"
-    return Select(columns=(f"{CLOSED_WINDOW_START} AS {start}", *keys, extra,
-                           *_measures(rollup, source is not None)),
-                  source=table, group_by=("window_start", "window_end", "window_time", *group))
-
-
-def window_views() -> list[str]:
-    """A view of the closed windows of every windowed combination rollup, which its sink and the
-    coarser tiers summed from it read (Flink plans the shared view once)."""
-    windowed = sorted((r for r in ROLLUPS.values() if r.path == EXPLORE and not r.each), key=lambda r: r.window_s)
-    return [f"CREATE TEMPORARY VIEW {closed_view(r)} AS\n{_windowed_select(r, late_column=False).sql()}"
-            for r in windowed]  # finest first: a tier's view reads a finer one
-
-
-def windowed(rollup: Rollup, sink: str) -> str:
-    """The on-time rows of an EXPLORE rollup, written as each window closes: a combination
-    rollup's from its view of closed windows (shared with the tiers summed from it), a rollup of
-    GROUPING SETS (never a cascade source) straight from its window."""
-    if rollup.each:
-        return insert(sink, _windowed_select(rollup, late_column=True))
-    return insert(sink, Select(columns=("opened_at AS window_start", *rollup.dimensions, f"0 AS {LATE_COLUMN}",
-                                        *rollup.value_names), source=closed_view(rollup)))
+# -- the day's top brands ------------------------------------------------------------------------------
 
 
 def top_inserts(rollup: Rollup, sink: str, ttl: str) -> list[str]:
-    """The day's ranking of ``rollup.top.of`` by its measure, over every brand and within each value
-    of ``within``: a continuous aggregate per (day, within's value, ranked value) over every valid
-    event, then Top-N. Flink keeps only the top rows per ranking (its update-fast strategy) because
-    the ranked sum only grows: it is a nullable SUM over amounts the view keeps at 0 or more (the
-    checks already refuse a negative amount; the filter tells the planner). NULL (no paid event)
-    ranks last; ties by the ranked field ascending."""
+    """The day's rankings of ``rollup.top.of`` by its measure, over all of them and within each
+    value of ``within``: a continuous aggregate per (day, within's value, ranked value) over every
+    valid event (on-time and late), kept ``ttl``, then Top-N. Flink keeps only each ranking's top
+    rows (its update-fast strategy) because it can tell the ranked sum only grows: a nullable SUM
+    over amounts the filter keeps at 0 or more (the checks already refuse a negative one). NULL (no
+    event of the measure yet) ranks last; ties by the ranked value ascending (``Top.rank_key``).
+    (Summed from the brands' closed seconds instead, the planner cannot tell, and its other strategy
+    keeps every brand of the day in one state value per ranking.)"""
     top = rollup.top
     assert top is not None
-    day = window_of_event(DAY_S)
+    day = FESTIVAL_DAY_START
     measures = tuple(event_measure(m, nullable=m.name == top.measure) for m in ORDER_MEASURES)
     amounts = sorted({m.amount for m in ORDER_MEASURES if m.amount})
     ranked = Select(columns=(f"{day} AS window_start", top.within, top.of, *measures),
                     source="orders_valid AS e", where=" AND ".join(f"{a} >= 0" for a in amounts),
                     group_by=(day, top.within, top.of), hint=f"/*+ STATE_TTL('e' = '{ttl}') */")
-    values = tuple(f"COALESCE({m.name}, 0) AS {m.name}" if m.name == top.measure else m.name for m in ORDER_MEASURES)
+    values = tuple(f"COALESCE({v}, 0) AS {v}" if v == top.measure else v for v in _ORDER_VALUES)
     statements = []
     for ranking, partition in (("''", "window_start"), (top.within, f"window_start, {top.within}")):
         order = f"{top.measure} DESC NULLS LAST, {top.of}"
@@ -287,7 +329,7 @@ def lifetime_ttl(options: RollupOptions) -> str:
 # -- buyers, and what the pipeline set aside -------------------------------------------------------
 
 # Festival day of an event (days since the epoch in Asia/Shanghai): the buyers' day.
-FESTIVAL_DAY = f"(event_time / 1000 + {UTC_OFFSET_S}) / 86400"
+FESTIVAL_DAY = f"(event_time / 1000 + {UTC_OFFSET_S}) / {DAY_S}"
 MINUTE = window_of_event(60)
 KAFKA_MINUTE = "UNIX_TIMESTAMP(DATE_FORMAT(kafka_ts, 'yyyy-MM-dd HH:mm:00'))"  # of a message's Kafka time
 # pipeline_events kinds: 'late' (per minute of event time), 'rejected' (with a reason) and
@@ -367,21 +409,24 @@ FROM {stream}_rejected""",
 # -- the whole job -------------------------------------------------------------------------------
 
 
-def rollup_statements(sinks: dict[str, str], options: RollupOptions) -> tuple[list[str], list[str]]:
+def rollup_statements(sinks: dict[str, str], options: RollupOptions,
+                      buffered: dict[str, str] | None = None) -> tuple[list[str], list[str]]:
     """(views, INSERTs) of every rollup of stream.contract into the named sink tables.
 
-    ``sinks`` maps each rollup name, and ``rejected``, to a sink table name."""
+    ``sinks`` maps each rollup name, and ``rejected``, to a sink table name: the closed windows go
+    there. ``buffered`` (default the same) maps each to the sink of rows that change on every event
+    (late corrections, the top brands, the buyers, the pipeline's counts), which the job declares
+    with a buffer keeping the last row per key (stream.job.runner)."""
+    buffered = buffered or sinks
     views, inserts = window_views(), []
     for rollup in ROLLUPS.values():
-        sink = sinks[rollup.name]
         if rollup.name in SPECIAL:
             continue
-        if rollup.top is not None:
-            inserts += top_inserts(rollup, sink, lifetime_ttl(options))
+        if rollup.top is not None:  # an update on each event of a ranked brand: the buffered sink
+            inserts += top_inserts(rollup, buffered[rollup.name], lifetime_ttl(options))
             continue
         if rollup.family == rollup.name:
             views.append(late_view(family(rollup.name), late_ttl(options)))
-        on_time = windowed(rollup, sink) if rollup.path == EXPLORE else continuous(rollup, sink)
-        inserts += [on_time, late_rows(rollup, sink)]
-    inserts += buyers_inserts(sinks, options) + pipeline_inserts(sinks, options)
+        inserts += [windowed(rollup, sinks[rollup.name]), late_rows(rollup, buffered[rollup.name])]
+    inserts += buyers_inserts(buffered, options) + pipeline_inserts(buffered, options)
     return views, inserts

@@ -98,14 +98,12 @@ def flink_config(settings: Settings, options: JobOptions) -> dict[str, str]:
         # Chained operators hand rows on without copying them (Flink SQL's operators do not keep a
         # row they have passed on); the copies were 9% of the job's CPU in its profile.
         "pipeline.object-reuse": "true",
-        # Every rollup is a continuous aggregate (stream.job.rollup_sql): each batch of up to
-        # 20,000 rows, or what arrived in 500 ms, is combined in memory (local-global) and each
-        # key that changed is written once per batch. Nothing in the job uses event-time
-        # windows, which this mode's processing-time batches would not suit.
-        "table.exec.mini-batch.enabled": "true",
-        "table.exec.mini-batch.allow-latency": "500 ms",
-        "table.exec.mini-batch.size": "20000",
-        "pipeline.auto-watermark-interval": "100 ms",
+        # No mini-batch (stream.job.aggregates): the rollups are event-time windows, which its
+        # processing-time batches would close at once on a replay; the sinks of the rows that change
+        # on every event keep the last row per key instead (see _upsert_sink).
+        # The live path's seconds close when the watermark passes them: emitted every 50 ms, it
+        # trails the newest event by the watermark delay plus at most this.
+        "pipeline.auto-watermark-interval": "50 ms",
         "execution.buffer-timeout.interval": "10 ms",
         "execution.checkpointing.interval": f"{options.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
@@ -145,9 +143,23 @@ def _kafka_source(name: str, topic: str, settings: Settings, options: JobOptions
 )"""
 
 
-def _upsert_sink(name: str, topic: str, settings: Settings) -> str:
+# How long the sink of rows that change on every event (late corrections, buyers, the pipeline's
+# counts) keeps the newest row of each key before writing what it holds: each such row is written
+# at most about once a second, not once per event.
+BUFFER_FLUSH = "1 s"
+
+
+def sink_name(rollup: str, buffered: bool = False) -> str:
+    return f"sink_{rollup}{'_buffered' if buffered else ''}"
+
+
+def _upsert_sink(name: str, topic: str, settings: Settings, buffered: bool = False) -> str:
+    """The rollup's upsert sink; ``buffered``, one that writes the newest row per key once a
+    ``BUFFER_FLUSH`` (into the same topic: the keys it writes are its own, late = 1 or continuous)."""
     columns, keys = rollup_sql.sink_columns(name)
-    return f"""CREATE TEMPORARY TABLE sink_{name} (
+    buffer = (f",\n    'sink.buffer-flush.max-rows' = '20000',\n    'sink.buffer-flush.interval' = '{BUFFER_FLUSH}'"
+              if buffered else "")
+    return f"""CREATE TEMPORARY TABLE {sink_name(name, buffered)} (
     {columns},
     PRIMARY KEY ({keys}) NOT ENFORCED
 ) WITH (
@@ -155,7 +167,7 @@ def _upsert_sink(name: str, topic: str, settings: Settings) -> str:
     'topic' = '{topic}',
     'properties.bootstrap.servers' = '{settings.kafka_bootstrap}',
     'key.format' = 'json',
-    'value.format' = 'json'
+    'value.format' = 'json'{buffer}
 )"""
 
 
@@ -177,13 +189,15 @@ def statements(settings: Settings, options: JobOptions) -> tuple[list[str], list
         *rollup_sql.FUNCTIONS,
         _kafka_source("orders_raw", settings.orders_topic, settings, options),
         _kafka_source("logistics_raw", settings.logistics_topic, settings, options),
-        *[_upsert_sink(name, topic, settings) for name, topic in settings.rollup_topics.items()],
+        *[_upsert_sink(name, topic, settings, buffered)
+          for name, topic in settings.rollup_topics.items() for buffered in (False, True)],
         _rejected_sink(settings),
         *rollup_sql.parsed_views("orders_raw", "logistics_raw", ropts),
         *rollup_sql.valid_views(ropts),
     ]
-    sinks = {name: f"sink_{name}" for name in settings.rollup_topics} | {"rejected": "sink_rejected"}
-    views, inserts = aggregates.rollup_statements(sinks, ropts)
+    sinks = {name: sink_name(name) for name in settings.rollup_topics} | {"rejected": "sink_rejected"}
+    buffered = {name: sink_name(name, True) for name in settings.rollup_topics} | {"rejected": "sink_rejected"}
+    views, inserts = aggregates.rollup_statements(sinks, ropts, buffered)
     return ddl + views, inserts
 
 

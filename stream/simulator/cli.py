@@ -112,8 +112,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     out.add_argument("--ledger", type=Path, metavar="PATH", help="write the ground truth here (JSON Lines)")
     out.add_argument("--close", choices=CLOSES, default="minute",
                      help="what the last heartbeat closes: the last minute's windows (default), or every window "
-                          "of the newest event's festival day, its hours and the day itself (for a replay whose "
-                          "topics take nothing later: the job counts anything older as late)")
+                          "of the newest event's day, its hours and the day itself (for a replay whose topics take "
+                          "nothing later: the job counts anything older as late)")
     out.add_argument("--status-every", type=_not_negative, default=STATUS_EVERY_S, metavar="S",
                      help=f"log a status line (sent, rate, festival time) on stderr every S wall seconds "
                      f"(default {STATUS_EVERY_S:g}; 0: none)")

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from stream.contract import FESTIVAL_TZ, MEASURES
+from stream.contract import COUNT, FEN, FESTIVAL_TZ, ROLLUPS, family
 from stream.history import festival_span, same_moment_last_year
 from stream.simulator import curve as curve_mod
 from stream.simulator import events as ev
@@ -35,11 +35,12 @@ from stream.simulator.run import RunOptions, Simulation
 DEFAULT_GROWTH_PCT = 26.0  # 2020 on 2019, as Alibaba reported it
 DEFAULT_BUDGET = 500_000  # simulated orders at most; beyond it, sampled (see the module's docstring)
 CHUNK_ORDERS = 100_000  # simulated orders per step (bounds the memory of one step)
-COUNTED = (*MEASURES, "events")  # what a ledger row counts (order measures, or parcel events)
-# The rollups written: what the readers of history use (the wall, explore, the drop alert). Parcels
-# per second are left out: a quarter of the rows, and nothing compares them with last year.
-WRITTEN = ("orders_second", "orders_hour", "orders_day", "dimensions_minute", "dimensions_hour", "dimensions_day",
-           "cube_5min", "cube_hour", "cube_day", "logistics_minute")
+# The rollups written: what the readers of history use (the wall, explore with its overlay, the drop
+# alert), every time tier of each from a minute up, and the per-second totals. Left out: the
+# dimensions and parcels per second (most of the rows, and nothing compares last year's second by
+# dimension), the live top brands and the buyers (nothing reads them for last year).
+WRITTEN = ("orders_second", *(r.name for base in ("orders_second", "dimensions_second", "cube_5min", "brands_5min")
+                              for r in family(base) if r.window_s >= 60), "logistics_minute")
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def simulate(config: FestivalConfig, the_plan: Plan, seed: int = 0) -> Ledger:
     last = _last_year(config).replace(scale=the_plan.factor / the_plan.weight)
     start_ms, end_ms = the_plan.start_s * 1000, the_plan.end_s * 1000
     sim = Simulation(last, RunOptions(clock=ClockSpec("replay", start_ms, 1.0), seed=seed))
-    ledger = Ledger(sim.catalog)
+    ledger = Ledger(sim.catalog, WRITTEN)
     for step_end in _steps(sim, the_plan):
         rows, _ = sim.lifecycles(step_end)
         sim.frontier = step_end
@@ -122,11 +123,17 @@ def _steps(sim: Simulation, the_plan: Plan) -> list[int]:
 
 
 def weighted(tables: dict[str, dict[str, list]], weight: int) -> dict[str, dict[str, list]]:
-    """The ledger's columns with every count and amount multiplied by ``weight``."""
+    """The ledger's columns with every count and amount multiplied by ``weight`` (the rollup's
+    value columns of kind COUNT or FEN; keys and text values such as a brand's category kept)."""
     if weight == 1:
         return tables
-    return {kind: {c: [v * weight for v in values] if c in COUNTED else values for c, values in columns.items()}
+    return {kind: {c: [v * weight for v in values] if c in _counted(kind) else values
+                   for c, values in columns.items()}
             for kind, columns in tables.items()}
+
+
+def _counted(kind: str) -> set[str]:
+    return {c.name for c in ROLLUPS[kind].values if c.kind in (COUNT, FEN)}
 
 
 def records(tables: dict[str, dict[str, list]]) -> Iterator[dict]:

@@ -8,7 +8,7 @@ batch is reduced to (key, sums) and the partial tables are merged now and then.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,7 @@ from stream.contract import (
     TOP_BRANDS,
     UTC_OFFSET_S,
     family,
+    festival_day_start,
 )
 from stream.contract import window_start as window_of
 from stream.simulator import events as ev
@@ -68,12 +69,15 @@ class _Table:
         return _reduce(np.concatenate([k for k, _ in self.parts]), np.concatenate([v for _, v in self.parts]))
 
 
-def _tiers(table: _Table, name: str, bits: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``{rollup: (window starts, codes, sums)}`` of a rollup counted at its finest grain in
-    ``table`` (keys: window index << ``bits`` | code) and of each of its coarser time tiers, whose
-    rows are the finest rows summed per tier window (a day: a festival day, see window_of)."""
+def _tiers(table: _Table, name: str, bits: int, grain_s: int | None = None
+           ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``{rollup: (window starts, codes, sums)}`` of a rollup and its time tiers from ``table``,
+    whose keys are window index << ``bits`` | code at ``grain_s`` (default: the finest tier's
+    window): the tier of that window as counted, each coarser one its rows summed per tier window (a
+    day: a festival day, see window_of); a finer tier than the table's is left out."""
     keys, sums = table.result()
-    finest, *tiers = family(name)
+    tiers = [r for r in family(name) if r.window_s >= (grain_s or family(name)[0].window_s)]
+    finest, *tiers = tiers
     starts, codes = (keys >> bits) * finest.window_s, keys & ((1 << bits) - 1)
     out = {finest.name: (starts, codes, sums)}
     for tier in tiers:
@@ -147,18 +151,24 @@ def order_measures(rows: np.ndarray) -> np.ndarray:
 class Ledger:
     """Accumulates sent events; :meth:`lines` renders the JSON Lines file."""
 
-    def __init__(self, catalog: Catalog):
+    def __init__(self, catalog: Catalog, kinds: Iterable[str] | None = None):
+        """``kinds``: the rows to keep (default: every rollup the contract has the ledger count);
+        the buyers, the per-second rows and the top brands are counted only when asked for (last
+        year's history writes none of them: without the seconds the dimension and parcel rows are
+        counted per minute, a fraction of the memory over a festival)."""
         self.catalog = catalog
+        self.kinds = set(kinds) if kinds is not None else {r.name for r in ROLLUPS.values() if r.in_ledger}
         self.order_seconds = _Table(len(MEASURES))
-        self.order_dimensions = _Table(len(MEASURES))  # per minute and dimension value
+        self.dimensions_s = 1 if "dimensions_second" in self.kinds else 60
+        self.order_dimensions = _Table(len(MEASURES))  # per dimensions_s and dimension value
         self.order_cube = _Table(len(MEASURES))  # per 5 minutes and combination
         self.order_brands = _Table(len(MEASURES))  # per 5 minutes and brand
         too_many = [n for n in (catalog.category_names, catalog.province_names) if len(n) >= 1 << _CUBE_BITS]
         assert not too_many, "the ledger's cube packs each field in 5 bits: at most 31 categories and provinces"
         assert len(catalog.brand_names) < 1 << _CODE_BITS["brands"], "the ledger packs a brand in 20 bits"
         self.brand_category = np.repeat(np.arange(len(catalog.category_names)), np.diff(catalog.brand_offsets))
-        self.logistics_seconds = _Table(1)
-        self.logistics_minutes = _Table(1)
+        self.logistics_s = 1 if "logistics_second" in self.kinds else 60
+        self.logistics_seconds = _Table(1)  # per logistics_s and status
         # buyers: per (festival day, consumer) and per (minute, consumer), from the paid events
         self.buyer_days = _Firsts()
         self.buyer_minutes = _Firsts()
@@ -170,25 +180,28 @@ class Ledger:
         if len(orders):
             measures = order_measures(orders)
             self.order_seconds.add(orders["t"] // 1000, measures)
-            minute = (orders["t"] // 60_000) << _CODE_BITS["dimensions"]
+            window = (orders["t"] // (self.dimensions_s * 1000)) << _CODE_BITS["dimensions"]
             fields = _fields(orders)
             codes = [fields[d].astype(np.int64) + _DIM_BASE[d] for d in CUBE_DIMENSIONS]
-            self.order_dimensions.add(np.concatenate([minute + c for c in codes]),
+            self.order_dimensions.add(np.concatenate([window + c for c in codes]),
                                       np.tile(measures, (len(codes), 1)))
             five = ROLLUPS["cube_5min"].window_s * 1000
             self.order_cube.add(((orders["t"] // five) << _CODE_BITS["cube"]) | _cube_codes(fields), measures)
             brand = orders["o"]["brand"].astype(np.int64)
             self.order_brands.add(((orders["t"] // five) << _CODE_BITS["brands"]) | brand, measures)
-            paid = ev.take(orders, orders["status"] == ev.ORDER_STATUSES.index(BUYER_STATUS))
-            consumer, t, vip = paid["o"]["consumer"].astype(np.int64), paid["t"], paid["o"]["vip"]
-            day = (t // 1000 + UTC_OFFSET_S) // 86_400
-            self.buyer_days.add((day << _CONSUMER_BITS) | consumer, t, vip)
-            self.buyer_minutes.add(((t // 60_000) << _CONSUMER_BITS) | consumer, t, vip)
+            if self.kinds & {"buyers_second", "buyers_minute"}:
+                self._add_buyers(orders)
         if len(parcels):
             status = parcels["status"].astype(np.int64)
             ones = np.ones((len(parcels), 1), dtype=np.int64)
-            self.logistics_seconds.add((parcels["t"] // 1000) * 8 + status, ones)
-            self.logistics_minutes.add((parcels["t"] // 60_000) * 8 + status, ones)
+            self.logistics_seconds.add(((parcels["t"] // (self.logistics_s * 1000)) << 3) | status, ones)
+
+    def _add_buyers(self, orders: np.ndarray) -> None:
+        paid = ev.take(orders, orders["status"] == ev.ORDER_STATUSES.index(BUYER_STATUS))
+        consumer, t, vip = paid["o"]["consumer"].astype(np.int64), paid["t"], paid["o"]["vip"]
+        day = (t // 1000 + UTC_OFFSET_S) // 86_400
+        self.buyer_days.add((day << _CONSUMER_BITS) | consumer, t, vip)
+        self.buyer_minutes.add(((t // 60_000) << _CONSUMER_BITS) | consumer, t, vip)
 
     def _names(self) -> dict[str, np.ndarray]:
         """Each cube field's values by code, as the events spell them (the VIP flag as 0 and 1)."""
@@ -207,8 +220,8 @@ class Ledger:
         for name, (starts, _, sums) in _tiers(self.order_seconds, "orders_second", 0).items():
             keep = sums.any(axis=1)
             out[name] = {"window": starts[keep].tolist(), **_measures(sums[keep])}
-        for name, (starts, codes, sums) in _tiers(self.order_dimensions, "dimensions_minute",
-                                                  _CODE_BITS["dimensions"]).items():
+        for name, (starts, codes, sums) in _tiers(self.order_dimensions, "dimensions_second",
+                                                  _CODE_BITS["dimensions"], self.dimensions_s).items():
             keep = sums.any(axis=1)
             starts, codes, sums = starts[keep], codes[keep], sums[keep]
             dims = codes // 100
@@ -234,21 +247,25 @@ class Ledger:
             starts, codes = starts[keep], codes[keep]
             out[name] = {"window": starts.tolist(), "category": names["category"][self.brand_category[codes]].tolist(),
                          BRAND: brand_names[codes].tolist(), **_measures(sums[keep])}
-        out["top_brands"] = self._top_brands(*brands["brands_day"], names["category"], brand_names)
-        for kind, table, width in (("logistics_second", self.logistics_seconds, 1),
-                                   ("logistics_minute", self.logistics_minutes, 60)):
-            keys, sums = table.result()
-            window, status = np.divmod(keys, 8)
-            out[kind] = {"window": (window * width).tolist(),
+        if "top_brands" in self.kinds:
+            # the rankings are per festival day (Asia/Shanghai): the brands' 5 minutes summed per such day
+            starts, codes, sums = brands["brands_5min"]
+            bits = _CODE_BITS["brands"]
+            days, day_sums = _reduce(((festival_day_start(starts) // 60) << bits) | codes, sums)
+            out["top_brands"] = self._top_brands((days >> bits) * 60, days & ((1 << bits) - 1), day_sums,
+                                                 names["category"], brand_names)
+        for name, (starts, status, sums) in _tiers(self.logistics_seconds, "logistics_second", 3,
+                                                   self.logistics_s).items():
+            out[name] = {"window": starts.tolist(),
                          "status": np.asarray(ev.LOGISTICS_STATUSES, dtype=object)[status].tolist(),
                          "events": sums[:, 0].tolist()}
         # new buyers per second (each consumer once a day, at their first paid second), buyers per minute
         for kind, firsts, window_of_ms, width, count in (
                 ("buyers_second", self.buyer_days, lambda t: t // 1000, 1, "new_buyers"),
                 ("buyers_minute", self.buyer_minutes, lambda t: t // 60_000, 60, "buyers")):
-            rows = buyer_counts(firsts, window_of_ms, width)
+            rows = buyer_counts(firsts, window_of_ms, width) if kind in self.kinds else []
             out[kind] = {"window": [r[0] for r in rows], "vip": [r[1] for r in rows], count: [r[2] for r in rows]}
-        return out
+        return {kind: rows for kind, rows in out.items() if kind in self.kinds}
 
     def _top_brands(self, days: np.ndarray, codes: np.ndarray, sums: np.ndarray, categories: np.ndarray,
                     brand_names: np.ndarray) -> dict[str, list]:

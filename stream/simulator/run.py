@@ -287,14 +287,14 @@ class _Progress:
 HEARTBEAT_EVERY_S = 0.5
 END_HEARTBEAT_AHEAD_MS = 61_000
 # What the last heartbeat closes: the last second and minute, or every window of the newest
-# event's festival day (its 5 minutes, hours and the day itself; for a replay whose topics will
-# take no later events, since the job then counts anything older as late).
+# event's day (its 5 minutes, hours and the day itself, a UTC day as the job's day windows are; for
+# a replay whose topics will take no later events, since the job then counts anything older as late).
 CLOSES = ("minute", "day")
 
 
 def closing_heartbeat_ms(newest_ms: int, close: str) -> int:
     """Event time of the heartbeat a run ends with: ``END_HEARTBEAT_AHEAD_MS`` past the newest
-    event, or past the end of its festival day (Asia/Shanghai) with ``close`` = 'day'."""
+    event, or past the end of its day window (contract.window_start) with ``close`` = 'day'."""
     if close == "day":
         day_end = window_start(newest_ms // 1000, DAY_S) + DAY_S
         return day_end * 1000 + END_HEARTBEAT_AHEAD_MS

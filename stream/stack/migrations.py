@@ -47,10 +47,11 @@ def migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
-def apply(client, database: str) -> list[int]:
+def apply(client, database: str, directory: Path = MIGRATIONS_DIR) -> list[int]:
     """Apply the migrations not yet recorded in ``database``; return the versions applied.
 
-    ``client`` is anything with clickhouse-driver's ``execute(sql, rows=None)``.
+    ``client`` is anything with clickhouse-driver's ``execute(sql, rows=None)``; ``directory`` is
+    another checkout's migrations when a bench runs its job beside this one's.
     """
     client.execute(f"CREATE DATABASE IF NOT EXISTS {database}")
     client.execute(
@@ -60,7 +61,7 @@ def apply(client, database: str) -> list[int]:
     )
     done = {row[0] for row in client.execute(f"SELECT version FROM {database}.schema_migrations")}
     applied = []
-    for migration in migrations():
+    for migration in migrations(directory):
         if migration.version in done:
             continue
         for statement in migration.statements(database):

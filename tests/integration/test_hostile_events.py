@@ -116,9 +116,10 @@ def expected_totals(events: list[dict]) -> dict[str, int]:
 
 def clickhouse_totals(settings, brand: str | None = None) -> dict[str, int]:
     """The measures over all windows (late rows added in, newest versions): of every order
-    from orders_per_second, or of one brand from its per-minute rows."""
+    from orders_per_second, or of one brand from its row of the day's live top brands (the test
+    sends nine brands, so each is ranked)."""
     sums = ", ".join(f"sum({m})" for m in MEASURES)
-    table, where = ("orders_per_minute", "WHERE dimension = 'brand' AND value = %(brand)s") if brand else \
+    table, where = ("top_brands_per_day", "WHERE ranking = '' AND brand = %(brand)s") if brand else \
         ("orders_per_second", "")
     try:
         with clickhouse.connect(settings, "reader") as client:
@@ -230,7 +231,7 @@ def test_hostile_messages_are_rejected_with_their_reason_and_the_pipeline_goes_o
     assert "\ufffd" in bad["msg"] and bad["truncated"] == 0
     assert all(r["msg"] for r in by_what.values())  # the text of each (the old one's too) is kept
 
-    # counted: the valid orders exactly, the odd brands' rows too; every message received
+    # counted: the valid orders exactly, the odd brands' rows too (live, in the top brands); every message received
     assert clickhouse_totals(settings) == truth
     for brand in (TAG, CHINESE):
         mine = [e for e in valid if e["brand"] == brand]

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from stream import probes
-from stream.contract import ROLLUPS
+from stream.contract import EXPLORE, ROLLUPS
 from stream.job import runner, verify
 from stream.probes import wait_for
 from stream.stack import clickhouse, kafka_admin, launcher, migrations, processes
@@ -36,6 +36,8 @@ def test_rollups_equal_the_ledger_with_duplicates_late_and_malformed_events(runn
     wait_exact(running_job, ledger)
     _, report = verify.verify(clickhouse.connect(running_job, "reader"), running_job.clickhouse_database, ledger)
     assert report["gmv_fen"] > 0 and sum(report["rejected"].values()) > 0
+    # every tier of the explore path was closed by the run's last heartbeat, and compared
+    assert {r.name for r in ROLLUPS.values() if r.path == EXPLORE} <= set(report["tiers"])
 
 
 def test_kill_9_mid_stream_then_restart_is_still_exact(running_job, tmp_path):
@@ -91,7 +93,6 @@ def test_every_migration_and_verify_query_runs_on_a_current_clickhouse():
         migrations.apply(client, "gmv_verify")
         assert verify.rollup_totals(client, "gmv_verify") == {}
         assert verify.rejected_totals(client, "gmv_verify") == {}
-        assert verify.pair_mismatches(client, "gmv_verify") == []
     finally:
         client.close()
 

@@ -1,6 +1,7 @@
-"""The job's own rollup SQL (stream/job/rollup_sql.py), run in Flink's batch mode over hand-written
-messages, must give exactly the rows written out below: the quick check of the SQL that the
-end-to-end tests (real Kafka, minutes) make.
+"""The job's own rollup SQL (stream/job/rollup_sql.py's views, then stream/job/aggregates.py's
+views and INSERTs), run in Flink's batch mode over hand-written messages, must give exactly the
+rows written out below: the quick check of the SQL that the end-to-end tests (real Kafka, minutes)
+make.
 
 No Kafka, no ClickHouse: the raw topics are JSON-lines files with the Kafka source's columns
 (``msg``, ``kafka_ts``, ``kafka_partition``, ``kafka_offset`` and the same computed ``ts``), and
@@ -9,25 +10,46 @@ job's, unchanged but for two parameters: arrival order is ``kafka_offset`` here,
 the job (in batch processing time says nothing about order), and there is no watermark (the job
 reads ``CURRENT_WATERMARK``). The message is written in base64, so that a message that is not
 UTF-8 reaches the SQL as its bytes. The input files are written in reverse, so nothing leans on
-read order.
+read order. The job's buffered sinks (``rollup_statements(sinks, options, buffered)``: late rows,
+the buyers, the pipeline's counts) are the same files as its other sinks here.
 
-Covered, by orders in two seconds of one minute and one second of the next:
-- created, paid, a pre-sale deposit and its final payment, cancelled and refunded, over two
-  categories, provinces and brands and four channels: per second, per dimension value per minute,
-  per drill-down pair per minute and per minute of the cube (a VIP, four promotions, three waves,
-  both pre-sale phases);
+Final rows per key: in batch mode every window closes at the end of the input, and a continuous
+aggregate or a Top-N is computed once over the whole input, so a sink receives inserts only (batch
+mode has no changelog; a file sink could not take one), each key's final row once: what the
+streaming job's upserts, kept per key in ClickHouse, end with. The check asserts one row per key,
+so a run that wrote a key twice fails here rather than the test choosing which row counts.
+
+Covered, by orders on two festival days (Asia/Shanghai: the day boundary is 16:00 UTC) and on two UTC
+days (the time tiers' days: the boundary is 00:00 UTC, 08:00 in Shanghai, inside the second festival
+day), the second festival day's in four hours (two from 00:00 in Shanghai, and one either side of
+00:00 UTC), its first hour's in two 5-minute windows and its first 5 minutes' in two minutes:
+- created, paid (one of 0 fen), a pre-sale deposit and its final payment, cancelled and refunded,
+  over three categories, three provinces, four channels, a VIP, five promotions, three waves and
+  both pre-sale phases: per second, hour and UTC day; each field on its own per second, minute
+  (vip as '0' or '1'), hour and UTC day; the cube of the seven fields per 5 minutes, hour and UTC
+  day; brands with their category per 5 minutes, hour and UTC day. The coarser windows are cascaded
+  from closed finer windows (stream/job/aggregates.py), so a row of theirs here is the sum of
+  several finer windows' rows;
+- each festival day's top brands by GMV (TOP_BRANDS.n = 10), from the events (a continuous Top-N),
+  over all brands and per category, in two rankings longer than ten: over all brands a tie in GMV at
+  the tenth place goes to the brand whose name sorts first; in one category a paid order of 0 fen
+  ranks before a brand with no paid event; the second day's rankings count orders either side of
+  00:00 UTC;
 - a redelivered order event counted once (first wins: its later copy is even behind the
   watermark, yet neither it nor a late correction is counted), and a redelivered parcel event;
 - late events (at or behind the newest event time of their partition minus the 200 ms delay,
   one of them put there by a heartbeat, one exactly at the bound) in ``late = 1`` rows of their
-  own windows and in pipeline_events as kind 'late';
+  own windows, in every tier (in several 5-minute windows and hours, and on both UTC days), from
+  one late aggregate per family, in the top brands (which count on-time and late events together),
+  and in pipeline_events as kind 'late';
 - every reason the SQL rejects an order for, and two for parcels, in the rejected sink with the
   message, its partition, offset and Kafka time, and counted per minute of Kafka time; among
   them the hostile and odd ones: 1.2 MB, nested 100 deep, not UTF-8, numbers past 2^63, NaN and
   -Infinity, a field twice, 1970, 2100, and an event eight days behind its partition;
 - every message but heartbeats counted per minute of Kafka time ('received');
 - heartbeats, neither counted nor rejected;
-- buyers: new buyers per second (a consumer once a day, at the first of their paid events) and
+- buyers: new buyers per second (a consumer once a festival day, at the first of their paid events:
+  one buys on both festival days; two either side of 00:00 UTC, new on the same festival day) and
   distinct buyers per minute, by VIP.
 """
 from __future__ import annotations
@@ -42,14 +64,20 @@ from pathlib import Path
 import pytest
 
 from stream.contract import REJECTED_FIELDS, ROLLUPS
-from stream.job import rollup_sql, runner
+from stream.job import aggregates, rollup_sql, runner
 from stream.settings import load
 
-T0 = 1_636_560_000_000  # 2021-11-11 00:00:00 in Shanghai = 2021-11-10 16:00:00 UTC, a minute's start
-A = 1_636_560_000  # the first minute's start, epoch seconds (UTC)
-B = A + 60  # the next minute's
+T0 = 1_636_560_000_000  # 2021-11-11 00:00:00 in Shanghai = 2021-11-10 16:00:00 UTC: a festival day's start
+A = 1_636_560_000  # its first minute (5 minutes, hour, festival day), epoch seconds (UTC)
+B = A + 60  # the next minute
+EVE = A - 86_400  # the festival day before (Nov 10 in Shanghai), from 2021-11-09 16:00 UTC
+# The tiers' days are UTC days: 2021-11-10 00:00 UTC (08:00 on Nov 10 in Shanghai) holds the festival
+# day before's last 16 hours and Nov 11's first 8; the next starts at U, 08:00 on Nov 11 in Shanghai.
+U = A + 8 * 3600  # 2021-11-11 00:00:00 UTC
+UTC_NOV10 = U - 86_400
+UTC_NOV11 = U
 
-ORDER = ('{"event_id":"%s","event_time":%d,"order_id":"%s","consumer_id":"c%s","status":"%s","brand":"%s",'
+ORDER = ('{"event_id":"%s","event_time":%d,"order_id":"%s","consumer_id":"%s","status":"%s","brand":"%s",'
          '"category":"%s","province":"%s","channel":"%s","vip":%s,"items":%d,"list_fen":%d,'
          '"discount_fen":%d,"paid_fen":%d,"promotion":"%s","wave":"%s","presale_phase":"%s"}')
 PARCEL = ('{"event_id":"%s","event_time":%d,"parcel_id":"%s","order_id":"%s","status":"%s",'
@@ -58,11 +86,12 @@ PARCEL = ('{"event_id":"%s","event_time":%d,"parcel_id":"%s","order_id":"%s","st
 
 def order(event_id: str, ms: int, status: str, brand: str, category: str, province: str, channel: str,
           paid: int = 0, *, list_fen: int, discount: int, promotion: str = "none", wave: str = "wave1",
-          phase: str = "none", vip: str = "false", items: int = 1) -> str:
-    """An order event's JSON as the simulator writes it (schema order, no spaces); ``ms`` after T0."""
+          phase: str = "none", vip: str = "false", items: int = 1, consumer: str = "") -> str:
+    """An order event's JSON as the simulator writes it (schema order, no spaces); ``ms`` after T0
+    (before it when negative). The consumer is c<n> of order o<n> unless given."""
     order_id = event_id.split(":")[0]
-    return ORDER % (event_id, T0 + ms, order_id, order_id[1:], status, brand, category, province, channel,
-                    vip, items, list_fen, discount, paid, promotion, wave, phase)
+    return ORDER % (event_id, T0 + ms, order_id, consumer or "c" + order_id[1:], status, brand, category, province,
+                    channel, vip, items, list_fen, discount, paid, promotion, wave, phase)
 
 
 def parcel(event_id: str, ms: int, status: str) -> str:
@@ -104,6 +133,60 @@ E9 = order("o8:p", 61900, "paid", "Huawei", "electronics", "Guangdong", "web", 8
 # o10: Perfect Diary, Zhejiang, livestream: created, exactly at its partition's watermark.
 E10 = order("o10:c", 61800, "created", "Perfect Diary", "beauty", "Zhejiang", "livestream", list_fen=19900,
             discount=2000, promotion="livestream_deal")
+# Later that day: Perfect Diary again, in the next 5 minutes and the next hour (two of them late).
+# o11: paid in the second 5 minutes, by c20, who bought on the day before too.
+E11 = order("o11:p", 400_000, "paid", "Perfect Diary", "beauty", "Zhejiang", "app", 20000, **O1, consumer="c20")
+# o12: paid in the second 5 minutes, late; the same fields as o7.
+E12 = order("o12:p", 350_000, "paid", "Perfect Diary", "beauty", "Guangdong", "mini_program", 7000, list_fen=9900,
+            discount=2900)
+# o13: paid in the second hour, by c1 (a buyer of this day already).
+E13 = order("o13:p", 3_700_000, "paid", "Perfect Diary", "beauty", "Zhejiang", "app", 30000, **O1, consumer="c1")
+# o14: created in the second hour, late; the same fields as o7.
+E14 = order("o14:c", 3_650_000, "created", "Perfect Diary", "beauty", "Guangdong", "mini_program", list_fen=9900,
+            discount=0)
+# Either side of 08:00 in Shanghai (00:00 UTC: the UTC day turns, the festival day goes on), partition 4:
+# o15: paid in the UTC day's last second, the same fields as o1.
+E15 = order("o15:p", 28_799_000, "paid", "Perfect Diary", "beauty", "Zhejiang", "app", 8800, **O1)
+# o16: paid 700 ms into the next UTC day, the same fields as o8 (a VIP).
+E16 = order("o16:p", 28_800_700, "paid", "Huawei", "electronics", "Guangdong", "web", 6600, **O8)
+# o17: created 100 ms into the next UTC day, arrives after o16: late; the same fields as o7.
+E17 = order("o17:c", 28_800_100, "created", "Perfect Diary", "beauty", "Guangdong", "mini_program", list_fen=9900,
+            discount=0)
+
+
+def eve(n: int, brand: str, category: str, paid: int | None, ms: int) -> str:
+    """An order event of the day before, in its last second: Sichuan, app, a coupon, pre-sale, all by
+    c20; paid ``paid`` fen (a full discount when 0), or only created when ``paid`` is None."""
+    status, amount = ("created", 0) if paid is None else ("paid", paid)
+    return order(f"d{n}:{status[0]}", ms, status, brand, category, "Sichuan", "app", amount,
+                 list_fen=amount or 9900, discount=0 if amount else 9900, promotion="coupon", wave="presale",
+                 consumer="c20")
+
+
+# The day before, 23:59:59 in Shanghai: thirteen brands, eleven of them food. The rankings' tenth
+# places: over all brands, Bestore and Wahaha tie at 10,000 fen (Bestore's name sorts first); in
+# food, Nongfu Spring's paid order of 0 fen ranks before Master Kong, who has no paid event (and
+# whose name sorts first). Wahaha and Master Kong arrive before Bestore and Nongfu Spring, so
+# neither arrival order nor name order alone gives the right rankings.
+EVE_BRANDS = [  # (brand, category, paid fen)
+    ("Apple", "electronics", 500000),
+    ("Lancome", "beauty", 300000),
+    ("Moutai", "food", 150000),
+    ("Wuliangye", "food", 90000),
+    ("Three Squirrels", "food", 60000),
+    ("Haidilao", "food", 40000),
+    ("Yili", "food", 30000),
+    ("Mengniu", "food", 20000),
+    ("Lee Kum Kee", "food", 15000),
+    ("Wahaha", "food", 10000),
+    ("Bestore", "food", 10000),
+    ("Master Kong", "food", None),
+    ("Nongfu Spring", "food", 0),
+]
+EVE_ORDERS = [eve(n, brand, category, paid, -900 + 50 * n) for n, (brand, category, paid) in enumerate(EVE_BRANDS)]
+# d13: a Lancome order created on the day before, that arrives late (after the next day's o11)
+EVE_LATE = order("d13:c", -100, "created", "Lancome", "beauty", "Sichuan", "app", list_fen=300000, discount=0,
+                 promotion="coupon", wave="presale", consumer="c20")
 
 # Malformed orders: a paid order, broken one way each.
 BASE = order("o9:p", 2000, "paid", "Xiaomi", "electronics", "Guangdong", "app", 12900, **O1)
@@ -182,6 +265,15 @@ ORDERS = [
     (2, 24, 60650, TOO_LARGE),
     (2, 25, 60700, BAD_UTF8),
     (0, 8, 61150, EIGHT_DAYS_OLD),  # partition 0 has seen T0 + 61 s: too old
+    *[(3, n, -880 + 50 * n, msg) for n, msg in enumerate(EVE_ORDERS)],  # the day before, in time order
+    (3, 13, 400_050, E11),
+    (3, 14, 400_100, E12),  # late: 350 s <= 400 s - 200 ms
+    (3, 15, 400_150, EVE_LATE),  # late: the day before
+    (3, 16, 3_700_050, E13),
+    (3, 17, 3_700_100, E14),  # late: 3,650 s <= 3,700 s - 200 ms
+    (4, 0, 28_799_050, E15),
+    (4, 1, 28_800_750, E16),
+    (4, 2, 28_800_800, E17),  # late: 28,800.1 s <= 28,800.7 s - 200 ms
 ]
 
 # -- parcels -----------------------------------------------------------------------------------
@@ -208,13 +300,26 @@ LOGISTICS = [
 
 # -- expected rows, counted by hand --------------------------------------------------------------
 MEASURES = ("orders_created", "orders_paid", "gmv_fen", "refunds", "refund_fen", "cancellations", "deposits_paid")
+TOTALS = ("window_start", "late", *MEASURES)
+BY_DIMENSION = ("window_start", "dimension", "value", "late", *MEASURES)
+CUBE = ("window_start", "category", "province", "channel", "vip", "promotion", "wave", "presale_phase", "late",
+        *MEASURES)
+BRANDS = ("window_start", "category", "brand", "late", *MEASURES)
 COLUMNS = {
-    "orders_second": ("window_start", "late", *MEASURES),
-    "orders_minute": ("window_start", "dimension", "value", "late", *MEASURES),
-    "orders_minute_pair": ("window_start", "parent_dimension", "parent_value", "dimension", "value", "late",
-                           *MEASURES),
-    "orders_minute_cube": ("window_start", "category", "province", "channel", "vip", "promotion", "wave",
-                           "presale_phase", "late", *MEASURES),
+    "orders_second": TOTALS,
+    "orders_hour": TOTALS,
+    "orders_day": TOTALS,
+    "dimensions_second": BY_DIMENSION,
+    "dimensions_minute": BY_DIMENSION,
+    "dimensions_hour": BY_DIMENSION,
+    "dimensions_day": BY_DIMENSION,
+    "cube_5min": CUBE,
+    "cube_hour": CUBE,
+    "cube_day": CUBE,
+    "brands_5min": BRANDS,
+    "brands_hour": BRANDS,
+    "brands_day": BRANDS,
+    "top_brands": ("window_start", "ranking", "brand", "category", *MEASURES),
     "logistics_second": ("window_start", "status", "late", "events"),
     "logistics_minute": ("window_start", "status", "late", "events"),
     "buyers_second": ("window_start", "vip", "new_buyers"),
@@ -223,76 +328,393 @@ COLUMNS = {
     "rejected": ("source", "reason", "kafka_partition", "kafka_offset", "kafka_time", "msg", "truncated",
                  "msg_chars", "msg_base64"),
 }
-CREATED_ONLY = (1, 0, 0, 0, 0, 0, 0)
+
+
+def m(created=0, paid=0, gmv=0, refunds=0, refund_fen=0, cancellations=0, deposits=0) -> tuple:
+    """The seven measures, in MEASURES' order."""
+    return created, paid, gmv, refunds, refund_fen, cancellations, deposits
+
+
+CREATED_ONLY = m(created=1)
+REFUND = m(refunds=1, refund_fen=12900)  # e6
+O8 = m(created=1, paid=1, gmv=89900)  # e8 and e9: the VIP's order
+
+# The seven fields of the cube, in its key order, of the orders that share them:
+K1 = ("beauty", "Zhejiang", "app", 0, "none", "wave1", "none")  # o1 (e1, e2, e6), o11, o13
+K3D = ("electronics", "Guangdong", "livestream", 0, "presale_deposit", "presale", "deposit")  # e3
+K3F = ("electronics", "Guangdong", "livestream", 0, "presale_deposit", "presale", "final")  # e4
+K5 = ("electronics", "Zhejiang", "web", 0, "none", "wave1", "none")  # e5
+K8 = ("electronics", "Guangdong", "web", 1, "flash_sale", "wave2", "none")  # e8, e9
+K7 = ("beauty", "Guangdong", "mini_program", 0, "none", "wave1", "none")  # o7, o12, o14: all late
+K10 = ("beauty", "Zhejiang", "livestream", 0, "livestream_deal", "wave1", "none")  # e10: late
+FIELDS = ("category", "province", "channel", "vip", "promotion", "wave", "presale_phase")
+
+
+def each(window: int, late: int, fields: tuple, measures: tuple) -> list[tuple]:
+    """dimensions_* rows of orders that share all seven fields: one row per field, vip as text."""
+    return [(window, f, str(v), late, *measures) for f, v in zip(FIELDS, fields)]
+
+
+def each_of(window: int, late: int, *orders: tuple[tuple, tuple]) -> list[tuple]:
+    """dimensions_* rows of orders with different fields, given as (fields, measures): one row per
+    field and value, the measures of the orders with that value added up."""
+    sums: dict[tuple, tuple] = {}
+    for fields, measures in orders:
+        for f, v in zip(FIELDS, fields):
+            before = sums.get((f, str(v)), m())
+            sums[(f, str(v))] = tuple(a + b for a, b in zip(before, measures))
+    return [(window, f, v, late, *measures) for (f, v), measures in sums.items()]
+
+
+def at(window: int, rows: list[tuple]) -> list[tuple]:
+    return [(window, *row) for row in rows]
+
+
+# The day before: every order in its last second (so its last minute, 5 minutes and hour), in the
+# same six fields but the category. Its rows are the same in each tier, but for the window.
+EVE_FIELDS = (("province", "Sichuan"), ("channel", "app"), ("vip", "0"), ("promotion", "coupon"),
+              ("wave", "presale"), ("presale_phase", "none"))
+EVE_TOTAL = m(created=1, paid=12, gmv=1_225_000)  # twelve paid (one of them 0 fen), Master Kong created
+EVE_BY_DIMENSION = [
+    ("category", "electronics", 0, *m(paid=1, gmv=500_000)),
+    ("category", "beauty", 0, *m(paid=1, gmv=300_000)),
+    ("category", "food", 0, *m(created=1, paid=10, gmv=425_000)),
+    *[(field, value, 0, *EVE_TOTAL) for field, value in EVE_FIELDS],
+    # d13, late
+    *[(field, value, 1, *CREATED_ONLY) for field, value in (("category", "beauty"), *EVE_FIELDS)],
+]
+EVE_CUBE = [
+    ("food", "Sichuan", "app", 0, "coupon", "presale", "none", 0, *m(created=1, paid=10, gmv=425_000)),
+    ("electronics", "Sichuan", "app", 0, "coupon", "presale", "none", 0, *m(paid=1, gmv=500_000)),
+    ("beauty", "Sichuan", "app", 0, "coupon", "presale", "none", 0, *m(paid=1, gmv=300_000)),
+    ("beauty", "Sichuan", "app", 0, "coupon", "presale", "none", 1, *CREATED_ONLY),  # d13, late
+]
+EVE_BRANDS_ROWS = [
+    ("electronics", "Apple", 0, *m(paid=1, gmv=500_000)),
+    ("beauty", "Lancome", 0, *m(paid=1, gmv=300_000)),
+    ("food", "Moutai", 0, *m(paid=1, gmv=150_000)),
+    ("food", "Wuliangye", 0, *m(paid=1, gmv=90_000)),
+    ("food", "Three Squirrels", 0, *m(paid=1, gmv=60_000)),
+    ("food", "Haidilao", 0, *m(paid=1, gmv=40_000)),
+    ("food", "Yili", 0, *m(paid=1, gmv=30_000)),
+    ("food", "Mengniu", 0, *m(paid=1, gmv=20_000)),
+    ("food", "Lee Kum Kee", 0, *m(paid=1, gmv=15_000)),
+    ("food", "Wahaha", 0, *m(paid=1, gmv=10_000)),
+    ("food", "Bestore", 0, *m(paid=1, gmv=10_000)),
+    ("food", "Master Kong", 0, *CREATED_ONLY),
+    ("food", "Nongfu Spring", 0, *m(paid=1)),
+    ("beauty", "Lancome", 1, *CREATED_ONLY),  # d13, late
+]
+PERFECT_DIARY = ("beauty", "Perfect Diary")
+XIAOMI = ("electronics", "Xiaomi", 0, *m(paid=1, gmv=50000, deposits=1))  # e3 and e4
+HUAWEI = ("electronics", "Huawei", 0, *m(created=1, paid=1, gmv=89900, cancellations=1))  # e5, e8, e9
 
 EXPECTED = {
     "orders_second": [
+        (A - 1, 0, *EVE_TOTAL),  # the day before
+        (A - 1, 1, *CREATED_ONLY),  # d13, late
         # e1 created; e2 paid 12900; e3 a deposit: GMV 5000 and a deposit paid, not yet a paid order
-        (A, 0, 1, 1, 17900, 0, 0, 0, 1),
+        (A, 0, *m(created=1, paid=1, gmv=17900, deposits=1)),
         # e4 final payment 45000: a paid order; e5 cancelled
-        (A + 1, 0, 0, 1, 45000, 0, 0, 1, 0),
+        (A + 1, 0, *m(paid=1, gmv=45000, cancellations=1)),
         # e6 refunded 12900; e8 created; e9 paid 89900
-        (B + 1, 0, 1, 1, 89900, 1, 12900, 0, 0),
+        (B + 1, 0, *m(created=1, paid=1, gmv=89900, refunds=1, refund_fen=12900)),
         (A + 1, 1, *CREATED_ONLY),  # e7, late
         (B + 1, 1, *CREATED_ONLY),  # e10, late
+        (A + 350, 1, *m(paid=1, gmv=7000)),  # e12, late
+        (A + 400, 0, *m(paid=1, gmv=20000)),  # e11
+        (A + 3650, 1, *CREATED_ONLY),  # e14, late
+        (A + 3700, 0, *m(paid=1, gmv=30000)),  # e13
+        (U - 1, 0, *m(paid=1, gmv=8800)),  # e15
+        (U, 0, *m(paid=1, gmv=6600)),  # e16
+        (U, 1, *CREATED_ONLY),  # e17, late
     ],
-    "orders_minute": [
-        (A, "category", "beauty", 0, 1, 1, 12900, 0, 0, 0, 0),
-        (A, "category", "electronics", 0, 0, 1, 50000, 0, 0, 1, 1),
-        (A, "province", "Zhejiang", 0, 1, 1, 12900, 0, 0, 1, 0),
-        (A, "province", "Guangdong", 0, 0, 1, 50000, 0, 0, 0, 1),
-        (A, "channel", "app", 0, 1, 1, 12900, 0, 0, 0, 0),
-        (A, "channel", "livestream", 0, 0, 1, 50000, 0, 0, 0, 1),
-        (A, "channel", "web", 0, 0, 0, 0, 0, 0, 1, 0),
-        (A, "brand", "Perfect Diary", 0, 1, 1, 12900, 0, 0, 0, 0),
-        (A, "brand", "Xiaomi", 0, 0, 1, 50000, 0, 0, 0, 1),
-        (A, "brand", "Huawei", 0, 0, 0, 0, 0, 0, 1, 0),
-        (A, "category", "beauty", 1, *CREATED_ONLY),
-        (A, "province", "Guangdong", 1, *CREATED_ONLY),
-        (A, "channel", "mini_program", 1, *CREATED_ONLY),
-        (A, "brand", "Perfect Diary", 1, *CREATED_ONLY),
-        (B, "category", "beauty", 0, 0, 0, 0, 1, 12900, 0, 0),
-        (B, "category", "electronics", 0, 1, 1, 89900, 0, 0, 0, 0),
-        (B, "province", "Zhejiang", 0, 0, 0, 0, 1, 12900, 0, 0),
-        (B, "province", "Guangdong", 0, 1, 1, 89900, 0, 0, 0, 0),
-        (B, "channel", "app", 0, 0, 0, 0, 1, 12900, 0, 0),
-        (B, "channel", "web", 0, 1, 1, 89900, 0, 0, 0, 0),
-        (B, "brand", "Perfect Diary", 0, 0, 0, 0, 1, 12900, 0, 0),
-        (B, "brand", "Huawei", 0, 1, 1, 89900, 0, 0, 0, 0),
-        (B, "category", "beauty", 1, *CREATED_ONLY),
-        (B, "province", "Zhejiang", 1, *CREATED_ONLY),
-        (B, "channel", "livestream", 1, *CREATED_ONLY),
-        (B, "brand", "Perfect Diary", 1, *CREATED_ONLY),
+    "orders_hour": [
+        (A - 3600, 0, *EVE_TOTAL),
+        (A - 3600, 1, *CREATED_ONLY),
+        # the first minutes' seconds above, and e11 in the next 5 minutes
+        (A, 0, *m(created=2, paid=4, gmv=172800, refunds=1, refund_fen=12900, cancellations=1, deposits=1)),
+        (A, 1, *m(created=2, paid=1, gmv=7000)),  # e7, e10, e12
+        (A + 3600, 0, *m(paid=1, gmv=30000)),  # e13
+        (A + 3600, 1, *CREATED_ONLY),  # e14
+        (U - 3600, 0, *m(paid=1, gmv=8800)),  # e15
+        (U, 0, *m(paid=1, gmv=6600)),  # e16
+        (U, 1, *CREATED_ONLY),  # e17
     ],
-    "orders_minute_pair": [
-        (A, "category", "beauty", "brand", "Perfect Diary", 0, 1, 1, 12900, 0, 0, 0, 0),
-        (A, "category", "electronics", "brand", "Xiaomi", 0, 0, 1, 50000, 0, 0, 0, 1),
-        (A, "category", "electronics", "brand", "Huawei", 0, 0, 0, 0, 0, 0, 1, 0),
-        (A, "province", "Zhejiang", "channel", "app", 0, 1, 1, 12900, 0, 0, 0, 0),
-        (A, "province", "Guangdong", "channel", "livestream", 0, 0, 1, 50000, 0, 0, 0, 1),
-        (A, "province", "Zhejiang", "channel", "web", 0, 0, 0, 0, 0, 0, 1, 0),
-        (A, "category", "beauty", "brand", "Perfect Diary", 1, *CREATED_ONLY),
-        (A, "province", "Guangdong", "channel", "mini_program", 1, *CREATED_ONLY),
-        (B, "category", "beauty", "brand", "Perfect Diary", 0, 0, 0, 0, 1, 12900, 0, 0),
-        (B, "category", "electronics", "brand", "Huawei", 0, 1, 1, 89900, 0, 0, 0, 0),
-        (B, "province", "Zhejiang", "channel", "app", 0, 0, 0, 0, 1, 12900, 0, 0),
-        (B, "province", "Guangdong", "channel", "web", 0, 1, 1, 89900, 0, 0, 0, 0),
-        (B, "category", "beauty", "brand", "Perfect Diary", 1, *CREATED_ONLY),
-        (B, "province", "Zhejiang", "channel", "livestream", 1, *CREATED_ONLY),
+    # UTC days: the day before's last second and Nov 11's first 8 hours are one day; e16 and e17 the next.
+    "orders_day": [
+        # the day before (created 1, paid 12, 1,225,000), the two hours above (created 2, paid 5,
+        # 202,800 with the refund, the cancellation and the deposit) and e15 (paid 8,800)
+        (UTC_NOV10, 0, *m(created=3, paid=18, gmv=1_436_600, refunds=1, refund_fen=12900, cancellations=1,
+                          deposits=1)),
+        (UTC_NOV10, 1, *m(created=4, paid=1, gmv=7000)),  # d13, e7, e10, e12, e14
+        (UTC_NOV11, 0, *m(paid=1, gmv=6600)),  # e16
+        (UTC_NOV11, 1, *CREATED_ONLY),  # e17
     ],
-    "orders_minute_cube": [
-        # e1 and e2: one order, so one row of fields
-        (A, "beauty", "Zhejiang", "app", 0, "none", "wave1", "none", 0, 1, 1, 12900, 0, 0, 0, 0),
+    # Each field on its own per second: the orders of each second, as in orders_second.
+    "dimensions_second": [
+        *at(A - 1, EVE_BY_DIMENSION),  # the day before, d13 late
+        *each_of(A, 0, (K1, m(created=1, paid=1, gmv=12900)), (K3D, m(gmv=5000, deposits=1))),  # e1, e2, e3
+        *each_of(A + 1, 0, (K3F, m(paid=1, gmv=45000)), (K5, m(cancellations=1))),  # e4, e5
+        *each(A + 1, 1, K7, CREATED_ONLY),  # e7
+        *each_of(B + 1, 0, (K1, REFUND), (K8, O8)),  # e6, e8, e9
+        *each(B + 1, 1, K10, CREATED_ONLY),  # e10
+        *each(A + 350, 1, K7, m(paid=1, gmv=7000)),  # e12
+        *each(A + 400, 0, K1, m(paid=1, gmv=20000)),  # e11
+        *each(A + 3650, 1, K7, CREATED_ONLY),  # e14
+        *each(A + 3700, 0, K1, m(paid=1, gmv=30000)),  # e13
+        *each(U - 1, 0, K1, m(paid=1, gmv=8800)),  # e15
+        *each(U, 0, K8, m(paid=1, gmv=6600)),  # e16
+        *each(U, 1, K7, CREATED_ONLY),  # e17
+    ],
+    "dimensions_minute": [
+        *at(A - 60, EVE_BY_DIMENSION),
+        # e1-e5
+        (A, "category", "beauty", 0, *m(created=1, paid=1, gmv=12900)),
+        (A, "category", "electronics", 0, *m(paid=1, gmv=50000, cancellations=1, deposits=1)),
+        (A, "province", "Zhejiang", 0, *m(created=1, paid=1, gmv=12900, cancellations=1)),
+        (A, "province", "Guangdong", 0, *m(paid=1, gmv=50000, deposits=1)),
+        (A, "channel", "app", 0, *m(created=1, paid=1, gmv=12900)),
+        (A, "channel", "livestream", 0, *m(paid=1, gmv=50000, deposits=1)),
+        (A, "channel", "web", 0, *m(cancellations=1)),
+        (A, "vip", "0", 0, *m(created=1, paid=2, gmv=62900, cancellations=1, deposits=1)),
+        (A, "promotion", "none", 0, *m(created=1, paid=1, gmv=12900, cancellations=1)),
+        (A, "promotion", "presale_deposit", 0, *m(paid=1, gmv=50000, deposits=1)),
+        (A, "wave", "wave1", 0, *m(created=1, paid=1, gmv=12900, cancellations=1)),
+        (A, "wave", "presale", 0, *m(paid=1, gmv=50000, deposits=1)),
+        (A, "presale_phase", "none", 0, *m(created=1, paid=1, gmv=12900, cancellations=1)),
+        (A, "presale_phase", "deposit", 0, *m(gmv=5000, deposits=1)),
+        (A, "presale_phase", "final", 0, *m(paid=1, gmv=45000)),
+        *each(A, 1, K7, CREATED_ONLY),  # e7
+        # e6, e8, e9
+        (B, "category", "beauty", 0, *REFUND),
+        (B, "category", "electronics", 0, *O8),
+        (B, "province", "Zhejiang", 0, *REFUND),
+        (B, "province", "Guangdong", 0, *O8),
+        (B, "channel", "app", 0, *REFUND),
+        (B, "channel", "web", 0, *O8),
+        (B, "vip", "0", 0, *REFUND),
+        (B, "vip", "1", 0, *O8),
+        (B, "promotion", "none", 0, *REFUND),
+        (B, "promotion", "flash_sale", 0, *O8),
+        (B, "wave", "wave1", 0, *REFUND),
+        (B, "wave", "wave2", 0, *O8),
+        (B, "presale_phase", "none", 0, *m(created=1, paid=1, gmv=89900, refunds=1, refund_fen=12900)),
+        *each(B, 1, K10, CREATED_ONLY),  # e10
+        *each(A + 300, 1, K7, m(paid=1, gmv=7000)),  # e12
+        *each(A + 360, 0, K1, m(paid=1, gmv=20000)),  # e11
+        *each(A + 3600, 1, K7, CREATED_ONLY),  # e14
+        *each(A + 3660, 0, K1, m(paid=1, gmv=30000)),  # e13
+        *each(U - 60, 0, K1, m(paid=1, gmv=8800)),  # e15
+        *each(U, 0, K8, m(paid=1, gmv=6600)),  # e16
+        *each(U, 1, K7, CREATED_ONLY),  # e17
+    ],
+    "dimensions_hour": [
+        *at(A - 3600, EVE_BY_DIMENSION),
+        # the two minutes above and e11
+        (A, "category", "beauty", 0, *m(created=1, paid=2, gmv=32900, refunds=1, refund_fen=12900)),
+        (A, "category", "electronics", 0, *m(created=1, paid=2, gmv=139900, cancellations=1, deposits=1)),
+        (A, "province", "Zhejiang", 0, *m(created=1, paid=2, gmv=32900, refunds=1, refund_fen=12900,
+                                           cancellations=1)),
+        (A, "province", "Guangdong", 0, *m(created=1, paid=2, gmv=139900, deposits=1)),
+        (A, "channel", "app", 0, *m(created=1, paid=2, gmv=32900, refunds=1, refund_fen=12900)),
+        (A, "channel", "livestream", 0, *m(paid=1, gmv=50000, deposits=1)),
+        (A, "channel", "web", 0, *m(created=1, paid=1, gmv=89900, cancellations=1)),
+        (A, "vip", "0", 0, *m(created=1, paid=3, gmv=82900, refunds=1, refund_fen=12900, cancellations=1,
+                              deposits=1)),
+        (A, "vip", "1", 0, *O8),
+        (A, "promotion", "none", 0, *m(created=1, paid=2, gmv=32900, refunds=1, refund_fen=12900,
+                                       cancellations=1)),
+        (A, "promotion", "presale_deposit", 0, *m(paid=1, gmv=50000, deposits=1)),
+        (A, "promotion", "flash_sale", 0, *O8),
+        (A, "wave", "wave1", 0, *m(created=1, paid=2, gmv=32900, refunds=1, refund_fen=12900, cancellations=1)),
+        (A, "wave", "presale", 0, *m(paid=1, gmv=50000, deposits=1)),
+        (A, "wave", "wave2", 0, *O8),
+        (A, "presale_phase", "none", 0, *m(created=2, paid=3, gmv=122800, refunds=1, refund_fen=12900,
+                                           cancellations=1)),
+        (A, "presale_phase", "deposit", 0, *m(gmv=5000, deposits=1)),
+        (A, "presale_phase", "final", 0, *m(paid=1, gmv=45000)),
+        # e7, e10, e12
+        (A, "category", "beauty", 1, *m(created=2, paid=1, gmv=7000)),
+        (A, "province", "Guangdong", 1, *m(created=1, paid=1, gmv=7000)),
+        (A, "province", "Zhejiang", 1, *CREATED_ONLY),
+        (A, "channel", "mini_program", 1, *m(created=1, paid=1, gmv=7000)),
+        (A, "channel", "livestream", 1, *CREATED_ONLY),
+        (A, "vip", "0", 1, *m(created=2, paid=1, gmv=7000)),
+        (A, "promotion", "none", 1, *m(created=1, paid=1, gmv=7000)),
+        (A, "promotion", "livestream_deal", 1, *CREATED_ONLY),
+        (A, "wave", "wave1", 1, *m(created=2, paid=1, gmv=7000)),
+        (A, "presale_phase", "none", 1, *m(created=2, paid=1, gmv=7000)),
+        *each(A + 3600, 0, K1, m(paid=1, gmv=30000)),  # e13
+        *each(A + 3600, 1, K7, CREATED_ONLY),  # e14
+        *each(U - 3600, 0, K1, m(paid=1, gmv=8800)),  # e15
+        *each(U, 0, K8, m(paid=1, gmv=6600)),  # e16
+        *each(U, 1, K7, CREATED_ONLY),  # e17
+    ],
+    # UTC days: the day before's last second, Nov 11's two hours above and e15; then e16 and e17
+    "dimensions_day": [
+        (UTC_NOV10, "category", "beauty", 0, *m(created=1, paid=5, gmv=371700, refunds=1, refund_fen=12900)),
+        (UTC_NOV10, "category", "electronics", 0, *m(created=1, paid=3, gmv=639900, cancellations=1, deposits=1)),
+        (UTC_NOV10, "category", "food", 0, *m(created=1, paid=10, gmv=425000)),
+        (UTC_NOV10, "province", "Sichuan", 0, *EVE_TOTAL),
+        (UTC_NOV10, "province", "Zhejiang", 0, *m(created=1, paid=4, gmv=71700, refunds=1, refund_fen=12900,
+                                                   cancellations=1)),
+        (UTC_NOV10, "province", "Guangdong", 0, *m(created=1, paid=2, gmv=139900, deposits=1)),
+        (UTC_NOV10, "channel", "app", 0, *m(created=2, paid=16, gmv=1_296_700, refunds=1, refund_fen=12900)),
+        (UTC_NOV10, "channel", "livestream", 0, *m(paid=1, gmv=50000, deposits=1)),
+        (UTC_NOV10, "channel", "web", 0, *m(created=1, paid=1, gmv=89900, cancellations=1)),
+        (UTC_NOV10, "vip", "0", 0, *m(created=2, paid=17, gmv=1_346_700, refunds=1, refund_fen=12900,
+                                      cancellations=1, deposits=1)),
+        (UTC_NOV10, "vip", "1", 0, *O8),
+        (UTC_NOV10, "promotion", "coupon", 0, *EVE_TOTAL),
+        (UTC_NOV10, "promotion", "none", 0, *m(created=1, paid=4, gmv=71700, refunds=1, refund_fen=12900,
+                                               cancellations=1)),
+        (UTC_NOV10, "promotion", "presale_deposit", 0, *m(paid=1, gmv=50000, deposits=1)),
+        (UTC_NOV10, "promotion", "flash_sale", 0, *O8),
+        (UTC_NOV10, "wave", "presale", 0, *m(created=1, paid=13, gmv=1_275_000, deposits=1)),
+        (UTC_NOV10, "wave", "wave1", 0, *m(created=1, paid=4, gmv=71700, refunds=1, refund_fen=12900,
+                                           cancellations=1)),
+        (UTC_NOV10, "wave", "wave2", 0, *O8),
+        (UTC_NOV10, "presale_phase", "none", 0, *m(created=3, paid=17, gmv=1_386_600, refunds=1, refund_fen=12900,
+                                                   cancellations=1)),
+        (UTC_NOV10, "presale_phase", "deposit", 0, *m(gmv=5000, deposits=1)),
+        (UTC_NOV10, "presale_phase", "final", 0, *m(paid=1, gmv=45000)),
+        # d13, e7, e10, e12, e14
+        (UTC_NOV10, "category", "beauty", 1, *m(created=4, paid=1, gmv=7000)),
+        (UTC_NOV10, "province", "Sichuan", 1, *CREATED_ONLY),
+        (UTC_NOV10, "province", "Guangdong", 1, *m(created=2, paid=1, gmv=7000)),
+        (UTC_NOV10, "province", "Zhejiang", 1, *CREATED_ONLY),
+        (UTC_NOV10, "channel", "app", 1, *CREATED_ONLY),
+        (UTC_NOV10, "channel", "mini_program", 1, *m(created=2, paid=1, gmv=7000)),
+        (UTC_NOV10, "channel", "livestream", 1, *CREATED_ONLY),
+        (UTC_NOV10, "vip", "0", 1, *m(created=4, paid=1, gmv=7000)),
+        (UTC_NOV10, "promotion", "coupon", 1, *CREATED_ONLY),
+        (UTC_NOV10, "promotion", "none", 1, *m(created=2, paid=1, gmv=7000)),
+        (UTC_NOV10, "promotion", "livestream_deal", 1, *CREATED_ONLY),
+        (UTC_NOV10, "wave", "presale", 1, *CREATED_ONLY),
+        (UTC_NOV10, "wave", "wave1", 1, *m(created=3, paid=1, gmv=7000)),
+        (UTC_NOV10, "presale_phase", "none", 1, *m(created=4, paid=1, gmv=7000)),
+        *each(UTC_NOV11, 0, K8, m(paid=1, gmv=6600)),  # e16
+        *each(UTC_NOV11, 1, K7, CREATED_ONLY),  # e17
+    ],
+    "cube_5min": [
+        *at(A - 300, EVE_CUBE),
+        # e1, e2 and e6: one order, so one row of fields
+        (A, *K1, 0, *m(created=1, paid=1, gmv=12900, refunds=1, refund_fen=12900)),
         # o3's deposit and final payment differ in their pre-sale phase
-        (A, "electronics", "Guangdong", "livestream", 0, "presale_deposit", "presale", "deposit", 0,
-         0, 0, 5000, 0, 0, 0, 1),
-        (A, "electronics", "Guangdong", "livestream", 0, "presale_deposit", "presale", "final", 0,
-         0, 1, 45000, 0, 0, 0, 0),
-        (A, "electronics", "Zhejiang", "web", 0, "none", "wave1", "none", 0, 0, 0, 0, 0, 0, 1, 0),
-        (A, "beauty", "Guangdong", "mini_program", 0, "none", "wave1", "none", 1, *CREATED_ONLY),  # e7
-        (B, "beauty", "Zhejiang", "app", 0, "none", "wave1", "none", 0, 0, 0, 0, 1, 12900, 0, 0),
-        (B, "electronics", "Guangdong", "web", 1, "flash_sale", "wave2", "none", 0, 1, 1, 89900, 0, 0, 0, 0),
-        (B, "beauty", "Zhejiang", "livestream", 0, "livestream_deal", "wave1", "none", 1, *CREATED_ONLY),  # e10
+        (A, *K3D, 0, *m(gmv=5000, deposits=1)),
+        (A, *K3F, 0, *m(paid=1, gmv=45000)),
+        (A, *K5, 0, *m(cancellations=1)),
+        (A, *K8, 0, *O8),
+        (A, *K7, 1, *CREATED_ONLY),  # e7
+        (A, *K10, 1, *CREATED_ONLY),  # e10
+        (A + 300, *K1, 0, *m(paid=1, gmv=20000)),  # e11
+        (A + 300, *K7, 1, *m(paid=1, gmv=7000)),  # e12
+        (A + 3600, *K1, 0, *m(paid=1, gmv=30000)),  # e13
+        (A + 3600, *K7, 1, *CREATED_ONLY),  # e14
+        (U - 300, *K1, 0, *m(paid=1, gmv=8800)),  # e15
+        (U, *K8, 0, *m(paid=1, gmv=6600)),  # e16
+        (U, *K7, 1, *CREATED_ONLY),  # e17
+    ],
+    "cube_hour": [
+        *at(A - 3600, EVE_CUBE),
+        (A, *K1, 0, *m(created=1, paid=2, gmv=32900, refunds=1, refund_fen=12900)),  # o1 and e11
+        (A, *K3D, 0, *m(gmv=5000, deposits=1)),
+        (A, *K3F, 0, *m(paid=1, gmv=45000)),
+        (A, *K5, 0, *m(cancellations=1)),
+        (A, *K8, 0, *O8),
+        (A, *K7, 1, *m(created=1, paid=1, gmv=7000)),  # e7 and e12
+        (A, *K10, 1, *CREATED_ONLY),
+        (A + 3600, *K1, 0, *m(paid=1, gmv=30000)),
+        (A + 3600, *K7, 1, *CREATED_ONLY),
+        (U - 3600, *K1, 0, *m(paid=1, gmv=8800)),  # e15
+        (U, *K8, 0, *m(paid=1, gmv=6600)),  # e16
+        (U, *K7, 1, *CREATED_ONLY),  # e17
+    ],
+    "cube_day": [
+        *at(UTC_NOV10, EVE_CUBE),
+        (UTC_NOV10, *K1, 0, *m(created=1, paid=4, gmv=71700, refunds=1, refund_fen=12900)),  # o1, e11, e13, e15
+        (UTC_NOV10, *K3D, 0, *m(gmv=5000, deposits=1)),
+        (UTC_NOV10, *K3F, 0, *m(paid=1, gmv=45000)),
+        (UTC_NOV10, *K5, 0, *m(cancellations=1)),
+        (UTC_NOV10, *K8, 0, *O8),
+        (UTC_NOV10, *K7, 1, *m(created=2, paid=1, gmv=7000)),  # e7, e12 and e14
+        (UTC_NOV10, *K10, 1, *CREATED_ONLY),
+        (UTC_NOV11, *K8, 0, *m(paid=1, gmv=6600)),  # e16
+        (UTC_NOV11, *K7, 1, *CREATED_ONLY),  # e17
+    ],
+    "brands_5min": [
+        *at(A - 300, EVE_BRANDS_ROWS),
+        (A, *PERFECT_DIARY, 0, *m(created=1, paid=1, gmv=12900, refunds=1, refund_fen=12900)),  # o1
+        (A, *XIAOMI),
+        (A, *HUAWEI),
+        (A, *PERFECT_DIARY, 1, *m(created=2)),  # e7, e10
+        (A + 300, *PERFECT_DIARY, 0, *m(paid=1, gmv=20000)),  # e11
+        (A + 300, *PERFECT_DIARY, 1, *m(paid=1, gmv=7000)),  # e12
+        (A + 3600, *PERFECT_DIARY, 0, *m(paid=1, gmv=30000)),  # e13
+        (A + 3600, *PERFECT_DIARY, 1, *CREATED_ONLY),  # e14
+        (U - 300, *PERFECT_DIARY, 0, *m(paid=1, gmv=8800)),  # e15
+        (U, "electronics", "Huawei", 0, *m(paid=1, gmv=6600)),  # e16
+        (U, *PERFECT_DIARY, 1, *CREATED_ONLY),  # e17
+    ],
+    "brands_hour": [
+        *at(A - 3600, EVE_BRANDS_ROWS),
+        (A, *PERFECT_DIARY, 0, *m(created=1, paid=2, gmv=32900, refunds=1, refund_fen=12900)),  # o1, e11
+        (A, *XIAOMI),
+        (A, *HUAWEI),
+        (A, *PERFECT_DIARY, 1, *m(created=2, paid=1, gmv=7000)),  # e7, e10, e12
+        (A + 3600, *PERFECT_DIARY, 0, *m(paid=1, gmv=30000)),
+        (A + 3600, *PERFECT_DIARY, 1, *CREATED_ONLY),
+        (U - 3600, *PERFECT_DIARY, 0, *m(paid=1, gmv=8800)),  # e15
+        (U, "electronics", "Huawei", 0, *m(paid=1, gmv=6600)),  # e16
+        (U, *PERFECT_DIARY, 1, *CREATED_ONLY),  # e17
+    ],
+    "brands_day": [
+        *at(UTC_NOV10, EVE_BRANDS_ROWS),
+        # o1, e11, e13, e15
+        (UTC_NOV10, *PERFECT_DIARY, 0, *m(created=1, paid=4, gmv=71700, refunds=1, refund_fen=12900)),
+        (UTC_NOV10, *XIAOMI),
+        (UTC_NOV10, *HUAWEI),
+        (UTC_NOV10, *PERFECT_DIARY, 1, *m(created=3, paid=1, gmv=7000)),  # e7, e10, e12, e14
+        (UTC_NOV11, "electronics", "Huawei", 0, *m(paid=1, gmv=6600)),  # e16
+        (UTC_NOV11, *PERFECT_DIARY, 1, *CREATED_ONLY),  # e17
+    ],
+    # Each festival day's top ten brands by GMV, on-time and late events together.
+    "top_brands": [
+        # The day before, over all brands: Apple, Lancome (with its late order) and eight food brands;
+        # Wahaha ties with Bestore at 10,000 fen and loses by name; Nongfu Spring (0 fen) and Master
+        # Kong (no paid event) come after.
+        (EVE, "", "Apple", "electronics", *m(paid=1, gmv=500_000)),
+        (EVE, "", "Lancome", "beauty", *m(created=1, paid=1, gmv=300_000)),
+        (EVE, "", "Moutai", "food", *m(paid=1, gmv=150_000)),
+        (EVE, "", "Wuliangye", "food", *m(paid=1, gmv=90_000)),
+        (EVE, "", "Three Squirrels", "food", *m(paid=1, gmv=60_000)),
+        (EVE, "", "Haidilao", "food", *m(paid=1, gmv=40_000)),
+        (EVE, "", "Yili", "food", *m(paid=1, gmv=30_000)),
+        (EVE, "", "Mengniu", "food", *m(paid=1, gmv=20_000)),
+        (EVE, "", "Lee Kum Kee", "food", *m(paid=1, gmv=15_000)),
+        (EVE, "", "Bestore", "food", *m(paid=1, gmv=10_000)),
+        # Food: its eleven brands but Master Kong, who has no paid event, after Nongfu Spring's 0 fen.
+        (EVE, "food", "Moutai", "food", *m(paid=1, gmv=150_000)),
+        (EVE, "food", "Wuliangye", "food", *m(paid=1, gmv=90_000)),
+        (EVE, "food", "Three Squirrels", "food", *m(paid=1, gmv=60_000)),
+        (EVE, "food", "Haidilao", "food", *m(paid=1, gmv=40_000)),
+        (EVE, "food", "Yili", "food", *m(paid=1, gmv=30_000)),
+        (EVE, "food", "Mengniu", "food", *m(paid=1, gmv=20_000)),
+        (EVE, "food", "Lee Kum Kee", "food", *m(paid=1, gmv=15_000)),
+        (EVE, "food", "Bestore", "food", *m(paid=1, gmv=10_000)),
+        (EVE, "food", "Wahaha", "food", *m(paid=1, gmv=10_000)),
+        (EVE, "food", "Nongfu Spring", "food", *m(paid=1)),
+        (EVE, "electronics", "Apple", "electronics", *m(paid=1, gmv=500_000)),
+        (EVE, "beauty", "Lancome", "beauty", *m(created=1, paid=1, gmv=300_000)),
+        # Nov 11 in Shanghai, one festival day across 00:00 UTC: Perfect Diary's o1, e7, e10-e15, e17
+        # (five paid: 12900 + 20000 + 7000 + 30000 + 8800); Huawei's o5, o8 and e16 (89900 + 6600)
+        (A, "", "Huawei", "electronics", *m(created=1, paid=2, gmv=96500, cancellations=1)),
+        (A, "", "Perfect Diary", "beauty", *m(created=5, paid=5, gmv=78700, refunds=1, refund_fen=12900)),
+        (A, "", "Xiaomi", "electronics", *m(paid=1, gmv=50000, deposits=1)),
+        (A, "beauty", "Perfect Diary", "beauty", *m(created=5, paid=5, gmv=78700, refunds=1, refund_fen=12900)),
+        (A, "electronics", "Huawei", "electronics", *m(created=1, paid=2, gmv=96500, cancellations=1)),
+        (A, "electronics", "Xiaomi", "electronics", *m(paid=1, gmv=50000, deposits=1)),
     ],
     "logistics_second": [
         (A, "created", 0, 1),
@@ -307,10 +729,14 @@ EXPECTED = {
         (B, "in_transit", 0, 1),
         (A, "delivered", 1, 1),
     ],
-    # buyers: consumers with a valid paid event (c1: e2 and its redelivery; c3: the deposit e3 and
-    # the final payment e4, a second later; c8: e9, a VIP), each once a day at their first second
-    "buyers_second": [(A, 0, 2), (B + 1, 1, 1)],
-    "buyers_minute": [(A, 0, 2), (B, 1, 1)],
+    # buyers: consumers with a valid paid event, each once a festival day at their first second. The
+    # day before: c20 (twelve paid events). Nov 11: c1 (e2 and its redelivery; e13 in the next hour),
+    # c3 (the deposit e3 and the final payment e4, a second later), c8 (e9, a VIP), c12 (e12, late)
+    # and c20 again (e11); across 00:00 UTC, still Nov 11 in Shanghai: c15 (e15) and c16 (e16, a VIP).
+    "buyers_second": [(A - 1, 0, 1), (A, 0, 2), (B + 1, 1, 1), (A + 350, 0, 1), (A + 400, 0, 1), (U - 1, 0, 1),
+                      (U, 1, 1)],
+    "buyers_minute": [(A - 60, 0, 1), (A, 0, 2), (B, 1, 1), (A + 300, 0, 1), (A + 360, 0, 1), (A + 3660, 0, 1),
+                      (U - 60, 0, 1), (U, 1, 1)],
     "pipeline_events": [
         # rejected, per minute of Kafka time
         (A, "orders", "rejected", "not_json", 2),
@@ -336,8 +762,12 @@ EXPECTED = {
         (A, "logistics", "rejected", "bad_status", 1),
         (A, "logistics", "rejected", "wrong_type", 1),
         # late, per minute of event time
-        (A, "orders", "late", "", 1),
-        (B, "orders", "late", "", 1),
+        (A - 60, "orders", "late", "", 1),  # d13
+        (A, "orders", "late", "", 1),  # e7
+        (B, "orders", "late", "", 1),  # e10
+        (A + 300, "orders", "late", "", 1),  # e12
+        (A + 3600, "orders", "late", "", 1),  # e14
+        (U, "orders", "late", "", 1),  # e17
         (A, "logistics", "late", "", 1),
     ],
     "rejected": [
@@ -466,7 +896,7 @@ def outputs(stack_settings, tmp_path_factory) -> dict[str, list[dict]]:
             config.set_string(key, value)
         t_env = TableEnvironment.create(
             EnvironmentSettings.new_instance().in_batch_mode().with_configuration(config).build())
-    sinks = {name: f"sink_{name}" for name in COLUMNS}
+    sinks = {name: f"sink_{name}" for name in [*ROLLUPS, "rejected"]}
     ddl = [
         *rollup_sql.FUNCTIONS,
         _source_table("orders_raw", tmp / "orders", ORDERS),
@@ -477,8 +907,12 @@ def outputs(stack_settings, tmp_path_factory) -> dict[str, list[dict]]:
     ]
     for statement in ddl:
         t_env.execute_sql(statement)
+    # the job's buffered sinks (late rows, the buyers, the pipeline's counts) are the same files here
+    views, inserts = aggregates.rollup_statements(sinks, BATCH, buffered=sinks)
+    for view in views:
+        t_env.execute_sql(view)
     statement_set = t_env.create_statement_set()
-    for insert in rollup_sql.rollup_inserts(sinks, BATCH):
+    for insert in inserts:
         statement_set.add_insert_sql(insert)
     statement_set.execute().wait()
     return {name: _read_rows(tmp / "out" / name) for name in sinks}
@@ -490,7 +924,8 @@ def _check(outputs, rollup: str) -> None:
     assert all(tuple(row) == columns for row in rows), [tuple(row) for row in rows][:1]
     got = sorted(tuple(row[c] for c in columns) for row in rows)
     assert got == sorted(EXPECTED[rollup])
-    # the job's sinks are upserts by key: two rows with one key would overwrite each other
+    # final rows per key: batch mode writes each key once (the module's docstring); the job's sinks
+    # are upserts by key, so two rows of one key would overwrite each other there
     if rollup in ROLLUPS:
         keys = [tuple(row[c.name] for c in ROLLUPS[rollup].keys) for row in rows]
         assert len(set(keys)) == len(keys), keys
@@ -511,6 +946,7 @@ def test_heartbeats_are_neither_counted_nor_rejected(outputs):
 # -- fast checks of the test's own footing ---------------------------------------------------------
 
 def test_expected_columns_are_the_contracts():
+    assert set(COLUMNS) == {*ROLLUPS, "rejected"}  # every sink is checked
     for name, columns in COLUMNS.items():
         if name == "rejected":
             assert columns == tuple(c.name for c in REJECTED_FIELDS)
@@ -557,14 +993,25 @@ def test_the_event_time_horizon_is_the_late_ttl():
     assert "valid AND ts < newest - INTERVAL '2' DAY AS too_old" in parsed
 
 
-def test_the_buyers_state_outlives_the_late_horizon_by_a_day():
-    """Every operator of the buyers' two-level aggregates keeps its state the late horizon plus a
-    day (Flink treats a retraction on expired state as a first row), keyed by the Shanghai day."""
+def test_the_buyers_and_top_brands_state_outlives_the_late_horizon_by_a_day():
+    """Every operator of the buyers' two-level aggregates and of the top brands' day aggregate keeps
+    its state the late horizon plus a day (Flink treats a retraction on expired state as a first
+    row; a day's key is written from the day's start until an event of it is too old), keyed by the
+    Shanghai day; the late corrections keep theirs the late horizon."""
     options = rollup_sql.RollupOptions(late_ttl="2 d")
-    assert rollup_sql.buyers_ttl(options) == "259200 s"
-    second, minute = rollup_sql.buyers_inserts({"buyers_second": "s", "buyers_minute": "m"}, options)
+    assert aggregates.lifetime_ttl(options) == "259200 s"
+    second, minute = aggregates.buyers_inserts({"buyers_second": "s", "buyers_minute": "m"}, options)
     for insert in (second, minute):
         assert insert.count("STATE_TTL(") == 2 and insert.count("'259200 s'") == 2
         assert "WHERE status = 'paid'" in insert and "GROUP BY" in insert
     assert "GROUP BY (event_time / 1000 + 28800) / 86400, consumer_id" in second
     assert "GROUP BY event_time / 60000 * 60, consumer_id" in minute
+    views, inserts = aggregates.rollup_statements({name: name for name in [*ROLLUPS, "rejected"]}, options)
+    top = [i for i in inserts if i.startswith("INSERT INTO top_brands\n")]
+    assert len(top) == 2  # over all brands, and per category
+    for insert in top:
+        assert re.findall(r"STATE_TTL\('\w+' = '([^']*)'\)", insert) == ["259200 s"]
+    late = [v for v in views if "_late AS" in v.split("\n")[0]]
+    assert len(late) == 5  # one per family with late rows: orders, dimensions, cube, brands, logistics
+    for view in late:
+        assert re.findall(r"STATE_TTL\('\w+' = '([^']*)'\)", view) == ["2 d"]

@@ -1,7 +1,8 @@
 """A current ClickHouse engine (chDB, in-process) behind clickhouse-driver's ``execute``.
 
-DESIGN.md asks that every DDL statement and query run on Debian's ClickHouse 18.16 and
-on a current ClickHouse; tests hand this client to the same code they hand the real one.
+Every DDL statement and query must run on Debian's ClickHouse 18.16 (the local stack) and
+on a current ClickHouse (the Docker image, production); tests hand this client to the same code
+they hand the real one.
 """
 from __future__ import annotations
 

@@ -64,11 +64,12 @@ FAULTS = ["--duplicates", "0.02", "--late", "0.02", "--late-by", "30", "--malfor
 
 def simulate(settings, ledger, events=200_000, seed=11, start="2021-11-11T19:50+08:00", scale=0.01) -> None:
     """A compressed festival evening (or the replay from ``start``) into the settings' topics,
-    with ground truth in ``ledger``."""
+    with ground truth in ``ledger``. Its last heartbeat closes every window of the day (``--close
+    day``), so the explore path's 5 minutes, hours and day are written and verified too."""
     started = time.monotonic()
     cmd = [sys.executable, "-m", "stream.cli", "simulate", "--clock", "replay",
            "--start", start, "--speed", "120", "--rate", "max", "--scale", str(scale),
-           "--events", str(events), "--seed", str(seed), "--ledger", str(ledger), *FAULTS]
+           "--events", str(events), "--seed", str(seed), "--ledger", str(ledger), "--close", "day", *FAULTS]
     result = subprocess.run(cmd, env={**os.environ, **settings.to_env()}, capture_output=True, text=True,
                             timeout=300, check=False)
     assert result.returncode == 0, result.stderr

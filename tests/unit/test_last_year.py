@@ -3,13 +3,14 @@ validation, and what `gmv simulate --history` plans to write (no servers)."""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 
 from stream import history_csv
 from stream.cli import build_parser
-from stream.contract import FESTIVAL_TZ, MEASURES
+from stream.contract import FESTIVAL_TZ, MEASURES, ROLLUPS, family
 from stream.history import calendar, festival_span, next_event
 from stream.history_csv import HistoryCsvError, parse
 from stream.simulator import curve as curve_mod
@@ -77,16 +78,24 @@ def test_per_second_totals_parse_to_ledger_shaped_columns_with_left_out_measures
     assert parsed.files == [("a.csv", "orders_second", 2)] and parsed.rows() == 2
 
 
-def test_breakdown_cube_and_parcel_files_name_their_rollup_by_the_header():
-    breakdown = "window_start,dimension,value,gmv_fen\n2020-11-11T00:01:00+08:00,brand,花西子🌸,500\n"
+def test_breakdown_cube_brand_and_parcel_files_name_their_rollup_by_the_header():
+    breakdown = "window_start,dimension,value,gmv_fen\n2020-11-11T00:01:00+08:00,category,花西子🌸,500\n" \
+                "1605024060,vip,1,7\n"
     cube = ("window_start,category,province,channel,vip,promotion,wave,presale_phase,orders_paid\n"
-            "1605024000,Apparel,Guangdong,app,1,cross_store,wave2,final,3\n")
+            "1605024300,Apparel,Guangdong,app,1,cross_store,wave2,final,3\n")
+    brands = "window_start,category,brand,gmv_fen,orders_paid\n2020-11-11T00:05:00+08:00,Beauty,花西子🌸,900,2\n"
     parcels = "window_start,status,events\n1605024060,delivered,41\n"
-    parsed = parse([("b.csv", breakdown), ("c.csv", cube), ("p.csv", parcels)])
-    assert parsed.tables["orders_minute"]["value"] == ["花西子🌸"]
-    assert parsed.tables["orders_minute_cube"]["vip"] == [1]
-    assert parsed.tables["orders_minute_cube"]["presale_phase"] == ["final"]
+    parsed = parse([("b.csv", breakdown), ("c.csv", cube), ("br.csv", brands), ("p.csv", parcels)])
+    assert parsed.tables["dimensions_minute"]["value"] == ["花西子🌸", "1"]
+    assert parsed.tables["dimensions_minute"]["dimension"] == ["category", "vip"]
+    assert parsed.tables["cube_5min"]["vip"] == [1]
+    assert parsed.tables["cube_5min"]["presale_phase"] == ["final"]
+    assert parsed.tables["brands_5min"] == {"window": [at(2020, 11, 11, 0, 5)], "category": ["Beauty"],
+                                            "brand": ["花西子🌸"], **{m: [0] for m in MEASURES},
+                                            "gmv_fen": [900], "orders_paid": [2]}
     assert parsed.tables["logistics_minute"] == {"window": [1605024060], "status": ["delivered"], "events": [41]}
+    assert [rollup for _, rollup, _ in parsed.files] == ["dimensions_minute", "cube_5min", "brands_5min",
+                                                         "logistics_minute"]
 
 
 @pytest.mark.parametrize(("text", "problem"), [
@@ -99,8 +108,19 @@ def test_breakdown_cube_and_parcel_files_name_their_rollup_by_the_header():
     ("window_start,gmv_fen\n1605024000000,1\n", "a.csv:2: window_start '1605024000000' is not between 2000 and 2100"),
     ("window_start,gmv_fen\n1605024000,1,2\n", "a.csv:2: has 3 fields, the header has 2"),
     ("window_start,gmv_fen\n1605024000,1\n1605024000,2\n", "a.csv:3: repeats the window and keys of a.csv:2"),
-    ("window_start,dimension,value,gmv_fen\n1605024030,brand,X,1\n", "a.csv:2: window_start '1605024030' is not on a"),
+    ("window_start,dimension,value,gmv_fen\n1605024030,channel,app,1\n",
+     "a.csv:2: orders_by_dimension_per_minute has a row per minute: sum the rows of each minute into one row at its "
+     "start (hh:mm:00)"),
     ("window_start,dimension,value,gmv_fen\n1605024000,colour,red,1\n", "a.csv:2: dimension 'colour' is not one of"),
+    ("window_start,dimension,value,gmv_fen\n1605024000,channel,tv,1\n",
+     "a.csv:2: value 'tv' is not a channel (app, web, livestream, mini_program)"),
+    ("window_start,dimension,value,gmv_fen\n1605024000,vip,true,1\n", "a.csv:2: value 'true' is not a vip (0, 1)"),
+    ("window_start,category,brand,gmv_fen\n1605024060,Beauty,X,1\n",
+     "a.csv:2: brands_per_5min has a row per 5 minutes: sum the rows of each 5 minutes into one row at its start "
+     "(hh:00, hh:05, hh:10, ...)"),
+    ("window_start,brand,gmv_fen\n", "a.csv:1: a header of brands (window_start, category, brand) lacks category."),
+    ("window_start,category,brand,province,gmv_fen\n", "a header of brands (window_start, category, brand) also names "
+     "province."),
     ("window_start,status,events\n1605024000,lost,1\n", "a.csv:2: status 'lost' is not one of created"),
     ("window_start,gmv,orders\n", "a.csv:1: unknown column 'gmv'"),
     ("gmv_fen\n1\n", "a.csv:1: no window_start column"),
@@ -116,6 +136,32 @@ def test_a_bad_file_is_one_line_naming_file_and_line(text, problem):
         parse([("a.csv", text)])
     message = str(caught.value)
     assert problem in message and "\n" not in message
+
+
+OLD_BREAKDOWN = """window_start,dimension,value,gmv_fen
+1605024000,category,Apparel,10
+1605024000,brand,Lioona Nature,4
+1605024060,brand,Lioona Nature,6
+1605024060,brand,Olaex Garden,1
+"""
+OLD_CUBE = """window_start,category,province,channel,vip,promotion,wave,presale_phase,gmv_fen
+1605024000,Apparel,Guangdong,app,1,none,wave2,none,5
+1605024060,Apparel,Guangdong,app,1,none,wave2,none,5
+1605024120,Apparel,Guangdong,app,0,none,wave2,none,5
+"""
+
+
+def test_files_in_the_old_format_are_one_line_each_saying_what_to_do_instead():
+    """Brand rows of a breakdown go in a brands file with their category; a per-minute cube is
+    summed per 5 minutes. One line for each, however many rows (and the rows like it counted)."""
+    with pytest.raises(HistoryCsvError) as caught:
+        parse([("breakdown.csv", OLD_BREAKDOWN), ("cube.csv", OLD_CUBE)])
+    assert caught.value.problems == [
+        "breakdown.csv:3: brand is no longer a breakdown dimension: put the brand rows in a brands file with their "
+        "category (header window_start,category,brand + measures), summed per 5 minutes (3 rows like it)",
+        "cube.csv:3: orders_cube_per_5min has a row per 5 minutes: sum the rows of each 5 minutes into one row at "
+        "its start (hh:00, hh:05, hh:10, ...) (2 rows like it)"]
+    assert str(caught.value).endswith("(and 1 more problem); nothing was imported.")
 
 
 def test_every_problem_is_found_before_anything_is_returned():
@@ -166,21 +212,48 @@ def test_growth_divides_last_years_volume_and_a_budget_samples_it_with_a_whole_w
     assert sampled.weight in (10, 11) and sampled.orders == grown.orders
 
 
-def test_a_sampled_history_multiplies_every_count_alike():
+def test_a_sampled_history_multiplies_every_count_and_amount_alike_and_no_text():
     tables = {"orders_second": {"window": [1, 2], "gmv_fen": [5, 7], "orders_created": [1, 0]},
+              "brands_5min": {"window": [300], "category": ["Beauty"], "brand": ["Lioona"], "refund_fen": [9]},
+              "top_brands": {"window": [57600], "ranking": [""], "brand": ["Lioona"], "category": ["Beauty"],
+                             "orders_paid": [4]},
               "logistics_minute": {"window": [60], "status": ["delivered"], "events": [2]}}
     assert sim_history.weighted(tables, 3) == {
         "orders_second": {"window": [1, 2], "gmv_fen": [15, 21], "orders_created": [3, 0]},
+        "brands_5min": {"window": [300], "category": ["Beauty"], "brand": ["Lioona"], "refund_fen": [27]},
+        "top_brands": {"window": [57600], "ranking": [""], "brand": ["Lioona"], "category": ["Beauty"],
+                       "orders_paid": [12]},
         "logistics_minute": {"window": [60], "status": ["delivered"], "events": [6]}}
 
 
-def test_simulating_last_year_counts_only_last_years_span():
+def test_the_history_writes_every_tier_of_what_its_readers_read():
+    """Last year's history is read a minute at a time at the finest (the per-second totals being
+    the exception: the comparison curve), so it holds the breakdowns from the minute up and no
+    breakdowns or parcels per second: those are the wall's live path of the open minute."""
+    assert set(sim_history.WRITTEN) == {
+        "orders_second", "orders_hour", "orders_day",
+        "dimensions_minute", "dimensions_hour", "dimensions_day",
+        "cube_5min", "cube_hour", "cube_day",
+        "brands_5min", "brands_hour", "brands_day",
+        "logistics_minute"}
+    # every family's tiers from the finest written up
+    for name in sim_history.WRITTEN:
+        finest = min((r for r in family(name) if r.name in sim_history.WRITTEN), key=lambda r: r.window_s)
+        assert {r.name for r in family(name) if r.window_s >= finest.window_s} <= set(sim_history.WRITTEN)
+
+
+def test_simulating_last_year_counts_only_last_years_span_and_only_what_is_written(monkeypatch):
     plan = sim_history.Plan(2020, at(2020, 11, 11, 19, 58), at(2020, 11, 11, 20, 5), 2e-4, 1, 0.0)
     tables = sim_history.simulate(DEFAULT, plan, seed=3).columns()
+    assert set(tables) == set(sim_history.WRITTEN)
     seconds = tables["orders_second"]["window"]
     assert seconds and plan.start_s <= min(seconds) and max(seconds) < plan.end_s
-    cube_gmv = sum(tables["orders_minute_cube"]["gmv_fen"])
-    assert cube_gmv == sum(tables["orders_second"]["gmv_fen"]) > 0  # every breakdown adds up to the totals
+    gmv = sum(tables["orders_second"]["gmv_fen"])
+    for kind in ("orders_day", "cube_5min", "cube_day", "brands_5min", "brands_hour"):
+        assert sum(tables[kind]["gmv_fen"]) == gmv > 0  # every breakdown adds up to the totals
+    monkeypatch.setattr(sim_history, "WRITTEN", None)  # a ledger of every kind, of the same events
+    everything = sim_history.simulate(DEFAULT, plan, seed=3).columns()
+    assert {kind: everything[kind] for kind in tables} == tables and "buyers_second" in everything
 
 
 @pytest.mark.parametrize(("argv", "problem"), [
@@ -197,3 +270,150 @@ def test_history_flags_that_do_not_go_together_are_usage_errors(argv, problem, c
 def test_growth_takes_a_percent_sign():
     args = build_parser().parse_args(["simulate", "--only-history", "--growth", "26%"])
     assert args.growth == 26.0 and args.only_history
+
+
+# -- the hour and day tiers an import sums (on a current ClickHouse: chDB, in-process) -------------
+
+
+class _RowsClient:
+    """chDB behind the client's columnar inserts (history.insert), for the tests below."""
+
+    def __init__(self) -> None:
+        from tests.support.chdb_engine import ChdbClient
+
+        self.chdb = ChdbClient()
+
+    def execute(self, sql: str, data=None, columnar: bool = False):
+        return self.chdb.execute(sql, list(zip(*data)) if columnar else data)
+
+
+@pytest.fixture(scope="module")
+def chdb():
+    from stream.stack import migrations
+
+    client = _RowsClient()
+    migrations.apply(client.chdb, "last_year")
+    yield client
+    client.chdb.close()
+
+
+def utc_hour(epoch_s: int) -> int:
+    """Epoch s of the start of the UTC hour (the time-zone database's) that holds ``epoch_s``."""
+    return int(datetime.fromtimestamp(epoch_s, ZoneInfo("UTC")).replace(minute=0, second=0).timestamp())
+
+
+def utc_day(epoch_s: int) -> int:
+    """Epoch s of the midnight in UTC (08:00 in Shanghai) that starts ``epoch_s``'s day: the tiers' day."""
+    return int(datetime.fromtimestamp(epoch_s, ZoneInfo("UTC")).replace(hour=0, minute=0, second=0).timestamp())
+
+
+def sums_by(rows: list[tuple], window_of) -> dict[tuple, tuple]:
+    """``(window, *keys, *values)`` rows whose window is the first column, summed per
+    ``(window_of(window), *keys)``, the keys being the columns before the last ``len(MEASURES)``."""
+    out: dict[tuple, list[int]] = {}
+    for window, *rest in rows:
+        keys, values = tuple(rest[:-len(MEASURES)]), rest[-len(MEASURES):]
+        key = (window_of(window), *keys)
+        out[key] = [a + b for a, b in zip(out.get(key, [0] * len(MEASURES)), values)]
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def stored(client, rollup: str) -> dict[tuple, tuple]:
+    table = ROLLUPS[rollup]
+    keys = "".join(f"{d}, " for d in table.dimensions)
+    rows = client.execute(f"SELECT toUInt32(window_start), {keys}{', '.join(MEASURES)} "
+                          f"FROM last_year.{table.table} FINAL")
+    return {tuple(r[:-len(MEASURES)]): tuple(int(v) for v in r[-len(MEASURES):]) for r in rows}
+
+
+# China time; UTC is 8 hours behind: midnight in Shanghai is 16:00 UTC (the same UTC day), 08:00 is
+# 00:00 UTC (a new UTC day)
+BRANDS_PART_ONE = """window_start,category,brand,gmv_fen,orders_paid,refund_fen
+2020-11-10T23:55:00+08:00,Beauty,Lioona,100,1,0
+2020-11-11T00:00:00+08:00,Beauty,Lioona,200,2,0
+2020-11-11T00:55:00+08:00,Beauty,Lioona,300,3,7
+2020-11-11T00:55:00+08:00,Home,Olaex,50,1,0
+2020-11-11T07:55:00+08:00,Beauty,Lioona,400,4,0
+2020-11-11T08:00:00+08:00,Beauty,Lioona,500,5,0
+"""
+# the same days again, in part: a newer copy of one row, and a row the first part did not have
+BRANDS_PART_TWO = """window_start,category,brand,gmv_fen,orders_paid
+2020-11-11T00:55:00+08:00,Beauty,Lioona,333,3
+2020-11-11T23:55:00+08:00,Home,Olaex,9,1
+"""
+
+
+def test_an_import_sums_each_utc_hour_and_day_from_everything_the_history_holds(chdb):
+    """Two imports of parts of the same days: after each, every hour and day row is the sum of the
+    newest copy of every 5-minute row the history holds in it (a day from midnight UTC, as the
+    job's), written again whole (so a second import adds up with the first and counts nothing twice)."""
+    from stream import history
+
+    expected_5min: dict[tuple, tuple] = {}
+    for n, text in enumerate((BRANDS_PART_ONE, BRANDS_PART_TWO), 1):
+        parsed = parse([("brands.csv", text)])
+        history.insert(chdb, "last_year", parsed.tables, written_ms=n)
+        written = history.derive_tiers(chdb, "last_year", parsed.tables, written_ms=n)
+        columns = parsed.tables["brands_5min"]
+        for row in zip(*columns.values()):
+            expected_5min[tuple(row[:3])] = tuple(row[3:])
+        rows = [(*k, *v) for k, v in expected_5min.items()]
+        assert stored(chdb, "brands_5min") == expected_5min
+        assert stored(chdb, "brands_hour") == sums_by(rows, utc_hour)
+        assert stored(chdb, "brands_day") == sums_by(rows, utc_day)
+        assert set(written) == {"brands_hour", "brands_day"}
+    gmv = MEASURES.index("gmv_fen")
+    # UTC Nov 10 runs to 08:00 on Nov 11 in China: 100 + 200 + 333 (the newer copy) + 400
+    assert stored(chdb, "brands_day")[(at(2020, 11, 10, 8), "Beauty", "Lioona")][gmv] == 1033
+    assert stored(chdb, "brands_day")[(at(2020, 11, 11, 8), "Beauty", "Lioona")][gmv] == 500
+    assert stored(chdb, "brands_day")[(at(2020, 11, 10, 8), "Home", "Olaex")][gmv] == 50
+    assert stored(chdb, "brands_day")[(at(2020, 11, 11, 8), "Home", "Olaex")][gmv] == 9
+    # the second import's UTC days (Nov 10 and 11) rewritten whole, not only the 2 rows imported: 6 hour rows
+    # (Lioona at 15, 16, 23 and 00 UTC, Olaex at 16 and 15 UTC) and 4 day rows (each brand on each day)
+    assert written == {"brands_hour": 6, "brands_day": 4}
+
+
+def test_tier_sql_sums_every_family_per_utc_hour_and_day(chdb):
+    """Per-second totals, per-minute breakdowns and the 5-minute cube across midnight UTC (08:00 in
+    Shanghai): each tier equals the imported rows summed in Python per UTC hour and day."""
+    from stream import history
+
+    files = [("s.csv", "window_start,gmv_fen,orders_created\n"
+                       + "".join(f"{at(2020, 11, 2, 6) + i * 977},{i},1\n" for i in range(12))),
+             ("d.csv", "window_start,dimension,value,gmv_fen\n"
+                       + "".join(f"{at(2020, 11, 2, 7, 30) + i * 600},vip,{i % 2},{i}\n" for i in range(9))),
+             ("c.csv", "window_start,category,province,channel,vip,promotion,wave,presale_phase,refunds\n"
+                       + "".join(f"{at(2020, 11, 2, 7, 50) + i * 300},A,G,app,{i % 2},none,wave1,none,{i}\n"
+                                 for i in range(6)))]
+    parsed = parse(files)
+    history.insert(chdb, "last_year", parsed.tables, written_ms=1)
+    written = history.derive_tiers(chdb, "last_year", parsed.tables, written_ms=1)
+    # the coarser tiers of each imported rollup, none finer (no breakdowns per second from minutes)
+    assert set(written) == {"orders_hour", "orders_day", "dimensions_hour", "dimensions_day", "cube_hour", "cube_day"}
+    for finest, (hour, day) in (("orders_second", ("orders_hour", "orders_day")),
+                                ("dimensions_minute", ("dimensions_hour", "dimensions_day")),
+                                ("cube_5min", ("cube_hour", "cube_day"))):
+        rows = [(*k, *v) for k, v in stored(chdb, finest).items()]
+        assert len(rows) == len(parsed.tables[finest]["window"])
+        assert stored(chdb, hour) == sums_by(rows, utc_hour)
+        assert stored(chdb, day) == sums_by(rows, utc_day)
+        assert {k[0] for k in stored(chdb, day)} == {at(2020, 11, 1, 8), at(2020, 11, 2, 8)}  # across midnight UTC
+
+
+def test_clearing_a_span_clears_every_tier_window_that_starts_in_its_first_day(chdb):
+    """``gmv simulate --history`` clears last year's span (festival days, from 16:00 UTC) before it
+    writes it again: the day row that starts at the UTC midnight before the span's start holds the
+    span's first eight hours, so it goes too, or an earlier history's keys stay in the day tier."""
+    from stream import history
+    from stream.stack import migrations
+
+    migrations.apply(chdb.chdb, "last_year_clear")  # a database of its own: clearing touches no other test's rows
+    span = (at(2020, 11, 11), at(2020, 11, 12))  # one festival day: 16:00 UTC to 16:00 UTC
+    days = [at(2020, 11, 9, 8), at(2020, 11, 10, 8), at(2020, 11, 11, 8)]  # 00:00 UTC each
+    history.insert(chdb, "last_year_clear", {"brands_day": {
+        "window": days, "category": ["Home"] * 3, "brand": ["Kept", "Stale", "Stale"],
+        **{m: [1, 1, 1] for m in MEASURES}}}, written_ms=1)
+    history.clear(chdb, "last_year_clear", ["brands_day"], *span)
+    table = ROLLUPS["brands_day"].table
+    left = chdb.execute(f"SELECT toUInt32(window_start), brand FROM last_year_clear.{table} FINAL")
+    assert left == [(days[0], "Kept")]  # the day before the span's first UTC day stays

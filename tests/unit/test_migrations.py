@@ -2,8 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from stream.stack import migrations
+from stream.contract import ROLLUPS
+from stream.stack import clickhouse, migrations
 from tests.support.chdb_engine import ChdbClient
+from tests.support.stack import unique_suffix
 
 
 def test_migrations_are_numbered_and_unique():
@@ -47,7 +49,53 @@ def test_migrations_cut_short_apply_again():
         client.execute("DROP TABLE cut_short.schema_migrations")
         assert migrations.apply(client, "cut_short") == every
         columns = client.execute("SELECT name FROM system.columns WHERE database = 'cut_short' "
-                                 "AND table = 'orders_per_minute_cube' AND name = 'deposits_paid'")
-        assert columns == [("deposits_paid",)]
+                                 "AND table = 'orders_per_second' AND name = 'deposits_paid'")
+        assert columns == [("deposits_paid",)]  # added by 007
+        assert _tables(client, "cut_short") >= {r.table for r in ROLLUPS.values()}
+        assert not _tables(client, "cut_short") & DROPPED_BY_009
     finally:
         client.close()
+
+
+# The tables of the per-minute breakdowns (with brand), the pairs and the per-minute cube.
+DROPPED_BY_009 = {"orders_per_minute", "orders_per_minute_pair", "orders_per_minute_cube"}
+
+
+def _tables(client, database: str) -> set[str]:
+    return {name for (name,) in client.execute(f"SELECT name FROM system.tables WHERE database = '{database}'")}
+
+
+def _upgrade_with_rows(client, database: str) -> None:
+    """A database as 008 left it, its old tables holding rows: 009 applies, drops them and creates
+    the new rollups' tables; the tables it keeps keep their rows."""
+    every = migrations.migrations()
+    with pytest.MonkeyPatch.context() as patch:  # the migrations up to 008 only, applied by the real code
+        patch.setattr(migrations, "migrations", lambda *_: [m for m in every if m.version < 9])
+        assert migrations.apply(client, database) == list(range(1, 9))
+    for table in (*sorted(DROPPED_BY_009), "orders_per_second"):
+        client.execute(f"INSERT INTO {database}.{table} (window_start, gmv_fen, written_ms) VALUES",
+                       [(1_636_560_000, 12900, 1), (1_636_560_060, 5000, 1)])
+    assert _tables(client, database) >= DROPPED_BY_009
+    assert migrations.apply(client, database) == [9]
+    assert not _tables(client, database) & DROPPED_BY_009
+    assert _tables(client, database) >= {r.table for r in ROLLUPS.values()}
+    assert client.execute(f"SELECT count(), sum(gmv_fen) FROM {database}.orders_per_second") == [(2, 17900)]
+
+
+def test_009_drops_the_old_tables_with_their_rows_on_a_current_clickhouse():
+    client = ChdbClient()
+    try:
+        _upgrade_with_rows(client, "upgrade_009")
+    finally:
+        client.close()
+
+
+@pytest.mark.slow
+def test_009_drops_the_old_tables_with_their_rows_on_clickhouse_18_16(clickhouse_server):
+    database = f"test_{unique_suffix()}"
+    with clickhouse.connect(clickhouse_server, "admin") as client:
+        try:
+            assert client.execute("SELECT version()")[0][0].startswith("18.16")
+            _upgrade_with_rows(client, database)
+        finally:
+            client.execute(f"DROP DATABASE IF EXISTS {database}")

@@ -1,4 +1,5 @@
-"""Nothing outside the simulator imports the simulator (DESIGN.md, contract 4): the alert service,
+"""Nothing outside the simulator imports the simulator (its ledger and history are the only ground
+truth it hands on, as files and rows): the alert service,
 the job and the dashboard work on real orders, which follow no simulator curve. Read from each
 file's syntax tree: ``import stream.simulator...``, ``from stream.simulator... import``,
 ``from stream import simulator``, relative imports that land there, and ``import_module`` /
