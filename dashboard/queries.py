@@ -13,11 +13,12 @@ bounds are epoch seconds and every window comes back as epoch seconds (``toUInt3
 on ClickHouse 18.16 and current servers. No statement uses what 18.16 lacks (DateTime64, TTL,
 toStartOfInterval, WITH FILL, LowCardinality).
 
-**Time tiers.** A family of rollups (totals, each field on its own, the cube, brands) keeps the
-same rows per second, minute or 5 minutes (its finest tier) and per closed hour and festival day.
-A read of [start, end) takes closed days from the day tier, closed hours from the hour tier and
-the rest from the finest (:func:`plan`), so its cost follows the rows it needs, not the
-festival's length. A coarse window counts as closed when its tier has rows for it and it ended
+**Time tiers.** A family of rollups (totals, each field on its own, the cube, brands, parcels)
+keeps the same rows per second or 5 minutes (its finest tier) and per closed minute, hour and
+UTC day (00:00 UTC is 08:00 in Shanghai). A read of [start, end) takes closed days from the day
+tier, closed hours from the hour tier, and so on down to the finest (:func:`plan`), so its cost
+follows the rows it needs, not the festival's length (a Shanghai day takes its hours: no UTC day
+lies wholly inside it). A coarse window counts as closed when its tier has rows for it and it ended
 at least :data:`SETTLE_S` before the newest second (rows of a window just closed may still be
 loading: those are read from the finer tier). Filters on key columns go in ``PREWHERE``, which
 18.16 applies before ``FINAL`` merges the rows (correct: every version of a row has the same keys).
@@ -37,6 +38,7 @@ from stream.contract import (
     PARCEL_STATUSES,
     ROLLUPS,
     TOP_BRANDS,
+    UTC_OFFSET_S,
     Rollup,
     family,
     window_start,
@@ -73,13 +75,13 @@ class Run(Protocol):
 
 # The rollups, named once in stream.contract; each family finest tier first.
 TOTALS = family("orders_second")
-DIMENSIONS = family("dimensions_minute")
+DIMENSIONS = family("dimensions_second")
 CUBE = family("cube_5min")
 BRANDS = family("brands_5min")
 FAMILIES = {"totals": TOTALS, "dimensions": DIMENSIONS, "cube": CUBE, "brands": BRANDS}
 SECONDS = TOTALS[0].table
 TOP = ROLLUPS["top_brands"]
-PARCELS = ROLLUPS["logistics_minute"].table
+PARCELS = family("logistics_second")
 SET_ASIDE = ROLLUPS["pipeline_events"].table
 NEW_BUYERS = ROLLUPS["buyers_second"].table
 BUYERS = ROLLUPS["buyers_minute"].table
@@ -106,13 +108,18 @@ def _bounds(start: int, end: int) -> dict:
     return {"start": int(start), "end": int(end)}
 
 
-# A window's bucket of %(bucket)s seconds, aligned as stream.contract.window_start aligns windows
-# (a day: a festival day, from midnight in Asia/Shanghai): the bucket is shifted by %(shift)s.
+# A window's bucket of %(bucket)s seconds, aligned in Shanghai time (a day bucket is a festival day,
+# from midnight in Asia/Shanghai; up to an hour, the same as in UTC): shifted by %(shift)s.
 _BUCKET = "intDiv(toUInt32(window_start) + %(shift)s, %(bucket)s) * %(bucket)s - %(shift)s"
 
 
+def bucket_start(epoch_s: int, bucket: int) -> int:
+    """The start (epoch s) of the ``bucket``-second bucket that holds ``epoch_s``, in Shanghai time."""
+    return (int(epoch_s) + UTC_OFFSET_S) // bucket * bucket - UTC_OFFSET_S
+
+
 def _bucket(bucket: int) -> dict:
-    return {"bucket": int(bucket), "shift": -int(window_start(0, bucket))}
+    return {"bucket": int(bucket), "shift": UTC_OFFSET_S}
 
 
 def _totals(row: tuple) -> dict[str, int]:
@@ -136,7 +143,7 @@ def candidates(rollup: Rollup, start: int, end: int, settled: int, bucket: int |
     size = rollup.window_s
     found, w = [], window_start(start + size - 1, size)  # the first window starting at or after start
     while w + size <= min(end, settled):
-        if bucket is None or window_start(w, bucket) == window_start(w + size - 1, bucket):
+        if bucket is None or bucket_start(w, bucket) == bucket_start(w + size - 1, bucket):
             found.append(w)
         w += size
     return found
@@ -187,11 +194,12 @@ def _gaps(lo: int, hi: int, windows: list[int], size: int) -> list[tuple[int, in
 @dataclass(frozen=True)
 class Source:
     """Which rows of which family answer a selection: the family's tiers, a condition on key
-    columns (PREWHERE, may be empty) and its parameters."""
+    columns (PREWHERE, may be empty) and its parameters, and the measures summed."""
 
     tiers: tuple[Rollup, ...]
     keys: str = ""
     params: dict = field(default_factory=dict)
+    measures: tuple[str, ...] = MEASURES
 
     @property
     def grain(self) -> int:
@@ -240,9 +248,9 @@ def _tiered(db: str, parts: list[Piece], source: Source, select: str, group: str
             params |= {f"lo{i}_{j}": int(lo), f"hi{i}_{j}": int(hi)}
             ranges.append(f"window_start >= toDateTime(%(lo{i}_{j})s) AND window_start < toDateTime(%(hi{i}_{j})s)")
         where = "(" + " OR ".join(f"({r})" for r in ranges) + ")" + (f" AND {source.keys}" if source.keys else "")
-        branches.append(f"SELECT {select}, {', '.join(f'sum({m}) AS m_{m}' for m in MEASURES)} "
+        branches.append(f"SELECT {select}, {', '.join(f'sum({m}) AS m_{m}' for m in source.measures)} "
                         f"FROM {db}.{rollup.table} FINAL PREWHERE {where} GROUP BY {group}")
-    sums = ", ".join(f"sum(m_{m})" for m in MEASURES)
+    sums = ", ".join(f"sum(m_{m})" for m in source.measures)
     return f"SELECT {group}, {sums} FROM ({' UNION ALL '.join(branches)}) GROUP BY {group}", params
 
 
@@ -266,7 +274,7 @@ def _chunks(piece: Piece) -> list[tuple[tuple[int, int], ...]]:
 
 def read(run: Run, db: str, source: Source, start: int, end: int, span: tuple[int, int], select: str,
          group: str, tail: str = "", bucket: int | None = None, tier: Tier = EXPLORE) -> list[tuple]:
-    """``(*group columns, *MEASURES)`` of ``source``'s rows in [start, end), each tier where it
+    """``(*group columns, *source.measures)`` of ``source``'s rows in [start, end), each tier where it
     answers (see the module), summed per ``group``; ``tail``: ORDER BY / LIMIT of the sums.
     ``span``: :func:`extent` of ``db``."""
     parts = pieces(run, db, source.tiers, start, end, span, bucket)
@@ -340,8 +348,8 @@ def per_second(run: Run, db: str, start: int, end: int, tier: Tier = LIVE) -> li
 def dimension_sums(run: Run, db: str, start: int, end: int, span: tuple[int, int],
                    tier: Tier = SETTLED) -> dict[str, dict[str, tuple[int, ...]]]:
     """Every low-cardinality field's values over [start, end), each on its own: ``{field: {value:
-    MEASURES}}`` (values as text; VIP's are '1' and '0'), from the live per-minute rows and their
-    closed hours and days."""
+    MEASURES}}`` (values as text; VIP's are '1' and '0'), from the live per-second rows and their
+    closed minutes, hours and days."""
     rows = read(run, db, Source(DIMENSIONS), start, end, span, "dimension, value", "dimension, value", tier=tier)
     out: dict[str, dict[str, tuple[int, ...]]] = {d: {} for d in CUBE_DIMENSIONS}
     for dim, value, *measures in rows:
@@ -364,12 +372,12 @@ def top_brands(run: Run, db: str, day0: int, ranking: str = "", tier: Tier = LIV
     return [(b, *m) for b, m in ranked[:TOP_BRANDS.n]]
 
 
-def logistics(run: Run, db: str, start: int, end: int, tier: Tier = MINUTE) -> dict[str, int]:
-    """Parcel events per status over [start, end), from the per-minute logistics rollup."""
-    sql = f"""
-        SELECT status, sum(events) FROM {db}.{PARCELS} FINAL
-        WHERE {_RANGE} GROUP BY status"""
-    found = {s: int(n) for s, n in run(sql, _bounds(start, end), tier)}
+def logistics(run: Run, db: str, start: int, end: int, span: tuple[int, int],
+              tier: Tier = MINUTE) -> dict[str, int]:
+    """Parcel events per status over [start, end): closed minutes from the per-minute rollup, the
+    rest per second (``span``: :func:`extent` of ``db``)."""
+    rows = read(run, db, Source(PARCELS, measures=("events",)), start, end, span, "status", "status", tier=tier)
+    found = {str(s): int(n) for s, n in rows}
     return {s: found.get(s, 0) for s in PARCEL_STATUSES} | found
 
 

@@ -2,9 +2,9 @@
 
 Test and bench support, not part of the product. This is not the pipeline: it draws orders
 second by second with numpy and aggregates them the way the rollup contract declares them: the
-live path (totals per second, each low-cardinality field on its own per minute, the day's top
+live path (totals and each low-cardinality field on its own per second, the festival day's top
 brands), the explore path (the cube and brands with their category per 5 minutes) and every time
-tier of each (hours and festival days), logistics per status, late and rejected counts, buyers.
+tier of each (minutes, hours and UTC days), logistics per status, late and rejected counts, buyers.
 The explore path's windows and every coarser tier are written only once closed (ended by the
 newest second), as the job writes them. With the traps a reader must handle: ``late = 1``
 correction rows, superseded row versions (lower ``written_ms``), and in the top brands a brand
@@ -14,7 +14,10 @@ adds up exactly to the per-second totals, so pages can be cross-checked; and
 selection on its own.
 
 It works an hour of orders at a time (a festival day of 200 orders/s and 50,000 brands fits in
-memory), and :func:`generate_days` hands out a day's rows at a time for a benchmark to insert.
+memory), and :func:`generate_days` hands out a UTC day's rows at a time for a benchmark to insert.
+Per-second breakdowns are written for the last :attr:`Festival.live_s` only: the job writes them
+all along, but no reader takes them once their minute has closed, and eleven days of them would be
+most of a benchmark's rows.
 
 What it derives, not repeats:
 
@@ -60,13 +63,14 @@ from stream.contract import (
     WAVES,
     Rollup,
     family,
+    festival_day_start,
     window_start,
 )
 from stream.simulator import catalog
 from stream.simulator.config import CATEGORIES, CHANNELS, DEFAULT, PARCEL_STEPS, PROVINCES
 
 ORDERS_SECOND, ORDERS_HOUR, ORDERS_DAY = family("orders_second")
-DIMENSIONS_MINUTE, DIMENSIONS_HOUR, DIMENSIONS_DAY = family("dimensions_minute")
+DIMENSIONS_SECOND, DIMENSIONS_MINUTE, DIMENSIONS_HOUR, DIMENSIONS_DAY = family("dimensions_second")
 CUBE_5MIN, CUBE_HOUR, CUBE_DAY = family("cube_5min")
 BRANDS_5MIN, BRANDS_HOUR, BRANDS_DAY = family("brands_5min")
 TOP_BRANDS_DAY = ROLLUPS["top_brands"]
@@ -111,6 +115,7 @@ class Festival:
     late_share: float = 0.01  # orders that reach the job behind the watermark
     superseded_share: float = 0.02  # windows written twice (the older version must be ignored)
     written_at_ms: int | None = None  # when the newest window was written (default: now)
+    live_s: int = 2 * HOUR_S  # per-second breakdowns kept this long before the newest second
     seed: int = 1111
 
 
@@ -253,11 +258,12 @@ def _aggregate(keys: list[np.ndarray], values: dict[str, np.ndarray], steps: lis
     return cols[::-1], sums
 
 
-def _group(cols: dict[str, np.ndarray], window_s: int) -> dict[str, np.ndarray]:
+def _group(cols: dict[str, np.ndarray], window_s: int, shift_s: int = 0) -> dict[str, np.ndarray]:
     """Coded rows summed per key (every column but the measures) per ``window_s`` window (each
-    row's window moved to the start of its own: for a coarser time tier)."""
+    row's window moved to the start of its own: for a coarser time tier); ``shift_s``: windows
+    aligned that much ahead of UTC (a festival day: UTC_OFFSET_S)."""
     keys = [c for c in cols if c not in MEASURES]
-    window = window_start(cols["window_start"], window_s)
+    window = window_start(cols["window_start"] + shift_s, window_s) - shift_s
     found, sums = _aggregate([window if c == "window_start" else cols[c] for c in keys],
                              {m: cols[m] for m in MEASURES if m in cols},
                              [window_s if c == "window_start" else 1 for c in keys])
@@ -348,7 +354,7 @@ def _merged(days: Iterator[dict[str, dict[str, np.ndarray]]]) -> dict[str, dict[
 
 
 def _spans(t0: int, t1: int, window_s: int) -> Iterator[tuple[int, int]]:
-    """[t0, t1) cut at the starts of ``window_s`` windows (festival days for a day)."""
+    """[t0, t1) cut at the starts of ``window_s`` windows (UTC days for a day)."""
     at = t0
     while at < t1:
         nxt = min(window_start(at, window_s) + window_s, t1)
@@ -391,20 +397,21 @@ class _Names:
 
 # family -> its tiers, finest first
 _FAMILIES = {"orders": (ORDERS_SECOND, ORDERS_HOUR, ORDERS_DAY),
-             "dimensions": (DIMENSIONS_MINUTE, DIMENSIONS_HOUR, DIMENSIONS_DAY),
+             "dimensions": (DIMENSIONS_SECOND, DIMENSIONS_MINUTE, DIMENSIONS_HOUR, DIMENSIONS_DAY),
              "cube": (CUBE_5MIN, CUBE_HOUR, CUBE_DAY), "brands": (BRANDS_5MIN, BRANDS_HOUR, BRANDS_DAY)}
 
 
-def _finest(o: dict, values: dict) -> dict[str, dict[str, np.ndarray]]:
-    """Coded rows of each family at its finest grain, from an hour's orders (or part of one)."""
+def _finest(o: dict, values: dict, dims_s: int) -> dict[str, dict[str, np.ndarray]]:
+    """Coded rows of each family at its finest grain, from an hour's orders (or part of one); the
+    breakdowns per ``dims_s`` seconds (1, or 60 where no per-second rows are kept)."""
     late = o["late"].astype(np.int64)
 
     def at(window_s: int) -> np.ndarray:
         return o["t"] - o["t"] % window_s
 
-    minute, five = at(DIMENSIONS_MINUTE.window_s), at(CUBE_5MIN.window_s)
-    dims = _concat([_group({"window_start": minute, "dimension": np.full(len(minute), i, dtype=np.int64),
-                            "value": o[d] + 100 * i, "late": late, **values}, DIMENSIONS_MINUTE.window_s)
+    window, five = at(dims_s), at(CUBE_5MIN.window_s)
+    dims = _concat([_group({"window_start": window, "dimension": np.full(len(window), i, dtype=np.int64),
+                            "value": o[d] + 100 * i, "late": late, **values}, dims_s)
                     for i, d in enumerate(CUBE_DIMENSIONS)])
     return {"orders": _group({"window_start": o["t"], "late": late, **values}, ORDERS_SECOND.window_s),
             "dimensions": dims,
@@ -419,35 +426,55 @@ def _generate(fest: Festival, keep: list | None) -> Iterator[dict[str, dict[str,
     names = _Names.of(cat_of_brand, brand_names)
     brand_order = np.argsort(np.argsort(brand_names.astype(str), kind="stable"), kind="stable")
     t0, t1 = _unix(fest.start), _unix(fest.end)
+    live_from = t1 - 1 - fest.live_s  # per-second breakdowns from here on
     paid = np.zeros(t1 - t0, dtype=np.float64)
     buyers_rng = np.random.default_rng(fest.seed + 1)  # its own, so the other tables stay as they were
+    buyers, festival_brands = None, []  # of the festival day under way (it spans two UTC days)
     for day_start, day_end in _spans(t0, t1, DAY_S):
         out = _Tables(fest, t1 - 1, rng)
         hours: dict[str, list[dict]] = {f: [] for f in _FAMILIES}
-        buyers = _DayBuyers(fest, day_start, day_end, buyers_rng)
         for h0, h1 in _spans(day_start, day_end, HOUR_S):
+            festival_day = festival_day_start(h0)
+            if buyers is None or buyers.day != festival_day:
+                buyers = _DayBuyers(fest, festival_day, max(t0, festival_day), min(t1, festival_day + DAY_S),
+                                    buyers_rng)
             o = _orders(fest, h0, h1, rng, brand_p)
             o["category"] = cat_of_brand[o["brand"]]
             values = _measures(o, rng)
             paid[h0 - t0: h1 - t0] = np.bincount(o["t"] - h0, weights=o["paid"], minlength=h1 - h0)
-            for name, rows in _finest(o, values).items():
-                finest, hour, _ = _FAMILIES[name]
-                out.add(finest, names.named(name, rows))
+            dims_s = 1 if h1 > live_from else 60
+            for name, rows in _finest(o, values, dims_s).items():
+                _add_tiers(out, names, name, rows, dims_s if name == "dimensions" else _FAMILIES[name][0].window_s,
+                           live_from)
                 hours[name].append(_group(rows, HOUR_S))
-                out.add(hour, names.named(name, hours[name][-1]))
+            festival_brands.append({c: v for c, v in hours["brands"][-1].items() if c != "late"})
             _pipeline(out, o, rng)
             buyers.add(out, o)
             if keep is not None:
                 keep.append({"t": o["t"], "late": o["late"], **{d: names.fields[d][o[d]] for d in names.fields},
                              **values})
+            if h1 == t1 or festival_day_start(h1) == h1:  # the festival day's last hour
+                _top_brands(out, _group(_concat(festival_brands), DAY_S, UTC_OFFSET_S), names, brand_order)
+                festival_brands = []
         for name, parts in hours.items():
-            out.add(_FAMILIES[name][2], names.named(name, _group(_concat(parts), DAY_S)))
-        _top_brands(out, _group({c: v for c, v in _concat(hours["brands"]).items() if c != "late"}, DAY_S),
-                    names, brand_order)
+            out.add(_FAMILIES[name][-1], names.named(name, _group(_concat(parts), DAY_S)))
         yield out.columns()
     out = _Tables(fest, t1 - 1, rng)
     _logistics(out, t0, paid, rng)
     yield out.columns()
+
+
+def _add_tiers(out: _Tables, names: _Names, name: str, rows: dict[str, np.ndarray], grain_s: int,
+               live_from: int) -> None:
+    """A family's rows of an hour, per ``grain_s`` seconds, in each of its tiers up to the hour
+    (each coarser one summed from them); per-second breakdowns only from ``live_from`` on."""
+    for tier in _FAMILIES[name]:
+        if tier.window_s < grain_s or tier.window_s > HOUR_S:  # days: summed per UTC day
+            continue
+        tier_rows = rows if tier.window_s == grain_s else _group(rows, tier.window_s)
+        if tier is DIMENSIONS_SECOND:
+            tier_rows = {c: v[rows["window_start"] >= live_from] for c, v in tier_rows.items()}
+        out.add(tier, names.named(name, tier_rows))
 
 
 def _top_brands(out: _Tables, days: dict[str, np.ndarray], names: _Names, brand_order: np.ndarray) -> None:
@@ -503,7 +530,8 @@ class _DayBuyers:
     they buy again and again); new buyers per second at each consumer's first paid second of the
     day, distinct buyers per minute."""
 
-    def __init__(self, fest: Festival, day_start: int, day_end: int, rng) -> None:
+    def __init__(self, fest: Festival, day: int, day_start: int, day_end: int, rng) -> None:
+        self.day = day  # the festival day's start
         expected = fest.orders_per_s * float(rate(np.arange(day_start, day_end)).sum()) * DEFAULT.pay_prob
         self.pool = max(1000, int(expected))
         self.vips = self.pool // 100
@@ -595,9 +623,10 @@ def utc_naive(moment: datetime) -> datetime:
     return moment.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-# The minute 20:00 by every low-cardinality field at once (one order each): category, province,
-# channel, vip, promotion, wave, presale_phase, late, gmv_fen, written offset (ms; a superseded
-# version is written earlier). Its margins are the minute's rows by each field on its own.
+# Orders of the minute 20:00 by every low-cardinality field at once (one order each): category,
+# province, channel, vip, promotion, wave, presale_phase, late, gmv_fen, written offset (ms; a
+# superseded version is written earlier). Its margins are the rows by each field on its own of the
+# second 20:00:00 (the open minute's breakdowns are per second).
 _KNOWN_CUBE = (
     ("Apparel", "Zhejiang", "app", 0, "coupon", "wave2", "none", 0, 2_000_000, 0),
     ("Apparel", "Guangdong", "app", 1, "cross_store", "wave2", "none", 0, 1_000_000, 0),
@@ -655,7 +684,7 @@ def known_rows(written_ms: int) -> dict[str, tuple[str, list[tuple]]]:
         row(rollup, w - 86_100_000, window_start=window, late=0, orders_created=3, orders_paid=3, gmv_fen=5)])
         for rollup, window in ((ORDERS_HOUR, at(23, 0, 0, day=10)), (ORDERS_DAY, at(0, 0, 0, day=10)))}
     minute = at(20, 0, 0)
-    per_minute = [row(DIMENSIONS_MINUTE, w + off, window_start=minute, dimension=d, value=v, late=late,
+    per_second = [row(DIMENSIONS_SECOND, w + off, window_start=minute, dimension=d, value=v, late=late,
                       orders_created=n, orders_paid=n, gmv_fen=g) for d, v, late, g, off, n in _margins(_KNOWN_CUBE)]
     cube_rows = [row(CUBE_5MIN, w + off, window_start=minute, late=late, orders_created=1, orders_paid=1,
                      gmv_fen=g, **dict(zip(CUBE_DIMENSIONS, cells)))
@@ -676,7 +705,7 @@ def known_rows(written_ms: int) -> dict[str, tuple[str, list[tuple]]]:
                (at(0, 0, 0), "Apparel", "Apparel", "Verix Studio", 2, 530_003, 0),
                (at(0, 0, 0), "Beauty & Cosmetics", "Beauty & Cosmetics", "Kalon Lab", 1, 1_012_345, 0),
                (at(0, 0, 0, day=10), "", "Apparel", "Yesterday Co", 3, 100_000, -86_400_000))]
-    logistics = [row(LOGISTICS_MINUTE, written, window_start=minute, status=s, late=late, events=n)
+    logistics = [row(LOGISTICS_SECOND, written, window_start=minute, status=s, late=late, events=n)
                  for s, late, n, written in (("created", 0, 40, w), ("created", 1, 2, w), ("delivered", 0, 9, w),
                                              ("exception", 0, 1, w), ("delivered", 0, 999, w - 900))]
     pipeline = [row(PIPELINE, w, window_start=minute, source="orders", kind="rejected", reason="not_json", events=3),
@@ -692,8 +721,8 @@ def known_rows(written_ms: int) -> dict[str, tuple[str, list[tuple]]]:
                       (at(20, 0, 2), 0, 1, w - 500), (at(20, 0, 4), 0, 3, w), (at(23, 59, 59, day=10), 0, 7, w))]
     buyers = [row(BUYERS, written, window_start=at(19, 59, 0), vip=vip, buyers=n)
               for vip, n, written in ((0, 6, w), (1, 2, w), (0, 50, w - 900))]
-    tables = ((NEW_BUYERS, new_buyers), (BUYERS, buyers), (ORDERS_SECOND, ops), (DIMENSIONS_MINUTE, per_minute),
-              (CUBE_5MIN, cube_rows), (BRANDS_5MIN, brand_rows), (TOP_BRANDS_DAY, top), (LOGISTICS_MINUTE, logistics),
+    tables = ((NEW_BUYERS, new_buyers), (BUYERS, buyers), (ORDERS_SECOND, ops), (DIMENSIONS_SECOND, per_second),
+              (CUBE_5MIN, cube_rows), (BRANDS_5MIN, brand_rows), (TOP_BRANDS_DAY, top), (LOGISTICS_SECOND, logistics),
               (PIPELINE, pipeline))
     return {**{r.table: (COLUMNS_BY_TABLE[r.table], rs) for r, rs in tables}, **tiers}
 

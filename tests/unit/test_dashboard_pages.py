@@ -97,7 +97,7 @@ def test_each_field_of_today_adds_the_settled_day_and_the_open_minute_per_value(
     def run(sql, params, tier):
         if "GROUP BY w" in sql:  # which hours of today the hour tier holds: none here
             return []
-        assert "orders_by_dimension_per_minute FINAL" in sql and "GROUP BY dimension, value" in sql
+        assert "orders_by_dimension_per_second FINAL" in sql and "GROUP BY dimension, value" in sql
         asked.append((params["lo0_0"], params["hi0_0"], tier))
         return settled if tier is q.SETTLED else moving
 

@@ -1,18 +1,20 @@
 """Which tier answers which part of a range (dashboard.queries.plan): closed days from the day
-tier, closed hours from the hour tier, the rest from the finest; a window only once its rows are
-there and it ended a settle margin before the newest second; series buckets only from tiers
-they are multiples of."""
+tier (UTC days), closed hours from the hour tier, the rest from the finest; a window only once its
+rows are there and it ended a settle margin before the newest second; series buckets (aligned in
+Shanghai time) only from tiers whose windows each lie within one bucket."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from dashboard import queries as q
 from stream.contract import FESTIVAL_TZ
 
 TOTALS = q.TOTALS
 SECOND, HOUR, DAY = TOTALS
-NOV10 = int(datetime(2021, 11, 10, tzinfo=FESTIVAL_TZ).timestamp())  # a festival day: 16:00 UTC
+NOV10 = int(datetime(2021, 11, 10, tzinfo=FESTIVAL_TZ).timestamp())  # a festival day: from 16:00 UTC
 NOV11 = NOV10 + 86400
+UTC10 = int(datetime(2021, 11, 10, tzinfo=timezone.utc).timestamp())  # a UTC day: from 08:00 in Shanghai
+UTC11 = UTC10 + 86400
 
 
 def every(rollup, start: int, end: int) -> set[int]:
@@ -20,12 +22,22 @@ def every(rollup, start: int, end: int) -> set[int]:
 
 
 def test_closed_days_then_hours_then_seconds():
-    start, end, newest = NOV10 - 2 * 3600 - 60, NOV11 + 5 * 3600 + 30, NOV11 + 5 * 3600 + 29
-    present = {"orders_hour": every(HOUR, NOV10 - 86400, NOV11 + 86400), "orders_day": {NOV10 - 86400, NOV10}}
+    start, end, newest = UTC10 - 2 * 3600 - 60, UTC11 + 5 * 3600 + 30, UTC11 + 5 * 3600 + 29
+    present = {"orders_hour": every(HOUR, UTC10 - 86400, UTC11 + 86400), "orders_day": {UTC10 - 86400, UTC10}}
     assert q.plan(TOTALS, start, end, present, newest - q.SETTLE_S) == [
-        q.Piece(DAY, ((NOV10, NOV11),)),
-        q.Piece(HOUR, ((NOV10 - 7200, NOV10), (NOV11, NOV11 + 4 * 3600))),
-        q.Piece(SECOND, ((start, NOV10 - 7200), (NOV11 + 4 * 3600, end)))]
+        q.Piece(DAY, ((UTC10, UTC11),)),
+        q.Piece(HOUR, ((UTC10 - 7200, UTC10), (UTC11, UTC11 + 4 * 3600))),
+        q.Piece(SECOND, ((start, UTC10 - 7200), (UTC11 + 4 * 3600, end)))]
+
+
+def test_a_festival_day_takes_hours_a_festival_span_its_utc_days():
+    present = {"orders_hour": every(HOUR, NOV10 - 86400, NOV11 + 86400), "orders_day": {UTC10, UTC11}}
+    settled = NOV11 + 86400
+    # Nov 10 in Shanghai is 16:00 UTC on the 9th to 16:00 UTC on the 10th: no UTC day inside it
+    assert q.plan(TOTALS, NOV10, NOV11, present, settled) == [q.Piece(HOUR, ((NOV10, NOV11),))]
+    # two festival days: the UTC day inside them, hours at both edges
+    assert q.plan(TOTALS, NOV10, NOV11 + 86400, present, settled) == [
+        q.Piece(DAY, ((UTC10, UTC11),)), q.Piece(HOUR, ((NOV10, UTC10), (UTC11, NOV11 + 86400)))]
 
 
 def test_a_window_is_closed_once_settled_and_present():
@@ -42,23 +54,24 @@ def test_a_window_is_closed_once_settled_and_present():
         q.Piece(HOUR, ((hour, hour + 3600),)), q.Piece(SECOND, ((NOV11, hour),))]
 
 
-def test_buckets_take_only_tiers_they_are_multiples_of():
-    present = {"orders_hour": every(HOUR, NOV10, NOV11), "orders_day": {NOV10}}
-    settled = NOV11 + 3600
-    assert q.plan(TOTALS, NOV10, NOV11, present, settled, bucket=3600) == [q.Piece(HOUR, ((NOV10, NOV11),))]
-    assert q.plan(TOTALS, NOV10, NOV11, present, settled, bucket=300) == [q.Piece(SECOND, ((NOV10, NOV11),))]
-    # 1-day buckets are festival days, as the day tier's windows are (from 16:00 UTC)
-    assert q.plan(TOTALS, NOV10, NOV11, present, settled, bucket=86400) == [q.Piece(DAY, ((NOV10, NOV11),))]
+def test_buckets_take_only_tiers_whose_windows_lie_within_one():
+    present = {"orders_hour": every(HOUR, UTC10, UTC11), "orders_day": {UTC10}}
+    settled = UTC11 + 3600
+    assert q.plan(TOTALS, UTC10, UTC11, present, settled, bucket=3600) == [q.Piece(HOUR, ((UTC10, UTC11),))]
+    assert q.plan(TOTALS, UTC10, UTC11, present, settled, bucket=300) == [q.Piece(SECOND, ((UTC10, UTC11),))]
+    # 1-day buckets are festival days (from 16:00 UTC): a UTC day straddles two, so hours
+    assert q.plan(TOTALS, UTC10, UTC11, present, settled, bucket=86400) == [q.Piece(HOUR, ((UTC10, UTC11),))]
+    assert q.bucket_start(UTC10 + 3600, 86400) == NOV10 and q.bucket_start(UTC10 + 16 * 3600, 86400) == NOV11
     # 2-hour buckets take hours; 30-minute ones only seconds
-    assert q.plan(TOTALS, NOV10, NOV11, present, settled, bucket=7200) == [q.Piece(HOUR, ((NOV10, NOV11),))]
-    assert q.plan(TOTALS, NOV10, NOV11, present, settled, bucket=1800) == [q.Piece(SECOND, ((NOV10, NOV11),))]
-    assert q.plan(TOTALS, NOV10, NOV11, present, settled) == [q.Piece(DAY, ((NOV10, NOV11),))]
+    assert q.plan(TOTALS, UTC10, UTC11, present, settled, bucket=7200) == [q.Piece(HOUR, ((UTC10, UTC11),))]
+    assert q.plan(TOTALS, UTC10, UTC11, present, settled, bucket=1800) == [q.Piece(SECOND, ((UTC10, UTC11),))]
+    assert q.plan(TOTALS, UTC10, UTC11, present, settled) == [q.Piece(DAY, ((UTC10, UTC11),))]
 
 
 def test_candidates_lie_within_the_range():
     assert q.candidates(HOUR, NOV11 + 1, NOV11 + 3 * 3600, NOV11 + 86400) == [NOV11 + 3600, NOV11 + 7200]
-    assert q.candidates(DAY, NOV10 - 1, NOV11 + 86400, NOV11 + 86400) == [NOV10, NOV11]
-    assert q.candidates(DAY, NOV10, NOV11 + 86399, NOV11 + 86400) == [NOV10]
+    assert q.candidates(DAY, UTC10 - 1, UTC11 + 86400, UTC11 + 86400) == [UTC10, UTC11]
+    assert q.candidates(DAY, UTC10, UTC11 + 86399, UTC11 + 86400) == [UTC10]
     assert q.candidates(HOUR, NOV11, NOV11 + 1800, NOV11 + 86400) == []
     assert q.plan(TOTALS, NOV11, NOV11, {}, NOV11 + 86400) == []
 

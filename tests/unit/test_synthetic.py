@@ -128,7 +128,7 @@ def test_every_tier_of_the_cube_and_brands_is_the_orders_summed_once_closed(with
 def test_every_field_on_its_own_and_its_tiers(with_orders):
     tables, orders = with_orders
     newest = int(PRESALE_TO_WAVE.end.timestamp()) - 1
-    for rollup in family("dimensions_minute"):
+    for rollup in family("dimensions_second"):  # an hour: every second's breakdowns kept
         rows = newest_rows(tables[rollup.table], rollup.name)
         closed = newest if rollup.path == EXPLORE else None
         for dim in CUBE_DIMENSIONS:
@@ -163,10 +163,15 @@ def test_breakdowns_add_up_to_the_per_second_totals(tables):
     seconds = newest_rows(tables[ROLLUPS["orders_second"].table], "orders_second")
     totals = {m: sum(int(r[m]) for r in seconds) for m in MEASURES}
     assert totals["orders_created"] > 5000 and totals["gmv_fen"] > 0 and totals["refunds"] > 0
-    minute = newest_rows(tables[ROLLUPS["dimensions_minute"].table], "dimensions_minute")
-    for dim in CUBE_DIMENSIONS:
-        assert {m: sum(int(r[m]) for r in minute if r["dimension"] == dim) for m in MEASURES} == totals, dim
     closed = int(FEST.end.timestamp()) - 1
+    # the closed minutes, and the open one per second
+    minutes = newest_rows(tables[ROLLUPS["dimensions_minute"].table], "dimensions_minute")
+    seconds_now = [r for r in newest_rows(tables[ROLLUPS["dimensions_second"].table], "dimensions_second")
+                   if r["window_start"] >= closed // 60 * 60]
+    assert {r["window_start"] for r in minutes} == set(range(int(FEST.start.timestamp()), closed // 60 * 60, 60))
+    for dim in CUBE_DIMENSIONS:
+        assert {m: sum(int(r[m]) for r in minutes + seconds_now if r["dimension"] == dim)
+                for m in MEASURES} == totals, dim
     hour = newest_rows(tables[ROLLUPS["orders_hour"].table], "orders_hour")
     assert {r["window_start"] for r in hour} == {closed // 3600 * 3600 - 3600}  # 19:00, closed; 20:00 is not
     cube, brands = (newest_rows(tables[ROLLUPS[n].table], n) for n in ("cube_5min", "brands_5min"))
