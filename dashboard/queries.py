@@ -518,11 +518,11 @@ def bar_source(dim: str, filters: dict[str, str]) -> Source:
         return Source(BRANDS, *_in_cube(others))
     raise _brand_by([d for d in (dim, *others) if d not in (BRAND, "category")])
 
-def has_rows(run: Run, db: str, table: str, tier: Tier = LOOKUP) -> bool:
-    """Whether ``db``'s rollup ``table`` holds any row (what a history supports)."""
-    if table not in {r.table for r in ROLLUPS.values()}:
-        raise ValueError(f"not a rollup table: {table!r}")
-    rows = run(f"SELECT count() FROM {db}.{table}", {}, tier)
+def has_rows(run: Run, db: str, tiers: Sequence[Rollup], tier: Tier = LOOKUP) -> bool:
+    """Whether any of a family's ``tiers`` holds a row in ``db`` (what a history supports: it
+    keeps the breakdowns from the minute up, none per second)."""
+    count = " UNION ALL ".join(f"SELECT count() AS n FROM {db}.{r.table}" for r in tiers)
+    rows = run(f"SELECT sum(n) FROM ({count})", {}, tier)
     return bool(rows and int(rows[0][0]))
 
 

@@ -143,7 +143,7 @@ def _try(f, *args):
 
 
 # What each family's finest rollup table holds, as a sentence about the history names it.
-HISTORY_HOLDS = {q.SECONDS: "per-second totals", q.DIMENSIONS[0].table: "per-minute breakdowns",
+HISTORY_HOLDS = {q.SECONDS: "per-second totals", q.DIMENSIONS[0].table: "breakdowns by one field",
                  q.BRANDS[0].table: "brands", q.CUBE[0].table: "cube rows"}
 
 
@@ -153,10 +153,10 @@ def _last_year(ctx: Context, state: es.ExploreState, start: int, end: int,
     year on so it lies over this year's), or None and a note saying why there is none."""
     history, filters = ctx.settings.history_database, state.filters()
     shift = year_shift_s(start)
-    table = q.series_source(filters).tiers[0].table  # the selection is answerable: the caller's query passed
+    tiers = q.series_source(filters).tiers  # the selection is answerable: the caller's query passed
     try:
-        if not q.has_rows(ctx.db.run, history, table):
-            holds = f"it holds no {HISTORY_HOLDS[table]}"
+        if not q.has_rows(ctx.db.run, history, tiers):
+            holds = f"it holds no {HISTORY_HOLDS[tiers[0].table]}"
             if not filters:
                 return None, f"last year: the history is empty ({holds})"
             return None, (f"last year: {q.named(filters)} {'is' if len(filters) == 1 else 'are'} not in the "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
 import numpy as np
 import pytest
@@ -15,7 +15,7 @@ from dashboard import queries as q
 from dashboard import snapshot
 from dashboard.db import Database
 from dashboard.pages import wall
-from stream.contract import FESTIVAL_TZ, MEASURES, TOP_BRANDS, window_start
+from stream.contract import FESTIVAL_TZ, MEASURES, TOP_BRANDS
 from stream.stack import clickhouse, migrations
 from tests.support import synthetic
 from tests.support.chdb_engine import ChdbClient, ChdbRun
@@ -151,7 +151,7 @@ def test_series_per_bucket_for_each_kind_of_selection(engine):
     with pytest.raises(ValueError, match="60 s buckets from rows per 300 s"):  # the cube is kept per 5 minutes
         q.series(run, db, {"category": "Apparel", "province": "Guangdong"}, DAY0, DAY0 + 86400, 60)
     assert q.grain({"category": "Apparel", "province": "Guangdong"}) == q.grain({"brand": "X"}) == 300
-    assert q.grain({}) == 1 and q.grain({"vip": "1"}) == 60
+    assert q.grain({}) == q.grain({"vip": "1"}) == 1  # totals and each field on its own: per second
     assert q.series(run, db, {"vip": "1"}, DAY0, DAY0 + 86400, 60)[0][3] == 1_000_000
     assert q.series(run, db, {"promotion": "presale_deposit"}, DAY0, DAY0 + 86400, 60)[0][3] == 1_012_345
     with pytest.raises(q.Unanswerable, match=r"^The rollups keep brand .* nothing holds brand by province\.$"):
@@ -231,13 +231,16 @@ def test_generated_festival_adds_up_across_tables(engine):
 
 # -- every tier against the generator's orders --------------------------------------------------
 
-# Nov 9's pre-sale evening, all of Nov 10 (a closed festival day) into wave 2's midnight surge:
-# every wave and pre-sale phase, and reads that combine days, hours and the finest rows
-TIER_FEST = synthetic.Festival(start=datetime(2021, 11, 9, 22, 0, tzinfo=FESTIVAL_TZ),
+# Nov 9 from 06:00 (22:00 UTC on Nov 8), all of Nov 9 in UTC (a closed day of the day tier) and
+# of Nov 10 in Shanghai, into wave 2's midnight surge: every wave and pre-sale phase, and reads
+# that combine days, hours, minutes and the finest rows
+TIER_FEST = synthetic.Festival(start=datetime(2021, 11, 9, 6, 0, tzinfo=FESTIVAL_TZ),
                                end=datetime(2021, 11, 11, 1, 30, tzinfo=FESTIVAL_TZ),
                                orders_per_s=0.2, brands=300, written_at_ms=WRITTEN_MS + 20_000)
 START, END = int(TIER_FEST.start.timestamp()), int(TIER_FEST.end.timestamp())
 CLOSED = END - 300  # the last 5-minute window is still open: the cube and brands reach here
+UTC9 = int(datetime(2021, 11, 9, tzinfo=timezone.utc).timestamp())  # the closed UTC day: START + 2 h
+NOV10 = int(datetime(2021, 11, 10, tzinfo=FESTIVAL_TZ).timestamp())  # a whole festival day
 
 
 @pytest.fixture(scope="module")
@@ -274,7 +277,8 @@ def _sums(orders: dict, keep: np.ndarray) -> dict[str, int]:
 
 
 def _per_bucket(orders: dict, keep: np.ndarray, bucket: int) -> dict[int, dict[str, int]]:
-    buckets = window_start(orders["t"], bucket)  # a day: a festival day
+    shift = 8 * 3600  # buckets aligned in Shanghai time (a day: a festival day)
+    buckets = (orders["t"] + shift) // bucket * bucket - shift
     return {int(b): _sums(orders, keep & (buckets == b)) for b in sorted(set(buckets[keep].tolist()))}
 
 
@@ -297,16 +301,20 @@ def _combinations(orders: dict) -> list[dict[str, str]]:
 def test_reads_take_closed_days_and_hours_from_their_tiers(festival):
     run, db, _ = festival
     span = q.extent(run, db)
-    assert span[0] == START and END - 60 < span[1] < END  # the newest second with an order
-    nov10, nov11 = START + 2 * 3600, START + 26 * 3600
+    assert START <= span[0] < START + 60 and END - 60 < span[1] < END  # the first and newest seconds with orders
+    utc10, hours_end = UTC9 + 86400, END // 3600 * 3600  # the open hour: finer rows
     for tiers in (q.TOTALS, q.DIMENSIONS, q.CUBE, q.BRANDS):
-        finest, hour, day = tiers
-        assert [(p.rollup, p.spans) for p in q.pieces(run, db, tiers, START, END, span)] == [
-            (day, ((nov10, nov11),)), (hour, ((START, nov10), (nov11, nov11 + 3600))),
-            (finest, ((nov11 + 3600, END),))]
-        # hourly buckets: no day; 5-minute ones: only the finest
-        assert [p.rollup for p in q.pieces(run, db, tiers, START, END, span, 3600)] == [hour, finest]
-        assert [p.rollup for p in q.pieces(run, db, tiers, START, END, span, 300)] == [finest]
+        hour, day = tiers[-2:]
+        parts = q.pieces(run, db, tiers, START, END, span)
+        assert [(p.rollup, p.spans) for p in parts[:2]] == [
+            (day, ((UTC9, utc10),)), (hour, ((START, UTC9), (utc10, hours_end)))]
+        # the open hour from the finer tiers, coarsest first (breakdowns: closed minutes, then seconds)
+        rest = sorted(span for p in parts[2:] for span in p.spans)
+        assert [p.rollup for p in parts[2:]] == list(reversed(tiers[:len(parts) - 2]))
+        assert rest[0][0] == hours_end and rest[-1][1] == END and all(a[1] == b[0] for a, b in zip(rest, rest[1:]))
+        # hourly buckets: no day; 5-minute ones: nothing coarser than 5 minutes
+        assert [p.rollup for p in q.pieces(run, db, tiers, START, END, span, 3600)][0] == hour
+        assert all(p.rollup.window_s <= 300 for p in q.pieces(run, db, tiers, START, END, span, 300))
 
 
 def test_any_selection_over_the_tiers_is_the_orders_summed(festival):
@@ -337,7 +345,7 @@ def test_any_selection_over_the_tiers_is_the_orders_summed(festival):
 
 
 def test_a_range_cut_inside_hours_and_days(festival):
-    """From 23:35 on Nov 9 to 01:25 on Nov 11 in hourly buckets: the cut hours from the finest rows."""
+    """From 07:35 on Nov 9 to 01:25 on Nov 11 in hourly buckets: the cut hours from the finest rows."""
     run, db, orders = festival
     start = START + 95 * 60
     for filters in ({}, {"vip": "1"}, {"wave": "wave2", "channel": "app"}, {"category": "Apparel"}):
@@ -373,8 +381,7 @@ def test_the_walls_fields_and_top_brands_of_a_day_are_the_orders_summed(festival
     the generator's orders."""
     run, db, orders = festival
     span = q.extent(run, db)
-    nov10 = START + 2 * 3600
-    for day0, minute in ((nov10, nov10 + 86400 - 60), (nov10 + 86400, span[1] // 60 * 60)):
+    for day0, minute in ((NOV10, NOV10 + 86400 - 60), (NOV10 + 86400, span[1] // 60 * 60)):
         fields = snapshot.added(q.dimension_sums(run, db, day0, minute, span),
                                 q.dimension_sums(run, db, minute, day0 + 86400, span))
         today = _match(orders, {}, day0, day0 + 86400)
@@ -387,8 +394,8 @@ def test_the_walls_fields_and_top_brands_of_a_day_are_the_orders_summed(festival
             first = sorted(sums, key=lambda b: TOP_BRANDS.rank_key(b, sums[b]))[:TOP_BRANDS.n]
             assert [(b, *m) for b, *m in q.top_brands(run, db, day0, ranking)] == [
                 (b, *sums[b].values()) for b in first], (day0, ranking)
-    assert _sums(orders, orders["t"] < nov10 + 86400)["deposits_paid"] > 0
-    assert _sums(orders, (orders["t"] >= nov10 + 86400) & (orders["presale_phase"] == "final"))["orders_paid"] > 0
+    assert _sums(orders, orders["t"] < NOV10 + 86400)["deposits_paid"] > 0
+    assert _sums(orders, (orders["t"] >= NOV10 + 86400) & (orders["presale_phase"] == "final"))["orders_paid"] > 0
 
 
 def test_vip_is_a_flag_bound_as_an_integer(festival):
@@ -457,7 +464,7 @@ def test_last_years_reads_on_both_engines(engine):
     run, db, writer = engine
     history = f"{db}_history"
     migrations.apply(writer, history)
-    assert not q.has_rows(run, history, q.CUBE[0].table) and q.has_rows(run, db, q.CUBE[0].table)
+    assert not q.has_rows(run, history, q.CUBE) and q.has_rows(run, db, q.CUBE)
     first = q.extent(run, db)[0]
     shift = 365 * 86400
 
@@ -474,4 +481,4 @@ def test_last_years_reads_on_both_engines(engine):
     assert read is not None and read.start_s == first and read.year == 2020
     assert read.last_fen == 1000 + 500 and read.before_start_fen == 0
     assert read.total_fen == 1000 + 500 + 7  # to the festival's end
-    assert q.has_rows(run, history, q.SECONDS)
+    assert q.has_rows(run, history, q.TOTALS)
