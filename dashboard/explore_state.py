@@ -147,7 +147,7 @@ def resolve(state: ExploreState, extent: tuple[int, int] | None) -> tuple[int, i
 
 def bucket_for(start: int, end: int) -> int:
     """Bucket seconds so a chart has a few hundred bars at most (always a multiple of 60); past a
-    week, festival days (read from the day rollups: a long range costs what its days cost)."""
+    week, festival days (read from the hour rollups: a long range costs what its hours cost)."""
     span = end - start
     return 60 if span <= 6 * 3600 else 300 if span <= 2 * 86400 else 3600 if span <= 7 * 86400 else 86400
 
