@@ -14,6 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta, timezone
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # -- time ------------------------------------------------------------------------------------
 
@@ -299,7 +303,11 @@ ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
 ORDER_ROLLUPS = tuple(r for r in ROLLUPS.values() if set(_ORDER_VALUES) <= set(r.values))
 
 
-def window_start(epoch_s: int, window_s: int) -> int:
+# epoch seconds: one, or a numpy array of them
+Epoch = TypeVar("Epoch", int, "np.ndarray")
+
+
+def window_start(epoch_s: Epoch, window_s: int) -> Epoch:
     """The start (epoch s) of the time tier window of ``window_s`` seconds that holds ``epoch_s``.
     Every tier aligns in UTC, the day too (08:00 to 08:00 China time): Flink's two-phase window
     aggregation flushes its first phase only at UTC day ends, so a day window shifted to China's
@@ -308,7 +316,7 @@ def window_start(epoch_s: int, window_s: int) -> int:
     return epoch_s // window_s * window_s
 
 
-def festival_day_start(epoch_s: int) -> int:
+def festival_day_start(epoch_s: Epoch) -> Epoch:
     """The start (epoch s) of the festival day (midnight Asia/Shanghai) that holds ``epoch_s``: the
     day of the top brands' rankings and of the buyers. Works on numpy arrays too."""
     return (epoch_s + UTC_OFFSET_S) // DAY_S * DAY_S - UTC_OFFSET_S

@@ -260,10 +260,10 @@ def late_view(rollups: tuple[Rollup, ...], ttl: str) -> str:
     windows = tuple(f"{window_of_event(r.window_s)} AS {_tier_column(r)}" for r in rollups)
     if base.each:
         sets = tuple(f"({_tier_column(r)}, {f})" for r in rollups for f in base.by)
-        keys = _each_columns(base.by)
+        keys: tuple[str, ...] = _each_columns(base.by)
     else:
         sets = tuple(f"({', '.join((_tier_column(r), *base.by))})" for r in rollups)
-        keys = base.by
+        keys = tuple(base.by)
     source = Select(columns=("*", *windows), source=f"{_stream(base)}_late").sql()
     select = Select(columns=(*(_tier_column(r) for r in rollups), *keys,
                              *_measures(base.value_names, _stream(base), over_rows=False)),

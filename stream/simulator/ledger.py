@@ -279,7 +279,7 @@ class Ledger:
         category = self.brand_category[codes]
         picked: list[tuple[str, int]] = []  # (ranking, row)
         for overall, groups in ((True, days), (False, days * 64 + category)):
-            order = np.lexsort((name_rank[codes], -gmv, paid == 0, groups))  # the last key sorts first
+            order = np.lexsort((name_rank[codes], -gmv, np.asarray(paid == 0), groups))  # the last key sorts first
             grouped = groups[order]
             first = np.concatenate([[True], grouped[1:] != grouped[:-1]]) if len(order) else np.zeros(0, bool)
             position = np.arange(len(order)) - np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))

@@ -4,6 +4,7 @@ against rows whose totals are known to the fen, and against a generated festival
 selection is summed here from the generator's own orders."""
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from datetime import datetime, timezone
@@ -311,9 +312,9 @@ def test_reads_take_closed_days_and_hours_from_their_tiers(festival):
         # the open hour from the finer tiers, coarsest first (breakdowns: closed minutes, then seconds)
         rest = sorted(span for p in parts[2:] for span in p.spans)
         assert [p.rollup for p in parts[2:]] == list(reversed(tiers[:len(parts) - 2]))
-        assert rest[0][0] == hours_end and rest[-1][1] == END and all(a[1] == b[0] for a, b in zip(rest, rest[1:]))
+        assert rest[0][0] == hours_end and rest[-1][1] == END and all(a[1] == b[0] for a, b in itertools.pairwise(rest))
         # hourly buckets: no day; 5-minute ones: nothing coarser than 5 minutes
-        assert [p.rollup for p in q.pieces(run, db, tiers, START, END, span, 3600)][0] == hour
+        assert next(p.rollup for p in q.pieces(run, db, tiers, START, END, span, 3600)) == hour
         assert all(p.rollup.window_s <= 300 for p in q.pieces(run, db, tiers, START, END, span, 300))
 
 
