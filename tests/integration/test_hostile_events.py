@@ -33,6 +33,7 @@ from stream.alerts.service import AlertService
 from stream.contract import MEASURES
 from stream.job import rollup_sql
 from stream.probes import wait_for
+from stream.simulator.sinks import KafkaSink
 from stream.stack import clickhouse
 from tests.support.stack import pipeline_diagnosis
 
@@ -196,6 +197,10 @@ def test_hostile_messages_are_rejected_with_their_reason_and_the_pipeline_goes_o
                     send(message, b"hostile", partition=0, what=what, reason=reason)
             assert not cases, "every hostile message sent between valid ones"
             producer.flush()
+            # a producer's heartbeat moves event time past the orders: their seconds' windows close
+            beat = KafkaSink(settings)
+            beat.heartbeat(now_ms + 2000)
+            beat.close()
             records = rejected_records(settings, len(sent))
             truth = expected_totals(valid)
             assert wait_for(lambda: clickhouse_totals(settings) == truth, 120), \
