@@ -12,7 +12,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from tests.support import synthetic
-from tests.support.browser import console, insert, wait_until
+from tests.support.browser import console, insert, texts, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +52,7 @@ def odd(clickhouse_settings):
 
 def tick_labels(browser, graph: str) -> list[str]:
     """The y-axis labels of a bar chart as the browser shows them (their text content)."""
-    return [e.get_attribute("textContent") for e in browser.find_elements(By.CSS_SELECTOR, f"#{graph} .ytick text")]
+    return texts(browser, f"#{graph} .ytick text")
 
 
 def nothing_ran(browser) -> None:

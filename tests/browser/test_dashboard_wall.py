@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 
 from dashboard import fmt
 from tests.support import synthetic
-from tests.support.browser import console, cut_texts, insert, select_one, set_viewport, wait_until
+from tests.support.browser import console, cut_texts, insert, select_one, set_viewport, texts, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -56,9 +56,8 @@ def test_wall_shows_the_exact_festival_gmv(browser, dashboard, known):
                       "wall-buyers-new": f"+{synthetic.KNOWN['new_buyers_now']} new / s",
                       "wall-repeat-share": synthetic.KNOWN["repeat_share"]}
     # today's top brands, the largest on top (the brand that left the ranking is not shown)
-    ticks = browser.find_elements(By.CSS_SELECTOR, "#wall-fig-brands .ytick text")
-    brands = [e.get_attribute("textContent") for e in ticks]
-    assert brands[::-1] == [b for b, _ in synthetic.KNOWN["top_brands"]]
+    expected = [b for b, _ in synthetic.KNOWN["top_brands"]]
+    wait_until(lambda: texts(browser, "#wall-fig-brands .ytick text")[::-1] == expected, what="today's top brands")
     assert cut_texts(browser) == []  # 1920x1080 with the navigation bar: the least room
     assert console(browser) == []
 

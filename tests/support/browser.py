@@ -56,6 +56,13 @@ def wait_callbacks_settled(driver, polls: int = 3) -> None:
     wait_until(settled, what="no Dash callback in flight")
 
 
+def texts(driver, css: str) -> list[str]:
+    """The text content of every element matching ``css``, read in one script: a chart redrawn
+    between finding its elements and reading them would leave stale references."""
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.textContent);", css)
+
+
 def console(driver) -> list[dict]:
     """Every browser console entry since the last call (any level: a clean page logs nothing)."""
     return driver.get_log("browser")
