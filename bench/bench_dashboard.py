@@ -41,10 +41,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboard.app import create_app
-from stream import probes
+from stream import probes, registry
 from stream.contract import FESTIVAL_TZ
 from stream.settings import load
-from stream.stack import clickhouse, launcher, processes
+from stream.stack import clickhouse, processes
 from tests.support import synthetic
 
 
@@ -256,7 +256,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gmv-bench-dash-") as home:
         settings = private_settings(Path(home))
-        processes.start(launcher.CLICKHOUSE, settings)
+        processes.start(registry.CLICKHOUSE, settings)
         server = None
         try:
             fill(settings, args.orders_per_s, args.brands)
@@ -286,7 +286,7 @@ def main() -> int:
         finally:
             if server is not None:
                 server.close()
-            processes.stop(launcher.CLICKHOUSE, settings)
+            processes.stop(registry.CLICKHOUSE, settings)
     return 0
 
 

@@ -50,11 +50,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stream import probes
+from stream import probes, registry
 from stream.contract import CUBE_DIMENSIONS
 from stream.job import loader, runner
 from stream.probes import wait_for
-from stream.stack import clickhouse, kafka_admin, launcher, migrations, processes
+from stream.stack import clickhouse, kafka_admin, migrations, processes
 from tests.support.stack import fresh_settings, unique_suffix
 
 TARGET_P99_S = 2.0
@@ -130,7 +130,7 @@ def job_part(tree: Path, parallelism: int, cluster: str | None, recording: Path 
     if recording:
         env["JVM_ARGS"] = (f"-Xmx{runner.JobOptions.jvm_heap} -Xms256m -XX:StartFlightRecording="
                            f"filename={recording},settings=profile,dumponexit=true")
-    return dataclasses.replace(launcher.JOB, command=lambda s: command, env=lambda s: env)
+    return dataclasses.replace(registry.JOB, command=lambda s: command, env=lambda s: env)
 
 
 def lag(settings, group: str = runner.CONSUMER_GROUP, topics: tuple[str, ...] | None = None) -> int | None:
@@ -561,8 +561,8 @@ def main() -> None:
     report: dict = {"baselines": None, "throughput": [], "freshness": [], "inserted": [], "explore": []}
     with tempfile.TemporaryDirectory() as home:
         base = fresh_settings(Path(home))
-        processes.start(launcher.KAFKA, base)
-        processes.start(launcher.CLICKHOUSE, base)
+        processes.start(registry.KAFKA, base)
+        processes.start(registry.CLICKHOUSE, base)
         try:
             if args.baselines:
                 report["baselines"] = b = baselines(base, args.baselines)
@@ -608,8 +608,8 @@ def main() -> None:
                     _print_freshness(report["freshness"][-1])
                     _save(report, args.json)
         finally:
-            processes.stop(launcher.CLICKHOUSE, base)
-            processes.stop(launcher.KAFKA, base)
+            processes.stop(registry.CLICKHOUSE, base)
+            processes.stop(registry.KAFKA, base)
     _save(report, args.json)
 
 

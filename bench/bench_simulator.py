@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stream import probes
+from stream import probes, registry
 from stream.settings import PROJECT_ROOT, load
 from stream.simulator.clock import ClockSpec
 from stream.simulator.config import DEFAULT, local_ms
 from stream.simulator.run import RunOptions, run
 from stream.simulator.sinks import KafkaSink, NullSink, compression
-from stream.stack import kafka_admin, launcher, processes
+from stream.stack import kafka_admin, processes
 
 # Nov 11 from 10:00, parcels compressed 24x as in a replay: a steady mix of order and
 # logistics events (a run from midnight would be mostly order events: parcels come later).
@@ -63,7 +63,7 @@ def private_broker(home: Path):
         ports = sorted({probes.free_port() for _ in range(6)})
     settings = load(env={}, home=home, jars_dir=PROJECT_ROOT / "var" / "jars", kafka_port=ports[0],
                     kafka_controller_port=ports[1], start_timeout=120.0)
-    processes.start(launcher.KAFKA, settings)
+    processes.start(registry.KAFKA, settings)
     return settings
 
 
@@ -77,7 +77,7 @@ def kafka_rows(events: int, runs: int) -> list[dict]:
                 return KafkaSink(own)
             return measure(fresh_sink, events, runs)
         finally:
-            processes.stop(launcher.KAFKA, settings)
+            processes.stop(registry.KAFKA, settings)
 
 
 def main() -> int:

@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from selenium.webdriver.common.by import By
 
-from stream.stack import clickhouse, launcher, processes
+from stream import registry
+from stream.stack import clickhouse, processes
 from tests.support import browser
 from tests.support.browser import wait_until
 from tests.support.stack import fresh_settings
@@ -55,7 +56,7 @@ def main() -> int:
     os.chdir(ROOT)  # the alerts page names its rules file relative to here: infra/alerts.toml
     with tempfile.TemporaryDirectory(prefix="gmv-screenshots-") as home:
         settings = fresh_settings(Path(home))
-        parts = list(launcher.parts(settings).values())
+        parts = list(registry.parts(settings).values())
         driver = None
         shots = {name: out / f"{name}.png" for name in ("wall", "explore", "alerts")}
         try:
@@ -77,10 +78,10 @@ def main() -> int:
             wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#explore-table td"), what="explore's table")
             driver.save_screenshot(str(shots["explore"]))
             # A real alert: no events for a while -> the stall rule pages; events again -> it resolves.
-            processes.stop(launcher.SIMULATOR, settings)
+            processes.stop(registry.SIMULATOR, settings)
             wait_until(lambda: ("pipeline-stall", "firing") in alert_states(settings), timeout=120,
                        what="the stall alert")
-            processes.start(launcher.SIMULATOR, settings)
+            processes.start(registry.SIMULATOR, settings)
             wait_until(lambda: ("pipeline-stall", "resolved") in alert_states(settings), timeout=120,
                        what="the stall alert to resolve")
             driver.get(url + "/alerts")

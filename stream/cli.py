@@ -50,10 +50,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from stream.stack import launcher, processes
+    from stream import registry
+    from stream.stack import processes
 
     settings = _settings()
-    parts = launcher.select(args.parts, settings)
+    parts = registry.select(args.parts, settings)
     with processes.exclusive(settings):
         # Under --wait a supervisor follows: a part that cannot start yet (a neighbour restarting,
         # its port taken) is tried again by it, like one that dies later.
@@ -70,15 +71,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
         processes.supervise(parts, settings, stop, pending=failed)
-        processes.stop_all(launcher.parts(settings).values(), settings)
+        processes.stop_all(registry.parts(settings).values(), settings)
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from stream.stack import launcher, processes
+    from stream import registry
+    from stream.stack import processes
 
     settings = _settings()
-    states = [processes.state(p, settings) for p in launcher.parts(settings).values()]
+    states = [processes.state(p, settings) for p in registry.parts(settings).values()]
     for st in states:
         print(st.line())
     up = {st.name for st in states if st.up}
@@ -143,10 +145,11 @@ def _history_line(settings) -> str:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    from stream.stack import launcher, processes
+    from stream import registry
+    from stream.stack import processes
 
     settings = _settings()
-    processes.stop_all(launcher.parts(settings).values(), settings)
+    processes.stop_all(registry.parts(settings).values(), settings)
     return 0
 
 

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from stream import probes
+from stream import probes, registry
 from stream.settings import Settings
-from stream.stack import clickhouse, jars, kafka_admin, launcher, migrations, processes
+from stream.stack import clickhouse, jars, kafka_admin, migrations, processes
 from tests.support.last_year import migrate_history
 from tests.support.stack import fresh_settings, unique_suffix
 
@@ -28,17 +28,17 @@ def stack_settings(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def kafka_server(stack_settings):
     """A real single-node KRaft broker for the whole session."""
-    processes.start(launcher.KAFKA, stack_settings)
+    processes.start(registry.KAFKA, stack_settings)
     yield stack_settings
-    processes.stop(launcher.KAFKA, stack_settings)
+    processes.stop(registry.KAFKA, stack_settings)
 
 
 @pytest.fixture(scope="session")
 def clickhouse_server(stack_settings):
     """A real ClickHouse server for the whole session."""
-    processes.start(launcher.CLICKHOUSE, stack_settings)
+    processes.start(registry.CLICKHOUSE, stack_settings)
     yield stack_settings
-    processes.stop(launcher.CLICKHOUSE, stack_settings)
+    processes.stop(registry.CLICKHOUSE, stack_settings)
 
 
 @pytest.fixture
@@ -113,6 +113,6 @@ def running_job(pipeline_settings):
     test's topics and database; stopped (and its process group gone) at the end."""
     settings = pipeline_settings.replace(flink_port=probes.free_port(), home=pipeline_settings.home / unique_suffix(),
                                          jars_dir=pipeline_settings.jars_dir)
-    processes.start(launcher.JOB, settings)
+    processes.start(registry.JOB, settings)
     yield settings
-    processes.stop(launcher.JOB, settings)
+    processes.stop(registry.JOB, settings)

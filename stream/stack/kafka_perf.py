@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from stream.errors import GmvError
 from stream.settings import Settings
 from stream.stack import jars, kafka_admin
-from stream.stack.launcher import java_binary
+from stream.stack.servers import java_binary
 
 PRODUCER = "org.apache.kafka.tools.ProducerPerformance"
 CONSUMER = "org.apache.kafka.tools.ConsumerPerformance"

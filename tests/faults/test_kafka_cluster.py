@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from stream import probes
-from stream.stack import clickhouse, kafka_admin, launcher, migrations, processes
+from stream import probes, registry
+from stream.stack import clickhouse, kafka_admin, migrations, processes
 from tests.support.faults import finish, kill_9, sent_some, start_simulator
 from tests.support.stack import fresh_settings
 
@@ -30,10 +30,10 @@ def test_one_broker_of_three_killed_9_and_started_again_loses_nothing(tmp_path):
     while abs(client - controller) < 2 * BROKERS:
         controller = free_run(BROKERS)
     settings = base.replace(kafka_brokers=BROKERS, kafka_port=client, kafka_controller_port=controller)
-    brokers = [launcher.kafka_broker(b) for b in range(BROKERS)]
+    brokers = [registry.kafka_broker(b) for b in range(BROKERS)]
     started = []
     try:
-        for part in (*brokers, launcher.CLICKHOUSE):
+        for part in (*brokers, registry.CLICKHOUSE):
             processes.start(part, settings)
             started.append(part)
         described = kafka_admin.admin(settings)
@@ -45,7 +45,7 @@ def test_one_broker_of_three_killed_9_and_started_again_loses_nothing(tmp_path):
         assert replicas and all(len(r) == BROKERS for r in replicas), topic
         with clickhouse.connect(settings, "admin") as ch:
             migrations.apply(ch, settings.clickhouse_database)
-        for part in (launcher.JOB, launcher.DASHBOARD):
+        for part in (registry.JOB, registry.DASHBOARD):
             processes.start(part, settings)
             started.append(part)
         ledger = tmp_path / "ledger.jsonl"

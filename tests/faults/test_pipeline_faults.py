@@ -14,9 +14,10 @@ import urllib.request
 
 import pytest
 
+from stream import registry
 from stream.job import runner
 from stream.probes import wait_for
-from stream.stack import clickhouse, kafka_admin, launcher, migrations, processes
+from stream.stack import clickhouse, kafka_admin, migrations, processes
 from tests.support.faults import finish, kill_9, sent_some, start_simulator
 from tests.support.stack import fresh_settings, unique_suffix
 
@@ -25,10 +26,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def fault_stack(tmp_path_factory):
     settings = fresh_settings(tmp_path_factory.mktemp("faults"))
-    processes.start(launcher.KAFKA, settings)
-    processes.start(launcher.CLICKHOUSE, settings)
+    processes.start(registry.KAFKA, settings)
+    processes.start(registry.CLICKHOUSE, settings)
     yield settings
-    for part in (launcher.DASHBOARD, launcher.JOB, launcher.CLICKHOUSE, launcher.KAFKA):
+    for part in (registry.DASHBOARD, registry.JOB, registry.CLICKHOUSE, registry.KAFKA):
         processes.stop(part, settings)
 
 
@@ -39,11 +40,11 @@ def pipeline(fault_stack):
     kafka_admin.create_topics(settings)
     with clickhouse.connect(settings, "admin") as client:
         migrations.apply(client, settings.clickhouse_database)
-    processes.start(launcher.JOB, settings)
-    processes.start(launcher.DASHBOARD, settings)
+    processes.start(registry.JOB, settings)
+    processes.start(registry.DASHBOARD, settings)
     yield settings
-    processes.stop(launcher.DASHBOARD, settings)
-    processes.stop(launcher.JOB, settings)
+    processes.stop(registry.DASHBOARD, settings)
+    processes.stop(registry.JOB, settings)
 
 
 def test_kafka_broker_kill_9_then_started_again_under_the_simulator(pipeline, tmp_path):
@@ -52,9 +53,9 @@ def test_kafka_broker_kill_9_then_started_again_under_the_simulator(pipeline, tm
     assert wait_for(lambda: sent_some(pipeline), 60)
     assert simulator.poll() is None, "the simulator finished before the fault"
     fault_at = time.monotonic()
-    kill_9(launcher.KAFKA, pipeline)
+    kill_9(registry.KAFKA, pipeline)
     time.sleep(10)  # the outage itself (what is being tested), not a synchronisation
-    processes.start(launcher.KAFKA, pipeline)  # `gmv up kafka`; nothing else is typed after it
+    processes.start(registry.KAFKA, pipeline)  # `gmv up kafka`; nothing else is typed after it
     recovered = finish(pipeline, simulator, ledger, fault_at)
     print(f"kafka kill -9, down 10 s: exact and the wall showed the ledger's GMV {recovered:.1f} s after the kill")
 
@@ -64,9 +65,9 @@ def test_clickhouse_kill_9_then_started_again(pipeline, tmp_path):
     simulator = start_simulator(pipeline, ledger)
     assert wait_for(lambda: sent_some(pipeline), 60)
     fault_at = time.monotonic()
-    kill_9(launcher.CLICKHOUSE, pipeline)
+    kill_9(registry.CLICKHOUSE, pipeline)
     time.sleep(10)  # the outage itself
-    processes.start(launcher.CLICKHOUSE, pipeline)
+    processes.start(registry.CLICKHOUSE, pipeline)
     recovered = finish(pipeline, simulator, ledger, fault_at)
     print(f"clickhouse kill -9, down 10 s: exact and the wall showed the ledger's GMV {recovered:.1f} s after the kill")
 
@@ -100,7 +101,7 @@ def test_job_kill_9_during_a_checkpoint(pipeline, tmp_path):
     assert wait_for(lambda: sent_some(pipeline), 60)
     assert wait_for(lambda: checkpoint_in_progress(pipeline), 120, interval=0.02), checkpoint_counts(pipeline)
     fault_at = time.monotonic()
-    kill_9(launcher.JOB, pipeline)  # the job, its loader and Flink's JVM, mid-checkpoint
-    processes.start(launcher.JOB, pipeline)  # resumes from the last completed checkpoint
+    kill_9(registry.JOB, pipeline)  # the job, its loader and Flink's JVM, mid-checkpoint
+    processes.start(registry.JOB, pipeline)  # resumes from the last completed checkpoint
     recovered = finish(pipeline, simulator, ledger, fault_at)
     print(f"job kill -9 during a checkpoint: exact, the wall showed the ledger's GMV {recovered:.1f} s after the kill")

@@ -25,13 +25,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from selenium.webdriver.common.by import By
 
-from stream import probes
+from stream import probes, registry
 from stream.alerts import service as alerts_service
 from stream.alerts import store
 from stream.alerts.receiver import Receiver
 from stream.contract import FESTIVAL_TZ
 from stream.probes import wait_for
-from stream.stack import clickhouse, launcher, processes
+from stream.stack import clickhouse, processes
 from tests.support import synthetic
 from tests.support.browser import chromium, console, insert, wait_until
 
@@ -177,8 +177,8 @@ def test_alert_service_restarts_while_firing_page_once_and_still_send_the_recove
         monkeypatch.setenv("GMV_ALERTS_CONFIG", str(rules))
         monkeypatch.setenv("GMV_WEBHOOK_SECRET", SECRET)
         try:
-            processes.start(launcher.ALERTS, settings)
-            pid = processes.state(launcher.ALERTS, settings).pid
+            processes.start(registry.ALERTS, settings)
+            pid = processes.state(registry.ALERTS, settings).pid
             assert judges_new_windows(settings, feeder, pid), f"no evaluation: {heartbeat(settings)}"
             assert pages(receiver) == []
 
@@ -191,27 +191,27 @@ def test_alert_service_restarts_while_firing_page_once_and_still_send_the_recove
             # the drop goes on: the restarted service judges new windows and must not page again
             for how in ("SIGTERM", "SIGKILL"):
                 if how == "SIGTERM":
-                    assert processes.stop(launcher.ALERTS, settings)
+                    assert processes.stop(registry.ALERTS, settings)
                 else:
-                    kill_9(launcher.ALERTS, settings)
-                pid = processes.start(launcher.ALERTS, settings).pid
+                    kill_9(registry.ALERTS, settings)
+                pid = processes.start(registry.ALERTS, settings).pid
                 assert judges_new_windows(settings, feeder, pid), heartbeat(settings)
                 assert heartbeat(settings)["firing"] == [DROP], f"after {how}: {heartbeat(settings)}"
                 assert len(recorded(settings, "firing")) == 1, f"after {how}: {history(settings)}"
                 assert pages(receiver) == ["firing"], f"after {how}: {pages(receiver)}"
 
             # a crash, and the orders come back while the service is down: the recovery must not be lost
-            kill_9(launcher.ALERTS, settings)
+            kill_9(registry.ALERTS, settings)
             fault = time.monotonic()
             feeder.rate = NORMAL
-            processes.start(launcher.ALERTS, settings)
+            processes.start(registry.ALERTS, settings)
             up_s = time.monotonic() - fault
             assert receiver.wait(lambda got: pages(receiver) == ["firing", "resolved"], 30), pages(receiver)
             recovery_s = time.monotonic() - fault
-            pid = processes.state(launcher.ALERTS, settings).pid
+            pid = processes.state(registry.ALERTS, settings).pid
             assert judges_new_windows(settings, feeder, pid), heartbeat(settings)  # and nothing more is sent
         finally:
-            processes.stop(launcher.ALERTS, settings)
+            processes.stop(registry.ALERTS, settings)
         assert feeder.error is None, feeder.error
     assert pages(receiver) == ["firing", "resolved"]  # one page, one recovery
     assert pages(receiver, "pipeline-stall") == []  # the restarts are not a stalled pipeline
@@ -269,13 +269,13 @@ def test_a_wall_open_through_a_dashboard_restart_shows_it_lost_the_server_then_r
     insert(settings, synthetic.known_rows(int(time.time() * 1000)))
     known = synthetic.KNOWN["festival_gmv_fen"]
     try:
-        processes.start(launcher.DASHBOARD, settings)
+        processes.start(registry.DASHBOARD, settings)
         browser.get(f"http://127.0.0.1:{settings.dashboard_port}/")
         wait_until(lambda: gmv_fen(browser) == known, what="the wall's GMV")
         page = browser.execute_script("window.__marker = 1; return performance.timeOrigin;")
         assert console(browser) == []
 
-        kill_9(launcher.DASHBOARD, settings)
+        kill_9(registry.DASHBOARD, settings)
         fault = time.monotonic()
         wait_until(lambda: stale(browser), what="the wall marked stale after its server died")
         noticed_s = time.monotonic() - fault
@@ -286,7 +286,7 @@ def test_a_wall_open_through_a_dashboard_restart_shows_it_lost_the_server_then_r
 
         newer_second(settings, 1, 12_345)  # the festival goes on while the server is down
         began = time.monotonic()
-        processes.start(launcher.DASHBOARD, settings)
+        processes.start(registry.DASHBOARD, settings)
         up = time.monotonic()
         wait_until(lambda: gmv_fen(browser) == known + 12_345 and not stale(browser), what="fresh numbers again")
         fresh = time.monotonic()
@@ -301,7 +301,7 @@ def test_a_wall_open_through_a_dashboard_restart_shows_it_lost_the_server_then_r
         assert console(browser) == []
 
         # a server that hangs instead (SIGSTOP: connections accepted by the kernel, never answered)
-        pid = processes.state(launcher.DASHBOARD, settings).pid
+        pid = processes.state(registry.DASHBOARD, settings).pid
         os.killpg(pid, signal.SIGSTOP)
         try:
             hung = time.monotonic()
@@ -320,7 +320,7 @@ def test_a_wall_open_through_a_dashboard_restart_shows_it_lost_the_server_then_r
         wait_until(lambda: gmv_fen(browser) == known + 15_345, what="the next tick")
         assert console(browser) == []
     finally:
-        processes.stop(launcher.DASHBOARD, settings)
+        processes.stop(registry.DASHBOARD, settings)
     print(f"\ndashboard: SIGKILL -> wall marked stale in {noticed_s:.2f} s; started again after {began - fault:.2f} s "
           f"(healthy {up - began:.2f} s later); fresh numbers {fresh - up:.2f} s after it was healthy, "
           f"{fresh - fault:.2f} s after the kill")

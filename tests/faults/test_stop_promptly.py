@@ -10,8 +10,9 @@ import time
 
 import pytest
 
+from stream import registry
 from stream.probes import port_answers, wait_for
-from stream.stack import kafka_admin, launcher, processes
+from stream.stack import kafka_admin, processes
 from tests.support.stack import fresh_settings
 
 pytestmark = pytest.mark.slow
@@ -28,7 +29,7 @@ def sigterm_and_time(proc: subprocess.Popen) -> tuple[float, str]:
 
 def test_simulator_stops_promptly_with_kafka_gone_and_counts_what_it_did_not_deliver(tmp_path):
     settings = fresh_settings(tmp_path / "home")
-    processes.start(launcher.KAFKA, settings)
+    processes.start(registry.KAFKA, settings)
     try:
         kafka_admin.create_topics(settings)
         cmd = [sys.executable, "-m", "stream.cli", "simulate", "--clock", "live", "--rate", "300",
@@ -36,12 +37,12 @@ def test_simulator_stops_promptly_with_kafka_gone_and_counts_what_it_did_not_del
         simulator = subprocess.Popen(cmd, env={**os.environ, **settings.to_env()}, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         assert wait_for(lambda: sum(kafka_admin.end_offsets(settings, (settings.orders_topic,)).values()) > 500, 60)
-        os.killpg(processes.state(launcher.KAFKA, settings).pid, signal.SIGKILL)
+        os.killpg(processes.state(registry.KAFKA, settings).pid, signal.SIGKILL)
         assert wait_for(lambda: not port_answers(settings.kafka_port), 30)
         assert wait_for(lambda: simulator.poll() is not None, 3) is False  # still sending into the void
         took, out = sigterm_and_time(simulator)
     finally:
-        processes.stop(launcher.KAFKA, settings)
+        processes.stop(registry.KAFKA, settings)
     print(f"simulate stopped {took:.1f} s after SIGTERM with Kafka gone")
     assert took < PROMPT_S, out
     assert simulator.returncode == 1, out
@@ -54,7 +55,7 @@ def test_simulator_stops_promptly_with_kafka_gone_and_counts_what_it_did_not_del
 
 def test_job_alerts_and_dashboard_stop_promptly_with_kafka_and_clickhouse_gone(tmp_path):
     settings = fresh_settings(tmp_path / "home")
-    servers, parts = (launcher.KAFKA, launcher.CLICKHOUSE), (launcher.JOB, launcher.ALERTS, launcher.DASHBOARD)
+    servers, parts = (registry.KAFKA, registry.CLICKHOUSE), (registry.JOB, registry.ALERTS, registry.DASHBOARD)
     took: dict[str, float] = {}
     try:
         for part in (*servers, *parts):

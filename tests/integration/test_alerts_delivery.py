@@ -17,13 +17,13 @@ from dashboard import queries as q
 from dashboard.db import Database
 from dashboard.pages import Context
 from dashboard.pages import alerts as alerts_page
-from stream import probes
+from stream import probes, registry
 from stream.alerts import store
 from stream.alerts.config import DEFAULT_PATH, parse
 from stream.alerts.receiver import Receiver
 from stream.alerts.service import AlertService, heartbeat_path
 from stream.probes import wait_for
-from stream.stack import clickhouse, launcher, processes
+from stream.stack import clickhouse, processes
 from tests.support.stack import fresh_settings
 
 # the columns these rows give (measures added later take their default, 0)
@@ -197,14 +197,14 @@ def test_gmv_up_starts_the_alerts_part_and_gmv_down_stops_it(clickhouse_settings
     rules.write_text('[[rules]]\nname = "stall"\nkind = "stall"\nstale_seconds = 30\n')
     monkeypatch.setenv("GMV_ALERTS_CONFIG", str(rules))
     settings = clickhouse_settings.replace(home=tmp_path / "home", jars_dir=clickhouse_settings.jars_dir)
-    state = processes.start(launcher.ALERTS, settings)
+    state = processes.start(registry.ALERTS, settings)
     try:
         assert state.up and heartbeat_path(settings).exists()
         beat = json.loads(heartbeat_path(settings).read_text())
         assert beat["evaluations"] >= 1 and beat["firing"] == []
     finally:
-        assert processes.stop(launcher.ALERTS, settings)
-    assert not processes.state(launcher.ALERTS, settings).up
+        assert processes.stop(registry.ALERTS, settings)
+    assert not processes.state(registry.ALERTS, settings).up
     log = processes.log_path(settings, "alerts").read_text()
     assert "alerts: 1 rules" in log and "Traceback" not in log
 
@@ -220,7 +220,7 @@ def test_clickhouse_down_pages_a_stall_and_the_history_is_written_when_it_is_bac
     """A private ClickHouse, stopped under the service: the stall pages at once through the webhook,
     the history row waits in memory and lands when ClickHouse is back."""
     settings = fresh_settings(tmp_path / "home")
-    processes.start(launcher.CLICKHOUSE, settings)
+    processes.start(registry.CLICKHOUSE, settings)
     try:
         stale_rollups(settings, age_s=0)
         with Receiver() as receiver:
@@ -229,13 +229,13 @@ def test_clickhouse_down_pages_a_stall_and_the_history_is_written_when_it_is_bac
             service.start()
             try:
                 assert service.step() == []  # fresh
-                processes.stop(launcher.CLICKHOUSE, settings)
+                processes.stop(registry.CLICKHOUSE, settings)
                 raised: list = []
                 assert wait_for(lambda: bool(raised.extend(service.step()) or raised), 20, interval=0.5)
                 assert raised[0].rule == "pipeline-stall" and "ClickHouse is not answering" in raised[0].message
                 assert receiver.wait(lambda got: len(got) == 1, 10)
                 assert wait_for(lambda: service.recorder.waiting == 2, 10)  # pending, then delivered: kept
-                processes.start(launcher.CLICKHOUSE, settings)
+                processes.start(registry.CLICKHOUSE, settings)
                 service.step()
                 assert service.recorder.waiting == 0
                 (row,) = history(settings)
@@ -243,7 +243,7 @@ def test_clickhouse_down_pages_a_stall_and_the_history_is_written_when_it_is_bac
             finally:
                 service.close()
     finally:
-        processes.stop(launcher.CLICKHOUSE, settings)
+        processes.stop(registry.CLICKHOUSE, settings)
 
 
 def milestone_config(url: str):

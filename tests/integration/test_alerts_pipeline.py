@@ -30,6 +30,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
+from stream import registry
 from stream.alerts import milestones as ms
 from stream.alerts import store
 from stream.alerts.config import parse
@@ -38,7 +39,7 @@ from stream.alerts.service import AlertService
 from stream.history import same_moment_last_year
 from stream.probes import wait_for
 from stream.simulator.config import FESTIVAL_TZ
-from stream.stack import clickhouse, launcher, processes
+from stream.stack import clickhouse, processes
 from tests.support.last_year import history_database, write_counts
 
 pytestmark = pytest.mark.slow
@@ -107,7 +108,7 @@ def test_an_outage_pages_once_and_recovers_and_a_stopped_job_pages_a_stall_not_a
             assert states(receiver.received, "pipeline-stall") == []
             # act 2: the job stops, the simulator goes on
             assert sim.poll() is None, "the simulator ended before the job could be stopped"
-            processes.stop(launcher.JOB, settings)
+            processes.stop(registry.JOB, settings)
             assert receiver.wait(lambda got: states(got, "pipeline-stall") == ["firing"], 30)
             judged_after = service.evaluations + 5
             assert wait_for(lambda: service.evaluations >= judged_after, 15)  # five more evaluations...

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from stream import registry
 from stream.probes import wait_for
-from stream.stack import launcher
 from tests.support.stack import SHARED_JARS, command_lines, distinct_free_ports
 
 pytestmark = pytest.mark.slow
@@ -58,19 +58,19 @@ def test_up_status_down_leaves_no_process(tmp_path):
         assert up.returncode == 0, up.stderr
         status = gmv(env, "status")
         assert status.returncode == 0, status.stdout + status.stderr
-        part_lines = status.stdout.splitlines()[: len(launcher.PARTS)]  # then the lag and freshness lines
+        part_lines = status.stdout.splitlines()[: len(registry.PARTS)]  # then the lag and freshness lines
         lines = {line.split()[0]: line.split()[1] for line in part_lines}
         assert "kafka lag" in status.stdout and "freshness" in status.stdout
-        assert all(lines[name] == "up" for name in launcher.PARTS), status.stdout
+        assert all(lines[name] == "up" for name in registry.PARTS), status.stdout
         assert f"port {env['GMV_KAFKA_PORT']}" in status.stdout
         again = gmv(env, "up", "kafka", "clickhouse")  # idempotent: already up, nothing new started
         assert again.returncode == 0, again.stderr
         pids = {json.loads(p.read_text())["pid"] for p in (tmp_path / "run").glob("*.json")}
-        assert len(pids) == len(launcher.PARTS)
+        assert len(pids) == len(registry.PARTS)
     finally:
         down = gmv(env, "down")
     assert down.returncode == 0, down.stderr
-    assert all(name in down.stdout for name in launcher.PARTS)
+    assert all(name in down.stdout for name in registry.PARTS)
     assert processes_under(tmp_path) == []
     assert not list((tmp_path / "run").glob("*.json"))
     status = gmv(env, "status")

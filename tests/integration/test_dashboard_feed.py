@@ -12,8 +12,8 @@ from dashboard.cache import SharedCache
 from dashboard.db import Database
 from dashboard.pages import Context
 from dashboard.pages.wall import WallFeed
-from stream import probes
-from stream.stack import clickhouse, launcher, processes
+from stream import probes, registry
+from stream.stack import clickhouse, processes
 from tests.support import synthetic
 
 pytestmark = pytest.mark.slow
@@ -86,11 +86,11 @@ def test_a_failed_rebuild_serves_the_last_numbers_marked(known):
 def test_gmv_up_starts_the_dashboard(known, tmp_path):
     settings = known.replace(home=tmp_path, dashboard_port=probes.free_port())
     try:
-        state = processes.start(launcher.DASHBOARD, settings)
+        state = processes.start(registry.DASHBOARD, settings)
         assert state.up
         with urllib.request.urlopen(f"http://127.0.0.1:{settings.dashboard_port}/explore", timeout=5) as r:
             assert r.status == 200 and b"11.11 GMV" in r.read()
     finally:
-        processes.stop(launcher.DASHBOARD, settings)
+        processes.stop(registry.DASHBOARD, settings)
     # the group leader exits first; its threads (and the socket) go a moment later
     assert probes.wait_for(lambda: not probes.port_answers(settings.dashboard_port), 10)

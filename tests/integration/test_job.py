@@ -13,11 +13,11 @@ import time
 
 import pytest
 
-from stream import probes
+from stream import probes, registry
 from stream.contract import EXPLORE, ROLLUPS
 from stream.job import runner, verify
 from stream.probes import wait_for
-from stream.stack import clickhouse, kafka_admin, launcher, migrations, processes
+from stream.stack import clickhouse, kafka_admin, migrations, processes
 from tests.support.stack import fresh_settings, simulate, unique_suffix, wait_exact
 
 pytestmark = pytest.mark.slow
@@ -45,11 +45,11 @@ def test_kill_9_mid_stream_then_restart_is_still_exact(running_job, tmp_path):
     simulate(running_job, ledger)
     assert wait_for(lambda: runner.latest_checkpoint(running_job) is not None, 120)
     lag_at_kill = job_lag(running_job)
-    pid = processes.state(launcher.JOB, running_job).pid
+    pid = processes.state(registry.JOB, running_job).pid
     os.killpg(pid, signal.SIGKILL)  # the job, its loader and Flink's JVM, with no goodbye
     assert wait_for(lambda: not probes.port_in_use(running_job.flink_port), 30)  # the whole group is gone
     assert lag_at_kill is None or lag_at_kill > 0, "the stream was already consumed: not mid-stream"
-    processes.start(launcher.JOB, running_job)  # resumes from the latest retained checkpoint
+    processes.start(registry.JOB, running_job)  # resumes from the latest retained checkpoint
     wait_exact(running_job, ledger)
 
 
@@ -61,20 +61,20 @@ def test_clickhouse_down_for_30_seconds_loses_nothing(kafka_server, tmp_path):
         topic_prefix=f"t{unique_suffix()}-", jars_dir=kafka_server.jars_dir,
     )
     kafka_admin.create_topics(settings)
-    processes.start(launcher.CLICKHOUSE, settings)
+    processes.start(registry.CLICKHOUSE, settings)
     try:
-        processes.start(launcher.JOB, settings)
+        processes.start(registry.JOB, settings)
         ledger = tmp_path / "ledger.jsonl"
         simulate(settings, ledger)
         assert wait_for(lambda: bool(count_rows(settings)), 120)
-        processes.stop(launcher.CLICKHOUSE, settings)
+        processes.stop(registry.CLICKHOUSE, settings)
         down_for = 30.0
         assert not wait_for(lambda: probes.port_answers(settings.clickhouse_port), down_for, interval=1)
-        processes.start(launcher.CLICKHOUSE, settings)
+        processes.start(registry.CLICKHOUSE, settings)
         wait_exact(settings, ledger)
     finally:
-        processes.stop(launcher.JOB, settings)
-        processes.stop(launcher.CLICKHOUSE, settings)
+        processes.stop(registry.JOB, settings)
+        processes.stop(registry.CLICKHOUSE, settings)
 
 
 def count_rows(settings) -> int:

@@ -48,11 +48,11 @@ def test_storage_formats_with_a_cluster_id_that_starts_with_a_dash(tmp_path, mon
     # urlsafe base64 of a first byte 0xF8 starts with "-": once a 1-in-64 flake of every fresh start.
     import uuid
 
-    from stream.stack import launcher
+    from stream import registry
     from tests.support.stack import fresh_settings
 
     monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(bytes=b"\xf8" + bytes(15)))
     settings = fresh_settings(tmp_path)
-    launcher.KAFKA.prepare(settings)
+    registry.KAFKA.prepare(settings)
     meta = (settings.home / "data" / "kafka" / "meta.properties").read_text()
     assert "cluster.id=-" in meta

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from stream import cli
+from stream import cli, registry
 from stream.alerts.config import DEFAULT_PATH, AlertsConfigError, config_path, load, parse
 from stream.alerts.rules import DropRule, RejectRule, StallRule
 from stream.errors import GmvError
 from stream.settings import load as load_settings
-from stream.stack import launcher
 
 GOOD = {
     "rules": [{"name": "drop", "kind": "drop"}, {"name": "stall", "kind": "stall"}],
@@ -124,6 +123,6 @@ def test_gmv_up_refuses_a_bad_config_before_starting(tmp_path, monkeypatch):
     path = tmp_path / "alerts.toml"
     path.write_text('[service]\nmargin = 5\n')
     monkeypatch.setenv("GMV_ALERTS_CONFIG", str(path))
-    assert launcher.PARTS["alerts"] is launcher.ALERTS
+    assert registry.PARTS["alerts"] is registry.ALERTS
     with pytest.raises(GmvError, match=r"\[service\]: unknown key 'margin'"):
-        launcher.ALERTS.prepare(load_settings(env={}, home=tmp_path / "home"))
+        registry.ALERTS.prepare(load_settings(env={}, home=tmp_path / "home"))

@@ -174,15 +174,15 @@ def test_beyond_loopback_it_refuses_to_start_without_credentials(monkeypatch, ca
 def test_gmv_up_counts_a_login_prompt_as_healthy(app):
     from werkzeug.serving import make_server
 
-    from stream.stack import launcher
+    from stream import registry
 
     server = make_server("127.0.0.1", probes.free_port(), app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         port = server.server_port
-        assert launcher._dashboard_healthy(load(env={}, dashboard_port=port, dashboard_kiosk_token=TOKEN))
-        assert not launcher._dashboard_healthy(load(env={}, dashboard_port=port))  # 401 where none was asked for
+        assert registry._dashboard_healthy(load(env={}, dashboard_port=port, dashboard_kiosk_token=TOKEN))
+        assert not registry._dashboard_healthy(load(env={}, dashboard_port=port))  # 401 where none was asked for
     finally:
         server.shutdown()
         thread.join(10)

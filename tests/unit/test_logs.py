@@ -6,8 +6,7 @@ import re
 
 import pytest
 
-from stream import cli, logs, probes
-from stream.stack import launcher
+from stream import cli, logs, probes, registry
 
 LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: .*$")
 
@@ -135,11 +134,11 @@ def test_one_kind_of_client_message_passes_once_a_minute_with_a_count():
 
 def test_parts_started_by_gmv_up_get_a_level_that_is_not_the_default():
     logs.setup("info")
-    assert logs.passed_on() == [] and launcher.JOB.command(None)[-1] == "job"
+    assert logs.passed_on() == [] and registry.JOB.command(None)[-1] == "job"
     logs.setup("debug")
     assert logs.passed_on() == ["--log-level", "debug"]
-    assert launcher.JOB.command(None)[-3:] == ["--log-level", "debug", "job"]
-    assert launcher.DASHBOARD.command(None)[-3:] == ["--log-level", "debug", "dashboard"]
+    assert registry.JOB.command(None)[-3:] == ["--log-level", "debug", "job"]
+    assert registry.DASHBOARD.command(None)[-3:] == ["--log-level", "debug", "dashboard"]
 
 
 # -- gmv's --log-level and exit codes -------------------------------------------------------------
