@@ -3,10 +3,14 @@
 reader of its output died first: no process of its state folder is left running."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import select
 import signal
 import subprocess
+import termios
+import threading
 import time
 from pathlib import Path
 
@@ -90,6 +94,55 @@ def test_sighup_after_the_reader_of_its_output_died_stops_every_part(tmp_path):
     assert "SIGHUP: stopping every part" in said and "clickhouse  stopped" in said, said
 
 
+def read_available(fd: int) -> bytes:
+    out = b""
+    while select.select([fd], [], [], 0)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def test_closing_its_terminal_stops_every_part(tmp_path):
+    """The terminal window closes: the kernel hangs up the pseudo-terminal that is the supervisor's
+    controlling terminal and its output (SIGHUP, then each write to it fails with EIO)."""
+    home = tmp_path / "home"
+    env = stack_env(home)
+    terminal, its_side = os.openpty()
+
+    def take_the_terminal() -> None:  # in the child, after setsid: as a shell in a terminal window
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    supervisor = subprocess.Popen([*GMV, "up", "--wait", *PARTS], env=env, cwd=PROJECT_ROOT, stdin=its_side,
+                                  stdout=its_side, stderr=its_side, start_new_session=True,
+                                  preexec_fn=take_the_terminal)
+    os.close(its_side)
+    shown = b""
+    pids: dict[str, int] = {}
+    try:
+        def on_screen() -> bool:
+            nonlocal shown
+            shown += read_available(terminal)
+            return b"running; a part that dies" in shown
+        assert wait_for(on_screen, 120), shown.decode(errors="replace")
+        pids = started_parts(home)
+        t0 = time.monotonic()
+        os.close(terminal)  # the window closes
+        assert supervisor.wait(STOPPED_WITHIN_S) == 0, what_it_said(home / "log" / "up.log")
+        assert_nothing_left(home, env, pids)
+        print(f"every part stopped {time.monotonic() - t0:.1f} s after its terminal closed")
+    finally:
+        supervisor.kill()
+        subprocess.run([*GMV, "down"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=False)
+    said = what_it_said(home / "log" / "up.log")
+    print(f"after its terminal closed:\n{said}")
+    assert "SIGHUP: stopping every part" in said and "clickhouse  stopped" in said, said
+
+
 def test_ctrl_c_to_make_run_piped_into_tee_stops_every_part(tmp_path):
     """`make run | tee run.log`, then Ctrl-C: SIGINT to the whole foreground process group, so
     `tee` dies with it while the supervisor still has lines to write; make waits for it."""
@@ -117,3 +170,27 @@ def test_ctrl_c_to_make_run_piped_into_tee_stops_every_part(tmp_path):
     said = what_it_said(seen, home / "log" / "up.log")
     print(f"run.log, then what came after its pipe broke:\n{said}")
     assert "SIGINT: stopping every part" in said and "clickhouse  stopped" in said, said
+
+
+def test_ctrl_c_while_the_parts_start_stops_those_already_started(tmp_path):
+    """Ctrl-C before every part is up (the job can take a minute to start): no more parts are
+    started, and those started, the one still starting included, are stopped."""
+    home = tmp_path / "home"
+    env = stack_env(home)
+    supervisor = subprocess.Popen([*GMV, "up", "--wait", *PARTS], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(supervisor.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        assert wait_for(lambda: f"starting {PARTS[-1]}...\n" in lines, 120), lines
+        pid = json.loads((home / "run" / f"{PARTS[0]}.json").read_text())["pid"]
+        supervisor.send_signal(signal.SIGINT)
+        assert supervisor.wait(STOPPED_WITHIN_S) == 0, lines
+        assert_nothing_left(home, env, {PARTS[0]: pid})
+    finally:
+        supervisor.kill()
+        reader.join(10)
+        subprocess.run([*GMV, "down"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=False)
+    assert "SIGINT: stopping every part\n" in lines and "clickhouse  stopped\n" in lines, lines
+    assert not any(line.startswith("running;") for line in lines), lines
