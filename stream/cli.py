@@ -83,14 +83,16 @@ def _up_and_supervise(parts: list[Part], settings: Settings) -> int:
     on SIGINT (Ctrl-C), SIGTERM or SIGHUP (its terminal closed). The parts run in sessions of their
     own, out of reach of the terminal's signals: only this process can stop them, so it must not
     die first -- not of the signal, nor of writing to an output whose reader is gone (see logs.divert;
-    Python ignores SIGPIPE, so such a write raises instead of killing). kill -9 still orphans them:
-    the next `gmv up` adopts them, `gmv down` stops them."""
+    Python ignores SIGPIPE, so such a write raises instead of killing). A signal ignored by whoever
+    started it stays ignored (`nohup make run`: SIGHUP). kill -9 still orphans the parts: the next
+    `gmv up` adopts them, `gmv down` stops them."""
     from stream import registry
     from stream.stack import processes
 
     stop = processes.StopFlag()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda signum, _frame: stop.set(signal.Signals(signum).name))
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, lambda signum, _frame: stop.set(signal.Signals(signum).name))
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     logs.send_lost_output_to(settings.log_dir / "up.log")
     with processes.exclusive(settings):

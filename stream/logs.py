@@ -19,6 +19,9 @@ say a lot at INFO and log a traceback for every failed connection attempt. Below
   line of their own (:class:`stream.errors.GmvError`).
 
 At ``debug`` everything passes, tracebacks included.
+
+When stdout or stderr loses its reader (a closed terminal, a pipe into a `tee` that died), the
+next write fails; :func:`echo` and the log handler then :func:`divert` it to a file and go on.
 """
 from __future__ import annotations
 

@@ -194,3 +194,29 @@ def test_ctrl_c_while_the_parts_start_stops_those_already_started(tmp_path):
         subprocess.run([*GMV, "down"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=False)
     assert "SIGINT: stopping every part\n" in lines and "clickhouse  stopped\n" in lines, lines
     assert not any(line.startswith("running;") for line in lines), lines
+
+
+def test_under_nohup_sighup_leaves_it_running(tmp_path):
+    """`nohup make run &`: SIGHUP ignored by whoever started it stays ignored; SIGTERM still stops all."""
+    home = tmp_path / "home"
+    env = stack_env(home)
+    supervisor = subprocess.Popen([*GMV, "up", "--wait", PARTS[0]], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                                  preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(supervisor.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        assert wait_for(lambda: any(line.startswith("running;") for line in lines), 120), lines
+        pid = json.loads((home / "run" / f"{PARTS[0]}.json").read_text())["pid"]
+        supervisor.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: supervisor.poll() is not None, 3) is False, lines
+        assert processes._group_alive(pid)
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(STOPPED_WITHIN_S) == 0, lines
+        assert_nothing_left(home, env, {PARTS[0]: pid})
+    finally:
+        supervisor.kill()
+        reader.join(10)
+        subprocess.run([*GMV, "down"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=False)
+    assert "SIGTERM: stopping every part\n" in lines, lines
