@@ -24,6 +24,7 @@ from stream.errors import GmvError
 if TYPE_CHECKING:
     from stream.job.runner import JobOptions
     from stream.settings import Settings
+    from stream.stack.processes import Part, StopFlag
 
 Command = Callable[[argparse.Namespace], int]
 # Commands that run until stopped: the client libraries' warnings show in their logs (see stream.logs)
@@ -32,7 +33,7 @@ log = logging.getLogger("gmv")
 
 
 def _echo(line: str) -> None:
-    print(line, flush=True)  # progress of a long command: shown as it happens, also through a pipe
+    logs.echo(line)  # progress of a long command: shown as it happens, also through a pipe
 
 
 def _settings():
@@ -55,23 +56,55 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     settings = _settings()
     parts = registry.select(args.parts, settings)
+    if args.wait:
+        return _up_and_supervise(parts, settings)
     with processes.exclusive(settings):
-        # Under --wait a supervisor follows: a part that cannot start yet (a neighbour restarting,
-        # its port taken) is tried again by it, like one that dies later.
-        failed = processes.start_all(parts, settings, echo=_echo, keep_going=args.wait)
-        if failed and len(failed) == len(parts):
-            raise GmvError(f"no part started ({', '.join(failed)}); read the lines above for why.")
-        for part in parts:
-            if part.url(settings) and part.name not in failed:
-                print(f"{part.name:<11} {part.url(settings)}")
-        if not args.wait:
-            return 0
-        print("running; a part that dies is started again; press Ctrl-C to stop everything", flush=True)
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
-        processes.supervise(parts, settings, stop, pending=failed)
-        processes.stop_all(registry.parts(settings).values(), settings)
+        _start_all(parts, settings)
+    return 0
+
+
+def _start_all(parts: list[Part], settings: Settings, stop: StopFlag | None = None) -> list[str]:
+    """Start the parts and show their addresses; with ``stop`` (a supervisor follows) a part that
+    cannot start yet (a neighbour restarting, its port taken) is tried again by it, like one that
+    dies later: returns their names."""
+    from stream.stack import processes
+
+    failed = processes.start_all(parts, settings, echo=_echo, keep_going=stop is not None, stop_flag=stop)
+    if failed and len(failed) == len(parts):
+        raise GmvError(f"no part started ({', '.join(failed)}); read the lines above for why.")
+    for part in parts:
+        if part.url(settings) and part.name not in failed:
+            _echo(f"{part.name:<11} {part.url(settings)}")
+    return failed
+
+
+def _up_and_supervise(parts: list[Part], settings: Settings) -> int:
+    """`gmv up --wait` (`make run`): start the parts, start again any that dies, and stop every part
+    on SIGINT (Ctrl-C), SIGTERM or SIGHUP (its terminal closed). The parts run in sessions of their
+    own, out of reach of the terminal's signals: only this process can stop them, so it must not
+    die first -- not of the signal, nor of writing to an output whose reader is gone (see logs.divert;
+    Python ignores SIGPIPE, so such a write raises instead of killing). A signal ignored by whoever
+    started it stays ignored (`nohup make run`: SIGHUP). kill -9 still orphans the parts: the next
+    `gmv up` adopts them, `gmv down` stops them."""
+    from stream import registry
+    from stream.stack import processes
+
+    stop = processes.StopFlag()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, lambda signum, _frame: stop.set(signal.Signals(signum).name))
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    logs.send_lost_output_to(settings.log_dir / "up.log")
+    with processes.exclusive(settings):
+        try:
+            failed = _start_all(parts, settings, stop)
+            if not stop.is_set():
+                _echo("running; a part that dies is started again; press Ctrl-C to stop everything")
+            processes.supervise(parts, settings, stop, pending=failed)
+        finally:  # also after an error: what it started never runs on without a supervisor
+            if stop.is_set():
+                _echo(f"{stop.reason}: stopping every part")
+            processes.stop_all(registry.parts(settings).values(), settings, echo=_echo)
     return 0
 
 

@@ -19,12 +19,19 @@ say a lot at INFO and log a traceback for every failed connection attempt. Below
   line of their own (:class:`stream.errors.GmvError`).
 
 At ``debug`` everything passes, tracebacks included.
+
+When stdout or stderr loses its reader (a closed terminal, a pipe into a `tee` that died), the
+next write fails; :func:`echo` and the log handler then :func:`divert` it to a file and go on.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 import time
+from pathlib import Path
+from typing import TextIO
 
 LEVELS = ("debug", "info", "warning", "error")
 DEFAULT_LEVEL = "info"
@@ -34,6 +41,7 @@ REPEAT_EVERY_S = 60.0  # a client library's message of one kind passes at most t
 
 _level = DEFAULT_LEVEL
 _clients = True
+_lost_output_to = os.devnull  # see divert()
 
 
 def level_number(level: str) -> int:
@@ -115,6 +123,49 @@ class _Stderr(logging.StreamHandler):
     @stream.setter
     def stream(self, value) -> None:
         pass
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handleError(record)
+            return
+        divert(sys.stderr)  # stderr is gone: this line and the next go where divert() says
+        with contextlib.suppress(OSError):
+            sys.stderr.write(self.format(record) + self.terminator)
+            sys.stderr.flush()
+
+
+def send_lost_output_to(path: Path) -> None:
+    """Where :func:`divert` sends stdout and stderr once their reader is gone (else /dev/null)."""
+    global _lost_output_to
+    _lost_output_to = str(path)
+
+
+def divert(stream: TextIO) -> None:
+    """Point ``stream``'s file at :func:`send_lost_output_to`'s file: its reader is gone (the `tee`
+    of `make run | tee run.log` died of the same Ctrl-C, the terminal was closed) and each write
+    would fail (BrokenPipeError, EIO). A command carries on without it: a supervisor still stops
+    every part it started instead of dying of a line it could not show."""
+    try:
+        fd = os.open(_lost_output_to, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    except OSError:
+        fd = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(fd, stream.fileno())
+    except (OSError, ValueError):  # not a real file (a test's StringIO): nothing to divert
+        pass
+    finally:
+        os.close(fd)
+
+
+def echo(line: str) -> None:
+    """Print ``line`` now (progress of a long command, also through a pipe); if stdout is gone,
+    :func:`divert` it and carry on."""
+    try:
+        print(line, flush=True)
+    except OSError:
+        divert(sys.stdout)
+        with contextlib.suppress(OSError):
+            print(line, flush=True)
 
 
 def setup(level: str = DEFAULT_LEVEL, *, clients: bool = True) -> None:

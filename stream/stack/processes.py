@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -54,6 +53,25 @@ class PartState:
         ports = ",".join(str(p) for p in self.ports) or "-"
         restarts = f"  restarted {self.restarts}x" if self.restarts else ""
         return f"{self.name:<11} {state:<5} port {ports:<11} pid {self.pid or '-'}{restarts}"
+
+
+class StopFlag:
+    """Set by a signal handler, polled by :func:`supervise` and :func:`start`. Not a threading.Event:
+    its set() takes a lock that the interrupted thread may hold inside Event.wait, and a supervisor
+    deadlocked there would leave every part running."""
+
+    def __init__(self) -> None:
+        self.reason = ""
+
+    def set(self, reason: str = "stop") -> None:
+        self.reason = self.reason or reason
+
+    def is_set(self) -> bool:
+        return bool(self.reason)
+
+    def wait(self, timeout: float) -> bool:
+        """True once set (within 0.1 s), False after ``timeout`` seconds."""
+        return wait_for(self.is_set, timeout, interval=0.1)
 
 
 # -- pid files ---------------------------------------------------------------------------
@@ -147,13 +165,14 @@ def _safe_healthy(part: Part, settings: Settings) -> bool:
 
 
 def start(part: Part, settings: Settings, echo: Callable[[str], None] = lambda line: None,
-          restarts: int = 0) -> PartState:
+          restarts: int = 0, stop_flag: StopFlag | None = None) -> PartState:
     """Start ``part`` in the background and return once it is healthy.
 
     Idempotent: a part that is already up is left alone. Raises :class:`GmvError`
     with one sentence naming the cause, the fix and the log when it cannot start.
     ``echo`` is told "starting <part>..." when it is actually started (the wait that
-    follows can take up to ``settings.start_timeout``).
+    follows can take up to ``settings.start_timeout``). Once ``stop_flag`` is set it returns without
+    waiting longer for health: the part is left running, for the caller to stop with the others.
     """
     current = state(part, settings)
     if current.up:
@@ -188,9 +207,12 @@ def start(part: Part, settings: Settings, echo: Callable[[str], None] = lambda l
     info = {"pid": proc.pid, "start_ticks": _start_ticks(proc.pid), "ports": list(part.ports(settings).values()),
             "log": str(logfile), "cmd": cmd, "restarts": restarts}
     _write_pid_file(settings, part.name, info)
+    stopping = stop_flag.is_set if stop_flag is not None else lambda: False
     healthy = wait_for(
-        lambda: proc.poll() is not None or _safe_healthy(part, settings), settings.start_timeout
+        lambda: proc.poll() is not None or stopping() or _safe_healthy(part, settings), settings.start_timeout
     )
+    if stopping():
+        return state(part, settings)
     if proc.poll() is not None:
         _pid_file(settings, part.name).unlink(missing_ok=True)
         raise GmvError(
@@ -244,23 +266,27 @@ def _group_alive(pgid: int) -> bool:
 
 
 def start_all(parts: Iterable[Part], settings: Settings, echo: Callable[[str], None] = print,
-              keep_going: bool = False) -> list[str]:
+              keep_going: bool = False, stop_flag: StopFlag | None = None) -> list[str]:
     """Start each part in turn: "starting <part>..." (unless it is up already), then its state line.
 
     The first part that cannot start raises its error; with ``keep_going`` (a supervisor follows)
     it is reported in one line and the others are started: returns the names of those that did
-    not start, for :func:`supervise` to try again."""
+    not start, for :func:`supervise` to try again. Once ``stop_flag`` is set it starts no more."""
     failed = []
     for part in parts:
+        if stop_flag is not None and stop_flag.is_set():
+            break
         t0 = time.monotonic()
         try:
-            st = start(part, settings, echo)
+            st = start(part, settings, echo, stop_flag=stop_flag)
         except GmvError as exc:
             if not keep_going:
                 raise
             echo(f"{part.name:<11} did not start: {exc} It is tried again while `gmv up` runs.")
             failed.append(part.name)
             continue
+        if stop_flag is not None and stop_flag.is_set():
+            break  # stopped before it was healthy
         echo(f"{st.line()}  healthy after {time.monotonic() - t0:.1f} s")
     return failed
 
@@ -323,7 +349,7 @@ class _Watch:
     up_since: float = 0.0
 
 
-def supervise(parts: Iterable[Part], settings: Settings, stop: threading.Event,
+def supervise(parts: Iterable[Part], settings: Settings, stop: StopFlag,
               every_s: float = 2.0, max_backoff_s: float = 60.0, pending: Iterable[str] = ()) -> None:
     """Until ``stop``: start again any part whose process died (not one `gmv down` is stopping),
     with backoff doubling from 1 s to ``max_backoff_s`` (back to 1 s once it stayed up a minute),
@@ -342,9 +368,11 @@ def supervise(parts: Iterable[Part], settings: Settings, stop: threading.Event,
             return
         stopping = any(info and info.get("stopping") for info in infos.values())
         for part in parts:
+            if stop.is_set():
+                return  # the caller stops every part now: start none again
             info, watch, now = infos[part.name], watches[part.name], time.monotonic()
             if info is None and part.name in waiting and not stopping and now >= watch.next_try:
-                _start_pending(part, settings, watch, waiting, max_backoff_s)
+                _start_pending(part, settings, watch, waiting, max_backoff_s, stop)
                 continue
             if info is None or info.get("stopping"):
                 continue
@@ -365,7 +393,9 @@ def supervise(parts: Iterable[Part], settings: Settings, stop: threading.Event,
                         _how_it_ended(int(info["pid"])), _last_line(log_path(settings, part.name)) or "-",
                         watch.restarts)
             try:
-                start(part, settings, restarts=watch.restarts)
+                start(part, settings, restarts=watch.restarts, stop_flag=stop)
+                if stop.is_set():
+                    return
                 watch.up_since = time.monotonic()
                 log.info("%s is up again after restart %d", part.name, watch.restarts)
             except GmvError as exc:
@@ -376,15 +406,18 @@ def supervise(parts: Iterable[Part], settings: Settings, stop: threading.Event,
                 watch.backoff = min(watch.backoff * 2, max_backoff_s)
 
 
-def _start_pending(part: Part, settings: Settings, watch: _Watch, waiting: set[str], max_backoff_s: float) -> None:
+def _start_pending(part: Part, settings: Settings, watch: _Watch, waiting: set[str], max_backoff_s: float,
+                   stop: StopFlag) -> None:
     """One more try at a part that did not start when `gmv up` began."""
     watch.restarts += 1
     try:
-        start(part, settings, restarts=watch.restarts)
+        start(part, settings, restarts=watch.restarts, stop_flag=stop)
     except GmvError as exc:
         log.warning("%s: start %d failed (%s); next try in %.0f s", part.name, watch.restarts + 1, exc, watch.backoff)
         watch.next_try = time.monotonic() + watch.backoff
         watch.backoff = min(watch.backoff * 2, max_backoff_s)
+        return
+    if stop.is_set():
         return
     waiting.discard(part.name)
     watch.up_since = time.monotonic()

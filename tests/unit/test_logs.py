@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -188,3 +191,22 @@ def test_reapply_restores_what_a_library_turned_down(capsys):
     [line] = lines(capsys)
     assert line.endswith("INFO gmv.job: job: running as abc")
     assert logging.getLogger("kafka").level == logging.WARNING
+
+
+def test_lines_whose_reader_is_gone_go_to_the_lost_output_file(tmp_path):
+    """`make run | tee run.log` after Ctrl-C killed `tee`: stdout and stderr are a pipe nobody
+    reads. Each line, the first included, lands in the lost-output file; nothing raises."""
+    lost = tmp_path / "up.log"
+    code = ("import logging; from stream import logs; logs.setup(); "
+            f"logs.send_lost_output_to({str(lost)!r}); logs.echo('one'); "
+            "logging.getLogger('gmv').warning('two'); logs.echo('three')")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([sys.executable, "-c", code], stdout=write_end, stderr=write_end, timeout=60,
+                                check=False)
+    finally:
+        os.close(write_end)
+    said = lost.read_text()
+    assert result.returncode == 0, said
+    assert said.startswith("one\n") and said.endswith("three\n") and " WARNING gmv: two\n" in said, said
