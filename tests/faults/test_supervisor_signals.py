@@ -60,6 +60,18 @@ def assert_nothing_left(home: Path, env: dict[str, str], pids: dict[str, int]) -
     assert not any((home / "run" / f"{name}.json").exists() for name in PARTS)
 
 
+def gmv_down(env: dict[str, str]) -> None:
+    """Whatever a failed case left running is stopped, so the next case finds free ports."""
+    subprocess.run([*GMV, "down"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=False)
+
+
+def assert_stopped(supervisor: subprocess.Popen, home: Path, env: dict[str, str], pids: dict[str, int],
+                   said: str | None = None) -> None:
+    """The supervisor exited 0 within STOPPED_WITHIN_S and left nothing of its state folder running."""
+    assert supervisor.wait(STOPPED_WITHIN_S) == 0, said if said is not None else what_it_said(home / "log" / "up.log")
+    assert_nothing_left(home, env, pids)
+
+
 def what_it_said(*files: Path) -> str:
     return "".join(path.read_text(errors="replace") for path in files if path.exists())
 
@@ -82,12 +94,11 @@ def test_sighup_after_the_reader_of_its_output_died_stops_every_part(tmp_path):
         tee.wait(10)
         t0 = time.monotonic()
         supervisor.send_signal(signal.SIGHUP)
-        assert supervisor.wait(STOPPED_WITHIN_S) == 0, what_it_said(seen, home / "log" / "up.log")
-        assert_nothing_left(home, env, pids)
+        assert_stopped(supervisor, home, env, pids, what_it_said(seen, home / "log" / "up.log"))
         print(f"every part stopped {time.monotonic() - t0:.1f} s after SIGHUP, its output gone")
     finally:
         supervisor.kill()
-        subprocess.run([*GMV, "down"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=False)
+        gmv_down(env)
     # what it said after its output was gone went to its own log
     said = what_it_said(home / "log" / "up.log")
     print(f"after the pipe broke:\n{said}")
@@ -132,12 +143,11 @@ def test_closing_its_terminal_stops_every_part(tmp_path):
         pids = started_parts(home)
         t0 = time.monotonic()
         os.close(terminal)  # the window closes
-        assert supervisor.wait(STOPPED_WITHIN_S) == 0, what_it_said(home / "log" / "up.log")
-        assert_nothing_left(home, env, pids)
+        assert_stopped(supervisor, home, env, pids)
         print(f"every part stopped {time.monotonic() - t0:.1f} s after its terminal closed")
     finally:
         supervisor.kill()
-        subprocess.run([*GMV, "down"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=False)
+        gmv_down(env)
     said = what_it_said(home / "log" / "up.log")
     print(f"after its terminal closed:\n{said}")
     assert "SIGHUP: stopping every part" in said and "clickhouse  stopped" in said, said
@@ -166,7 +176,7 @@ def test_ctrl_c_to_make_run_piped_into_tee_stops_every_part(tmp_path):
     finally:
         if group.poll() is None:
             os.killpg(group.pid, signal.SIGKILL)
-        subprocess.run([*GMV, "down"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=False)
+        gmv_down(env)
     said = what_it_said(seen, home / "log" / "up.log")
     print(f"run.log, then what came after its pipe broke:\n{said}")
     assert "SIGINT: stopping every part" in said and "clickhouse  stopped" in said, said
@@ -186,12 +196,11 @@ def test_ctrl_c_while_the_parts_start_stops_those_already_started(tmp_path):
         assert wait_for(lambda: f"starting {PARTS[-1]}...\n" in lines, 120), lines
         pid = json.loads((home / "run" / f"{PARTS[0]}.json").read_text())["pid"]
         supervisor.send_signal(signal.SIGINT)
-        assert supervisor.wait(STOPPED_WITHIN_S) == 0, lines
-        assert_nothing_left(home, env, {PARTS[0]: pid})
+        assert_stopped(supervisor, home, env, {PARTS[0]: pid}, str(lines))
     finally:
         supervisor.kill()
         reader.join(10)
-        subprocess.run([*GMV, "down"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=False)
+        gmv_down(env)
     assert "SIGINT: stopping every part\n" in lines and "clickhouse  stopped\n" in lines, lines
     assert not any(line.startswith("running;") for line in lines), lines
 
@@ -213,10 +222,9 @@ def test_under_nohup_sighup_leaves_it_running(tmp_path):
         assert wait_for(lambda: supervisor.poll() is not None, 3) is False, lines
         assert processes._group_alive(pid)
         supervisor.send_signal(signal.SIGTERM)
-        assert supervisor.wait(STOPPED_WITHIN_S) == 0, lines
-        assert_nothing_left(home, env, {PARTS[0]: pid})
+        assert_stopped(supervisor, home, env, {PARTS[0]: pid}, str(lines))
     finally:
         supervisor.kill()
         reader.join(10)
-        subprocess.run([*GMV, "down"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=False)
+        gmv_down(env)
     assert "SIGTERM: stopping every part\n" in lines, lines
