@@ -331,6 +331,34 @@ def evaluate_drop(rule: DropRule, windows: Windows, state: RuleState, now_ms: in
     return transition(rule, condition, state, now_ms, alert, measure.level)
 
 
+CATCH_UP_SECONDS = 3600  # after a jump, at most this much event time is judged second by second
+
+
+def first_unjudged(judged: int | None, horizon: int) -> int:
+    """The first horizon to judge now: the one after ``judged`` (at most CATCH_UP_SECONDS back), or
+    ``horizon`` itself when nothing was judged or the table restarted behind it."""
+    if judged is None or judged >= horizon:
+        return horizon
+    return max(judged + 1, horizon - CATCH_UP_SECONDS)
+
+
+def evaluate_drop_since(rule: DropRule, windows: Windows, state: RuleState, now_ms: int,
+                        judged: int | None) -> tuple[list[Alert], RuleState]:
+    """Judge every horizon after ``judged`` (the horizon judged last; None: none) up to ``windows``',
+    oldest first. The pipeline can move its horizon in a jump (a slow checkpoint, a loader retry, a
+    restart): a drop that lies wholly inside the jump is still judged, and pages, instead of being
+    stepped over. ``windows`` must hold the counts from the first horizon's baseline on."""
+    end = windows.horizon
+    if end is None:
+        return [], state
+    alerts = []
+    for horizon in range(first_unjudged(judged, end), end + 1):
+        alert, state = evaluate_drop(rule, dataclasses.replace(windows, horizon=horizon), state, now_ms)
+        if alert is not None:
+            alerts.append(alert)
+    return alerts, state
+
+
 # -- stall --------------------------------------------------------------------------------
 
 

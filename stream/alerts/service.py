@@ -7,7 +7,9 @@ One evaluation (:meth:`AlertService.step`):
 2. the drop rules' *horizon*: that settled window minus ``margin_seconds`` of event time. Only
    windows before it are judged, so a window the pipeline has not finished (or whose rows
    the loader has not all written yet) never reads as a drop. Event time, not the wall
-   clock, is "now" for a drop: a replayed 2021 festival is judged like a live one;
+   clock, is "now" for a drop: a replayed 2021 festival is judged like a live one. Every
+   horizon since the last evaluation is judged in turn, so a drop inside a jump of the horizon
+   (the job catching up) still pages;
 3. orders per second over the span the drop rules need (``FINAL``, late rows added in), last
    year's for the same calendar moments when a rule's baseline is ``last_year`` or ``both``
    (:mod:`stream.alerts.last_year`, from ``Settings.history_database``), and messages received
@@ -62,6 +64,8 @@ from stream.alerts.rules import (
     RuleState,
     Windows,
     evaluate,
+    evaluate_drop_since,
+    first_unjudged,
     rejected_span,
 )
 from stream.contract import FESTIVAL_TZ
@@ -156,6 +160,7 @@ class AlertService:
         self.last: Reading | None = None
         self._freshness = Freshness(None, watching_since_ms=watch_from_ms)
         self._hint: int | None = None
+        self._judged: int | None = None  # the drop rules' horizon judged last
         self._oldest: int | None = None
         self._reachable = True
         self._last_status = 0.0
@@ -269,10 +274,16 @@ class AlertService:
                 continue
             if isinstance(rule, DropRule) and isinstance(data, Windows):
                 self._say_baseline(rule, data)
-            alert, self.states[rule.name] = evaluate(rule, data, self.states[rule.name], now_ms)
-            if alert is not None:
+                alerts, self.states[rule.name] = evaluate_drop_since(rule, data, self.states[rule.name], now_ms,
+                                                                     self._judged)
+            else:
+                alert, self.states[rule.name] = evaluate(rule, data, self.states[rule.name], now_ms)
+                alerts = [] if alert is None else [alert]
+            for alert in alerts:
                 raised.append(alert)
                 self._raise(alert)
+        if reading.windows is not None and reading.windows.horizon is not None:
+            self._judged = reading.windows.horizon
         if reading.freshness.reachable:
             self.milestones.step(reading.progress, self._horizon(reading.progress))
         self.recorder.flush()
@@ -327,7 +338,7 @@ class AlertService:
             return Windows(0, np.zeros(0, dtype=np.int64), None, self._oldest)
         if self._oldest is None or self._oldest >= horizon:  # until known (a table can also restart)
             self._oldest = store.read_oldest(self.run, self.db)
-        start = horizon - max(r.history_seconds for r in drops)
+        start = first_unjudged(self._judged, horizon) - max(r.history_seconds for r in drops)
         counts = store.read_counts(self.run, self.db, start, horizon)
         if all(r.baseline == "median" for r in drops):
             return Windows(start, counts, horizon, self._oldest)

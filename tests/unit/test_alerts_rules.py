@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from stream.alerts.rules import (
+    CATCH_UP_SECONDS,
     FIRING,
     RESOLVED,
     RISING,
@@ -18,6 +19,8 @@ from stream.alerts.rules import (
     Windows,
     baseline_of,
     evaluate,
+    evaluate_drop_since,
+    first_unjudged,
     measure_drop,
     ratio_to_last_year,
     rejected_span,
@@ -361,3 +364,30 @@ def test_the_rejected_span_is_the_minute_of_now_and_those_before_it():
 def test_a_rejected_spike_rule_gets_rejections():
     with pytest.raises(TypeError):
         evaluate(SPIKE, Freshness(NOW_MS), RuleState(), NOW_MS)
+
+
+# -- judging every horizon of a jump ------------------------------------------------------
+
+
+def test_a_drop_inside_a_jump_of_the_horizon_fires_and_resolves():
+    """The horizon moves from the 5th window's end to the 8th's in one read (the job caught up):
+    the dip in the 6th window is judged on its way, and so is its recovery."""
+    data = windows(100, 100, 100, 100, 100, 10, 100, 100)
+    alerts, state = evaluate_drop_since(DROP, data, RuleState(), NOW_MS, judged=T0 + 5 * W)
+    assert [a.state for a in alerts] == [FIRING, RESOLVED]
+    assert alerts[0].window_start <= T0 + 5 * W < alerts[0].window_end  # the span judged holds the dip
+    assert not state.firing
+
+
+def test_only_the_newest_horizon_is_judged_when_the_last_judged_is_unknown_or_ahead():
+    data = windows(100, 100, 100, 100, 100, 10, 100, 100)
+    for judged in (None, T0 + 9 * W):  # first evaluation; a table that restarted behind it
+        alerts, _ = evaluate_drop_since(DROP, data, RuleState(), NOW_MS, judged)
+        assert alerts == []
+    assert first_unjudged(None, T0 + 80) == T0 + 80 and first_unjudged(T0 + 90, T0 + 80) == T0 + 80
+
+
+def test_a_jump_is_judged_back_at_most_catch_up_seconds():
+    horizon = T0 + 10 * CATCH_UP_SECONDS
+    assert first_unjudged(T0, horizon) == horizon - CATCH_UP_SECONDS
+    assert first_unjudged(horizon - 5, horizon) == horizon - 4
