@@ -437,7 +437,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    service.serve(settings, rules, stop)
+    service.serve(settings, rules, stop, name=args.name)
     return 0
 
 
@@ -516,6 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "pipeline stall -> webhooks)")
     alerts_cmd.add_argument("--config", metavar="PATH",
                             help="rules file (default $GMV_ALERTS_CONFIG, else infra/alerts.toml)")
+    alerts_cmd.add_argument("--name", default="alerts", choices=("alerts", "alerts-2"),
+                            help="which of the alert services this is (its heartbeat file; with "
+                                 "GMV_ALERTS_STANDBY=1 its name in the leader election)")
     alerts_cmd.set_defaults(func=cmd_alerts)
     simulator_cli.register(sub)
     for command in sub.choices.values():  # `gmv status --log-level debug` as well as `gmv --log-level ...`

@@ -17,8 +17,8 @@ from stream.stack.processes import Part
 from stream.stack.servers import CLICKHOUSE, KAFKA, kafka_broker
 from stream.stack.zookeeper import ZOOKEEPER, zookeeper_node
 
-__all__ = ["ALERTS", "CLICKHOUSE", "DASHBOARD", "JOB", "KAFKA", "PARTS", "SIMULATOR", "ZOOKEEPER", "gmv_command",
-           "kafka_broker", "parts", "select", "zookeeper_node"]
+__all__ = ["ALERTS", "ALERTS_2", "CLICKHOUSE", "DASHBOARD", "JOB", "KAFKA", "PARTS", "SIMULATOR", "ZOOKEEPER",
+           "gmv_command", "kafka_broker", "parts", "select", "zookeeper_node"]
 
 
 def gmv_command(*args: str) -> list[str]:
@@ -68,27 +68,34 @@ DASHBOARD = _gmv_part("dashboard", ("dashboard",), _dashboard_healthy,
 # -- Alerts ---------------------------------------------------------------------------------
 
 
-def _alerts_prepare(settings: Settings) -> None:
-    from stream.alerts import config, service
+def _alerts_part(name: str) -> Part:
+    """An alert service; with GMV_ALERTS_STANDBY=1 two of them (alerts, alerts-2) share a lease
+    in ZooKeeper: the leader pages, the other stands by (healthy while it waits)."""
 
-    config.load(config.config_path())  # a bad rules file stops `gmv up` with its one-line error
-    service.heartbeat_path(settings).unlink(missing_ok=True)  # healthy only once this run evaluates
+    def prepare(settings: Settings) -> None:
+        from stream.alerts import config, service
+
+        config.load(config.config_path())  # a bad rules file stops `gmv up` with its one-line error
+        service.heartbeat_path(settings, name).unlink(missing_ok=True)  # healthy once this run beats
+
+    def healthy(settings: Settings) -> bool:
+        from stream.alerts.service import heartbeat_fresh
+
+        return heartbeat_fresh(settings, name=name)
+
+    def url(settings: Settings) -> str:
+        from stream.alerts.config import config_path
+        from stream.alerts.service import role
+        from stream.settings import shown_path
+
+        return (f"{role(settings, name)}rules {shown_path(config_path())}, history in "
+                f"{settings.clickhouse_database}.alert_events")
+
+    return _gmv_part(name, ("alerts", "--name", name), healthy, url, prepare=prepare)
 
 
-def _alerts_healthy(settings: Settings) -> bool:
-    from stream.alerts.service import heartbeat_fresh
-
-    return heartbeat_fresh(settings)
-
-
-def _alerts_url(settings: Settings) -> str:
-    from stream.alerts.config import config_path
-    from stream.settings import shown_path
-
-    return f"rules {shown_path(config_path())}, history in {settings.clickhouse_database}.alert_events"
-
-
-ALERTS = _gmv_part("alerts", ("alerts",), _alerts_healthy, _alerts_url, prepare=_alerts_prepare)
+ALERTS = _alerts_part("alerts")
+ALERTS_2 = _alerts_part("alerts-2")  # the standby: a part only with GMV_ALERTS_STANDBY=1
 
 # -- a simulator on the festival clock, so `make run` shows the festival within minutes --------
 
@@ -123,10 +130,12 @@ PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE, JOB, SIMULATOR,
 
 def parts(settings: Settings) -> dict[str, Part]:
     """Every part for these settings, in start order: GMV_KAFKA_BROKERS brokers, the ZooKeeper
-    nodes when ClickHouse is replicated (GMV_CLICKHOUSE_REPLICAS >= 2), then the rest."""
+    nodes when ClickHouse is replicated (GMV_CLICKHOUSE_REPLICAS >= 2) or the alert services
+    share a lease (GMV_ALERTS_STANDBY=1), then the rest (with alerts-2 after alerts)."""
     brokers = [kafka_broker(b) for b in range(settings.kafka_brokers)]
-    coordination = [zookeeper_node(n) for n in range(settings.zookeeper_nodes)] if settings.replicated else []
-    rest = [p for name, p in PARTS.items() if name != "kafka"]
+    coordination = [zookeeper_node(n) for n in range(settings.zookeeper_nodes)] if settings.uses_zookeeper else []
+    standby = [ALERTS_2] if settings.alerts_standby else []
+    rest = [*(p for name, p in PARTS.items() if name != "kafka"), *standby]
     return {p.name: p for p in (*brokers, *coordination, *rest)}
 
 

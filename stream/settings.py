@@ -65,6 +65,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "GMV_DASHBOARD_USERS": ("dashboard_users", "dashboard logins, name:password,... (required beyond loopback)"),
     "GMV_DASHBOARD_USERS_FILE": ("dashboard_users_file", "file of dashboard logins, one name:password a line"),
     "GMV_DASHBOARD_KIOSK_TOKEN": ("dashboard_kiosk_token", "token a wall screen opens /?kiosk=TOKEN with"),
+    "GMV_ALERTS_STANDBY": ("alerts_standby", "1: two alert services (alerts, alerts-2), one pages at a time by a "
+                                             "lease in ZooKeeper (started with them); 0: one (default)"),
     "GMV_FLINK_PORT": ("flink_port", "REST port of the local Flink cluster (default 8081)"),
     "GMV_START_TIMEOUT": ("start_timeout", "seconds a server may take to become healthy (default 90)"),
 }
@@ -109,6 +111,7 @@ class Settings:
     dashboard_users: str = field(default="", repr=False)
     dashboard_users_file: Path | None = None
     dashboard_kiosk_token: str = field(default="", repr=False)
+    alerts_standby: int = 0
     flink_port: int = 8081
     start_timeout: float = 90.0
 
@@ -142,6 +145,8 @@ class Settings:
             object.__setattr__(self, "jars_dir", self.home / "jars")
         parse_logins(self.dashboard_users, _label("dashboard_users"))  # the file is read when the dashboard starts
         _check_kiosk_token(self.dashboard_kiosk_token)
+        if self.alerts_standby not in (0, 1):
+            raise ConfigError(f"{_label('alerts_standby')}={self.alerts_standby!r} is not 0 or 1.")
 
     def _check_replicas(self) -> None:
         if not 1 <= self.clickhouse_replicas <= 5:
@@ -215,6 +220,11 @@ class Settings:
     def replicated(self) -> bool:
         """Whether the rollups live on several ClickHouse replicas coordinated by ZooKeeper."""
         return self.clickhouse_replicas > 1
+
+    @property
+    def uses_zookeeper(self) -> bool:
+        """Whether `gmv up` runs ZooKeeper: for the replicas, or for the alert services' lease."""
+        return self.replicated or bool(self.alerts_standby)
 
     def zookeeper_node_ports(self, node: int) -> tuple[int, int, int]:
         """(client, quorum, election) ports of local ZooKeeper node ``node`` (0-based)."""

@@ -53,6 +53,7 @@ class Receiver:
         self.answered: list[int] = []
         self.fenced: list[Received] = []  # refused: a fencing token older than newest_token
         self.newest_token: int | None = None
+        self._gate: threading.Event | None = None  # hold_next(): the next POST's answer waits for it
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -74,13 +75,19 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
 
+    def hold_next(self) -> threading.Event:
+        """The next POST is taken (kept in ``received``) but answered only once the returned
+        event is set: a delivery in flight, for a test to kill its sender meanwhile."""
+        with self._lock:
+            self._gate = threading.Event()
+            return self._gate
+
     def unique(self) -> list[Received]:
         """The first POST of each ``X-Gmv-Alert`` key: what a receiver that drops repeats acts on."""
-        with self._lock:
-            seen: dict[str, Received] = {}
-            for item in self.received:
-                seen.setdefault(item.headers.get(EVENT_HEADER, str(id(item))), item)
-            return list(seen.values())
+        seen: dict[str, Received] = {}
+        for item in list(self.received):  # a copy: also called from a wait() condition, under the lock
+            seen.setdefault(item.headers.get(EVENT_HEADER, str(id(item))), item)
+        return list(seen.values())
 
     def _stale(self, token: str | None) -> bool:
         """Whether ``token`` comes from a replaced leader; else remember it (call under the lock)."""
@@ -109,6 +116,7 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 item = Received(time.time(), self.path, dict(self.headers.items()), body)
+                gate = None
                 with receiver._changed:
                     if receiver._stale(self.headers.get(TOKEN_HEADER)):
                         status = 409
@@ -118,11 +126,17 @@ class Receiver:
                         receiver.answered.append(status)
                         if 200 <= status < 300:
                             receiver.received.append(item)
+                            gate, receiver._gate = receiver._gate, None
                     receiver._changed.notify_all()
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                if gate is not None:
+                    gate.wait(60)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the sender is gone (killed with its delivery in flight): it never hears the answer
 
             def log_message(self, *args) -> None:  # quiet: the caller prints what it wants
                 pass

@@ -76,7 +76,7 @@ def _upgrade_with_rows(client, database: str) -> None:
         client.execute(f"INSERT INTO {database}.{table} (window_start, gmv_fen, written_ms) VALUES",
                        [(1_636_560_000, 12900, 1), (1_636_560_060, 5000, 1)])
     assert _tables(client, database) >= DROPPED_BY_009
-    assert migrations.apply(client, database) == [9]
+    assert migrations.apply(client, database) == [m.version for m in every if m.version >= 9]  # 009 and later
     assert not _tables(client, database) & DROPPED_BY_009
     assert _tables(client, database) >= {r.table for r in ROLLUPS.values()}
     assert client.execute(f"SELECT count(), sum(gmv_fen) FROM {database}.orders_per_second") == [(2, 17900)]
