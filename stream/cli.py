@@ -86,7 +86,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     up = {st.name for st in states if st.up}
     if "kafka" in up:
         print(_lag_line(settings))
-    if "clickhouse" in up:
+    if settings.replicated:
+        for replica in range(settings.clickhouse_replicas):
+            print(_replica_line(settings, replica))
+    if any(name == "clickhouse" or name.startswith("clickhouse-") for name in up):
         print(_freshness_line(settings))
         print(_history_line(settings))
     return 1 if any(st.started and not st.up for st in states) else 0
@@ -102,6 +105,20 @@ def _lag_line(settings) -> str:
                                           tuple(settings.rollup_topics.values()))
     shown = ["-" if lag is None else f"{lag:,}" for lag in (job_lag, loader_lag)]
     return f"kafka lag   job {shown[0]} messages (as of its last checkpoint), loader {shown[1]} messages"
+
+
+def _replica_line(settings, replica: int) -> str:
+    """One ClickHouse replica's replication: read-only tables, lag behind the others, queue."""
+    from stream.stack import clickhouse
+    from stream.stack.servers import replica_name
+
+    name = replica_name(replica)
+    try:
+        with clickhouse.connect_replica(settings, replica, "reader") as client:
+            found = clickhouse.replica_state(client, (settings.clickhouse_database, settings.history_database))
+    except Exception as exc:  # noqa: BLE001 - status reports any failure as "unknown", never a traceback
+        return f"replica     {name:<12} unknown ({str(exc).splitlines()[0][:100]})"
+    return f"replica     {name:<12} {found.text()}"
 
 
 def _freshness_line(settings) -> str:

@@ -7,6 +7,8 @@ that lost its replica reconnects to another one.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from clickhouse_driver import Client
 
 from stream.settings import Settings
@@ -55,3 +57,32 @@ def connect_replica(settings: Settings, replica: int, role: str = "writer", chec
     if check:
         client.execute("SELECT 1")
     return client
+
+
+@dataclass(frozen=True)
+class ReplicaState:
+    """How one replica's replicated tables stand (system.replicas)."""
+
+    tables: int
+    readonly: int  # tables that take no writes: ZooKeeper unreachable, or the session lost
+    lag_s: int  # the largest absolute_delay: how far its newest part is behind the other replica's
+    queue: int  # fetches and merges still to do
+
+    def text(self) -> str:
+        if not self.tables:
+            return "no replicated tables"
+        if self.readonly:
+            state = f"READ-ONLY {self.readonly} of {self.tables} tables (is ZooKeeper up?)"
+        elif self.lag_s or self.queue:
+            state = "catching up"
+        else:
+            state = "in sync"
+        return f"{state}, lag {self.lag_s} s, queue {self.queue} ({self.tables} tables)"
+
+
+def replica_state(client, databases: tuple[str, ...]) -> ReplicaState:
+    """The replication state of the replica ``client`` is connected to, over ``databases``."""
+    tables, readonly, lag, queue = client.execute(
+        "SELECT count(), countIf(is_readonly), max(absolute_delay), sum(queue_size) FROM system.replicas "
+        "WHERE has(%(databases)s, database)", {"databases": list(databases)})[0]
+    return ReplicaState(int(tables), int(readonly), int(lag or 0), int(queue or 0))

@@ -3,6 +3,9 @@
 query layer) switches to the live replica when one is killed -9; the returning replica catches up."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -113,3 +116,12 @@ def test_a_replica_killed_9_reads_switch_to_the_other_and_it_catches_up_on_retur
         assert failover_s < 1.0
     finally:
         database.close()
+
+
+def test_gmv_status_shows_each_replica_in_sync(replicas):
+    result = subprocess.run([sys.executable, "-m", "stream.cli", "status"], env={**os.environ, **replicas.to_env()},
+                            capture_output=True, text=True, timeout=60, check=False)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("replica ")]
+    assert len(lines) == 2, result.stdout + result.stderr
+    assert all("in sync, lag 0 s, queue 0" in line for line in lines), lines
+    assert "clickhouse-2" in lines[1]
