@@ -30,9 +30,12 @@ def _credentials(settings: Settings, role: str) -> tuple[str, str]:
 
 
 def replica_addresses(settings: Settings) -> list[tuple[str, int]]:
-    """(host, native port) of every replica, the first replica first."""
-    return [(settings.clickhouse_host, settings.clickhouse_replica_ports(r)[0])
-            for r in range(settings.clickhouse_replicas)]
+    """(host, native port) of every replica, the first one first: a cluster's hosts listed in
+    GMV_CLICKHOUSE_HOST, or the local replicas (ports one apart)."""
+    hosts = settings.clickhouse_hosts
+    if len(hosts) > 1:
+        return [(host, settings.clickhouse_port) for host in hosts]
+    return [(hosts[0], settings.clickhouse_replica_ports(r)[0]) for r in range(settings.clickhouse_replicas)]
 
 
 def connect(settings: Settings, role: str = "writer", database: str | None = None, **kwargs) -> Client:

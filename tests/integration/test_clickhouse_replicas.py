@@ -124,4 +124,4 @@ def test_gmv_status_shows_each_replica_in_sync(replicas):
     lines = [line for line in result.stdout.splitlines() if line.startswith("replica ")]
     assert len(lines) == 2, result.stdout + result.stderr
     assert all("in sync, lag 0 s, queue 0" in line for line in lines), lines
-    assert "clickhouse-2" in lines[1]
+    assert f":{replicas.clickhouse_port + 1} " in lines[1]

@@ -149,3 +149,14 @@ def test_replicas_and_zookeeper_nodes_are_checked_and_take_ports_after_the_first
         load(env={"GMV_ZOOKEEPER_NODES": "2"})
     with pytest.raises(ConfigError, match="GMV_CLICKHOUSE_REPLICAS=9 is out of range"):
         load(env={"GMV_CLICKHOUSE_REPLICAS": "9"})
+
+
+def test_several_clickhouse_hosts_are_a_clusters_replicas():
+    from stream.settings import ConfigError, load
+    from stream.stack.clickhouse import replica_addresses
+
+    settings = load(env={"GMV_CLICKHOUSE_HOST": "ch-a, ch-b", "GMV_CLICKHOUSE_PORT": "9440"})
+    assert settings.replicated and replica_addresses(settings) == [("ch-a", 9440), ("ch-b", 9440)]
+    assert replica_addresses(load(env={"GMV_CLICKHOUSE_REPLICAS": "2"})) == [("127.0.0.1", 9000), ("127.0.0.1", 9001)]
+    with pytest.raises(ConfigError, match="set one of them"):
+        load(env={"GMV_CLICKHOUSE_HOST": "ch-a,ch-b", "GMV_CLICKHOUSE_REPLICAS": "2"})
