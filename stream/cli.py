@@ -77,7 +77,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from stream import registry
-    from stream.stack import processes
+    from stream.stack import clickhouse, processes
 
     settings = _settings()
     states = [processes.state(p, settings) for p in registry.parts(settings).values()]
@@ -86,7 +86,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     up = {st.name for st in states if st.up}
     if "kafka" in up:
         print(_lag_line(settings))
-    if "clickhouse" in up:
+    if settings.replicated:
+        for replica in range(len(clickhouse.replica_addresses(settings))):
+            print(_replica_line(settings, replica))
+    if any(name == "clickhouse" or name.startswith("clickhouse-") for name in up):
         print(_freshness_line(settings))
         print(_history_line(settings))
     return 1 if any(st.started and not st.up for st in states) else 0
@@ -102,6 +105,20 @@ def _lag_line(settings) -> str:
                                           tuple(settings.rollup_topics.values()))
     shown = ["-" if lag is None else f"{lag:,}" for lag in (job_lag, loader_lag)]
     return f"kafka lag   job {shown[0]} messages (as of its last checkpoint), loader {shown[1]} messages"
+
+
+def _replica_line(settings, replica: int) -> str:
+    """One ClickHouse replica's replication: read-only tables, lag behind the others, queue."""
+    from stream.stack import clickhouse
+
+    host, port = clickhouse.replica_addresses(settings)[replica]
+    name = f"{host}:{port}"
+    try:
+        with clickhouse.connect_replica(settings, replica, "reader") as client:
+            found = clickhouse.replica_state(client, (settings.clickhouse_database, settings.history_database))
+    except Exception as exc:  # noqa: BLE001 - status reports any failure as "unknown", never a traceback
+        return f"replica     {name:<21} unknown ({str(exc).splitlines()[0][:100]})"
+    return f"replica     {name:<21} {found.text()}"
 
 
 def _freshness_line(settings) -> str:
@@ -160,9 +177,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     settings = _settings()
     try:
-        with clickhouse.connect(settings, "writer") as client:
-            applied = migrations.apply(client, settings.clickhouse_database)
-            migrations.apply(client, settings.history_database)  # last year's festival: the same tables
+        if settings.replicated:  # every replica, in step: replicated tables
+            clients = [clickhouse.connect_replica(settings, r, "writer")
+                       for r in range(len(clickhouse.replica_addresses(settings)))]
+            try:
+                applied = migrations.apply_replicated(clients, settings.clickhouse_database)
+                migrations.apply_replicated(clients, settings.history_database)
+            finally:
+                for client in clients:
+                    client.disconnect()
+        else:
+            with clickhouse.connect(settings, "writer") as client:
+                applied = migrations.apply(client, settings.clickhouse_database)
+                migrations.apply(client, settings.history_database)  # last year's festival: the same tables
     except (NetworkError, SocketTimeoutError, OSError, EOFError) as exc:
         raise GmvError(f"cannot reach ClickHouse at {settings.clickhouse_host}:{settings.clickhouse_port} "
                        f"({exc}); start it with `gmv up clickhouse`.") from None

@@ -14,11 +14,11 @@ from stream import logs
 from stream.errors import GmvError
 from stream.settings import ENV_VARS, Settings
 from stream.stack.processes import Part
-from stream.stack.servers import CLICKHOUSE, KAFKA, kafka_broker
+from stream.stack.servers import CLICKHOUSE, KAFKA, clickhouse_replica, kafka_broker
 from stream.stack.zookeeper import ZOOKEEPER, zookeeper_node
 
 __all__ = ["ALERTS", "ALERTS_2", "CLICKHOUSE", "DASHBOARD", "JOB", "KAFKA", "PARTS", "SIMULATOR", "ZOOKEEPER",
-           "gmv_command", "kafka_broker", "parts", "select", "zookeeper_node"]
+           "clickhouse_replica", "gmv_command", "kafka_broker", "parts", "select", "zookeeper_node"]
 
 
 def gmv_command(*args: str) -> list[str]:
@@ -131,18 +131,20 @@ PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE, JOB, SIMULATOR,
 def parts(settings: Settings) -> dict[str, Part]:
     """Every part for these settings, in start order: GMV_KAFKA_BROKERS brokers, the ZooKeeper
     nodes when ClickHouse is replicated (GMV_CLICKHOUSE_REPLICAS >= 2) or the alert services
-    share a lease (GMV_ALERTS_STANDBY=1), then the rest (with alerts-2 after alerts)."""
+    share a lease (GMV_ALERTS_STANDBY=1), GMV_CLICKHOUSE_REPLICAS ClickHouse servers, then the
+    rest (with alerts-2 after alerts)."""
     brokers = [kafka_broker(b) for b in range(settings.kafka_brokers)]
     coordination = [zookeeper_node(n) for n in range(settings.zookeeper_nodes)] if settings.uses_zookeeper else []
+    replicas = [clickhouse_replica(r) for r in range(settings.clickhouse_replicas)]
     standby = [ALERTS_2] if settings.alerts_standby else []
-    rest = [*(p for name, p in PARTS.items() if name != "kafka"), *standby]
-    return {p.name: p for p in (*brokers, *coordination, *rest)}
+    rest = [*(p for name, p in PARTS.items() if name not in ("kafka", "clickhouse")), *standby]
+    return {p.name: p for p in (*brokers, *coordination, *replicas, *rest)}
 
 
 def select(names: list[str] | None, settings: Settings) -> list[Part]:
     """Parts named on the command line (all of them when none), in start order. Naming
     ``kafka`` with several brokers means every broker; ``kafka-2`` means that one (the same for
-    ``zookeeper``)."""
+    ``zookeeper`` and ``clickhouse``)."""
     available = parts(settings)
     if not names:
         return list(available.values())
@@ -150,7 +152,7 @@ def select(names: list[str] | None, settings: Settings) -> list[Part]:
     if unknown:
         raise GmvError(f"unknown part {unknown[0]!r}; parts are: {', '.join(available)}.")
     wanted = set(names)
-    for group in ("kafka", "zookeeper"):  # the first node's name stands for every node
+    for group in ("kafka", "zookeeper", "clickhouse"):  # the first node's name stands for every node
         if group in names:
             wanted |= {n for n in available if n == group or n.startswith(f"{group}-")}
     return [p for name, p in available.items() if name in wanted]

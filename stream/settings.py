@@ -46,7 +46,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "GMV_KAFKA_REPLICATION": ("kafka_replication", "replicas of each topic (default: the brokers, at most 3); "
                                                    "min.insync.replicas is this minus 1, at least 1"),
     "GMV_TOPIC_PREFIX": ("topic_prefix", "prefix of every topic name (default empty)"),
-    "GMV_CLICKHOUSE_HOST": ("clickhouse_host", "host of the ClickHouse server (default 127.0.0.1)"),
+    "GMV_CLICKHOUSE_HOST": ("clickhouse_host", "host of the ClickHouse server (default 127.0.0.1); host1,host2,... "
+                                               "for the replicas of a cluster, each at GMV_CLICKHOUSE_PORT"),
     "GMV_CLICKHOUSE_PORT": ("clickhouse_port", "ClickHouse native TCP port (default 9000)"),
     "GMV_CLICKHOUSE_HTTP_PORT": ("clickhouse_http_port", "ClickHouse HTTP port (default 8123)"),
     "GMV_CLICKHOUSE_REPLICAS": ("clickhouse_replicas", "ClickHouse replicas gmv up runs (default 1); replica N "
@@ -134,6 +135,9 @@ class Settings:
                 raise ConfigError(f"{_label(name)}={getattr(self, name)} leaves no room for "
                                   f"{self.kafka_brokers} brokers' ports; use a lower port.")
         self._check_replicas()
+        if len(self.clickhouse_hosts) > 1 and self.clickhouse_replicas > 1:
+            raise ConfigError(f"{_label('clickhouse_host')} lists several hosts (a cluster's replicas) and "
+                              f"{_label('clickhouse_replicas')} asks for local replicas; set one of them.")
         if not self.clickhouse_database.replace("_", "").isalnum():
             raise ConfigError(
                 f"{_label('clickhouse_database')}={self.clickhouse_database!r} is not a plain "
@@ -217,9 +221,15 @@ class Settings:
                 self.clickhouse_interserver_port + replica)
 
     @property
+    def clickhouse_hosts(self) -> list[str]:
+        """GMV_CLICKHOUSE_HOST split at commas: several hosts are the replicas of a real cluster."""
+        return [host.strip() for host in self.clickhouse_host.split(",") if host.strip()]
+
+    @property
     def replicated(self) -> bool:
-        """Whether the rollups live on several ClickHouse replicas coordinated by ZooKeeper."""
-        return self.clickhouse_replicas > 1
+        """Whether the rollups live on several ClickHouse replicas coordinated by ZooKeeper: local
+        ones (GMV_CLICKHOUSE_REPLICAS) or a cluster's (several hosts in GMV_CLICKHOUSE_HOST)."""
+        return self.clickhouse_replicas > 1 or len(self.clickhouse_hosts) > 1
 
     @property
     def uses_zookeeper(self) -> bool:

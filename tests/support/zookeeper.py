@@ -45,3 +45,37 @@ def zk_cli(settings: Settings, node: int, *command: str) -> str:
                              "-server", f"127.0.0.1:{port}", *command],
                             capture_output=True, text=True, timeout=60, check=False)
     return result.stdout + result.stderr
+
+
+def free_run(n: int, step: int = 1) -> int:
+    """A port p with p, p + step, ... p + step * (n - 1) all free."""
+    while True:
+        port = probes.free_port()
+        if port + step * n < 65535 and not any(probes.port_in_use(port + step * i) for i in range(n)):
+            return port
+
+
+def replicated_settings(settings: Settings, replicas: int = 2, nodes: int = 1) -> Settings:
+    """``settings`` with ``replicas`` ClickHouse replicas and ``nodes`` ZooKeeper nodes on free ports."""
+    tcp, http, interserver = distinct_runs(3, replicas)
+    return settings.replace(clickhouse_replicas=replicas, clickhouse_port=tcp, clickhouse_http_port=http,
+                            clickhouse_interserver_port=interserver, zookeeper_nodes=nodes,
+                            zookeeper_port=free_zookeeper_port(nodes))
+
+
+def distinct_runs(count: int, n: int) -> list[int]:
+    """``count`` free port runs of ``n`` ports each that do not overlap."""
+    runs: list[int] = []
+    while len(runs) < count:
+        port = free_run(n)
+        if all(abs(port - other) >= n for other in runs):
+            runs.append(port)
+    return runs
+
+
+def replicated_parts(settings: Settings) -> list:
+    """ZooKeeper's nodes and the ClickHouse replicas, in start order."""
+    from stream.stack.servers import clickhouse_replica
+
+    return ([zookeeper_node(n) for n in range(settings.zookeeper_nodes)]
+            + [clickhouse_replica(r) for r in range(settings.clickhouse_replicas)])

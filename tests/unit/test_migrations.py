@@ -99,3 +99,14 @@ def test_009_drops_the_old_tables_with_their_rows_on_clickhouse_18_16(clickhouse
             _upgrade_with_rows(client, database)
         finally:
             client.execute(f"DROP DATABASE IF EXISTS {database}")
+
+
+def test_replicated_statements_make_each_replacing_table_a_replicated_one():
+    statements = [s for m in migrations.migrations() for s in m.statements("gmv", replicas=True)]
+    creates = [s for s in statements if s.startswith("CREATE TABLE")]
+    assert creates and not any("ENGINE = ReplacingMergeTree" in s for s in creates)
+    first = next(s for s in creates if "gmv.orders_per_second" in s)
+    assert ("ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/gmv/orders_per_second', '{replica}', "
+            "written_ms)") in first
+    assert [s for s in statements if s.startswith("ALTER")] == [
+        s for m in migrations.migrations() for s in m.statements("gmv") if s.startswith("ALTER")]
