@@ -24,6 +24,8 @@ from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import KazooException, NoNodeError
 from kazoo.handlers.threading import KazooTimeoutError
 
+from stream.errors import GmvError
+
 log = logging.getLogger("gmv.alerts.lease")
 
 SESSION_TIMEOUT_S = 3.0  # a dead leader's znode goes this long after its last heartbeat to ZooKeeper
@@ -40,8 +42,9 @@ class Lease:
     """``with Lease(hosts, path, name) as lease``: ``enter()``, then ``wait()`` until it leads;
     ``holding()`` before each page; ``lost`` is set when the session ends (enter again then)."""
 
-    def __init__(self, hosts: str, path: str, name: str, session_timeout: float = SESSION_TIMEOUT_S) -> None:
-        self.path, self.name = path, name
+    def __init__(self, hosts: str, path: str, name: str, session_timeout: float = SESSION_TIMEOUT_S,
+                 connect_timeout: float = 30.0) -> None:
+        self.path, self.name, self.hosts, self.connect_timeout = path, name, hosts, connect_timeout
         self.client = KazooClient(hosts=hosts, timeout=session_timeout,
                                   connection_retry={"max_tries": -1, "max_delay": 1.0})
         self.node: str | None = None  # our candidate's name (``candidate-0000000007``)
@@ -51,7 +54,14 @@ class Lease:
 
     def __enter__(self) -> Lease:
         self.client.add_listener(self._on_state)
-        self.client.start(timeout=30)
+        try:
+            self.client.start(timeout=self.connect_timeout)
+        except KazooTimeoutError:
+            self.client.stop()  # no retrying in the background: the caller says why and ends
+            self.client.close()
+            raise GmvError(f"alerts {self.name}: ZooKeeper at {self.hosts} did not answer within "
+                           f"{self.connect_timeout:g} s; the alert lease needs it (`gmv up zookeeper`; with "
+                           "GMV_ALERTS_STANDBY=1 `gmv up` starts it).") from None
         return self
 
     def __exit__(self, *exc: object) -> None:
