@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -20,9 +21,9 @@ from tests.support.stack import FAULTS, differences, pipeline_diagnosis
 EVENTS, ORDERS_PER_S = 40_000, 800
 
 
-def start_simulator(settings, ledger) -> subprocess.Popen:
+def start_simulator(settings, ledger, events: int = EVENTS) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "stream.cli", "simulate", "--clock", "replay", "--start", "2021-11-11T19:55+08:00",
-           "--speed", "60", "--rate", str(ORDERS_PER_S), "--scale", "0.01", "--events", str(EVENTS),
+           "--speed", "60", "--rate", str(ORDERS_PER_S), "--scale", "0.01", "--events", str(events),
            "--seed", "23", "--ledger", str(ledger), "--status-every", "0", *FAULTS]
     return subprocess.Popen(cmd, env={**os.environ, **settings.to_env()}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -34,8 +35,8 @@ def kill_9(part, settings) -> None:
     assert wait_for(lambda: not probes.port_answers(next(iter(part.ports(settings).values()))), 30)
 
 
-def wall_gmv_fen(settings) -> int | None:
-    """The festival GMV the wall shows: its poll callback, posted over HTTP as the browser does."""
+def wall_payload(settings) -> dict | None:
+    """What the wall shows: its poll callback's answer, posted over HTTP as the browser does."""
     body = {"output": "wall-payload.data", "outputs": {"id": "wall-payload", "property": "data"},
             "inputs": [{"id": "wall-request", "property": "data", "value": {"seq": 1, "t": 0}}],
             "changedPropIds": ["wall-request.data"], "state": []}
@@ -43,10 +44,47 @@ def wall_gmv_fen(settings) -> int | None:
                                      data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            payload = json.loads(response.read())["response"]["wall-payload"]["data"]
+            return json.loads(response.read())["response"]["wall-payload"]["data"]
     except OSError:
         return None
-    return payload["gmv"]["fen"] if payload.get("ok") and payload.get("has_data") else None
+
+
+def wall_gmv_fen(settings) -> int | None:
+    """The festival GMV the wall shows, or None while it shows none."""
+    payload = wall_payload(settings)
+    return payload["gmv"]["fen"] if payload and payload.get("ok") and payload.get("has_data") else None
+
+
+class WallWatch:
+    """Polls the wall's feed over HTTP in a thread, as a screen does, and keeps the age of the data
+    each answer showed (now minus its ``as_of_ms``) and the answers that showed none."""
+
+    def __init__(self, settings, every_s: float = 0.25) -> None:
+        self.settings, self.every_s = settings, every_s
+        self.ages_s: list[float] = []
+        self.failed: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> WallWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            payload = wall_payload(self.settings)
+            if not payload or not payload.get("ok") or not payload.get("has_data"):
+                self.failed.append(str(payload and payload.get("error")))
+                continue
+            self.ages_s.append(time.time() - payload["as_of_ms"] / 1000)
+
+    @property
+    def oldest_s(self) -> float:
+        return max(self.ages_s, default=float("inf"))
 
 
 def ledger_gmv(ledger) -> int:

@@ -136,3 +136,27 @@ def test_a_bad_users_file_is_one_line_when_read(tmp_path):
 def test_shown_path_is_relative_inside_the_project_and_whole_outside(tmp_path):
     assert shown_path(PROJECT_ROOT / "infra" / "alerts.toml") == "infra/alerts.toml"
     assert shown_path(tmp_path / "rules.toml") == str(tmp_path / "rules.toml")
+
+
+def test_replicas_and_zookeeper_nodes_are_checked_and_take_ports_after_the_first():
+    from stream.settings import ConfigError, load
+
+    settings = load(env={"GMV_CLICKHOUSE_REPLICAS": "2", "GMV_ZOOKEEPER_NODES": "3"})
+    assert settings.replicated and settings.clickhouse_replica_ports(1) == (9001, 8124, 9010)
+    assert settings.zookeeper_node_ports(2) == (2187, 2188, 2189)
+    assert not load(env={}).replicated
+    with pytest.raises(ConfigError, match="GMV_ZOOKEEPER_NODES=2 is not 1, 3 or 5"):
+        load(env={"GMV_ZOOKEEPER_NODES": "2"})
+    with pytest.raises(ConfigError, match="GMV_CLICKHOUSE_REPLICAS=9 is out of range"):
+        load(env={"GMV_CLICKHOUSE_REPLICAS": "9"})
+
+
+def test_several_clickhouse_hosts_are_a_clusters_replicas():
+    from stream.settings import ConfigError, load
+    from stream.stack.clickhouse import replica_addresses
+
+    settings = load(env={"GMV_CLICKHOUSE_HOST": "ch-a, ch-b", "GMV_CLICKHOUSE_PORT": "9440"})
+    assert settings.replicated and replica_addresses(settings) == [("ch-a", 9440), ("ch-b", 9440)]
+    assert replica_addresses(load(env={"GMV_CLICKHOUSE_REPLICAS": "2"})) == [("127.0.0.1", 9000), ("127.0.0.1", 9001)]
+    with pytest.raises(ConfigError, match="set one of them"):
+        load(env={"GMV_CLICKHOUSE_HOST": "ch-a,ch-b", "GMV_CLICKHOUSE_REPLICAS": "2"})
