@@ -48,7 +48,8 @@ def pipeline(replicated_stack):
     kafka_admin.create_topics(settings)
     clients = [clickhouse.connect_replica(settings, r, "admin") for r in range(settings.clickhouse_replicas)]
     try:
-        migrations.apply_replicated(clients, settings.clickhouse_database)
+        for database in (settings.clickhouse_database, settings.history_database):  # as gmv up does
+            migrations.apply_replicated(clients, database)
     finally:
         for client in clients:
             client.disconnect()
@@ -96,9 +97,9 @@ def test_one_replica_killed_9_the_wall_stays_fresh_and_it_catches_up(pipeline, t
           f"({len(during.ages_s)} polls, {len(during.failed)} without data; {before.oldest_s:.2f} s without a fault); "
           f"exact on both replicas, the wall showed the ledger's GMV {recovered:.1f} s after the kill")
     assert not during.failed, during.failed[:3]
-    # <= 2 s. On a machine so busy that the wall is older than that without a fault (load average
-    # 30-40 from other work: 2.5 s), the failover may add at most 2 s to what it shows anyway.
-    assert during.oldest_s <= max(2.0, before.oldest_s + 2.0)
+    # <= 2 s. On a machine so busy that the wall is older than that without a fault (at load average
+    # 30-60 from other work: 2.5-5 s), the outage may add at most 2 s to what it shows anyway.
+    assert during.oldest_s <= (2.0 if before.oldest_s <= 2.0 else before.oldest_s + 2.0)
 
 
 def test_zookeeper_killed_9_reads_go_on_writes_wait_and_catch_up(pipeline, tmp_path):
