@@ -62,7 +62,9 @@ class WallWatch:
     def __init__(self, settings, every_s: float = 0.25) -> None:
         self.settings, self.every_s = settings, every_s
         self.ages_s: list[float] = []
+        self.at_s: list[float] = []  # when each age was seen, from the watch's start
         self.failed: list[str] = []
+        self._started = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -81,10 +83,16 @@ class WallWatch:
                 self.failed.append(str(payload and payload.get("error")))
                 continue
             self.ages_s.append(time.time() - payload["as_of_ms"] / 1000)
+            self.at_s.append(time.monotonic() - self._started)
 
     @property
     def oldest_s(self) -> float:
         return max(self.ages_s, default=float("inf"))
+
+    @property
+    def oldest_at_s(self) -> float:
+        """When the oldest data was shown, from the watch's start."""
+        return self.at_s[self.ages_s.index(self.oldest_s)] if self.ages_s else float("nan")
 
 
 def ledger_gmv(ledger) -> int:
