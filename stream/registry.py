@@ -13,11 +13,12 @@ from collections.abc import Callable
 from stream import logs
 from stream.errors import GmvError
 from stream.settings import ENV_VARS, Settings
+from stream.stack import flink_cluster
 from stream.stack.processes import Part
 from stream.stack.servers import CLICKHOUSE, KAFKA, kafka_broker
 
-__all__ = ["ALERTS", "CLICKHOUSE", "DASHBOARD", "JOB", "KAFKA", "PARTS", "SIMULATOR", "gmv_command",
-           "kafka_broker", "parts", "select"]
+__all__ = ["ALERTS", "CLICKHOUSE", "DASHBOARD", "JOB", "JOB_ON_CLUSTER", "KAFKA", "PARTS", "SIMULATOR",
+           "gmv_command", "kafka_broker", "parts", "select"]
 
 
 def gmv_command(*args: str) -> list[str]:
@@ -33,7 +34,7 @@ def _gmv_part(name: str, args: tuple[str, ...], healthy: Callable[[Settings], bo
                 command=lambda s: gmv_command(*args), healthy=healthy, url=url, **extra)
 
 
-# -- the Flink job (embedded local cluster) and its rollup loader ----------------------------
+# -- the Flink job (embedded local cluster, or the standalone one) and its rollup loader ------
 
 
 def _job_healthy(settings: Settings) -> bool:
@@ -44,6 +45,12 @@ def _job_healthy(settings: Settings) -> bool:
 
 JOB = _gmv_part("job", ("job",), _job_healthy, lambda s: f"http://127.0.0.1:{s.flink_port}/jobs/overview",
                 port="flink_port")
+
+# With GMV_FLINK_TASKMANAGERS the job is submitted to the standalone cluster (its REST port is
+# the JobManager's) and this process runs the loader; it adopts the job if the cluster runs it.
+JOB_ON_CLUSTER = Part(name="job", ports=lambda s: {},
+                      command=lambda s: gmv_command("job", "--cluster", f"127.0.0.1:{s.flink_port}"),
+                      healthy=_job_healthy, url=lambda s: f"http://127.0.0.1:{s.flink_port}/#/job/running")
 
 # -- Dashboard ------------------------------------------------------------------------------
 
@@ -121,9 +128,16 @@ PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE, JOB, SIMULATOR,
 
 
 def parts(settings: Settings) -> dict[str, Part]:
-    """Every part for these settings, in start order: GMV_KAFKA_BROKERS brokers, then the rest."""
+    """Every part for these settings, in start order: GMV_KAFKA_BROKERS brokers, ClickHouse, with
+    GMV_FLINK_TASKMANAGERS a Flink JobManager and that many TaskManagers, then the rest."""
     brokers = [kafka_broker(b) for b in range(settings.kafka_brokers)]
-    return {p.name: p for p in (*brokers, *(p for name, p in PARTS.items() if name != "kafka"))}
+    flink: list[Part] = []
+    if settings.flink_taskmanagers:
+        flink = [flink_cluster.JOBMANAGER,
+                 *(flink_cluster.taskmanager(n) for n in range(settings.flink_taskmanagers))]
+    job = JOB_ON_CLUSTER if flink else JOB
+    rest = [job if p is JOB else p for name, p in PARTS.items() if name not in ("kafka", "clickhouse")]
+    return {p.name: p for p in (*brokers, CLICKHOUSE, *flink, *rest)}
 
 
 def select(names: list[str] | None, settings: Settings) -> list[Part]:
