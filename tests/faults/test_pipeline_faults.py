@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def fault_stack(tmp_path_factory):
-    settings = fresh_settings(tmp_path_factory.mktemp("faults"))
+    # 300 s: a job started on a loaded 2-core CI box took more than the default 120 s to become healthy
+    settings = fresh_settings(tmp_path_factory.mktemp("faults")).replace(start_timeout=300.0)
     processes.start(registry.KAFKA, settings)
     processes.start(registry.CLICKHOUSE, settings)
     yield settings
