@@ -22,7 +22,7 @@ from stream.stack import jars
 from stream.stack.processes import pid_alive
 
 JOB_NAME = "gmv-rollups"
-CLUSTER_RESTART_DELAY_MS = 500  # before the job restarts on a standalone cluster after a failure
+CLUSTER_RESTART_DELAY_MS = 500  # first wait before the job restarts on a standalone cluster after a failure
 CONSUMER_GROUP = "gmv-job"
 
 
@@ -127,10 +127,12 @@ def flink_config(settings: Settings, options: JobOptions) -> dict[str, str]:
         host, _, port = options.cluster.rpartition(":")
         config.update({"execution.target": "remote", "rest.address": host, "rest.port": port})
         # A lost TaskManager fails the job at once (its network connections break); it restarts
-        # on the slots left after a short fixed delay, not the default exponential backoff.
-        config.update({"restart-strategy.type": "fixed-delay",
-                       "restart-strategy.fixed-delay.attempts": str(2**31 - 1),
-                       "restart-strategy.fixed-delay.delay": f"{CLUSTER_RESTART_DELAY_MS} ms"})
+        # on the slots left after half a second (the default's first wait is 1 s, growing to a
+        # minute), and waits at most 10 s between tries while no slots are free.
+        config.update({"restart-strategy.exponential-delay.initial-backoff": f"{CLUSTER_RESTART_DELAY_MS} ms",
+                       "restart-strategy.exponential-delay.max-backoff": "10 s",
+                       "restart-strategy.exponential-delay.backoff-multiplier": "2.0",
+                       "restart-strategy.exponential-delay.reset-backoff-threshold": "1 min"})
     if options.from_checkpoint and (checkpoint := latest_checkpoint(settings)):
         config["execution.state-recovery.path"] = checkpoint.resolve().as_uri()
     return config

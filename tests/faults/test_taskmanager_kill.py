@@ -18,7 +18,7 @@ from stream import registry
 from stream.contract import ROLLUPS
 from stream.probes import wait_for
 from stream.stack import clickhouse, flink_cluster, processes
-from tests.support.faults import finish, sent_some, start_simulator
+from tests.support.faults import checkpoint_folders, finish, sent_some, start_simulator
 from tests.support.stack import fresh_settings
 
 pytestmark = pytest.mark.slow
@@ -85,12 +85,13 @@ def test_taskmanager_kill_9_under_load(cluster_stack, tmp_path):
     processes.start(job, settings)
     processes.start(parts["dashboard"], settings)
     assert wait_for(lambda: all(spread(settings).get(tm.name, 0) >= 1 for tm in taskmanagers), 60), spread(settings)
-    memory = {p.name: rss_mb(processes.state(p, settings).pid) for p in (parts["flink-jobmanager"], *taskmanagers)}
 
     ledger = tmp_path / "ledger.jsonl"
     simulator = start_simulator(settings, ledger)
     assert wait_for(lambda: sent_some(settings), 60)
+    assert wait_for(lambda: checkpoint_folders(settings)[1], 90)  # a checkpoint to restart from
     assert simulator.poll() is None, "the simulator finished before the fault"
+    memory = {p.name: rss_mb(processes.state(p, settings).pid) for p in (parts["flink-jobmanager"], *taskmanagers)}
     stop = threading.Event()
     supervisor = threading.Thread(target=processes.supervise, args=(taskmanagers, settings, stop),
                                   kwargs={"every_s": 1.0}, daemon=True)
@@ -110,4 +111,4 @@ def test_taskmanager_kill_9_under_load(cluster_stack, tmp_path):
     assert processes.state(taskmanagers[1], settings).restarts >= 1  # the supervisor's new TaskManager
     print(f"taskmanager kill -9: the wall's newest second stood still {stall[0]:.1f} s (moving again "
           f"{stall[1]:.1f} s after the kill); exact, the wall showed the ledger's GMV {recovered:.1f} s after "
-          f"the kill; RSS before the kill: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in memory.items()))
+          "the kill; RSS under load before the kill: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in memory.items()))
