@@ -86,10 +86,10 @@ def test_taskmanager_kill_9_under_load(cluster_stack, tmp_path):
     processes.start(parts["dashboard"], settings)
     assert wait_for(lambda: all(spread(settings).get(tm.name, 0) >= 1 for tm in taskmanagers), 60), spread(settings)
 
+    assert wait_for(lambda: checkpoint_folders(settings)[1], 90)  # a checkpoint to restart from
     ledger = tmp_path / "ledger.jsonl"
     simulator = start_simulator(settings, ledger)
     assert wait_for(lambda: sent_some(settings), 60)
-    assert wait_for(lambda: checkpoint_folders(settings)[1], 90)  # a checkpoint to restart from
     assert simulator.poll() is None, "the simulator finished before the fault"
     memory = {p.name: rss_mb(processes.state(p, settings).pid) for p in (parts["flink-jobmanager"], *taskmanagers)}
     stop = threading.Event()

@@ -36,7 +36,7 @@ def test_the_cluster_notices_a_dead_taskmanager_in_seconds_and_can_lose_one():
     settings = load(env={"GMV_FLINK_PORT": "9181", "GMV_FLINK_RPC_PORT": "9182", "GMV_FLINK_TASKMANAGERS": "2"})
     config = flink_cluster.cluster_config(settings, "-Dx=1")
     assert (config["rest.port"], config["jobmanager.rpc.port"]) == ("9181", "9182")
+    # a killed TaskManager refuses the heartbeats: found dead after this many ms, not the timeout
     assert int(config["heartbeat.interval"]) * int(config["heartbeat.rpc-failure-threshold"]) <= 5000
-    assert int(config["heartbeat.timeout"]) < 50_000  # Flink's default
     # one TaskManager alone has the slots for the whole job (parallelism 2)
     assert int(config["taskmanager.numberOfTaskSlots"]) >= 2
