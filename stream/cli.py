@@ -348,17 +348,25 @@ def _run_job(settings: Settings, options: JobOptions, resumed: str | None) -> in
     from stream.job import loader, runner
 
     job_log = logging.getLogger("gmv.job")
-    job_log.info("job: submitting to %s%s", options.cluster or "the embedded local cluster",
-                 f", resuming from {resumed}" if resumed else "")
-    result = runner.submit(settings, options)
-    logs.reapply()  # PyFlink turned the root logger down to WARNING while submitting
-    job_log.info("job: running as %s", result.get_job_client().get_job_id())
+    cluster = options.cluster
+    if cluster and (adopted := runner.live_job(*_host_port(cluster))):
+        # this process was started again and the cluster kept the job: load its rollups, submit nothing
+        job_log.info("job: %s already runs it as %s; loading its rollups", cluster, adopted)
+        job_status = _cluster_status(cluster, adopted)
+    else:
+        job_log.info("job: submitting to %s%s", options.cluster or "the embedded local cluster",
+                     f", resuming from {resumed}" if resumed else "")
+        result = runner.submit(settings, options)
+        logs.reapply()  # PyFlink turned the root logger down to WARNING while submitting
+        job_id = str(result.get_job_client().get_job_id())
+        job_log.info("job: running as %s", job_id)
+        job_status = (_cluster_status(cluster, job_id) if cluster
+                      else lambda: str(result.get_job_client().get_job_status().result()))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     ended: list[str] = []
-    threading.Thread(target=_watch_job, args=(result.get_job_client(), stop, ended), name="job-watch",
-                     daemon=True).start()
+    threading.Thread(target=_watch_job, args=(job_status, stop, ended), name="job-watch", daemon=True).start()
     loader.run_lanes(settings, stop)
     if ended:  # exit non-zero, so whoever supervises this process (`gmv up`) starts it again
         raise GmvError(f"job: the Flink job ended ({ended[0]}) although nobody stopped it; read "
@@ -375,16 +383,34 @@ def _run_job(settings: Settings, options: JobOptions, resumed: str | None) -> in
     return 0
 
 
-def _watch_job(job_client, stop: threading.Event, ended: list[str], every_s: float = 5.0) -> None:
+def _host_port(cluster: str) -> tuple[str, int]:
+    host, _, port = cluster.rpartition(":")
+    return host, int(port)
+
+
+def _cluster_status(cluster: str, job_id: str) -> Callable[[], str]:
+    """The job's state from the cluster's REST API (an adopted job has no client of this process)."""
+    from stream.job import runner
+
+    def status() -> str:
+        found = runner.job_state(*_host_port(cluster), job_id)
+        if found is None:
+            raise OSError(f"{cluster} does not answer")
+        return found
+
+    return status
+
+
+def _watch_job(job_status: Callable[[], str], stop: threading.Event, ended: list[str], every_s: float = 5.0) -> None:
     """Set ``stop`` when the Flink job reaches a terminal state by itself (its restart strategy
-    retries forever, so this means something it cannot recover from), so the process exits
-    instead of loading nothing while looking alive."""
+    retries forever, so this means something it cannot recover from), or the cluster forgot it (its
+    JobManager was started again), so the process exits instead of loading nothing while looking alive."""
     while not stop.wait(every_s):
         try:
-            status = str(job_client.get_job_status().result())
+            status = job_status()
         except Exception:  # noqa: BLE001 - the cluster busy or restarting: ask again next time
             continue
-        if status in ("FAILED", "CANCELED", "FINISHED"):
+        if status in ("FAILED", "CANCELED", "FINISHED", "UNKNOWN"):
             ended.append(status)
             stop.set()
 

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from stream import logs
 from stream.errors import GmvError
 from stream.settings import ENV_VARS, Settings
+from stream.stack import flink_cluster
 from stream.stack.processes import Part
 from stream.stack.servers import CLICKHOUSE, KAFKA, clickhouse_replica, kafka_broker
 from stream.stack.zookeeper import ZOOKEEPER, zookeeper_node
 
-__all__ = ["ALERTS", "ALERTS_2", "CLICKHOUSE", "DASHBOARD", "JOB", "KAFKA", "PARTS", "SIMULATOR", "ZOOKEEPER",
-           "clickhouse_replica", "gmv_command", "kafka_broker", "parts", "select", "zookeeper_node"]
+__all__ = ["ALERTS", "ALERTS_2", "CLICKHOUSE", "DASHBOARD", "JOB", "JOB_ON_CLUSTER", "KAFKA", "PARTS", "SIMULATOR",
+           "ZOOKEEPER", "clickhouse_replica", "gmv_command", "kafka_broker", "parts", "select", "zookeeper_node"]
 
 
 def gmv_command(*args: str) -> list[str]:
@@ -34,7 +35,7 @@ def _gmv_part(name: str, args: tuple[str, ...], healthy: Callable[[Settings], bo
                 command=lambda s: gmv_command(*args), healthy=healthy, url=url, **extra)
 
 
-# -- the Flink job (embedded local cluster) and its rollup loader ----------------------------
+# -- the Flink job (embedded local cluster, or the standalone one) and its rollup loader ------
 
 
 def _job_healthy(settings: Settings) -> bool:
@@ -45,6 +46,12 @@ def _job_healthy(settings: Settings) -> bool:
 
 JOB = _gmv_part("job", ("job",), _job_healthy, lambda s: f"http://127.0.0.1:{s.flink_port}/jobs/overview",
                 port="flink_port")
+
+# With GMV_FLINK_TASKMANAGERS the job is submitted to the standalone cluster (its REST port is
+# the JobManager's) and this process runs the loader; it adopts the job if the cluster runs it.
+JOB_ON_CLUSTER = Part(name="job", ports=lambda s: {},
+                      command=lambda s: gmv_command("job", "--cluster", f"127.0.0.1:{s.flink_port}"),
+                      healthy=_job_healthy, url=lambda s: f"http://127.0.0.1:{s.flink_port}/#/job/running")
 
 # -- Dashboard ------------------------------------------------------------------------------
 
@@ -131,14 +138,19 @@ PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE, JOB, SIMULATOR,
 def parts(settings: Settings) -> dict[str, Part]:
     """Every part for these settings, in start order: GMV_KAFKA_BROKERS brokers, the ZooKeeper
     nodes when ClickHouse is replicated (GMV_CLICKHOUSE_REPLICAS >= 2) or the alert services
-    share a lease (GMV_ALERTS_STANDBY=1), GMV_CLICKHOUSE_REPLICAS ClickHouse servers, then the
-    rest (with alerts-2 after alerts)."""
+    share a lease (GMV_ALERTS_STANDBY=1), GMV_CLICKHOUSE_REPLICAS ClickHouse servers, with
+    GMV_FLINK_TASKMANAGERS a Flink JobManager and that many TaskManagers (the job then runs on
+    them), then the rest (with alerts-2 after alerts)."""
     brokers = [kafka_broker(b) for b in range(settings.kafka_brokers)]
     coordination = [zookeeper_node(n) for n in range(settings.zookeeper_nodes)] if settings.uses_zookeeper else []
     replicas = [clickhouse_replica(r) for r in range(settings.clickhouse_replicas)]
+    flink: list[Part] = []
+    if settings.flink_taskmanagers:
+        flink = [flink_cluster.JOBMANAGER, *(flink_cluster.taskmanager(n) for n in range(settings.flink_taskmanagers))]
+    job = JOB_ON_CLUSTER if flink else JOB
     standby = [ALERTS_2] if settings.alerts_standby else []
-    rest = [*(p for name, p in PARTS.items() if name not in ("kafka", "clickhouse")), *standby]
-    return {p.name: p for p in (*brokers, *coordination, *replicas, *rest)}
+    rest = [job if p is JOB else p for name, p in PARTS.items() if name not in ("kafka", "clickhouse")]
+    return {p.name: p for p in (*brokers, *coordination, *replicas, *flink, *rest, *standby)}
 
 
 def select(names: list[str] | None, settings: Settings) -> list[Part]:

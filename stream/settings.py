@@ -69,6 +69,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "GMV_ALERTS_STANDBY": ("alerts_standby", "1: two alert services (alerts, alerts-2), one pages at a time by a "
                                              "lease in ZooKeeper (started with them); 0: one (default)"),
     "GMV_FLINK_PORT": ("flink_port", "REST port of the local Flink cluster (default 8081)"),
+    "GMV_FLINK_TASKMANAGERS": ("flink_taskmanagers", "TaskManagers of a standalone Flink cluster gmv up runs "
+                                                     "the job on (default 0: the job's own embedded cluster)"),
+    "GMV_FLINK_RPC_PORT": ("flink_rpc_port", "RPC port of the standalone cluster's JobManager (default 6123)"),
     "GMV_START_TIMEOUT": ("start_timeout", "seconds a server may take to become healthy (default 90)"),
 }
 
@@ -81,6 +84,7 @@ _PORT_FIELDS = (
     "zookeeper_port",
     "dashboard_port",
     "flink_port",
+    "flink_rpc_port",
 )
 _ENV_BY_FIELD = {f: name for name, (f, _) in ENV_VARS.items()}
 
@@ -114,6 +118,8 @@ class Settings:
     dashboard_kiosk_token: str = field(default="", repr=False)
     alerts_standby: int = 0
     flink_port: int = 8081
+    flink_taskmanagers: int = 0  # 0: the job runs its own embedded cluster
+    flink_rpc_port: int = 6123
     start_timeout: float = 90.0
 
     def __post_init__(self) -> None:
@@ -130,6 +136,9 @@ class Settings:
         if not 0 <= self.kafka_replication <= 9:
             raise ConfigError(f"{_label('kafka_replication')}={self.kafka_replication!r} is out of range; "
                               "use 1-9 (0: automatic).")
+        if not 0 <= self.flink_taskmanagers <= 8:
+            raise ConfigError(f"{_label('flink_taskmanagers')}={self.flink_taskmanagers!r} is out of range; "
+                              "use 0-8 (0: the job's embedded cluster).")
         for name in ("kafka_port", "kafka_controller_port"):
             if getattr(self, name) + 2 * (self.kafka_brokers - 1) > 65535:
                 raise ConfigError(f"{_label(name)}={getattr(self, name)} leaves no room for "

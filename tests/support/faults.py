@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 from stream import probes
 from stream.probes import wait_for
@@ -33,6 +34,44 @@ def kill_9(part, settings) -> None:
     """kill -9 of the part's whole process group, as a crash would leave it (pid file and all)."""
     os.killpg(processes.state(part, settings).pid, signal.SIGKILL)
     assert wait_for(lambda: not probes.port_answers(next(iter(part.ports(settings).values()))), 30)
+
+
+def checkpoint_folders(settings) -> tuple[set[Path], set[Path]]:
+    """(every ``chk-N`` folder of this pipeline's jobs, the completed ones). Flink's JobManager makes
+    a checkpoint's folder when it triggers it and writes ``_metadata`` into it as its last step."""
+    from stream.job import runner
+
+    folders = set(runner.checkpoint_dir(settings).glob("*/chk-*"))
+    return folders, {f for f in folders if (f / "_metadata").exists()}
+
+
+def kill_9_during_a_checkpoint(part, settings, timeout: float = 90) -> tuple[Path, int]:
+    """kill -9 of the part (the job) while a checkpoint is in progress, caused rather than hoped for:
+    from the moment Flink makes a new checkpoint's folder the whole process group is frozen
+    (SIGSTOP), which holds that checkpoint open; the frozen folder without ``_metadata`` proves it
+    had not completed, and the kill lands then. A checkpoint that completed before the freeze (or
+    the first one, with nothing to resume from) is let go (SIGCONT) and the next one is taken.
+    Returns (the checkpoint the kill interrupted, checkpoints let go before it)."""
+    group = processes.state(part, settings).pid
+    seen, _ = checkpoint_folders(settings)
+    let_go = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        folders, _ = checkpoint_folders(settings)
+        if not folders - seen:
+            time.sleep(0.002)  # a directory listing: cheap enough to look every 2 ms
+            continue
+        os.killpg(group, signal.SIGSTOP)
+        folders, completed = checkpoint_folders(settings)
+        open_now = sorted(folders - seen - completed)
+        if open_now and completed:  # held open, and an earlier one to resume from
+            os.killpg(group, signal.SIGKILL)
+            assert wait_for(lambda: not probes.port_answers(next(iter(part.ports(settings).values()))), 30)
+            return open_now[0], let_go
+        os.killpg(group, signal.SIGCONT)
+        seen, let_go = folders, let_go + 1
+    raise AssertionError(f"no checkpoint started within {timeout:.0f} s ({let_go} let go); "
+                         f"folders: {sorted(checkpoint_folders(settings)[0])}")
 
 
 def wall_payload(settings) -> dict | None:
