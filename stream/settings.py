@@ -72,6 +72,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "GMV_FLINK_TASKMANAGERS": ("flink_taskmanagers", "TaskManagers of a standalone Flink cluster gmv up runs "
                                                      "the job on (default 0: the job's own embedded cluster)"),
     "GMV_FLINK_RPC_PORT": ("flink_rpc_port", "RPC port of the standalone cluster's JobManager (default 6123)"),
+    "GMV_HA": ("ha", "1: the highly available shape, each part with a second copy: 3 Kafka brokers, 2 ClickHouse "
+                     "replicas + ZooKeeper, the job on 2 TaskManagers, 2 alert services (a setting named "
+                     "beside it wins); 0: one of each (default)"),
     "GMV_START_TIMEOUT": ("start_timeout", "seconds a server may take to become healthy (default 90)"),
 }
 
@@ -119,6 +122,7 @@ class Settings:
     alerts_standby: int = 0
     flink_port: int = 8081
     flink_taskmanagers: int = 0  # 0: the job runs its own embedded cluster
+    ha: int = 0  # only read by load(): it fills the settings of HA_SHAPE
     flink_rpc_port: int = 6123
     start_timeout: float = 90.0
 
@@ -158,6 +162,8 @@ class Settings:
             object.__setattr__(self, "jars_dir", self.home / "jars")
         parse_logins(self.dashboard_users, _label("dashboard_users"))  # the file is read when the dashboard starts
         _check_kiosk_token(self.dashboard_kiosk_token)
+        if self.ha not in (0, 1):
+            raise ConfigError(f"{_label('ha')}={self.ha!r} is not 0 or 1.")
         if self.alerts_standby not in (0, 1):
             raise ConfigError(f"{_label('alerts_standby')}={self.alerts_standby!r} is not 0 or 1.")
 
@@ -392,7 +398,15 @@ def load(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
             raise ConfigError(f"unknown setting {name}; known settings are: {known}.")
         values[ENV_VARS[name][0]] = _convert(ENV_VARS[name][0], raw)
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("ha"):
+        values = {**HA_SHAPE, **values}  # a count set beside GMV_HA=1 wins
     return Settings(**values)  # type: ignore[arg-type]
+
+
+# GMV_HA=1: a second copy of every stateful part (Kafka: three, so losing one keeps a quorum and
+# min.insync.replicas 2).
+HA_SHAPE: dict[str, object] = {"kafka_brokers": 3, "clickhouse_replicas": 2, "flink_taskmanagers": 2,
+                               "alerts_standby": 1}
 
 
 # Variables read by other modules of their own (alert secret); accepted here, never printed.
