@@ -168,10 +168,11 @@ def test_ha_is_a_second_copy_of_every_stateful_part_and_a_count_beside_it_wins()
     assert ha.uses_zookeeper and ha.kafka_replicas == 3 and ha.kafka_min_insync == 2
     assert load(env={"GMV_HA": "1", "GMV_KAFKA_BROKERS": "5"}).kafka_brokers == 5
     plain = load(env={})
-    assert (plain.kafka_brokers, plain.clickhouse_replicas, plain.flink_taskmanagers, plain.alerts_standby) == (1, 1, 0, 0)
-    with pytest.raises(ConfigError, match="^GMV_HA='yes' is not a whole number.$"):
+    assert (plain.kafka_brokers, plain.clickhouse_replicas, plain.flink_taskmanagers,
+            plain.alerts_standby) == (1, 1, 0, 0)
+    with pytest.raises(ConfigError, match=r"^GMV_HA='yes' is not a whole number\.$"):
         load(env={"GMV_HA": "yes"})
-    with pytest.raises(ConfigError, match="^GMV_HA=2 is not 0 or 1.$"):
+    with pytest.raises(ConfigError, match=r"^GMV_HA=2 is not 0 or 1\.$"):
         load(env={"GMV_HA": "2"})
 
 
