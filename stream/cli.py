@@ -74,7 +74,7 @@ def _start_all(parts: list[Part], settings: Settings, stop: StopFlag | None = No
         raise GmvError(f"no part started ({', '.join(failed)}); read the lines above for why.")
     for part in parts:
         if part.url(settings) and part.name not in failed:
-            _echo(f"{part.name:<11} {part.url(settings)}")
+            _echo(f"{part.name:<19} {part.url(settings)}")
     return failed
 
 

@@ -91,7 +91,7 @@ def test_sighup_after_the_reader_of_its_output_died_stops_every_part(tmp_path):
     # what it said after its output was gone went to its own log
     said = what_it_said(home / "log" / "up.log")
     print(f"after the pipe broke:\n{said}")
-    assert "SIGHUP: stopping every part" in said and "clickhouse  stopped" in said, said
+    assert "SIGHUP: stopping every part" in said and f"{'clickhouse':<19} stopped" in said, said
 
 
 def read_available(fd: int) -> bytes:
@@ -140,7 +140,7 @@ def test_closing_its_terminal_stops_every_part(tmp_path):
         subprocess.run([*GMV, "down"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=False)
     said = what_it_said(home / "log" / "up.log")
     print(f"after its terminal closed:\n{said}")
-    assert "SIGHUP: stopping every part" in said and "clickhouse  stopped" in said, said
+    assert "SIGHUP: stopping every part" in said and f"{'clickhouse':<19} stopped" in said, said
 
 
 def test_ctrl_c_to_make_run_piped_into_tee_stops_every_part(tmp_path):
@@ -169,7 +169,7 @@ def test_ctrl_c_to_make_run_piped_into_tee_stops_every_part(tmp_path):
         subprocess.run([*GMV, "down"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=False)
     said = what_it_said(seen, home / "log" / "up.log")
     print(f"run.log, then what came after its pipe broke:\n{said}")
-    assert "SIGINT: stopping every part" in said and "clickhouse  stopped" in said, said
+    assert "SIGINT: stopping every part" in said and f"{'clickhouse':<19} stopped" in said, said
 
 
 def test_ctrl_c_while_the_parts_start_stops_those_already_started(tmp_path):
@@ -192,7 +192,7 @@ def test_ctrl_c_while_the_parts_start_stops_those_already_started(tmp_path):
         supervisor.kill()
         reader.join(10)
         subprocess.run([*GMV, "down"], env=env, cwd=PROJECT_ROOT, capture_output=True, timeout=120, check=False)
-    assert "SIGINT: stopping every part\n" in lines and "clickhouse  stopped\n" in lines, lines
+    assert "SIGINT: stopping every part\n" in lines and f"{'clickhouse':<19} stopped\n" in lines, lines
     assert not any(line.startswith("running;") for line in lines), lines
 
 
