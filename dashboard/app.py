@@ -8,7 +8,6 @@ credentials, the app asks for them (:mod:`dashboard.auth`).
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -19,24 +18,15 @@ from dashboard import auth
 from dashboard.cache import SharedCache
 from dashboard.db import Database
 from dashboard.pages import Context, Page, registry
-from stream.settings import PROJECT_ROOT, Settings
+from stream.alerts.config import config_path
+from stream.settings import Settings
 
 ASSETS = Path(__file__).with_name("assets")
-# Read here (settings.py accepts and ignores it): the alert service owns this file's format.
-ALERTS_CONFIG_ENV = "GMV_ALERTS_CONFIG"
-DEFAULT_ALERTS_CONFIG = PROJECT_ROOT / "infra" / "alerts.toml"
-
-
-def alerts_config_path() -> Path:
-    """The alert rules file: ``$GMV_ALERTS_CONFIG``, default ``infra/alerts.toml``."""
-    return Path(os.environ.get(ALERTS_CONFIG_ENV) or DEFAULT_ALERTS_CONFIG)
-
-
 def create_app(settings: Settings, *, alerts_config: Path | None = None,
                cache: SharedCache | None = None) -> dash.Dash:
     """A complete dashboard app reading ``settings``' ClickHouse rollups as ``gmv_reader``."""
     ctx = Context(settings=settings, db=Database(settings, cache),
-                  alerts_config=alerts_config or alerts_config_path(), state={})
+                  alerts_config=alerts_config or config_path(), state={})
     pages = registry()
     app = dash.Dash(__name__, title="11.11 GMV", update_title=None, assets_folder=str(ASSETS),
                     serve_locally=True, compress=False)

@@ -30,6 +30,10 @@ class DataUnavailable(GmvError):
     """ClickHouse could not answer; the message is one sentence for the screen."""
 
 
+class _ConnectionLost(Exception):
+    """The connection failed (its cause is the driver's error); the query may be tried again."""
+
+
 class Database:
     """Runs SQL for the pages: cached per (sql, params), on pooled ``gmv_reader`` connections."""
 
@@ -52,6 +56,20 @@ class Database:
         return self.cache.get(key, lambda: self._execute(sql, params), tier.ttl, tier.refresh_ahead)
 
     def _execute(self, sql: str, params: dict[str, Any]) -> list[tuple]:
+        # With replicas, a pooled connection to a replica that died is retried once at once: the
+        # reconnect goes to the first replica that answers (alt_hosts), so the screen never notices.
+        tries = 2 if self.settings.replicated else 1
+        for tried in range(1, tries + 1):
+            try:
+                return self._execute_once(sql, params)
+            except _ConnectionLost as lost:
+                if tried == tries:
+                    raise DataUnavailable(
+                        f"ClickHouse at {self.settings.clickhouse_host}:{self.settings.clickhouse_port} "
+                        f"is unreachable ({_short(lost.__cause__ or lost)})") from None
+        raise AssertionError("unreachable")
+
+    def _execute_once(self, sql: str, params: dict[str, Any]) -> list[tuple]:
         with self._client() as client:
             with self._count_lock:
                 self.queries_run += 1
@@ -59,9 +77,7 @@ class Database:
                 return client.execute(sql, params, settings={"max_execution_time": QUERY_TIMEOUT_S})
             except (NetworkError, SocketTimeoutError, OSError, EOFError) as exc:
                 client.disconnect()  # reconnect on the next use
-                raise DataUnavailable(
-                    f"ClickHouse at {self.settings.clickhouse_host}:{self.settings.clickhouse_port} "
-                    f"is unreachable ({_short(exc)})") from None
+                raise _ConnectionLost() from exc
             except ServerException as exc:
                 raise DataUnavailable(f"ClickHouse refused a dashboard query ({_short(exc)})") from None
             except DriverError as exc:

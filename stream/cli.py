@@ -74,7 +74,7 @@ def _start_all(parts: list[Part], settings: Settings, stop: StopFlag | None = No
         raise GmvError(f"no part started ({', '.join(failed)}); read the lines above for why.")
     for part in parts:
         if part.url(settings) and part.name not in failed:
-            _echo(f"{part.name:<11} {part.url(settings)}")
+            _echo(f"{part.name:<19} {part.url(settings)}")
     return failed
 
 
@@ -110,7 +110,7 @@ def _up_and_supervise(parts: list[Part], settings: Settings) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from stream import registry
-    from stream.stack import processes
+    from stream.stack import clickhouse, processes
 
     settings = _settings()
     states = [processes.state(p, settings) for p in registry.parts(settings).values()]
@@ -119,7 +119,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     up = {st.name for st in states if st.up}
     if "kafka" in up:
         print(_lag_line(settings))
-    if "clickhouse" in up:
+    if settings.replicated:
+        for replica in range(len(clickhouse.replica_addresses(settings))):
+            print(_replica_line(settings, replica))
+    if any(name == "clickhouse" or name.startswith("clickhouse-") for name in up):
         print(_freshness_line(settings))
         print(_history_line(settings))
     return 1 if any(st.started and not st.up for st in states) else 0
@@ -135,6 +138,20 @@ def _lag_line(settings) -> str:
                                           tuple(settings.rollup_topics.values()))
     shown = ["-" if lag is None else f"{lag:,}" for lag in (job_lag, loader_lag)]
     return f"kafka lag   job {shown[0]} messages (as of its last checkpoint), loader {shown[1]} messages"
+
+
+def _replica_line(settings, replica: int) -> str:
+    """One ClickHouse replica's replication: read-only tables, lag behind the others, queue."""
+    from stream.stack import clickhouse
+
+    host, port = clickhouse.replica_addresses(settings)[replica]
+    name = f"{host}:{port}"
+    try:
+        with clickhouse.connect_replica(settings, replica, "reader") as client:
+            found = clickhouse.replica_state(client, (settings.clickhouse_database, settings.history_database))
+    except Exception as exc:  # noqa: BLE001 - status reports any failure as "unknown", never a traceback
+        return f"replica     {name:<21} unknown ({str(exc).splitlines()[0][:100]})"
+    return f"replica     {name:<21} {found.text()}"
 
 
 def _freshness_line(settings) -> str:
@@ -193,9 +210,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     settings = _settings()
     try:
-        with clickhouse.connect(settings, "writer") as client:
-            applied = migrations.apply(client, settings.clickhouse_database)
-            migrations.apply(client, settings.history_database)  # last year's festival: the same tables
+        if settings.replicated:  # every replica, in step: replicated tables
+            clients = [clickhouse.connect_replica(settings, r, "writer")
+                       for r in range(len(clickhouse.replica_addresses(settings)))]
+            try:
+                applied = migrations.apply_replicated(clients, settings.clickhouse_database)
+                migrations.apply_replicated(clients, settings.history_database)
+            finally:
+                for client in clients:
+                    client.disconnect()
+        else:
+            with clickhouse.connect(settings, "writer") as client:
+                applied = migrations.apply(client, settings.clickhouse_database)
+                migrations.apply(client, settings.history_database)  # last year's festival: the same tables
     except (NetworkError, SocketTimeoutError, OSError, EOFError) as exc:
         raise GmvError(f"cannot reach ClickHouse at {settings.clickhouse_host}:{settings.clickhouse_port} "
                        f"({exc}); start it with `gmv up clickhouse`.") from None
@@ -321,17 +348,25 @@ def _run_job(settings: Settings, options: JobOptions, resumed: str | None) -> in
     from stream.job import loader, runner
 
     job_log = logging.getLogger("gmv.job")
-    job_log.info("job: submitting to %s%s", options.cluster or "the embedded local cluster",
-                 f", resuming from {resumed}" if resumed else "")
-    result = runner.submit(settings, options)
-    logs.reapply()  # PyFlink turned the root logger down to WARNING while submitting
-    job_log.info("job: running as %s", result.get_job_client().get_job_id())
+    cluster = options.cluster
+    if cluster and (adopted := runner.live_job(*_host_port(cluster))):
+        # this process was started again and the cluster kept the job: load its rollups, submit nothing
+        job_log.info("job: %s already runs it as %s; loading its rollups", cluster, adopted)
+        job_status = _cluster_status(cluster, adopted)
+    else:
+        job_log.info("job: submitting to %s%s", options.cluster or "the embedded local cluster",
+                     f", resuming from {resumed}" if resumed else "")
+        result = runner.submit(settings, options)
+        logs.reapply()  # PyFlink turned the root logger down to WARNING while submitting
+        job_id = str(result.get_job_client().get_job_id())
+        job_log.info("job: running as %s", job_id)
+        job_status = (_cluster_status(cluster, job_id) if cluster
+                      else lambda: str(result.get_job_client().get_job_status().result()))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     ended: list[str] = []
-    threading.Thread(target=_watch_job, args=(result.get_job_client(), stop, ended), name="job-watch",
-                     daemon=True).start()
+    threading.Thread(target=_watch_job, args=(job_status, stop, ended), name="job-watch", daemon=True).start()
     loader.run_lanes(settings, stop)
     if ended:  # exit non-zero, so whoever supervises this process (`gmv up`) starts it again
         raise GmvError(f"job: the Flink job ended ({ended[0]}) although nobody stopped it; read "
@@ -348,16 +383,34 @@ def _run_job(settings: Settings, options: JobOptions, resumed: str | None) -> in
     return 0
 
 
-def _watch_job(job_client, stop: threading.Event, ended: list[str], every_s: float = 5.0) -> None:
+def _host_port(cluster: str) -> tuple[str, int]:
+    host, _, port = cluster.rpartition(":")
+    return host, int(port)
+
+
+def _cluster_status(cluster: str, job_id: str) -> Callable[[], str]:
+    """The job's state from the cluster's REST API (an adopted job has no client of this process)."""
+    from stream.job import runner
+
+    def status() -> str:
+        found = runner.job_state(*_host_port(cluster), job_id)
+        if found is None:
+            raise OSError(f"{cluster} does not answer")
+        return found
+
+    return status
+
+
+def _watch_job(job_status: Callable[[], str], stop: threading.Event, ended: list[str], every_s: float = 5.0) -> None:
     """Set ``stop`` when the Flink job reaches a terminal state by itself (its restart strategy
-    retries forever, so this means something it cannot recover from), so the process exits
-    instead of loading nothing while looking alive."""
+    retries forever, so this means something it cannot recover from), or the cluster forgot it (its
+    JobManager was started again), so the process exits instead of loading nothing while looking alive."""
     while not stop.wait(every_s):
         try:
-            status = str(job_client.get_job_status().result())
+            status = job_status()
         except Exception:  # noqa: BLE001 - the cluster busy or restarting: ask again next time
             continue
-        if status in ("FAILED", "CANCELED", "FINISHED"):
+        if status in ("FAILED", "CANCELED", "FINISHED", "UNKNOWN"):
             ended.append(status)
             stop.set()
 
@@ -470,7 +523,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    service.serve(settings, rules, stop)
+    service.serve(settings, rules, stop, name=args.name)
     return 0
 
 
@@ -549,6 +602,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "pipeline stall -> webhooks)")
     alerts_cmd.add_argument("--config", metavar="PATH",
                             help="rules file (default $GMV_ALERTS_CONFIG, else infra/alerts.toml)")
+    alerts_cmd.add_argument("--name", default="alerts", choices=("alerts", "alerts-2"),
+                            help="which of the alert services this is (its heartbeat file; with "
+                                 "GMV_ALERTS_STANDBY=1 its name in the leader election)")
     alerts_cmd.set_defaults(func=cmd_alerts)
     simulator_cli.register(sub)
     for command in sub.choices.values():  # `gmv status --log-level debug` as well as `gmv --log-level ...`

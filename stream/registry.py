@@ -13,11 +13,13 @@ from collections.abc import Callable
 from stream import logs
 from stream.errors import GmvError
 from stream.settings import ENV_VARS, Settings
+from stream.stack import flink_cluster
 from stream.stack.processes import Part
-from stream.stack.servers import CLICKHOUSE, KAFKA, kafka_broker
+from stream.stack.servers import CLICKHOUSE, KAFKA, clickhouse_replica, kafka_broker
+from stream.stack.zookeeper import ZOOKEEPER, zookeeper_node
 
-__all__ = ["ALERTS", "CLICKHOUSE", "DASHBOARD", "JOB", "KAFKA", "PARTS", "SIMULATOR", "gmv_command",
-           "kafka_broker", "parts", "select"]
+__all__ = ["ALERTS", "ALERTS_2", "CLICKHOUSE", "DASHBOARD", "JOB", "JOB_ON_CLUSTER", "KAFKA", "PARTS", "SIMULATOR",
+           "ZOOKEEPER", "clickhouse_replica", "gmv_command", "kafka_broker", "parts", "select", "zookeeper_node"]
 
 
 def gmv_command(*args: str) -> list[str]:
@@ -33,7 +35,7 @@ def _gmv_part(name: str, args: tuple[str, ...], healthy: Callable[[Settings], bo
                 command=lambda s: gmv_command(*args), healthy=healthy, url=url, **extra)
 
 
-# -- the Flink job (embedded local cluster) and its rollup loader ----------------------------
+# -- the Flink job (embedded local cluster, or the standalone one) and its rollup loader ------
 
 
 def _job_healthy(settings: Settings) -> bool:
@@ -44,6 +46,12 @@ def _job_healthy(settings: Settings) -> bool:
 
 JOB = _gmv_part("job", ("job",), _job_healthy, lambda s: f"http://127.0.0.1:{s.flink_port}/jobs/overview",
                 port="flink_port")
+
+# With GMV_FLINK_TASKMANAGERS the job is submitted to the standalone cluster (its REST port is
+# the JobManager's) and this process runs the loader; it adopts the job if the cluster runs it.
+JOB_ON_CLUSTER = Part(name="job", ports=lambda s: {},
+                      command=lambda s: gmv_command("job", "--cluster", f"127.0.0.1:{s.flink_port}"),
+                      healthy=_job_healthy, url=lambda s: f"http://127.0.0.1:{s.flink_port}/#/job/running")
 
 # -- Dashboard ------------------------------------------------------------------------------
 
@@ -67,27 +75,34 @@ DASHBOARD = _gmv_part("dashboard", ("dashboard",), _dashboard_healthy,
 # -- Alerts ---------------------------------------------------------------------------------
 
 
-def _alerts_prepare(settings: Settings) -> None:
-    from stream.alerts import config, service
+def _alerts_part(name: str) -> Part:
+    """An alert service; with GMV_ALERTS_STANDBY=1 two of them (alerts, alerts-2) share a lease
+    in ZooKeeper: the leader pages, the other stands by (healthy while it waits)."""
 
-    config.load(config.config_path())  # a bad rules file stops `gmv up` with its one-line error
-    service.heartbeat_path(settings).unlink(missing_ok=True)  # healthy only once this run evaluates
+    def prepare(settings: Settings) -> None:
+        from stream.alerts import config, service
+
+        config.load(config.config_path())  # a bad rules file stops `gmv up` with its one-line error
+        service.heartbeat_path(settings, name).unlink(missing_ok=True)  # healthy once this run beats
+
+    def healthy(settings: Settings) -> bool:
+        from stream.alerts.service import heartbeat_fresh
+
+        return heartbeat_fresh(settings, name=name)
+
+    def url(settings: Settings) -> str:
+        from stream.alerts.config import config_path
+        from stream.alerts.service import role
+        from stream.settings import shown_path
+
+        return (f"{role(settings, name)}rules {shown_path(config_path())}, history in "
+                f"{settings.clickhouse_database}.alert_events")
+
+    return _gmv_part(name, ("alerts", "--name", name), healthy, url, prepare=prepare)
 
 
-def _alerts_healthy(settings: Settings) -> bool:
-    from stream.alerts.service import heartbeat_fresh
-
-    return heartbeat_fresh(settings)
-
-
-def _alerts_url(settings: Settings) -> str:
-    from stream.alerts.config import config_path
-    from stream.settings import shown_path
-
-    return f"rules {shown_path(config_path())}, history in {settings.clickhouse_database}.alert_events"
-
-
-ALERTS = _gmv_part("alerts", ("alerts",), _alerts_healthy, _alerts_url, prepare=_alerts_prepare)
+ALERTS = _alerts_part("alerts")
+ALERTS_2 = _alerts_part("alerts-2")  # the standby: a part only with GMV_ALERTS_STANDBY=1
 
 # -- a simulator on the festival clock, so `make run` shows the festival within minutes --------
 
@@ -121,19 +136,35 @@ PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE, JOB, SIMULATOR,
 
 
 def parts(settings: Settings) -> dict[str, Part]:
-    """Every part for these settings, in start order: GMV_KAFKA_BROKERS brokers, then the rest."""
+    """Every part for these settings, in start order: GMV_KAFKA_BROKERS brokers, the ZooKeeper
+    nodes when ClickHouse is replicated (GMV_CLICKHOUSE_REPLICAS >= 2) or the alert services
+    share a lease (GMV_ALERTS_STANDBY=1), GMV_CLICKHOUSE_REPLICAS ClickHouse servers, with
+    GMV_FLINK_TASKMANAGERS a Flink JobManager and that many TaskManagers (the job then runs on
+    them), then the rest (with alerts-2 after alerts)."""
     brokers = [kafka_broker(b) for b in range(settings.kafka_brokers)]
-    return {p.name: p for p in (*brokers, *(p for name, p in PARTS.items() if name != "kafka"))}
+    coordination = [zookeeper_node(n) for n in range(settings.zookeeper_nodes)] if settings.uses_zookeeper else []
+    replicas = [clickhouse_replica(r) for r in range(settings.clickhouse_replicas)]
+    flink: list[Part] = []
+    if settings.flink_taskmanagers:
+        flink = [flink_cluster.JOBMANAGER, *(flink_cluster.taskmanager(n) for n in range(settings.flink_taskmanagers))]
+    job = JOB_ON_CLUSTER if flink else JOB
+    standby = [ALERTS_2] if settings.alerts_standby else []
+    rest = [job if p is JOB else p for name, p in PARTS.items() if name not in ("kafka", "clickhouse")]
+    return {p.name: p for p in (*brokers, *coordination, *replicas, *flink, *rest, *standby)}
 
 
 def select(names: list[str] | None, settings: Settings) -> list[Part]:
     """Parts named on the command line (all of them when none), in start order. Naming
-    ``kafka`` with several brokers means every broker; ``kafka-2`` means that one."""
+    ``kafka`` with several brokers means every broker; ``kafka-2`` means that one (the same for
+    ``zookeeper`` and ``clickhouse``)."""
     available = parts(settings)
     if not names:
         return list(available.values())
     unknown = [n for n in names if n not in available]
     if unknown:
         raise GmvError(f"unknown part {unknown[0]!r}; parts are: {', '.join(available)}.")
-    wanted = set(names) | ({n for n in available if n.startswith("kafka")} if "kafka" in names else set())
+    wanted = set(names)
+    for group in ("kafka", "zookeeper", "clickhouse"):  # the first node's name stands for every node
+        if group in names:
+            wanted |= {n for n in available if n == group or n.startswith(f"{group}-")}
     return [p for name, p in available.items() if name in wanted]

@@ -46,9 +46,19 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "GMV_KAFKA_REPLICATION": ("kafka_replication", "replicas of each topic (default: the brokers, at most 3); "
                                                    "min.insync.replicas is this minus 1, at least 1"),
     "GMV_TOPIC_PREFIX": ("topic_prefix", "prefix of every topic name (default empty)"),
-    "GMV_CLICKHOUSE_HOST": ("clickhouse_host", "host of the ClickHouse server (default 127.0.0.1)"),
+    "GMV_CLICKHOUSE_HOST": ("clickhouse_host", "host of the ClickHouse server (default 127.0.0.1); host1,host2,... "
+                                               "for the replicas of a cluster, each at GMV_CLICKHOUSE_PORT"),
     "GMV_CLICKHOUSE_PORT": ("clickhouse_port", "ClickHouse native TCP port (default 9000)"),
     "GMV_CLICKHOUSE_HTTP_PORT": ("clickhouse_http_port", "ClickHouse HTTP port (default 8123)"),
+    "GMV_CLICKHOUSE_REPLICAS": ("clickhouse_replicas", "ClickHouse replicas gmv up runs (default 1); replica N "
+                                                       "listens on GMV_CLICKHOUSE_PORT, _HTTP_PORT and "
+                                                       "_INTERSERVER_PORT + (N-1); 2 or more also start ZooKeeper"),
+    "GMV_CLICKHOUSE_INTERSERVER_PORT": ("clickhouse_interserver_port", "port replicas fetch parts from each other "
+                                                                       "on (default 9009)"),
+    "GMV_ZOOKEEPER_PORT": ("zookeeper_port", "ZooKeeper client port (default 2181); node N listens on it + 3(N-1), "
+                                             "its quorum and election ports on the next two"),
+    "GMV_ZOOKEEPER_NODES": ("zookeeper_nodes", "ZooKeeper nodes gmv up runs with replicas (default 1; 3 survive "
+                                               "losing one)"),
     "GMV_CLICKHOUSE_DATABASE": ("clickhouse_database", "database of the rollups (default gmv)"),
     "GMV_CLICKHOUSE_WRITER_PASSWORD": ("writer_password", "password of the gmv_writer user"),
     "GMV_CLICKHOUSE_READER_PASSWORD": ("reader_password", "password of the read-only gmv_reader user"),
@@ -56,7 +66,15 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "GMV_DASHBOARD_USERS": ("dashboard_users", "dashboard logins, name:password,... (required beyond loopback)"),
     "GMV_DASHBOARD_USERS_FILE": ("dashboard_users_file", "file of dashboard logins, one name:password a line"),
     "GMV_DASHBOARD_KIOSK_TOKEN": ("dashboard_kiosk_token", "token a wall screen opens /?kiosk=TOKEN with"),
+    "GMV_ALERTS_STANDBY": ("alerts_standby", "1: two alert services (alerts, alerts-2), one pages at a time by a "
+                                             "lease in ZooKeeper (started with them); 0: one (default)"),
     "GMV_FLINK_PORT": ("flink_port", "REST port of the local Flink cluster (default 8081)"),
+    "GMV_FLINK_TASKMANAGERS": ("flink_taskmanagers", "TaskManagers of a standalone Flink cluster gmv up runs "
+                                                     "the job on (default 0: the job's own embedded cluster)"),
+    "GMV_FLINK_RPC_PORT": ("flink_rpc_port", "RPC port of the standalone cluster's JobManager (default 6123)"),
+    "GMV_HA": ("ha", "1: the highly available shape, each part with a second copy: 3 Kafka brokers, 2 ClickHouse "
+                     "replicas + ZooKeeper, the job on 2 TaskManagers, 2 alert services (a setting named "
+                     "beside it wins); 0: one of each (default)"),
     "GMV_START_TIMEOUT": ("start_timeout", "seconds a server may take to become healthy (default 90)"),
 }
 
@@ -65,8 +83,11 @@ _PORT_FIELDS = (
     "kafka_controller_port",
     "clickhouse_port",
     "clickhouse_http_port",
+    "clickhouse_interserver_port",
+    "zookeeper_port",
     "dashboard_port",
     "flink_port",
+    "flink_rpc_port",
 )
 _ENV_BY_FIELD = {f: name for name, (f, _) in ENV_VARS.items()}
 
@@ -87,6 +108,10 @@ class Settings:
     clickhouse_host: str = "127.0.0.1"
     clickhouse_port: int = 9000
     clickhouse_http_port: int = 8123
+    clickhouse_replicas: int = 1
+    clickhouse_interserver_port: int = 9009
+    zookeeper_port: int = 2181
+    zookeeper_nodes: int = 1
     clickhouse_database: str = "gmv"
     writer_password: str = field(default="gmv-writer-local", repr=False)
     reader_password: str = field(default="gmv-reader-local", repr=False)
@@ -94,7 +119,11 @@ class Settings:
     dashboard_users: str = field(default="", repr=False)
     dashboard_users_file: Path | None = None
     dashboard_kiosk_token: str = field(default="", repr=False)
+    alerts_standby: int = 0
     flink_port: int = 8081
+    flink_taskmanagers: int = 0  # 0: the job runs its own embedded cluster
+    ha: int = 0  # only read by load(): it fills the settings of HA_SHAPE
+    flink_rpc_port: int = 6123
     start_timeout: float = 90.0
 
     def __post_init__(self) -> None:
@@ -111,10 +140,17 @@ class Settings:
         if not 0 <= self.kafka_replication <= 9:
             raise ConfigError(f"{_label('kafka_replication')}={self.kafka_replication!r} is out of range; "
                               "use 1-9 (0: automatic).")
+        if not 0 <= self.flink_taskmanagers <= 8:
+            raise ConfigError(f"{_label('flink_taskmanagers')}={self.flink_taskmanagers!r} is out of range; "
+                              "use 0-8 (0: the job's embedded cluster).")
         for name in ("kafka_port", "kafka_controller_port"):
             if getattr(self, name) + 2 * (self.kafka_brokers - 1) > 65535:
                 raise ConfigError(f"{_label(name)}={getattr(self, name)} leaves no room for "
                                   f"{self.kafka_brokers} brokers' ports; use a lower port.")
+        self._check_replicas()
+        if len(self.clickhouse_hosts) > 1 and self.clickhouse_replicas > 1:
+            raise ConfigError(f"{_label('clickhouse_host')} lists several hosts (a cluster's replicas) and "
+                              f"{_label('clickhouse_replicas')} asks for local replicas; set one of them.")
         if not self.clickhouse_database.replace("_", "").isalnum():
             raise ConfigError(
                 f"{_label('clickhouse_database')}={self.clickhouse_database!r} is not a plain "
@@ -126,6 +162,24 @@ class Settings:
             object.__setattr__(self, "jars_dir", self.home / "jars")
         parse_logins(self.dashboard_users, _label("dashboard_users"))  # the file is read when the dashboard starts
         _check_kiosk_token(self.dashboard_kiosk_token)
+        if self.ha not in (0, 1):
+            raise ConfigError(f"{_label('ha')}={self.ha!r} is not 0 or 1.")
+        if self.alerts_standby not in (0, 1):
+            raise ConfigError(f"{_label('alerts_standby')}={self.alerts_standby!r} is not 0 or 1.")
+
+    def _check_replicas(self) -> None:
+        if not 1 <= self.clickhouse_replicas <= 5:
+            raise ConfigError(f"{_label('clickhouse_replicas')}={self.clickhouse_replicas!r} is out of range; use 1-5.")
+        if self.zookeeper_nodes not in (1, 3, 5):
+            raise ConfigError(f"{_label('zookeeper_nodes')}={self.zookeeper_nodes!r} is not 1, 3 or 5; a quorum "
+                              "needs an odd number of nodes.")
+        for name in ("clickhouse_port", "clickhouse_http_port", "clickhouse_interserver_port"):
+            if getattr(self, name) + self.clickhouse_replicas - 1 > 65535:
+                raise ConfigError(f"{_label(name)}={getattr(self, name)} leaves no room for "
+                                  f"{self.clickhouse_replicas} replicas' ports; use a lower port.")
+        if self.zookeeper_port + 3 * self.zookeeper_nodes - 1 > 65535:
+            raise ConfigError(f"{_label('zookeeper_port')}={self.zookeeper_port} leaves no room for "
+                              f"{self.zookeeper_nodes} nodes' ports; use a lower port.")
 
     def replace(self, **changes: object) -> Settings:
         """A copy with some fields changed (and validated again)."""
@@ -175,6 +229,37 @@ class Settings:
     def kafka_broker_ports(self, broker: int) -> tuple[int, int]:
         """(client port, controller port) of local broker ``broker`` (0-based)."""
         return self.kafka_port + 2 * broker, self.kafka_controller_port + 2 * broker
+
+    def clickhouse_replica_ports(self, replica: int) -> tuple[int, int, int]:
+        """(native TCP, HTTP, interserver) ports of local ClickHouse replica ``replica`` (0-based)."""
+        return (self.clickhouse_port + replica, self.clickhouse_http_port + replica,
+                self.clickhouse_interserver_port + replica)
+
+    @property
+    def clickhouse_hosts(self) -> list[str]:
+        """GMV_CLICKHOUSE_HOST split at commas: several hosts are the replicas of a real cluster."""
+        return [host.strip() for host in self.clickhouse_host.split(",") if host.strip()]
+
+    @property
+    def replicated(self) -> bool:
+        """Whether the rollups live on several ClickHouse replicas coordinated by ZooKeeper: local
+        ones (GMV_CLICKHOUSE_REPLICAS) or a cluster's (several hosts in GMV_CLICKHOUSE_HOST)."""
+        return self.clickhouse_replicas > 1 or len(self.clickhouse_hosts) > 1
+
+    @property
+    def uses_zookeeper(self) -> bool:
+        """Whether `gmv up` runs ZooKeeper: for the replicas, or for the alert services' lease."""
+        return self.replicated or bool(self.alerts_standby)
+
+    def zookeeper_node_ports(self, node: int) -> tuple[int, int, int]:
+        """(client, quorum, election) ports of local ZooKeeper node ``node`` (0-based)."""
+        base = self.zookeeper_port + 3 * node
+        return base, base + 1, base + 2
+
+    @property
+    def zookeeper_hosts(self) -> list[tuple[str, int]]:
+        """(host, client port) of every ZooKeeper node, as ClickHouse and clients list them."""
+        return [("127.0.0.1", self.zookeeper_node_ports(n)[0]) for n in range(self.zookeeper_nodes)]
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -313,7 +398,15 @@ def load(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
             raise ConfigError(f"unknown setting {name}; known settings are: {known}.")
         values[ENV_VARS[name][0]] = _convert(ENV_VARS[name][0], raw)
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("ha"):
+        values = {**HA_SHAPE, **values}  # a count set beside GMV_HA=1 wins
     return Settings(**values)  # type: ignore[arg-type]
+
+
+# GMV_HA=1: a second copy of every stateful part (Kafka: three, so losing one keeps a quorum and
+# min.insync.replicas 2).
+HA_SHAPE: dict[str, object] = {"kafka_brokers": 3, "clickhouse_replicas": 2, "flink_taskmanagers": 2,
+                               "alerts_standby": 1}
 
 
 # Variables read by other modules of their own (alert secret); accepted here, never printed.

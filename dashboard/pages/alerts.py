@@ -1,27 +1,25 @@
 """Alerts (``/alerts``): the configured rules and the history of alerts fired and resolved.
 
-Rules come from the alert service's TOML file (``$GMV_ALERTS_CONFIG``, default
-``infra/alerts.toml``), shown as they are written there, with secrets masked; the history
+Rules come from the alert service's TOML file (:func:`stream.alerts.config.config_path`), read by
+the service's own parser (:func:`stream.alerts.config.load`), defaults filled in; the history
 is the ``alert_events`` table (migration 004) that the alert service fills.
 """
 from __future__ import annotations
 
-import json
-import re
+import dataclasses
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import tomllib
 from dash import Input, Output, dash_table, dcc, html
 
 from dashboard import fmt
 from dashboard import queries as q
 from dashboard.db import DataUnavailable
 from dashboard.pages import Context, Page
+from stream.alerts import config
+from stream.alerts.rules import Rule
 from stream.settings import shown_path
 
 REFRESH_MS = 10_000
-_SECRET = re.compile(r"secret|token|password|passwd|api_?key|auth|credential", re.IGNORECASE)
 HISTORY_COLUMNS = [("time", "time (CST)"), ("rule", "rule"), ("severity", "severity"), ("state", "state"),
                    ("observed", "observed"), ("baseline", "baseline"), ("window", "window (CST)"),
                    ("message", "message"), ("delivery", "webhook"), ("attempts", "attempts")]
@@ -38,35 +36,22 @@ _TABLE_STYLE = {
 
 
 def load_rules(path: Path) -> tuple[list[dict[str, str]], str]:
-    """The rules of the TOML file as display rows, and a note ('' when all is well).
+    """The rules of the alert service's file as display rows, and a note ('' when all is well).
 
-    Accepts ``[[rules]]`` (a list of tables) or ``[rules.NAME]`` (tables by name)."""
+    Read by the service's own parser: a file the service would refuse shows its one-line error."""
     if not path.exists():
         return [], f"no rules configured ({path} does not exist yet)"
     try:
-        data = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
-        return [], f"{path} could not be read as TOML: {exc}"
-    rules = data.get("rules", data.get("rule", []))
-    if isinstance(rules, dict):
-        rules = [{"name": name, **body} for name, body in rules.items() if isinstance(body, dict)]
-    rows = [_display(r) for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
+        cfg = config.load(path)
+    except config.AlertsConfigError as exc:
+        return [], str(exc)
+    rows = [_display(rule) for rule in cfg.rules]
     return rows, "" if rows else f"no rules configured in {path}"
 
 
-def _display(rule: dict) -> dict[str, str]:
-    return {str(k): _mask(str(k), v) for k, v in rule.items()}
-
-
-def _mask(key: str, value) -> str:
-    if _SECRET.search(key):
-        return "••••••"
-    if isinstance(value, str) and "url" in key.lower() and "://" in value:
-        parts = urlsplit(value)  # a webhook URL may carry a token in its path or query
-        return f"{parts.scheme}://{parts.netloc}/…"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
+def _display(rule: Rule) -> dict[str, str]:
+    fields = {"name": rule.name, "kind": rule.kind, **dataclasses.asdict(rule)}
+    return {key: f"{value:g}" if isinstance(value, float) else str(value) for key, value in fields.items()}
 
 
 def history_rows(events: list[dict]) -> list[dict]:

@@ -9,7 +9,13 @@ delivered is anything with a ``label`` for the logs: an alert (``pipeline-stall 
 milestone's announcement (``milestone ¥1亿``), each with its own ``on_done``.
 
 Retried: network errors, timeouts, HTTP 5xx, 408 and 429. Any other status (a 4xx, or a
-redirect, which is not followed) fails at once: trying again would not help. Logs name a
+redirect, which is not followed) fails at once: trying again would not help.
+
+With a standby (:mod:`stream.alerts.lease`), the dispatcher is given the service's ``fence``:
+each attempt is made only while ``fence.holding()`` (asked of ZooKeeper) and carries
+``X-Gmv-Fencing-Token: fence.token``; a receiver answering 409 to that token has heard from a
+newer leader. Either way the item is *fenced*: not sent, not recorded (it stays pending, and the
+leader that replaced this one delivers what is pending). Logs name a
 webhook by its name and host only; the URL's path (often a token) and the secret never
 appear.
 """
@@ -26,10 +32,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from stream.alerts.config import Webhook
+from stream.alerts.payload import TOKEN_HEADER
 
 log = logging.getLogger("gmv.alerts.delivery")
 
 DELIVERED, FAILED, PENDING, NONE = "delivered", "failed", "pending", "none"
+FENCED = "fenced"  # not sent: this service no longer holds the alert lease
+STALE_TOKEN_STATUS = 409  # what a receiver answers to a fencing token older than one it has seen
 RETRY_STATUSES = frozenset({408, 429})
 
 
@@ -41,6 +50,14 @@ class Deliverable(Protocol):
 
 
 OnDone = Callable[[Deliverable, str, int], None]  # (item, delivered | failed, attempts in all)
+
+
+class Fence(Protocol):
+    """The alert lease as delivery sees it (:class:`stream.alerts.lease.Lease`)."""
+
+    token: int
+
+    def holding(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -72,6 +89,8 @@ def _attempt(hook: Webhook, body: bytes, headers: dict[str, str]) -> tuple[bool,
     try:
         status = post(hook.url, body, headers, hook.timeout_seconds)
     except urllib.error.HTTPError as exc:
+        if exc.code == STALE_TOKEN_STATUS and TOKEN_HEADER in headers:
+            return False, False, FENCED
         return False, exc.code >= 500 or exc.code in RETRY_STATUSES, f"HTTP {exc.code}"
     except urllib.error.URLError as exc:
         return False, True, _reason(exc.reason)
@@ -93,17 +112,27 @@ def backoff(hook: Webhook, attempt: int) -> float:
 
 
 def deliver(hook: Webhook, item: Deliverable, body: bytes, headers: dict[str, str],
-            stop: threading.Event | None = None) -> Outcome:
-    """POST to ``hook`` until it takes it, a try fails for good, or ``hook.attempts`` are spent."""
+            stop: threading.Event | None = None, fence: Fence | None = None) -> Outcome:
+    """POST to ``hook`` until it takes it, a try fails for good, or ``hook.attempts`` are spent;
+    with a ``fence``, each try only while it holds (else the outcome is ``fenced``)."""
     stop = stop or threading.Event()
     what = f"webhook {hook.name} ({hook.where}): {item.label}"
+    if fence is not None:
+        headers = {**headers, TOKEN_HEADER: str(fence.token)}
     for attempt in range(1, hook.attempts + 1):
+        if fence is not None and not fence.holding():
+            log.warning("%s not sent: this service no longer holds the alert lease (token %d)", what, fence.token)
+            return Outcome(False, attempt - 1, FENCED)
         began = time.monotonic()
         delivered, retry, detail = _attempt(hook, body, headers)
         took = (time.monotonic() - began) * 1000
         if delivered:
             log.info("%s delivered (%s, attempt %d/%d, %.0f ms)", what, detail, attempt, hook.attempts, took)
             return Outcome(True, attempt, detail)
+        if detail == FENCED:
+            log.warning("%s refused: the receiver has heard from a newer leader than token %d", what,
+                        fence.token if fence else 0)
+            return Outcome(False, attempt, FENCED)
         if not retry or attempt == hook.attempts:
             log.error("%s FAILED after %d attempt%s (%s)", what, attempt, "s" * (attempt > 1), detail)
             return Outcome(False, attempt, detail)
@@ -132,8 +161,9 @@ class Dispatcher:
     """One worker thread per webhook; ``submit`` queues an alert (or a milestone) for the webhooks
     it goes to; ``on_done`` is called when they are all done (or the one given to ``submit``)."""
 
-    def __init__(self, hooks: tuple[Webhook, ...], on_done: OnDone) -> None:
+    def __init__(self, hooks: tuple[Webhook, ...], on_done: OnDone, fence: Fence | None = None) -> None:
         self.on_done = on_done
+        self.fence = fence
         self.stop_event = threading.Event()
         self._lock = threading.Lock()
         self._queues: dict[str, queue.Queue] = {hook.name: queue.Queue() for hook in hooks}
@@ -176,7 +206,7 @@ class Dispatcher:
             if job is None or self.stop_event.is_set():
                 return
             try:
-                outcome = deliver(hook, job.item, job.body, job.headers, self.stop_event)
+                outcome = deliver(hook, job.item, job.body, job.headers, self.stop_event, self.fence)
             except Exception as exc:  # a bug must not kill the worker: count it as a failed delivery
                 log.exception("webhook %s: delivery crashed", hook.name)
                 outcome = Outcome(False, 1, type(exc).__name__)
@@ -187,7 +217,7 @@ class Dispatcher:
             job.waiting -= 1
             job.attempts += outcome.attempts
             job.delivered &= outcome.delivered
-            job.stopped |= outcome.detail == "stopped"
+            job.stopped |= outcome.detail in ("stopped", FENCED)  # left pending: not recorded
             done = job.waiting == 0
         if done and not job.stopped:
             try:

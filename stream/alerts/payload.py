@@ -20,6 +20,7 @@ from stream.contract import FESTIVAL_TZ
 SECRET_ENV = "GMV_WEBHOOK_SECRET"  # shared secret of the X-Signature header; never logged or stored
 SIGNATURE_HEADER = "X-Signature"
 EVENT_HEADER = "X-Gmv-Alert"  # rule/state/event_ms: the same on every retry, so receivers can dedupe
+TOKEN_HEADER = "X-Gmv-Fencing-Token"  # the sending leader's lease number (stream.alerts.lease); rises with each leader
 MILESTONE_HEADER = "X-Gmv-Milestone"  # the figure in fen: the same on every retry and restart
 USER_AGENT = "gmv-alerts/1"
 MINUTE = 60

@@ -29,6 +29,15 @@ On start the rules' states come back from ``alert_events`` (a firing alert stays
 across a restart, cooldowns hold) and alerts still ``pending`` are delivered again. A
 heartbeat file (``$GMV_HOME/run/alerts.heartbeat``) is rewritten after every evaluation; it
 is the part's health check.
+
+With a standby (``GMV_ALERTS_STANDBY=1``) two services run, ``alerts`` and ``alerts-2``, and
+only the holder of the lease in ZooKeeper (:mod:`stream.alerts.lease`) evaluates and pages; the
+other rewrites its heartbeat (role ``standby``) while it waits. On taking over it starts as
+after a restart: states from ``alert_events``, pending alerts delivered again. Every alert is
+written as pending *before* it is sent, so a leader killed at any moment loses no page; one
+killed after the POST and before recording it as delivered has it sent again by the next leader,
+with the same ``X-Gmv-Alert`` key (at least once, and exactly once at a receiver that drops a
+key it has taken: no protocol can tell "sent, then died" from "died, then not sent").
 """
 from __future__ import annotations
 
@@ -48,7 +57,7 @@ import numpy as np
 from stream.alerts import payload as payload_mod
 from stream.alerts import store
 from stream.alerts.config import AlertsConfig
-from stream.alerts.delivery import NONE, PENDING, Deliverable, Dispatcher
+from stream.alerts.delivery import NONE, PENDING, Deliverable, Dispatcher, Fence
 from stream.alerts.last_year import LastYear
 from stream.alerts.milestone_watch import MilestoneWatch
 from stream.alerts.milestones import label as figure_label
@@ -80,8 +89,8 @@ RESTORE_ROWS = 1000
 REDELIVER_WITHIN_S = 3600  # alerts left pending by a stop are sent again on start if this recent
 
 
-def heartbeat_path(settings: Settings) -> Path:
-    return settings.run_dir / "alerts.heartbeat"
+def heartbeat_path(settings: Settings, name: str = "alerts") -> Path:
+    return settings.run_dir / f"{name}.heartbeat"
 
 
 def secret_from_env(env: dict[str, str] | None = None) -> str | None:
@@ -136,8 +145,11 @@ class AlertService:
     def __init__(self, config: AlertsConfig, settings: Settings, *, secret: str | None = None,
                  clock: Callable[[], float] = time.time,
                  run: Callable[..., list] | None = None, insert: Callable[[str, list], object] | None = None,
-                 heartbeat: Path | None = None, watch_from_ms: int | None = None) -> None:
+                 heartbeat: Path | None = None, watch_from_ms: int | None = None,
+                 fence: Fence | None = None) -> None:
         self.config, self.settings, self.secret = config, settings, secret
+        self.fence = fence  # the lease in ZooKeeper when a standby runs too
+        self.token = fence.token if fence else 0
         self.clock = clock
         self.db = settings.clickhouse_database
         # Lazy: a connection opens on first use, so one that an injected run/insert replaces never does.
@@ -146,7 +158,7 @@ class AlertService:
         self.recorder = store.Recorder(insert or self._writer.execute, self.db, self.now_ms)
         self.last_year = LastYear(self.run, settings.history_database, clock)
         self.baselines: dict[str, str] = {}  # drop rule -> what it judges against now (heartbeat, log)
-        self.dispatcher = Dispatcher(config.webhooks, self._delivered)
+        self.dispatcher = Dispatcher(config.webhooks, self._delivered, fence)
         self.states: dict[str, RuleState] = {rule.name: RuleState() for rule in config.rules}
         self.dashboard_url = config.service.dashboard_url or f"http://127.0.0.1:{settings.dashboard_port}"
         self.milestones = MilestoneWatch(
@@ -240,12 +252,13 @@ class AlertService:
         self._reader.close()
         self._writer.close()
 
-    def run_forever(self, stop: threading.Event) -> None:
-        """Evaluate every ``interval_seconds`` until ``stop`` is set."""
+    def run_forever(self, stop: threading.Event, leading: Callable[[], bool] = lambda: True) -> None:
+        """Evaluate every ``interval_seconds`` until ``stop`` is set (or ``leading()`` is false:
+        the lease's session is no longer connected)."""
         self.start()
         interval = self.config.service.interval_seconds
         try:
-            while not stop.is_set():
+            while not stop.is_set() and leading():
                 began = time.monotonic()
                 try:
                     self.step()
@@ -370,7 +383,7 @@ class AlertService:
         level = logging.WARNING if alert.state == FIRING else logging.INFO
         log.log(level, "ALERT %s %s [%s]: %s", alert.rule, alert.state.upper(), alert.severity, alert.message)
         hooks = self.config.targets(alert.severity)
-        self.recorder.record(store.Row(alert, PENDING if hooks else NONE))
+        self.recorder.record(store.Row(alert, PENDING if hooks else NONE, fencing_token=self.token))
         if hooks:
             self._send(alert)
 
@@ -383,12 +396,13 @@ class AlertService:
 
     def _delivered(self, alert: Deliverable, delivery: str, attempts: int) -> None:
         assert isinstance(alert, Alert)
-        self.recorder.record(store.Row(alert, delivery, attempts))
+        self.recorder.record(store.Row(alert, delivery, attempts, self.token))
 
     def _status(self, now_ms: int, reading: Reading) -> None:
         if self.heartbeat is not None:
             _write_heartbeat(self.heartbeat, {
-                "pid": os.getpid(), "evaluated_ms": now_ms, "evaluations": self.evaluations,
+                "pid": os.getpid(), "role": "leader" if self.fence else "single", "fencing_token": self.token,
+                "evaluated_ms": now_ms, "evaluations": self.evaluations,
                 "newest_window": reading.freshness.newest_window, "reachable": reading.freshness.reachable,
                 "firing": sorted(n for n, st in self.states.items() if st.firing),
                 "milestones": sorted(self.milestones.stored), "baselines": dict(self.baselines)})
@@ -422,12 +436,24 @@ def _write_heartbeat(path: Path, content: dict) -> None:
         log.warning("heartbeat %s not written: %s", path, exc)
 
 
-def heartbeat_fresh(settings: Settings, max_age_s: float = 10.0) -> bool:
-    """The part's health check: the service evaluated within the last ``max_age_s`` seconds."""
+def heartbeat_fresh(settings: Settings, max_age_s: float = 10.0, name: str = "alerts") -> bool:
+    """The part's health check: the service evaluated (or, standing by, asked for the lease)
+    within the last ``max_age_s`` seconds."""
     try:
-        return time.time() - heartbeat_path(settings).stat().st_mtime <= max_age_s
+        return time.time() - heartbeat_path(settings, name).stat().st_mtime <= max_age_s
     except FileNotFoundError:
         return False
+
+
+def role(settings: Settings, name: str = "alerts") -> str:
+    """'leader (token 7), ' or 'standby, ' from the heartbeat (for `gmv status`); '' without a standby."""
+    try:
+        beat = json.loads(heartbeat_path(settings, name).read_text())
+    except (OSError, ValueError):
+        return ""
+    if beat.get("role") == "leader":
+        return f"leader (token {beat.get('fencing_token')}), "
+    return "standby, " if beat.get("role") == "standby" else ""
 
 
 def _short(exc: BaseException) -> str:
@@ -435,12 +461,47 @@ def _short(exc: BaseException) -> str:
     return (text.splitlines()[0][:200] if text else type(exc).__name__)
 
 
-def serve(settings: Settings, config: AlertsConfig, stop: threading.Event) -> None:
-    """``gmv alerts``: run until ``stop`` is set (Ctrl-C, SIGTERM from ``gmv down``)."""
+def serve(settings: Settings, config: AlertsConfig, stop: threading.Event, name: str = "alerts") -> None:
+    """``gmv alerts``: run until ``stop`` is set (Ctrl-C, SIGTERM from ``gmv down``); with
+    ``GMV_ALERTS_STANDBY=1``, page only while this service holds the lease."""
     settings.run_dir.mkdir(parents=True, exist_ok=True)
-    beat = heartbeat_path(settings)
-    service = AlertService(config, settings, secret=secret_from_env(), heartbeat=beat)
+    beat = heartbeat_path(settings, name)
     try:
-        service.run_forever(stop)
+        if settings.alerts_standby:
+            _serve_by_lease(settings, config, stop, name, beat)
+        else:
+            AlertService(config, settings, secret=secret_from_env(), heartbeat=beat).run_forever(stop)
     finally:
         beat.unlink(missing_ok=True)
+
+
+def _serve_by_lease(settings: Settings, config: AlertsConfig, stop: threading.Event, name: str,
+                    beat: Path) -> None:
+    """Stand by until this service holds the lease, evaluate and page while its session lasts,
+    stand by again when it ends (a new candidate, a new token)."""
+    from kazoo.exceptions import KazooException
+    from kazoo.handlers.threading import KazooTimeoutError
+
+    from stream.alerts.lease import Lease, election_path
+
+    hosts = ",".join(f"{host}:{port}" for host, port in settings.zookeeper_hosts)
+    with Lease(hosts, election_path(settings.clickhouse_database), name) as lease:
+        while not stop.is_set():
+            try:
+                if lease.node is None or lease.lost.is_set():
+                    lease.enter()
+                leading = lease.wait(timeout=1.0)
+            except (KazooException, KazooTimeoutError) as exc:
+                log.warning("alerts %s: ZooKeeper did not answer (%s); standing by", name, _short(exc))
+                leading = False
+                stop.wait(1.0)
+            if not leading:
+                _write_heartbeat(beat, {"pid": os.getpid(), "role": "standby", "fencing_token": lease.token,
+                                        "evaluated_ms": int(time.time() * 1000)})
+                continue
+            log.info("alerts %s: leader now (fencing token %d): restoring and paging", name, lease.token)
+            service = AlertService(config, settings, secret=secret_from_env(), heartbeat=beat, fence=lease)
+            service.run_forever(stop, leading=lease.holding)  # asked of ZooKeeper before each evaluation
+            if not stop.is_set():
+                log.warning("alerts %s: the lease's session is not connected (token %d): not paging, standing by",
+                            name, lease.token)

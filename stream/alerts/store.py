@@ -186,22 +186,24 @@ def read_milestones(run: Run, db: str) -> list[Record]:
 # -- history ------------------------------------------------------------------------------
 
 COLUMNS = ("event_ms", "rule", "severity", "state", "observed", "baseline", "window_start", "window_seconds",
-           "message", "delivery", "attempts")
+           "message", "delivery", "attempts", "fencing_token")
 
 
 @dataclass(frozen=True)
 class Row:
-    """One alert_events row (``written_ms`` is set when it is written)."""
+    """One alert_events row (``written_ms`` is set when it is written); ``fencing_token``: the
+    lease of the leader that wrote it (0 without a standby)."""
 
     alert: Alert
     delivery: str
     attempts: int = 0
+    fencing_token: int = 0
 
     def values(self, written_ms: int) -> tuple:
         a = self.alert
         window = datetime.fromtimestamp(a.window_start, tz=timezone.utc).replace(tzinfo=None)
         return (a.event_ms, a.rule, a.severity, a.state, float(a.observed), float(a.baseline), window,
-                a.window_seconds, a.message, self.delivery, self.attempts, written_ms)
+                a.window_seconds, a.message, self.delivery, self.attempts, self.fencing_token, written_ms)
 
     @property
     def key(self) -> tuple:

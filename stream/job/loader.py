@@ -144,7 +144,8 @@ class Loader:
         return self.client
 
     def _insert_until_done(self, rows: dict[str, list[tuple]]) -> None:
-        delay, failed = 0.5, 0
+        # With replicas the first retry is at once: its new connection goes to a replica that answers.
+        delay, failed = (0.0 if self.settings.replicated else 0.5), 0
         while not self.stop.is_set():
             try:
                 insert(self._client(), self.settings.clickhouse_database, rows)
@@ -158,7 +159,7 @@ class Loader:
                     self.client.disconnect()
                     self.client = None
                 self.stop.wait(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(max(delay * 2, 0.5), 5.0)
         raise InterruptedError("stopped before the batch was written")
 
     def _check_not_stalled(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from stream.stack import jars
 from stream.stack.processes import pid_alive
 
 JOB_NAME = "gmv-rollups"
+CLUSTER_RESTART_DELAY_MS = 500  # first wait before the job restarts on a standalone cluster after a failure
 CONSUMER_GROUP = "gmv-job"
 
 
@@ -124,6 +126,13 @@ def flink_config(settings: Settings, options: JobOptions) -> dict[str, str]:
     if options.cluster:
         host, _, port = options.cluster.rpartition(":")
         config.update({"execution.target": "remote", "rest.address": host, "rest.port": port})
+        # A lost TaskManager fails the job at once (its network connections break); it restarts
+        # on the slots left after half a second (the default's first wait is 1 s, growing to a
+        # minute), and waits at most 10 s between tries while no slots are free.
+        config.update({"restart-strategy.exponential-delay.initial-backoff": f"{CLUSTER_RESTART_DELAY_MS} ms",
+                       "restart-strategy.exponential-delay.max-backoff": "10 s",
+                       "restart-strategy.exponential-delay.backoff-multiplier": "2.0",
+                       "restart-strategy.exponential-delay.reset-backoff-threshold": "1 min"})
     if options.from_checkpoint and (checkpoint := latest_checkpoint(settings)):
         config["execution.state-recovery.path"] = checkpoint.resolve().as_uri()
     return config
@@ -244,3 +253,30 @@ def running_jobs(host: str, port: int, timeout: float = 2.0) -> list[dict]:
     except (OSError, ValueError):
         return []
     return [j for j in jobs if j.get("state") == "RUNNING"]
+
+
+TERMINAL_STATES = ("FAILED", "CANCELED", "FINISHED")
+
+
+def live_job(host: str, port: int) -> str | None:
+    """The id of this job on a Flink cluster, if it runs there (or is restarting): a job process
+    started again adopts it rather than submitting a second one."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/jobs/overview", timeout=5) as resp:
+            jobs = json.load(resp).get("jobs", [])
+    except (OSError, ValueError):
+        return None
+    live = [j for j in jobs if j.get("name") == JOB_NAME and j.get("state") not in TERMINAL_STATES]
+    return max(live, key=lambda j: j.get("start-time", 0))["jid"] if live else None
+
+
+def job_state(host: str, port: int, jid: str) -> str | None:
+    """The job's state on a Flink cluster; "UNKNOWN" when the cluster does not know the job (a
+    JobManager started again forgets it); None when the cluster does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/jobs/{jid}", timeout=5) as resp:
+            return str(json.load(resp).get("state"))
+    except urllib.error.HTTPError as exc:
+        return "UNKNOWN" if exc.code == 404 else None
+    except (OSError, ValueError):
+        return None

@@ -16,7 +16,7 @@ from pathlib import Path
 from stream.errors import GmvError
 from stream.settings import INFRA_DIR, PROJECT_ROOT, Settings
 
-JAR_SETS = ("kafka", "kafka-tools", "flink", "udf")
+JAR_SETS = ("kafka", "kafka-tools", "flink", "zookeeper", "udf")
 UDF_PROJECT = PROJECT_ROOT / "stream" / "job" / "java"
 
 

@@ -52,7 +52,7 @@ class PartState:
         state = "up" if self.up else ("DOWN" if self.started else "down")
         ports = ",".join(str(p) for p in self.ports) or "-"
         restarts = f"  restarted {self.restarts}x" if self.restarts else ""
-        return f"{self.name:<11} {state:<5} port {ports:<11} pid {self.pid or '-'}{restarts}"
+        return f"{self.name:<19} {state:<5} port {ports:<11} pid {self.pid or '-'}{restarts}"
 
 
 class StopFlag:
@@ -282,7 +282,7 @@ def start_all(parts: Iterable[Part], settings: Settings, echo: Callable[[str], N
         except GmvError as exc:
             if not keep_going:
                 raise
-            echo(f"{part.name:<11} did not start: {exc} It is tried again while `gmv up` runs.")
+            echo(f"{part.name:<19} did not start: {exc} It is tried again while `gmv up` runs.")
             failed.append(part.name)
             continue
         if stop_flag is not None and stop_flag.is_set():
@@ -294,7 +294,7 @@ def start_all(parts: Iterable[Part], settings: Settings, echo: Callable[[str], N
 def stop_all(parts: Iterable[Part], settings: Settings, echo: Callable[[str], None] = print) -> None:
     for part in reversed(list(parts)):
         if stop(part, settings):
-            echo(f"{part.name:<11} stopped")
+            echo(f"{part.name:<19} stopped")
 
 
 # -- one `gmv up` per state folder, and its supervision ------------------------------------

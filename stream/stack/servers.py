@@ -4,7 +4,9 @@ parts and the registry of every part are in :mod:`stream.registry`).
 Kafka: KRaft brokers, ``java -cp 'jars/kafka/*' kafka.Kafka``: one by default, GMV_KAFKA_BROKERS
 of them (parts kafka, kafka-2, ...) each also a voter of the controller quorum.
 ClickHouse: the system's ``clickhouse-server`` with a config written from
-``infra/clickhouse/`` into the state folder.
+``infra/clickhouse/`` into the state folder: one server, or GMV_CLICKHOUSE_REPLICAS replicas
+(parts clickhouse, clickhouse-2, ...) of replicated tables coordinated by ZooKeeper
+(:mod:`stream.stack.zookeeper`).
 """
 from __future__ import annotations
 
@@ -171,25 +173,49 @@ def clickhouse_command_prefix() -> list[str]:
     )
 
 
-def _clickhouse_dir(settings: Settings) -> Path:
-    return settings.home / "clickhouse"
+def replica_name(replica: int) -> str:
+    """Part name of local ClickHouse replica ``replica`` (0-based): clickhouse, clickhouse-2, ..."""
+    return "clickhouse" if replica == 0 else f"clickhouse-{replica + 1}"
+
+
+def _clickhouse_dir(settings: Settings, replica: int = 0) -> Path:
+    return settings.home / replica_name(replica)
 
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _clickhouse_prepare(settings: Settings) -> None:
+def replication_config(settings: Settings, replica: int) -> str:
+    """The part of a replica's config.xml that makes it one of GMV_CLICKHOUSE_REPLICAS: empty
+    for a single server."""
+    if not settings.replicated:
+        return ""
+    zookeeper = "\n".join(f"        <node><host>{host}</host><port>{port}</port></node>"
+                          for host, port in settings.zookeeper_hosts)
+    cluster = "\n".join(f"                <replica><host>{settings.clickhouse_host}</host>"
+                        f"<port>{settings.clickhouse_replica_ports(r)[0]}</port></replica>"
+                        for r in range(settings.clickhouse_replicas))
+    template = Template((INFRA_DIR / "clickhouse" / "replication.xml").read_text())
+    return template.substitute(interserver_port=settings.clickhouse_replica_ports(replica)[2],
+                               replica_name=replica_name(replica), zookeeper_nodes=zookeeper,
+                               cluster_replicas=cluster)
+
+
+def _clickhouse_prepare(settings: Settings, replica: int) -> None:
     clickhouse_command_prefix()
-    config_dir = _clickhouse_dir(settings)
-    data_dir = settings.data_dir / "clickhouse"
+    config_dir = _clickhouse_dir(settings, replica)
+    data_dir = settings.data_dir / replica_name(replica)
     for folder in (config_dir, data_dir / "tmp", data_dir / "user_files", data_dir / "format_schemas"):
         folder.mkdir(parents=True, exist_ok=True)
+    tcp_port, http_port, _ = settings.clickhouse_replica_ports(replica)
     values = {
         "log_dir": settings.log_dir,
+        "log_name": f"{replica_name(replica)}-server",
         "data_dir": data_dir,
-        "tcp_port": settings.clickhouse_port,
-        "http_port": settings.clickhouse_http_port,
+        "tcp_port": tcp_port,
+        "http_port": http_port,
+        "replication": replication_config(settings, replica),
         "writer_sha256": _sha256(settings.writer_password),
         "reader_sha256": _sha256(settings.reader_password),
     }
@@ -199,31 +225,64 @@ def _clickhouse_prepare(settings: Settings) -> None:
         (config_dir / name).chmod(0o600)  # users.xml holds password hashes
 
 
-def _clickhouse_command(settings: Settings) -> list[str]:
-    return [*clickhouse_command_prefix(), f"--config-file={_clickhouse_dir(settings) / 'config.xml'}"]
+def _clickhouse_command(settings: Settings, replica: int) -> list[str]:
+    return [*clickhouse_command_prefix(), f"--config-file={_clickhouse_dir(settings, replica) / 'config.xml'}"]
 
 
-def _clickhouse_healthy(settings: Settings) -> bool:
-    url = f"http://{settings.clickhouse_host}:{settings.clickhouse_http_port}/ping"
+def _clickhouse_healthy(settings: Settings, replica: int) -> bool:
+    url = f"http://{settings.clickhouse_host}:{settings.clickhouse_replica_ports(replica)[1]}/ping"
     with urllib.request.urlopen(url, timeout=1) as response:
         return response.read().strip() == b"Ok."
 
 
-def _clickhouse_after_start(settings: Settings) -> None:
+def _answers_ping(settings: Settings, replica: int) -> bool:
+    try:
+        return _clickhouse_healthy(settings, replica)
+    except OSError:
+        return False
+
+
+def _clickhouse_after_start(settings: Settings, replica: int) -> None:
     from stream.stack import clickhouse, migrations
 
-    with clickhouse.connect(settings, "writer") as client:
-        migrations.apply(client, settings.clickhouse_database)
-        migrations.apply(client, settings.history_database)  # last year's rollups, read by the wall and alerts
+    if not settings.replicated:
+        with clickhouse.connect(settings, "writer") as client:
+            migrations.apply(client, settings.clickhouse_database)
+            migrations.apply(client, settings.history_database)  # last year's rollups, read by the wall and alerts
+        return
+    # Replicas migrate together, statement by statement (see migrations.apply_replicated): the last
+    # one to start does it, or any one that starts again while every replica answers.
+    last = replica == settings.clickhouse_replicas - 1
+    clients = []
+    try:
+        for r in range(settings.clickhouse_replicas):
+            if r != replica and not _answers_ping(settings, r):  # down (killed, restarting): not migrated now
+                if not last:
+                    return  # the last replica's start migrates them all
+                continue
+            clients.append(clickhouse.connect_replica(settings, r, "writer", check=True))
+        for database in (settings.clickhouse_database, settings.history_database):
+            migrations.apply_replicated(clients, database)
+    finally:
+        for client in clients:
+            client.disconnect()
 
 
-CLICKHOUSE = Part(
-    name="clickhouse",
-    ports=lambda s: {"GMV_CLICKHOUSE_PORT": s.clickhouse_port,
-                     "GMV_CLICKHOUSE_HTTP_PORT": s.clickhouse_http_port},
-    prepare=_clickhouse_prepare,
-    command=_clickhouse_command,
-    healthy=_clickhouse_healthy,
-    after_start=_clickhouse_after_start,
-    url=lambda s: f"clickhouse://{s.clickhouse_host}:{s.clickhouse_port} (HTTP {s.clickhouse_http_port})",
-)
+def clickhouse_replica(replica: int) -> Part:
+    """Local ClickHouse server ``replica`` (0-based) of the GMV_CLICKHOUSE_REPLICAS gmv up runs."""
+    names: tuple[str, ...] = ("GMV_CLICKHOUSE_PORT", "GMV_CLICKHOUSE_HTTP_PORT")
+    if replica:
+        names = tuple(f"{name} (+{replica})" for name in names)
+    return Part(
+        name=replica_name(replica),
+        ports=lambda s: dict(zip(names, s.clickhouse_replica_ports(replica)[:2])),
+        prepare=lambda s: _clickhouse_prepare(s, replica),
+        command=lambda s: _clickhouse_command(s, replica),
+        healthy=lambda s: _clickhouse_healthy(s, replica),
+        after_start=lambda s: _clickhouse_after_start(s, replica),
+        url=lambda s: (f"clickhouse://{s.clickhouse_host}:{s.clickhouse_replica_ports(replica)[0]} "
+                       f"(HTTP {s.clickhouse_replica_ports(replica)[1]})"),
+    )
+
+
+CLICKHOUSE = clickhouse_replica(0)

@@ -15,10 +15,13 @@ pytestmark = pytest.mark.slow
 RULES = """
 [[rules]]
 name = "throughput_drop"
-severity = "page"
+kind = "drop"
 window_seconds = 60
-drop_ratio = 0.5
-webhook_secret = "do-not-show"
+below_percent = 45
+
+[[webhooks]]
+name = "ops"
+url = "https://hooks.example.test/T000/do-not-show"
 """
 
 
@@ -29,14 +32,16 @@ def test_rules_and_history(browser, dashboard, clickhouse_settings, tmp_path):
     row = (now_ms, "throughput_drop", "page", "firing", 12.0, 40.0, datetime(2021, 11, 11, 12, 0), 60,
            "orders/s fell to 12 (baseline 40)", "delivered", 1, now_ms)
     with clickhouse.connect(clickhouse_settings, "writer") as writer:
-        writer.execute(f"INSERT INTO {clickhouse_settings.clickhouse_database}.alert_events VALUES", [row])
+        writer.execute(f"INSERT INTO {clickhouse_settings.clickhouse_database}.alert_events "
+                   "(event_ms, rule, severity, state, observed, baseline, window_start, window_seconds, message, "
+                   "delivery, attempts, written_ms) VALUES", [row])
     browser.get(dashboard(clickhouse_settings, alerts_config=config).url + "/alerts")
     wait_until(lambda: "throughput_drop" in browser.find_element(By.ID, "alerts-history").text, what="history")
     history = browser.find_element(By.ID, "alerts-history").text
     assert "firing" in history and "2021-11-11 20:00:00" not in history  # event time, not window
     assert "1 firing now: throughput_drop" in browser.find_element(By.ID, "alerts-summary").text
     rules = browser.find_element(By.ID, "alerts-rules").text
-    assert "throughput_drop" in rules and "0.5" in rules and "do-not-show" not in rules
+    assert "throughput_drop" in rules and "45" in rules and "do-not-show" not in rules
     assert console(browser) == []
 
 

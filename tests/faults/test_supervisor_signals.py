@@ -102,7 +102,7 @@ def test_sighup_after_the_reader_of_its_output_died_stops_every_part(tmp_path):
     # what it said after its output was gone went to its own log
     said = what_it_said(home / "log" / "up.log")
     print(f"after the pipe broke:\n{said}")
-    assert "SIGHUP: stopping every part" in said and "clickhouse  stopped" in said, said
+    assert "SIGHUP: stopping every part" in said and f"{'clickhouse':<19} stopped" in said, said
 
 
 def read_available(fd: int) -> bytes:
@@ -150,7 +150,7 @@ def test_closing_its_terminal_stops_every_part(tmp_path):
         gmv_down(env)
     said = what_it_said(home / "log" / "up.log")
     print(f"after its terminal closed:\n{said}")
-    assert "SIGHUP: stopping every part" in said and "clickhouse  stopped" in said, said
+    assert "SIGHUP: stopping every part" in said and f"{'clickhouse':<19} stopped" in said, said
 
 
 def test_ctrl_c_to_make_run_piped_into_tee_stops_every_part(tmp_path):
@@ -179,7 +179,7 @@ def test_ctrl_c_to_make_run_piped_into_tee_stops_every_part(tmp_path):
         gmv_down(env)
     said = what_it_said(seen, home / "log" / "up.log")
     print(f"run.log, then what came after its pipe broke:\n{said}")
-    assert "SIGINT: stopping every part" in said and "clickhouse  stopped" in said, said
+    assert "SIGINT: stopping every part" in said and f"{'clickhouse':<19} stopped" in said, said
 
 
 def test_ctrl_c_while_the_parts_start_stops_those_already_started(tmp_path):
@@ -201,7 +201,7 @@ def test_ctrl_c_while_the_parts_start_stops_those_already_started(tmp_path):
         supervisor.kill()
         reader.join(10)
         gmv_down(env)
-    assert "SIGINT: stopping every part\n" in lines and "clickhouse  stopped\n" in lines, lines
+    assert "SIGINT: stopping every part\n" in lines and f"{'clickhouse':<19} stopped\n" in lines, lines
     assert not any(line.startswith("running;") for line in lines), lines
 
 

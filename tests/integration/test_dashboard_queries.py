@@ -187,7 +187,9 @@ def test_values_search_and_alert_history(engine):
     assert q.alert_events(run, db) == []
     row = (WRITTEN_MS, "throughput_drop", "page", "firing", 1.5, 40.0, datetime(2021, 11, 11, 12, 0), 60,
            "orders/s fell to 1.5 (baseline 40)", "delivered", 1, WRITTEN_MS)
-    client.execute(f"INSERT INTO {db}.alert_events VALUES", [row, (*row[:9], "pending", 0, WRITTEN_MS - 1)])
+    client.execute(f"INSERT INTO {db}.alert_events "
+                   "(event_ms, rule, severity, state, observed, baseline, window_start, window_seconds, message, "
+                   "delivery, attempts, written_ms) VALUES", [row, (*row[:9], "pending", 0, WRITTEN_MS - 1)])
     (event,) = q.alert_events(run, db)
     assert (event["rule"], event["state"], event["delivery"], event["window_start"]) == (
         "throughput_drop", "firing", "delivered", NOW_S - 5)

@@ -8,8 +8,10 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from pathlib import Path
 
 from stream import probes
 from stream.probes import wait_for
@@ -20,9 +22,9 @@ from tests.support.stack import FAULTS, differences, pipeline_diagnosis
 EVENTS, ORDERS_PER_S = 40_000, 800
 
 
-def start_simulator(settings, ledger) -> subprocess.Popen:
+def start_simulator(settings, ledger, events: int = EVENTS) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "stream.cli", "simulate", "--clock", "replay", "--start", "2021-11-11T19:55+08:00",
-           "--speed", "60", "--rate", str(ORDERS_PER_S), "--scale", "0.01", "--events", str(EVENTS),
+           "--speed", "60", "--rate", str(ORDERS_PER_S), "--scale", "0.01", "--events", str(events),
            "--seed", "23", "--ledger", str(ledger), "--status-every", "0", *FAULTS]
     return subprocess.Popen(cmd, env={**os.environ, **settings.to_env()}, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -34,8 +36,46 @@ def kill_9(part, settings) -> None:
     assert wait_for(lambda: not probes.port_answers(next(iter(part.ports(settings).values()))), 30)
 
 
-def wall_gmv_fen(settings) -> int | None:
-    """The festival GMV the wall shows: its poll callback, posted over HTTP as the browser does."""
+def checkpoint_folders(settings) -> tuple[set[Path], set[Path]]:
+    """(every ``chk-N`` folder of this pipeline's jobs, the completed ones). Flink's JobManager makes
+    a checkpoint's folder when it triggers it and writes ``_metadata`` into it as its last step."""
+    from stream.job import runner
+
+    folders = set(runner.checkpoint_dir(settings).glob("*/chk-*"))
+    return folders, {f for f in folders if (f / "_metadata").exists()}
+
+
+def kill_9_during_a_checkpoint(part, settings, timeout: float = 90) -> tuple[Path, int]:
+    """kill -9 of the part (the job) while a checkpoint is in progress, caused rather than hoped for:
+    from the moment Flink makes a new checkpoint's folder the whole process group is frozen
+    (SIGSTOP), which holds that checkpoint open; the frozen folder without ``_metadata`` proves it
+    had not completed, and the kill lands then. A checkpoint that completed before the freeze (or
+    the first one, with nothing to resume from) is let go (SIGCONT) and the next one is taken.
+    Returns (the checkpoint the kill interrupted, checkpoints let go before it)."""
+    group = processes.state(part, settings).pid
+    seen, _ = checkpoint_folders(settings)
+    let_go = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        folders, _ = checkpoint_folders(settings)
+        if not folders - seen:
+            time.sleep(0.002)  # a directory listing: cheap enough to look every 2 ms
+            continue
+        os.killpg(group, signal.SIGSTOP)
+        folders, completed = checkpoint_folders(settings)
+        open_now = sorted(folders - seen - completed)
+        if open_now and completed:  # held open, and an earlier one to resume from
+            os.killpg(group, signal.SIGKILL)
+            assert wait_for(lambda: not probes.port_answers(next(iter(part.ports(settings).values()))), 30)
+            return open_now[0], let_go
+        os.killpg(group, signal.SIGCONT)
+        seen, let_go = folders, let_go + 1
+    raise AssertionError(f"no checkpoint started within {timeout:.0f} s ({let_go} let go); "
+                         f"folders: {sorted(checkpoint_folders(settings)[0])}")
+
+
+def wall_payload(settings) -> dict | None:
+    """What the wall shows: its poll callback's answer, posted over HTTP as the browser does."""
     body = {"output": "wall-payload.data", "outputs": {"id": "wall-payload", "property": "data"},
             "inputs": [{"id": "wall-request", "property": "data", "value": {"seq": 1, "t": 0}}],
             "changedPropIds": ["wall-request.data"], "state": []}
@@ -43,10 +83,55 @@ def wall_gmv_fen(settings) -> int | None:
                                      data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            payload = json.loads(response.read())["response"]["wall-payload"]["data"]
+            return json.loads(response.read())["response"]["wall-payload"]["data"]
     except OSError:
         return None
-    return payload["gmv"]["fen"] if payload.get("ok") and payload.get("has_data") else None
+
+
+def wall_gmv_fen(settings) -> int | None:
+    """The festival GMV the wall shows, or None while it shows none."""
+    payload = wall_payload(settings)
+    return payload["gmv"]["fen"] if payload and payload.get("ok") and payload.get("has_data") else None
+
+
+class WallWatch:
+    """Polls the wall's feed over HTTP in a thread, as a screen does, and keeps the age of the data
+    each answer showed (now minus its ``as_of_ms``) and the answers that showed none."""
+
+    def __init__(self, settings, every_s: float = 0.25) -> None:
+        self.settings, self.every_s = settings, every_s
+        self.ages_s: list[float] = []
+        self.at_s: list[float] = []  # when each age was seen, from the watch's start
+        self.failed: list[str] = []
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> WallWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            payload = wall_payload(self.settings)
+            if not payload or not payload.get("ok") or not payload.get("has_data"):
+                self.failed.append(str(payload and payload.get("error")))
+                continue
+            self.ages_s.append(time.time() - payload["as_of_ms"] / 1000)
+            self.at_s.append(time.monotonic() - self._started)
+
+    @property
+    def oldest_s(self) -> float:
+        return max(self.ages_s, default=float("inf"))
+
+    @property
+    def oldest_at_s(self) -> float:
+        """When the oldest data was shown, from the watch's start."""
+        return self.at_s[self.ages_s.index(self.oldest_s)] if self.ages_s else float("nan")
 
 
 def ledger_gmv(ledger) -> int:

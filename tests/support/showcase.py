@@ -64,7 +64,9 @@ def fill(settings, now_ms: int) -> dict[str, dict]:
     tables = synthetic.generate(festival(now_ms))
     with clickhouse.connect(settings, "writer") as writer:
         synthetic.insert(writer, settings.clickhouse_database, tables)
-        writer.execute(f"INSERT INTO {settings.clickhouse_database}.alert_events VALUES", alert_rows(now_ms))
+        writer.execute(f"INSERT INTO {settings.clickhouse_database}.alert_events "
+                   "(event_ms, rule, severity, state, observed, baseline, window_start, window_seconds, message, "
+                   "delivery, attempts, written_ms) VALUES", alert_rows(now_ms))
     record_milestones(settings)
     write_last_year(settings)
     return tables

@@ -27,7 +27,7 @@ def distinct_free_ports(n: int) -> list[int]:
 
 def fresh_settings(home: Path) -> Settings:
     """Settings for a private stack under ``home``: free ports, the shared jar cache, no env."""
-    k, kc, ch, chh, dash, flink = distinct_free_ports(6)
+    k, kc, ch, chh, dash, flink, flink_rpc = distinct_free_ports(7)
     return load(
         env={},
         home=home,
@@ -38,6 +38,7 @@ def fresh_settings(home: Path) -> Settings:
         clickhouse_http_port=chh,
         dashboard_port=dash,
         flink_port=flink,
+        flink_rpc_port=flink_rpc,
         start_timeout=120.0,
     )
 

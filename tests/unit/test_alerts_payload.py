@@ -54,4 +54,4 @@ def test_the_signature_is_the_hmac_of_the_exact_body():
 
 @pytest.mark.parametrize("attempt, seconds", [(1, 1.0), (2, 2.0), (3, 4.0), (6, 30.0)])
 def test_backoff_doubles_up_to_its_cap(attempt, seconds):
-    assert backoff(Webhook("ops", "http://x", backoff_seconds=1, max_backoff_seconds=30), attempt) == seconds
+    assert backoff(Webhook(name="ops", url="http://x", backoff_seconds=1, max_backoff_seconds=30), attempt) == seconds

@@ -18,26 +18,31 @@ def test_missing_rules_file_says_no_rules(tmp_path: Path):
     assert rules == [] and note.startswith("no rules configured")
 
 
-def test_rules_as_list_or_by_name_with_secrets_masked(tmp_path: Path):
+def test_rules_are_read_by_the_services_parser_defaults_filled_in(tmp_path: Path):
     path = tmp_path / "alerts.toml"
     path.write_text('''
-[webhook]
-url = "https://hooks.example.test/T000/secret-token"
 [[rules]]
-name = "throughput_drop"
-severity = "page"
-drop_ratio = 0.5
-webhook_url = "https://hooks.example.test/T000/secret-token"
-signing_secret = "s3cr3t"
+name = "throughput-drop"
+kind = "drop"
+below_percent = 40
+[[webhooks]]
+name = "ops"
+url = "https://hooks.example.test/T000/secret-token"
 ''')
     (rule,), note = alerts.load_rules(path)
     assert note == ""
-    assert rule["name"] == "throughput_drop" and rule["drop_ratio"] == "0.5"
-    assert rule["signing_secret"] == "••••••" and rule["webhook_url"] == "https://hooks.example.test/…"
-    path.write_text('[rules.stall]\nseverity = "page"\nseconds = 30\n')
-    assert alerts.load_rules(path)[0] == [{"name": "stall", "severity": "page", "seconds": "30"}]
+    assert (rule["name"], rule["kind"], rule["below_percent"], rule["window_seconds"]) == (
+        "throughput-drop", "drop", "40", "60")
+    assert "secret-token" not in str(rule)  # webhooks (whose URL may hold a token) are not shown
+
+
+def test_a_file_the_service_would_refuse_shows_the_services_one_line_error(tmp_path: Path):
+    path = tmp_path / "alerts.toml"
+    path.write_text('[[rules]]\nname = "stall"\nkind = "stall"\nseverity = "page"\n')
+    assert alerts.load_rules(path) == (
+        [], f"alerts config {path}: rules[0] (stall): severity = 'page' is not one of critical, warning, info.")
     path.write_text("[rules\nbroken")
-    assert "could not be read as TOML" in alerts.load_rules(path)[1]
+    assert "is not valid TOML" in alerts.load_rules(path)[1]
 
 
 def test_firing_now_is_the_newest_state_per_rule():

@@ -33,3 +33,9 @@ def test_the_check_sees_an_import_inside_a_function(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from stream.job.runner import JOB_NAME\n    import dashboard.app\n")
     assert {"stream.job.runner", "dashboard.app"} <= imported_modules(module)
+
+
+def test_no_two_test_files_share_a_name():
+    # the test folders are not packages: pytest refuses to collect two modules of one name
+    names = [p.name for p in (PROJECT_ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []

@@ -76,7 +76,7 @@ def _upgrade_with_rows(client, database: str) -> None:
         client.execute(f"INSERT INTO {database}.{table} (window_start, gmv_fen, written_ms) VALUES",
                        [(1_636_560_000, 12900, 1), (1_636_560_060, 5000, 1)])
     assert _tables(client, database) >= DROPPED_BY_009
-    assert migrations.apply(client, database) == [9]
+    assert migrations.apply(client, database) == [m.version for m in every if m.version >= 9]  # 009 and later
     assert not _tables(client, database) & DROPPED_BY_009
     assert _tables(client, database) >= {r.table for r in ROLLUPS.values()}
     assert client.execute(f"SELECT count(), sum(gmv_fen) FROM {database}.orders_per_second") == [(2, 17900)]
@@ -99,3 +99,14 @@ def test_009_drops_the_old_tables_with_their_rows_on_clickhouse_18_16(clickhouse
             _upgrade_with_rows(client, database)
         finally:
             client.execute(f"DROP DATABASE IF EXISTS {database}")
+
+
+def test_replicated_statements_make_each_replacing_table_a_replicated_one():
+    statements = [s for m in migrations.migrations() for s in m.statements("gmv", replicas=True)]
+    creates = [s for s in statements if s.startswith("CREATE TABLE")]
+    assert creates and not any("ENGINE = ReplacingMergeTree" in s for s in creates)
+    first = next(s for s in creates if "gmv.orders_per_second" in s)
+    assert ("ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/gmv/orders_per_second', '{replica}', "
+            "written_ms)") in first
+    assert [s for s in statements if s.startswith("ALTER")] == [
+        s for m in migrations.migrations() for s in m.statements("gmv") if s.startswith("ALTER")]

@@ -136,3 +136,50 @@ def test_a_bad_users_file_is_one_line_when_read(tmp_path):
 def test_shown_path_is_relative_inside_the_project_and_whole_outside(tmp_path):
     assert shown_path(PROJECT_ROOT / "infra" / "alerts.toml") == "infra/alerts.toml"
     assert shown_path(tmp_path / "rules.toml") == str(tmp_path / "rules.toml")
+
+
+def test_replicas_and_zookeeper_nodes_are_checked_and_take_ports_after_the_first():
+    from stream.settings import ConfigError, load
+
+    settings = load(env={"GMV_CLICKHOUSE_REPLICAS": "2", "GMV_ZOOKEEPER_NODES": "3"})
+    assert settings.replicated and settings.clickhouse_replica_ports(1) == (9001, 8124, 9010)
+    assert settings.zookeeper_node_ports(2) == (2187, 2188, 2189)
+    assert not load(env={}).replicated
+    with pytest.raises(ConfigError, match="GMV_ZOOKEEPER_NODES=2 is not 1, 3 or 5"):
+        load(env={"GMV_ZOOKEEPER_NODES": "2"})
+    with pytest.raises(ConfigError, match="GMV_CLICKHOUSE_REPLICAS=9 is out of range"):
+        load(env={"GMV_CLICKHOUSE_REPLICAS": "9"})
+
+
+def test_several_clickhouse_hosts_are_a_clusters_replicas():
+    from stream.settings import ConfigError, load
+    from stream.stack.clickhouse import replica_addresses
+
+    settings = load(env={"GMV_CLICKHOUSE_HOST": "ch-a, ch-b", "GMV_CLICKHOUSE_PORT": "9440"})
+    assert settings.replicated and replica_addresses(settings) == [("ch-a", 9440), ("ch-b", 9440)]
+    assert replica_addresses(load(env={"GMV_CLICKHOUSE_REPLICAS": "2"})) == [("127.0.0.1", 9000), ("127.0.0.1", 9001)]
+    with pytest.raises(ConfigError, match="set one of them"):
+        load(env={"GMV_CLICKHOUSE_HOST": "ch-a,ch-b", "GMV_CLICKHOUSE_REPLICAS": "2"})
+
+
+def test_ha_is_a_second_copy_of_every_stateful_part_and_a_count_beside_it_wins():
+    ha = load(env={"GMV_HA": "1"})
+    assert (ha.kafka_brokers, ha.clickhouse_replicas, ha.flink_taskmanagers, ha.alerts_standby) == (3, 2, 2, 1)
+    assert ha.uses_zookeeper and ha.kafka_replicas == 3 and ha.kafka_min_insync == 2
+    assert load(env={"GMV_HA": "1", "GMV_KAFKA_BROKERS": "5"}).kafka_brokers == 5
+    plain = load(env={})
+    assert (plain.kafka_brokers, plain.clickhouse_replicas, plain.flink_taskmanagers,
+            plain.alerts_standby) == (1, 1, 0, 0)
+    with pytest.raises(ConfigError, match=r"^GMV_HA='yes' is not a whole number\.$"):
+        load(env={"GMV_HA": "yes"})
+    with pytest.raises(ConfigError, match=r"^GMV_HA=2 is not 0 or 1\.$"):
+        load(env={"GMV_HA": "2"})
+
+
+def test_the_ha_shape_lists_every_part_with_its_second_copy():
+    from stream import registry
+
+    names = list(registry.parts(load(env={"GMV_HA": "1"})))
+    assert names == ["kafka", "kafka-2", "kafka-3", "zookeeper", "clickhouse", "clickhouse-2", "flink-jobmanager",
+                     "flink-taskmanager", "flink-taskmanager-2", "job", "simulator", "dashboard", "alerts", "alerts-2"]
+    assert list(registry.parts(load(env={}))) == ["kafka", "clickhouse", "job", "simulator", "dashboard", "alerts"]
