@@ -7,18 +7,15 @@ ledger, to the fen.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 
 import pytest
 
-from stream import probes, registry
 from stream.contract import EXPLORE, ROLLUPS
 from stream.job import runner, verify
 from stream.probes import wait_for
-from stream.stack import clickhouse, kafka_admin, migrations, processes
-from tests.support.stack import fresh_settings, simulate, unique_suffix, wait_exact
+from stream.stack import clickhouse, kafka_admin, migrations
+from tests.support.stack import simulate, wait_exact
 
 pytestmark = pytest.mark.slow
 
@@ -38,43 +35,6 @@ def test_rollups_equal_the_ledger_with_duplicates_late_and_malformed_events(runn
     assert report["gmv_fen"] > 0 and sum(report["rejected"].values()) > 0
     # every tier of the explore path was closed by the run's last heartbeat, and compared
     assert {r.name for r in ROLLUPS.values() if r.path == EXPLORE} <= set(report["tiers"])
-
-
-def test_kill_9_mid_stream_then_restart_is_still_exact(running_job, tmp_path):
-    ledger = tmp_path / "ledger.jsonl"
-    simulate(running_job, ledger)
-    assert wait_for(lambda: runner.latest_checkpoint(running_job) is not None, 120)
-    lag_at_kill = job_lag(running_job)
-    pid = processes.state(registry.JOB, running_job).pid
-    os.killpg(pid, signal.SIGKILL)  # the job, its loader and Flink's JVM, with no goodbye
-    assert wait_for(lambda: not probes.port_in_use(running_job.flink_port), 30)  # the whole group is gone
-    assert lag_at_kill is None or lag_at_kill > 0, "the stream was already consumed: not mid-stream"
-    processes.start(registry.JOB, running_job)  # resumes from the latest retained checkpoint
-    wait_exact(running_job, ledger)
-
-
-def test_clickhouse_down_for_30_seconds_loses_nothing(kafka_server, tmp_path):
-    # A private ClickHouse, so stopping it disturbs no other test.
-    private = fresh_settings(tmp_path / "home")
-    settings = private.replace(
-        kafka_port=kafka_server.kafka_port, kafka_controller_port=kafka_server.kafka_controller_port,
-        topic_prefix=f"t{unique_suffix()}-", jars_dir=kafka_server.jars_dir,
-    )
-    kafka_admin.create_topics(settings)
-    processes.start(registry.CLICKHOUSE, settings)
-    try:
-        processes.start(registry.JOB, settings)
-        ledger = tmp_path / "ledger.jsonl"
-        simulate(settings, ledger)
-        assert wait_for(lambda: bool(count_rows(settings)), 120)
-        processes.stop(registry.CLICKHOUSE, settings)
-        down_for = 30.0
-        assert not wait_for(lambda: probes.port_answers(settings.clickhouse_port), down_for, interval=1)
-        processes.start(registry.CLICKHOUSE, settings)
-        wait_exact(settings, ledger)
-    finally:
-        processes.stop(registry.JOB, settings)
-        processes.stop(registry.CLICKHOUSE, settings)
 
 
 def count_rows(settings) -> int:

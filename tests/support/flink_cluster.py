@@ -1,6 +1,5 @@
 """A standalone Flink cluster (a JobManager and a TaskManager, started as separate processes by
-the scripts that ship in the PyFlink package), for tests/integration/test_job_cluster.py and
-bench/bench_job.py."""
+the scripts that ship in the PyFlink package), for bench/bench_job.py's cluster measurements."""
 from __future__ import annotations
 
 import contextlib
