@@ -165,9 +165,10 @@ def test_one_evaluation_judges_only_complete_windows(engine):
         insert_seconds(insert, db, (T0 + 65, 0, 10, WRITTEN))
         assert service.step() == []  # written 0 s ago: not settled yet
         now["ms"] += 2000
-        (alert,) = service.step()  # settled: windows up to T0+65 - 5 s are complete; T0+51..60 hold nothing
+        (alert,) = service.step()  # settled: windows up to T0+65 - 5 s are complete; T0+50..64 hold nothing
+        # each horizon since the last step is judged: the first window below half, T0+46..55, fires
         assert (alert.rule, alert.state, alert.observed, alert.baseline, alert.window_start) == (
-            "drop", FIRING, 0.0, 10.0, T0 + 51)
+            "drop", FIRING, 4.0, 10.0, T0 + 46)
         now["ms"] += 40_000  # nothing new for 42 s: a stall, and the drop rule sees nothing new
         (stall,) = service.step()
         assert (stall.rule, stall.state, stall.observed) == ("stall", FIRING, 42.0)
