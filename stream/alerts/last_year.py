@@ -31,6 +31,7 @@ import numpy as np
 
 from stream.alerts import store
 from stream.contract import FESTIVAL_TZ, ROLLUPS
+from stream.errors import one_line
 from stream.history import year_shift_s
 
 BLOCK_S = 3600  # last year's seconds read at once (a whole number of minutes)
@@ -89,7 +90,7 @@ class LastYear:
             counts = np.concatenate([self._block(b) for b in range((start - shift) // BLOCK_S * BLOCK_S,
                                                                    end - shift, BLOCK_S)])
         except Exception as exc:  # noqa: BLE001 - history that cannot be read is no history
-            self._lost(f"{self.db} cannot be read ({_short(exc)})")
+            self._lost(f"{self.db} cannot be read ({one_line(exc)})")
             return None, None
         offset = (start - shift) - (start - shift) // BLOCK_S * BLOCK_S
         return counts[offset:offset + end - start], span
@@ -108,7 +109,7 @@ class LastYear:
         try:
             extent = store.read_extent(self.run, self.db)
         except Exception as exc:  # noqa: BLE001 - a missing database is the usual case here
-            self._lost(f"{self.db} cannot be read ({_short(exc)})")
+            self._lost(f"{self.db} cannot be read ({one_line(exc)})")
             return
         if extent is None:
             self._lost(f"{self.db}.{ROLLUPS['orders_second'].table} has no rows")
@@ -130,11 +131,3 @@ class LastYear:
         while len(self._blocks) > KEEP_BLOCKS:
             self._blocks.popitem(last=False)
         return counts
-
-
-def _short(exc: BaseException) -> str:
-    """The error's first sentence: clickhouse-driver puts the code on one line and the reason on
-    the next (``Code: 81.`` / ``DB::Exception: Database x doesn't exist. Stack trace: ...``)."""
-    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
-    text = text.split(" Stack trace:")[0].split(". Stack trace")[0].strip()
-    return text[:200] if text else type(exc).__name__

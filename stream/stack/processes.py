@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from stream.errors import GmvError
+from stream.errors import GmvError, one_line
 from stream.probes import port_in_use, wait_for
 from stream.settings import Settings
 
@@ -225,7 +225,11 @@ def start(part: Part, settings: Settings, echo: Callable[[str], None] = lambda l
             f"{part.name}: the server did not become healthy within {settings.start_timeout:.0f} s; "
             f"read {logfile} for the cause (or raise GMV_START_TIMEOUT on a slow machine)."
         )
-    part.after_start(settings)
+    try:
+        part.after_start(settings)  # e.g. migrations, which need ZooKeeper on a replica
+    except Exception as exc:
+        stop(part, settings)
+        raise GmvError(f"{part.name}: started, but its set-up failed: {one_line(exc)}") from exc
     return state(part, settings)
 
 
