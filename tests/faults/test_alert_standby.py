@@ -72,16 +72,21 @@ def start_both(settings) -> None:
     assert heartbeat(settings, "alerts-2")["role"] == "standby", heartbeat(settings, "alerts-2")
 
 
+def both_running(settings, toml: str, receiver, feeder, tmp_path, monkeypatch) -> None:
+    """Both services on ``toml``'s rules, paging ``receiver``: the first one leads and evaluates."""
+    rules = tmp_path / "alerts.toml"
+    rules.write_text(toml.replace("{url}", receiver.url))
+    monkeypatch.setenv("GMV_ALERTS_CONFIG", str(rules))
+    start_both(settings)
+    assert leader_evaluating(settings, "alerts", feeder, 30), heartbeat(settings)
+
+
 def test_kill_9_of_the_alert_leader_standby_takes_over_and_each_page_arrives_once(
         standby_settings, tmp_path, monkeypatch):
     settings = standby_settings
     with Receiver() as receiver, Feeder(settings) as feeder:
-        rules = tmp_path / "alerts.toml"
-        rules.write_text(SLOW_RECEIVER_TOML.replace("{url}", receiver.url))
-        monkeypatch.setenv("GMV_ALERTS_CONFIG", str(rules))
         try:
-            start_both(settings)
-            assert leader_evaluating(settings, "alerts", feeder, 30), heartbeat(settings)
+            both_running(settings, SLOW_RECEIVER_TOML, receiver, feeder, tmp_path, monkeypatch)
             feeder.rate = LOW
             assert receiver.wait(lambda got: len(drop_pages(receiver)) == 1, 30), drop_pages(receiver)
             (_, first_token), = drop_pages(receiver)
@@ -127,12 +132,8 @@ def test_kill_9_of_the_alert_leader_standby_takes_over_and_each_page_arrives_onc
 def test_a_paused_leader_pages_nothing_after_its_session_ended(standby_settings, tmp_path, monkeypatch):
     settings = standby_settings
     with Receiver() as receiver, Feeder(settings) as feeder:
-        rules = tmp_path / "alerts.toml"
-        rules.write_text(ALERTS_TOML.replace("{url}", receiver.url))
-        monkeypatch.setenv("GMV_ALERTS_CONFIG", str(rules))
         try:
-            start_both(settings)
-            assert leader_evaluating(settings, "alerts", feeder, 30), heartbeat(settings)
+            both_running(settings, ALERTS_TOML, receiver, feeder, tmp_path, monkeypatch)
             paused = processes.state(registry.ALERTS, settings).pid
             os.killpg(paused, signal.SIGSTOP)
             try:

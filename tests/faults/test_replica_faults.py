@@ -17,7 +17,7 @@ from stream.job import verify
 from stream.probes import wait_for
 from stream.stack import clickhouse, kafka_admin, migrations, processes
 from tests.support.faults import WallWatch, finish, kill_9, sent_some, start_simulator, wall_gmv_fen
-from tests.support.stack import fresh_settings, unique_suffix
+from tests.support.stack import fresh_settings, running, unique_suffix
 from tests.support.zookeeper import replicated_parts, replicated_settings
 
 pytestmark = pytest.mark.slow
@@ -29,16 +29,8 @@ STREAM_EVENTS = 120_000  # ~2 min of sending: still sending when the outage ends
 def replicated_stack(tmp_path_factory):
     # a generous start timeout: the job's embedded cluster can take minutes on a busy 2-core machine
     settings = replicated_settings(fresh_settings(tmp_path_factory.mktemp("replicas"))).replace(start_timeout=300.0)
-    servers = [registry.KAFKA, *replicated_parts(settings)]
-    started = []
-    try:
-        for part in servers:
-            processes.start(part, settings)
-            started.append(part)
+    with running([registry.KAFKA, *replicated_parts(settings)], settings):
         yield settings
-    finally:
-        for part in (registry.DASHBOARD, registry.JOB, *reversed(started)):
-            processes.stop(part, settings)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from dashboard.db import Database
 from stream import probes
 from stream.stack import clickhouse, migrations, processes
 from tests.support.faults import kill_9
-from tests.support.stack import fresh_settings
+from tests.support.stack import fresh_settings, running
 from tests.support.zookeeper import replicated_parts, replicated_settings
 
 pytestmark = pytest.mark.slow
@@ -24,16 +24,8 @@ FESTIVAL_S = 1636632000  # 2021-11-11 20:00 China time
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory):
     settings = replicated_settings(fresh_settings(tmp_path_factory.mktemp("replicas")))
-    parts = replicated_parts(settings)
-    started = []
-    try:
-        for part in parts:
-            processes.start(part, settings)
-            started.append(part)
+    with running(replicated_parts(settings), settings):
         yield settings
-    finally:
-        for part in reversed(started):
-            processes.stop(part, settings)
 
 
 def replica_tables(settings, replica: int) -> dict[str, str]:

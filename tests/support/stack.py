@@ -7,15 +7,31 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from stream import probes
 from stream.job import verify
 from stream.probes import wait_for
 from stream.settings import PROJECT_ROOT, Settings, load
-from stream.stack import clickhouse
+from stream.stack import clickhouse, processes
 
 SHARED_JARS = PROJECT_ROOT / "var" / "jars"
+
+
+@contextmanager
+def running(parts: Sequence[processes.Part], settings: Settings) -> Iterator[Settings]:
+    """Each part started in turn for the block; those that started are stopped after it, last first."""
+    started = []
+    try:
+        for part in parts:
+            processes.start(part, settings)
+            started.append(part)
+        yield settings
+    finally:
+        for part in reversed(started):
+            processes.stop(part, settings)
 
 
 def distinct_free_ports(n: int) -> list[int]:

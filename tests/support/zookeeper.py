@@ -8,9 +8,10 @@ from contextlib import contextmanager
 
 from stream import probes
 from stream.settings import Settings
-from stream.stack import jars, processes
+from stream.stack import jars
 from stream.stack.servers import java_binary
 from stream.stack.zookeeper import zookeeper_node
+from tests.support.stack import running
 
 
 def free_zookeeper_port(nodes: int) -> int:
@@ -25,16 +26,8 @@ def free_zookeeper_port(nodes: int) -> int:
 def running_zookeeper(settings: Settings, nodes: int = 1) -> Iterator[Settings]:
     """ZooKeeper with ``nodes`` nodes on free ports for the block; yields the settings naming it."""
     settings = settings.replace(zookeeper_nodes=nodes, zookeeper_port=free_zookeeper_port(nodes))
-    parts = [zookeeper_node(n) for n in range(nodes)]
-    started = []
-    try:
-        for part in parts:
-            processes.start(part, settings)
-            started.append(part)
+    with running([zookeeper_node(n) for n in range(nodes)], settings):
         yield settings
-    finally:
-        for part in reversed(started):
-            processes.stop(part, settings)
 
 
 def zk_cli(settings: Settings, node: int, *command: str) -> str:
