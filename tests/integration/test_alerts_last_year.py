@@ -89,12 +89,14 @@ def test_a_dip_last_year_had_too_does_not_page_a_drop_it_did_not_have_does(click
             today(settings, [126, 126, 126, 126, 20], first_window=5)
             now["ms"] += 1000
             fired = [a for a in service.step() if a.rule == "drop-last-year"]
-            assert [(a.state, a.window_start, a.observed) for a in fired] == [(FIRING, T0 + 9 * W, 20.0)]
-            assert fired[0].baseline == pytest.approx(113.4)  # 1.26 (median of the ratios) x 90/s
+            # every horizon since the last step is judged: the first 10 s below half are T0+87..96,
+            # 3 s at 126/s and 7 s at 20/s (51.8/s) where last year had 3 s at 100/s and 7 s at 90/s
+            assert [(a.state, a.window_start, a.observed) for a in fired] == [(FIRING, T0 + 87, 51.8)]
+            assert fired[0].baseline == pytest.approx(1.26 * 93)  # 1.26 (median of the ratios) x 93/s
             assert "last year's same 10 s x today's ratio 1.26" in fired[0].message
             (row,) = [r for r in store.read_history(service.run, settings.clickhouse_database)
                       if r["rule"] == "drop-last-year"]
-            assert row["baseline"] == pytest.approx(113.4)
+            assert row["baseline"] == pytest.approx(1.26 * 93)
         finally:
             service.close()
         # a restart while it fires: the alert stays firing, with the ratio that gives its baseline
@@ -193,7 +195,8 @@ def test_history_of_per_minute_totals_is_spread_over_each_minute(clickhouse_sett
             insert_seconds(settings, settings.clickhouse_database,
                            [(offset + 300 + s, 0, 10, WALL_MS - 10_000) for s in range(60)])
             now["ms"] += 1000
-            (fired,) = service.step()
-            assert fired.observed == 10.0 and fired.baseline == pytest.approx(1.26 * 40)
+            (fired,) = service.step()  # the first 60 s below half: 32 s at 38/s and 28 s at 10/s
+            assert fired.window_start == offset + 268 and fired.observed == pytest.approx((32 * 38 + 28 * 10) / 60)
+            assert fired.baseline == pytest.approx(1.26 * 40)
         finally:
             service.close()
