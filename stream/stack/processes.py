@@ -227,7 +227,7 @@ def start(part: Part, settings: Settings, echo: Callable[[str], None] = lambda l
         )
     try:
         part.after_start(settings)  # e.g. migrations, which need ZooKeeper on a replica
-    except Exception as exc:
+    except Exception as exc:  # whatever failed, the part is not ready: stopped, a supervisor tries again
         stop(part, settings)
         raise GmvError(f"{part.name}: started, but its set-up failed: {one_line(exc)}") from exc
     return state(part, settings)

@@ -12,19 +12,14 @@ import time
 import pytest
 
 from stream.contract import EXPLORE, ROLLUPS
-from stream.job import runner, verify
+from stream.job import verify
 from stream.probes import wait_for
-from stream.stack import clickhouse, kafka_admin, migrations
+from stream.stack import clickhouse, migrations
 from tests.support.stack import simulate, wait_exact
 
 pytestmark = pytest.mark.slow
 
 EVENTS = 200_000
-
-
-def job_lag(settings) -> int | None:
-    return kafka_admin.consumer_lag(settings, f"{settings.topic_prefix}{runner.CONSUMER_GROUP}",
-                                    (settings.orders_topic, settings.logistics_topic))
 
 
 def test_rollups_equal_the_ledger_with_duplicates_late_and_malformed_events(running_job, tmp_path):
@@ -35,14 +30,6 @@ def test_rollups_equal_the_ledger_with_duplicates_late_and_malformed_events(runn
     assert report["gmv_fen"] > 0 and sum(report["rejected"].values()) > 0
     # every tier of the explore path was closed by the run's last heartbeat, and compared
     assert {r.name for r in ROLLUPS.values() if r.path == EXPLORE} <= set(report["tiers"])
-
-
-def count_rows(settings) -> int:
-    try:
-        with clickhouse.connect(settings, "reader") as client:
-            return client.execute(f"SELECT count() FROM {settings.clickhouse_database}.orders_per_second")[0][0]
-    except Exception:  # noqa: BLE001 - ClickHouse restarting counts as no rows yet
-        return 0
 
 
 def test_every_migration_and_verify_query_runs_on_a_current_clickhouse():

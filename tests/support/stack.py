@@ -22,16 +22,13 @@ SHARED_JARS = PROJECT_ROOT / "var" / "jars"
 
 @contextmanager
 def running(parts: Sequence[processes.Part], settings: Settings) -> Iterator[Settings]:
-    """Each part started in turn for the block; those that started are stopped after it, last first."""
-    started = []
+    """Each part started in turn for the block and stopped after it, last first (a part that never
+    started has nothing to stop)."""
     try:
-        for part in parts:
-            processes.start(part, settings)
-            started.append(part)
+        processes.start_all(parts, settings, echo=lambda line: None)
         yield settings
     finally:
-        for part in reversed(started):
-            processes.stop(part, settings)
+        processes.stop_all(parts, settings, echo=lambda line: None)
 
 
 def distinct_free_ports(n: int) -> list[int]:
