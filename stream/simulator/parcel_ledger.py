@@ -3,8 +3,8 @@
 
 Like the rest of the ledger it counts only events actually sent, once each: it is fed the rows the
 run sent first (a redelivery is not among them), and its per-parcel state is made of maxima and
-minima, so even a row fed twice would change nothing. Kept per parcel (one row per parcel seen, 64
-bytes): the highest rank reached, the latest progress and exception times, the earliest created,
+minima, so even a row fed twice would change nothing. Kept per parcel (one row per parcel seen, 72
+bytes with its key): the highest rank reached, the latest progress and exception times, the earliest created,
 picked-up and delivered times, the destination province and the carrier. From it, at the end:
 
 - ``parcel_stages``: parcels per stage now (``day``: the festival day of a delivered parcel's
