@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 # Hub province -> weight: roughly its percent of the parcels China's express carriers collected in
-# a year (the State Post Bureau's yearly bulletin, around 2021, rounded): Guangdong (Guangzhou,
+# a year (after the State Post Bureau's yearly bulletins around 2021, rounded: the ranking and the
+# rough sizes matter here, not the decimals): Guangdong (Guangzhou,
 # Shenzhen, Dongguan) and Zhejiang (Hangzhou, Yiwu, Jinhua) together send about half of all parcels;
 # Jiangsu (Suzhou, Kunshan) next; Hebei (Langfang) and Tianjin serve Beijing; Shandong (Linyi),
 # Fujian (Quanzhou, Xiamen), Henan (Zhengzhou), Hubei (Wuhan, Ezhou's cargo airport), Sichuan
