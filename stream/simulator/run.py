@@ -79,8 +79,10 @@ class Simulation:
         self.ghost = curve_mod.ghost_shares(self.curve, self.clock.start_ms / 1000)
         self.factor = orders_factor(self.curve, self.clock, self.ghost, options.rate, config.scale,
                                     options.duration_s, options.events)
-        gen_seed, fault_seed = np.random.SeedSequence(options.seed).spawn(2)
+        # spawn(3)'s first two children are spawn(2)'s: the warehouse stream, added later, moved no other draw
+        gen_seed, fault_seed, hub_seed = np.random.SeedSequence(options.seed).spawn(3)
         self.rng, self.fault_rng = np.random.default_rng(gen_seed), np.random.default_rng(fault_seed)
+        self.hub_rng = np.random.default_rng(hub_seed)
         self.tag = run_tag(options.seed, self.clock)
         self.encoder = Encoder(self.catalog, self.tag)
         self.pending, self.held = Pending(), Pending()
@@ -141,7 +143,7 @@ class Simulation:
         """Every event (unsorted, due now or later) of the orders arriving in [frontier, end), and
         how many orders arrived; the frontier stays where it is."""
         t0, waves, origins = self.arrivals(end_ms, fixed_orders)
-        orders = orders_mod.draw_orders(self.config, self.catalog, self.rng, self.seq, waves, origins)
+        orders = orders_mod.draw_orders(self.config, self.catalog, self.rng, self.seq, waves, origins, self.hub_rng)
         self.seq += len(orders)
         return orders_mod.lifecycle(self.config, self.curve, self.rng, orders, t0, waves, origins), len(orders)
 
