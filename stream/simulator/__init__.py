@@ -4,6 +4,7 @@ One module per concern, pure functions with a thin I/O shell:
 
 - :mod:`.config`    the frozen :class:`FestivalConfig` (festival facts, weights, delays)
 - :mod:`.catalog`   brands, categories, provinces, carriers and their JSON fragments
+- :mod:`.warehouses` the warehouse hubs a parcel ships from (its ``origin``), by the buyer's region
 - :mod:`.curve`     the intensity of orders over festival time (waves, day curve, spikes)
 - :mod:`.events`    the event record layout and the enumerations of the schemas
 - :mod:`.orders`    new orders and their lifecycle (payments, cancellations, refunds, parcels)

@@ -1,4 +1,4 @@
-"""The catalogue: brands with Zipf-like popularity, categories, provinces, channels, carriers.
+"""The catalogue: brands with Zipf-like popularity, categories, provinces, channels, carriers, warehouses.
 
 Built once per configuration (cached) and independent of the run's seed, so a
 brand keeps its name and rank across runs. Each categorical value also has its
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stream.simulator import events
+from stream.simulator import events, warehouses
 from stream.simulator.config import FestivalConfig
 
 # Brand names are prefix + ending + word; prefixes all have three letters, so a name
@@ -57,6 +57,12 @@ class Catalog:
     promotion_cdf: np.ndarray
     carrier_names: tuple[str, ...]
     carrier_cdf: np.ndarray
+    hubs: warehouses.HubTable  # where a parcel ships from, by its destination province
+
+    @property
+    def hub_names(self) -> tuple[str, ...]:
+        """Warehouse provinces: an order's ``origin`` is an index into these."""
+        return self.hubs.names
 
 
 def cdf(weights) -> np.ndarray:
@@ -126,4 +132,5 @@ def build(config: FestivalConfig) -> Catalog:
         promotion_cdf=cdf(_by_code(events.PROMOTIONS, config.promotions)),
         carrier_names=tuple(c for c, _ in config.carriers),
         carrier_cdf=cdf([w for _, w in config.carriers]),
+        hubs=warehouses.hub_table(tuple(p for p, _ in config.provinces)),
     )

@@ -20,7 +20,7 @@ ORDER_TEMPLATE = (
 )
 LOGISTICS_TEMPLATE = (
     b'{"event_id":"pTAG-%d:%d","event_time":%d,"parcel_id":"pTAG-%d","order_id":"oTAG-%d",'
-    b'"status":%s,"province":%s,"carrier":%s}'
+    b'"status":%s,"province":%s,"carrier":%s,"origin":%s}'
 )
 
 
@@ -46,6 +46,7 @@ class Encoder:
         self.category = quoted(catalog.category_names)
         self.province = quoted(catalog.province_names)
         self.carrier = quoted(catalog.carrier_names)
+        self.hub = quoted(catalog.hub_names)
         self.order_status = quoted(ev.ORDER_STATUSES)
         self.logistics_status = quoted(ev.LOGISTICS_STATUSES)
         self.channel = quoted(ev.CHANNELS)
@@ -77,7 +78,7 @@ class Encoder:
         columns = (
             seq, rows["sub"].tolist(), rows["t"].tolist(), seq, seq,
             self.logistics_status[rows["status"]].tolist(), self.province[o["province"]].tolist(),
-            self.carrier[o["carrier"]].tolist(),
+            self.carrier[o["carrier"]].tolist(), self.hub[o["origin"]].tolist(),
         )
         return list(map(self.logistics_template.__mod__, zip(*columns)))
 

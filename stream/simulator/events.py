@@ -39,6 +39,7 @@ ORDER = np.dtype([
     ("channel", "<i1"),
     ("promotion", "<i1"),
     ("carrier", "<i1"),
+    ("origin", "<i1"),  # the parcel's warehouse province: an index into the catalogue's hub_names
     ("items", "<i2"),
     ("list_fen", "<i8"),
     ("discount_fen", "<i8"),

@@ -28,6 +28,7 @@ from stream.contract import (
 from stream.contract import window_start as window_of
 from stream.simulator import events as ev
 from stream.simulator.catalog import Catalog
+from stream.simulator.parcel_ledger import PARCEL_KINDS, ParcelLedger
 
 _COMPACT_EVERY = 1_000_000
 # A cube row's fields packed into one integer, 5 bits each (every enum has fewer than 32 values).
@@ -151,11 +152,13 @@ def order_measures(rows: np.ndarray) -> np.ndarray:
 class Ledger:
     """Accumulates sent events; :meth:`lines` renders the JSON Lines file."""
 
-    def __init__(self, catalog: Catalog, kinds: Iterable[str] | None = None):
+    def __init__(self, catalog: Catalog, kinds: Iterable[str] | None = None, festival_start_ms: int = 0):
         """``kinds``: the rows to keep (default: every rollup the contract has the ledger count);
         the buyers, the per-second rows and the top brands are counted only when asked for (last
         year's history writes none of them: without the seconds the dimension and parcel rows are
-        counted per minute, a fraction of the memory over a festival)."""
+        counted per minute, a fraction of the memory over a festival). The parcels' kinds
+        (``PARCEL_KINDS``, see :mod:`.parcel_ledger`) keep a row per parcel: counted only when asked
+        for, their first delivery measured from ``festival_start_ms``."""
         self.catalog = catalog
         self.kinds = set(kinds) if kinds is not None else {r.name for r in ROLLUPS.values() if r.in_ledger}
         self.order_seconds = _Table(len(MEASURES))
@@ -172,6 +175,7 @@ class Ledger:
         # buyers: per (festival day, consumer) and per (minute, consumer), from the paid events
         self.buyer_days = _Firsts()
         self.buyer_minutes = _Firsts()
+        self.parcels = ParcelLedger(catalog, festival_start_ms) if self.kinds & set(PARCEL_KINDS) else None
 
     def add(self, rows: np.ndarray) -> None:
         """Count rows that were sent (valid, first delivery only)."""
@@ -195,6 +199,8 @@ class Ledger:
             status = parcels["status"].astype(np.int64)
             ones = np.ones((len(parcels), 1), dtype=np.int64)
             self.logistics_seconds.add(((parcels["t"] // (self.logistics_s * 1000)) << 3) | status, ones)
+            if self.parcels is not None:
+                self.parcels.add(parcels)
 
     def _add_buyers(self, orders: np.ndarray) -> None:
         paid = ev.take(orders, orders["status"] == ev.ORDER_STATUSES.index(BUYER_STATUS))
@@ -265,6 +271,8 @@ class Ledger:
                 ("buyers_minute", self.buyer_minutes, lambda t: t // 60_000, 60, "buyers")):
             rows = buyer_counts(firsts, window_of_ms, width) if kind in self.kinds else []
             out[kind] = {"window": [r[0] for r in rows], "vip": [r[1] for r in rows], count: [r[2] for r in rows]}
+        if self.parcels is not None:
+            out.update(self.parcels.columns())
         return {kind: rows for kind, rows in out.items() if kind in self.kinds}
 
     def _top_brands(self, days: np.ndarray, codes: np.ndarray, sums: np.ndarray, categories: np.ndarray,

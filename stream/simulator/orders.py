@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from stream.simulator import events as ev
+from stream.simulator import warehouses
 from stream.simulator.catalog import Catalog, draw
 from stream.simulator.config import FestivalConfig
 from stream.simulator.curve import Curve
@@ -27,8 +28,13 @@ def vip_order_share(cfg: FestivalConfig) -> float:
 
 
 def draw_orders(cfg: FestivalConfig, cat: Catalog, rng: np.random.Generator, seq0: int,
-                waves: np.ndarray, origins: np.ndarray) -> np.ndarray:
-    """``len(origins)`` orders (numbered from ``seq0``) for arrivals in ``waves``."""
+                waves: np.ndarray, origins: np.ndarray, hub_rng: np.random.Generator | None = None) -> np.ndarray:
+    """``len(origins)`` orders (numbered from ``seq0``) for arrivals in ``waves``.
+
+    ``hub_rng`` draws where each order's parcel ships from (its warehouse ``origin``; not to be
+    confused with ``origins``, why an order arrives). A run gives it a stream of its own, so adding
+    warehouses left every other draw of ``rng`` as it was; without one the warehouses are drawn
+    from ``rng`` after everything else."""
     n = len(origins)
     orders = np.zeros(n, dtype=ev.ORDER)
     orders["seq"] = np.arange(seq0, seq0 + n)
@@ -48,6 +54,8 @@ def draw_orders(cfg: FestivalConfig, cat: Catalog, rng: np.random.Generator, seq
     unit = _unit_price(cfg, cat, rng, category, vip)
     orders["list_fen"] = unit * orders["items"]
     _price(cfg, rng, orders)
+    hub_u = (rng if hub_rng is None else hub_rng).random(n)
+    orders["origin"] = warehouses.draw_origins(cat.hubs, orders["province"], hub_u)
     return orders
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -79,8 +79,10 @@ class Simulation:
         self.ghost = curve_mod.ghost_shares(self.curve, self.clock.start_ms / 1000)
         self.factor = orders_factor(self.curve, self.clock, self.ghost, options.rate, config.scale,
                                     options.duration_s, options.events)
-        gen_seed, fault_seed = np.random.SeedSequence(options.seed).spawn(2)
+        # spawn(3)'s first two children are spawn(2)'s: the warehouse stream, added later, moved no other draw
+        gen_seed, fault_seed, hub_seed = np.random.SeedSequence(options.seed).spawn(3)
         self.rng, self.fault_rng = np.random.default_rng(gen_seed), np.random.default_rng(fault_seed)
+        self.hub_rng = np.random.default_rng(hub_seed)
         self.tag = run_tag(options.seed, self.clock)
         self.encoder = Encoder(self.catalog, self.tag)
         self.pending, self.held = Pending(), Pending()
@@ -141,7 +143,7 @@ class Simulation:
         """Every event (unsorted, due now or later) of the orders arriving in [frontier, end), and
         how many orders arrived; the frontier stays where it is."""
         t0, waves, origins = self.arrivals(end_ms, fixed_orders)
-        orders = orders_mod.draw_orders(self.config, self.catalog, self.rng, self.seq, waves, origins)
+        orders = orders_mod.draw_orders(self.config, self.catalog, self.rng, self.seq, waves, origins, self.hub_rng)
         self.seq += len(orders)
         return orders_mod.lifecycle(self.config, self.curve, self.rng, orders, t0, waves, origins), len(orders)
 
@@ -307,15 +309,19 @@ STOP_FLUSH_S = 5.0
 def run(config: FestivalConfig, options: RunOptions, sink, ledger_path: Path | None = None,
         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
         wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
-        status: Callable[[str], None] | None = None, status_every_s: float = 5.0) -> Stats:
+        status: Callable[[str], None] | None = None, status_every_s: float = 5.0,
+        ledger_kinds: Iterable[str] | None = None, festival_start_ms: int | None = None) -> Stats:
     """Run a simulation into ``sink`` until ``duration_s``/``events`` (or Ctrl-C); write the ledger.
 
     ``status``, if given, gets a :func:`status_line` every ``status_every_s`` seconds (0: never).
+    ``ledger_kinds``: the ledger's kinds (default: see :class:`Ledger`); ``festival_start_ms``: the
+    start its first delivery is measured from (default: the clock's start).
     """
     if options.clock.mode == "live" and abs(options.clock.start_ms - wall_ms()) > 60_000:
         raise ValueError("a live clock starts now: give ClockSpec('live', <now in ms>)")
     sim = Simulation(config, options)
-    ledger = Ledger(sim.catalog) if ledger_path else None
+    start_ms = options.clock.start_ms if festival_start_ms is None else festival_start_ms
+    ledger = Ledger(sim.catalog, ledger_kinds, festival_start_ms=start_ms) if ledger_path else None
     stats = Stats()
     began = clock()
     last_beat, newest_ms = began, 0
