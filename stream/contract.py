@@ -241,6 +241,7 @@ _WINDOW = (Column("window_start", WINDOW),)
 _LATE = (Column(LATE_COLUMN, FLAG),)
 _ORDER_VALUES = tuple(Column(m.name, FEN if m.is_money else COUNT) for m in ORDER_MEASURES)
 _EVENTS = (Column("events", COUNT),)
+_PARCELS = (Column("parcels", COUNT),)
 
 
 def _tiers(rollup: Rollup, *tables: tuple[str, int]) -> tuple[Rollup, ...]:
@@ -295,11 +296,36 @@ ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
            (Column("new_buyers", COUNT),), SECONDS_LANE, continuous=True, in_ledger=True),
     Rollup("buyers_minute", "buyers_per_minute", MINUTE_S, (*_WINDOW, Column("vip", FLAG)),
            (Column("buyers", COUNT),), MINUTES_LANE, continuous=True, in_ledger=True),
+    # Parcels as the logistics partner reports them (the rules: stream/parcels.py), continuous over
+    # every valid logistics event, on-time and late together, from the job's state per parcel:
+    # parcel_stages: parcels in each stage now (window_start: the festival day of a delivered
+    # parcel's delivery, 0 for the other stages, which are not per day); parcel_delivery_times:
+    # legs from the parcel's creation to its pickup and to its delivery, per festival day of the
+    # leg's end, destination province, carrier and fixed bucket (bucket_s: its lower edge);
+    # parcel_exceptions: per carrier (window_start 0: since the stream began), the parcels seen and
+    # those with an exception; parcel_first_delivery: each festival day's earliest delivered event
+    # time (epoch ms). A parcel that moves on lowers its old row (to 0 when it empties).
+    Rollup("parcel_stages", "parcels_per_stage", DAY_S, _WINDOW + _texts("stage"), _PARCELS, MINUTES_LANE,
+           continuous=True, in_ledger=True),
+    Rollup("parcel_delivery_times", "parcel_delivery_times_per_day", DAY_S,
+           _WINDOW + _texts("province", "carrier", "leg") + (Column("bucket_s", COUNT),), _PARCELS, MINUTES_LANE,
+           continuous=True, in_ledger=True),
+    Rollup("parcel_exceptions", "parcel_exceptions_by_carrier", DAY_S, _WINDOW + _texts("carrier"),
+           _PARCELS + (Column("with_exception", COUNT),), MINUTES_LANE, continuous=True, in_ledger=True),
+    Rollup("parcel_first_delivery", "parcel_first_delivery_per_day", DAY_S, _WINDOW,
+           (Column("first_delivered_ms", COUNT),), MINUTES_LANE, continuous=True, in_ledger=True),
+    # Parcels leaving a warehouse (picked up) per minute, from its province (origin; 'unknown' for an
+    # event without one) to the buyer's: the map's flows. Written as each minute closes.
+    Rollup("parcel_flows_minute", "parcel_flows_per_minute", MINUTE_S, _WINDOW + _texts("origin", "province") + _LATE,
+           _PARCELS, MINUTES_LANE, by=("origin", "province"), in_ledger=True),
     # What the pipeline set aside per minute: kind 'rejected' (with its reason) or 'late'; and
     # kind 'received', every message that reached the job (what a rejected share is of).
     Rollup("pipeline_events", "pipeline_events_per_minute", MINUTE_S,
            _WINDOW + _texts("source", "kind", "reason"), _EVENTS, MINUTES_LANE, continuous=True),
 )}
+PARCEL_ROLLUPS = ("parcel_stages", "parcel_delivery_times", "parcel_exceptions", "parcel_first_delivery")
+# An event's origin when it has none (an event from before origins were sent).
+UNKNOWN_ORIGIN = "unknown"
 ORDER_ROLLUPS = tuple(r for r in ROLLUPS.values() if set(_ORDER_VALUES) <= set(r.values))
 
 

@@ -216,21 +216,22 @@ def test_an_explore_window_is_at_most_a_day(name):
 
 
 def test_the_live_path_is_what_the_wall_reads():
-    """The live path: the per-second windows (totals, each field, parcels) and the continuous rollups;
-    every coarser tier is explore, written once when its window closes."""
+    """The live path: the per-second windows (totals, each field, parcel events), the map's flows per
+    minute and the continuous rollups; every coarser tier is explore, written once when its window closes."""
     live = {n for n, r in ROLLUPS.items() if r.path == contract.LIVE}
     assert live == {"orders_second", "dimensions_second", "logistics_second", "top_brands",
-                    "buyers_second", "buyers_minute", "pipeline_events"}
+                    "buyers_second", "buyers_minute", "pipeline_events", "parcel_flows_minute",
+                    *contract.PARCEL_ROLLUPS}
     assert {ROLLUPS[n].lane for n in live} <= {contract.SECONDS_LANE, contract.MINUTES_LANE}
     assert {r.lane for r in ROLLUPS.values() if r.path == contract.EXPLORE} == {contract.EXPLORE_LANE}
-    assert all(ROLLUPS[n].window_s == 1 for n in live if not ROLLUPS[n].continuous)
+    assert all(ROLLUPS[n].window_s == 1 for n in live if not ROLLUPS[n].continuous and n != "parcel_flows_minute")
 
 
-def test_continuous_rollups_are_the_top_brands_the_buyers_and_the_pipelines_counts():
+def test_continuous_rollups_are_the_top_brands_the_buyers_the_parcels_and_the_pipelines_counts():
     """A continuous rollup's rows change while its window is open (no late rows, no tiers); every
     other one is an event-time window written once as it closes, with ``late`` rows."""
     continuous = {n for n, r in ROLLUPS.items() if r.continuous}
-    assert continuous == {"top_brands", "buyers_second", "buyers_minute", "pipeline_events"}
+    assert continuous == {"top_brands", "buyers_second", "buyers_minute", "pipeline_events", *contract.PARCEL_ROLLUPS}
     for name, rollup in ROLLUPS.items():
         assert (contract.LATE_COLUMN in [c.name for c in rollup.keys]) == (name not in continuous), name
         assert rollup.path == contract.LIVE or not rollup.continuous
