@@ -311,7 +311,7 @@ ROLLUPS: dict[str, Rollup] = {r.name: r for r in (
            _WINDOW + _texts("province", "carrier", "leg") + (Column("bucket_s", COUNT),), _PARCELS, MINUTES_LANE,
            continuous=True, in_ledger=True),
     Rollup("parcel_exceptions", "parcel_exceptions_by_carrier", DAY_S, _WINDOW + _texts("carrier"),
-           _PARCELS + (Column("with_exception", COUNT),), MINUTES_LANE, continuous=True, in_ledger=True),
+           (*_PARCELS, Column("with_exception", COUNT)), MINUTES_LANE, continuous=True, in_ledger=True),
     Rollup("parcel_first_delivery", "parcel_first_delivery_per_day", DAY_S, _WINDOW,
            (Column("first_delivered_ms", COUNT),), MINUTES_LANE, continuous=True, in_ledger=True),
     # Parcels leaving a warehouse (picked up) per minute, from its province (origin; 'unknown' for an

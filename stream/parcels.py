@@ -221,6 +221,18 @@ def first_delivery_s(events: Iterable[Mapping], festival_start_ms: int) -> int |
     return (min(times) - festival_start_ms) // 1000 if times else None
 
 
+def first_deliveries(events: Iterable[Mapping]) -> dict[int, int]:
+    """Each festival day's first delivery: ``{day start (epoch s): earliest delivered event time (ms)}``.
+    A day's first delivery is shown as seconds after that day's start (:func:`first_delivery_text`)."""
+    out: dict[int, int] = {}
+    for e in events:
+        if e["status"] == "delivered":
+            t = int(e["event_time"])
+            day = festival_day_start(t // 1000)
+            out[day] = min(out.get(day, t), t)
+    return out
+
+
 def first_delivery_text(seconds: int) -> str:
     """``"first parcel delivered 00:13:27 after the start"`` (hours go past 24 if need be)."""
     hours, rest = divmod(seconds, HOUR_S)

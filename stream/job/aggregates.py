@@ -31,6 +31,7 @@ Every measure is additive, so a tier's value is the sum of the finer rows'.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from stream.contract import (
     BRAND,
@@ -39,6 +40,7 @@ from stream.contract import (
     DAY_S,
     LATE_COLUMN,
     ORDER_MEASURES,
+    PARCEL_ROLLUPS,
     ROLLUPS,
     UTC_OFFSET_S,
     Measure,
@@ -46,11 +48,14 @@ from stream.contract import (
     family,
 )
 from stream.job.rollup_sql import HEARTBEAT, MAX_MESSAGE_BYTES, RollupOptions, duration_s, interval_sql
+from stream.parcels import DELIVERY_BUCKET_EDGES_S, EXCEPTION, NONE_MS, PARCEL_STATE_TTL_S, RANK, STAGE_OF_RANK
 
-# Which stream feeds a rollup: the order rollups carry the order measures; the others count events.
-LOGISTICS_ROLLUPS = ("logistics_second", "logistics_minute")
+# Which stream feeds a windowed rollup (its views ``<stream>_ontime`` and ``<stream>_late``): the order
+# rollups sum the order measures over the orders; the others count events: every logistics event, or
+# the parcels picked up (leaving a warehouse: the map's flows).
+STREAM_OF = {"logistics_second": "logistics", "logistics_minute": "logistics", "parcel_flows_minute": "pickups"}
 # Continuous rollups with statements of their own (below), not composed from their grouping.
-SPECIAL = ("buyers_second", "buyers_minute", "pipeline_events")
+SPECIAL = ("buyers_second", "buyers_minute", "pipeline_events", *PARCEL_ROLLUPS)
 
 
 @dataclass(frozen=True)
@@ -103,8 +108,8 @@ def _measures(values: tuple[str, ...], stream: str, over_rows: bool) -> tuple[st
     the rows of a finer window (``over_rows``)."""
     if over_rows:
         return tuple(f"SUM({v}) AS {v}" for v in values)
-    if stream == "logistics":
-        return ("COUNT(*) AS events",)
+    if stream != "orders":
+        return tuple(f"COUNT(*) AS {v}" for v in values)
     return tuple(event_measure(m) for m in ORDER_MEASURES)
 
 
@@ -141,7 +146,13 @@ def grouping(rollup: Rollup) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _stream(rollup: Rollup) -> str:
-    return "logistics" if rollup.name in LOGISTICS_ROLLUPS else "orders"
+    return STREAM_OF.get(rollup.name, "orders")
+
+
+def pickup_views() -> list[str]:
+    """The picked-up parcel events, on time and late: what the flows count."""
+    return [f"CREATE TEMPORARY VIEW pickups_{split} AS\nSELECT * FROM logistics_{split} WHERE status = 'picked_up'"
+            for split in ("ontime", "late")]
 
 
 # -- windows: written once each closes --------------------------------------------------------------
@@ -406,6 +417,87 @@ FROM {stream}_rejected""",
     return out
 
 
+# -- parcels ---------------------------------------------------------------------------------------
+
+# The job's state per parcel (stream.parcels.Parcel, each field a max or a min over its events, so
+# arrival order and repeats change nothing), from every deduplicated valid event, on-time and late.
+PARCEL_STATE = "parcel_state"
+
+
+def _day_start(ms: str) -> str:
+    """The festival day (Asia/Shanghai midnight, epoch s) of a time in ms (contract.festival_day_start)."""
+    return f"({ms} / 1000 + {UTC_OFFSET_S}) / {DAY_S} * {DAY_S} - {UTC_OFFSET_S}"
+
+
+def _earliest(status: str) -> str:
+    return f"COALESCE(MIN(event_time) FILTER (WHERE status = '{status}'), {NONE_MS}) AS {status}_ms"
+
+
+def parcel_state_view() -> str:
+    """One row per parcel, kept PARCEL_STATE_TTL_S after its last event (the festival's delivery
+    window): a changelog whose row changes when the parcel's state does."""
+    rank = "CASE status " + " ".join(f"WHEN '{s}' THEN {r}" for s, r in RANK.items()) + " ELSE -1 END"
+    select = Select(
+        columns=("parcel_id", f"MAX({rank}) AS furthest",
+                 f"COALESCE(MAX(event_time) FILTER (WHERE status <> '{EXCEPTION}'), {NONE_MS}) AS progress_ms",
+                 f"COALESCE(MAX(event_time) FILTER (WHERE status = '{EXCEPTION}'), {NONE_MS}) AS exception_ms",
+                 _earliest("created"), _earliest("picked_up"), _earliest("delivered"),
+                 "MAX(province) AS province", "MAX(carrier) AS carrier"),
+        source="logistics_valid AS p", group_by=("parcel_id",),
+        hint=f"/*+ STATE_TTL('p' = '{PARCEL_STATE_TTL_S} s') */")
+    return f"CREATE TEMPORARY VIEW {PARCEL_STATE} AS\n{select.sql()}"
+
+
+def _stage() -> tuple[str, str]:
+    """(stage, day) of a parcel state row, as stream.parcels.stage says."""
+    delivered = RANK["delivered"]
+    by_rank = " ".join(f"WHEN {r} THEN '{s}'" for r, s in enumerate(STAGE_OF_RANK) if r != delivered)
+    stage = (f"CASE WHEN furthest = {delivered} THEN 'delivered' WHEN exception_ms > progress_ms THEN 'in_exception' "
+             f"ELSE CASE furthest {by_rank} END END")
+    day = f"CASE WHEN furthest = {delivered} THEN {_day_start('delivered_ms')} ELSE 0 END"
+    return stage, day
+
+
+def _bucket_s(duration_ms: str) -> str:
+    """The lower edge (s) of a duration's bucket (stream.parcels.bucket_of; a negative one: the first)."""
+    edges = DELIVERY_BUCKET_EDGES_S
+    branches = " ".join(f"WHEN {duration_ms} < {1000 * hi} THEN {lo}" for lo, hi in pairwise(edges))
+    return f"CASE {branches} ELSE {edges[-1]} END"
+
+
+def parcel_inserts(sinks: dict[str, str]) -> list[str]:
+    """INSERTs of the parcel rollups (stream.contract's PARCEL_ROLLUPS) from the state per parcel.
+
+    A parcel that moves on retracts its old row of each count and adds its new one, so every count
+    is exact whatever order its events arrive in; each count keeps its state as long as the parcels'
+    (a key idle longer, taking a retraction as a first row, would count -1: held at 0, as the
+    buyers). The first delivery is a MIN over the delivered events of each festival day."""
+    ttl = f"/*+ STATE_TTL('s' = '{PARCEL_STATE_TTL_S} s') */"
+    stage, day = _stage()
+    legs = " UNION ALL ".join(
+        f"SELECT {_day_start(end)} AS window_start, province, carrier, '{leg}' AS leg, "
+        f"{_bucket_s(f'{end} - created_ms')} AS bucket_s FROM {PARCEL_STATE} "
+        f"WHERE created_ms <> {NONE_MS} AND {end} <> {NONE_MS}"
+        for leg, end in (("pickup", "picked_up_ms"), ("delivery", "delivered_ms")))
+    return [
+        f"""INSERT INTO {sinks['parcel_stages']}
+SELECT {ttl} window_start, stage, GREATEST(COUNT(*), 0) AS parcels
+FROM (SELECT {stage} AS stage, {day} AS window_start FROM {PARCEL_STATE}) AS s
+GROUP BY window_start, stage""",
+        f"""INSERT INTO {sinks['parcel_delivery_times']}
+SELECT {ttl} window_start, province, carrier, leg, bucket_s, GREATEST(COUNT(*), 0) AS parcels
+FROM ({legs}) AS s
+GROUP BY window_start, province, carrier, leg, bucket_s""",
+        f"""INSERT INTO {sinks['parcel_exceptions']}
+SELECT {ttl} 0 AS window_start, carrier, GREATEST(COUNT(*), 0) AS parcels,
+       GREATEST(COUNT(*) FILTER (WHERE exception_ms <> {NONE_MS}), 0) AS with_exception
+FROM {PARCEL_STATE} AS s GROUP BY carrier""",
+        f"""INSERT INTO {sinks['parcel_first_delivery']}
+SELECT {ttl} {_day_start('event_time')} AS window_start, MIN(event_time) AS first_delivered_ms
+FROM logistics_valid AS s WHERE status = 'delivered' GROUP BY {_day_start('event_time')}""",
+    ]
+
+
 # -- the whole job -------------------------------------------------------------------------------
 
 
@@ -418,7 +510,7 @@ def rollup_statements(sinks: dict[str, str], options: RollupOptions,
     (late corrections, the top brands, the buyers, the pipeline's counts), which the job declares
     with a buffer keeping the last row per key (stream.job.runner)."""
     buffered = buffered or sinks
-    views, inserts = window_views(), []
+    views, inserts = [*pickup_views(), *window_views()], []
     for rollup in ROLLUPS.values():
         if rollup.name in SPECIAL:
             continue
@@ -428,5 +520,6 @@ def rollup_statements(sinks: dict[str, str], options: RollupOptions,
         if rollup.family == rollup.name:
             views.append(late_view(family(rollup.name), late_ttl(options)))
         inserts += [windowed(rollup, sinks[rollup.name]), late_rows(rollup, buffered[rollup.name])]
-    inserts += buyers_inserts(buffered, options) + pipeline_inserts(buffered, options)
+    views.append(parcel_state_view())
+    inserts += buyers_inserts(buffered, options) + pipeline_inserts(buffered, options) + parcel_inserts(buffered)
     return views, inserts

@@ -42,6 +42,7 @@ from stream.contract import (
     REJECTED_FIELDS,
     ROLLUPS,
     TEXT,
+    UNKNOWN_ORIGIN,
     WAVES,
     WINDOW,
     Column,
@@ -166,7 +167,7 @@ def _reason(valid: str, checks: list[tuple[str, str]]) -> str:
 
 def _parsed_views(name: str, source: str, strings: tuple[str, ...], uints: tuple[str, ...],
                   enums: dict[str, tuple[str, ...]], extra: list[tuple[str, str]], keep: tuple[str, ...],
-                  options: RollupOptions) -> list[str]:
+                  options: RollupOptions, optional: tuple[str, ...] = ()) -> list[str]:
     """``<name>_checked``: every message with its fields and ``reject_reason``;
     ``<name>_parsed``: the same rows without the message text, only the ``keep`` fields, and
     the ``late`` and ``too_old`` flags; ``<name>_rejected``: every rejected message with its reason.
@@ -175,8 +176,10 @@ def _parsed_views(name: str, source: str, strings: tuple[str, ...], uints: tuple
     to it is kept small: the text stays behind for the rejected sink, but for the rare event that
     may be too old (``old_msg``: more than half the horizon behind the watermark, or behind its
     Kafka time before there is a watermark). Under the job's assumption that no partition runs an
-    hour behind the others, every event found too old is one of those, so its text is kept."""
-    fields = strings + uints + tuple(enums)
+    hour behind the others, every event found too old is one of those, so its text is kept.
+    ``optional`` fields are read (NULL when absent) but not required."""
+    required = strings + uints + tuple(enums)
+    fields = required + optional
     names = ", ".join(f"'{f}'" for f in fields)
     extract = ",\n        ".join(f"v[{i}] AS {f}" for i, f in enumerate(fields, 1))
     extract += f",\n        v[{len(fields) + 1}] AS json_types, v[{len(fields) + 2}] AS json_problem"
@@ -185,7 +188,7 @@ def _parsed_views(name: str, source: str, strings: tuple[str, ...], uints: tuple
         return f"SUBSTRING(json_types, {fields.index(field) + 1}, 1)"
 
     not_text = uints + ("vip",) * ("vip" in enums)  # numbers and the flag, never quoted
-    checks = [("missing_field", " AND ".join(f"{f} IS NOT NULL" for f in fields))]
+    checks = [("missing_field", " AND ".join(f"{f} IS NOT NULL" for f in required))]
     checks.append(("duplicate_field", "POSITION('d' IN json_types) = 0"))
     checks.append(("wrong_type", " AND ".join(f"{json_type(f)} <> 's'" for f in not_text)))
     # a JSON integer of at most 15 digits, not negative (floats, exponents and signs refused)
@@ -236,7 +239,7 @@ FROM {name}_parsed WHERE too_old"""
 # What the aggregates read from a valid event (the rest is only checked).
 ORDER_KEEP = ("event_id", "event_time", "consumer_id", "status", "brand", "category", "province", "channel", "vip",
               "promotion", "wave", "presale_phase", "paid_fen")
-LOGISTICS_KEEP = ("event_id", "event_time", "status")
+LOGISTICS_KEEP = ("event_id", "event_time", "status", "parcel_id", "province", "carrier", "origin")
 
 
 def parsed_views(orders_source: str, logistics_source: str, options: RollupOptions) -> list[str]:
@@ -259,6 +262,7 @@ def parsed_views(orders_source: str, logistics_source: str, options: RollupOptio
         extra=[],
         keep=LOGISTICS_KEEP,
         options=options,
+        optional=("origin",),  # the warehouse's province: events sent before it was added have none
     )
     return [*orders, *logistics]
 
@@ -277,7 +281,8 @@ FROM (
 WHERE rn = 1"""
     logistics = f"""
 CREATE TEMPORARY VIEW logistics_valid AS
-SELECT event_id, CAST(event_time AS BIGINT) AS event_time, ts, late, status
+SELECT event_id, CAST(event_time AS BIGINT) AS event_time, ts, late, status, parcel_id, province, carrier,
+       COALESCE(origin, '{UNKNOWN_ORIGIN}') AS origin
 FROM (
     SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY {options.arrival_order}) AS rn
     FROM (SELECT *, PROCTIME() AS pt FROM logistics_parsed WHERE valid)

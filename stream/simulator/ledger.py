@@ -152,13 +152,12 @@ def order_measures(rows: np.ndarray) -> np.ndarray:
 class Ledger:
     """Accumulates sent events; :meth:`lines` renders the JSON Lines file."""
 
-    def __init__(self, catalog: Catalog, kinds: Iterable[str] | None = None, festival_start_ms: int = 0):
+    def __init__(self, catalog: Catalog, kinds: Iterable[str] | None = None):
         """``kinds``: the rows to keep (default: every rollup the contract has the ledger count);
         the buyers, the per-second rows and the top brands are counted only when asked for (last
         year's history writes none of them: without the seconds the dimension and parcel rows are
         counted per minute, a fraction of the memory over a festival). The parcels' kinds
-        (``PARCEL_KINDS``, see :mod:`.parcel_ledger`) keep a row per parcel: counted only when asked
-        for, their first delivery measured from ``festival_start_ms``."""
+        (``PARCEL_KINDS``, see :mod:`.parcel_ledger`) keep a row per parcel (72 bytes)."""
         self.catalog = catalog
         self.kinds = set(kinds) if kinds is not None else {r.name for r in ROLLUPS.values() if r.in_ledger}
         self.order_seconds = _Table(len(MEASURES))
@@ -175,7 +174,7 @@ class Ledger:
         # buyers: per (festival day, consumer) and per (minute, consumer), from the paid events
         self.buyer_days = _Firsts()
         self.buyer_minutes = _Firsts()
-        self.parcels = ParcelLedger(catalog, festival_start_ms) if self.kinds & set(PARCEL_KINDS) else None
+        self.parcels = ParcelLedger(catalog) if self.kinds & set(PARCEL_KINDS) else None
 
     def add(self, rows: np.ndarray) -> None:
         """Count rows that were sent (valid, first delivery only)."""

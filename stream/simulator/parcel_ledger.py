@@ -7,12 +7,16 @@ minima, so even a row fed twice would change nothing. Kept per parcel (one row p
 bytes with its key): the highest rank reached, the latest progress and exception times, the earliest created,
 picked-up and delivered times, the destination province and the carrier. From it, at the end:
 
-- ``parcel_stages``: parcels per stage now (``day``: the festival day of a delivered parcel's
+- ``parcel_stages``: parcels per stage now (``window``: the festival day of a delivered parcel's
   delivery, 0 for the other stages);
 - ``parcel_delivery_times``: legs (creation -> pickup, creation -> delivery) per festival day of the
-  leg's end, destination province, carrier and bucket (``bucket_s``: the bucket's lower edge);
-- ``parcel_exceptions``: per carrier, parcels seen and those with an exception;
-- ``parcel_first_delivery``: the earliest delivered event time at or after the festival's start.
+  leg's end (``window``), destination province, carrier and bucket (``bucket_s``: the bucket's lower edge);
+- ``parcel_exceptions``: per carrier (``window`` 0), parcels seen and those with an exception;
+- ``parcel_first_delivery``: each festival day's (``window``) earliest delivered event time;
+- ``parcel_flows_minute``: parcels picked up per minute (``window``), from the warehouse's province
+  (``origin``) to the buyer's, counted from the events (no per-parcel state), on-time and late together.
+
+Every kind's ``window`` is the key ``gmv verify`` matches with the rollup's ``window_start``.
 """
 from __future__ import annotations
 
@@ -33,7 +37,8 @@ from stream.parcels import (
 from stream.simulator import events as ev
 from stream.simulator.catalog import Catalog
 
-PARCEL_KINDS = ("parcel_stages", "parcel_delivery_times", "parcel_exceptions", "parcel_first_delivery")
+PARCEL_KINDS = ("parcel_stages", "parcel_delivery_times", "parcel_exceptions", "parcel_first_delivery",
+                "parcel_flows_minute")
 
 _COMPACT_EVERY = 1_000_000
 # The state's columns, every one reduced by max: a minimum is kept negated (-t), "none" is _LOW.
@@ -41,7 +46,8 @@ RANK_, PROGRESS, EXCEPTION_T, NEG_CREATED, NEG_PICKED, NEG_DELIVERED, PROVINCE, 
 _LOW = np.iinfo(np.int64).min
 # An event's status code -> its rank (-1: the exception, which has none)
 _RANK_OF_CODE = np.array([RANK.get(s, -1) for s in ev.LOGISTICS_STATUSES], dtype=np.int64)
-_EXCEPTION_CODE, _DELIVERED_CODE = map(ev.LOGISTICS_STATUSES.index, (EXCEPTION, "delivered"))
+_EXCEPTION_CODE, _DELIVERED_CODE, _PICKED_UP_CODE = map(ev.LOGISTICS_STATUSES.index,
+                                                       (EXCEPTION, "delivered", "picked_up"))
 _EDGES_MS = np.asarray(DELIVERY_BUCKET_EDGES_S, dtype=np.int64) * 1000
 assert len(DELIVERY_BUCKET_EDGES_S) <= 64, "a delivery-time key packs the bucket in 6 bits"
 
@@ -54,6 +60,12 @@ def _reduce(keys: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray
     keys, state = keys[order], state[order]
     starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
     return keys[starts], np.maximum.reduceat(state, starts, axis=0)
+
+
+def _reduce_min(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The min of ``values`` per distinct key (keys sorted)."""
+    found, negated = _reduce(keys, -values[:, None])
+    return found, -negated[:, 0]
 
 
 def event_state(parcels: np.ndarray) -> np.ndarray:
@@ -76,14 +88,14 @@ def event_state(parcels: np.ndarray) -> np.ndarray:
 class ParcelLedger:
     """Per-parcel state of the logistics events sent; :meth:`columns` gives the parcel kinds."""
 
-    def __init__(self, catalog: Catalog, festival_start_ms: int = 0):
-        """``festival_start_ms``: the start the first delivery is measured from (epoch ms)."""
+    def __init__(self, catalog: Catalog):
         assert max(len(catalog.province_names), len(catalog.carrier_names)) <= 64, "keys pack them in 6 bits"
+        assert len(catalog.hub_names) <= 64, "a flow's key packs its origin in 6 bits"
         self.catalog = catalog
-        self.festival_start_ms = festival_start_ms
         self.parts: list[tuple[np.ndarray, np.ndarray]] = []
         self.rows = self.compacted = 0
-        self.first_delivered_ms: int | None = None
+        self.first_delivered_ms: dict[int, int] = {}  # festival day start (s) -> earliest delivered time (ms)
+        self.flows: dict[int, int] = {}  # (minute, origin, province) packed -> parcels picked up
 
     def add(self, parcels: np.ndarray) -> None:
         """Count logistics event rows that were sent (valid, first delivery only)."""
@@ -95,10 +107,15 @@ class ParcelLedger:
         if self.rows > max(_COMPACT_EVERY, 2 * self.compacted) and len(self.parts) > 1:
             self.parts = [self.state()]
             self.rows = self.compacted = len(self.parts[0][0])
-        t = parcels["t"][(parcels["status"] == _DELIVERED_CODE) & (parcels["t"] >= self.festival_start_ms)]
-        if len(t):
-            first = int(t.min())
-            self.first_delivered_ms = first if self.first_delivered_ms is None else min(self.first_delivered_ms, first)
+        t = parcels["t"][parcels["status"] == _DELIVERED_CODE].astype(np.int64)
+        days, first = _reduce_min(_day_start(_day_index(t)), t)
+        for day, ms in zip(days.tolist(), first.tolist()):
+            self.first_delivered_ms[day] = min(self.first_delivered_ms.get(day, ms), ms)
+        picked = parcels[parcels["status"] == _PICKED_UP_CODE]
+        minute = picked["t"].astype(np.int64) // 60_000 * 60
+        key = (minute * 64 + picked["o"]["origin"].astype(np.int64)) * 64 + picked["o"]["province"].astype(np.int64)
+        for k, n in zip(*(a.tolist() for a in np.unique(key, return_counts=True))):
+            self.flows[k] = self.flows.get(k, 0) + n
 
     def state(self) -> tuple[np.ndarray, np.ndarray]:
         """``(parcel numbers, state rows)``, one row per parcel seen."""
@@ -117,10 +134,15 @@ class ParcelLedger:
         some = np.flatnonzero(seen)
         out["parcel_exceptions"] = {"carrier": carriers[some].tolist(), "parcels": seen[some].tolist(),
                                     "with_exception": hit[some].tolist()}
-        first = [] if self.first_delivered_ms is None else [self.first_delivered_ms]
-        out["parcel_first_delivery"] = {
-            "festival_start_ms": [self.festival_start_ms] * len(first), "first_delivered_ms": first,
-            "seconds_after_start": [(t - self.festival_start_ms) // 1000 for t in first]}
+        out["parcel_exceptions"]["window"] = [0] * len(some)
+        days = sorted(self.first_delivered_ms)
+        out["parcel_first_delivery"] = {"window": days,
+                                        "first_delivered_ms": [self.first_delivered_ms[d] for d in days]}
+        hubs = np.asarray(self.catalog.hub_names, dtype=object)
+        keys = np.asarray(sorted(self.flows), dtype=np.int64)
+        out["parcel_flows_minute"] = {"window": (keys // 64**2).tolist(), "origin": hubs[keys // 64 % 64].tolist(),
+                                      "province": provinces[keys % 64].tolist(),
+                                      "parcels": [self.flows[k] for k in keys.tolist()]}
         return out
 
 
@@ -147,14 +169,14 @@ def _stages(s: np.ndarray) -> dict[str, list]:
     stage[~delivered & (s[:, EXCEPTION_T] > s[:, PROGRESS])] = STAGES.index("in_exception")
     day = np.where(delivered, _day_start(_day_index(_earliest(s[:, NEG_DELIVERED]))), NOT_PER_DAY)
     found, counts = np.unique(np.stack([stage, day], axis=1), axis=0, return_counts=True)
-    return {"stage": [STAGES[i] for i in found[:, 0].tolist()], "day": found[:, 1].tolist(),
+    return {"window": found[:, 1].tolist(), "stage": [STAGES[i] for i in found[:, 0].tolist()],
             "parcels": counts.tolist()}
 
 
 def _delivery_times(s: np.ndarray, provinces: np.ndarray, carriers: np.ndarray) -> dict[str, list]:
     """Legs per (day of the leg's end, province, carrier, leg, bucket) from the state rows."""
     created = _earliest(s[:, NEG_CREATED])
-    columns: dict[str, list] = {k: [] for k in ("day", "province", "carrier", "leg", "bucket_s", "parcels")}
+    columns: dict[str, list] = {k: [] for k in ("window", "province", "carrier", "leg", "bucket_s", "parcels")}
     for leg, column in zip(LEGS, (NEG_PICKED, NEG_DELIVERED)):
         end = _earliest(s[:, column])
         both = (created != NONE_MS) & (end != NONE_MS)
@@ -163,7 +185,7 @@ def _delivery_times(s: np.ndarray, provinces: np.ndarray, carriers: np.ndarray) 
         # one integer per (day, province, carrier, bucket): each of the last three < 64
         key = ((_day_index(end) * 64 + s[both, PROVINCE]) * 64 + s[both, CARRIER]) * 64 + bucket
         found, counts = np.unique(key, return_counts=True)
-        columns["day"] += _day_start(found // 64**3).tolist()
+        columns["window"] += _day_start(found // 64**3).tolist()
         columns["province"] += provinces[found // 64**2 % 64].tolist()
         columns["carrier"] += carriers[found // 64 % 64].tolist()
         columns["leg"] += [leg] * len(found)

@@ -310,18 +310,16 @@ def run(config: FestivalConfig, options: RunOptions, sink, ledger_path: Path | N
         clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
         wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         status: Callable[[str], None] | None = None, status_every_s: float = 5.0,
-        ledger_kinds: Iterable[str] | None = None, festival_start_ms: int | None = None) -> Stats:
+        ledger_kinds: Iterable[str] | None = None) -> Stats:
     """Run a simulation into ``sink`` until ``duration_s``/``events`` (or Ctrl-C); write the ledger.
 
     ``status``, if given, gets a :func:`status_line` every ``status_every_s`` seconds (0: never).
-    ``ledger_kinds``: the ledger's kinds (default: see :class:`Ledger`); ``festival_start_ms``: the
-    start its first delivery is measured from (default: the clock's start).
+    ``ledger_kinds``: the ledger's kinds (default: see :class:`Ledger`).
     """
     if options.clock.mode == "live" and abs(options.clock.start_ms - wall_ms()) > 60_000:
         raise ValueError("a live clock starts now: give ClockSpec('live', <now in ms>)")
     sim = Simulation(config, options)
-    start_ms = options.clock.start_ms if festival_start_ms is None else festival_start_ms
-    ledger = Ledger(sim.catalog, ledger_kinds, festival_start_ms=start_ms) if ledger_path else None
+    ledger = Ledger(sim.catalog, ledger_kinds) if ledger_path else None
     stats = Stats()
     began = clock()
     last_beat, newest_ms = began, 0

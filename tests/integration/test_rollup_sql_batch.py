@@ -63,7 +63,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.contract import REJECTED_FIELDS, ROLLUPS
+from stream.contract import PARCEL_ROLLUPS, REJECTED_FIELDS, ROLLUPS
 from stream.job import aggregates, rollup_sql, runner
 from stream.settings import load
 
@@ -97,6 +97,13 @@ def order(event_id: str, ms: int, status: str, brand: str, category: str, provin
 def parcel(event_id: str, ms: int, status: str) -> str:
     parcel_id = event_id.split(":")[0]
     return PARCEL % (event_id, T0 + ms, parcel_id, "o" + parcel_id[1:], status, "Zhejiang", "SF Express")
+
+
+def parcel_from(event_id: str, ms: int, status: str) -> str:
+    """A parcel event with its warehouse's province (origin), carried by ZTO Express to Zhejiang."""
+    parcel_id = event_id.split(":")[0]
+    event = PARCEL % (event_id, T0 + ms, parcel_id, "o" + parcel_id[1:], status, "Zhejiang", "ZTO Express")
+    return event[:-1] + ',"origin":"Guangdong"}'
 
 
 def heartbeat(ms: int) -> str:
@@ -286,6 +293,20 @@ PARCEL_BASE = parcel("p6:0", 3000, "created")
 UNKNOWN_PARCEL_STATUS = broken(PARCEL_BASE, '"status":"created"', '"status":"shipped"')
 STRING_TIME = broken(PARCEL_BASE, f'"event_time":{T0 + 3000}', f'"event_time":"{T0 + 3000}"')
 
+# Parcels' stages, legs, exceptions, first delivery and flows (partition 2, carrier ZTO Express, from a
+# warehouse in Guangdong; the events above have no origin: 'unknown'). Offsets in this order:
+P10_EXCEPTION = parcel_from("p10:5", 5_000, "exception")  # only an exception seen: in exception
+P7_CREATED = parcel_from("p7:0", 10_000, "created")
+P8_CREATED = parcel_from("p8:0", 20_000, "created")
+P11_CREATED = parcel_from("p11:0", 30_000, "created")
+P11_EXCEPTION = parcel_from("p11:5", 40_000, "exception")
+P11_PICKED_UP = parcel_from("p11:1", 90_000, "picked_up")  # after its exception: in transit; pickup 60 s
+P7_PICKED_UP = parcel_from("p7:1", 130_000, "picked_up")  # pickup 120 s: the 2-5 min bucket
+P7_EXCEPTION = parcel_from("p7:5", 200_000, "exception")
+P8_DELIVERED = parcel_from("p8:4", 3_620_000, "delivered")  # delivery 1 h exactly: the 1-2 h bucket
+P8_PICKED_UP = parcel_from("p8:1", 50_000, "picked_up")  # late; pickup 30 s
+P7_IN_TRANSIT = parcel_from("p7:2", 150_000, "in_transit")  # late, and before its exception: still in exception
+
 LOGISTICS = [
     (0, 0, 250, L1),
     (0, 1, 950, L2),
@@ -296,6 +317,10 @@ LOGISTICS = [
     (1, 0, 3050, UNKNOWN_PARCEL_STATUS),
     (1, 1, 3100, STRING_TIME),
     (1, 2, 3150, heartbeat(3100)),
+    *[(2, n, ms + 50, msg) for n, (ms, msg) in enumerate((
+        (5_000, P10_EXCEPTION), (10_000, P7_CREATED), (20_000, P8_CREATED), (30_000, P11_CREATED),
+        (40_000, P11_EXCEPTION), (90_000, P11_PICKED_UP), (130_000, P7_PICKED_UP), (200_000, P7_EXCEPTION),
+        (3_620_000, P8_DELIVERED), (3_620_100, P8_PICKED_UP), (3_620_150, P7_IN_TRANSIT)))],
 ]
 
 # -- expected rows, counted by hand --------------------------------------------------------------
@@ -322,6 +347,11 @@ COLUMNS = {
     "top_brands": ("window_start", "ranking", "brand", "category", *MEASURES),
     "logistics_second": ("window_start", "status", "late", "events"),
     "logistics_minute": ("window_start", "status", "late", "events"),
+    "parcel_stages": ("window_start", "stage", "parcels"),
+    "parcel_delivery_times": ("window_start", "province", "carrier", "leg", "bucket_s", "parcels"),
+    "parcel_exceptions": ("window_start", "carrier", "parcels", "with_exception"),
+    "parcel_first_delivery": ("window_start", "first_delivered_ms"),
+    "parcel_flows_minute": ("window_start", "origin", "province", "late", "parcels"),
     "buyers_second": ("window_start", "vip", "new_buyers"),
     "buyers_minute": ("window_start", "vip", "buyers"),
     "pipeline_events": ("window_start", "source", "kind", "reason", "events"),
@@ -722,12 +752,40 @@ EXPECTED = {
         (A + 1, "picked_up", 0, 1),  # p3:1 twice, counted once
         (B, "in_transit", 0, 1),
         (A + 1, "delivered", 1, 1),
+        (A + 5, "exception", 0, 1), (A + 10, "created", 0, 1), (A + 20, "created", 0, 1),
+        (A + 30, "created", 0, 1), (A + 40, "exception", 0, 1), (A + 90, "picked_up", 0, 1),
+        (A + 130, "picked_up", 0, 1), (A + 200, "exception", 0, 1), (A + 3620, "delivered", 0, 1),
+        (A + 50, "picked_up", 1, 1), (A + 150, "in_transit", 1, 1),
     ],
     "logistics_minute": [
-        (A, "created", 0, 1),
+        (A, "created", 0, 4),
         (A, "picked_up", 0, 2),
         (B, "in_transit", 0, 1),
         (A, "delivered", 1, 1),
+        (A, "exception", 0, 2), (B, "picked_up", 0, 1), (A + 120, "picked_up", 0, 1), (A + 180, "exception", 0, 1),
+        (A + 3600, "delivered", 0, 1), (A, "picked_up", 1, 1), (A + 120, "in_transit", 1, 1),
+    ],
+    # parcels (stream/parcels.py's rules): p1 (created, picked up, in transit), p3 (picked up, twice) and
+    # p11 (its exception followed by a pickup) in transit; p5 and p8 delivered on Nov 11; p7 (its
+    # exception the latest, the late in_transit before it) and p10 (only an exception) in exception
+    "parcel_stages": [(0, "in_transit", 3), (A, "delivered", 2), (0, "in_exception", 2)],
+    # legs from creation: p1's pickup 0.7 s; p8's pickup 30 s (late) and delivery 1 h; p11's pickup 60 s;
+    # p7's 120 s. p3 and p5 have no creation event: no leg.
+    "parcel_delivery_times": [
+        (A, "Zhejiang", "SF Express", "pickup", 0, 1),
+        (A, "Zhejiang", "ZTO Express", "pickup", 0, 1),
+        (A, "Zhejiang", "ZTO Express", "delivery", 3600, 1),
+        (A, "Zhejiang", "ZTO Express", "pickup", 60, 1),
+        (A, "Zhejiang", "ZTO Express", "pickup", 120, 1),
+    ],
+    "parcel_exceptions": [(0, "SF Express", 3, 0), (0, "ZTO Express", 4, 3)],
+    "parcel_first_delivery": [(A, T0 + 1300)],  # p5's (late) delivery, before p8's
+    # picked-up parcels per minute from their warehouse's province to the buyer's
+    "parcel_flows_minute": [
+        (A, "unknown", "Zhejiang", 0, 2),  # p1, p3 (twice, once)
+        (B, "Guangdong", "Zhejiang", 0, 1),  # p11
+        (A + 120, "Guangdong", "Zhejiang", 0, 1),  # p7
+        (A, "Guangdong", "Zhejiang", 1, 1),  # p8, late
     ],
     # buyers: consumers with a valid paid event, each once a festival day at their first second. The
     # day before: c20 (twelve paid events). Nov 11: c1 (e2 and its redelivery; e13 in the next hour),
@@ -768,7 +826,8 @@ EXPECTED = {
         (A + 300, "orders", "late", "", 1),  # e12
         (A + 3600, "orders", "late", "", 1),  # e14
         (U, "orders", "late", "", 1),  # e17
-        (A, "logistics", "late", "", 1),
+        (A, "logistics", "late", "", 2),  # L5, P8_PICKED_UP
+        (A + 120, "logistics", "late", "", 1),  # P7_IN_TRANSIT
     ],
     "rejected": [
         ("orders", "not_json", 2, 0, "2021-11-10 16:00:02.050", NOT_JSON),
@@ -1011,7 +1070,19 @@ def test_the_buyers_and_top_brands_state_outlives_the_late_horizon_by_a_day():
     assert len(top) == 2  # over all brands, and per category
     for insert in top:
         assert re.findall(r"STATE_TTL\('\w+' = '([^']*)'\)", insert) == ["259200 s"]
-    late = [v for v in views if "_late AS" in v.split("\n")[0]]
-    assert len(late) == 5  # one per family with late rows: orders, dimensions, cube, brands, logistics
+    late = [v for v in views if "_late AS" in v.split("\n")[0] and "VIEW pickups_" not in v]
+    assert len(late) == 6  # one per family with late rows: orders, dimensions, cube, brands, logistics, flows
     for view in late:
         assert re.findall(r"STATE_TTL\('\w+' = '([^']*)'\)", view) == ["2 d"]
+
+
+def test_the_parcels_state_lives_the_delivery_window():
+    """The state per parcel, and every count over it, is kept PARCEL_STATE_TTL_S (15 days) after its
+    last change: a parcel's events are spread over days, and an expired parcel would count again."""
+    views, inserts = aggregates.rollup_statements({name: name for name in [*ROLLUPS, "rejected"]},
+                                                  rollup_sql.RollupOptions())
+    state = [v for v in views if v.startswith(f"CREATE TEMPORARY VIEW {aggregates.PARCEL_STATE} AS")]
+    parcel = [i for i in inserts if i.split("\n")[0].removeprefix("INSERT INTO ") in PARCEL_ROLLUPS]
+    assert len(state) == 1 and len(parcel) == len(PARCEL_ROLLUPS)
+    for statement in [*state, *parcel]:
+        assert re.findall(r"STATE_TTL\('\w+' = '([^']*)'\)", statement) == ["1296000 s"]

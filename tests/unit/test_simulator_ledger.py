@@ -193,6 +193,8 @@ def read_ledger(path) -> dict:
             buyer_rows[(kind, obj["window"], obj["vip"])] = obj["new_buyers" if kind == "buyers_second" else "buyers"]
         elif kind.startswith("logistics_"):
             parcels[(kind, obj["window"], obj["status"])] = obj["events"]
+        elif kind.startswith("parcel_"):
+            continue  # tests/unit/test_simulator_parcel_ledger.py
         else:
             rows[(kind, obj["window"], *(obj[d] for d in ROLLUPS[kind].dimensions))] = [obj[m] for m in MEASURES]
     return {"rows": rows, "parcels": parcels, "summary": summary, "buyers": buyer_rows, "top": top}
