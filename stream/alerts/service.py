@@ -418,7 +418,8 @@ class AlertService:
                 "evaluated_ms": now_ms, "evaluations": self.evaluations,
                 "newest_window": reading.freshness.newest_window, "reachable": reading.freshness.reachable,
                 "firing": sorted(n for n, st in self.states.items() if st.firing),
-                "milestones": sorted(self.milestones.stored), "baselines": dict(self.baselines)})
+                "milestones": sorted(self.milestones.stored), "first_deliveries": sorted(self.first_delivery.stored),
+                "baselines": dict(self.baselines)})
         if time.monotonic() - self._last_status >= STATUS_EVERY_S:
             self._last_status = time.monotonic()
             fresh = reading.freshness
