@@ -116,3 +116,68 @@ def test_the_webhook_body_and_headers_of_a_first_and_a_moved_announcement():
                                    "00:12:05 after the start")
     headers = payload.first_delivery_headers(moved, payload.encode(body), None)
     assert headers["X-Gmv-Alert"] == f"first-delivery/moved/{DAY}/{AT_12_05}" and "X-Signature" not in headers
+
+
+class FakeDispatcher:
+    """What the watch queued: (record, headers, on_done), as the webhook workers would take them."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple] = []
+
+    def submit(self, item, body, headers, hooks, on_done=None) -> None:
+        self.queued.append((item, headers, on_done))
+
+
+def watch(readings: dict[int, int], stored_rows: list[tuple] | None = None):
+    """A FirstDeliveryWatch on a fake ClickHouse: the rollup answers ``readings``, the table
+    ``stored_rows``; rows written are kept in ``written``."""
+    from stream.alerts import store
+    from stream.alerts.config import parse
+    from stream.alerts.first_delivery_watch import FirstDeliveryWatch
+
+    def run(sql, params):
+        if "first_deliveries" in sql:
+            return list(stored_rows or [])
+        return list(readings.items())
+
+    written: list[tuple] = []
+    recorder = store.Recorder(lambda sql, rows: written.extend(rows), "gmv", lambda: NOW,
+                              table=store.FIRST_DELIVERIES, columns=store.FIRST_DELIVERY_COLUMNS)
+    hooks = parse({"webhooks": [{"name": "ops", "url": "http://a.test/x"}]}).webhooks
+    dispatcher = FakeDispatcher()
+    fdw = FirstDeliveryWatch(hooks, run, "gmv", recorder, dispatcher, lambda: NOW, None,  # type: ignore[arg-type]
+                             "http://wall")
+    return fdw, dispatcher, written
+
+
+def test_an_announcement_overtaken_by_a_move_does_not_overwrite_the_correction():
+    readings = {DAY: AT_13_27}
+    fdw, dispatcher, written = watch(readings)
+    fdw.step(newest=DAY + 900, horizon=DAY + 900)
+    [(first, headers, on_done)] = dispatcher.queued
+    assert headers["X-Gmv-First-Delivery"] == f"{DAY}/{AT_13_27}"
+    readings[DAY] = AT_12_05  # a late event, while the first announcement is still being sent
+    fdw.step(newest=DAY + 900, horizon=DAY + 900)
+    assert [h["X-Gmv-Alert"] for _, h, _ in dispatcher.queued] == [
+        f"first-delivery/first/{DAY}/{AT_13_27}", f"first-delivery/moved/{DAY}/{AT_12_05}"]
+    on_done(first, "delivered", 1)  # the first one's outcome arrives late: the correction stays pending
+    assert (fdw.stored[DAY].announce, fdw.stored[DAY].announced_delivered_ms) == ("pending", AT_12_05)
+    correction = dispatcher.queued[1][0]
+    dispatcher.queued[1][2](correction, "delivered", 2)
+    assert (fdw.stored[DAY].announce, fdw.stored[DAY].attempts) == ("delivered", 2)
+    # the rows written, in order: found, announced, moved, correction announced, delivered
+    assert [(r[1], r[5]) for r in written] == [(AT_13_27, "waiting"), (AT_13_27, "pending"), (AT_12_05, "waiting"),
+                                               (AT_12_05, "pending"), (AT_12_05, "delivered")]
+
+
+def test_on_start_a_pending_announcement_is_sent_again_a_delivered_one_is_not():
+    def row(day: int, at: int, announce: str) -> tuple:
+        """A first_deliveries row as read back (the day as epoch s), announced 5 s ago."""
+        return (day, at, at, NOW - 5000, 0, announce, at, 0, NOW - 5000, 1)
+
+    next_first = (NEXT_DAY + 9) * 1000
+    fdw, dispatcher, written = watch({DAY: AT_13_27, NEXT_DAY: next_first},
+                                     [row(DAY, AT_13_27, "delivered"), row(NEXT_DAY, next_first, "pending")])
+    fdw.step(newest=NEXT_DAY + 60, horizon=NEXT_DAY + 60)
+    assert [item.day for item, _, _ in dispatcher.queued] == [NEXT_DAY]  # only the pending one, again
+    assert written == []  # nothing changed
