@@ -176,7 +176,7 @@ def _hook_names(value: Any) -> tuple[str, ...] | None:
 class MilestoneOptions(BaseModel):
     """``[milestones]``: the round figures of festival GMV (integer fen, ascending) whose passing
     is recorded (table ``milestones``, the wall) and announced, and the webhooks that announce
-    them (None: every webhook; empty: none)."""
+    them and each festival day's first delivery (None: every webhook; empty: none)."""
 
     model_config = _STRICT
     figures_fen: Annotated[tuple[int, ...], BeforeValidator(_figures)] = DEFAULT_FIGURES_FEN

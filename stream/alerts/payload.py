@@ -13,6 +13,7 @@ import json
 from datetime import datetime
 from urllib.parse import urlencode
 
+from stream.alerts import first_delivery as fd
 from stream.alerts import milestones as ms
 from stream.alerts.rules import FIRING, Alert
 from stream.contract import FESTIVAL_TZ
@@ -22,6 +23,7 @@ SIGNATURE_HEADER = "X-Signature"
 EVENT_HEADER = "X-Gmv-Alert"  # rule/state/event_ms: the same on every retry, so receivers can dedupe
 TOKEN_HEADER = "X-Gmv-Fencing-Token"  # the sending leader's lease number (stream.alerts.lease); rises with each leader
 MILESTONE_HEADER = "X-Gmv-Milestone"  # the figure in fen: the same on every retry and restart
+FIRST_DELIVERY_HEADER = "X-Gmv-First-Delivery"  # festival day (epoch s)/delivered ms: one per time announced
 USER_AGENT = "gmv-alerts/1"
 MINUTE = 60
 UNITS = {"drop": "orders/s", "stall": "seconds since the newest rollup", "rejected": "% of messages rejected"}
@@ -124,6 +126,48 @@ def milestone_headers(record: ms.Record, body: bytes, secret: str | None) -> dic
     out = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
            MILESTONE_HEADER: str(record.figure_fen),
            EVENT_HEADER: f"milestone/passed/{record.figure_fen}"}  # one per figure, ever: a receiver dedupes on it
+    if secret:
+        out[SIGNATURE_HEADER] = signature(body, secret)
+    return out
+
+
+# -- the first delivery of a festival day ---------------------------------------------------
+
+
+def first_delivery_payload(record: fd.FirstDelivery, dashboard_url: str) -> dict:
+    """The JSON document POSTed when a festival day's first delivery is found (state ``first``)
+    or a late event moves it earlier (state ``moved``): of the time the record's latest
+    announcement says."""
+    delivered_ms, before = record.announced_delivered_ms, record.previous_delivered_ms
+    second = delivered_ms // 1000
+    link = explore_link(dashboard_url, second, second + 1)
+    message = fd.message(record.day, delivered_ms, before)
+    moved = bool(before)
+    return {
+        "rule": "first-delivery",  # rule, severity, state, message and text as in an alert's body
+        "kind": "first_delivery",
+        "severity": "info",
+        "state": "moved" if moved else "first",
+        "day": fd.day_label(record.day),
+        "day_epoch": record.day,
+        "delivered": datetime.fromtimestamp(delivered_ms / 1000, FESTIVAL_TZ).isoformat(timespec="milliseconds"),
+        "delivered_ms": delivered_ms,
+        "after_start": fd.after_start(delivered_ms, record.day),
+        "seconds_after_start": max(0, second - record.day),
+        "previous_delivered_ms": before,  # 0: the first announcement of the day
+        "recorded_ms": record.recorded_ms,
+        "message": message,
+        "link": link,
+        "text": f":package: *{'First delivery moved' if moved else 'First delivery'} {fd.day_label(record.day)}*: "
+                f"{message}. <{link}|Open the dashboard>",
+    }
+
+
+def first_delivery_headers(record: fd.FirstDelivery, body: bytes, secret: str | None) -> dict[str, str]:
+    key = f"{record.day}/{record.announced_delivered_ms}"  # one per time announced: a receiver dedupes on it
+    state = "moved" if record.previous_delivered_ms else "first"
+    out = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
+           FIRST_DELIVERY_HEADER: key, EVENT_HEADER: f"first-delivery/{state}/{key}"}
     if secret:
         out[SIGNATURE_HEADER] = signature(body, secret)
     return out

@@ -18,7 +18,10 @@ One evaluation (:meth:`AlertService.step`):
    ``alert_events`` (delivery ``pending``) and queued for its webhooks, whose outcome
    rewrites the row (``delivered`` / ``failed``, attempts);
 5. the GMV milestones (:mod:`stream.alerts.milestone_watch`): each round figure's first second,
-   written to ``milestones`` when it is passed or moves, announced once to the webhooks.
+   written to ``milestones`` when it is passed or moves, announced once to the webhooks;
+6. the first delivery of each festival day (:mod:`stream.alerts.first_delivery_watch`), written
+   to ``first_deliveries`` when found or moved earlier, each time announced once to the
+   milestones' webhooks.
 
 Without history for the span judged, a ``last_year`` rule judges against the trailing median
 and the service says so once (a log line naming the rule, the moment and why: no history
@@ -58,6 +61,7 @@ from stream.alerts import payload as payload_mod
 from stream.alerts import store
 from stream.alerts.config import AlertsConfig
 from stream.alerts.delivery import NONE, PENDING, Deliverable, Dispatcher, Fence
+from stream.alerts.first_delivery_watch import FirstDeliveryWatch
 from stream.alerts.last_year import LastYear
 from stream.alerts.milestone_watch import MilestoneWatch
 from stream.alerts.milestones import label as figure_label
@@ -166,6 +170,11 @@ class AlertService:
             store.Recorder(insert or self._writer.execute, self.db, self.now_ms, table=store.MILESTONES,
                            columns=store.MILESTONE_COLUMNS),
             self.dispatcher, self.now_ms, secret, self.dashboard_url)
+        self.first_delivery = FirstDeliveryWatch(
+            config.milestone_targets(), self.run, self.db,
+            store.Recorder(insert or self._writer.execute, self.db, self.now_ms, table=store.FIRST_DELIVERIES,
+                           columns=store.FIRST_DELIVERY_COLUMNS),
+            self.dispatcher, self.now_ms, secret, self.dashboard_url)
         self.heartbeat = heartbeat
         self.evaluations = 0
         self.alerts: list[Alert] = []  # every alert this service raised (a handful a day; tests read it)
@@ -249,6 +258,7 @@ class AlertService:
         self.dispatcher.close()
         self.recorder.flush()
         self.milestones.flush()
+        self.first_delivery.flush()
         self._reader.close()
         self._writer.close()
 
@@ -298,9 +308,12 @@ class AlertService:
         if reading.windows is not None and reading.windows.horizon is not None:
             self._judged = reading.windows.horizon
         if reading.freshness.reachable:
-            self.milestones.step(reading.progress, self._horizon(reading.progress))
+            horizon = self._horizon(reading.progress)
+            self.milestones.step(reading.progress, horizon)
+            self.first_delivery.step(reading.progress.newest_window if reading.progress else None, horizon)
         self.recorder.flush()
         self.milestones.flush()
+        self.first_delivery.flush()
         self.evaluations += 1
         self.last = reading
         self._status(now_ms, reading)
@@ -405,7 +418,8 @@ class AlertService:
                 "evaluated_ms": now_ms, "evaluations": self.evaluations,
                 "newest_window": reading.freshness.newest_window, "reachable": reading.freshness.reachable,
                 "firing": sorted(n for n, st in self.states.items() if st.firing),
-                "milestones": sorted(self.milestones.stored), "baselines": dict(self.baselines)})
+                "milestones": sorted(self.milestones.stored), "first_deliveries": sorted(self.first_delivery.stored),
+                "baselines": dict(self.baselines)})
         if time.monotonic() - self._last_status >= STATUS_EVERY_S:
             self._last_status = time.monotonic()
             fresh = reading.freshness

@@ -16,7 +16,10 @@ Docker image's) both accept.
 - :func:`read_minute_gmv`, :func:`read_second_gmv`: GMV per minute and per second (``FINAL``,
   late rows added in), for the milestones;
 - :func:`read_milestones` / :class:`MilestoneRow`: the ``milestones`` table (migration 006), one
-  row per figure, rewritten when its second moves or its announcement progresses.
+  row per figure, rewritten when its second moves or its announcement progresses;
+- :func:`read_first_delivery_rollup`: each festival day's earliest delivered event time (``FINAL``);
+- :func:`read_first_deliveries` / :class:`FirstDeliveryRow`: the ``first_deliveries`` table
+  (migration 012), one row per festival day, rewritten when it moves or its announcement progresses.
 """
 from __future__ import annotations
 
@@ -28,12 +31,14 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from stream.alerts.first_delivery import FirstDelivery
 from stream.alerts.milestones import Record
 from stream.alerts.rules import Alert, Rejections
 from stream.contract import ROLLUPS
 
 SECONDS = ROLLUPS["orders_second"].table
 PIPELINE = ROLLUPS["pipeline_events"].table
+FIRST_DELIVERY = ROLLUPS["parcel_first_delivery"].table
 
 log = logging.getLogger("gmv.alerts.store")
 
@@ -183,6 +188,47 @@ def read_milestones(run: Run, db: str) -> list[Record]:
             for f, s, g, first, rec, moved, ann, ann_ms, att in rows]
 
 
+# -- the first delivery of each festival day ------------------------------------------------
+
+
+def read_first_delivery_rollup(run: Run, db: str) -> dict[int, int]:
+    """Festival day (epoch s) -> its earliest delivered event time (epoch ms), newest version of
+    each row (``FINAL``: one per day). A 0 (a day emptied) is no delivery: left out."""
+    sql = (f"SELECT toUInt32(window_start) AS d, min(first_delivered_ms) FROM {db}.{FIRST_DELIVERY} FINAL "
+           f"WHERE first_delivered_ms > 0 GROUP BY d")
+    return {int(day): int(ms) for day, ms in run(sql, {})}
+
+
+FIRST_DELIVERIES = "first_deliveries"
+FIRST_DELIVERY_COLUMNS = ("window_start", "delivered_ms", "first_delivered_ms", "recorded_ms", "moved_ms",
+                          "announce", "announced_delivered_ms", "previous_delivered_ms", "announced_ms", "attempts")
+
+
+@dataclass(frozen=True)
+class FirstDeliveryRow:
+    """One first_deliveries row (``written_ms`` is set when it is written); the key is the day."""
+
+    record: FirstDelivery
+
+    def values(self, written_ms: int) -> tuple:
+        r = self.record
+        return (_utc(r.day), r.delivered_ms, r.first_delivered_ms, r.recorded_ms, r.moved_ms, r.announce,
+                r.announced_delivered_ms, r.previous_delivered_ms, r.announced_ms, r.attempts, written_ms)
+
+    @property
+    def key(self) -> tuple:
+        return (self.record.day,)
+
+
+def read_first_deliveries(run: Run, db: str) -> list[FirstDelivery]:
+    """Every stored first delivery (newest version of each row), oldest festival day first."""
+    cols = ", ".join("toUInt32(window_start)" if c == "window_start" else c for c in FIRST_DELIVERY_COLUMNS)
+    rows = run(f"SELECT {cols} FROM {db}.{FIRST_DELIVERIES} FINAL ORDER BY window_start", {})
+    return [FirstDelivery(int(day), int(at), int(first), int(rec), int(moved), str(ann), int(said), int(before),
+                          int(ann_ms), int(att))
+            for day, at, first, rec, moved, ann, said, before, ann_ms, att in rows]
+
+
 # -- history ------------------------------------------------------------------------------
 
 COLUMNS = ("event_ms", "rule", "severity", "state", "observed", "baseline", "window_start", "window_seconds",
@@ -219,7 +265,8 @@ def read_history(run: Run, db: str, limit: int = 1000) -> list[dict]:
 
 class Recorder:
     """Writes history rows (or, given ``table`` and ``columns``, the rows of another table, such
-    as :class:`MilestoneRow`); keeps them (in order) while ClickHouse is down and writes them later.
+    as :class:`MilestoneRow` or :class:`FirstDeliveryRow`); keeps them (in order) while ClickHouse
+    is down and writes them later.
 
     A row's versions get increasing ``written_ms`` so the newest (delivered/failed after
     pending) wins in the ReplacingMergeTree even within one millisecond.
@@ -233,7 +280,7 @@ class Recorder:
         self._queue: list[tuple] = []
         self._versions: dict[tuple, int] = {}
 
-    def record(self, row: Row | MilestoneRow) -> None:
+    def record(self, row: Row | MilestoneRow | FirstDeliveryRow) -> None:
         with self._lock:
             version = max(self.now_ms(), self._versions.get(row.key, 0) + 1)
             self._versions[row.key] = version
