@@ -24,8 +24,9 @@ day of its end event, the parcel's destination province and carrier, in one of t
 :data:`DELIVERY_BUCKET_EDGES_S`; p50 / p90 come from the bucket counts
 (:func:`percentile_upper_edge_s`).
 
-**The first delivery of the festival** (:func:`first_delivery_s`): the earliest delivered event time
-at or after the festival's start, so a late event that shows an earlier delivery moves it.
+**The first delivery of the festival** (:func:`first_deliveries`): each festival day's earliest
+delivered event time, shown after that day's start (11.11 begins at midnight in Shanghai), so a late
+event that shows an earlier delivery moves it.
 """
 from __future__ import annotations
 
@@ -211,14 +212,6 @@ def exception_counts(states: Iterable[Parcel]) -> dict[str, tuple[int, int]]:
         seen, excepted = out.get(p.carrier, (0, 0))
         out[p.carrier] = (seen + 1, excepted + (p.exception_ms != NONE_MS))
     return out
-
-
-def first_delivery_s(events: Iterable[Mapping], festival_start_ms: int) -> int | None:
-    """Whole seconds from the festival's start to its first delivery: the earliest delivered event
-    time at or after the start (None if none yet)."""
-    times = [int(e["event_time"]) for e in events
-             if e["status"] == "delivered" and int(e["event_time"]) >= festival_start_ms]
-    return (min(times) - festival_start_ms) // 1000 if times else None
 
 
 def first_deliveries(events: Iterable[Mapping]) -> dict[int, int]:

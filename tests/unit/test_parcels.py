@@ -19,7 +19,7 @@ from stream.parcels import (
     bucket_of,
     delivery_time_counts,
     exception_counts,
-    first_delivery_s,
+    first_deliveries,
     first_delivery_text,
     fold,
     parcels,
@@ -197,17 +197,17 @@ def test_exception_share_by_carrier_counts_parcels_not_events():
 
 
 def test_the_first_delivery_moves_when_a_late_event_shows_an_earlier_one():
-    start = at(11, 0)
-    arrived = [event("delivered", at(10, 23, 59), "p0"),  # before the start: not the festival's
+    nov10, nov11 = at(10, 0) // 1000, at(11, 0) // 1000  # festival days: midnight in Shanghai
+    arrived = [event("delivered", at(10, 23, 59), "p0"),  # the day before's
                event("delivered", at(11, 0, 15), "p1")]
-    assert first_delivery_s(arrived, start) == 15 * 60
+    assert first_deliveries(arrived) == {nov10: at(10, 23, 59), nov11: at(11, 0, 15)}
     arrived.append(event("delivered", at(11, 0, 13, 27), "p2"))  # late: delivered before p1
-    assert first_delivery_s(arrived, start) == 13 * 60 + 27
-    assert first_delivery_text(first_delivery_s(arrived, start)) == "first parcel delivered 00:13:27 after the start"
+    assert first_deliveries(arrived)[nov11] == at(11, 0, 13, 27)
+    seconds = (first_deliveries(arrived)[nov11] // 1000) - nov11
+    assert first_delivery_text(seconds) == "first parcel delivered 00:13:27 after the start"
     arrived.append(event("delivered", at(11, 0, 20), "p3"))  # a later one changes nothing
-    assert first_delivery_s(arrived, start) == 13 * 60 + 27
-    assert first_delivery_s([event("created", at(11, 1))], start) is None
-    assert first_delivery_s([event("delivered", start)], start) == 0
+    assert first_deliveries(arrived)[nov11] == at(11, 0, 13, 27)
+    assert first_deliveries([event("created", at(11, 1))]) == {}
     assert first_delivery_text(27 * 3600 + 61) == "first parcel delivered 27:01:01 after the start"
 
 
