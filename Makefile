@@ -33,8 +33,9 @@ system-packages:  ## Debian packages: ClickHouse server, Chromium + driver, a JD
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# make run compresses parcel delays 720x (GMV_PARCEL_REPLAY) so parcels are delivered within minutes
 run: setup  ## start the whole pipeline and the dashboard; Ctrl-C stops everything
-	$(GMV) up --wait
+	GMV_PARCEL_REPLAY=$${GMV_PARCEL_REPLAY:-720} $(GMV) up --wait
 
 test: setup  ## run every test (unit, integration, browser)
 	$(VENV)/bin/pytest

@@ -125,13 +125,15 @@ def _orders_flowing(settings: Settings) -> bool:
 SIMULATOR = Part(
     name="simulator", ports=lambda s: {},
     # --history: last year's day first (about 8 s), so the wall compares with it from the start;
-    # parcel delays compressed GMV_PARCEL_REPLAY times, so parcels are delivered within minutes
+    # parcel delays compressed GMV_PARCEL_REPLAY times (make run: 720, parcels delivered within minutes;
+    # unset: the replay's default), which the wall says
     command=lambda s: gmv_command("simulate", "--clock", "festival", "--rate", str(LIVE_RATE), "--sink", "kafka",
                                   "--status-every", str(LIVE_STATUS_EVERY_S), "--history",
-                                  "--delay-compression", str(s.parcel_replay)),
+                                  *(("--delay-compression", f"{s.parcel_replay:g}") if s.parcel_replay else ())),
     healthy=_orders_flowing,
     url=lambda s: f"Nov 11 from 19:58 China time at 4x (festival clock), {LIVE_RATE} orders/s into {s.orders_topic}, "
-                  f"parcel delays compressed {s.parcel_replay}x, last year in {s.history_database}",
+                  + (f"parcel delays compressed {s.parcel_replay:g}x, " if s.parcel_replay else "")
+                  + f"last year in {s.history_database}",
 )
 
 PARTS: dict[str, Part] = {p.name: p for p in (KAFKA, CLICKHOUSE, JOB, SIMULATOR, DASHBOARD, ALERTS)}

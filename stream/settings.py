@@ -68,8 +68,6 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "GMV_DASHBOARD_KIOSK_TOKEN": ("dashboard_kiosk_token", "token a wall screen opens /?kiosk=TOKEN with"),
     "GMV_ALERTS_STANDBY": ("alerts_standby", "1: two alert services (alerts, alerts-2), one pages at a time by a "
                                              "lease in ZooKeeper (started with them); 0: one (default)"),
-    "GMV_PARCEL_REPLAY": ("parcel_replay", "how many times `gmv up`'s simulator compresses parcel delays (default "
-                                           "720: parcels delivered within a minute or two), said on the wall"),
     "GMV_FLINK_PORT": ("flink_port", "REST port of the local Flink cluster (default 8081)"),
     "GMV_FLINK_TASKMANAGERS": ("flink_taskmanagers", "TaskManagers of a standalone Flink cluster gmv up runs "
                                                      "the job on (default 0: the job's own embedded cluster)"),
@@ -122,7 +120,6 @@ class Settings:
     dashboard_users_file: Path | None = None
     dashboard_kiosk_token: str = field(default="", repr=False)
     alerts_standby: int = 0
-    parcel_replay: int = 720
     flink_port: int = 8081
     flink_taskmanagers: int = 0  # 0: the job runs its own embedded cluster
     ha: int = 0  # only read by load(): it fills the settings of HA_SHAPE
@@ -143,9 +140,6 @@ class Settings:
         if not 0 <= self.kafka_replication <= 9:
             raise ConfigError(f"{_label('kafka_replication')}={self.kafka_replication!r} is out of range; "
                               "use 1-9 (0: automatic).")
-        if not 1 <= self.parcel_replay <= 100_000:
-            raise ConfigError(f"{_label('parcel_replay')}={self.parcel_replay!r} is out of range; use 1-100000 "
-                              "(1: real delays).")
         if not 0 <= self.flink_taskmanagers <= 8:
             raise ConfigError(f"{_label('flink_taskmanagers')}={self.flink_taskmanagers!r} is out of range; "
                               "use 0-8 (0: the job's embedded cluster).")

@@ -76,14 +76,17 @@ def unique_suffix() -> str:
 FAULTS = ["--duplicates", "0.02", "--late", "0.02", "--late-by", "30", "--malformed", "0.01"]
 
 
-def simulate(settings, ledger, events=200_000, seed=11, start="2021-11-11T19:50+08:00", scale=0.01) -> None:
+def simulate(settings, ledger, events=200_000, seed=11, start="2021-11-11T19:50+08:00", scale=0.01,
+             delay_compression: float | None = None) -> None:
     """A compressed festival evening (or the replay from ``start``) into the settings' topics,
     with ground truth in ``ledger``. Its last heartbeat closes every window of the day (``--close
-    day``), so the explore path's 5 minutes, hours and day are written and verified too."""
+    day``), so the explore path's 5 minutes, hours and day are written and verified too.
+    ``delay_compression``: parcel delays divided by it (the replay's default otherwise)."""
     started = time.monotonic()
     cmd = [sys.executable, "-m", "stream.cli", "simulate", "--clock", "replay",
            "--start", start, "--speed", "120", "--rate", "max", "--scale", str(scale),
-           "--events", str(events), "--seed", str(seed), "--ledger", str(ledger), "--close", "day", *FAULTS]
+           "--events", str(events), "--seed", str(seed), "--ledger", str(ledger), "--close", "day", *FAULTS,
+           *(("--delay-compression", str(delay_compression)) if delay_compression else ())]
     result = subprocess.run(cmd, env={**os.environ, **settings.to_env()}, capture_output=True, text=True,
                             timeout=300, check=False)
     assert result.returncode == 0, result.stderr
