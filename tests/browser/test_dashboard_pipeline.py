@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.by import By
 
+from stream import parcels
 from stream.alerts.config import parse
 from stream.alerts.service import AlertService
 from tests.support.browser import console, select_one, wait_until
@@ -63,6 +64,64 @@ def ledger_today(ledger: Path) -> dict[str, int | str]:
             "wall-deposits-gmv": total("gmv_fen", "presale_phase", "deposit"),
             "wall-finals": total("orders_paid", "presale_phase", "final"),
             "wall-finals-gmv": total("gmv_fen", "presale_phase", "final")}
+
+
+# The ledger's parcel kinds for the wall's festival day, read here on their own: parcels per stage
+# (delivered: today's), the delivery and pickup legs' p50 / p90 (the upper edge of the first bucket
+# whose running count reaches the share, the bucket's width said), today's first delivery, and the
+# map's per-province GMV (the day's province rows of the ledger's per-minute breakdowns).
+STAGE_IDS = ("waiting_for_pickup", "in_transit", "out_for_delivery", "delivered", "in_exception")
+
+
+def _clock(seconds: int) -> str:
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def percentile_bucket(counts: dict[int, int], percent: int) -> int:
+    """The first bucket (by lower edge) whose running count reaches ``percent`` % of all."""
+    total = sum(counts.values())
+    running = 0
+    for i, lower in enumerate(parcels.DELIVERY_BUCKET_EDGES_S):
+        running += counts.get(lower, 0)
+        if 100 * running >= percent * total:
+            return i
+    raise AssertionError("the running count reaches the total")
+
+
+def ledger_parcels(ledger: Path) -> tuple[dict[str, str], dict[str, int]]:
+    """``({element id: text}, {province: GMV fen})`` the wall must show for today."""
+    lines = [json.loads(line) for line in ledger.read_text().splitlines()]
+    newest = max(r["window"] for r in lines if r["kind"] == "orders_second")
+    day0 = (newest + 8 * 3600) // 86400 * 86400 - 8 * 3600
+    stages = {r["stage"]: r["parcels"] for r in lines if r["kind"] == "parcel_stages"
+              and r["window"] == (day0 if r["stage"] == "delivered" else 0)}
+    texts = {f"wall-parcels-{stage}": f"{stages.get(stage, 0):,}" for stage in STAGE_IDS}
+    for leg in ("delivery", "pickup"):
+        counts: dict[int, int] = {}
+        for r in lines:
+            if r["kind"] == "parcel_delivery_times" and r["window"] == day0 and r["leg"] == leg:
+                counts[r["bucket_s"]] = counts.get(r["bucket_s"], 0) + r["parcels"]
+        assert counts, f"no {leg} today in the ledger"
+        for percent in (50, 90):
+            i = percentile_bucket(counts, percent)
+            texts[f"wall-{leg}-p{percent}-bucket"] = f"bucket {parcels.bucket_label(i)}"
+            texts[f"wall-{leg}-p{percent}"] = f"p{percent} ≤ {parcels.bucket_label(i).split('-')[-1]}"
+    first = next(r["first_delivered_ms"] for r in lines if r["kind"] == "parcel_first_delivery" and r["window"] == day0)
+    texts["wall-first-delivery"] = f"first parcel delivered {_clock(first // 1000 - day0)} after the start"
+    gmv: dict[str, int] = {}
+    for r in lines:
+        if r["kind"] == "dimensions_minute" and r["dimension"] == "province" and day0 <= r["window"] < day0 + 86400:
+            gmv[r["value"]] = gmv.get(r["value"], 0) + r["gmv_fen"]
+    return texts, {p: fen for p, fen in gmv.items() if fen}
+
+
+MAP_VALUES = ("return Array.from(document.querySelectorAll('#wall-map-values tr'))"
+              ".map(r => [r.dataset.province, r.dataset.fen])")
+
+
+def shown_parcels(browser, ids) -> tuple[dict[str, str], dict[str, int]]:
+    texts = {i: browser.find_element(By.ID, i).text for i in ids}
+    return texts, {p: int(fen) for p, fen in browser.execute_script(MAP_VALUES)}
 
 
 def shown(browser) -> dict[str, int | str]:
@@ -141,7 +200,8 @@ TIMELINE_SECONDS = ("return Array.from(document.querySelectorAll('#wall-mileston
 def test_the_wall_shows_the_pipelines_exact_numbers(running_job, browser, dashboard, tmp_path):
     ledger, history_ledger = tmp_path / "ledger.jsonl", tmp_path / "history.jsonl"
     write_history(running_job, history_ledger)
-    simulate(running_job, ledger, events=50_000, seed=21, start=START, scale=SCALE)
+    # parcel delays compressed 720x, as make run's: parcels created before midnight are delivered after it
+    simulate(running_job, ledger, events=50_000, seed=21, start=START, scale=SCALE, delay_compression=720)
     wait_exact(running_job, ledger)  # the rollups equal the ground truth, to the fen
     truth = select_one(running_job, "SELECT sum(gmv_fen) FROM {db}.orders_per_second FINAL")
     summary = next(json.loads(line) for line in ledger.read_text().splitlines() if '"summary"' in line)
@@ -164,4 +224,9 @@ def test_the_wall_shows_the_pipelines_exact_numbers(running_job, browser, dashbo
     wait_until(lambda: (milestone.get_attribute("data-figure"), milestone.get_attribute("data-second"))
                == (str(figures[1]), passed[1]), what=f"the banner: {figures[1]} fen passed in {passed[1]}")
     wait_until(lambda: browser.execute_script(TIMELINE_SECONDS) == passed, what=f"the timeline's seconds {passed}")
+    texts, map_fen = ledger_parcels(ledger)
+    assert texts["wall-parcels-delivered"] != "0" and texts["wall-parcels-waiting_for_pickup"] != "0"
+    assert len(map_fen) > 5
+    wait_until(lambda: shown_parcels(browser, texts) == (texts, map_fen),
+               what=f"the wall's parcels, delivery times, first delivery and map {texts}")
     assert console(browser) == []
