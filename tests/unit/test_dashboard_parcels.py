@@ -36,14 +36,14 @@ PICKUP = counts(b0=1, b8=1)
 
 
 def parcels(**changes) -> snapshot.Parcels:
-    base = dict(
-        stages={"waiting_for_pickup": 1_204, "in_transit": 77, "out_for_delivery": 5, "delivered": 4,
-                "in_exception": 2},
-        legs={"delivery": DELIVERY, "pickup": PICKUP},
-        exceptions=[("ZTO Express", 520, 12), ("EMS", 8, 1), ("Deppon", 16, 2)],
-        first_delivered_ms=(DAY0 + 13 * 60 + 27) * 1000 + 999,
-        flows={("Zhejiang", "Guangdong"): 7, ("unknown", "Beijing"): 3, ("Guangdong", "Guangdong"): 2},
-        flow_span=snapshot.flow_span(NOW))
+    base = {
+        "stages": {"waiting_for_pickup": 1_204, "in_transit": 77, "out_for_delivery": 5, "delivered": 4,
+                   "in_exception": 2},
+        "legs": {"delivery": DELIVERY, "pickup": PICKUP},
+        "exceptions": [("ZTO Express", 520, 12), ("EMS", 8, 1), ("Deppon", 16, 2)],
+        "first_delivered_ms": (DAY0 + 13 * 60 + 27) * 1000 + 999,
+        "flows": {("Zhejiang", "Guangdong"): 7, ("unknown", "Beijing"): 3, ("Guangdong", "Guangdong"): 2},
+        "flow_span": snapshot.flow_span(NOW)}
     return snapshot.Parcels(**(base | changes))
 
 
