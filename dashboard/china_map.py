@@ -191,11 +191,18 @@ def mapped_flows(flows: Mapping[tuple[str, str], int]) -> tuple[dict[tuple[str, 
     return drawn, sum(flows.values()) - sum(drawn.values())
 
 
+# The frame of base_figure: the provinces' extent (lon, lat), drawn equirectangular, which fills a
+# wide panel (fitting Mercator's bounds leaves a wall's panel a third empty; its range cuts the north).
+FRAME = {"fitbounds": False, "projection": {"type": "equirectangular"},
+         "lonaxis": {"range": [73.0, 135.5]}, "lataxis": {"range": [17.5, 54.0]}}
+
+
 def base_figure(font_size: int = 15) -> dict:
     """Every province's outline, unshaded, and the layout: what a page sends once (about 100 kB)
     and fills with :func:`layers` on each update (:func:`assemble`, or ``gmv.mapFigure`` in the
     browser), so a wall polling every second sends only the colours and the lines."""
-    return {"data": _outlines(None), "layout": _layout(font_size)}
+    layout = _layout(font_size)
+    return {"data": _outlines(None), "layout": {**layout, "geo": {**layout["geo"], **FRAME}}}
 
 
 def layers(values: Mapping[str, int], flows: Mapping[tuple[str, str], int], *, label: str, money: bool,

@@ -433,7 +433,7 @@ def _parcels_panel() -> html.Div:
     rows = [html.Div([html.Div(STAGE_LABELS[s], className="stage-label"),
                       html.Div("–", id=f"wall-parcels-{s}", className="stage-value")],
                      className="stage stage-bad" if s == "in_exception" else "stage") for s in STAGES]
-    title = ["parcels now · ", html.Span("–", id="wall-parcels-created"), " created today"]
+    title = ["parcels now · ", html.Span("–", id="wall-parcels-created"), " new today"]
     return _panel(title, html.Div([html.Div(rows, className="stages"), _graph("wall-fig-parcels")],
                                   className="parcel-funnel"), "p-parcels")
 
@@ -448,7 +448,8 @@ def _delivery_panel() -> html.Div:
             value_id = f"wall-{leg}-p{percent}"
             cells.append(html.Div([html.Div("–", id=value_id, className="pct-value"),
                                    html.Div("", id=f"{value_id}-bucket", className="pct-bucket")], className="pct"))
-    return _panel("times from the parcel's creation · today", html.Div(cells, className="legs"), "p-delivery")
+    cells.append(html.Div("times run from the parcel's creation", className="legs-note"))
+    return _panel("delivery times · today", html.Div(cells, className="legs"), "p-delivery")
 
 
 def _exceptions_panel() -> html.Div:
@@ -508,7 +509,7 @@ def layout(ctx: Context, params: dict[str, str]):
         _panel("by channel · today", _graph("wall-fig-channel"), "p-channel"),
         html.Div([
             _parcels_panel(),
-            _panel("pipeline · events set aside today", html.Div([
+            _panel("pipeline · set aside today", html.Div([
                 html.Div([html.Div("–", id="wall-rejected", className="counter-value"),
                           html.Div("rejected", className="counter-label"),
                           html.Div("", id="wall-rejected-total", className="counter-sub")], className="counter"),
