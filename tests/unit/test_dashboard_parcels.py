@@ -7,8 +7,9 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboard import china_map, figures, fmt, snapshot
+from dashboard import explore_state as es
 from dashboard import queries as q
-from dashboard.pages import wall
+from dashboard.pages import explore, wall
 from stream.parcels import BUCKETS, DELIVERY_BUCKET_EDGES_S, bucket_label
 from stream.settings import ConfigError, load
 
@@ -186,3 +187,37 @@ def test_the_replay_factor_is_a_setting_said_on_the_wall():
     for bad in ("-1", "nan", "inf", "fast"):
         with pytest.raises(ConfigError, match="GMV_PARCEL_REPLAY"):
             load(env={"GMV_PARCEL_REPLAY": bad})
+
+
+# -- explore's map ------------------------------------------------------------------------------
+
+
+class _Answered:
+    """A finished future's stand-in."""
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def test_explores_map_shades_by_the_selections_gmv_and_keeps_the_flows_into_the_chosen_province():
+    rows = (order_row("Guangdong", 2_042_348), order_row("Zhejiang", 2_000_000), order_row("Atlantis", 5))
+    assert explore.map_values(rows) == {"Guangdong": 2_042_348, "Zhejiang": 2_000_000}
+    flows = {("Zhejiang", "Guangdong"): 7, ("Zhejiang", "Beijing"): 200, ("unknown", "Guangdong"): 3}
+    assert explore.explore_flows(flows, None) == flows
+    assert explore.explore_flows(flows, "Guangdong") == {("Zhejiang", "Guangdong"): 7, ("unknown", "Guangdong"): 3}
+    fig = explore.map_figure(es.ExploreState(province="Guangdong"), rows, _Answered(flows))
+    go.Figure(fig)
+    (markers,) = [t for t in fig["data"] if t["name"] == "GMV"]
+    assert dict(zip(markers["text"], markers["marker"]["color"])) == {"Guangdong": 2_042_348, "Zhejiang": 2_000_000}
+    assert [t["name"] for t in fig["data"] if t["mode"] == "lines" and "→" in t["name"]] == ["Zhejiang → Guangdong"]
+
+
+def test_explores_map_says_why_when_there_is_no_gmv_by_province():
+    unanswerable = q.Unanswerable("The rollups keep brand only on its own and with its category.")
+    said = explore.map_figure(es.ExploreState(), unanswerable, _Answered({}))
+    assert said["layout"]["annotations"][0]["text"].startswith("The rollups keep brand only")
+    buyers = explore.map_figure(es.ExploreState(), None, _Answered({}))
+    assert "pick an order measure" in buyers["layout"]["annotations"][0]["text"]
