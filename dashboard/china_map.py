@@ -105,6 +105,13 @@ def _shown(value: int, money: bool) -> str:
     return fmt.yuan(value) if money else fmt.count(value)
 
 
+def _scale_ticks(top: int, money: bool) -> dict:
+    """The colour bar's ticks, 0, half and the top, said as the values are (yuan for fen: plotly
+    would say 4B for ¥40,000,000.00 in fen)."""
+    ticks = [0, top // 2, top]
+    return {"tickvals": ticks, "ticktext": [fmt.compact_money(t) if money else fmt.count(t) for t in ticks]}
+
+
 def _value_markers(values: Mapping[str, int], label: str, money: bool) -> dict:
     """The exact values: a marker at each province's centroid, coloured like its fill, with its hover."""
     where = centroids()
@@ -120,7 +127,7 @@ def _value_markers(values: Mapping[str, int], label: str, money: bool) -> dict:
         "marker": {"color": [int(values[n]) for n in names], "cmin": 0, "cmax": top, "colorscale": COLORSCALE,
                    "size": 7, "line": {"color": TEXT, "width": 0.6}, "showscale": True,
                    "colorbar": {"thickness": 10, "len": 0.6, "x": 0.98, "tickfont": {"color": MUTED, "size": 11},
-                                "outlinewidth": 0}},
+                                "outlinewidth": 0, **_scale_ticks(top, money)}},
         "hovertemplate": f"%{{text}}<br>{label}: %{{customdata}}<extra></extra>",
         "showlegend": False,
     }

@@ -429,13 +429,13 @@ def _buyers_panel() -> html.Div:
 
 
 def _parcels_panel() -> html.Div:
-    """Parcels in each stage now: a row per stage (its name and count) beside the funnel's bars."""
-    rows = [html.Div([html.Div(STAGE_LABELS[s], className="stage-label"),
-                      html.Div("–", id=f"wall-parcels-{s}", className="stage-value")],
-                     className="stage stage-bad" if s == "in_exception" else "stage") for s in STAGES]
-    title = ["parcels now · ", html.Span("–", id="wall-parcels-created"), " new today"]
-    return _panel(title, html.Div([html.Div(rows, className="stages"), _graph("wall-fig-parcels")],
-                                  className="parcel-funnel"), "p-parcels")
+    """Parcels in each stage now: the funnel (its bars named), each stage's count right of its bar."""
+    counts = [html.Div("–", id=f"wall-parcels-{s}", title=STAGE_LABELS[s],
+                       className="stage-value stage-bad" if s == "in_exception" else "stage-value") for s in STAGES]
+    created = html.Div([html.Span("–", id="wall-parcels-created"), " parcels created today"],
+                       className="parcels-created")
+    funnel = html.Div([_graph("wall-fig-parcels"), html.Div(counts, className="stages")], className="parcel-funnel")
+    return _panel("parcels now", html.Div([funnel, created], className="panel-fill"), "p-parcels")
 
 
 def _delivery_panel() -> html.Div:
@@ -465,7 +465,7 @@ def _map_panel() -> html.Div:
     hidden = html.Div([html.Table(html.Tbody([], id="wall-map-values")),
                        html.Table(html.Tbody([], id="wall-map-flows"))], className="map-values")
     body = html.Div([_graph("wall-fig-map"), html.Div("", id="wall-map-note", className="map-note"), hidden],
-                    className="map-body")
+                    className="panel-fill")
     return _panel("GMV by province today · parcels from warehouse to buyer", body, "p-map")
 
 
@@ -502,7 +502,7 @@ def layout(ctx: Context, params: dict[str, str]):
     ], className="kpis")
     grid = html.Div([
         _panel("GMV per minute · today (CST)", _graph("wall-fig-minutes"), "p-minutes"),
-        _panel("orders and new buyers / s · 10 min", _graph("wall-fig-last"), "p-last"),
+        _panel("orders, new buyers / s · 10 min", _graph("wall-fig-last"), "p-last"),
         _panel("top 10 brands · GMV today", _graph("wall-fig-brands"), "p-brands"),
         _panel("by category · today", _graph("wall-fig-category"), "p-category"),
         _map_panel(),
