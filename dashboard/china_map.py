@@ -105,6 +105,13 @@ def _shown(value: int, money: bool) -> str:
     return fmt.yuan(value) if money else fmt.count(value)
 
 
+def _scale_ticks(top: int, money: bool) -> dict:
+    """The colour bar's ticks, 0, half and the top, said as the values are (yuan for fen: plotly
+    would say 4B for ¥40,000,000.00 in fen)."""
+    ticks = [0, top // 2, top]
+    return {"tickvals": ticks, "ticktext": [fmt.compact_money(t) if money else fmt.count(t) for t in ticks]}
+
+
 def _value_markers(values: Mapping[str, int], label: str, money: bool) -> dict:
     """The exact values: a marker at each province's centroid, coloured like its fill, with its hover."""
     where = centroids()
@@ -120,7 +127,7 @@ def _value_markers(values: Mapping[str, int], label: str, money: bool) -> dict:
         "marker": {"color": [int(values[n]) for n in names], "cmin": 0, "cmax": top, "colorscale": COLORSCALE,
                    "size": 7, "line": {"color": TEXT, "width": 0.6}, "showscale": True,
                    "colorbar": {"thickness": 10, "len": 0.6, "x": 0.98, "tickfont": {"color": MUTED, "size": 11},
-                                "outlinewidth": 0}},
+                                "outlinewidth": 0, **_scale_ticks(top, money)}},
         "hovertemplate": f"%{{text}}<br>{label}: %{{customdata}}<extra></extra>",
         "showlegend": False,
     }
@@ -147,11 +154,9 @@ def province_figure(values: Mapping[str, int], *, label: str, money: bool, font_
     return {"data": [*_outlines(values), _value_markers(values, label, money)], "layout": _layout(font_size)}
 
 
-def flow_figure(flows: Mapping[tuple[str, str], int], *, label: str = "parcels", top: int = TOP_FLOWS,
-                font_size: int = 15) -> dict:
-    """Lines from each origin province's centroid to its destination's, wider and brighter the more
-    parcels (``flows``: (origin, destination) -> count), over the provinces' outline. Only the ``top``
-    busiest routes are drawn; parcels that stay within a province are a ring at its centroid."""
+def _flow_traces(flows: Mapping[tuple[str, str], int], label: str, top: int) -> list[dict]:
+    """A line per route of the ``top`` busiest (see :func:`flow_figure`), and a ring per province
+    for the parcels that stay within it."""
     where = centroids()
     unknown = sorted({n for pair in flows for n in pair} - set(where))
     if unknown:
@@ -172,9 +177,8 @@ def flow_figure(flows: Mapping[tuple[str, str], int], *, label: str = "parcels",
             "hovertemplate": f"{origin} → {destination}<br>%{{customdata:,}} {label}<extra></extra>",
             "showlegend": False,
         })
-    traces = [*_outlines(None), *lines]
     if local:
-        traces.append({
+        lines.append({
             "type": "scattergeo", "mode": "markers", "name": f"{label} within a province",
             "lon": [where[p][0] for _, p in local], "lat": [where[p][1] for _, p in local],
             "text": [p for _, p in local], "customdata": [n for n, _ in local],
@@ -183,4 +187,52 @@ def flow_figure(flows: Mapping[tuple[str, str], int], *, label: str = "parcels",
             "hovertemplate": f"within %{{text}}<br>%{{customdata:,}} {label}<extra></extra>",
             "showlegend": False,
         })
-    return {"data": traces, "layout": _layout(font_size)}
+    return lines
+
+
+def mapped_flows(flows: Mapping[tuple[str, str], int]) -> tuple[dict[tuple[str, str], int], int]:
+    """``(flows between provinces the map has, parcels left out)``: a route from or to a place
+    without a shape (origin 'unknown': an event sent without one) cannot be drawn."""
+    where = centroids()
+    drawn = {pair: n for pair, n in flows.items() if pair[0] in where and pair[1] in where}
+    return drawn, sum(flows.values()) - sum(drawn.values())
+
+
+# The frame of base_figure: the provinces' extent (lon, lat), drawn equirectangular, which fills a
+# wide panel (fitting Mercator's bounds leaves a wall's panel a third empty; its range cuts the north).
+FRAME = {"fitbounds": False, "projection": {"type": "equirectangular"},
+         "lonaxis": {"range": [73.0, 135.5]}, "lataxis": {"range": [17.5, 54.0]}}
+
+
+def base_figure(font_size: int = 15) -> dict:
+    """Every province's outline, unshaded, and the layout: what a page sends once (about 100 kB)
+    and fills with :func:`layers` on each update (:func:`assemble`, or ``gmv.mapFigure`` in the
+    browser), so a wall polling every second sends only the colours and the lines."""
+    layout = _layout(font_size)
+    return {"data": _outlines(None), "layout": {**layout, "geo": {**layout["geo"], **FRAME}}}
+
+
+def layers(values: Mapping[str, int], flows: Mapping[tuple[str, str], int], *, label: str, money: bool,
+           flow_label: str = "parcels", top: int = TOP_FLOWS) -> dict:
+    """What changes on the map: ``fills`` (province -> colour, by ``values``), and ``traces``: the
+    flows' lines (the ``top`` busiest of ``flows``, drawable ones, see :func:`mapped_flows`) and the
+    value markers (the exact values in their hover)."""
+    return {"fills": _colors(values) if values else {},
+            "traces": [*_flow_traces(mapped_flows(flows)[0], flow_label, top),
+                       _value_markers(values, label, money)]}
+
+
+def assemble(base: dict, layer: dict) -> dict:
+    """The figure of :func:`base_figure` with its outlines filled and the layers' traces on top
+    (the browser's ``gmv.mapFigure`` does the same)."""
+    fills = layer["fills"]
+    outlines = [{**t, "fillcolor": fills[t["name"]]} if t["name"] in fills else t for t in base["data"]]
+    return {"data": [*outlines, *layer["traces"]], "layout": base["layout"]}
+
+
+def flow_figure(flows: Mapping[tuple[str, str], int], *, label: str = "parcels", top: int = TOP_FLOWS,
+                font_size: int = 15) -> dict:
+    """Lines from each origin province's centroid to its destination's, wider and brighter the more
+    parcels (``flows``: (origin, destination) -> count), over the provinces' outline. Only the ``top``
+    busiest routes are drawn; parcels that stay within a province are a ring at its centroid."""
+    return {"data": [*_outlines(None), *_flow_traces(flows, label, top)], "layout": _layout(font_size)}

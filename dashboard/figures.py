@@ -210,6 +210,28 @@ def channel_donut(rows: list, metric: str = "gmv_fen", font_size: int = 15) -> d
     return {"data": [trace], "layout": _layout(font_size, margin={"l": 30, "r": 30, "t": 20, "b": 20})}
 
 
+BAD = "#ff4d5e"
+
+
+def parcel_funnel(stages: Sequence[tuple[str, int]], font_size: int = 13) -> dict:
+    """Parcels per stage, ``(label, count)`` top to bottom, as a funnel of bars named on the left
+    (the last stage, parcels in exception, in red); the page writes each count right of its bar, a
+    row per bar, so the counts are text a test and a screen reader can read."""
+    if not stages:
+        return message("parcels: not available", font_size)
+    colors = [COOL] * (len(stages) - 1) + [BAD]
+    trace = {
+        "type": "funnel", "y": [shown(label) for label, _ in stages], "x": [int(n) for _, n in stages],
+        "textinfo": "none", "marker": {"color": colors},
+        "connector": {"fillcolor": "rgba(63,182,255,0.12)", "line": {"width": 0}},
+        "customdata": [fmt.count(n) for _, n in stages], "hovertemplate": "%{y}: %{customdata}<extra></extra>",
+    }
+    return {"data": [trace], "layout": _layout(
+        font_size, margin={"l": 8, "r": 0, "t": 0, "b": 0, "pad": 4}, xaxis={"visible": False},
+        yaxis={"autorange": "reversed", "color": MUTED, "gridcolor": "rgba(0,0,0,0)", "ticks": ""},
+        funnelgap=0.25)}
+
+
 # -- explore ----------------------------------------------------------------------------------
 
 

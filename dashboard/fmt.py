@@ -68,6 +68,15 @@ def share(part: int, whole: int, places: int = 1) -> str:
     return f"{units}.{fraction:0{places}d}%" if places else f"{units}%"
 
 
+def duration(seconds: int) -> str:
+    """A whole number of seconds in its largest unit, as the delivery-time buckets say their
+    edges (stream.parcels.bucket_label): ``"45 min"``, ``"2 h"``, ``"1.5 d"``, ``"30 s"``."""
+    for unit, width in (("d", DAY_S), ("h", 3600), ("min", 60)):
+        if seconds >= width:
+            return f"{seconds / width:g} {unit}"
+    return f"{int(seconds)} s"
+
+
 def local(epoch_s: int) -> datetime:
     return datetime.fromtimestamp(int(epoch_s), FESTIVAL_TZ)
 

@@ -43,6 +43,10 @@ from stream.contract import (
     family,
     window_start,
 )
+from stream.parcels import BUCKETS, LEGS, NOT_PER_DAY, STAGES, bucket_of
+
+PER_DAY_STAGE = "delivered"  # the one stage counted per festival day (of the delivery)
+assert PER_DAY_STAGE in STAGES
 
 
 @dataclass(frozen=True)
@@ -389,6 +393,79 @@ def pipeline(run: Run, db: str, start: int = 0, end: int = 2**32 - 1,
         SELECT source, kind, reason, sum(events) AS n FROM {db}.{SET_ASIDE} FINAL
         WHERE {_RANGE} AND kind IN ('rejected', 'late') GROUP BY source, kind, reason ORDER BY n DESC"""
     return [(s, k, r, int(n)) for s, k, r, n in run(sql, _bounds(start, end), tier)]
+
+
+# -- parcels as the logistics partner reports them -------------------------------------------
+# Continuous rollups of the job's state per parcel (rules: stream/parcels.py): one row per key,
+# rewritten as parcels move (a key that empties is a row of 0, left out here). Small tables:
+# each read below takes one festival day's rows, or the few rows not per day.
+
+PARCEL_STAGES = ROLLUPS["parcel_stages"].table
+DELIVERY_TIMES = ROLLUPS["parcel_delivery_times"].table
+CARRIER_EXCEPTIONS = ROLLUPS["parcel_exceptions"].table
+FIRST_DELIVERY = ROLLUPS["parcel_first_delivery"].table
+PARCEL_FLOWS = ROLLUPS["parcel_flows_minute"].table
+
+
+def parcel_stages(run: Run, db: str, day0: int, tier: Tier = LIVE) -> dict[str, int]:
+    """Parcels in each of :data:`stream.parcels.STAGES` now: the stages not per day (their rows at
+    window_start 0) and 'delivered' of the festival day starting at ``day0`` (delivered today).
+    Every stage is there, 0 when it has no parcel."""
+    sql = f"""
+        SELECT stage, sum(parcels) FROM {db}.{PARCEL_STAGES} FINAL
+        WHERE (window_start = toDateTime(%(day)s) AND stage = %(per_day)s)
+           OR (window_start = toDateTime(%(not_per_day)s) AND stage != %(per_day)s)
+        GROUP BY stage"""
+    params = {"day": int(day0), "per_day": PER_DAY_STAGE, "not_per_day": NOT_PER_DAY}
+    found = {str(s): int(n) for s, n in run(sql, params, tier)}
+    return {s: found.get(s, 0) for s in STAGES}
+
+
+def delivery_time_buckets(run: Run, db: str, day0: int, tier: Tier = MINUTE) -> dict[str, list[int]]:
+    """Legs of the festival day starting at ``day0`` (the day of the leg's end), over every
+    destination province and carrier: ``{leg: [legs in each bucket of DELIVERY_BUCKET_EDGES_S]}``
+    for each of :data:`stream.parcels.LEGS` (zeros when none)."""
+    sql = f"""
+        SELECT leg, bucket_s, sum(parcels) FROM {db}.{DELIVERY_TIMES} FINAL
+        WHERE window_start = toDateTime(%(day)s) GROUP BY leg, bucket_s"""
+    return bucket_counts(run(sql, {"day": int(day0)}, tier))
+
+
+def bucket_counts(rows: Sequence[tuple]) -> dict[str, list[int]]:
+    """``(leg, bucket_s, legs)`` rows as ``{leg: [legs per bucket]}``: a bucket_s is its bucket's
+    lower edge (one that is not an edge counts in the bucket that holds it)."""
+    out = {leg: [0] * BUCKETS for leg in LEGS}
+    for leg, bucket_s, n in rows:
+        if str(leg) in out:
+            out[str(leg)][bucket_of(int(bucket_s) * 1000)] += int(n)
+    return out
+
+
+def carrier_exceptions(run: Run, db: str, tier: Tier = MINUTE) -> list[tuple[str, int, int]]:
+    """``(carrier, parcels, parcels with an exception)`` since the stream began, by carrier name."""
+    sql = f"""
+        SELECT carrier, sum(parcels) AS n, sum(with_exception) FROM {db}.{CARRIER_EXCEPTIONS} FINAL
+        GROUP BY carrier HAVING n > 0 ORDER BY carrier"""
+    return [(str(c), int(n), int(e)) for c, n, e in run(sql, {}, tier)]
+
+
+def first_delivery_ms(run: Run, db: str, day0: int, tier: Tier = LIVE) -> int | None:
+    """The earliest delivered event time (epoch ms) of the festival day starting at ``day0``, or
+    None before its first delivery."""
+    sql = f"""
+        SELECT min(first_delivered_ms), count() FROM {db}.{FIRST_DELIVERY} FINAL
+        WHERE window_start = toDateTime(%(day)s) AND first_delivered_ms > 0"""
+    rows = run(sql, {"day": int(day0)}, tier)
+    return int(rows[0][0]) if rows and int(rows[0][1]) else None
+
+
+def parcel_flows(run: Run, db: str, start: int, end: int, tier: Tier = MINUTE) -> dict[tuple[str, str], int]:
+    """Parcels picked up in the minutes starting in [start, end), per ``(origin, destination)``
+    province (origin 'unknown': events sent without one), late corrections added in."""
+    sql = f"""
+        SELECT origin, province, sum(parcels) AS n FROM {db}.{PARCEL_FLOWS} FINAL
+        WHERE {_RANGE} GROUP BY origin, province HAVING n > 0"""
+    return {(str(o), str(p)): int(n) for o, p, n in run(sql, _bounds(start, end), tier)}
 
 
 # -- buyers ---------------------------------------------------------------------------------

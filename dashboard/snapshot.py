@@ -31,6 +31,7 @@ from dashboard import queries as q
 log = logging.getLogger(__name__)
 
 LAST_SECONDS = 600  # the "orders per second, last 10 minutes" chart
+FLOW_MINUTES = 10  # the map's flows: parcels picked up in the last 10 closed minutes
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class WallSnapshot:
     pipeline_total: dict[str, int] = field(default_factory=dict)
     milestones: list[q.Passed] = field(default_factory=list)  # GMV milestones passed, smallest first
     buyers: Buyers | None = None
+    parcels: Parcels | None = None  # None: the parcel rollups could not be read (a database before them)
     history: lastyear.History | None = None  # last year at this moment (None: no history to compare with)
 
 
@@ -79,6 +81,25 @@ class Buyers:
         disagree: more new buyers than buyers, a moment when one lane has loaded and not the other)."""
         repeat = self.minute_buyers - self.minute_new
         return repeat if repeat >= 0 else None
+
+
+@dataclass(frozen=True)
+class Parcels:
+    """Parcels as the logistics partner reports them (stream/parcels.py), as of the snapshot."""
+
+    stages: dict[str, int]  # parcels in each stage now ('delivered': today)
+    legs: dict[str, list[int]]  # today's legs (pickup, delivery) per delivery-time bucket
+    exceptions: list[tuple[str, int, int]]  # (carrier, parcels, with an exception), by carrier
+    first_delivered_ms: int | None  # today's first delivered event (epoch ms), None before it
+    flows: dict[tuple[str, str], int]  # (origin, destination) -> parcels picked up in flow_span
+    flow_span: tuple[int, int]  # [start, end) of the flows' minutes, epoch s
+
+
+def flow_span(now_s: int) -> tuple[int, int]:
+    """The last FLOW_MINUTES closed minutes before the one holding ``now_s`` (a minute's flows are
+    written as it closes); stable for a minute, so its read keeps its cache key."""
+    minute = now_s // 60 * 60
+    return minute - 60 * FLOW_MINUTES, minute
 
 
 def split_of(now_s: int) -> int:
@@ -123,6 +144,12 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
         "buyers_last": (q.new_buyers_per_second, run, db, now_s - LAST_SECONDS + 1, now_s + 1, q.LIVE),
         # the last complete minute is settled: its key holds for a minute, refreshed in the background
         "buyers_minute": (q.buyers_per_minute, run, db, settled_minute, settled_minute + 60, q.MINUTE),
+        # parcels: small tables, today's rows (or the few not per day)
+        "parcel_stages": (_optional, q.parcel_stages, run, db, day0),
+        "delivery_times": (_optional, q.delivery_time_buckets, run, db, day0),
+        "carrier_exceptions": (_optional, q.carrier_exceptions, run, db),
+        "first_delivery": (_optional, q.first_delivery_ms, run, db, day0),
+        "flows": (_optional, q.parcel_flows, run, db, *flow_span(now_s)),
         "history": (_history, run, db, history_db, now_s, day0) if history_db else (lambda: None,),
     }
     got = _gather(calls, pool)
@@ -138,7 +165,8 @@ def wall_snapshot(run: q.Run, db: str, hint: int | None = None,
         logistics=got["logistics"], pipeline_today=_by_kind(got["pipeline_today"]),
         pipeline_total=_by_kind(got["pipeline_total"]), milestones=got["milestones"],
         splits={dim: ranked(fields.get(dim, {})) for dim in FESTIVAL_FIELDS},
-        buyers=_buyers(got, settled_minute), history=got["history"], brands=got["brands"],
+        buyers=_buyers(got, settled_minute), parcels=_parcels(got, flow_span(now_s)), history=got["history"],
+        brands=got["brands"],
         **{name: ranked(fields.get(dim, {}), limit) for name, dim, limit in _BREAKDOWNS},
     )
 
@@ -160,6 +188,15 @@ def _buyers(got: dict, last_minute: int) -> Buyers:
     new = sum(n for s, n in got["buyers_last"] if last_minute <= s < last_minute + 60)
     return Buyers(today=today, last=got["buyers_last"], minute=last_minute,
                   minute_buyers=got["buyers_minute"].get(last_minute, 0), minute_new=new)
+
+
+def _parcels(got: dict, span: tuple[int, int]) -> Parcels | None:
+    """The parcels' answers of a snapshot, or None when any of them could not be read."""
+    names = ("parcel_stages", "delivery_times", "carrier_exceptions", "first_delivery", "flows")
+    if any(got[n] is _UNREAD for n in names):
+        return None
+    return Parcels(stages=got["parcel_stages"], legs=got["delivery_times"], exceptions=got["carrier_exceptions"],
+                   first_delivered_ms=got["first_delivery"], flows=got["flows"], flow_span=span)
 
 
 def _gather(calls: dict[str, tuple], pool: Executor | None) -> dict:
@@ -219,6 +256,22 @@ def _milestones(run: q.Run, db: str) -> list[q.Passed]:
             _WARNED[0] = time.monotonic()
             log.warning("wall: milestones not read (%s)", str(exc).splitlines()[0][:200] if str(exc) else exc)
         return []
+
+
+_UNREAD = object()  # an optional read that failed
+_OPTIONAL_WARNED = [float("-inf")]
+
+
+def _optional(f, *args):
+    """``f(*args)``, or _UNREAD when it fails (the parcel tables missing from a database made
+    before them): the wall's other numbers do not depend on it (logged once a minute)."""
+    try:
+        return f(*args)
+    except Exception as exc:  # noqa: BLE001 - logged (once a minute); the rest of the wall goes on
+        if time.monotonic() - _OPTIONAL_WARNED[0] >= 60:
+            _OPTIONAL_WARNED[0] = time.monotonic()
+            log.warning("wall: %s not read (%s)", f.__name__, str(exc).splitlines()[0][:200] if str(exc) else exc)
+        return _UNREAD
 
 
 _HISTORY_WARNED = [float("-inf")]

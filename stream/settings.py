@@ -7,6 +7,7 @@ a typo (``GMV_KAFKA_PROT``) fails loudly instead of being ignored.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -76,6 +77,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
                      "replicas + ZooKeeper, the job on 2 TaskManagers, 2 alert services (a setting named "
                      "beside it wins); 0: one of each (default)"),
     "GMV_START_TIMEOUT": ("start_timeout", "seconds a server may take to become healthy (default 90)"),
+    "GMV_PARCEL_REPLAY": ("parcel_replay", "the factor the simulator divides parcel delays by, said on the wall "
+                                           "(\"parcel delays compressed 720x\"; default 0: not said)"),
 }
 
 _PORT_FIELDS = (
@@ -125,6 +128,7 @@ class Settings:
     ha: int = 0  # only read by load(): it fills the settings of HA_SHAPE
     flink_rpc_port: int = 6123
     start_timeout: float = 90.0
+    parcel_replay: float = 0.0  # 0: parcel delays as they are (nothing said on the wall)
 
     def __post_init__(self) -> None:
         for name in _PORT_FIELDS:
@@ -156,6 +160,9 @@ class Settings:
                 f"{_label('clickhouse_database')}={self.clickhouse_database!r} is not a plain "
                 "identifier; use letters, digits and underscores."
             )
+        if not (self.parcel_replay >= 0 and math.isfinite(self.parcel_replay)):
+            raise ConfigError(f"{_label('parcel_replay')}={self.parcel_replay!r} is not a factor; use a number "
+                              "above 0 (or 0: not compressed).")
         if self.start_timeout <= 0:
             raise ConfigError(f"{_label('start_timeout')} must be a positive number of seconds.")
         if self.jars_dir is None:

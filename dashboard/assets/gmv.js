@@ -4,6 +4,7 @@
   var STUCK_MS = 10000; // a wall poll unanswered this long is aborted (see serverLost), so polling resumes
   var LOST_MS = 2 * STUCK_MS; // a poll neither answered nor failed by then (Dash lost it) is given up
   var BASE_W = 1920, BASE_H = 1080; // the wall is laid out for 1080p and scaled up from there
+  var lastMap = null; // the map layers last drawn (and the scale), so an unchanged map is not redrawn
 
   function noUpdates(n) {
     var out = [];
@@ -28,6 +29,16 @@
       });
     }
     return Object.assign({}, fig, {layout: layout});
+  }
+
+  /* The map (see china_map.base_figure and layers): the outlines sent once with the page, filled
+     with each answer's colours, under its lines and value markers. */
+  function mapFigure(base, layer) {
+    var fills = layer.fills || {};
+    var data = base.data.map(function (t) {
+      return fills[t.name] ? Object.assign({}, t, {fillcolor: fills[t.name]}) : t;
+    });
+    return {data: data.concat(layer.traces || []), layout: base.layout};
   }
 
   function baseClass(rootClass) {
@@ -147,6 +158,19 @@
         if ((payload.seq || 0) < (shown.seq || 0) || payload.as_of_ms < shown.as_of_ms) return skip;
         var m = payload.milestones;
         return [m.banner, m.banner_class, m.title, m.second, m.figure, m.timeline];
+      },
+
+      /* The map from each answer's layers, with wallApply's guard (as milestonesApply); an
+         answer whose layers are those already drawn redraws nothing. */
+      mapApply: function (payload, shown, base, current) {
+        var nu = window.dash_clientside.no_update;
+        shown = shown || {seq: 0, as_of_ms: -1};
+        if (!payload || !payload.ok || !payload.has_data || !payload.map || !base) return nu;
+        if ((payload.seq || 0) < (shown.seq || 0) || payload.as_of_ms < shown.as_of_ms) return nu;
+        var drawn = JSON.stringify(payload.map) + "@" + scale();
+        if (drawn === lastMap && current && current.data && current.data.length) return nu;
+        lastMap = drawn;
+        return scaled(mapFigure(base, payload.map), scale());
       },
 
       /* The unit is part of the URL, so a link (or a kiosk's start page) keeps it. */

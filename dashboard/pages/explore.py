@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 
 from dash import Input, Output, State, callback_context, dash_table, dcc, html, no_update
 
+from dashboard import china_map, figures, fmt, lastyear
 from dashboard import explore_state as es
-from dashboard import figures, fmt, lastyear
 from dashboard import queries as q
 from dashboard.db import DataUnavailable
 from dashboard.pages import Context, Page
@@ -56,11 +56,12 @@ def view(ctx: Context, state: es.ExploreState, notes: list[str]) -> dict:
     order_metric = state.metric not in es.BUYER_METRICS
     series = _POOL.submit(_series, ctx, state, start, end, bucket, extent)
     closed = _POOL.submit(_closed_note, run, db, state, start, end, extent) if order_metric and extent else None
-    bars = _bars(run, db, state, start, end, extent)
+    flows = _POOL.submit(q.parcel_flows, run, db, start, end, q.EXPLORE)
+    bars, found = _bars(run, db, state, start, end, extent)
     rows, series_fig, total, more = series.result()
     more += [closed.result()] if closed and closed.result() else []
     return {
-        "series": series_fig, "bars": bars, "rows": rows,
+        "series": series_fig, "bars": bars, "rows": rows, "map": map_figure(state, found.get("province"), flows),
         "table": [_table_row(r) for r in rows],
         "asof": _asof_text(extent, start, end, bucket),
         "total": total, "notes": " · ".join(notes + more),
@@ -184,13 +185,46 @@ def _vs_last_year(rows: list[tuple], last: list[tuple], metric: str, extent) -> 
 METRIC_MONEY = {m.name: m.is_money for m in ORDER_MEASURES}
 
 
-def _bars(run, db, state: es.ExploreState, start: int, end: int, extent) -> dict[str, dict]:
-    """Every bar chart: each field's values under the other filters (or a sentence why not)."""
+def _bars(run, db, state: es.ExploreState, start: int, end: int, extent) -> tuple[dict[str, dict], dict]:
+    """Every bar chart: each field's values under the other filters (or a sentence why not); and
+    the rows behind them, by field (none under a buyers metric)."""
     if state.metric in es.BUYER_METRICS:
-        return {dim: _buyer_bar(run, db, dim, state, start, end) for dim in ALL_BARS}
+        return {dim: _buyer_bar(run, db, dim, state, start, end) for dim in ALL_BARS}, {}
     found = q.breakdowns(run, db, ALL_BARS, start, end, state.filters(), order_by=state.metric, limit=50,
                          span=extent, pool=_POOL)
-    return {dim: _bar(dim, state, rows) for dim, rows in found.items()}
+    return {dim: _bar(dim, state, rows) for dim, rows in found.items()}, found
+
+
+_GMV_AT = 1 + q.MEASURES.index("gmv_fen")  # in a (value, *MEASURES) row
+
+
+def map_values(rows: tuple[tuple, ...]) -> dict[str, int]:
+    """GMV (fen) per province the map has a shape for, from the province bar's ``(value, *MEASURES)``
+    rows: every province under the other filters, over the range."""
+    where = china_map.centroids()
+    return {str(r[0]): int(r[_GMV_AT]) for r in rows if str(r[0]) in where}
+
+
+def explore_flows(flows: dict[tuple[str, str], int], province: str | None) -> dict[tuple[str, str], int]:
+    """The range's parcel flows the map draws: the parcels carry no order field, so of the filters
+    only province applies (the parcels going to it)."""
+    return {pair: n for pair, n in flows.items() if not province or pair[1] == province}
+
+
+def map_figure(state: es.ExploreState, rows: tuple[tuple, ...] | q.Unanswerable | None, flows) -> dict:
+    """The map: provinces shaded by the selection's GMV over the range, the range's busiest parcel
+    routes on top (``flows``: a future of :func:`queries.parcel_flows`); a sentence instead when
+    the selection has no GMV by province."""
+    if rows is None:
+        return figures.message(_wrap("The map shades provinces by GMV: pick an order measure.", 60), 13)
+    if isinstance(rows, q.Unanswerable):
+        return figures.message(_wrap(str(rows), 60), 13)
+    try:
+        routes = explore_flows(flows.result(), state.province or None)
+    except DataUnavailable:  # the parcel rollups not there (a database before them): the GMV alone
+        routes = {}
+    layer = china_map.layers(map_values(rows), routes, label="GMV", money=True)
+    return china_map.assemble(china_map.base_figure(13), layer)
 
 
 def _bar(dim: str, state: es.ExploreState, rows: tuple[tuple, ...] | q.Unanswerable) -> dict:
@@ -379,6 +413,9 @@ def layout(ctx: Context, params: dict[str, str]):
                  className="explore-meta"),
         html.Div(_chart("over time", "explore-fig-series", "explore-series", "drag to zoom into a time range"),
                  className="series-card"),
+        html.Div(_chart("GMV by province · parcels from warehouse to buyer", "explore-fig-map", "explore-map",
+                        "the busiest 40 routes of parcels picked up in the range; of the filters, only province "
+                        "applies to them (its incoming parcels)"), className="map-card"),
         charts, compact, html.Div(table, className="table-card"),
     ], className="page explore")
 
@@ -447,7 +484,8 @@ def register(app, ctx: Context) -> None:
         Output("explore-url", "search"), *[Output(i, "value") for i in control_ids.values()],
         *[Output(f"explore-{d}", "options") for d in LOOKED_UP],
         Output("explore-fig-series", "figure"), *[Output(f"explore-fig-{d}", "figure") for d in ALL_BARS],
-        Output("explore-table", "data"), Output("explore-asof", "children"), Output("explore-total", "children"),
+        Output("explore-fig-map", "figure"), Output("explore-table", "data"), Output("explore-asof", "children"),
+        Output("explore-total", "children"),
         Output("explore-notice", "children"),
         Input("explore-url", "search"), *[Input(i, "value") for i in control_ids.values()],
         *[Input(f"explore-fig-{d}", "clickData") for d in ALL_BARS], Input("explore-fig-series", "relayoutData"),
@@ -489,9 +527,9 @@ def _outputs(ctx: Context, state: es.ExploreState, notes: list[str]) -> tuple:
     except DataUnavailable as exc:
         blank = figures.message("ClickHouse is not answering")
         return (state.to_search(), *controls(state.start, state.end), *options, blank, *[blank] * len(ALL_BARS),
-                [], "", "", f"No answer from ClickHouse: {exc}")
+                blank, [], "", "", f"No answer from ClickHouse: {exc}")
     return (state.to_search(), *controls(v["from"], v["to"]), *options, v["series"],
-            *[v["bars"][d] for d in ALL_BARS], v["table"], v["asof"], v["total"], v["notes"])
+            *[v["bars"][d] for d in ALL_BARS], v["map"], v["table"], v["asof"], v["total"], v["notes"])
 
 
 def _brand_options(ctx: Context, search_value: str | None, value: str | None, search: str | None) -> list[dict]:

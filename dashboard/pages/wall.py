@@ -20,22 +20,32 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+from typing import Any
 
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
-from dashboard import explore_state, figures, fmt, lastyear, snapshot
+from dashboard import china_map, explore_state, figures, fmt, lastyear, snapshot
 from dashboard import queries as q
 from dashboard.auth import KIOSK_FLAGS
 from dashboard.db import DataUnavailable
 from dashboard.pages import Context, Page
 from stream.alerts.milestones import label as figure_label
+from stream.parcels import (
+    BUCKETS,
+    DELIVERY_BUCKET_EDGES_S,
+    STAGES,
+    bucket_label,
+    first_delivery_text,
+    percentile_upper_edge_s,
+)
 
 log = logging.getLogger(__name__)
 
 POLL_MS = 1000
 FRESH_S, AMBER_S = 15, 60  # newest rollup younger than this: green; than AMBER_S: amber; else red
 FIGURES = ("wall-fig-minutes", "wall-fig-last", "wall-fig-brands", "wall-fig-category",
-           "wall-fig-province", "wall-fig-channel", "wall-fig-promotion", "wall-fig-wave")
+           "wall-fig-channel", "wall-fig-promotion", "wall-fig-wave", "wall-fig-parcels")
 # VIP (APASS) and pre-sale, today: (value id, money id, label)
 FESTIVAL_ROWS = (("wall-vip-share", "wall-vip-gmv", "VIP (APASS) share"),
                  ("wall-deposits", "wall-deposits-gmv", "deposits paid"),
@@ -44,14 +54,24 @@ FESTIVAL_ROWS = (("wall-vip-share", "wall-vip-gmv", "VIP (APASS) share"),
 BUYER_ROWS = (("wall-buyers", "wall-buyers-new", "unique buyers"),
               ("wall-vip-buyers-share", "wall-vip-buyers", "VIP (APASS) share"),
               ("wall-repeat-share", "wall-repeat-buyers", "repeat, last min"))
+# Parcels in each stage now, as the funnel names them (delivered: today)
+STAGE_LABELS = {"waiting_for_pickup": "waiting for pickup", "in_transit": "in transit",
+                "out_for_delivery": "out for delivery", "delivered": "delivered today", "in_exception": "in exception"}
+assert tuple(STAGE_LABELS) == STAGES
+# Delivery times today: (id, leg, percent); each id has a "-bucket" id beside it
+PERCENTILES = (("wall-delivery-p50", "delivery", 50), ("wall-delivery-p90", "delivery", 90),
+               ("wall-pickup-p50", "pickup", 50), ("wall-pickup-p90", "pickup", 90))
+PARCEL_TEXTS = (*(f"wall-parcels-{s}" for s in STAGES), "wall-parcels-created",
+                *(i for value, _, _ in PERCENTILES for i in (value, f"{value}-bucket")),
+                "wall-delivery-n", "wall-pickup-n", "wall-first-delivery", "wall-first-delivery-at",
+                "wall-exceptions", "wall-map-values", "wall-map-flows", "wall-map-note")
 TEXTS = ("wall-asof", "wall-fresh-text", "wall-gmv-today", "wall-orders-total", "wall-ops-now",
-         "wall-ops-peak", "wall-ops-peak-at", "wall-paid-today",
-         *(f"wall-parcels-{s}" for s in q.PARCEL_STATUSES),
+         "wall-ops-peak", "wall-ops-peak-at", "wall-paid-today", *PARCEL_TEXTS,
          "wall-rejected", "wall-late", "wall-rejected-total", "wall-late-total",
          *(i for value, money, _ in FESTIVAL_ROWS for i in (value, money)),
          *(i for value, detail, _ in BUYER_ROWS for i in (value, detail)), *lastyear.TEXTS)
-PARCEL_LABELS = {"created": "parcels created", "picked_up": "picked up", "in_transit": "in transit",
-                 "out_for_delivery": "out for delivery", "delivered": "delivered", "exception": "exceptions"}
+_GMV_AT = 1 + q.MEASURES.index("gmv_fen")  # in a (value, *MEASURES) row
+MAP_TOP_FLOWS = 30  # routes drawn on the wall's map: the busiest of the last FLOW_MINUTES minutes
 
 
 # -- data: one payload for every screen ------------------------------------------------------
@@ -98,10 +118,11 @@ def build_payload(snap: snapshot.WallSnapshot, now_ms: int) -> dict:
         "gmv": {"fen": fen, **{unit: fmt.money(fen, unit) for unit in fmt.UNITS}},
         "fresh": level, "texts": _texts(snap, age_ms), "figures": _figures(snap),
         "milestones": milestones_view(snap.milestones, snap.day_start_s, now_ms),
+        "map": map_layers(snap),
     }
 
 
-def _texts(snap: snapshot.WallSnapshot, age_ms: int) -> dict[str, str]:
+def _texts(snap: snapshot.WallSnapshot, age_ms: int) -> dict[str, Any]:
     peak, peak_at = snap.peak
     texts = {
         "wall-asof": f"as of {fmt.clock(snap.now_s)}",
@@ -117,7 +138,9 @@ def _texts(snap: snapshot.WallSnapshot, age_ms: int) -> dict[str, str]:
         "wall-rejected-total": f"{fmt.count(snap.pipeline_total.get('rejected', 0))} so far",
         "wall-late-total": f"{fmt.count(snap.pipeline_total.get('late', 0))} so far",
     }
-    texts.update({f"wall-parcels-{s}": fmt.count(snap.logistics.get(s, 0)) for s in q.PARCEL_STATUSES})
+    texts["wall-parcels-created"] = fmt.count(snap.logistics.get("created", 0))
+    texts.update(parcel_texts(snap.parcels, snap.day_start_s))
+    texts.update(map_texts(map_values(snap.provinces), snap.parcels))
     texts.update(festival_texts(snap.splits))
     texts.update(buyer_texts(snap.buyers, snap.now_s))
     texts.update(lastyear.texts(snap.history, snap.festival["gmv_fen"], snap.minutes, snap.day_start_s, snap.now_s))
@@ -159,6 +182,107 @@ def festival_texts(splits: dict[str, list[tuple]]) -> dict[str, str]:
     }
 
 
+# -- parcels: the funnel, delivery times, the first delivery, exceptions by carrier ------------
+
+
+def percentile_texts(counts: list[int], percent: int) -> tuple[str, str]:
+    """``("p50 ≤ 2 h", "bucket 1-2 h")``: a percentile of a leg's bucket counts (the upper edge of
+    the bucket it falls in) and that bucket; ``("p90 ≥ 15 d", "bucket >= 15 d")`` in the open-ended
+    last one; a dash and nothing with no counts."""
+    edge = percentile_upper_edge_s(counts, percent)
+    if edge is None:
+        return "–", ""
+    if edge == float("inf"):
+        return f"p{percent} ≥ {fmt.duration(DELIVERY_BUCKET_EDGES_S[-1])}", f"bucket {bucket_label(BUCKETS - 1)}"
+    bucket = DELIVERY_BUCKET_EDGES_S.index(int(edge)) - 1
+    return f"p{percent} ≤ {fmt.duration(int(edge))}", f"bucket {bucket_label(bucket)}"
+
+
+def first_delivery_texts(first_delivered_ms: int | None, day0: int) -> dict[str, str]:
+    """Today's first delivery, after the festival day's start (its midnight), and its clock time;
+    a dash before it."""
+    if first_delivered_ms is None:
+        return {"wall-first-delivery": "–", "wall-first-delivery-at": ""}
+    second = first_delivered_ms // 1000
+    return {"wall-first-delivery": first_delivery_text(second - day0),
+            "wall-first-delivery-at": f"at {fmt.hms(second)} CST"}
+
+
+def exception_rows(exceptions: list[tuple[str, int, int]]) -> list[html.Tr]:
+    """A table row per carrier, highest exception share first (shares compared exactly, then by
+    name): its name, share (with_exception / parcels) and counts, each in a data attribute too."""
+    def share_first(row: tuple[str, int, int]) -> tuple:
+        carrier, parcels, excepted = row
+        return Fraction(-excepted, parcels), carrier
+    return [html.Tr([html.Td(carrier, className="exc-carrier"),
+                     html.Td(fmt.share(excepted, parcels), className="exc-share"),
+                     html.Td(f"{fmt.count(excepted)} of {fmt.count(parcels)}", className="exc-count")],
+                    **{"data-carrier": carrier, "data-parcels": str(parcels), "data-with-exception": str(excepted)})
+            for carrier, parcels, excepted in sorted(exceptions, key=share_first)]
+
+
+def parcel_texts(parcels: snapshot.Parcels | None, day0: int) -> dict[str, Any]:
+    """Parcels in each stage now (delivered: today), today's delivery and pickup times (p50, p90
+    and their buckets, from the parcel's creation), the first delivery, exceptions by carrier;
+    dashes when the parcel rollups cannot be read."""
+    if parcels is None:
+        dashes: dict[str, Any] = {f"wall-parcels-{s}": "–" for s in STAGES}
+        dashes |= {i: "–" for i, _, _ in PERCENTILES} | {f"{i}-bucket": "" for i, _, _ in PERCENTILES}
+        return dashes | {"wall-delivery-n": "", "wall-pickup-n": "", "wall-exceptions": []} | first_delivery_texts(
+            None, day0)
+    texts: dict[str, Any] = {f"wall-parcels-{s}": fmt.count(parcels.stages.get(s, 0)) for s in STAGES}
+    for value_id, leg, percent in PERCENTILES:
+        texts[value_id], texts[f"{value_id}-bucket"] = percentile_texts(parcels.legs[leg], percent)
+    texts["wall-delivery-n"] = f"{fmt.count(sum(parcels.legs['delivery']))} delivered today"
+    texts["wall-pickup-n"] = f"{fmt.count(sum(parcels.legs['pickup']))} picked up today"
+    texts["wall-exceptions"] = exception_rows(parcels.exceptions)
+    return texts | first_delivery_texts(parcels.first_delivered_ms, day0)
+
+
+# -- the map: provinces by today's GMV, parcels flowing from warehouse to buyer -----------------
+
+
+def map_values(provinces: list[tuple]) -> dict[str, int]:
+    """Today's GMV (fen) per province the map has a shape for, from ``(value, *MEASURES)`` rows."""
+    where = china_map.centroids()
+    return {str(r[0]): int(r[_GMV_AT]) for r in provinces if str(r[0]) in where}
+
+
+def drawn_flows(parcels: snapshot.Parcels | None) -> dict[tuple[str, str], int]:
+    """The routes the wall's map draws: the MAP_TOP_FLOWS busiest between provinces it has."""
+    if parcels is None:
+        return {}
+    flows, _ = china_map.mapped_flows(parcels.flows)
+    busiest = sorted(flows.items(), key=lambda kv: (-kv[1], kv[0]))[:MAP_TOP_FLOWS]
+    return dict(busiest)
+
+
+def map_texts(values: dict[str, int], parcels: snapshot.Parcels | None) -> dict[str, Any]:
+    """The map's numbers as hidden table rows a test (or a screen reader) reads: ``wall-map-values``
+    a row per province (``data-province``, ``data-fen``: today's GMV in fen), ``wall-map-flows`` a
+    row per drawn route (``data-origin``, ``data-province``, ``data-parcels``); and the note under the map."""
+    flows = drawn_flows(parcels)
+    rows = [html.Tr([html.Td(p), html.Td(fmt.yuan(fen))], **{"data-province": p, "data-fen": str(fen)})
+            for p, fen in sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))]
+    routes = [html.Tr([html.Td(o), html.Td(d), html.Td(fmt.count(n))],
+                      **{"data-origin": o, "data-province": d, "data-parcels": str(n)}) for (o, d), n in flows.items()]
+    if parcels is None:
+        note = "parcel flows: not available"
+    else:
+        start, end = parcels.flow_span
+        _, unmapped = china_map.mapped_flows(parcels.flows)
+        note = (f"{fmt.count(sum(parcels.flows.values()))} parcels picked up {fmt.hms(start)[:5]}–{fmt.hms(end)[:5]}"
+                f" · top {len(flows)} routes")
+        note += f" · {fmt.count(unmapped)} from an unknown origin" if unmapped else ""
+    return {"wall-map-values": rows, "wall-map-flows": routes, "wall-map-note": note}
+
+
+def map_layers(snap: snapshot.WallSnapshot) -> dict:
+    """What changes on the map each poll (china_map.layers); its outlines are sent once, with the page."""
+    return china_map.layers(map_values(snap.provinces), drawn_flows(snap.parcels), label="GMV today",
+                            money=True, top=MAP_TOP_FLOWS)
+
+
 def _figures(snap: snapshot.WallSnapshot) -> dict[str, dict]:
     return {
         "wall-fig-minutes": figures.gmv_per_minute(snap.minutes, snap.day_start_s, snap.now_s,
@@ -168,11 +292,11 @@ def _figures(snap: snapshot.WallSnapshot) -> dict[str, dict]:
         "wall-fig-brands": figures.ranked_bars(snap.brands, top=10, inside_labels=True),
         "wall-fig-category": figures.ranked_bars(snap.categories, top=8, others=True, color=figures.ACCENT_2,
                                                  inside_labels=True),
-        "wall-fig-province": figures.ranked_bars(snap.provinces, top=8, others=True, color=figures.COOL,
-                                                 inside_labels=True),
         "wall-fig-channel": figures.channel_donut(snap.channels),
         "wall-fig-promotion": _split_bars(snap, "promotion", figures.ACCENT_2),
         "wall-fig-wave": _split_bars(snap, "wave", figures.COOL),
+        "wall-fig-parcels": figures.parcel_funnel([(STAGE_LABELS[s], snap.parcels.stages.get(s, 0)) for s in STAGES]
+                                                  if snap.parcels else []),
     }
 
 
@@ -246,9 +370,12 @@ def _milestone_banner() -> html.Div:
 
 
 def _milestone_timeline() -> html.Div:
-    """Every GMV milestone passed, with its second, under the big number."""
+    """Every GMV milestone passed, with its second, under the big number; at its end, today's
+    first delivery, the festival's logistics milestone."""
+    first = html.Span([html.Span("–", id="wall-first-delivery", className="first-delivery"),
+                       html.Span("", id="wall-first-delivery-at", className="ms-time")], className="first-delivery-row")
     return html.Div([html.Span("GMV milestones", className="ms-label"),
-                     html.Div([], id="wall-milestones", className="ms-list")], className="milestones")
+                     html.Div([], id="wall-milestones", className="ms-list"), first], className="milestones")
 
 
 def _register_milestones(app) -> None:
@@ -265,7 +392,7 @@ def _register_milestones(app) -> None:
 # -- layout ----------------------------------------------------------------------------------
 
 
-def _panel(title: str, body, cls: str = "") -> html.Div:
+def _panel(title: str | list, body, cls: str = "") -> html.Div:
     return html.Div([html.Div(title, className="panel-title"), body], className=f"panel {cls}")
 
 
@@ -301,10 +428,50 @@ def _buyers_panel() -> html.Div:
     return _panel("buyers · today", html.Div(cells, className="buyers"), "p-buyers")
 
 
-def _counter(status: str) -> html.Div:
-    cls = "counter counter-bad" if status == "exception" else "counter"
-    return html.Div([html.Div("–", id=f"wall-parcels-{status}", className="counter-value"),
-                     html.Div(PARCEL_LABELS[status], className="counter-label")], className=cls)
+def _parcels_panel() -> html.Div:
+    """Parcels in each stage now: the funnel (its bars named), each stage's count right of its bar."""
+    counts = [html.Div("–", id=f"wall-parcels-{s}", title=STAGE_LABELS[s],
+                       className="stage-value stage-bad" if s == "in_exception" else "stage-value") for s in STAGES]
+    created = html.Div([html.Span("–", id="wall-parcels-created"), " parcels created today"],
+                       className="parcels-created")
+    funnel = html.Div([_graph("wall-fig-parcels"), html.Div(counts, className="stages")], className="parcel-funnel")
+    return _panel("parcels now", html.Div([funnel, created], className="panel-fill"), "p-parcels")
+
+
+def _delivery_panel() -> html.Div:
+    """Today's delivery and pickup times, p50 and p90 with the bucket each falls in."""
+    cells: list = []
+    for leg, label in (("delivery", "delivered"), ("pickup", "picked up")):
+        cells.append(html.Div([html.Div(label, className="leg-label"),
+                               html.Div("", id=f"wall-{leg}-n", className="leg-n")], className="leg"))
+        for percent in (50, 90):
+            value_id = f"wall-{leg}-p{percent}"
+            cells.append(html.Div([html.Div("–", id=value_id, className="pct-value"),
+                                   html.Div("", id=f"{value_id}-bucket", className="pct-bucket")], className="pct"))
+    cells.append(html.Div("times run from the parcel's creation", className="legs-note"))
+    return _panel("delivery times · today", html.Div(cells, className="legs"), "p-delivery")
+
+
+def _exceptions_panel() -> html.Div:
+    """The share of each carrier's parcels that had an exception, highest first."""
+    return _panel("exception share by carrier", html.Table(html.Tbody([], id="wall-exceptions"),
+                                                            className="exc-table"), "p-exceptions")
+
+
+def _map_panel() -> html.Div:
+    """China: provinces shaded by today's GMV, the busiest routes of the last minutes' parcels. The
+    outlines come once with the page (``wall-map-base``); each answer brings the colours and lines
+    (``gmv.mapApply``). The exact numbers are in hidden tables (see :func:`map_texts`)."""
+    hidden = html.Div([html.Table(html.Tbody([], id="wall-map-values")),
+                       html.Table(html.Tbody([], id="wall-map-flows"))], className="map-values")
+    body = html.Div([_graph("wall-fig-map"), html.Div("", id="wall-map-note", className="map-note"), hidden],
+                    className="panel-fill")
+    return _panel("GMV by province today · parcels from warehouse to buyer", body, "p-map")
+
+
+def replay_text(factor: float) -> str:
+    """The wall's line on compressed parcel delays: ``"parcel delays compressed 720x"`` (empty: not)."""
+    return f"parcel delays compressed {factor:g}x" if factor > 0 else ""
 
 
 def layout(ctx: Context, params: dict[str, str]):
@@ -315,6 +482,7 @@ def layout(ctx: Context, params: dict[str, str]):
         id="wall-units", value=units, inline=True, className="wall-units",
         options=[{"label": "¥", "value": "yuan"}, {"label": "万", "value": "wan"}, {"label": "亿", "value": "yi"}],
         style={"display": "none"} if kiosk else {})
+    replay = html.Span(replay_text(ctx.settings.parcel_replay), id="wall-parcel-replay", className="replay")
     header = html.Div([
         html.Div([html.Span("11.11", className="brand-mark"), html.Span("GMV · festival so far"),
                   _milestone_banner()], className="hero-title"),
@@ -323,7 +491,7 @@ def layout(ctx: Context, params: dict[str, str]):
         html.Div([html.Span("", id="wall-asof", className="asof"),
                   html.Span([html.Span(className="dot"), html.Span("", id="wall-fresh-text")],
                             id="wall-fresh", className="fresh fresh-none"),
-                  controls], className="hero-meta"),
+                  replay, controls], className="hero-meta"),
         _milestone_timeline(),
     ], className="hero")
     kpis = html.Div([
@@ -334,15 +502,14 @@ def layout(ctx: Context, params: dict[str, str]):
     ], className="kpis")
     grid = html.Div([
         _panel("GMV per minute · today (CST)", _graph("wall-fig-minutes"), "p-minutes"),
-        _panel("orders and new buyers / s · 10 min", _graph("wall-fig-last"), "p-last"),
+        _panel("orders, new buyers / s · 10 min", _graph("wall-fig-last"), "p-last"),
         _panel("top 10 brands · GMV today", _graph("wall-fig-brands"), "p-brands"),
         _panel("by category · today", _graph("wall-fig-category"), "p-category"),
-        _panel("by province · today", _graph("wall-fig-province"), "p-province"),
+        _map_panel(),
         _panel("by channel · today", _graph("wall-fig-channel"), "p-channel"),
         html.Div([
-            _panel("logistics · parcel events today", html.Div([_counter(s) for s in q.PARCEL_STATUSES],
-                                                               className="counters counters-2"), "p-logistics"),
-            _panel("pipeline · events set aside today", html.Div([
+            _parcels_panel(),
+            _panel("pipeline · set aside today", html.Div([
                 html.Div([html.Div("–", id="wall-rejected", className="counter-value"),
                           html.Div("rejected", className="counter-label"),
                           html.Div("", id="wall-rejected-total", className="counter-sub")], className="counter"),
@@ -351,6 +518,7 @@ def layout(ctx: Context, params: dict[str, str]):
                           html.Div("", id="wall-late-total", className="counter-sub")], className="counter"),
             ], className="counters counters-2"), "p-pipeline"),
         ], className="wall-side"),
+        html.Div([_delivery_panel(), _exceptions_panel()], className="wall-delivery"),
         html.Div([
             _buyers_panel(),
             _festival_panel(),
@@ -363,6 +531,7 @@ def layout(ctx: Context, params: dict[str, str]):
         dcc.Interval(id="wall-tick", interval=POLL_MS),
         dcc.Store(id="wall-request", data={"seq": 0, "t": 0}),
         dcc.Store(id="wall-payload"),
+        dcc.Store(id="wall-map-base", data=china_map.base_figure()),
         dcc.Store(id="wall-shown", data={"seq": 0, "as_of_ms": -1, "answered": 0}),
         dcc.Store(id="wall-ids", data={"texts": list(TEXTS), "figures": list(FIGURES)}),
         html.Div("", id="wall-banner", className="banner banner-hidden"),
@@ -397,6 +566,10 @@ def register(app, ctx: Context) -> None:
         ClientsideFunction("gmv", "unitsToUrl"), Output("wall-url", "search"),
         Input("wall-units", "value"), State("wall-url", "search"), prevent_initial_call=True)
     _register_milestones(app)
+    app.clientside_callback(
+        ClientsideFunction("gmv", "mapApply"), Output("wall-fig-map", "figure"),
+        Input("wall-payload", "data"), State("wall-shown", "data"), State("wall-map-base", "data"),
+        State("wall-fig-map", "figure"))
 
 
 PAGE = Page(path="/", name="Wall", layout=layout, register=register, kiosk=True)

@@ -16,6 +16,7 @@ from stream.contract import FESTIVAL_TZ
 from stream.stack import clickhouse
 from tests.support import synthetic
 from tests.support.browser import console, insert, select_one, wait_callbacks_settled, wait_until
+from tests.support.parcel_rows import KNOWN_PARCELS, known_parcel_rows
 
 pytestmark = pytest.mark.slow
 
@@ -79,6 +80,36 @@ def test_province_drills_into_its_channels(browser, dashboard, known):
     browser.get(dashboard(known).url + "/explore?province=Guangdong&metric=gmv_fen")
     wait_until(lambda: bar_names(browser, "channel") == ["app", "livestream"], what="Guangdong's channels")
     assert text(browser, "explore-total").startswith("GMV ¥20,423.48")
+    assert console(browser) == []
+
+
+MAP_JS = """
+var g = document.querySelector('#explore-fig-map .js-plotly-plot');
+if (!g || !g.data) return null;
+var markers = g.data.filter(function (t) { return t.name === 'GMV'; });
+return {values: markers.length ? [markers[0].text, markers[0].marker.color] : null,
+        routes: g.data.filter(function (t) { return t.mode === 'lines' && t.name.indexOf(' → ') > 0; })
+                      .map(function (t) { return [t.name, t.customdata[0]]; }),
+        rings: g.data.filter(function (t) { return t.name === 'parcels within a province'; })
+                     .map(function (t) { return [t.text, t.customdata]; })};
+"""
+
+
+def test_the_map_shades_provinces_by_the_selections_gmv_and_draws_the_ranges_flows(browser, dashboard, known):
+    insert(known, known_parcel_rows(int(time.time() * 1000)))
+    url = dashboard(known).url
+    browser.get(url + "/explore?metric=gmv_fen")
+    wait_until(lambda: (browser.execute_script(MAP_JS) or {}).get("values"), what="the map")
+    found = browser.execute_script(MAP_JS)
+    assert dict(zip(*found["values"])) == KNOWN_PARCELS["map_fen"]
+    # today's flows, every minute of them: the open minute's and the one before the wall's 10 too
+    assert found["routes"] == [["Zhejiang → Beijing", 200], ["Zhejiang → Guangdong", 7]]
+    assert found["rings"] == [[["Guangdong"], [2]]]
+    # a category: the provinces' GMV of its orders; a province: the parcels going there
+    browser.get(url + "/explore?metric=gmv_fen&category=Apparel&province=Guangdong")
+    wait_until(lambda: dict(zip(*((browser.execute_script(MAP_JS) or {}).get("values") or ([], [])))) == {
+        "Guangdong": 1_000_000 + 30_003, "Zhejiang": 2_000_000}, what="Apparel's provinces")
+    assert browser.execute_script(MAP_JS)["routes"] == [["Zhejiang → Guangdong", 7]]
     assert console(browser) == []
 
 

@@ -10,8 +10,10 @@ from flask import request
 from selenium.webdriver.common.by import By
 
 from dashboard import fmt
+from dashboard.pages import wall
 from tests.support import synthetic
 from tests.support.browser import console, cut_texts, insert, select_one, set_viewport, texts, wait_until
+from tests.support.parcel_rows import KNOWN_PARCELS, known_parcel_rows
 
 pytestmark = pytest.mark.slow
 
@@ -59,6 +61,53 @@ def test_wall_shows_the_exact_festival_gmv(browser, dashboard, known):
     expected = [b for b, _ in synthetic.KNOWN["top_brands"]]
     wait_until(lambda: texts(browser, "#wall-fig-brands .ytick text")[::-1] == expected, what="today's top brands")
     assert cut_texts(browser) == []  # 1920x1080 with the navigation bar: the least room
+    assert console(browser) == []
+
+
+MAP_VALUES_JS = """
+function rows(id, keys) {
+  return Array.from(document.querySelectorAll('#' + id + ' tr')).map(function (r) {
+    return keys.map(function (k) { return r.getAttribute('data-' + k); });
+  });
+}
+var graph = document.querySelector('#wall-fig-map .js-plotly-plot');
+var markers = graph && graph.data ? graph.data.filter(function (t) { return t.name === 'GMV today'; }) : [];
+return {values: rows('wall-map-values', ['province', 'fen']),
+        flows: rows('wall-map-flows', ['origin', 'province', 'parcels']),
+        exceptions: rows('wall-exceptions', ['carrier', 'parcels', 'with-exception']),
+        shown: markers.length ? [markers[0].text, markers[0].marker.color] : null,
+        traces: graph && graph.data ? graph.data.length : 0};
+"""
+
+
+def test_wall_shows_the_parcels_and_the_map(browser, dashboard, known):
+    """Parcels in each stage, delivery times, the first delivery, exceptions by carrier and the
+    map's values, read from the page, against the hand-worked answers of the rows inserted."""
+    insert(known, known_parcel_rows(int(time.time() * 1000)))
+    browser.get(dashboard(known.replace(parcel_replay=720.0)).url + "/")
+    expected = KNOWN_PARCELS["texts"]
+    wait_until(lambda: browser.find_element(By.ID, "wall-parcels-waiting_for_pickup").text == "120",
+               what="the parcels")
+    shown = {i: browser.find_element(By.ID, i).text for i in expected}
+    assert shown == expected
+    assert browser.find_element(By.ID, "wall-parcels-created").text == "42"  # parcel events today, as before
+    assert browser.find_element(By.ID, "wall-parcel-replay").text == "parcel delays compressed 720x"
+    found = browser.execute_script(MAP_VALUES_JS)
+    assert found["values"] == [[p, str(fen)] for p, fen in sorted(KNOWN_PARCELS["map_fen"].items(),
+                                                                  key=lambda kv: -kv[1])]
+    assert found["flows"] == [["Zhejiang", "Guangdong", "7"], ["Guangdong", "Guangdong", "2"]]
+    assert found["exceptions"] == [[c, str(n), str(e)] for c, n, e in (("Deppon", 16, 2), ("EMS", 8, 1),
+                                                                         ("ZTO Express", 520, 12))]
+    assert [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#wall-exceptions .exc-share")] == [
+        "12.5%", "12.5%", "2.3%"]
+    # the map drew its outlines, the route, the ring of parcels within Guangdong and the value markers
+    wait_until(lambda: browser.execute_script(MAP_VALUES_JS)["traces"] == 34 + 1 + 1 + 1, what="the map")
+    wait_until(lambda: browser.execute_script(MAP_VALUES_JS)["shown"] is not None, what="the map's values")
+    names, fen = browser.execute_script(MAP_VALUES_JS)["shown"]
+    assert dict(zip(names, fen)) == KNOWN_PARCELS["map_fen"]
+    funnel = browser.execute_script("return document.querySelector('#wall-fig-parcels .js-plotly-plot').data[0].x;")
+    assert funnel == [KNOWN_PARCELS["stages"][s] for s in wall.STAGE_LABELS]
+    assert cut_texts(browser) == []
     assert console(browser) == []
 
 
