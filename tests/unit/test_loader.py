@@ -64,8 +64,10 @@ def test_every_rollup_is_loaded_by_exactly_one_lane():
     seconds, minutes, explore = loader.LANES  # stream.contract's lanes, in this order
     # the wall's live path: per-second windows, written as each second closes
     assert seconds == ("orders_second", "dimensions_second", "logistics_second", "buyers_second")
-    # the continuous rollups of minutes and days: rows that move while their minute or day is open
-    assert minutes == ("top_brands", "buyers_minute", "pipeline_events")
+    # the continuous rollups of minutes and days (rows that move while their minute or day is open),
+    # the parcels' counts and the map's flows per minute
+    assert minutes == ("top_brands", "buyers_minute", "parcel_stages", "parcel_delivery_times", "parcel_exceptions",
+                       "parcel_first_delivery", "parcel_flows_minute", "pipeline_events")
     # the coarser windows, written when they close: a burst at each close, never ahead of the live rows
     assert explore == ("orders_hour", "orders_day", "dimensions_minute", "dimensions_hour", "dimensions_day",
                        "cube_5min", "cube_hour", "cube_day", "brands_5min", "brands_hour", "brands_day",

@@ -13,6 +13,7 @@ from stream.contract import (
     EXPLORE,
     FESTIVAL_TZ,
     MEASURES,
+    PARCEL_ROLLUPS,
     PARCEL_STATUSES,
     PRESALE_PHASES,
     PROMOTIONS,
@@ -59,9 +60,15 @@ def newest_rows(cols: dict, rollup_name: str) -> list[dict]:
     return list(kept.values())
 
 
+# The synthetic festival is the dashboard benchmark's orders: its parcels are counted per status
+# (logistics_*); the parcel rollups are filled by the real job (tests/support/parcel_rows.py has
+# hand-written rows of them).
+NOT_SYNTHETIC = {ROLLUPS[n].table for n in (*PARCEL_ROLLUPS, "parcel_flows_minute")}
+
+
 def test_every_rollup_table_with_the_contracts_columns(tables):
-    assert set(tables) == {r.table for r in ROLLUPS.values()}
-    for rollup in ROLLUPS.values():
+    assert set(tables) == {r.table for r in ROLLUPS.values()} - NOT_SYNTHETIC
+    for rollup in (r for r in ROLLUPS.values() if r.table not in NOT_SYNTHETIC):
         assert tuple(tables[rollup.table]) == synthetic.columns(rollup)
 
 
