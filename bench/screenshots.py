@@ -4,8 +4,8 @@
 
 Starts every part as `make run` does (Kafka, ClickHouse, the Flink job and its loader, the
 simulator on the festival clock with last year's history written first, the dashboard and the
-alert service) in a temp folder on free ports, lets the festival run past the 20:00 spike and
-the first milestones, and photographs the wall and explore with headless Chromium (1920x1080).
+alert service) in a temp folder on free ports, lets the festival run past the 20:00 spike, the
+first milestones and the first delivery (parcel delays compressed 720x, as make run does), and photographs the wall and explore with headless Chromium (1920x1080).
 Then it stops the simulator until the pipeline-stall rule pages, starts it again until the
 alert resolves, and photographs the alerts page: every number in the pictures went through
 simulator -> Kafka -> job -> ClickHouse. Everything is stopped at the end; the pictures are the
@@ -55,7 +55,7 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     os.chdir(ROOT)  # the alerts page names its rules file relative to here: infra/alerts.toml
     with tempfile.TemporaryDirectory(prefix="gmv-screenshots-") as home:
-        settings = fresh_settings(Path(home))
+        settings = fresh_settings(Path(home)).replace(parcel_replay=720.0)  # as make run: parcels delivered
         parts = list(registry.parts(settings).values())
         driver = None
         shots = {name: out / f"{name}.png" for name in ("wall", "explore", "alerts")}
@@ -72,6 +72,10 @@ def main() -> int:
             wait_until(lambda: time.monotonic() - started > RUN_S, timeout=RUN_S + 10, what="the festival to run")
             wait_until(lambda: driver.find_element(By.ID, "wall-milestone").text, timeout=60, what="a milestone")
             wait_until(lambda: plots_drawn(driver) >= 6, what="the wall's charts")
+            wait_until(lambda: driver.find_element(By.ID, "wall-first-delivery").text.startswith("first parcel"),
+                       timeout=60, what="the first delivery")
+            wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, "#wall-map-flows tr"), timeout=60,
+                       what="the map's flows")
             driver.save_screenshot(str(shots["wall"]))
             driver.get(url + "/explore")
             wait_until(lambda: plots_drawn(driver) >= 5, what="explore's charts")
