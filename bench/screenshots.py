@@ -5,7 +5,8 @@
 Starts every part as `make run` does (Kafka, ClickHouse, the Flink job and its loader, the
 simulator on the festival clock with last year's history written first, the dashboard and the
 alert service) in a temp folder on free ports, lets the festival run past the 20:00 spike, the
-first milestones and the first delivery (parcel delays compressed 720x, as make run does), and photographs the wall and explore with headless Chromium (1920x1080).
+first milestones and the first delivery (parcel delays compressed 720x, as make run does), and
+photographs the wall and explore with headless Chromium (1920x1080).
 Then it stops the simulator until the pipeline-stall rule pages, starts it again until the
 alert resolves, and photographs the alerts page: every number in the pictures went through
 simulator -> Kafka -> job -> ClickHouse. Everything is stopped at the end; the pictures are the

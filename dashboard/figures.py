@@ -227,7 +227,9 @@ def parcel_funnel(stages: Sequence[tuple[str, int]], font_size: int = 13) -> dic
         "customdata": [fmt.count(n) for _, n in stages], "hovertemplate": "%{y}: %{customdata}<extra></extra>",
     }
     return {"data": [trace], "layout": _layout(
-        font_size, margin={"l": 8, "r": 0, "t": 0, "b": 0, "pad": 4}, xaxis={"visible": False},
+        # room for the longest stage name ("waiting for pickup") left of the bars: plotly's automargin
+        # does not widen a margin the panel's width leaves no room for
+        font_size, margin={"l": int(10 * font_size), "r": 0, "t": 0, "b": 0, "pad": 4}, xaxis={"visible": False},
         yaxis={"autorange": "reversed", "color": MUTED, "gridcolor": "rgba(0,0,0,0)", "ticks": ""},
         funnelgap=0.25)}
 
