@@ -72,6 +72,14 @@ def assert_stopped(supervisor: subprocess.Popen, home: Path, env: dict[str, str]
     assert_nothing_left(home, env, pids)
 
 
+def as_from_a_terminal() -> None:
+    """In the child: SIGHUP and SIGINT as a shell in a terminal leaves them (the default), also when
+    the tests themselves run under nohup or as a background job, whose ignored signals a child
+    inherits (and `gmv up` keeps ignoring, as it should under nohup)."""
+    for sig in (signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def what_it_said(*files: Path) -> str:
     return "".join(path.read_text(errors="replace") for path in files if path.exists())
 
@@ -83,7 +91,7 @@ def test_sighup_after_the_reader_of_its_output_died_stops_every_part(tmp_path):
     tee = subprocess.Popen(["tee", str(seen)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                            start_new_session=True)
     supervisor = subprocess.Popen([*GMV, "up", "--wait", *PARTS], env=env, cwd=PROJECT_ROOT, stdout=tee.stdin,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+                                  stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=as_from_a_terminal)
     assert tee.stdin is not None
     tee.stdin.close()  # the supervisor holds the only write end: the pipe breaks when `tee` dies
     pids: dict[str, int] = {}
@@ -127,6 +135,7 @@ def test_closing_its_terminal_stops_every_part(tmp_path):
 
     def take_the_terminal() -> None:  # in the child, after setsid: as a shell in a terminal window
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        as_from_a_terminal()
 
     supervisor = subprocess.Popen([*GMV, "up", "--wait", *PARTS], env=env, cwd=PROJECT_ROOT, stdin=its_side,
                                   stdout=its_side, stderr=its_side, start_new_session=True,
@@ -163,7 +172,7 @@ def test_ctrl_c_to_make_run_piped_into_tee_stops_every_part(tmp_path):
     # one process group, as a shell's foreground job: bash, make, the supervisor and tee
     group = subprocess.Popen(["bash", "-c", f"make -f {makefile} run 2>&1 | tee {seen}"], env=env,
                              cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+                             start_new_session=True, preexec_fn=as_from_a_terminal)
     pids: dict[str, int] = {}
     try:
         assert wait_for(lambda: supervising(seen), 120), what_it_said(seen)
@@ -188,7 +197,8 @@ def test_ctrl_c_while_the_parts_start_stops_those_already_started(tmp_path):
     home = tmp_path / "home"
     env = stack_env(home)
     supervisor = subprocess.Popen([*GMV, "up", "--wait", *PARTS], env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                                  stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                                  preexec_fn=as_from_a_terminal)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(supervisor.stdout.readline, "")), daemon=True)
     reader.start()
