@@ -48,7 +48,15 @@ from stream.contract import (
     family,
 )
 from stream.job.rollup_sql import HEARTBEAT, MAX_MESSAGE_BYTES, RollupOptions, duration_s, interval_sql
-from stream.parcels import DELIVERY_BUCKET_EDGES_S, EXCEPTION, NONE_MS, PARCEL_STATE_TTL_S, RANK, STAGE_OF_RANK
+from stream.parcels import (
+    DELIVERY_BUCKET_EDGES_S,
+    EXCEPTION,
+    NONE_MS,
+    NOT_PER_DAY,
+    PARCEL_STATE_TTL_S,
+    RANK,
+    STAGE_OF_RANK,
+)
 
 # Which stream feeds a windowed rollup (its views ``<stream>_ontime`` and ``<stream>_late``): the order
 # rollups sum the order measures over the orders; the others count events: every logistics event, or
@@ -454,7 +462,7 @@ def _stage() -> tuple[str, str]:
     by_rank = " ".join(f"WHEN {r} THEN '{s}'" for r, s in enumerate(STAGE_OF_RANK) if r != delivered)
     stage = (f"CASE WHEN furthest = {delivered} THEN 'delivered' WHEN exception_ms > progress_ms THEN 'in_exception' "
              f"ELSE CASE furthest {by_rank} END END")
-    day = f"CASE WHEN furthest = {delivered} THEN {_day_start('delivered_ms')} ELSE 0 END"
+    day = f"CASE WHEN furthest = {delivered} THEN {_day_start('delivered_ms')} ELSE {NOT_PER_DAY} END"
     return stage, day
 
 
@@ -489,7 +497,7 @@ SELECT {ttl} window_start, province, carrier, leg, bucket_s, GREATEST(COUNT(*), 
 FROM ({legs}) AS s
 GROUP BY window_start, province, carrier, leg, bucket_s""",
         f"""INSERT INTO {sinks['parcel_exceptions']}
-SELECT {ttl} 0 AS window_start, carrier, GREATEST(COUNT(*), 0) AS parcels,
+SELECT {ttl} {NOT_PER_DAY} AS window_start, carrier, GREATEST(COUNT(*), 0) AS parcels,
        GREATEST(COUNT(*) FILTER (WHERE exception_ms <> {NONE_MS}), 0) AS with_exception
 FROM {PARCEL_STATE} AS s GROUP BY carrier""",
         f"""INSERT INTO {sinks['parcel_first_delivery']}

@@ -5,17 +5,14 @@ yesterday's rows apart from today's, late flow corrections added in."""
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 
 from dashboard import queries as q
 from dashboard import snapshot
-from dashboard.db import Database
 from dashboard.pages import wall
-from stream.stack import clickhouse, migrations
 from tests.support import synthetic
-from tests.support.chdb_engine import ChdbClient, ChdbRun
+from tests.support.known_engine import known_engine
 from tests.support.parcel_rows import KNOWN_PARCELS, known_parcel_rows
 
 WRITTEN_MS = int(time.time() * 1000)
@@ -29,21 +26,8 @@ def _rows() -> dict:
 @pytest.fixture(params=["chdb", pytest.param("clickhouse-18.16", marks=pytest.mark.slow)])
 def engine(request):
     """``(run, database)`` on one engine, with migrations applied and the known rows in."""
-    if request.param == "chdb":
-        client = ChdbClient()
-        db = f"dash_{uuid.uuid4().hex[:8]}"
-        migrations.apply(client, db)
-        synthetic.insert_rows(client, db, _rows())
-        yield ChdbRun(client), db
-        client.close()
-        return
-    settings = request.getfixturevalue("clickhouse_settings")
-    db = settings.clickhouse_database
-    with clickhouse.connect(settings, "writer") as writer:
-        synthetic.insert_rows(writer, db, _rows())
-    database = Database(settings)
-    yield (lambda sql, params=None, tier=None: database.run(sql, params)), db
-    database.close()
+    with known_engine(request, _rows()) as (run, db, _):
+        yield run, db
 
 
 def test_parcels_in_each_stage_now_delivered_today(engine):

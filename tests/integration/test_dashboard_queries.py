@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import time
-import uuid
 from datetime import datetime, timezone
 
 import numpy as np
@@ -14,12 +13,11 @@ import pytest
 
 from dashboard import queries as q
 from dashboard import snapshot
-from dashboard.db import Database
 from dashboard.pages import wall
 from stream.contract import FESTIVAL_TZ, MEASURES, TOP_BRANDS
-from stream.stack import clickhouse, migrations
+from stream.stack import migrations
 from tests.support import synthetic
-from tests.support.chdb_engine import ChdbClient, ChdbRun
+from tests.support.known_engine import known_engine
 
 WRITTEN_MS = int(time.time() * 1000)
 NOW_S = int(synthetic.KNOWN_NOW.timestamp())
@@ -30,22 +28,8 @@ EVIL = "x' OR 1=1 --"
 @pytest.fixture(params=["chdb", pytest.param("clickhouse-18.16", marks=pytest.mark.slow)])
 def engine(request):
     """``(run, database, writer)`` on one engine, with migrations applied and the known rows in."""
-    if request.param == "chdb":
-        client = ChdbClient()
-        db = f"dash_{uuid.uuid4().hex[:8]}"
-        migrations.apply(client, db)
-        synthetic.insert_rows(client, db, synthetic.known_rows(WRITTEN_MS))
-        yield ChdbRun(client), db, client
-        client.close()
-        return
-    settings = request.getfixturevalue("clickhouse_settings")
-    db = settings.clickhouse_database
-    with clickhouse.connect(settings, "writer") as writer:
-        synthetic.insert_rows(writer, db, synthetic.known_rows(WRITTEN_MS))
-        database = Database(settings)
-        # as gmv_reader on the pooled connections, but uncached: these tests change rows between reads
-        yield (lambda sql, params=None, tier=None: database.run(sql, params)), db, writer
-        database.close()
+    with known_engine(request, synthetic.known_rows(WRITTEN_MS)) as found:
+        yield found
 
 
 def test_totals_add_late_corrections_and_drop_superseded_versions(engine):
